@@ -1,0 +1,186 @@
+//! Command-line parsing and the `check` / `compile` subcommands. `serve`
+//! hands over to the server once the config is loaded.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use isoproxy_schema::{ConfigError, Overrides};
+
+/// Exit status for usage and config errors (BSD `EX_USAGE`).
+pub const EXIT_USAGE: u8 = 64;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "isoproxy",
+    version,
+    about = "A programmable HTTP proxy running JavaScript Workers in V8 isolates"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Load a config and serve it.
+    Serve(ServeArgs),
+    /// Validate a config and print a summary of its sockets and services.
+    Check(ConfigArgs),
+    /// Compile a text config into a binary Cap'n Proto message.
+    Compile {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Output file.
+        #[arg(short = 'o', long = "output")]
+        output: PathBuf,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ConfigArgs {
+    /// Config file (Cap'n Proto text, or binary with `--binary`).
+    pub config: PathBuf,
+    /// Name of the `Config` constant, when the file has several.
+    pub const_name: Option<String>,
+    /// Override a socket's address: `name=addr`.
+    #[arg(short = 's', long = "socket-addr", value_name = "NAME=ADDR")]
+    pub socket_addr: Vec<String>,
+    /// Listen on an inherited file descriptor: `name=fd`.
+    #[arg(short = 'S', long = "socket-fd", value_name = "NAME=FD")]
+    pub socket_fd: Vec<String>,
+    /// Override an ExternalServer's address: `name=addr`.
+    #[arg(short = 'e', long = "external-addr", value_name = "NAME=ADDR")]
+    pub external_addr: Vec<String>,
+    /// The config file is a binary message made by `isoproxy compile`.
+    #[arg(long)]
+    pub binary: bool,
+    /// More application log output (repeat for more).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
+    pub verbose: u8,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Write JSON lines about server events (e.g. the bound port) to this fd.
+    #[arg(long = "control-fd", value_name = "FD")]
+    pub control_fd: Option<i32>,
+    /// Serve Prometheus metrics on this address (overrides the config).
+    #[arg(long = "metrics-addr", value_name = "ADDR")]
+    pub metrics_addr: Option<String>,
+    /// Reload when the config or a file it embeds changes.
+    #[arg(long)]
+    pub watch: bool,
+}
+
+impl ConfigArgs {
+    /// Parse the `name=value` overrides.
+    pub fn overrides(&self) -> Result<Overrides, String> {
+        fn split(flag: &str, s: &str) -> Result<(String, String), String> {
+            match s.split_once('=') {
+                Some((n, v)) if !n.is_empty() && !v.is_empty() => Ok((n.to_string(), v.to_string())),
+                _ => Err(format!("{flag} expects NAME=VALUE, got {s:?}")),
+            }
+        }
+        let mut o = Overrides::default();
+        for s in &self.socket_addr {
+            o.socket_addrs.push(split("--socket-addr", s)?);
+        }
+        for s in &self.socket_fd {
+            let (n, v) = split("--socket-fd", s)?;
+            let fd = v
+                .parse::<i32>()
+                .map_err(|_| format!("--socket-fd expects NAME=FD, got {s:?}"))?;
+            o.socket_fds.push((n, fd));
+        }
+        for s in &self.external_addr {
+            o.external_addrs.push(split("--external-addr", s)?);
+        }
+        Ok(o)
+    }
+
+    /// Load and validate the config these arguments name.
+    pub fn load(&self) -> Result<isoproxy_schema::Loaded, LoadError> {
+        let overrides = self.overrides().map_err(LoadError::Usage)?;
+        isoproxy_schema::load(&self.config, self.const_name.as_deref(), &overrides).map_err(LoadError::Config)
+    }
+}
+
+/// Why a config could not be used.
+#[derive(Debug)]
+pub enum LoadError {
+    /// Bad command-line arguments.
+    Usage(String),
+    /// Bad config.
+    Config(ConfigError),
+}
+
+impl std::fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LoadError::Usage(s) => f.write_str(s),
+            LoadError::Config(e) => e.fmt(f),
+        }
+    }
+}
+
+/// Entry point: parse arguments and run the subcommand.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => match args.load() {
+            Ok(loaded) => {
+                let mut out = std::io::stdout().lock();
+                let _ = write!(out, "{}", summary(&loaded.config));
+                ExitCode::SUCCESS
+            }
+            Err(e) => fail(&e),
+        },
+        Command::Compile { .. } => {
+            eprintln!("isoproxy: compile is not built yet");
+            ExitCode::from(EXIT_USAGE)
+        }
+        Command::Serve(args) => match args.config.load() {
+            Ok(_loaded) => {
+                eprintln!("isoproxy: serve is not built yet");
+                ExitCode::FAILURE
+            }
+            Err(e) => fail(&e),
+        },
+    }
+}
+
+fn fail(e: &LoadError) -> ExitCode {
+    eprintln!("{e}");
+    ExitCode::from(EXIT_USAGE)
+}
+
+/// A short human-readable summary of a config, printed by `check`.
+pub fn summary(config: &isoproxy_schema::model::Config) -> String {
+    use isoproxy_schema::model::{ServiceKind, SocketProtocol};
+    let mut s = String::from("config ok\n");
+    for sock in &config.sockets {
+        let proto = match sock.protocol {
+            SocketProtocol::Http(_) => "http",
+            SocketProtocol::Https { .. } => "https",
+        };
+        let addr = sock.address.as_deref().unwrap_or("(fd)");
+        s.push_str(&format!(
+            "socket {} {} {} -> {}\n",
+            sock.name, proto, addr, sock.service.name
+        ));
+    }
+    for svc in &config.services {
+        let kind = match &svc.kind {
+            ServiceKind::Worker(_) => "worker".to_string(),
+            ServiceKind::Network(_) => "network".to_string(),
+            ServiceKind::External(e) => format!("external {}", e.addresses.join(",")),
+            ServiceKind::Disk(d) => format!("disk {}", d.path.display()),
+        };
+        s.push_str(&format!("service {} {}\n", svc.name, kind));
+    }
+    s
+}

@@ -1,0 +1,9 @@
+//! The `isoproxy` command: `serve`, `check` and `compile`.
+
+mod cli;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    cli::main()
+}

@@ -1,0 +1,758 @@
+@0xe63a12a61c811999;
+# isoproxy configuration schema.
+#
+# A config is a Cap'n Proto text file that imports this schema and declares a
+# constant of type `Config`:
+#
+#     using Workerd = import "/workerd/workerd.capnp";   # or "/isoproxy/config.capnp"
+#     const config :Workerd.Config = ( services = [...], sockets = [...] );
+#
+# Struct and field names follow Cloudflare workerd's `workerd.capnp` wherever
+# the concept is the same, so a workerd config that only uses supported
+# features loads unchanged. Ordinals match workerd up to the last field both
+# schemas share; isoproxy's own additions take the next free ordinals and are
+# marked "isoproxy addition" below. Binary messages are therefore only
+# interchangeable for the shared fields.
+#
+# Fields that exist for workerd compatibility but are not implemented are
+# accepted by the parser and rejected by validation with a clear message
+# ("not supported by isoproxy"), never silently ignored.
+
+struct Config {
+  # Top level of a configuration: what to run and where to listen.
+
+  services @0 :List(Service);
+  # Named services. A name is only visible inside this config: sockets and
+  # Worker bindings refer to services by it. A service called "internet" is
+  # defined implicitly (a Network allowing public addresses) unless the config
+  # defines one itself.
+
+  sockets @1 :List(Socket);
+  # Listening sockets, each handing its connections to one service.
+
+  v8Flags @2 :List(Text);
+  # Extra V8 command-line flags such as "--max-lazy". Applied once at start-up;
+  # changing them needs a restart. Use with care.
+
+  extensions @3 :List(Extension);
+  # workerd extensions. Not supported by isoproxy; must be empty.
+
+  autogates @4 :List(Text);
+  # workerd feature gates. Accepted for compatibility and ignored.
+
+  structuredLogging @5 :Bool = false;
+  # When true, application logs (console output of Workers, warnings) are
+  # written as JSON lines. Same as `logging.structuredLogging`.
+
+  logging @6 :LoggingOptions;
+  # Application log options (Worker console output, warnings, errors).
+
+  metrics @7 :MetricsOptions;
+  # isoproxy addition: Prometheus endpoint. Absent means no metrics listener
+  # (unless `--metrics-addr` is given).
+
+  accessLog @8 :AccessLogOptions;
+  # isoproxy addition: one record per downstream request and per tunnel.
+
+  admin @9 :AdminOptions;
+  # isoproxy addition: health and readiness endpoints.
+
+  server @10 :ServerOptions;
+  # isoproxy addition: process-wide settings (threads, drain deadline).
+}
+
+struct LoggingOptions {
+  # Where and how application logs are written.
+
+  structuredLogging @0 :Bool = false;
+  # Write application logs as JSON lines instead of plain text.
+
+  stdoutPrefix @1 :Text;
+  # Accepted for workerd compatibility; isoproxy does not prefix log lines.
+
+  stderrPrefix @2 :Text;
+  # Accepted for workerd compatibility; isoproxy does not prefix log lines.
+}
+
+struct MetricsOptions {
+  # isoproxy addition: where the Prometheus text endpoint listens.
+
+  address @0 :Text;
+  # Listen address, e.g. "127.0.0.1:9100". `--metrics-addr` overrides it.
+
+  path @1 :Text = "/metrics";
+  # HTTP path that serves the metrics.
+}
+
+struct AccessLogOptions {
+  # isoproxy addition: the access log.
+
+  format @0 :Format = json;
+  # Record format.
+
+  enum Format {
+    json @0;
+    # One JSON object per line.
+
+    combined @1;
+    # The Apache/nginx "combined" log format.
+
+    off @2;
+    # No access log.
+  }
+
+  path @1 :Text;
+  # File to append to. Empty means standard output. The file is reopened on
+  # SIGUSR1 so that logrotate can move it away.
+
+  bufferRecords @2 :UInt32 = 8192;
+  # Records held in memory while the writer is behind. When the buffer is full,
+  # new records are dropped and counted instead of slowing requests down.
+}
+
+struct AdminOptions {
+  # isoproxy addition: the admin listener.
+
+  address @0 :Text;
+  # Listen address, e.g. "127.0.0.1:9901". Serves /healthz and /readyz, and
+  # /metrics when metrics have no address of their own.
+}
+
+struct ServerOptions {
+  # isoproxy addition: process-wide settings.
+
+  threads @0 :UInt32 = 0;
+  # Threads that accept connections and proxy traffic. 0 means one per core.
+
+  isolateThreads @1 :UInt32 = 0;
+  # Threads that run Worker isolates. 0 means one per core.
+
+  drainTimeoutMs @2 :UInt32 = 30000;
+  # On SIGTERM or reload, how long in-flight requests and tunnels may run
+  # before they are cut off.
+}
+
+# ---------------------------------------------------------------------------
+# Sockets
+
+struct Socket {
+  # A listening socket and the service behind it.
+
+  name @0 :Text;
+  # Unique name. Used in logs, metric labels and by `--socket-addr name=...`
+  # and `--socket-fd name=...` on the command line.
+
+  address @1 :Text;
+  # Where to listen: "*:8080" (all interfaces), "127.0.0.1:8080",
+  # "[::1]:8080", or "host:port". May be left out if the command line gives
+  # the address or a file descriptor.
+
+  union {
+    http @2 :HttpOptions;
+    # Plain HTTP/1.1 (and HTTP/2 with prior knowledge).
+
+    https :group {
+      # HTTP over TLS. ALPN offers h2 and http/1.1.
+
+      options @3 :HttpOptions;
+      # HTTP behaviour, as for `http`.
+
+      tlsOptions @4 :TlsOptions;
+      # Certificates and TLS settings. `keypair` (or `sniKeypairs`) is
+      # required.
+    }
+
+    tcp :group {
+      # Raw TCP. Not supported by isoproxy.
+
+      tlsOptions @6 :TlsOptions;
+      # Unused; present for workerd compatibility.
+    }
+  }
+
+  service @5 :ServiceDesignator;
+  # The service that handles requests arriving on this socket.
+
+  limits @7 :SocketLimits;
+  # isoproxy addition: request limits and timeouts for this socket.
+}
+
+struct SocketLimits {
+  # isoproxy addition: what a downstream client may send, and how slowly.
+
+  maxRequestLineBytes @0 :UInt32 = 8192;
+  # Longest request line (method, target, version). Longer gets 414.
+
+  maxHeaderBytes @1 :UInt32 = 65536;
+  # Largest request header section. Larger gets 431.
+
+  maxHeaderCount @2 :UInt32 = 100;
+  # Most request headers. More gets 431.
+
+  maxBodyBytes @3 :UInt64 = 0;
+  # Largest request body. Larger gets 413. 0 means no limit (bodies stream).
+
+  headerTimeoutMs @4 :UInt32 = 10000;
+  # Time allowed to receive a complete request header section.
+
+  bodyTimeoutMs @5 :UInt32 = 30000;
+  # Longest pause between two reads of a request body.
+
+  keepaliveTimeoutMs @6 :UInt32 = 60000;
+  # How long an idle keep-alive connection is kept open.
+
+  maxRequestsPerConnection @7 :UInt32 = 1000;
+  # Requests served on one connection before it is closed.
+
+  tunnelIdleTimeoutMs @8 :UInt32 = 300000;
+  # CONNECT tunnels with no traffic either way for this long are closed.
+}
+
+# ---------------------------------------------------------------------------
+# Services
+
+struct Service {
+  # A named service: a Worker, a network, or one external server.
+
+  name @0 :Text;
+  # Unique name, used to refer to this service from sockets and bindings.
+
+  union {
+    unspecified @1 :Void;
+    # Set when none of the members below is given; rejected by validation.
+
+    worker @2 :Worker;
+    # A JavaScript Worker.
+
+    network @3 :Network;
+    # Access to a network: requests go to the host named in their URL, if the
+    # allow/deny rules let them.
+
+    external @4 :ExternalServer;
+    # One origin server (or a pool of them): every request goes there,
+    # whatever host its URL names.
+
+    disk @5 :DiskDirectory;
+    # A directory served over HTTP GET and HEAD.
+  }
+}
+
+struct ServiceDesignator {
+  # A reference to a service by name. Wherever a ServiceDesignator is expected,
+  # a plain string may be written instead; it sets `name`.
+
+  name @0 :Text;
+  # Name of a service in `Config.services`.
+
+  entrypoint @1 :Text;
+  # Named export of a modules Worker to use instead of `default`.
+
+  props :union {
+    # Value of `ctx.props` in the target Worker.
+
+    empty @2 :Void;
+    # An empty object (the default).
+
+    json @3 :Text;
+    # A JSON value.
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Workers
+
+struct Worker {
+  # A JavaScript Worker: its code, its compatibility settings and the bindings
+  # that are all it can reach.
+
+  union {
+    modules @0 :List(Module);
+    # ES modules. The first one is the main module; its default export holds
+    # the handlers (`export default { fetch(request, env, ctx) {...} }`).
+
+    serviceWorkerScript @1 :Text;
+    # One classic script that registers handlers with
+    # `addEventListener("fetch", ...)`. Bindings become globals.
+
+    inherit @2 :Text;
+    # Copy another Worker's code under new bindings. Not supported by isoproxy.
+  }
+
+  struct Module {
+    # One module of a modules Worker.
+
+    name @0 :Text;
+    # The name other modules import it by, e.g. "lib/util.js".
+
+    union {
+      esModule @1 :Text;
+      # JavaScript ES module source.
+
+      commonJsModule @2 :Text;
+      # CommonJS source. Not supported by isoproxy.
+
+      text @3 :Text;
+      # Imported as a string (default export).
+
+      data @4 :Data;
+      # Imported as an ArrayBuffer (default export).
+
+      wasm @5 :Data;
+      # Imported as a compiled WebAssembly.Module (default export).
+
+      json @6 :Text;
+      # Imported as the parsed JSON value (default export).
+    }
+  }
+
+  compatibilityDate @3 :Text;
+  # Required, "YYYY-MM-DD". isoproxy records it; behaviour does not change
+  # by date yet.
+
+  compatibilityFlags @4 :List(Text);
+  # workerd compatibility flags. Recorded; unknown flags are accepted.
+
+  bindings @5 :List(Binding);
+  # What the Worker is given: on `env` for modules Workers, as globals for
+  # service-worker scripts.
+
+  struct Binding {
+    # One named value or capability given to a Worker.
+
+    name @0 :Text;
+    # The property name on `env` (or the global name).
+
+    union {
+      unspecified @1 :Void;
+      # Set when no member below is given; rejected by validation.
+
+      parameter :group {
+        # A binding to be filled in by an inheriting Worker. Not supported.
+
+        type @2 :Type;
+        # Expected type.
+
+        optional @3 :Bool;
+        # Whether it may stay unfilled.
+      }
+
+      text @4 :Text;
+      # A string.
+
+      data @5 :Data;
+      # An ArrayBuffer.
+
+      json @6 :Text;
+      # A JSON document, given to the Worker parsed.
+
+      wasmModule @7 :Data;
+      # A WebAssembly.Module (service-worker scripts only).
+
+      cryptoKey @8 :CryptoKey;
+      # A CryptoKey. Not supported by isoproxy yet.
+
+      service @9 :ServiceDesignator;
+      # A Fetcher whose `fetch()` goes to the named service.
+
+      durableObjectNamespace @10 :DurableObjectNamespaceDesignator;
+      # Durable Objects. Not supported by isoproxy.
+
+      kvNamespace @11 :ServiceDesignator;
+      # KV storage. Not supported by isoproxy.
+
+      r2Bucket @12 :ServiceDesignator;
+      # R2 storage. Not supported by isoproxy.
+
+      obsolete0 @13 :ServiceDesignator;
+      # Reserved.
+
+      wrapped @14 :WrappedBinding;
+      # Wrapped bindings. Not supported by isoproxy.
+
+      queue @15 :ServiceDesignator;
+      # Queues. Not supported by isoproxy.
+
+      fromEnvironment @16 :Text;
+      # The value of this process environment variable, or null when unset.
+    }
+
+    struct Type {
+      # Type of a `parameter` binding.
+
+      union {
+        unspecified @0 :Void;
+        # No type given.
+
+        text @1 :Void;
+        # A string.
+
+        data @2 :Void;
+        # An ArrayBuffer.
+
+        json @3 :Void;
+        # A JSON value.
+
+        wasm @4 :Void;
+        # A WebAssembly.Module.
+
+        cryptoKey @5 :List(CryptoKey.Usage);
+        # A CryptoKey with these usages.
+
+        service @6 :Void;
+        # A Fetcher.
+      }
+    }
+
+    struct DurableObjectNamespaceDesignator {
+      # Names a Durable Object class. Not supported by isoproxy.
+
+      className @0 :Text;
+      # Exported class.
+
+      serviceName @1 :Text;
+      # Worker that exports it.
+    }
+
+    struct CryptoKey {
+      # Key material and parameters for `crypto.subtle.importKey()`.
+
+      union {
+        raw @0 :Data;
+        # Raw bytes.
+
+        hex @1 :Text;
+        # Raw bytes, hex encoded.
+
+        base64 @2 :Text;
+        # Raw bytes, base64 encoded.
+
+        pkcs8 @3 :Text;
+        # PEM private key.
+
+        spki @4 :Text;
+        # PEM public key.
+
+        jwk @5 :Text;
+        # JSON Web Key.
+      }
+
+      algorithm :union {
+        # The `algorithm` argument of importKey.
+
+        name @6 :Text;
+        # Just a name, e.g. "HMAC".
+
+        json @7 :Text;
+        # A JSON object.
+      }
+
+      extractable @8 :Bool = false;
+      # Whether the Worker may export the key material.
+
+      usages @9 :List(Usage);
+      # Allowed operations.
+
+      enum Usage {
+        encrypt @0;
+        decrypt @1;
+        sign @2;
+        verify @3;
+        deriveKey @4;
+        deriveBits @5;
+        wrapKey @6;
+        unwrapKey @7;
+      }
+    }
+
+    struct WrappedBinding {
+      # A module wrapping inner bindings. Not supported by isoproxy.
+
+      moduleName @0 :Text;
+      # Wrapper module.
+
+      entrypoint @1 :Text = "default";
+      # Export to call.
+
+      innerBindings @2 :List(Binding);
+      # Bindings handed to the wrapper.
+    }
+  }
+
+  globalOutbound @6 :ServiceDesignator = (name = "internet");
+  # The service behind the global `fetch()`. The default "internet" allows
+  # public addresses only.
+
+  limits @7 :WorkerLimits;
+  # isoproxy addition: per-request resource limits.
+}
+
+struct WorkerLimits {
+  # isoproxy addition: what one request may cost a Worker.
+
+  cpuMs @0 :UInt32 = 50;
+  # CPU time per request in milliseconds (time spent running JavaScript, not
+  # waiting). On breach the request gets 503 and the isolate is recycled.
+
+  heapMb @1 :UInt32 = 128;
+  # Heap size limit of each isolate of this Worker, in MiB. On breach the
+  # isolate is discarded and its in-flight requests get 503.
+
+  subrequests @2 :UInt32 = 50;
+  # `fetch()` calls per request. The next one throws.
+
+  wallMs @3 :UInt32 = 30000;
+  # Wall-clock time from request to response headers. On breach: 504.
+
+  startupMs @4 :UInt32 = 1000;
+  # CPU time allowed for evaluating the Worker's top-level code.
+
+  maxConcurrentSubrequests @5 :UInt32 = 6;
+  # `fetch()` calls in flight at once per request; more wait their turn.
+
+  maxBufferedBodyBytes @6 :UInt64 = 134217728;
+  # Largest body `text()`, `json()` or `arrayBuffer()` will read into memory.
+}
+
+# ---------------------------------------------------------------------------
+# Outbound services
+
+struct ExternalServer {
+  # One origin server. Every request sent to this service goes to it,
+  # whatever host the request URL names; the Host header is kept.
+
+  address @0 :Text;
+  # "host:port" of the origin. May be left out if `addresses` or
+  # `--external-addr name=...` gives it.
+
+  union {
+    http @1 :HttpOptions;
+    # Plain HTTP.
+
+    https :group {
+      # HTTP over TLS. isoproxy never falls back to plain text.
+
+      options @2 :HttpOptions;
+      # HTTP behaviour.
+
+      tlsOptions @3 :TlsOptions;
+      # Which CAs to trust; a client certificate in `keypair`.
+
+      certificateHost @4 :Text;
+      # Name the origin certificate must be valid for, and the SNI sent.
+      # Defaults to the host part of `address`.
+    }
+
+    tcp :group {
+      # Raw TCP. Not supported by isoproxy.
+
+      tlsOptions @5 :TlsOptions;
+      # Unused.
+
+      certificateHost @6 :Text;
+      # Unused.
+    }
+  }
+
+  addresses @7 :List(Text);
+  # isoproxy addition: a pool of "host:port" origins used round-robin
+  # together with `address`. An address that refuses connections is skipped
+  # for `unhealthyMs`.
+
+  timeouts @8 :UpstreamTimeouts;
+  # isoproxy addition: connect, read and total timeouts.
+
+  unhealthyMs @9 :UInt32 = 10000;
+  # isoproxy addition: how long a pool address that failed to connect is
+  # skipped.
+}
+
+struct UpstreamTimeouts {
+  # isoproxy addition: limits on talking to an origin. 0 disables one.
+
+  connectMs @0 :UInt32 = 5000;
+  # TCP (and TLS) connection establishment. Breach: 504.
+
+  readMs @1 :UInt32 = 30000;
+  # Longest wait for response headers, and between two body reads.
+
+  totalMs @2 :UInt32 = 0;
+  # Whole exchange, from connect to the last body byte.
+
+  idleMs @3 :UInt32 = 60000;
+  # How long an idle pooled connection is kept.
+}
+
+struct Network {
+  # Access to a network. Requests go to the host their URL names (or the
+  # CONNECT target) if every address it resolves to passes the rules.
+
+  allow @0 :List(Text) = ["public"];
+  # Address classes or CIDRs that may be reached: "public", "private",
+  # "local", "network", "unix", "unix-abstract", "10.0.0.0/8", "::1/128".
+
+  deny @1 :List(Text);
+  # Address classes or CIDRs that may not be reached. When an address matches
+  # both lists, the more specific rule decides.
+
+  tlsOptions @2 :TlsOptions;
+  # TLS settings for https URLs (trusted CAs, client certificate).
+
+  connectPorts @3 :List(Text) = ["443"];
+  # isoproxy addition: ports a CONNECT tunnel may reach: numbers, ranges like
+  # "8000-8999", or "*" for any.
+
+  timeouts @4 :UpstreamTimeouts;
+  # isoproxy addition: connect, read and total timeouts.
+}
+
+struct DiskDirectory {
+  # A directory served read-only over HTTP GET/HEAD.
+
+  path @0 :Text;
+  # Directory to serve. Relative paths are relative to the working directory.
+
+  writable @1 :Bool = false;
+  # PUT support. Not supported by isoproxy; must be false.
+
+  allowDotfiles @2 :Bool = false;
+  # Whether names starting with "." may be served.
+}
+
+# ---------------------------------------------------------------------------
+# Protocol options
+
+struct HttpOptions {
+  # How HTTP is spoken on a socket or to an origin.
+
+  style @0 :Style = host;
+  # Request-target form.
+
+  enum Style {
+    host @0;
+    # Origin form: the path in the request line, the host in `Host`.
+
+    proxy @1;
+    # Absolute form as sent to forward proxies, plus CONNECT tunnels.
+  }
+
+  forwardedProtoHeader @1 :Text;
+  # On a socket: a header (e.g. "X-Forwarded-Proto") whose value ("http" or
+  # "https") replaces the scheme of the request URL. Ignored in proxy style.
+
+  cfBlobHeader @2 :Text;
+  # Header carrying `request.cf` as JSON. Not supported by isoproxy.
+
+  injectRequestHeaders @3 :List(Header);
+  # Headers set on every request passing through; an existing header of the
+  # same name is replaced, and a Header without a value removes it.
+
+  injectResponseHeaders @4 :List(Header);
+  # Same as `injectRequestHeaders`, for responses.
+
+  struct Header {
+    # One header to set or remove.
+
+    name @0 :Text;
+    # Header name, case-insensitive.
+
+    value @1 :Text;
+    # New value; left out means "remove the header".
+  }
+
+  capnpConnectHost @5 :Text;
+  # Cap'n Proto RPC over CONNECT. Not supported by isoproxy.
+}
+
+struct TlsOptions {
+  # TLS settings, for a server socket or an outgoing client.
+
+  keypair @0 :Keypair;
+  # Certificate and key: the server certificate of a socket, or the client
+  # certificate sent to an origin.
+
+  struct Keypair {
+    # A PEM certificate chain and its private key.
+
+    privateKey @0 :Text;
+    # PEM private key (PKCS#8, PKCS#1 or SEC1).
+
+    certificateChain @1 :Text;
+    # PEM certificates, leaf first.
+  }
+
+  requireClientCerts @1 :Bool = false;
+  # Server side: refuse clients without a certificate signed by one of
+  # `trustedCertificates` (mutual TLS).
+
+  trustBrowserCas @2 :Bool = false;
+  # Client side: trust the usual public web CAs.
+
+  trustedCertificates @3 :List(Text);
+  # Extra PEM CA certificates to trust (client side: for origins; server
+  # side: for client certificates).
+
+  minVersion @4 :Version = goodDefault;
+  # Oldest TLS version accepted.
+
+  enum Version {
+    goodDefault @0;
+    # TLS 1.2 today.
+
+    ssl3 @1;
+    # Not supported: rejected by validation.
+
+    tls1Dot0 @2;
+    # Not supported: rejected by validation.
+
+    tls1Dot1 @3;
+    # Not supported: rejected by validation.
+
+    tls1Dot2 @4;
+    # TLS 1.2 and 1.3.
+
+    tls1Dot3 @5;
+    # TLS 1.3 only.
+  }
+
+  cipherList @5 :Text;
+  # OpenSSL-style cipher list. isoproxy uses rustls' safe defaults and accepts
+  # only an empty value here.
+
+  sniKeypairs @6 :List(SniKeypair);
+  # isoproxy addition: server certificates chosen by the name the client asks
+  # for (SNI). `keypair` serves clients whose name matches none.
+
+  struct SniKeypair {
+    # A certificate for one or more host names.
+
+    hostnames @0 :List(Text);
+    # Names this certificate answers for, e.g. "example.com",
+    # "*.example.com".
+
+    keypair @1 :Keypair;
+    # The certificate and key.
+  }
+}
+
+# ---------------------------------------------------------------------------
+# Extensions (workerd compatibility only)
+
+struct Extension {
+  # workerd extension modules. Not supported by isoproxy.
+
+  modules @0 :List(Module);
+  # Modules of the extension.
+
+  struct Module {
+    # One extension module.
+
+    name @0 :Text;
+    # Module name.
+
+    internal @1 :Bool = false;
+    # Whether only other extension modules may import it.
+
+    esModule @2 :Text;
+    # Source.
+  }
+}

@@ -1,0 +1,555 @@
+//! The loaded configuration as plain Rust values.
+//!
+//! The loader fills a Cap'n Proto message from the text config, validates it,
+//! and converts it into these types. Everything downstream (`proxy`,
+//! `runtime`) works with this model only; it never sees the text form or the
+//! Cap'n Proto reader types. Defaults here equal the schema defaults.
+
+use std::path::PathBuf;
+
+/// A validated configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Named services, in config order. Includes the implicit `internet`
+    /// network when the config does not define a service of that name.
+    pub services: Vec<Service>,
+    /// Listening sockets, in config order.
+    pub sockets: Vec<Socket>,
+    /// Extra V8 flags.
+    pub v8_flags: Vec<String>,
+    /// Application logs as JSON lines.
+    pub structured_logging: bool,
+    /// Prometheus endpoint, if configured.
+    pub metrics: Option<MetricsOptions>,
+    /// Access log settings.
+    pub access_log: AccessLogOptions,
+    /// Admin (health) listener, if configured.
+    pub admin: Option<AdminOptions>,
+    /// Process-wide settings.
+    pub server: ServerOptions,
+}
+
+impl Config {
+    /// The service with this name.
+    pub fn service(&self, name: &str) -> Option<&Service> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+/// Where the Prometheus endpoint listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetricsOptions {
+    /// Listen address, `host:port`.
+    pub address: String,
+    /// HTTP path, default `/metrics`.
+    pub path: String,
+}
+
+/// Access log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccessLogFormat {
+    /// One JSON object per line.
+    #[default]
+    Json,
+    /// Apache/nginx combined format.
+    Combined,
+    /// No access log.
+    Off,
+}
+
+/// Access log settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessLogOptions {
+    /// Record format.
+    pub format: AccessLogFormat,
+    /// File to append to; `None` means standard output.
+    pub path: Option<PathBuf>,
+    /// Records buffered before new ones are dropped.
+    pub buffer_records: u32,
+}
+
+impl Default for AccessLogOptions {
+    fn default() -> Self {
+        Self {
+            format: AccessLogFormat::Json,
+            path: None,
+            buffer_records: 8192,
+        }
+    }
+}
+
+/// The admin listener.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminOptions {
+    /// Listen address, `host:port`.
+    pub address: String,
+}
+
+/// Process-wide settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerOptions {
+    /// Proxy threads; 0 = one per core.
+    pub threads: u32,
+    /// Isolate threads; 0 = one per core.
+    pub isolate_threads: u32,
+    /// Drain deadline on shutdown and reload, in milliseconds.
+    pub drain_timeout_ms: u32,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            threads: 0,
+            isolate_threads: 0,
+            drain_timeout_ms: 30_000,
+        }
+    }
+}
+
+/// A listening socket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Socket {
+    /// Unique socket name.
+    pub name: String,
+    /// Listen address (after `--socket-addr` overrides). `None` only when
+    /// `fd` is set.
+    pub address: Option<String>,
+    /// An inherited listening file descriptor (`--socket-fd`).
+    pub fd: Option<i32>,
+    /// Plain HTTP or HTTPS.
+    pub protocol: SocketProtocol,
+    /// The service that handles this socket's requests.
+    pub service: ServiceDesignator,
+    /// Request limits and timeouts.
+    pub limits: SocketLimits,
+}
+
+impl Socket {
+    /// The socket's HTTP options, whichever the protocol.
+    pub fn http_options(&self) -> &HttpOptions {
+        match &self.protocol {
+            SocketProtocol::Http(o) => o,
+            SocketProtocol::Https { options, .. } => options,
+        }
+    }
+}
+
+/// How a socket speaks.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SocketProtocol {
+    /// Plain HTTP.
+    Http(HttpOptions),
+    /// HTTP over TLS.
+    Https {
+        /// HTTP behaviour.
+        options: HttpOptions,
+        /// Certificates and TLS settings.
+        tls: TlsOptions,
+    },
+}
+
+/// Downstream request limits of a socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketLimits {
+    /// Longest request line.
+    pub max_request_line_bytes: u32,
+    /// Largest header section.
+    pub max_header_bytes: u32,
+    /// Most headers.
+    pub max_header_count: u32,
+    /// Largest body; 0 = unlimited.
+    pub max_body_bytes: u64,
+    /// Deadline for a complete header section.
+    pub header_timeout_ms: u32,
+    /// Longest pause between body reads.
+    pub body_timeout_ms: u32,
+    /// Idle keep-alive timeout.
+    pub keepalive_timeout_ms: u32,
+    /// Requests per connection before it is closed.
+    pub max_requests_per_connection: u32,
+    /// Idle timeout of CONNECT tunnels.
+    pub tunnel_idle_timeout_ms: u32,
+}
+
+impl Default for SocketLimits {
+    fn default() -> Self {
+        Self {
+            max_request_line_bytes: 8192,
+            max_header_bytes: 65536,
+            max_header_count: 100,
+            max_body_bytes: 0,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            keepalive_timeout_ms: 60_000,
+            max_requests_per_connection: 1000,
+            tunnel_idle_timeout_ms: 300_000,
+        }
+    }
+}
+
+/// A named service.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Service {
+    /// Unique service name.
+    pub name: String,
+    /// What the service is.
+    pub kind: ServiceKind,
+}
+
+/// The kinds of service.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ServiceKind {
+    /// A JavaScript Worker.
+    Worker(Worker),
+    /// A network with allow/deny rules.
+    Network(Network),
+    /// One origin server or a pool of them.
+    External(ExternalServer),
+    /// A directory served read-only.
+    Disk(DiskDirectory),
+}
+
+/// A reference to a service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceDesignator {
+    /// Service name.
+    pub name: String,
+    /// Named export of a modules Worker; `None` = `default`.
+    pub entrypoint: Option<String>,
+    /// `ctx.props` as JSON text; `None` = empty object.
+    pub props_json: Option<String>,
+}
+
+impl ServiceDesignator {
+    /// A designator naming only a service.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            entrypoint: None,
+            props_json: None,
+        }
+    }
+}
+
+/// A Worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Worker {
+    /// The code.
+    pub source: WorkerSource,
+    /// `YYYY-MM-DD`.
+    pub compatibility_date: String,
+    /// Compatibility flags as written.
+    pub compatibility_flags: Vec<String>,
+    /// Bindings, in config order.
+    pub bindings: Vec<Binding>,
+    /// Service behind the global `fetch()`.
+    pub global_outbound: ServiceDesignator,
+    /// Per-request limits.
+    pub limits: WorkerLimits,
+}
+
+/// A Worker's code.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WorkerSource {
+    /// ES modules; the first is the main module.
+    Modules(Vec<Module>),
+    /// One classic script using `addEventListener`.
+    ServiceWorkerScript(String),
+}
+
+/// One module of a modules Worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Module {
+    /// Import name.
+    pub name: String,
+    /// Content.
+    pub kind: ModuleKind,
+}
+
+/// Module content by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ModuleKind {
+    /// JavaScript ES module source.
+    EsModule(String),
+    /// A string.
+    Text(String),
+    /// An ArrayBuffer.
+    Data(Vec<u8>),
+    /// A compiled WebAssembly module.
+    Wasm(Vec<u8>),
+    /// JSON text, parsed on import.
+    Json(String),
+}
+
+/// A binding given to a Worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Binding {
+    /// Name on `env` or the global object.
+    pub name: String,
+    /// Value.
+    pub value: BindingValue,
+}
+
+/// Binding values by type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BindingValue {
+    /// A string.
+    Text(String),
+    /// An ArrayBuffer.
+    Data(Vec<u8>),
+    /// JSON text, parsed when the Worker starts.
+    Json(String),
+    /// A WebAssembly.Module.
+    WasmModule(Vec<u8>),
+    /// A Fetcher for a service.
+    Service(ServiceDesignator),
+    /// The value of an environment variable, read at load time; `None` when
+    /// unset (the binding is `null`).
+    FromEnvironment {
+        /// Variable name.
+        variable: String,
+        /// Its value at load time.
+        value: Option<String>,
+    },
+}
+
+/// Per-request limits of a Worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WorkerLimits {
+    /// CPU milliseconds per request.
+    pub cpu_ms: u32,
+    /// Heap limit per isolate, MiB.
+    pub heap_mb: u32,
+    /// `fetch()` calls per request.
+    pub subrequests: u32,
+    /// Wall-clock milliseconds to response headers.
+    pub wall_ms: u32,
+    /// CPU milliseconds for top-level evaluation.
+    pub startup_ms: u32,
+    /// Concurrent `fetch()` calls per request.
+    pub max_concurrent_subrequests: u32,
+    /// Largest body read into memory by `text()` and friends.
+    pub max_buffered_body_bytes: u64,
+}
+
+impl Default for WorkerLimits {
+    fn default() -> Self {
+        Self {
+            cpu_ms: 50,
+            heap_mb: 128,
+            subrequests: 50,
+            wall_ms: 30_000,
+            startup_ms: 1000,
+            max_concurrent_subrequests: 6,
+            max_buffered_body_bytes: 128 * 1024 * 1024,
+        }
+    }
+}
+
+/// An origin server or pool.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExternalServer {
+    /// `host:port` addresses: `address` first, then `addresses`. Never empty
+    /// after validation.
+    pub addresses: Vec<String>,
+    /// Plain HTTP or HTTPS.
+    pub protocol: ExternalProtocol,
+    /// Timeouts.
+    pub timeouts: UpstreamTimeouts,
+    /// How long a failed pool address is skipped, ms.
+    pub unhealthy_ms: u32,
+}
+
+impl ExternalServer {
+    /// The HTTP options, whichever the protocol.
+    pub fn http_options(&self) -> &HttpOptions {
+        match &self.protocol {
+            ExternalProtocol::Http(o) => o,
+            ExternalProtocol::Https { options, .. } => options,
+        }
+    }
+}
+
+/// How isoproxy talks to an origin.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExternalProtocol {
+    /// Plain HTTP.
+    Http(HttpOptions),
+    /// HTTPS.
+    Https {
+        /// HTTP behaviour.
+        options: HttpOptions,
+        /// Trust and client certificate.
+        tls: TlsOptions,
+        /// Name to verify and send as SNI; `None` = host part of the address.
+        certificate_host: Option<String>,
+    },
+}
+
+/// Upstream timeouts in milliseconds; 0 disables one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UpstreamTimeouts {
+    /// Connection establishment (TCP and TLS).
+    pub connect_ms: u32,
+    /// Wait for response headers and between body reads.
+    pub read_ms: u32,
+    /// Whole exchange.
+    pub total_ms: u32,
+    /// Idle pooled connection lifetime.
+    pub idle_ms: u32,
+}
+
+impl Default for UpstreamTimeouts {
+    fn default() -> Self {
+        Self {
+            connect_ms: 5000,
+            read_ms: 30_000,
+            total_ms: 0,
+            idle_ms: 60_000,
+        }
+    }
+}
+
+/// A network with allow/deny rules.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// Allowed address classes and blocks.
+    pub allow: Vec<AddressRule>,
+    /// Denied address classes and blocks.
+    pub deny: Vec<AddressRule>,
+    /// TLS settings for https URLs.
+    pub tls: TlsOptions,
+    /// Ports CONNECT may reach (inclusive ranges).
+    pub connect_ports: Vec<PortRange>,
+    /// Timeouts.
+    pub timeouts: UpstreamTimeouts,
+}
+
+impl Default for Network {
+    fn default() -> Self {
+        Self {
+            allow: vec![AddressRule::Public],
+            deny: Vec::new(),
+            tls: TlsOptions {
+                trust_browser_cas: true,
+                ..TlsOptions::default()
+            },
+            connect_ports: vec![PortRange { first: 443, last: 443 }],
+            timeouts: UpstreamTimeouts::default(),
+        }
+    }
+}
+
+/// One allow/deny rule, as written in the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AddressRule {
+    /// Publicly routable addresses (not `private`).
+    Public,
+    /// Addresses reserved for private networks; a superset of `local`.
+    Private,
+    /// Addresses reachable only from this machine (loopback, unix sockets).
+    Local,
+    /// Everything that is not `local`.
+    Network,
+    /// Unix domain sockets.
+    Unix,
+    /// Linux abstract unix sockets.
+    UnixAbstract,
+    /// An IPv4 or IPv6 block.
+    Cidr(ipnet::IpNet),
+}
+
+/// An inclusive port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// First port.
+    pub first: u16,
+    /// Last port (inclusive).
+    pub last: u16,
+}
+
+/// A directory served over HTTP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskDirectory {
+    /// Directory path.
+    pub path: PathBuf,
+    /// Whether dotfiles may be served.
+    pub allow_dotfiles: bool,
+}
+
+/// Request-target style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HttpStyle {
+    /// Origin form with a Host header.
+    #[default]
+    Host,
+    /// Absolute form and CONNECT (forward proxy).
+    Proxy,
+}
+
+/// HTTP behaviour of a socket or an origin.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct HttpOptions {
+    /// Request-target style.
+    pub style: HttpStyle,
+    /// Header giving the original scheme.
+    pub forwarded_proto_header: Option<String>,
+    /// Headers set (or removed, when `value` is `None`) on requests.
+    pub inject_request_headers: Vec<HeaderInjection>,
+    /// Headers set (or removed) on responses.
+    pub inject_response_headers: Vec<HeaderInjection>,
+}
+
+/// A header to set or remove.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeaderInjection {
+    /// Header name as written.
+    pub name: String,
+    /// New value; `None` removes the header.
+    pub value: Option<String>,
+}
+
+/// Minimum TLS version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TlsVersion {
+    /// TLS 1.2 and newer.
+    #[default]
+    Tls12,
+    /// TLS 1.3 only.
+    Tls13,
+}
+
+/// TLS settings.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct TlsOptions {
+    /// Default certificate and key.
+    pub keypair: Option<Keypair>,
+    /// Server side: require client certificates.
+    pub require_client_certs: bool,
+    /// Client side: trust public web CAs.
+    pub trust_browser_cas: bool,
+    /// Extra trusted CA certificates, PEM.
+    pub trusted_certificates: Vec<String>,
+    /// Oldest accepted version.
+    pub min_version: TlsVersion,
+    /// Certificates selected by SNI.
+    pub sni_keypairs: Vec<SniKeypair>,
+}
+
+/// A PEM certificate chain and key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Keypair {
+    /// PEM private key.
+    pub private_key: String,
+    /// PEM certificates, leaf first.
+    pub certificate_chain: String,
+}
+
+/// A certificate for some host names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SniKeypair {
+    /// Host names, possibly `*.` wildcards.
+    pub hostnames: Vec<String>,
+    /// Certificate and key.
+    pub keypair: Keypair,
+}

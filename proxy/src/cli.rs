@@ -144,10 +144,7 @@ pub fn main() -> ExitCode {
             ExitCode::from(EXIT_USAGE)
         }
         Command::Serve(args) => match args.config.load() {
-            Ok(_loaded) => {
-                eprintln!("isoproxy: serve is not built yet");
-                ExitCode::FAILURE
-            }
+            Ok(loaded) => crate::serve::run(&args, loaded),
             Err(e) => fail(&e),
         },
     }

@@ -1,6 +1,7 @@
 //! The `isoproxy` command: `serve`, `check` and `compile`.
 
 mod cli;
+mod serve;
 
 use std::process::ExitCode;
 

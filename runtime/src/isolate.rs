@@ -50,9 +50,17 @@ unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial
     // which outlives it.
     let guard = unsafe { &*(data as *const HeapGuard) };
     guard.hit.store(true, Ordering::SeqCst);
-    guard.handle.terminate_execution();
+    // Terminating from inside the GC callback does not stop the running
+    // script; an interrupt does, at the next safe point.
+    guard.handle.request_interrupt(terminate_interrupt, data);
     // Give V8 room to unwind; the isolate is discarded afterwards.
     current + current / 2
+}
+
+unsafe extern "C" fn terminate_interrupt(_isolate: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
+    // SAFETY: as in `near_heap_limit`.
+    let guard = unsafe { &*(data as *const HeapGuard) };
+    guard.handle.terminate_execution();
 }
 
 /// A Worker's isolate. Field order matters: V8 handles drop before the
@@ -101,15 +109,25 @@ fn bindings_js<'s>(scope: &mut v8::PinScope<'s, '_>, spec: &WorkerSpec) -> Optio
     Some(arr)
 }
 
-fn get_fn<'s>(scope: &mut v8::PinScope<'s, '_>, obj: v8::Local<v8::Object>, name: &str) -> Result<v8::Local<'s, v8::Function>, String> {
+fn get_fn<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    obj: v8::Local<v8::Object>,
+    name: &str,
+) -> Result<v8::Local<'s, v8::Function>, String> {
     let key = v8::String::new(scope, name).ok_or("string")?;
-    let v = obj.get(scope, key.into()).ok_or_else(|| format!("glue: {name} missing"))?;
+    let v = obj
+        .get(scope, key.into())
+        .ok_or_else(|| format!("glue: {name} missing"))?;
     v8::Local::<v8::Function>::try_from(v).map_err(|_| format!("glue: {name} is not a function"))
 }
 
 impl WorkerIsolate {
     /// Create the isolate, load the glue and the Worker's code.
-    pub(crate) fn new(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, completions: mpsc::UnboundedSender<Completion>) -> Result<WorkerIsolate, String> {
+    pub(crate) fn new(
+        spec: Arc<WorkerSpec>,
+        env: Rc<ThreadEnv>,
+        completions: mpsc::UnboundedSender<Completion>,
+    ) -> Result<WorkerIsolate, String> {
         let t0 = Instant::now();
         let heap_max = (spec.limits().heap_mb.max(8) as usize) << 20;
         let params = v8::CreateParams::default().heap_limits(0, heap_max);
@@ -138,7 +156,10 @@ impl WorkerIsolate {
                 let t1 = Instant::now();
                 let global = context.global(scope);
                 let key = v8::String::new(scope, "__internal").ok_or("string")?;
-                let internal = global.get(scope, key.into()).and_then(|v| v.to_object(scope)).ok_or("glue: __internal missing")?;
+                let internal = global
+                    .get(scope, key.into())
+                    .and_then(|v| v.to_object(scope))
+                    .ok_or("glue: __internal missing")?;
                 let setup = get_fn(scope, internal, "setup")?;
                 let set_handler = get_fn(scope, internal, "setHandler")?;
                 let dispatch = get_fn(scope, internal, "dispatch")?;
@@ -150,12 +171,17 @@ impl WorkerIsolate {
                 let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
                 let is_modules = v8::Boolean::new(scope, spec.is_modules());
                 let undefined = v8::undefined(scope).into();
-                setup.call(scope, undefined, &[bindings.into(), is_modules.into()]).ok_or("glue setup failed")?;
+                setup
+                    .call(scope, undefined, &[bindings.into(), is_modules.into()])
+                    .ok_or("glue setup failed")?;
                 cpu.arm(&handle, Duration::from_millis(spec.limits().startup_ms.max(1) as u64));
                 let loaded = modules::load_worker(scope, &spec.worker.source);
                 let fired = cpu.disarm();
                 if fired {
-                    return Err(format!("start-up exceeded the CPU limit of {} ms", spec.limits().startup_ms));
+                    return Err(format!(
+                        "start-up exceeded the CPU limit of {} ms",
+                        spec.limits().startup_ms
+                    ));
                 }
                 let default = loaded?;
                 let default = v8::Local::new(scope, &default);
@@ -179,10 +205,18 @@ impl WorkerIsolate {
         let (context, dispatch, complete, create_time, load_time) = match result {
             Ok(r) => r,
             Err(e) => {
-                let e = if heap.hit.load(Ordering::SeqCst) { format!("start-up exceeded the heap limit: {e}") } else { e };
+                let e = if heap.hit.load(Ordering::SeqCst) {
+                    format!("start-up exceeded the heap limit: {e}")
+                } else {
+                    e
+                };
                 return Err(handler_error(&mut isolate, e));
             }
         };
+        // The isolate is entered on creation; leave it so that several
+        // isolates can share this thread (each `enter` below re-enters it).
+        // SAFETY: entered exactly once, by `Isolate::new`, on this thread.
+        unsafe { isolate.exit() };
         Ok(WorkerIsolate {
             context,
             dispatch,
@@ -198,21 +232,34 @@ impl WorkerIsolate {
 
     /// Heap in use, bytes.
     pub(crate) fn heap_used(&mut self) -> usize {
-        self.isolate.get_heap_statistics().used_heap_size()
+        // SAFETY: balanced with `exit` below, on the isolate's thread.
+        unsafe { self.isolate.enter() };
+        let used = self.isolate.get_heap_statistics().used_heap_size();
+        // SAFETY: entered just above.
+        unsafe { self.isolate.exit() };
+        used
     }
 
     /// Run `f` inside the context for request `request`, under its CPU
     /// budget; then run microtasks.
-    fn enter(&mut self, request: Option<u32>, f: impl FnOnce(&mut v8::PinScope<'_, '_>, &v8::Global<v8::Function>, &v8::Global<v8::Function>)) -> Option<Breach> {
+    fn enter(
+        &mut self,
+        request: Option<u32>,
+        f: impl FnOnce(&mut v8::PinScope<'_, '_>, &v8::Global<v8::Function>, &v8::Global<v8::Function>),
+    ) -> Option<Breach> {
         let st = self.state.clone();
         let limit = Duration::from_millis(st.spec.limits().cpu_ms.max(1) as u64);
-        let used = request.and_then(|id| st.requests.borrow().get(&id).map(|p| p.cpu)).unwrap_or_default();
+        let used = request
+            .and_then(|id| st.requests.borrow().get(&id).map(|p| p.cpu))
+            .unwrap_or_default();
         let budget = limit.saturating_sub(used).max(Duration::from_micros(100));
         st.current.set(request);
         let start = thread_cpu();
         st.entry_cpu_start.set(start);
         let cpu = st.env.cpu.clone();
         cpu.arm(&self.handle, budget);
+        // SAFETY: balanced with `exit` below, on the isolate's thread.
+        unsafe { self.isolate.enter() };
         {
             let isolate = &mut self.isolate;
             v8::scope!(let hs, isolate);
@@ -221,6 +268,8 @@ impl WorkerIsolate {
             f(scope, &self.dispatch, &self.complete);
             scope.perform_microtask_checkpoint();
         }
+        // SAFETY: entered above.
+        unsafe { self.isolate.exit() };
         let fired = cpu.disarm();
         let spent = thread_cpu().saturating_sub(start);
         if let Some(id) = request {
@@ -243,7 +292,9 @@ impl WorkerIsolate {
     pub(crate) fn start(&mut self, job: Job) -> Option<Breach> {
         let st = self.state.clone();
         let id = st.next_id();
-        let Job { request, info, reply, .. } = job;
+        let Job {
+            request, info, reply, ..
+        } = job;
         let has_body = !matches!(request.body, Body::Empty);
         st.current.set(Some(id));
         let body_rid = has_body.then(|| st.add(Resource::Body(request.body)));
@@ -387,13 +438,24 @@ impl WorkerIsolate {
             .map(|(id, _)| *id)
             .collect();
         for id in ids {
-            self.state.fail(id, Outcome::Exception, "the script will never generate a response");
+            self.state
+                .fail(id, Outcome::Exception, "the script will never generate a response");
         }
     }
 
     /// Requests still in flight.
     pub(crate) fn busy(&self) -> bool {
         !self.state.requests.borrow().is_empty()
+    }
+}
+
+impl Drop for WorkerIsolate {
+    fn drop(&mut self) {
+        // `OwnedIsolate` must be the current isolate when dropped; its drop
+        // exits this entry.
+        // SAFETY: on the isolate's thread; the matching exit is in
+        // `OwnedIsolate::drop`.
+        unsafe { self.isolate.enter() };
     }
 }
 
@@ -440,9 +502,16 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
                 let current = w.state.current.get();
                 tracing::error!(target: "isoproxy::worker", worker = %spec.name, limit_mb = spec.limits().heap_mb, "heap limit exceeded; discarding the isolate");
                 if let Some(id) = current {
-                    w.state.fail(id, Outcome::HeapLimit, format!("heap limit of {} MiB exceeded", spec.limits().heap_mb));
+                    w.state.fail(
+                        id,
+                        Outcome::HeapLimit,
+                        format!("heap limit of {} MiB exceeded", spec.limits().heap_mb),
+                    );
                 }
-                w.fail_all(Outcome::HeapLimit, "the isolate was discarded after exceeding its heap limit");
+                w.fail_all(
+                    Outcome::HeapLimit,
+                    "the isolate was discarded after exceeding its heap limit",
+                );
                 env.retire(&spec.name, generation);
                 redispatch(&env, &mut inbox);
                 break;
@@ -453,9 +522,18 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
                 let ids: Vec<u32> = w.state.requests.borrow().keys().copied().collect();
                 let mut failed = false;
                 for id in ids {
-                    let over = w.state.requests.borrow().get(&id).is_some_and(|p| p.cpu >= Duration::from_millis(spec.limits().cpu_ms as u64));
+                    let over = w
+                        .state
+                        .requests
+                        .borrow()
+                        .get(&id)
+                        .is_some_and(|p| p.cpu >= Duration::from_millis(spec.limits().cpu_ms as u64));
                     if over {
-                        failed |= w.state.fail(id, Outcome::CpuLimit, format!("CPU limit of {} ms exceeded", spec.limits().cpu_ms));
+                        failed |= w.state.fail(
+                            id,
+                            Outcome::CpuLimit,
+                            format!("CPU limit of {} ms exceeded", spec.limits().cpu_ms),
+                        );
                     }
                 }
                 if !failed {

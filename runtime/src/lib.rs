@@ -95,7 +95,12 @@ fn init_v8(flags: &[String]) {
 impl WorkerPool {
     /// Start the isolate threads for the Workers of `config`. Every Worker is
     /// compiled and evaluated once first, so a broken script fails here.
-    pub fn start(config: Arc<Config>, options: PoolOptions, outbound: Arc<dyn Outbound>, observer: Arc<dyn Observer>) -> Result<WorkerPool, RuntimeError> {
+    pub fn start(
+        config: Arc<Config>,
+        options: PoolOptions,
+        outbound: Arc<dyn Outbound>,
+        observer: Arc<dyn Observer>,
+    ) -> Result<WorkerPool, RuntimeError> {
         init_v8(&config.v8_flags);
         let specs = spec::resolve(&config);
         let n = match options.threads {
@@ -119,8 +124,15 @@ impl WorkerPool {
         names.sort();
         for name in names {
             let (tx, rx) = std::sync::mpsc::channel();
-            let sent = threads.first().map(|t| t.send(Msg::Check(name.clone(), tx)).is_ok()).unwrap_or(false);
-            let result = if sent { rx.recv().unwrap_or_else(|_| Err("isolate thread died".into())) } else { Err("no isolate thread".into()) };
+            let sent = threads
+                .first()
+                .map(|t| t.send(Msg::Check(name.clone(), tx)).is_ok())
+                .unwrap_or(false);
+            let result = if sent {
+                rx.recv().unwrap_or_else(|_| Err("isolate thread died".into()))
+            } else {
+                Err("no isolate thread".into())
+            };
             match result {
                 Ok(s) => {
                     tracing::info!(

@@ -16,7 +16,11 @@ struct ModuleMap {
 }
 
 /// Format a caught exception as `file:line: message` plus the stack.
-pub(crate) fn describe_exception(tc: &mut v8::PinScope<'_, '_>, exception: Option<v8::Local<v8::Value>>, message: Option<v8::Local<v8::Message>>) -> (String, String) {
+pub(crate) fn describe_exception(
+    tc: &mut v8::PinScope<'_, '_>,
+    exception: Option<v8::Local<v8::Value>>,
+    message: Option<v8::Local<v8::Message>>,
+) -> (String, String) {
     let text = match exception {
         Some(e) => e.to_rust_string_lossy(tc),
         None => "unknown error".to_string(),
@@ -62,7 +66,11 @@ fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, name: &str, is_module: bool) -> 
 }
 
 /// Compile and run a classic script; `Err` carries `file:line: message`.
-pub(crate) fn run_script(scope: &mut v8::PinScope<'_, '_>, name: &str, source: &str) -> Result<v8::Global<v8::Value>, String> {
+pub(crate) fn run_script(
+    scope: &mut v8::PinScope<'_, '_>,
+    name: &str,
+    source: &str,
+) -> Result<v8::Global<v8::Value>, String> {
     v8::tc_scope!(let tc, scope);
     let Some(code) = v8::String::new(tc, source) else {
         return Err(format!("{name}: script too large"));
@@ -72,8 +80,16 @@ pub(crate) fn run_script(scope: &mut v8::PinScope<'_, '_>, name: &str, source: &
     match result {
         Some(v) => Ok(v8::Global::new(tc, v)),
         None => {
-            let (msg, stack) = { let e = tc.exception(); let m = tc.message(); describe_exception(tc, e, m) };
-            Err(if stack.is_empty() { msg } else { format!("{msg}\n{stack}") })
+            let (msg, stack) = {
+                let e = tc.exception();
+                let m = tc.message();
+                describe_exception(tc, e, m)
+            };
+            Err(if stack.is_empty() {
+                msg
+            } else {
+                format!("{msg}\n{stack}")
+            })
         }
     }
 }
@@ -111,7 +127,11 @@ fn resolve_callback<'s>(
     let spec = specifier.to_rust_string_lossy(scope);
     let found = {
         let map = map.borrow();
-        let referrer_name = map.names.get(&referrer.get_identity_hash().get()).cloned().unwrap_or_default();
+        let referrer_name = map
+            .names
+            .get(&referrer.get_identity_hash().get())
+            .cloned()
+            .unwrap_or_default();
         let name = normalize(&referrer_name, &spec);
         map.by_name.get(&name).or_else(|| map.by_name.get(&spec)).cloned()
     };
@@ -126,7 +146,10 @@ fn resolve_callback<'s>(
     }
 }
 
-fn synthetic_steps<'s>(context: v8::Local<'s, v8::Context>, module: v8::Local<v8::Module>) -> Option<v8::Local<'s, v8::Value>> {
+fn synthetic_steps<'s>(
+    context: v8::Local<'s, v8::Context>,
+    module: v8::Local<v8::Module>,
+) -> Option<v8::Local<'s, v8::Value>> {
     v8::callback_scope!(unsafe scope, context);
     let map = context.get_slot::<std::cell::RefCell<ModuleMap>>()?;
     let value = map.borrow().synthetic.get(&module.get_identity_hash().get()).cloned()?;
@@ -143,7 +166,10 @@ fn array_buffer<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local
 
 /// Evaluate the Worker's code. For modules, returns the main module's
 /// default export (or `undefined`).
-pub(crate) fn load_worker(scope: &mut v8::PinScope<'_, '_>, source: &WorkerSource) -> Result<v8::Global<v8::Value>, String> {
+pub(crate) fn load_worker(
+    scope: &mut v8::PinScope<'_, '_>,
+    source: &WorkerSource,
+) -> Result<v8::Global<v8::Value>, String> {
     match source {
         WorkerSource::ServiceWorkerScript(code) => {
             run_script(scope, "worker.js", code)?;
@@ -154,7 +180,10 @@ pub(crate) fn load_worker(scope: &mut v8::PinScope<'_, '_>, source: &WorkerSourc
     }
 }
 
-fn load_modules(scope: &mut v8::PinScope<'_, '_>, modules: &[isoproxy_schema::model::Module]) -> Result<v8::Global<v8::Value>, String> {
+fn load_modules(
+    scope: &mut v8::PinScope<'_, '_>,
+    modules: &[isoproxy_schema::model::Module],
+) -> Result<v8::Global<v8::Value>, String> {
     let context = scope.get_current_context();
     context.set_slot(std::rc::Rc::new(std::cell::RefCell::new(ModuleMap::default())));
     let map = context
@@ -171,7 +200,11 @@ fn load_modules(scope: &mut v8::PinScope<'_, '_>, modules: &[isoproxy_schema::mo
                 match v8::script_compiler::compile_module(tc, &mut src) {
                     Some(module) => module,
                     None => {
-                        let (msg, _) = { let e = tc.exception(); let m = tc.message(); describe_exception(tc, e, m) };
+                        let (msg, _) = {
+                            let e = tc.exception();
+                            let m = tc.message();
+                            describe_exception(tc, e, m)
+                        };
                         return Err(msg);
                     }
                 }
@@ -197,7 +230,9 @@ fn load_modules(scope: &mut v8::PinScope<'_, '_>, modules: &[isoproxy_schema::mo
                 let export = v8::String::new(tc, "default").ok_or("bad export name")?;
                 let module = v8::Module::create_synthetic_module(tc, name, &[export], synthetic_steps);
                 let global = v8::Global::new(tc, value);
-                map.borrow_mut().synthetic.insert(module.get_identity_hash().get(), global);
+                map.borrow_mut()
+                    .synthetic
+                    .insert(module.get_identity_hash().get(), global);
                 module
             }
         };
@@ -212,11 +247,19 @@ fn load_modules(scope: &mut v8::PinScope<'_, '_>, modules: &[isoproxy_schema::mo
     }
     let main = main.ok_or("a modules Worker needs at least one module")?;
     if main.instantiate_module(tc, resolve_callback) != Some(true) {
-        let (msg, _) = { let e = tc.exception(); let m = tc.message(); describe_exception(tc, e, m) };
+        let (msg, _) = {
+            let e = tc.exception();
+            let m = tc.message();
+            describe_exception(tc, e, m)
+        };
         return Err(msg);
     }
     let Some(result) = main.evaluate(tc) else {
-        let (msg, _) = { let e = tc.exception(); let m = tc.message(); describe_exception(tc, e, m) };
+        let (msg, _) = {
+            let e = tc.exception();
+            let m = tc.message();
+            describe_exception(tc, e, m)
+        };
         return Err(msg);
     };
     tc.perform_microtask_checkpoint();
@@ -226,7 +269,11 @@ fn load_modules(scope: &mut v8::PinScope<'_, '_>, modules: &[isoproxy_schema::mo
                 let exc = promise.result(tc);
                 let m = v8::Exception::create_message(tc, exc);
                 let (msg, stack) = describe_exception(tc, Some(exc), Some(m));
-                return Err(if stack.is_empty() { msg } else { format!("{msg}\n{stack}") });
+                return Err(if stack.is_empty() {
+                    msg
+                } else {
+                    format!("{msg}\n{stack}")
+                });
             }
             v8::PromiseState::Pending => return Err("top-level await did not settle during start-up".into()),
             v8::PromiseState::Fulfilled => {}

@@ -25,6 +25,7 @@ pub(crate) struct Job {
 }
 
 /// A message to an isolate thread.
+#[allow(clippy::large_enum_variant)] // `Check` is rare; jobs are the common case
 pub(crate) enum Msg {
     /// Serve a request.
     Job(Job),
@@ -50,7 +51,9 @@ pub(crate) struct CpuSlot {
 
 /// CPU time used so far by the calling thread.
 pub(crate) fn thread_cpu() -> Duration {
-    clock_ns(libc::CLOCK_THREAD_CPUTIME_ID).map(Duration::from_nanos).unwrap_or_default()
+    clock_ns(libc::CLOCK_THREAD_CPUTIME_ID)
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
 }
 
 fn clock_ns(clock: libc::clockid_t) -> Option<u64> {
@@ -198,7 +201,9 @@ pub(crate) fn start_threads(n: usize, shared: Arc<Shared>) -> Result<Vec<mpsc::U
             .stack_size(8 << 20)
             .spawn(move || thread_main(rx, shared, slot_tx))
             .map_err(|e| format!("spawning isolate thread: {e}"))?;
-        let slot = slot_rx.recv().map_err(|_| "isolate thread failed to start".to_string())?;
+        let slot = slot_rx
+            .recv()
+            .map_err(|_| "isolate thread failed to start".to_string())?;
         slots.push(Arc::downgrade(&slot));
         inboxes.push(tx);
     }
@@ -225,7 +230,11 @@ fn watchdog(slots: Vec<Weak<CpuSlot>>) {
     }
 }
 
-fn thread_main(mut rx: mpsc::UnboundedReceiver<Msg>, shared: Arc<Shared>, slot_tx: std::sync::mpsc::Sender<Arc<CpuSlot>>) {
+fn thread_main(
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    shared: Arc<Shared>,
+    slot_tx: std::sync::mpsc::Sender<Arc<CpuSlot>>,
+) {
     let cpu = Arc::new(CpuSlot::for_current_thread());
     let _ = slot_tx.send(cpu.clone());
     let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {

@@ -5,7 +5,9 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use isoproxy_schema::model::{BindingValue, Config, ServiceDesignator, ServiceKind, Worker, WorkerLimits, WorkerSource};
+use isoproxy_schema::model::{
+    BindingValue, Config, ServiceDesignator, ServiceKind, Worker, WorkerLimits, WorkerSource,
+};
 
 /// Where a `Fetcher` leads.
 #[derive(Debug, Clone, PartialEq, Eq)]

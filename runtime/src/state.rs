@@ -106,7 +106,11 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub(crate) fn new(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, completions: mpsc::UnboundedSender<Completion>) -> Self {
+    pub(crate) fn new(
+        spec: Arc<WorkerSpec>,
+        env: Rc<ThreadEnv>,
+        completions: mpsc::UnboundedSender<Completion>,
+    ) -> Self {
         State {
             spec,
             env,

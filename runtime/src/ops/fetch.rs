@@ -23,7 +23,10 @@ fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Re
     }
     if v.is_number() {
         let rid = v.uint32_value(scope).unwrap_or(0);
-        return st.take_body(rid).map(|(_, b)| b).ok_or_else(|| "body already used".to_string());
+        return st
+            .take_body(rid)
+            .map(|(_, b)| b)
+            .ok_or_else(|| "body already used".to_string());
     }
     match bytes_of(v) {
         Some(b) if b.is_empty() => Ok(Body::Empty),
@@ -35,7 +38,9 @@ fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Re
 /// Send a request to `target` (the Worker's own routing, no JS involved).
 pub(crate) fn send_to(st: &Rc<State>, target: &Target, request: Request, info: RequestInfo) -> Result<u32, String> {
     match target {
-        Target::Missing(name) => Err(format!("fetch() cannot reach service {name:?}: no such service is defined in the config")),
+        Target::Missing(name) => Err(format!(
+            "fetch() cannot reach service {name:?}: no such service is defined in the config"
+        )),
         Target::Service(name) => {
             let outbound = st.env.shared.outbound.clone();
             let name = name.clone();
@@ -63,7 +68,11 @@ pub(crate) fn send_to(st: &Rc<State>, target: &Target, request: Request, info: R
 
 /// `(target, method, url, headers, body)` → op id. `target` is the index of
 /// a service binding, or -1 for the global outbound.
-pub(crate) fn op_fetch_send(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_fetch_send(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let idx = args.get(0).int32_value(scope).unwrap_or(-1);
     let target = if idx < 0 {
@@ -85,7 +94,13 @@ pub(crate) fn op_fetch_send(scope: &mut v8::PinScope, args: v8::FunctionCallback
                     p.subrequests += 1;
                     if p.subrequests > st.spec.limits().subrequests {
                         drop(reqs);
-                        throw_error(scope, &format!("Too many subrequests: the limit is {} per request", st.spec.limits().subrequests));
+                        throw_error(
+                            scope,
+                            &format!(
+                                "Too many subrequests: the limit is {} per request",
+                                st.spec.limits().subrequests
+                            ),
+                        );
                         return;
                     }
                     p.info.clone()
@@ -115,7 +130,12 @@ pub(crate) fn op_fetch_send(scope: &mut v8::PinScope, args: v8::FunctionCallback
             return;
         }
     };
-    let request = Request { method, url, headers, body };
+    let request = Request {
+        method,
+        url,
+        headers,
+        body,
+    };
     match send_to(&st, &target, request, info) {
         Ok(op) => rv.set_uint32(op),
         Err(e) => throw_type_error(scope, &e),
@@ -124,7 +144,11 @@ pub(crate) fn op_fetch_send(scope: &mut v8::PinScope, args: v8::FunctionCallback
 
 /// Read the next chunk of a native body: `(rid)` → op id; the op yields a
 /// `Uint8Array`, or `null` at the end.
-pub(crate) fn op_body_read(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_body_read(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let Some((owner, body)) = st.take_body(rid) else {
@@ -140,13 +164,22 @@ pub(crate) fn op_body_read(scope: &mut v8::PinScope, args: v8::FunctionCallbackA
                 (Body::Stream { rx, len }, c)
             }
         };
-        OpResult::Read { rid, owner, body, chunk }
+        OpResult::Read {
+            rid,
+            owner,
+            body,
+            chunk,
+        }
     });
     rv.set_uint32(op);
 }
 
 /// Read a whole native body: `(rid, limit)` → op id yielding an ArrayBuffer.
-pub(crate) fn op_body_read_all(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_body_read_all(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let limit = st.spec.limits().max_buffered_body_bytes;
@@ -180,7 +213,11 @@ pub(crate) fn op_body_read_all(scope: &mut v8::PinScope, args: v8::FunctionCallb
 }
 
 /// Split a native body in two: `(rid)` → `[rid1, rid2]`.
-pub(crate) fn op_body_tee(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_body_tee(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let Some((_, body)) = st.take_body(rid) else {
@@ -221,14 +258,22 @@ pub(crate) fn op_body_tee(scope: &mut v8::PinScope, args: v8::FunctionCallbackAr
 }
 
 /// Drop a body or a writer (ends the body for a writer).
-pub(crate) fn op_body_close(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_body_close(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     st.close(rid);
 }
 
 /// A body that JS writes: `()` → `[writerRid, bodyRid]`.
-pub(crate) fn op_body_writer(scope: &mut v8::PinScope, _args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_body_writer(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let (tx, body) = Body::channel(4, None);
     let w = st.add(Resource::Writer(tx));
@@ -243,7 +288,11 @@ pub(crate) fn op_body_writer(scope: &mut v8::PinScope, _args: v8::FunctionCallba
 
 /// Write a chunk: `(writerRid, bytes)` → op id yielding whether the reader
 /// is still there.
-pub(crate) fn op_body_write(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_body_write(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let Some(tx) = st.writer(rid) else {
@@ -256,7 +305,11 @@ pub(crate) fn op_body_write(scope: &mut v8::PinScope, args: v8::FunctionCallback
 }
 
 /// Abort a body that JS writes: `(writerRid, reason)`.
-pub(crate) fn op_body_abort(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_body_abort(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let reason = string(scope, args.get(1));
@@ -267,7 +320,11 @@ pub(crate) fn op_body_abort(scope: &mut v8::PinScope, args: v8::FunctionCallback
 }
 
 /// The Worker's response: `(requestId, status, headers, body)`.
-pub(crate) fn op_response_send(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_response_send(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let id = args.get(0).uint32_value(scope).unwrap_or(0);
     let status = args.get(1).uint32_value(scope).unwrap_or(200);
@@ -290,7 +347,11 @@ pub(crate) fn op_response_send(scope: &mut v8::PinScope, args: v8::FunctionCallb
 }
 
 /// The Worker's handler threw: `(requestId, message, stack)`.
-pub(crate) fn op_response_error(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_response_error(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let id = args.get(0).uint32_value(scope).unwrap_or(0);
     let message = string(scope, args.get(1));
@@ -304,7 +365,11 @@ pub(crate) fn op_response_error(scope: &mut v8::PinScope, args: v8::FunctionCall
         }
     };
     if let Some((o, info)) = original {
-        let body = o.body_rid.and_then(|rid| st.take_body(rid)).map(|(_, b)| b).unwrap_or_default();
+        let body = o
+            .body_rid
+            .and_then(|rid| st.take_body(rid))
+            .map(|(_, b)| b)
+            .unwrap_or_default();
         let request = Request {
             method: o.method,
             url: o.url,
@@ -324,7 +389,10 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
     let target = st.spec.global_outbound.clone();
     let outbound = st.env.shared.outbound.clone();
     let env = st.env.clone();
-    st.env.shared.observer.invocation(&st.spec.name, Outcome::Exception, std::time::Duration::ZERO);
+    st.env
+        .shared
+        .observer
+        .invocation(&st.spec.name, Outcome::Exception, std::time::Duration::ZERO);
     tokio::task::spawn_local(async move {
         let result = match target {
             Target::Service(name) => outbound.fetch(&name, request, &info).await.map_err(|e| WorkerFailure {
@@ -356,7 +424,11 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
 }
 
 /// `ctx.passThroughOnException()`: `(requestId)`.
-pub(crate) fn op_request_pass_through(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_request_pass_through(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let id = args.get(0).uint32_value(scope).unwrap_or(0);
     let mut reqs = st.requests.borrow_mut();
@@ -366,7 +438,11 @@ pub(crate) fn op_request_pass_through(scope: &mut v8::PinScope, args: v8::Functi
 }
 
 /// The request is over (response sent, `waitUntil` settled): `(requestId)`.
-pub(crate) fn op_request_done(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_request_done(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let id = args.get(0).uint32_value(scope).unwrap_or(0);
     st.fail(id, Outcome::Exception, "the handler finished without a response");

@@ -123,7 +123,10 @@ pub(crate) fn bytes_of(v: v8::Local<v8::Value>) -> Option<Vec<u8>> {
 }
 
 /// A new `Uint8Array` owning `bytes` (no copy).
-pub(crate) fn uint8_array<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: Vec<u8>) -> Option<v8::Local<'s, v8::Uint8Array>> {
+pub(crate) fn uint8_array<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    bytes: Vec<u8>,
+) -> Option<v8::Local<'s, v8::Uint8Array>> {
     let len = bytes.len();
     let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes).make_shared();
     let ab = v8::ArrayBuffer::with_backing_store(scope, &store);
@@ -149,7 +152,8 @@ pub(crate) fn headers_from_js(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<v8:
         };
         let k = byte_string(scope, k);
         let val = byte_string(scope, val);
-        let name = HeaderName::from_bytes(&k).map_err(|_| format!("invalid header name {:?}", String::from_utf8_lossy(&k)))?;
+        let name =
+            HeaderName::from_bytes(&k).map_err(|_| format!("invalid header name {:?}", String::from_utf8_lossy(&k)))?;
         let value = HeaderValue::from_bytes(&val).map_err(|_| format!("invalid value for header {name}"))?;
         map.append(name, value);
         i += 2;
@@ -158,7 +162,10 @@ pub(crate) fn headers_from_js(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<v8:
 }
 
 /// A `HeaderMap` to `[name, value, ...]`.
-pub(crate) fn headers_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, headers: &HeaderMap) -> Option<v8::Local<'s, v8::Array>> {
+pub(crate) fn headers_to_js<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    headers: &HeaderMap,
+) -> Option<v8::Local<'s, v8::Array>> {
     let arr = v8::Array::new(scope, (headers.len() * 2) as i32);
     let mut i = 0;
     for (k, v) in headers {

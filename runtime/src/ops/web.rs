@@ -8,7 +8,11 @@ use super::{bytes_of, state, string, throw_error, throw_type_error, uint8_array}
 use crate::state::OpResult;
 
 /// `console.*`: `(level, message)`; level 0 debug, 1 info, 2 warn, 3 error.
-pub(crate) fn op_console_log(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_console_log(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let level = args.get(0).int32_value(scope).unwrap_or(1);
     let message = string(scope, args.get(1));
     let Some(st) = state(scope) else { return };
@@ -48,7 +52,11 @@ fn url_parts<'s>(scope: &mut v8::PinScope<'s, '_>, url: &url::Url) -> Option<v8:
 
 /// `(href, base?)` → `[href, origin, protocol, username, password, host,
 /// hostname, port, pathname, search, hash]`, or `null` when invalid.
-pub(crate) fn op_url_parse(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_url_parse(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let input = string(scope, args.get(0));
     let base = args.get(1);
     let parsed = if base.is_undefined() || base.is_null() {
@@ -70,7 +78,11 @@ pub(crate) fn op_url_parse(scope: &mut v8::PinScope, args: v8::FunctionCallbackA
 /// `(href, field, value)` → parts after the WHATWG setter for `field`
 /// (0 href, 2 protocol, 3 username, 4 password, 5 host, 6 hostname, 7 port,
 /// 8 pathname, 9 search, 10 hash); `null` if `href` itself is invalid.
-pub(crate) fn op_url_set(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_url_set(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     use url::quirks;
     let href = string(scope, args.get(0));
     let field = args.get(1).int32_value(scope).unwrap_or(-1);
@@ -80,11 +92,9 @@ pub(crate) fn op_url_set(scope: &mut v8::PinScope, args: v8::FunctionCallbackArg
         return;
     };
     match field {
-        0 => {
-            if quirks::set_href(&mut u, &value).is_err() {
-                throw_type_error(scope, &format!("Invalid URL: {value}"));
-                return;
-            }
+        0 if quirks::set_href(&mut u, &value).is_err() => {
+            throw_type_error(scope, &format!("Invalid URL: {value}"));
+            return;
         }
         2 => {
             let _ = quirks::set_protocol(&mut u, &value);
@@ -115,7 +125,11 @@ pub(crate) fn op_url_set(scope: &mut v8::PinScope, args: v8::FunctionCallbackArg
 }
 
 /// `application/x-www-form-urlencoded` text → `[name, value, ...]`.
-pub(crate) fn op_url_params_parse(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_url_params_parse(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let input = string(scope, args.get(0));
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(input.as_bytes()).into_owned().collect();
     let arr = v8::Array::new(scope, (pairs.len() * 2) as i32);
@@ -130,13 +144,21 @@ pub(crate) fn op_url_params_parse(scope: &mut v8::PinScope, args: v8::FunctionCa
 }
 
 /// `[name, value, ...]` → `application/x-www-form-urlencoded` text.
-pub(crate) fn op_url_params_serialize(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
-    let Ok(arr) = v8::Local::<v8::Array>::try_from(args.get(0)) else { return };
+pub(crate) fn op_url_params_serialize(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Ok(arr) = v8::Local::<v8::Array>::try_from(args.get(0)) else {
+        return;
+    };
     let mut ser = url::form_urlencoded::Serializer::new(String::new());
     let n = arr.length();
     let mut i = 0;
     while i + 1 < n {
-        let (Some(k), Some(v)) = (arr.get_index(scope, i), arr.get_index(scope, i + 1)) else { return };
+        let (Some(k), Some(v)) = (arr.get_index(scope, i), arr.get_index(scope, i + 1)) else {
+            return;
+        };
         let (k, v) = (string(scope, k), string(scope, v));
         ser.append_pair(&k, &v);
         i += 2;
@@ -148,7 +170,11 @@ pub(crate) fn op_url_params_serialize(scope: &mut v8::PinScope, args: v8::Functi
 }
 
 /// `TextEncoder.encode`: string → UTF-8 `Uint8Array`.
-pub(crate) fn op_encoding_encode(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_encoding_encode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let s = string(scope, args.get(0));
     if let Some(a) = uint8_array(scope, s.into_bytes()) {
         rv.set(a.into());
@@ -156,7 +182,11 @@ pub(crate) fn op_encoding_encode(scope: &mut v8::PinScope, args: v8::FunctionCal
 }
 
 /// `TextEncoder.encodeInto`: `(string, Uint8Array)` → `[read, written]`.
-pub(crate) fn op_encoding_encode_into(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_encoding_encode_into(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let s = string(scope, args.get(0));
     let Ok(dest) = v8::Local::<v8::Uint8Array>::try_from(args.get(1)) else {
         throw_type_error(scope, "encodeInto: destination must be a Uint8Array");
@@ -198,7 +228,11 @@ pub(crate) fn op_encoding_encode_into(scope: &mut v8::PinScope, args: v8::Functi
 /// leftover]` where `leftover` is the number of trailing bytes kept for the
 /// next call (an incomplete sequence when streaming). Throws a TypeError on
 /// invalid input when `fatal`.
-pub(crate) fn op_encoding_decode(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_encoding_decode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let bytes = bytes_of(args.get(0)).unwrap_or_default();
     let encoding = string(scope, args.get(1));
     let fatal = args.get(2).is_true();
@@ -206,7 +240,10 @@ pub(crate) fn op_encoding_decode(scope: &mut v8::PinScope, args: v8::FunctionCal
     let (text, leftover) = match encoding.as_str() {
         "utf-16le" => {
             let keep = if stream { bytes.len() % 2 } else { 0 };
-            let units: Vec<u16> = bytes[..bytes.len() - keep].chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
+            let units: Vec<u16> = bytes[..bytes.len() - keep]
+                .chunks(2)
+                .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                .collect();
             let mut units = units;
             let mut keep = keep;
             if stream && units.last().is_some_and(|u| (0xD800..0xDC00).contains(u)) {
@@ -266,7 +303,11 @@ pub(crate) fn op_encoding_decode(scope: &mut v8::PinScope, args: v8::FunctionCal
 }
 
 /// `crypto.getRandomValues`: fills the view in place.
-pub(crate) fn op_crypto_random_fill(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_crypto_random_fill(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Ok(view) = v8::Local::<v8::ArrayBufferView>::try_from(args.get(0)) else {
         throw_type_error(scope, "getRandomValues: argument must be an integer TypedArray");
         return;
@@ -288,7 +329,11 @@ pub(crate) fn op_crypto_random_fill(scope: &mut v8::PinScope, args: v8::Function
 }
 
 /// `crypto.randomUUID`: a version 4 UUID.
-pub(crate) fn op_crypto_random_uuid(scope: &mut v8::PinScope, _args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_crypto_random_uuid(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let mut b = [0u8; 16];
     if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
         throw_error(scope, "random source failed");
@@ -297,7 +342,14 @@ pub(crate) fn op_crypto_random_uuid(scope: &mut v8::PinScope, _args: v8::Functio
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    let s = format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32]);
+    let s = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
     if let Some(s) = v8::String::new(scope, &s) {
         rv.set(s.into());
     }
@@ -324,7 +376,11 @@ fn hmac_alg(name: &str) -> Option<ring::hmac::Algorithm> {
 }
 
 /// `crypto.subtle.digest`: `(algorithm, data)` → `Uint8Array`.
-pub(crate) fn op_crypto_digest(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_crypto_digest(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let alg = string(scope, args.get(0));
     let Some(alg) = digest_alg(&alg) else {
         throw_error(scope, "NotSupportedError: unrecognized digest algorithm");
@@ -338,7 +394,11 @@ pub(crate) fn op_crypto_digest(scope: &mut v8::PinScope, args: v8::FunctionCallb
 }
 
 /// HMAC sign: `(hash, key, data)` → `Uint8Array`.
-pub(crate) fn op_crypto_hmac_sign(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_crypto_hmac_sign(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let hash = string(scope, args.get(0));
     let Some(alg) = hmac_alg(&hash) else {
         throw_error(scope, "NotSupportedError: unrecognized hash");
@@ -353,7 +413,11 @@ pub(crate) fn op_crypto_hmac_sign(scope: &mut v8::PinScope, args: v8::FunctionCa
 }
 
 /// HMAC verify: `(hash, key, signature, data)` → boolean (constant time).
-pub(crate) fn op_crypto_hmac_verify(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_crypto_hmac_verify(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let hash = string(scope, args.get(0));
     let Some(alg) = hmac_alg(&hash) else {
         throw_error(scope, "NotSupportedError: unrecognized hash");
@@ -367,7 +431,11 @@ pub(crate) fn op_crypto_hmac_verify(scope: &mut v8::PinScope, args: v8::Function
 }
 
 /// Start a timer of `ms` milliseconds; returns the op id that completes.
-pub(crate) fn op_timer_start(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_timer_start(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let ms = args.get(0).number_value(scope).unwrap_or(0.0);
     let ms = if ms.is_finite() && ms > 0.0 { ms.min(1e10) } else { 0.0 };
     let Some(st) = state(scope) else { return };
@@ -380,7 +448,11 @@ pub(crate) fn op_timer_start(scope: &mut v8::PinScope, args: v8::FunctionCallbac
 }
 
 /// Cancel a timer started by `op_timer_start`.
-pub(crate) fn op_timer_cancel(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_timer_cancel(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let op = args.get(0).uint32_value(scope).unwrap_or(0);
     let Some(st) = state(scope) else { return };
     let handle = st.timers.borrow_mut().remove(&op);

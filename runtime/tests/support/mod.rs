@@ -8,7 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method, StatusCode};
 use isoproxy_runtime::{
-    Body, BoxFuture, Observer, Outbound, OutboundError, Outcome, PoolOptions, Request, RequestInfo, Response, WorkerPool,
+    Body, BoxFuture, Observer, Outbound, OutboundError, Outcome, PoolOptions, Request, RequestInfo, Response,
+    WorkerPool,
 };
 use isoproxy_schema::model::{
     AccessLogOptions, Binding, BindingValue, Config, ExternalProtocol, ExternalServer, HttpOptions, Module, ModuleKind,
@@ -23,7 +24,15 @@ pub fn module_worker(code: &str) -> Worker {
 /// A modules Worker with several modules, the first being main.
 pub fn modules_worker(modules: Vec<(&str, ModuleKind)>) -> Worker {
     Worker {
-        source: WorkerSource::Modules(modules.into_iter().map(|(n, k)| Module { name: n.to_string(), kind: k }).collect()),
+        source: WorkerSource::Modules(
+            modules
+                .into_iter()
+                .map(|(n, k)| Module {
+                    name: n.to_string(),
+                    kind: k,
+                })
+                .collect(),
+        ),
         compatibility_date: "2024-09-01".into(),
         compatibility_flags: vec![],
         bindings: vec![],
@@ -104,7 +113,12 @@ pub struct EchoOutbound {
 }
 
 impl Outbound for EchoOutbound {
-    fn fetch(&self, service: &str, request: Request, _info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>> {
+    fn fetch(
+        &self,
+        service: &str,
+        request: Request,
+        _info: &RequestInfo,
+    ) -> BoxFuture<Result<Response, OutboundError>> {
         self.seen.lock().unwrap().push(Seen {
             service: service.into(),
             method: request.method.clone(),
@@ -180,8 +194,13 @@ pub struct Harness {
 pub fn start(config: Arc<Config>, threads: usize) -> Harness {
     let outbound = Arc::new(EchoOutbound::default());
     let recorder = Arc::new(Recorder::default());
-    let pool = WorkerPool::start(config, PoolOptions { threads }, outbound.clone(), recorder.clone()).expect("pool starts");
-    Harness { pool, outbound, recorder }
+    let pool =
+        WorkerPool::start(config, PoolOptions { threads }, outbound.clone(), recorder.clone()).expect("pool starts");
+    Harness {
+        pool,
+        outbound,
+        recorder,
+    }
 }
 
 /// A GET request.
@@ -210,7 +229,11 @@ pub async fn body_bytes(body: Body) -> Vec<u8> {
 }
 
 /// Fetch and return status and body text.
-pub async fn fetch_text(pool: &WorkerPool, worker: &str, req: Request) -> Result<(u16, String), isoproxy_runtime::WorkerFailure> {
+pub async fn fetch_text(
+    pool: &WorkerPool,
+    worker: &str,
+    req: Request,
+) -> Result<(u16, String), isoproxy_runtime::WorkerFailure> {
     let resp = pool.fetch(worker, req, RequestInfo::default()).await?;
     let status = resp.status.as_u16();
     let body = body_bytes(resp.body).await;

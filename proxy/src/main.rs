@@ -1,6 +1,10 @@
 //! The `isoproxy` command: `serve`, `check` and `compile`.
 
+#[allow(dead_code)] // wired into the server with the proxy core
+mod access_log;
 mod cli;
+#[allow(dead_code)] // wired into the server with the proxy core
+mod metrics;
 mod serve;
 
 use std::process::ExitCode;

@@ -2,6 +2,8 @@
 
 #[allow(dead_code)] // wired into the server with the proxy core
 mod access_log;
+#[allow(dead_code)] // wired into the server with the proxy core
+mod admin;
 mod cli;
 #[allow(dead_code)] // wired into the server with the proxy core
 mod metrics;

@@ -6,6 +6,8 @@ mod access_log;
 mod admin;
 mod cli;
 #[allow(dead_code)] // wired into the server with the proxy core
+mod logging;
+#[allow(dead_code)] // wired into the server with the proxy core
 mod metrics;
 mod serve;
 

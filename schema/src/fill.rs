@@ -52,11 +52,6 @@ impl SourceMap {
             p = parent_path(p);
         }
     }
-
-    /// Whether `path` itself was written in the config.
-    pub fn has(&self, path: &str) -> bool {
-        self.entries.contains_key(path)
-    }
 }
 
 /// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> ``.

@@ -136,7 +136,10 @@ impl V<'_> {
             }
             let path = self.text("metrics.path", m.get_path())?;
             if !path.starts_with('/') {
-                return Err(self.err("metrics.path", format!("expected a path starting with \"/\", got {path:?}")));
+                return Err(self.err(
+                    "metrics.path",
+                    format!("expected a path starting with \"/\", got {path:?}"),
+                ));
             }
         }
         if r.has_admin() {
@@ -181,10 +184,7 @@ impl V<'_> {
         if !self.services.contains_key(&name) && name != "internet" {
             let mut known: Vec<&str> = self.services.keys().map(String::as_str).collect();
             known.sort_unstable();
-            return Err(self.err(
-                p,
-                format!("unknown service {name:?} (services: {})", known.join(", ")),
-            ));
+            return Err(self.err(p, format!("unknown service {name:?} (services: {})", known.join(", "))));
         }
         if let service_designator::props::Json(j) = self.read(&format!("{p}.props"), d.get_props().which())? {
             self.text(&format!("{p}.props.json"), j)?;
@@ -224,7 +224,10 @@ impl V<'_> {
             socket::Tcp(_) => return Err(self.err(&format!("{p}.tcp"), format!("tcp sockets are {UNSUPPORTED}"))),
         }
         if !s.has_service() {
-            return Err(self.err(p, format!("socket {name:?} has no service: expected service = \"NAME\"")));
+            return Err(self.err(
+                p,
+                format!("socket {name:?} has no service: expected service = \"NAME\""),
+            ));
         }
         self.designator(&format!("{p}.service"), s.get_service(), &format!("socket {name:?}"))
     }
@@ -232,11 +235,20 @@ impl V<'_> {
     fn http(&self, p: &str, r: capnp::Result<http_options::Reader<'_>>) -> Res {
         let h = self.read(p, r)?;
         self.read(&format!("{p}.style"), h.get_style())?;
-        if !self.text(&format!("{p}.cfBlobHeader"), h.get_cf_blob_header())?.is_empty() {
+        if !self
+            .text(&format!("{p}.cfBlobHeader"), h.get_cf_blob_header())?
+            .is_empty()
+        {
             return Err(self.err(&format!("{p}.cfBlobHeader"), format!("cfBlobHeader is {UNSUPPORTED}")));
         }
-        if !self.text(&format!("{p}.capnpConnectHost"), h.get_capnp_connect_host())?.is_empty() {
-            return Err(self.err(&format!("{p}.capnpConnectHost"), format!("capnpConnectHost is {UNSUPPORTED}")));
+        if !self
+            .text(&format!("{p}.capnpConnectHost"), h.get_capnp_connect_host())?
+            .is_empty()
+        {
+            return Err(self.err(
+                &format!("{p}.capnpConnectHost"),
+                format!("capnpConnectHost is {UNSUPPORTED}"),
+            ));
         }
         for (list, r) in [
             ("injectRequestHeaders", h.get_inject_request_headers()),
@@ -251,10 +263,7 @@ impl V<'_> {
                 }
                 let value = self.text(&format!("{hp}.value"), hd.get_value())?;
                 if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
-                    return Err(self.err(
-                        &format!("{hp}.value"),
-                        "a header value must not contain CR, LF or NUL",
-                    ));
+                    return Err(self.err(&format!("{hp}.value"), "a header value must not contain CR, LF or NUL"));
                 }
             }
         }
@@ -263,19 +272,17 @@ impl V<'_> {
 
     fn tls(&self, p: &str, t: tls_options::Reader<'_>) -> Res {
         use tls_options::Version;
-        match self.read(&format!("{p}.minVersion"), t.get_min_version())? {
-            v @ (Version::Ssl3 | Version::Tls1Dot0 | Version::Tls1Dot1) => {
-                let name = match v {
-                    Version::Ssl3 => "ssl3",
-                    Version::Tls1Dot0 => "tls1Dot0",
-                    _ => "tls1Dot1",
-                };
-                return Err(self.err(
-                    &format!("{p}.minVersion"),
-                    format!("{name} is {UNSUPPORTED}: expected goodDefault, tls1Dot2 or tls1Dot3"),
-                ));
-            }
-            _ => {}
+        let bad_version = match self.read(&format!("{p}.minVersion"), t.get_min_version())? {
+            Version::Ssl3 => Some("ssl3"),
+            Version::Tls1Dot0 => Some("tls1Dot0"),
+            Version::Tls1Dot1 => Some("tls1Dot1"),
+            Version::GoodDefault | Version::Tls1Dot2 | Version::Tls1Dot3 => None,
+        };
+        if let Some(name) = bad_version {
+            return Err(self.err(
+                &format!("{p}.minVersion"),
+                format!("{name} is {UNSUPPORTED}: expected goodDefault, tls1Dot2 or tls1Dot3"),
+            ));
         }
         if !self.text(&format!("{p}.cipherList"), t.get_cipher_list())?.is_empty() {
             return Err(self.err(
@@ -286,7 +293,11 @@ impl V<'_> {
         if t.has_keypair() {
             self.keypair(&format!("{p}.keypair"), t.get_keypair())?;
         }
-        for (i, k) in self.read(&format!("{p}.sniKeypairs"), t.get_sni_keypairs())?.iter().enumerate() {
+        for (i, k) in self
+            .read(&format!("{p}.sniKeypairs"), t.get_sni_keypairs())?
+            .iter()
+            .enumerate()
+        {
             let kp = format!("{p}.sniKeypairs[{i}]");
             if self.texts(&format!("{kp}.hostnames"), k.get_hostnames())?.is_empty() {
                 return Err(self.err(&format!("{kp}.hostnames"), "expected at least one host name"));
@@ -302,7 +313,10 @@ impl V<'_> {
         if self.text(&format!("{p}.privateKey"), k.get_private_key())?.is_empty() {
             return Err(self.err(&format!("{p}.privateKey"), "expected a PEM private key"));
         }
-        if self.text(&format!("{p}.certificateChain"), k.get_certificate_chain())?.is_empty() {
+        if self
+            .text(&format!("{p}.certificateChain"), k.get_certificate_chain())?
+            .is_empty()
+        {
             return Err(self.err(&format!("{p}.certificateChain"), "expected a PEM certificate chain"));
         }
         Ok(())
@@ -325,7 +339,10 @@ impl V<'_> {
                     return Err(self.err(&format!("{dp}.path"), "expected a directory path"));
                 }
                 if d.get_writable() {
-                    return Err(self.err(&format!("{dp}.writable"), format!("writable disk services are {UNSUPPORTED}")));
+                    return Err(self.err(
+                        &format!("{dp}.writable"),
+                        format!("writable disk services are {UNSUPPORTED}"),
+                    ));
                 }
                 Ok(())
             }
@@ -413,10 +430,7 @@ impl V<'_> {
                             self.text(&format!("{ip}.esModule"), t)?;
                         }
                         _ if i == 0 => {
-                            return Err(self.err(
-                                &ip,
-                                "the first module is the main module and must be an esModule",
-                            ))
+                            return Err(self.err(&ip, "the first module is the main module and must be an esModule"))
                         }
                         module::Text(t) | module::Json(t) => {
                             self.text(&ip, t)?;
@@ -457,7 +471,10 @@ impl V<'_> {
             names.insert(name.clone(), i);
             use worker::binding;
             let unsupported = |member: &str| {
-                Err(self.err(&format!("{ip}.{member}"), format!("{member} bindings are {UNSUPPORTED}")))
+                Err(self.err(
+                    &format!("{ip}.{member}"),
+                    format!("{member} bindings are {UNSUPPORTED}"),
+                ))
             };
             match self.read(&ip, b.which())? {
                 binding::Unspecified(()) => {
@@ -483,7 +500,11 @@ impl V<'_> {
                 }
             }
         }
-        self.designator(&format!("{p}.globalOutbound"), w.get_global_outbound(), "globalOutbound")?;
+        self.designator(
+            &format!("{p}.globalOutbound"),
+            w.get_global_outbound(),
+            "globalOutbound",
+        )?;
         self.read(&format!("{p}.limits"), w.get_limits())?;
         Ok(())
     }

@@ -2,6 +2,7 @@
 //! from `config.capnp`. Needs the `capnp` tool on PATH (skipped otherwise).
 //! `ISOPROXY_BLESS=1 cargo test -p isoproxy-schema --test codegen` rewrites
 //! the checked-in file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
 

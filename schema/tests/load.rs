@@ -1,5 +1,6 @@
 //! Loading whole configs: the workerd-shaped fixture, imports, embeds,
 //! constant selection, overrides and the binary round trip.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

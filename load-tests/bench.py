@@ -58,6 +58,9 @@ def parse_args():
     ap.add_argument("--isoproxy", default=os.environ.get("ISOPROXY_BIN", ""), help="isoproxy binary")
     ap.add_argument("--workerd", default=os.environ.get("WORKERD_BIN", ""), help="workerd binary")
     ap.add_argument("--pin", default="", help="taskset CPU list for the measured proxy process, e.g. 1")
+    ap.add_argument("--perf", default="", metavar="PEERS",
+                    help="comma list of peers to profile with `perf record -g` during the measured run "
+                         "(e.g. isoproxy); writes results/run-*/perf-*.data and a top-symbols .txt")
     ap.add_argument("--start-timeout", type=float, default=30.0)
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     a = ap.parse_args()
@@ -223,10 +226,15 @@ class Bench:
             if a.warmup > 0:
                 h.run_wrk(port, a.threads, a.connections, a.warmup, target, host)
             pids = h.proc_tree(measured_pid)
+            perf = self.start_perf(peer, scenario, size, pids)
             cpu0 = h.cpu_seconds(pids)
-            w = h.run_wrk(port, a.threads, a.connections, a.duration, target, host)
+            try:
+                w = h.run_wrk(port, a.threads, a.connections, a.duration, target, host)
+            finally:
+                cpu1 = h.cpu_seconds(h.proc_tree(measured_pid))
+                if perf:
+                    row["perf"] = self.finish_perf(perf)
             pids = h.proc_tree(measured_pid)
-            cpu1 = h.cpu_seconds(pids)
             if proc is not None and proc.poll() is not None:
                 raise h.StartError(f"exited during the run with status {proc.returncode}")
             row.update(
@@ -252,6 +260,35 @@ class Bench:
             if proc is not None:
                 self.procs.stop(proc)
         return row
+
+    def start_perf(self, peer, scenario, size, pids):
+        if peer not in self.a.perf.split(","):
+            return None
+        if not h.which("perf"):
+            h.log("    perf: not installed (apt-get install linux-perf); not profiling")
+            return None
+        data = os.path.join(self.dir, f"perf-{scenario}-{size}-{peer}.data")
+        logp = data[:-5] + ".log"
+        argv = ["perf", "record", "-F", "999", "-g", "-o", data, "-p", ",".join(map(str, pids))]
+        return self.procs.start("perf", argv, logp), data
+
+    def finish_perf(self, perf):
+        import signal
+
+        p, data = perf
+        if p.poll() is None:
+            os.kill(p.pid, signal.SIGINT)  # perf writes its data on SIGINT
+            try:
+                p.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                pass
+        self.procs.stop(p)
+        txt = data[:-5] + ".txt"
+        with open(txt, "w") as f:
+            subprocess.run(["perf", "report", "-i", data, "--stdio", "--no-children", "--percent-limit", "0.5",
+                            "-g", "none", "--sort", "dso,symbol"], stdout=f, stderr=subprocess.DEVNULL)
+        h.log(f"    perf: {data} (top symbols: {txt})")
+        return data
 
     def run(self):
         a = self.a

@@ -52,6 +52,8 @@ def parse_args():
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("-d", "--duration", type=int, help="seconds measured per scenario")
     ap.add_argument("--warmup", type=int, help="seconds of unmeasured load before each measurement")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="measured runs per row; the one with the median requests/s is reported")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list of " + ",".join(SCENARIOS))
     ap.add_argument("--peers", default="origin,nginx,squid,workerd,isoproxy", help="comma list of peers to run")
     ap.add_argument("--sizes", default="small,large", help="comma list of small,large")
@@ -225,32 +227,42 @@ class Bench:
             a = self.a
             if a.warmup > 0:
                 h.run_wrk(port, a.threads, a.connections, a.warmup, target, host)
+            runs = []
+            for i in range(a.repeat):
+                pids = h.proc_tree(measured_pid)
+                perf = self.start_perf(peer, scenario, size, pids) if i == 0 else None
+                cpu0 = h.cpu_seconds(pids)
+                try:
+                    w = h.run_wrk(port, a.threads, a.connections, a.duration, target, host)
+                finally:
+                    cpu1 = h.cpu_seconds(h.proc_tree(measured_pid))
+                    if perf:
+                        row["perf"] = self.finish_perf(perf)
+                if proc is not None and proc.poll() is not None:
+                    raise h.StartError(f"exited during the run with status {proc.returncode}")
+                w["cpu_s"] = cpu1 - cpu0
+                w["cpu_us_per_req"] = w["cpu_s"] * 1e6 / w["requests"] if w["requests"] else None
+                runs.append(w)
+            # With --repeat, the run with the median requests/s stands for the row.
+            w = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
             pids = h.proc_tree(measured_pid)
-            perf = self.start_perf(peer, scenario, size, pids)
-            cpu0 = h.cpu_seconds(pids)
-            try:
-                w = h.run_wrk(port, a.threads, a.connections, a.duration, target, host)
-            finally:
-                cpu1 = h.cpu_seconds(h.proc_tree(measured_pid))
-                if perf:
-                    row["perf"] = self.finish_perf(perf)
-            pids = h.proc_tree(measured_pid)
-            if proc is not None and proc.poll() is not None:
-                raise h.StartError(f"exited during the run with status {proc.returncode}")
             row.update(
                 rps=w["rps"],
                 requests=w["requests"],
                 p50_ms=w["p50_us"] / 1000,
                 p99_ms=w["p99_us"] / 1000,
-                errors=w["errors"],
-                non2xx=w["status"],
-                socket_errors=w["socket_errors"],
-                cpu_s=cpu1 - cpu0,
-                cpu_us_per_req=(cpu1 - cpu0) * 1e6 / w["requests"] if w["requests"] else None,
+                errors=sum(r["errors"] for r in runs),
+                non2xx=sum(r["status"] for r in runs),
+                socket_errors=sum(r["socket_errors"] for r in runs),
+                cpu_s=w["cpu_s"],
+                cpu_us_per_req=w["cpu_us_per_req"],
                 rss_peak_kib=h.status_kb(pids, "VmHWM"),
                 processes=len(pids),
                 threads=h.threads_of(pids),
             )
+            if len(runs) > 1:
+                row["runs"] = [{k: r[k] for k in ("rps", "cpu_us_per_req", "p50_us", "p99_us", "errors")} for r in runs]
+                w = {"requests": sum(r["requests"] for r in runs), "errors": row["errors"]}
             # A run that is mostly errors is not a speed figure.
             if w["requests"] and w["errors"] > w["requests"] // 100:
                 row["error"] = f"{w['errors']} of {w['requests']} requests failed"
@@ -368,7 +380,8 @@ def ratio(r, ref, name):
 
 
 def print_tables(rows, a):
-    print(f"\nwrk -t{a.threads} -c{a.connections} -d{a.duration:g}s (warm-up {a.warmup:g}s); "
+    rep = f", median of {a.repeat} runs" if a.repeat > 1 else ""
+    print(f"\nwrk -t{a.threads} -c{a.connections} -d{a.duration:g}s (warm-up {a.warmup:g}s{rep}); "
           "CPU and RSS are the proxy process's (origin's for 'direct')\n")
     head = ["scenario / peer", "size", "req/s", "p50 ms", "p99 ms", "errors", "CPU us/req", "peak RSS MiB",
             "CPU x nginx", "CPU x workerd", "req/s x nginx", "req/s x workerd"]
@@ -399,7 +412,8 @@ def write_files(bench, rows):
         "started_utc": bench.stamp,
         "mode": a.mode,
         "command": " ".join(sys.argv),
-        "wrk": {"threads": a.threads, "connections": a.connections, "duration_s": a.duration, "warmup_s": a.warmup},
+        "wrk": {"threads": a.threads, "connections": a.connections, "duration_s": a.duration, "warmup_s": a.warmup,
+                "repeat": a.repeat},
         "machine": h.machine_info(),
         "versions": bench.versions(),
         "rows": rows,

@@ -9,7 +9,9 @@ _apt_install() {
     $sudo apt-get update -qq >/dev/null 2>&1 || true
     _apt_updated=1
   fi
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@" >/dev/null 2>&1
+  # RUNLEVEL=1: do not let the package start its system-wide service (the
+  # benchmark starts its own instances on loopback ports).
+  $sudo env DEBIAN_FRONTEND=noninteractive RUNLEVEL=1 apt-get install -y -qq "$@" >/dev/null 2>&1
 }
 
 # need_cmd CMD PACKAGE REQUIRED(yes|no)

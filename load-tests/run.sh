@@ -19,7 +19,7 @@ args=()
 for a in "$@"; do
   case "$a" in
     --no-build) build=no ;;
-    -h|--help) sed -n '2,12p' "$0"; exec python3 "$here/bench.py" --help ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exec python3 "$here/bench.py" --help ;;
     *) args+=("$a") ;;
   esac
 done

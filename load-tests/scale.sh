@@ -15,7 +15,7 @@ args=()
 for a in "$@"; do
   case "$a" in
     --no-build) build=no ;;
-    -h|--help) sed -n '2,6p' "$0"; exec python3 "$here/scale.py" --help ;;
+    -h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exec python3 "$here/scale.py" --help ;;
     *) args+=("$a") ;;
   esac
 done

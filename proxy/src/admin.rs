@@ -1,0 +1,191 @@
+//! The admin listener: `/healthz`, `/readyz` and `/metrics`.
+//!
+//! It runs on its own thread with its own small tokio runtime, so a scrape or
+//! a probe is answered even when the proxy threads are saturated. The HTTP
+//! spoken here is deliberately minimal: one GET per connection, answered and
+//! closed.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::metrics::Metrics;
+
+/// Largest request head the admin listener reads.
+const MAX_HEAD: usize = 8 * 1024;
+/// Time a client gets to send its request head.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// What the admin endpoints report on.
+pub struct AdminState {
+    /// Metrics to serve, if this listener serves them.
+    pub metrics: Option<Arc<Metrics>>,
+    /// Path of the metrics endpoint.
+    pub metrics_path: String,
+    /// Whether health endpoints are served here (false for a metrics-only listener).
+    pub health: bool,
+    /// True once the config is loaded and every socket is bound; false again
+    /// while draining.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Bind `addr` and serve the admin endpoints on a thread of their own.
+/// Returns the bound address (useful with port 0).
+pub fn spawn(addr: &str, state: Arc<AdminState>) -> io::Result<SocketAddr> {
+    let listener = std::net::TcpListener::bind(crate_addr(addr))?;
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    std::thread::Builder::new().name("admin".into()).spawn(move || {
+        let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            Ok(rt) => rt,
+            Err(e) => {
+                tracing::error!(error = %e, "admin listener: cannot start its runtime");
+                return;
+            }
+        };
+        rt.block_on(async move {
+            let listener = match TcpListener::from_std(listener) {
+                Ok(l) => l,
+                Err(e) => {
+                    tracing::error!(error = %e, "admin listener: cannot register socket");
+                    return;
+                }
+            };
+            loop {
+                match listener.accept().await {
+                    Ok((stream, _)) => {
+                        let state = state.clone();
+                        tokio::spawn(async move {
+                            let _ = tokio::time::timeout(READ_TIMEOUT * 2, handle(stream, &state)).await;
+                        });
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "admin listener: accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+        });
+    })?;
+    Ok(local)
+}
+
+/// `*:port` means all interfaces, as in socket addresses.
+fn crate_addr(addr: &str) -> String {
+    match addr.strip_prefix("*:") {
+        Some(port) => format!("0.0.0.0:{port}"),
+        None => addr.to_string(),
+    }
+}
+
+async fn handle(mut stream: TcpStream, state: &AdminState) -> io::Result<()> {
+    let mut buf = vec![0u8; MAX_HEAD];
+    let mut filled = 0;
+    let (method, path) = loop {
+        let n = tokio::time::timeout(READ_TIMEOUT, stream.read(&mut buf[filled..]))
+            .await
+            .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "request head timeout"))??;
+        if n == 0 {
+            return Ok(());
+        }
+        filled += n;
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf[..filled]) {
+            Ok(httparse::Status::Complete(_)) => {
+                break (req.method.unwrap_or("").to_string(), req.path.unwrap_or("").to_string());
+            }
+            Ok(httparse::Status::Partial) if filled < buf.len() => continue,
+            _ => return respond(&mut stream, 400, "text/plain", b"bad request\n", false).await,
+        }
+    };
+    let head_only = method == "HEAD";
+    if method != "GET" && !head_only {
+        return respond(&mut stream, 405, "text/plain", b"only GET and HEAD\n", head_only).await;
+    }
+    let path = path.split('?').next().unwrap_or("");
+    match path {
+        "/healthz" if state.health => respond(&mut stream, 200, "text/plain", b"ok\n", head_only).await,
+        "/readyz" if state.health => {
+            if state.ready.load(Ordering::Acquire) {
+                respond(&mut stream, 200, "text/plain", b"ready\n", head_only).await
+            } else {
+                respond(&mut stream, 503, "text/plain", b"not ready\n", head_only).await
+            }
+        }
+        p if p == state.metrics_path && state.metrics.is_some() => {
+            let body = state.metrics.as_ref().map(|m| m.encode()).unwrap_or_default();
+            respond(
+                &mut stream,
+                200,
+                "text/plain; version=0.0.4; charset=utf-8",
+                &body,
+                head_only,
+            )
+            .await
+        }
+        _ => respond(&mut stream, 404, "text/plain", b"not found\n", head_only).await,
+    }
+}
+
+async fn respond(stream: &mut TcpStream, status: u16, ctype: &str, body: &[u8], head_only: bool) -> io::Result<()> {
+    let reason = match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        503 => "Service Unavailable",
+        _ => "",
+    };
+    let head = format!(
+        "HTTP/1.1 {status} {reason}\r\ncontent-type: {ctype}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).await?;
+    if !head_only {
+        stream.write_all(body).await?;
+    }
+    stream.shutdown().await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Read, Write};
+
+    fn get(addr: SocketAddr, path: &str) -> String {
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn health_ready_and_metrics() {
+        let metrics = Arc::new(Metrics::new().unwrap());
+        metrics.record_request("http", "svc", "GET", 200, Duration::from_millis(1));
+        let ready = Arc::new(AtomicBool::new(false));
+        let state = Arc::new(AdminState {
+            metrics: Some(metrics),
+            metrics_path: "/metrics".into(),
+            health: true,
+            ready: ready.clone(),
+        });
+        let addr = spawn("127.0.0.1:0", state).unwrap();
+        assert!(get(addr, "/healthz").starts_with("HTTP/1.1 200"));
+        assert!(get(addr, "/readyz").starts_with("HTTP/1.1 503"));
+        ready.store(true, Ordering::Release);
+        assert!(get(addr, "/readyz").starts_with("HTTP/1.1 200"));
+        let m = get(addr, "/metrics");
+        assert!(m.starts_with("HTTP/1.1 200"), "{m}");
+        assert!(m.contains("isoproxy_requests_total{"), "{m}");
+        assert!(get(addr, "/nope").starts_with("HTTP/1.1 404"));
+    }
+}

@@ -1,0 +1,289 @@
+//! Every Prometheus metric isoproxy exports, registered in one place on an
+//! explicit [`Registry`] (never the crate's global default registry).
+//!
+//! Label values are low-cardinality by construction: socket and service
+//! names come from the config, methods outside the standard set become
+//! `OTHER`, statuses are reduced to their class. URL paths and client
+//! addresses never become labels.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
+};
+
+/// Buckets for request and upstream durations, in seconds (100 µs .. 60 s).
+const DURATION_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+];
+
+/// Buckets for Worker CPU time per invocation, in seconds (10 µs .. 1 s).
+const CPU_BUCKETS: &[f64] = &[
+    0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+];
+
+/// The metrics registry and every metric in it.
+pub struct Metrics {
+    registry: Registry,
+    /// Downstream requests by socket, service, method and status class.
+    pub requests: IntCounterVec,
+    /// Downstream request duration, from request head to last response byte.
+    pub request_duration: HistogramVec,
+    /// Upstream exchanges by service and outcome (ok, refused, timeout, error, denied).
+    pub upstream_requests: IntCounterVec,
+    /// Time to establish an upstream connection (new connections only).
+    pub upstream_connect_duration: HistogramVec,
+    /// Time from sending the request upstream to its response header.
+    pub upstream_response_duration: HistogramVec,
+    /// Bytes read from downstream clients (bodies and tunnel payload).
+    pub bytes_received: IntCounterVec,
+    /// Bytes written to downstream clients (bodies and tunnel payload).
+    pub bytes_sent: IntCounterVec,
+    /// Open downstream connections.
+    pub connections_active: IntGaugeVec,
+    /// Open CONNECT tunnels.
+    pub tunnels_active: IntGauge,
+    /// Worker invocations by worker and outcome.
+    pub worker_invocations: IntCounterVec,
+    /// Worker CPU time per invocation.
+    pub worker_cpu: HistogramVec,
+    /// Live isolates by worker.
+    pub worker_isolates: IntGaugeVec,
+    /// Requests refused by a Network's allow/deny rules.
+    pub policy_denied: IntCounterVec,
+    /// Config reloads by result (ok, error).
+    pub config_reloads: IntCounterVec,
+    /// Access-log records dropped because the writer was behind.
+    pub access_log_dropped: IntCounter,
+}
+
+impl Metrics {
+    /// Create and register every metric.
+    pub fn new() -> Result<Metrics, prometheus::Error> {
+        let registry = Registry::new();
+        let counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        let histogram =
+            |name: &str, help: &str, labels: &[&str], buckets: &[f64]| -> Result<HistogramVec, prometheus::Error> {
+                let h = HistogramVec::new(HistogramOpts::new(name, help).buckets(buckets.to_vec()), labels)?;
+                registry.register(Box::new(h.clone()))?;
+                Ok(h)
+            };
+        let gauge = |name: &str, help: &str, labels: &[&str]| -> Result<IntGaugeVec, prometheus::Error> {
+            let g = IntGaugeVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(g.clone()))?;
+            Ok(g)
+        };
+
+        let requests = counter(
+            "isoproxy_requests_total",
+            "Downstream requests answered, by socket, service, method and status class.",
+            &["socket", "service", "method", "status_class"],
+        )?;
+        let request_duration = histogram(
+            "isoproxy_request_duration_seconds",
+            "Time from a downstream request's head to its last response byte.",
+            &["socket", "service"],
+            DURATION_BUCKETS,
+        )?;
+        let upstream_requests = counter(
+            "isoproxy_upstream_requests_total",
+            "Requests sent upstream, by service and outcome (ok, refused, timeout, error, denied).",
+            &["service", "outcome"],
+        )?;
+        let upstream_connect_duration = histogram(
+            "isoproxy_upstream_connect_duration_seconds",
+            "Time to open a new upstream connection (TCP and TLS).",
+            &["service"],
+            DURATION_BUCKETS,
+        )?;
+        let upstream_response_duration = histogram(
+            "isoproxy_upstream_response_duration_seconds",
+            "Time from sending a request upstream to receiving its response header.",
+            &["service"],
+            DURATION_BUCKETS,
+        )?;
+        let bytes_received = counter(
+            "isoproxy_bytes_received_total",
+            "Body and tunnel bytes received from downstream clients.",
+            &["socket"],
+        )?;
+        let bytes_sent = counter(
+            "isoproxy_bytes_sent_total",
+            "Body and tunnel bytes sent to downstream clients.",
+            &["socket"],
+        )?;
+        let connections_active = gauge(
+            "isoproxy_connections_active",
+            "Open downstream connections.",
+            &["socket"],
+        )?;
+        let tunnels_active = IntGauge::new("isoproxy_tunnels_active", "Open CONNECT tunnels.")?;
+        registry.register(Box::new(tunnels_active.clone()))?;
+        let worker_invocations = counter(
+            "isoproxy_worker_invocations_total",
+            "Worker fetch invocations, by worker and outcome (ok, exception, cpu_limit, heap_limit, wall_limit, overloaded, canceled, internal).",
+            &["worker", "outcome"],
+        )?;
+        let worker_cpu = histogram(
+            "isoproxy_worker_cpu_seconds",
+            "CPU time a Worker spent on one invocation.",
+            &["worker"],
+            CPU_BUCKETS,
+        )?;
+        let worker_isolates = gauge("isoproxy_worker_isolates", "Live V8 isolates, by worker.", &["worker"])?;
+        let policy_denied = counter(
+            "isoproxy_policy_denied_total",
+            "Requests and tunnels refused by a Network's allow/deny rules, by service.",
+            &["service"],
+        )?;
+        let config_reloads = counter(
+            "isoproxy_config_reloads_total",
+            "Config reloads, by result (ok, error).",
+            &["result"],
+        )?;
+        let access_log_dropped = IntCounter::new(
+            "isoproxy_access_log_dropped_total",
+            "Access-log records dropped because the log writer was behind.",
+        )?;
+        registry.register(Box::new(access_log_dropped.clone()))?;
+        #[cfg(target_os = "linux")]
+        registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
+
+        Ok(Metrics {
+            registry,
+            requests,
+            request_duration,
+            upstream_requests,
+            upstream_connect_duration,
+            upstream_response_duration,
+            bytes_received,
+            bytes_sent,
+            connections_active,
+            tunnels_active,
+            worker_invocations,
+            worker_cpu,
+            worker_isolates,
+            policy_denied,
+            config_reloads,
+            access_log_dropped,
+        })
+    }
+
+    /// The registry, for tests and custom exporters.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Everything in the Prometheus text exposition format.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        // Encoding into a Vec cannot fail for I/O reasons; a metric-family
+        // error would be a programming error in this module, so it is logged
+        // rather than propagated into the scrape.
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut out) {
+            tracing::error!(error = %e, "encoding metrics failed");
+        }
+        out
+    }
+
+    /// Count one finished downstream request.
+    pub fn record_request(&self, socket: &str, service: &str, method: &str, status: u16, elapsed: Duration) {
+        self.requests
+            .with_label_values(&[socket, service, method_label(method), status_class(status)])
+            .inc();
+        self.request_duration
+            .with_label_values(&[socket, service])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// A histogram for one worker's CPU time (handy for hot paths that keep it).
+    pub fn worker_cpu_for(&self, worker: &str) -> Histogram {
+        self.worker_cpu.with_label_values(&[worker])
+    }
+}
+
+impl isoproxy_runtime::Observer for Metrics {
+    fn invocation(&self, worker: &str, outcome: isoproxy_runtime::Outcome, cpu: Duration) {
+        self.worker_invocations
+            .with_label_values(&[worker, outcome.as_str()])
+            .inc();
+        self.worker_cpu.with_label_values(&[worker]).observe(cpu.as_secs_f64());
+    }
+
+    fn isolates_changed(&self, worker: &str, delta: i64) {
+        self.worker_isolates.with_label_values(&[worker]).add(delta);
+    }
+}
+
+/// The method as a label: one of the standard methods, else `OTHER`.
+pub fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "CONNECT" => "CONNECT",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "PATCH" => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+/// The status class as a label: `1xx` .. `5xx`, or `other`.
+pub fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        500..=599 => "5xx",
+        _ => "other",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isoproxy_runtime::Observer;
+
+    #[test]
+    fn labels_stay_low_cardinality() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("PROPFIND"), "OTHER");
+        assert_eq!(method_label("get"), "OTHER");
+        assert_eq!(status_class(204), "2xx");
+        assert_eq!(status_class(599), "5xx");
+        assert_eq!(status_class(600), "other");
+        assert_eq!(status_class(0), "other");
+    }
+
+    #[test]
+    fn encodes_recorded_values() {
+        let m = Metrics::new().expect("metrics");
+        m.record_request("http", "origin", "GET", 200, Duration::from_millis(3));
+        m.record_request("http", "origin", "BREW", 418, Duration::from_millis(1));
+        m.invocation("gw", isoproxy_runtime::Outcome::CpuLimit, Duration::from_millis(50));
+        m.isolates_changed("gw", 2);
+        m.isolates_changed("gw", -1);
+        let text = String::from_utf8(m.encode()).expect("utf8");
+        assert!(text.contains(
+            "isoproxy_requests_total{method=\"GET\",service=\"origin\",socket=\"http\",status_class=\"2xx\"} 1"
+        ));
+        assert!(text.contains(
+            "isoproxy_requests_total{method=\"OTHER\",service=\"origin\",socket=\"http\",status_class=\"4xx\"} 1"
+        ));
+        assert!(text.contains("isoproxy_request_duration_seconds_count{service=\"origin\",socket=\"http\"} 2"));
+        assert!(text.contains("isoproxy_worker_invocations_total{outcome=\"cpu_limit\",worker=\"gw\"} 1"));
+        assert!(text.contains("isoproxy_worker_isolates{worker=\"gw\"} 1"));
+        assert!(text.contains("isoproxy_tunnels_active 0"));
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("process_resident_memory_bytes"));
+    }
+}

@@ -650,24 +650,24 @@
       creating = true;
       let controller;
       try { controller = new TransformStreamDefaultController(); } finally { creating = false; }
-      const st = { readableController: null, writableController: null, pullWaiter: null };
+      // https://streams.spec.whatwg.org/#transformstream-backpressure
+      const st = { readableController: null, writableController: null, backpressure: true, waiter: deferred() };
       controller[kState] = st;
       const started = deferred();
       this.readableStream = null;
       const readable = new ReadableStream({
         start: (c) => { st.readableController = c; return started.promise; },
-        pull: () => { if (st.pullWaiter) { const w = st.pullWaiter; st.pullWaiter = null; w.resolve(); } },
+        pull: () => { st.backpressure = false; st.waiter.resolve(); },
         cancel: (r) => { st.writableController.error(r ?? new TypeError("The readable side was canceled")); return promiseCall(transformer, "cancel", [r]); },
       }, readableStrategy);
       const transform = (chunk) => (transformer?.transform ? promiseCall(transformer, "transform", [chunk, controller]) : (controller.enqueue(chunk), resolved()));
       const writable = new WritableStream({
         start: (c) => { st.writableController = c; return started.promise; },
         write: (chunk) => {
-          if (st.readableController.desiredSize <= 0) {
-            st.pullWaiter = deferred();
-            return st.pullWaiter.promise.then(() => transform(chunk));
-          }
-          return transform(chunk);
+          const go = () => transform(chunk).then(() => {
+            if (!st.backpressure && st.readableController.desiredSize <= 0) { st.backpressure = true; st.waiter = deferred(); }
+          });
+          return st.backpressure ? st.waiter.promise.then(go) : go();
         },
         close: () => promiseCall(transformer, "flush", [controller]).then(() => { try { st.readableController.close(); } catch {} }, (e) => { st.readableController.error(e); throw e; }),
         abort: (r) => { st.readableController.error(r); return promiseCall(transformer, "cancel", [r]); },

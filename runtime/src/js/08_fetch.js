@@ -275,7 +275,10 @@
         this[kHeaders] = new Headers(input[kHeaders]);
       } else {
         let url;
-        try { url = new URL(String(input)); } catch { throw new TypeError(`Invalid URL: ${input}`); }
+        // Relative URLs resolve against `location` when the global has one
+        // (the WPT runner sets it; Workers have none).
+        const base = typeof globalThis.location === "object" && globalThis.location !== null ? String(globalThis.location.href) : undefined;
+        try { url = new URL(String(input), base); } catch { throw new TypeError(`Invalid URL: ${input}`); }
         if (url.username || url.password) throw new TypeError("Request URL must not include credentials");
         inner = { method: "GET", url: url.href, redirect: "follow", signal: null, cf: undefined };
         this[kHeaders] = new Headers();

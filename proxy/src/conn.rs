@@ -23,6 +23,7 @@ use pingora_core::server::ShutdownWatch;
 use pingora_proxy::HttpProxy;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 
+use crate::chunked::{self, ChunkedCheck};
 use crate::error::Reject;
 use crate::handler::Handler;
 use crate::precheck::check_head;
@@ -38,17 +39,43 @@ pub struct SocketServer {
     pub tls: Option<Acceptor>,
 }
 
-/// A stream with bytes already read put back in front of it.
+/// A stream with bytes already read put back in front of it, and for a
+/// chunked request a strict check of the body framing as it is read.
 #[derive(Debug)]
 pub struct Prefixed {
     prefix: Vec<u8>,
     pos: usize,
     inner: Stream,
+    /// Bytes of the head still to pass before the body starts.
+    head_left: usize,
+    chunked: Option<ChunkedCheck>,
 }
 
 impl Prefixed {
-    fn new(prefix: Vec<u8>, inner: Stream) -> Prefixed {
-        Prefixed { prefix, pos: 0, inner }
+    fn new(prefix: Vec<u8>, inner: Stream, head_len: usize, chunked: bool) -> Prefixed {
+        Prefixed {
+            prefix,
+            pos: 0,
+            inner,
+            head_left: head_len,
+            chunked: chunked.then(ChunkedCheck::default),
+        }
+    }
+
+    /// Run the chunked check over bytes just read.
+    fn inspect(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        let skip = self.head_left.min(bytes.len());
+        self.head_left -= skip;
+        bytes = &bytes[skip..];
+        if let Some(check) = &mut self.chunked {
+            if check.feed(bytes).is_err() {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, chunked::INVALID));
+            }
+            if check.done() {
+                self.chunked = None;
+            }
+        }
+        Ok(())
     }
 
     /// The inner stream and any prefix bytes not read yet.
@@ -64,15 +91,27 @@ impl AsyncRead for Prefixed {
         let this = &mut *self;
         if this.pos < this.prefix.len() {
             let n = (this.prefix.len() - this.pos).min(buf.remaining());
-            buf.put_slice(&this.prefix[this.pos..this.pos + n]);
+            let start = this.pos;
+            buf.put_slice(&this.prefix[start..start + n]);
             this.pos += n;
+            let chunk = this.prefix[start..start + n].to_vec();
             if this.pos == this.prefix.len() {
                 this.prefix = Vec::new();
                 this.pos = 0;
             }
-            return Poll::Ready(Ok(()));
+            return Poll::Ready(this.inspect(&chunk));
         }
-        Pin::new(&mut this.inner).poll_read(cx, buf)
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if this.chunked.is_none() && this.head_left == 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                let filled = buf.filled()[before..].to_vec();
+                Poll::Ready(this.inspect(&filled))
+            }
+            other => other,
+        }
     }
 }
 
@@ -214,7 +253,8 @@ impl SocketServer {
                 return;
             }
             served += 1;
-            let mut session = ServerSession::new_http1(Box::new(Prefixed::new(std::mem::take(&mut buf), stream)));
+            let prefixed = Prefixed::new(std::mem::take(&mut buf), stream, head.len, head.chunked);
+            let mut session = ServerSession::new_http1(Box::new(prefixed));
             match settings.take() {
                 Some(s) => s.apply_to_session(&mut session),
                 None => {

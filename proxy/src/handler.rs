@@ -125,6 +125,9 @@ impl Handler {
     /// The destination authority of a request: the absolute URL's, else Host.
     fn authority(session: &Session) -> Option<String> {
         let req = session.req_header();
+        if let Some((_, a, _)) = absolute_target(req) {
+            return Some(a.to_string());
+        }
         if let Some(a) = req.uri.authority() {
             return Some(a.as_str().to_string());
         }
@@ -338,6 +341,11 @@ impl ProxyHttp for Handler {
         Ok(())
     }
 
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
+        // Refusals we decided are expected; the access log records them.
+        ctx.reject.is_some()
+    }
+
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
         let r = ctx.reject.take().unwrap_or_else(|| reject_for(e));
         ctx.blame = Some(r.blame);
@@ -357,10 +365,8 @@ impl ProxyHttp for Handler {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let host = req
-            .uri
-            .authority()
-            .map(|a| a.as_str())
+        let host = absolute_target(req)
+            .map(|(_, a, _)| a)
             .or_else(|| req.headers.get(header::HOST).and_then(|h| h.to_str().ok()))
             .unwrap_or("");
         tracing::info!(
@@ -372,7 +378,11 @@ impl ProxyHttp for Handler {
             scheme = self.scheme(session),
             host = host,
             path = req.uri.path(),
-            protocol = if session.is_http2() { "HTTP/2" } else { "HTTP/1.1" },
+            protocol = match req.version {
+                http::Version::HTTP_2 => "HTTP/2",
+                http::Version::HTTP_10 => "HTTP/1.0",
+                _ => "HTTP/1.1",
+            },
             status = status,
             bytes_in = ctx.bytes_in,
             bytes_out = session.body_bytes_sent() as u64,
@@ -384,6 +394,22 @@ impl ProxyHttp for Handler {
             error_source = ctx.blame.map(Blame::as_str),
         );
     }
+}
+
+/// The parts of an absolute-form request target, as the client sent it:
+/// (https, authority, path-and-query).
+pub fn absolute_target(req: &RequestHeader) -> Option<(bool, &str, &str)> {
+    let raw = std::str::from_utf8(req.raw_path()).ok()?;
+    let (https, rest) = if raw.len() > 7 && raw[..7].eq_ignore_ascii_case("http://") {
+        (false, &raw[7..])
+    } else if raw.len() > 8 && raw[..8].eq_ignore_ascii_case("https://") {
+        (true, &raw[8..])
+    } else {
+        return None;
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let pq = if end == rest.len() { "/" } else { &rest[end..] };
+    Some((https, &rest[..end], pq))
 }
 
 /// Write a short plain-text error response and close the connection after it.
@@ -413,12 +439,20 @@ fn reject_for(e: &Error) -> Reject {
         _ => match e.esource() {
             ErrorSource::Upstream => Reject::upstream(false, "bad response from upstream"),
             ErrorSource::Downstream => match e.etype() {
-                ReadError | WriteError | ConnectionClosed => Reject {
+                ReadError if !format!("{e}").contains(crate::chunked::INVALID) => Reject {
+                    status: 0,
+                    reason: "client went away".into(),
+                    blame: Blame::Downstream,
+                },
+                WriteError | ConnectionClosed => Reject {
                     status: 0,
                     reason: "client went away".into(),
                     blame: Blame::Downstream,
                 },
                 ReadTimedout => Reject::new(408, "request timeout"),
+                ReadError if format!("{e}").contains(crate::chunked::INVALID) => {
+                    Reject::bad_request(crate::chunked::INVALID)
+                }
                 _ => Reject::new(400, "bad request"),
             },
             ErrorSource::Internal | ErrorSource::Unset => Reject::internal("internal error"),

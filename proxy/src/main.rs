@@ -4,6 +4,7 @@
 mod access_log;
 #[allow(dead_code)] // wired into the server with the proxy core
 mod admin;
+mod chunked;
 mod cli;
 mod conn;
 mod connect;

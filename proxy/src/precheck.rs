@@ -20,6 +20,8 @@ pub struct Head {
     pub connect: Option<String>,
     /// Declared body length.
     pub content_length: Option<u64>,
+    /// The body is chunked.
+    pub chunked: bool,
 }
 
 /// The most headers we ever parse, whatever the configured limit.
@@ -177,6 +179,7 @@ pub fn check_head(buf: &[u8], limits: &SocketLimits, style: HttpStyle) -> Result
         len: head_end,
         connect,
         content_length,
+        chunked: te.is_some(),
     }))
 }
 

@@ -23,8 +23,8 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
     };
     let scheme = h.scheme(session);
     let req = session.req_header();
-    let url = match req.uri.authority() {
-        Some(_) => req.uri.to_string(),
+    let url = match crate::handler::absolute_target(req) {
+        Some((https, authority, pq)) => format!("{}://{authority}{pq}", if https { "https" } else { "http" }),
         None => {
             let host = req
                 .headers

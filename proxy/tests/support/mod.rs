@@ -460,6 +460,23 @@ impl Client {
         matches!(self.stream.read(&mut tmp), Ok(0) | Err(_))
     }
 
+    /// Like [`Client::is_closed`], but a connection still open after
+    /// `wait` counts as open (for keep-alive responses).
+    pub fn closed_within(&mut self, wait: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut tmp = [0u8; 1];
+        let closed = match self.stream.read(&mut tmp) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        };
+        self.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        closed
+    }
+
     pub fn shutdown_write(&self) {
         let _ = self.stream.shutdown(Shutdown::Write);
     }
@@ -471,7 +488,7 @@ pub fn exchange(port: u16, raw: &[u8]) -> (Option<Response>, bool) {
     let mut c = Client::connect(port);
     c.send(raw);
     let r = c.read_response(false);
-    let closed = c.is_closed();
+    let closed = c.closed_within(Duration::from_millis(500));
     (r, closed)
 }
 

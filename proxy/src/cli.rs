@@ -102,9 +102,18 @@ impl ConfigArgs {
         Ok(o)
     }
 
-    /// Load and validate the config these arguments name.
+    /// Load and validate the config these arguments name (text, or binary
+    /// with `--binary`).
     pub fn load(&self) -> Result<isoproxy_schema::Loaded, LoadError> {
         let overrides = self.overrides().map_err(LoadError::Usage)?;
+        if self.binary {
+            if self.const_name.is_some() {
+                return Err(LoadError::Usage(
+                    "a binary config holds one Config: CONST cannot be given with --binary".into(),
+                ));
+            }
+            return isoproxy_schema::load_binary(&self.config, &overrides).map_err(LoadError::Config);
+        }
         isoproxy_schema::load(&self.config, self.const_name.as_deref(), &overrides).map_err(LoadError::Config)
     }
 }
@@ -139,15 +148,35 @@ pub fn main() -> ExitCode {
             }
             Err(e) => fail(&e),
         },
-        Command::Compile { .. } => {
-            eprintln!("isoproxy: compile is not built yet");
-            ExitCode::from(EXIT_USAGE)
-        }
+        Command::Compile { config, output } => compile(&config, &output),
         Command::Serve(args) => match args.config.load() {
             Ok(loaded) => crate::serve::run(&args, loaded),
             Err(e) => fail(&e),
         },
     }
+}
+
+/// `isoproxy compile`: validate the text config (with any overrides checked
+/// against it) and write the binary message.
+fn compile(args: &ConfigArgs, output: &std::path::Path) -> ExitCode {
+    if args.binary {
+        return fail(&LoadError::Usage(
+            "compile reads a text config; --binary makes no sense here".into(),
+        ));
+    }
+    // Load first: this applies the same validation (and override checks) as `check`.
+    if let Err(e) = args.load() {
+        return fail(&e);
+    }
+    let bytes = match isoproxy_schema::compile(&args.config, args.const_name.as_deref()) {
+        Ok(b) => b,
+        Err(e) => return fail(&LoadError::Config(e)),
+    };
+    if let Err(e) = std::fs::write(output, &bytes) {
+        eprintln!("isoproxy: cannot write {}: {e}", output.display());
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
 }
 
 fn fail(e: &LoadError) -> ExitCode {

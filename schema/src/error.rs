@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// `config.capnp:12:7: services[1].external.address: expected host:port, got "nope"`.
 /// `line` and `col` are 1-based; 0 means "no position" (binary configs,
 /// unreadable files) and is left out of the display.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, thiserror::Error)]
 pub struct ConfigError {
     /// The file the error is in.
     pub file: PathBuf,

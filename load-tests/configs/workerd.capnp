@@ -1,0 +1,49 @@
+# workerd configs for the benchmark, one constant per scenario:
+#   workerd serve workerd.capnp <const> -s http=ADDR -e origin=ADDR
+# run.sh overrides the placeholder addresses below on the command line.
+# isoproxy.capnp holds the same scenarios for isoproxy, with the same Worker
+# scripts.
+using Workerd = import "/workerd/workerd.capnp";
+
+# No script: the socket goes straight to the origin service.
+const external :Workerd.Config = (
+  services = [ (name = "origin", external = (address = "127.0.0.1:9000", http = ())) ],
+  sockets = [ (name = "http", address = "127.0.0.1:8080", http = (), service = "origin") ],
+);
+
+# A Worker that forwards every request unchanged.
+const passthrough :Workerd.Config = (
+  services = [
+    (name = "gateway", worker = .passthroughWorker),
+    (name = "origin", external = (address = "127.0.0.1:9000", http = ())),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:8080", http = (), service = "gateway") ],
+);
+
+# A Worker that rewrites the path, adds a request header and removes a
+# response header.
+const rewrite :Workerd.Config = (
+  services = [
+    (name = "gateway", worker = .rewriteWorker),
+    (name = "origin", external = (address = "127.0.0.1:9000", http = ())),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:8080", http = (), service = "gateway") ],
+);
+
+# Forward proxy: absolute-URI requests to loopback addresses.
+const forward :Workerd.Config = (
+  services = [ (name = "net", network = (allow = ["local"])) ],
+  sockets = [ (name = "http", address = "127.0.0.1:8080", http = (style = proxy), service = "net") ],
+);
+
+const passthroughWorker :Workerd.Worker = (
+  modules = [ (name = "main.js", esModule = embed "passthrough.js") ],
+  compatibilityDate = "2024-09-01",
+  bindings = [ (name = "ORIGIN", service = "origin") ],
+);
+
+const rewriteWorker :Workerd.Worker = (
+  modules = [ (name = "main.js", esModule = embed "rewrite.js") ],
+  compatibilityDate = "2024-09-01",
+  bindings = [ (name = "ORIGIN", service = "origin") ],
+);

@@ -1,0 +1,229 @@
+//! Loading whole configs: the workerd-shaped fixture, imports, embeds,
+//! constant selection, overrides and the binary round trip.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use isoproxy_schema::model::{
+    AddressRule, BindingValue, ExternalProtocol, HttpStyle, ModuleKind, PortRange, ServiceKind, SocketProtocol,
+    WorkerSource,
+};
+use isoproxy_schema::{load, Overrides};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)
+}
+
+/// A scratch directory with the given files, removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new(files: &[(&str, &str)]) -> Scratch {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "isoproxy-load-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, text).unwrap();
+        }
+        Scratch(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn workerd_shaped_fixture_loads() {
+    let path = fixture("workerd-hello/config.capnp");
+    let loaded = load(&path, None, &Overrides::default()).unwrap();
+    let c = &loaded.config;
+    assert_eq!(c.sockets.len(), 1);
+    assert_eq!(c.sockets[0].name, "http");
+    assert_eq!(c.sockets[0].address.as_deref(), Some("*:8080"));
+    assert!(matches!(c.sockets[0].protocol, SocketProtocol::Http(_)));
+    assert_eq!(c.sockets[0].service.name, "main");
+    let main = c.service("main").unwrap();
+    let ServiceKind::Worker(w) = &main.kind else {
+        panic!("not a worker")
+    };
+    let WorkerSource::ServiceWorkerScript(js) = &w.source else {
+        panic!("not a script")
+    };
+    assert!(js.contains("addEventListener"));
+    assert_eq!(w.compatibility_date, "2023-02-28");
+    assert_eq!(w.global_outbound.name, "internet");
+    // The implicit internet network.
+    let ServiceKind::Network(n) = &c.service("internet").unwrap().kind else {
+        panic!("no internet")
+    };
+    assert_eq!(n.allow, vec![AddressRule::Public]);
+    assert!(n.tls.trust_browser_cas);
+    assert_eq!(loaded.files, vec![path.clone(), fixture("workerd-hello/worker.js")]);
+}
+
+const FULL: &str = r#"
+using Workerd = import "/workerd/workerd.capnp";
+using Lib = import "lib/shared.capnp";
+
+const main :Workerd.Config = (
+  services = [
+    (name = "gateway", worker = .gateway),
+    (name = "origin", external = (address = "127.0.0.1:9000", addresses = ["127.0.0.1:9001"],
+                                  http = (injectRequestHeaders = [(name = "X-A", value = "1"), (name = "X-Gone")]))),
+    (name = "secure", external = (address = "example.com:443",
+                                  https = (options = (), tlsOptions = (trustBrowserCas = true), certificateHost = "example.com"))),
+    (name = "net", network = (allow = ["public", "10.0.0.0/8"], deny = ["local"], connectPorts = ["443", "8000-8999"])),
+  ],
+  sockets = [
+    (name = "http", address = "*:8080", http = (style = proxy), service = "gateway",
+     limits = (maxHeaderCount = 50, maxBodyBytes = 0x100000)),
+  ],
+  accessLog = (format = combined),
+  v8Flags = ["--a" "b"],
+);
+
+const other :Workerd.Config = ( services = [], sockets = [] );
+
+const gateway :Workerd.Worker = (
+  modules = [
+    (name = "main.js", esModule = embed "main.js"),
+    (name = "data.bin", data = 0x"00 ff"),
+    (name = "cfg.json", json = "{\"a\": 1}"),
+  ],
+  compatibilityDate = "2024-09-01",
+  compatibilityFlags = Lib.flags,
+  bindings = [
+    (name = "ORIGIN", service = "origin"),
+    (name = "GREETING", text = Lib.greeting),
+    (name = "HOME", fromEnvironment = "ISOPROXY_TEST_ENV_HOME"),
+    (name = "NET", service = (name = "net", entrypoint = "x", props = (json = "{}"))),
+  ],
+  globalOutbound = "net",
+  limits = (cpuMs = 10),
+);
+"#;
+
+const SHARED: &str = r#"
+using Workerd = import "/isoproxy/config.capnp";
+const flags :List(Text) = ["nodejs_compat"];
+const greeting :Text = "tab\there \x41\101 \"q\"";
+"#;
+
+#[test]
+fn full_config_with_imports_and_constants() {
+    std::env::set_var("ISOPROXY_TEST_ENV_HOME", "/home/test");
+    let dir = Scratch::new(&[
+        ("config.capnp", FULL),
+        ("lib/shared.capnp", SHARED),
+        ("main.js", "export default { fetch() { return new Response('hi') } }"),
+    ]);
+    let path = dir.path("config.capnp");
+    let err = load(&path, None, &Overrides::default()).unwrap_err();
+    assert!(err.message.contains("several Config constants (main, other)"), "{err}");
+    let err = load(&path, Some("gateway"), &Overrides::default()).unwrap_err();
+    assert!(err.message.contains("is a Worker, not a Config"), "{err}");
+    let err = load(&path, Some("nope"), &Overrides::default()).unwrap_err();
+    assert!(
+        err.message
+            .contains("no constant `nope`; Config constants here: main, other"),
+        "{err}"
+    );
+
+    let loaded = load(&path, Some("main"), &Overrides::default()).unwrap();
+    let c = &loaded.config;
+    assert_eq!(c.v8_flags, vec!["--ab".to_string()]);
+    assert_eq!(c.access_log.format, isoproxy_schema::model::AccessLogFormat::Combined);
+    let sock = &c.sockets[0];
+    assert_eq!(sock.http_options().style, HttpStyle::Proxy);
+    assert_eq!(sock.limits.max_header_count, 50);
+    assert_eq!(sock.limits.max_body_bytes, 0x100000);
+    assert_eq!(sock.limits.max_request_line_bytes, 8192);
+
+    let ServiceKind::Worker(w) = &c.service("gateway").unwrap().kind else {
+        panic!()
+    };
+    let WorkerSource::Modules(m) = &w.source else { panic!() };
+    assert_eq!(m.len(), 3);
+    assert!(matches!(&m[0].kind, ModuleKind::EsModule(s) if s.contains("export default")));
+    assert_eq!(m[1].kind, ModuleKind::Data(vec![0, 255]));
+    assert_eq!(m[2].kind, ModuleKind::Json("{\"a\": 1}".into()));
+    assert_eq!(w.compatibility_flags, vec!["nodejs_compat".to_string()]);
+    assert_eq!(w.global_outbound.name, "net");
+    assert_eq!(w.limits.cpu_ms, 10);
+    assert_eq!(w.limits.heap_mb, 128);
+    assert_eq!(
+        w.bindings[0].value,
+        BindingValue::Service(isoproxy_schema::model::ServiceDesignator::named("origin"))
+    );
+    assert_eq!(w.bindings[1].value, BindingValue::Text("tab\there AA \"q\"".into()));
+    assert_eq!(
+        w.bindings[2].value,
+        BindingValue::FromEnvironment {
+            variable: "ISOPROXY_TEST_ENV_HOME".into(),
+            value: Some("/home/test".into())
+        }
+    );
+    let BindingValue::Service(d) = &w.bindings[3].value else {
+        panic!()
+    };
+    assert_eq!(d.entrypoint.as_deref(), Some("x"));
+    assert_eq!(d.props_json.as_deref(), Some("{}"));
+
+    let ServiceKind::External(e) = &c.service("origin").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(
+        e.addresses,
+        vec!["127.0.0.1:9000".to_string(), "127.0.0.1:9001".to_string()]
+    );
+    let h = &e.http_options().inject_request_headers;
+    assert_eq!(h[0].value.as_deref(), Some("1"));
+    assert_eq!(h[1].value, None);
+    let ServiceKind::External(e) = &c.service("secure").unwrap().kind else {
+        panic!()
+    };
+    let ExternalProtocol::Https {
+        tls, certificate_host, ..
+    } = &e.protocol
+    else {
+        panic!()
+    };
+    assert!(tls.trust_browser_cas);
+    assert_eq!(certificate_host.as_deref(), Some("example.com"));
+
+    let ServiceKind::Network(n) = &c.service("net").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(n.allow.len(), 2);
+    assert_eq!(n.deny, vec![AddressRule::Local]);
+    assert_eq!(
+        n.connect_ports,
+        vec![
+            PortRange { first: 443, last: 443 },
+            PortRange {
+                first: 8000,
+                last: 8999
+            }
+        ]
+    );
+    assert!(c.service("internet").is_some());
+    let mut files = loaded.files.clone();
+    files.sort();
+    let mut want = vec![path.clone(), dir.path("lib/shared.capnp"), dir.path("main.js")];
+    want.sort();
+    assert_eq!(files, want);
+}

@@ -1,5 +1,6 @@
 //! End-to-end TLS: https sockets (test CA made with rcgen), certificates by
 //! SNI, client certificates, HTTP/2 by ALPN, and https upstreams.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 

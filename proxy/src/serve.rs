@@ -1,12 +1,298 @@
-//! `isoproxy serve`: start the server for a loaded config.
+//! `isoproxy serve`: bind every socket, report the ports on the control fd,
+//! run the accept loops on a multi-threaded runtime, and drain on SIGTERM.
 
+use std::io::Write;
+use std::net::TcpListener as StdListener;
+use std::os::fd::FromRawFd;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
-use crate::cli::ServeArgs;
+use isoproxy_runtime::{NoopObserver, Outbound, PoolOptions, WorkerPool};
+use isoproxy_schema::model::{Config, ServiceKind, SocketProtocol};
+use pingora_core::apps::{HttpServerApp, HttpServerOptions};
+use pingora_core::listeners::tls::Acceptor;
+use pingora_core::server::configuration::ServerConf;
+use tokio::sync::{watch, Notify};
+
+use crate::cli::{ServeArgs, EXIT_USAGE};
+use crate::conn::SocketServer;
+use crate::handler::Handler;
+use crate::route::Routes;
+
+/// Deadline for in-flight requests after SIGINT.
+const SIGINT_DRAIN: Duration = Duration::from_millis(500);
+
+/// Counts open downstream connections so shutdown can wait for them.
+#[derive(Default)]
+struct Active {
+    count: AtomicUsize,
+    idle: Notify,
+}
+
+struct ActiveGuard(Arc<Active>);
+
+impl ActiveGuard {
+    fn new(a: &Arc<Active>) -> ActiveGuard {
+        a.count.fetch_add(1, Ordering::AcqRel);
+        ActiveGuard(a.clone())
+    }
+}
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        if self.0.count.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.0.idle.notify_waiters();
+        }
+    }
+}
 
 /// Run the server until it is told to stop.
 pub fn run(args: &ServeArgs, loaded: isoproxy_schema::Loaded) -> ExitCode {
-    let _ = (args, loaded);
-    eprintln!("isoproxy: serve is not built yet");
-    ExitCode::FAILURE
+    let config = Arc::new(loaded.config);
+    let metrics = match crate::metrics::Metrics::new() {
+        Ok(m) => Arc::new(m),
+        Err(e) => {
+            eprintln!("isoproxy: metrics: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let logging = match crate::logging::init(
+        &config.access_log,
+        config.structured_logging,
+        args.config.verbose,
+        metrics.access_log_dropped.clone(),
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("isoproxy: access log: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let routes = match Routes::new(&config) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("isoproxy: {e}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
+    let listeners = match bind_all(&config) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("isoproxy: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let threads = match config.server.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n as usize,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("isoproxy")
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("isoproxy: cannot start runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let code = runtime.block_on(async {
+        reopen_on_sigusr1(logging.access.clone());
+        serve(args, config, routes, listeners, threads, metrics).await
+    });
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
+}
+
+/// Bind (or adopt) every socket's listener, in config order.
+fn bind_all(config: &Config) -> Result<Vec<StdListener>, String> {
+    let mut out = Vec::new();
+    for s in &config.sockets {
+        let l = match (s.fd, &s.address) {
+            (Some(fd), _) => {
+                // SAFETY: the fd was handed to us with `--socket-fd` for this
+                // socket; nothing else in the process owns it.
+                unsafe { StdListener::from_raw_fd(fd) }
+            }
+            (None, Some(addr)) => {
+                let addr = match addr.strip_prefix("*:") {
+                    Some(port) => format!("0.0.0.0:{port}"),
+                    None => addr.clone(),
+                };
+                StdListener::bind(&addr).map_err(|e| format!("socket {}: cannot listen on {addr}: {e}", s.name))?
+            }
+            (None, None) => return Err(format!("socket {}: no address", s.name)),
+        };
+        l.set_nonblocking(true).map_err(|e| format!("socket {}: {e}", s.name))?;
+        out.push(l);
+    }
+    Ok(out)
+}
+
+fn needs_workers(config: &Config) -> bool {
+    config.services.iter().any(|s| matches!(s.kind, ServiceKind::Worker(_)))
+}
+
+async fn serve(
+    args: &ServeArgs,
+    config: Arc<Config>,
+    routes: Routes,
+    listeners: Vec<StdListener>,
+    threads: usize,
+    _metrics: Arc<crate::metrics::Metrics>,
+) -> ExitCode {
+    let workers = if needs_workers(&config) {
+        let outbound: Arc<dyn Outbound> = Arc::new(crate::outbound::Egress::new(routes.services.clone()));
+        let options = PoolOptions {
+            threads: config.server.isolate_threads as usize,
+        };
+        match WorkerPool::start(config.clone(), options, outbound, Arc::new(NoopObserver)) {
+            Ok(p) => Some(p),
+            Err(e) => {
+                eprintln!("isoproxy: {e}");
+                return ExitCode::from(EXIT_USAGE);
+            }
+        }
+    } else {
+        None
+    };
+
+    let mut conf = ServerConf {
+        threads,
+        ..ServerConf::default()
+    };
+    conf.max_retries = 2;
+    let conf = Arc::new(conf);
+    let (shutdown_tx, shutdown_rx) = watch::channel(false);
+    let active = Arc::new(Active::default());
+    let mut control = args.control_fd.map(|fd| {
+        // SAFETY: `--control-fd` names a descriptor the parent opened for us.
+        unsafe { std::fs::File::from_raw_fd(fd) }
+    });
+    let mut apps = Vec::new();
+    for ((sock, route), std_listener) in config.sockets.iter().zip(&routes.sockets).zip(listeners) {
+        let tls = match &sock.protocol {
+            SocketProtocol::Https { tls, .. } => match crate::tls::server_config(tls) {
+                Ok(c) => Some(Acceptor::from_server_config(c)),
+                Err(e) => {
+                    eprintln!("isoproxy: socket {}: {e}", sock.name);
+                    return ExitCode::from(EXIT_USAGE);
+                }
+            },
+            SocketProtocol::Http(_) => None,
+        };
+        let handler = Handler {
+            route: route.clone(),
+            workers: workers.clone(),
+        };
+        let mut app = pingora_proxy::http_proxy(&conf, handler);
+        let mut options = HttpServerOptions::default();
+        let cap = route.limits.max_requests_per_connection;
+        options.keepalive_request_limit = (cap > 0).then_some(cap);
+        options.h2_idle_timeout = Some(Duration::from_millis(u64::from(
+            route.limits.keepalive_timeout_ms.max(1),
+        )));
+        app.server_options = Some(options);
+        let app = Arc::new(app);
+        apps.push(app.clone());
+        let server = Arc::new(SocketServer {
+            route: route.clone(),
+            app,
+            tls,
+        });
+        let listener = match tokio::net::TcpListener::from_std(std_listener) {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("isoproxy: socket {}: {e}", sock.name);
+                return ExitCode::FAILURE;
+            }
+        };
+        let port = listener.local_addr().map_or(0, |a| a.port());
+        tracing::info!(socket = %sock.name, port, "listening");
+        if let Some(f) = control.as_mut() {
+            let line = serde_json::json!({"event": "listen", "socket": sock.name, "port": port});
+            let _ = writeln!(f, "{line}");
+            let _ = f.flush();
+        }
+        let mut stop = shutdown_rx.clone();
+        let active = active.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    r = listener.accept() => match r {
+                        Ok((tcp, _)) => {
+                            let guard = ActiveGuard::new(&active);
+                            let server = server.clone();
+                            let sd = stop.clone();
+                            tokio::spawn(async move {
+                                server.serve(tcp, sd).await;
+                                drop(guard);
+                            });
+                        }
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(10)).await;
+                        }
+                    },
+                    _ = stop.changed() => break,
+                }
+            }
+        });
+    }
+
+    let deadline = wait_for_signal(config.server.drain_timeout_ms).await;
+    tracing::info!(deadline_ms = deadline.as_millis() as u64, "shutting down");
+    let _ = shutdown_tx.send(true);
+    for app in &apps {
+        app.http_cleanup().await;
+    }
+    let drained = tokio::time::timeout(deadline, async {
+        loop {
+            let idle = active.idle.notified();
+            if active.count.load(Ordering::Acquire) == 0 {
+                break;
+            }
+            idle.await;
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = active.count.load(Ordering::Acquire),
+            "drain deadline passed; closing"
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+/// Wait for SIGTERM (drain deadline from the config) or SIGINT (short).
+async fn wait_for_signal(drain_ms: u32) -> Duration {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot install signal handlers");
+        std::future::pending::<()>().await;
+        return Duration::ZERO;
+    };
+    tokio::select! {
+        _ = term.recv() => Duration::from_millis(u64::from(drain_ms)),
+        _ = int.recv() => SIGINT_DRAIN,
+    }
+}
+
+/// SIGUSR1 reopens the access-log file (for logrotate).
+fn reopen_on_sigusr1(access: crate::access_log::AccessLogHandle) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
+        return;
+    };
+    tokio::spawn(async move {
+        while usr1.recv().await.is_some() {
+            access.reopen();
+        }
+    });
 }

@@ -163,6 +163,10 @@ pub trait Observer: Send + Sync + 'static {
     fn invocation(&self, _worker: &str, _outcome: Outcome, _cpu: std::time::Duration) {}
     /// An isolate was created (`+1`) or destroyed (`-1`).
     fn isolates_changed(&self, _worker: &str, _delta: i64) {}
+    /// A Worker called `console.*` (`level` is `debug`, `log`, `warn` or
+    /// `error`). The runtime also logs it through `tracing` (target
+    /// `isoproxy::worker`); this hook exists for tests and tools.
+    fn console(&self, _worker: &str, _level: &str, _message: &str) {}
 }
 
 /// An observer that ignores everything.

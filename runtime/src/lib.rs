@@ -6,12 +6,25 @@
 #![deny(missing_docs)]
 
 mod api;
+mod isolate;
+mod modules;
+mod ops;
+mod pool;
+mod spec;
+mod state;
 
 pub use api::*;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Once};
+use std::time::Duration;
 
 use isoproxy_schema::model::Config;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::pool::{Job, Msg, Shared};
+use crate::spec::WorkerSpec;
 
 /// Settings of the isolate threads.
 #[derive(Debug, Clone, Default)]
@@ -40,28 +53,159 @@ pub struct WorkerFailure {
     pub message: String,
 }
 
+/// What loading a Worker cost, measured at start-up.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerStats {
+    /// Service name.
+    pub worker: String,
+    /// JS heap in use after loading the Worker, bytes.
+    pub heap_bytes: usize,
+    /// Creating the isolate and context with the Web API glue.
+    pub create_time: Duration,
+    /// Evaluating the Worker's own code.
+    pub load_time: Duration,
+}
+
 /// The handle to the isolate threads. Cheap to clone.
 #[derive(Clone)]
 pub struct WorkerPool {
-    _config: Arc<Config>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    threads: Vec<mpsc::UnboundedSender<Msg>>,
+    next: AtomicUsize,
+    specs: HashMap<String, Arc<WorkerSpec>>,
+    stats: Vec<WorkerStats>,
+}
+
+static V8_INIT: Once = Once::new();
+
+fn init_v8(flags: &[String]) {
+    V8_INIT.call_once(|| {
+        if !flags.is_empty() {
+            v8::V8::set_flags_from_string(&flags.join(" "));
+        }
+        let platform = v8::new_default_platform(0, false).make_shared();
+        v8::V8::initialize_platform(platform);
+        v8::V8::initialize();
+    });
 }
 
 impl WorkerPool {
-    /// Start the isolate threads for the Workers of `config`.
+    /// Start the isolate threads for the Workers of `config`. Every Worker is
+    /// compiled and evaluated once first, so a broken script fails here.
     pub fn start(
         config: Arc<Config>,
-        _options: PoolOptions,
-        _outbound: Arc<dyn Outbound>,
-        _observer: Arc<dyn Observer>,
+        options: PoolOptions,
+        outbound: Arc<dyn Outbound>,
+        observer: Arc<dyn Observer>,
     ) -> Result<WorkerPool, RuntimeError> {
-        Ok(WorkerPool { _config: config })
+        init_v8(&config.v8_flags);
+        let specs = spec::resolve(&config);
+        let n = match options.threads {
+            0 => match config.server.isolate_threads {
+                0 => std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+                n => n as usize,
+            },
+            n => n,
+        };
+        let shared = Arc::new(Shared {
+            specs: specs.clone(),
+            outbound,
+            observer,
+        });
+        let threads = pool::start_threads(n, shared).map_err(|message| RuntimeError {
+            worker: String::new(),
+            message,
+        })?;
+        let mut stats = Vec::new();
+        let mut names: Vec<&String> = specs.keys().collect();
+        names.sort();
+        for name in names {
+            let (tx, rx) = std::sync::mpsc::channel();
+            let sent = threads
+                .first()
+                .map(|t| t.send(Msg::Check(name.clone(), tx)).is_ok())
+                .unwrap_or(false);
+            let result = if sent {
+                rx.recv().unwrap_or_else(|_| Err("isolate thread died".into()))
+            } else {
+                Err("no isolate thread".into())
+            };
+            match result {
+                Ok(s) => {
+                    tracing::info!(
+                        worker = %name,
+                        heap_bytes = s.heap_bytes,
+                        create_us = s.create_time.as_micros() as u64,
+                        load_us = s.load_time.as_micros() as u64,
+                        "worker loaded"
+                    );
+                    stats.push(s);
+                }
+                Err(message) => {
+                    return Err(RuntimeError {
+                        worker: name.clone(),
+                        message,
+                    })
+                }
+            }
+        }
+        Ok(WorkerPool {
+            inner: Arc::new(Inner {
+                threads,
+                next: AtomicUsize::new(0),
+                specs,
+                stats,
+            }),
+        })
+    }
+
+    /// What each Worker cost to load (measured at start).
+    pub fn stats(&self) -> &[WorkerStats] {
+        &self.inner.stats
     }
 
     /// Run the `fetch` handler of Worker service `worker` for `request`.
-    pub async fn fetch(&self, worker: &str, _request: Request, _info: RequestInfo) -> Result<Response, WorkerFailure> {
-        Err(WorkerFailure {
-            outcome: Outcome::Internal,
-            message: format!("worker {worker}: runtime not built yet"),
-        })
+    /// Fails with [`Outcome::WallLimit`] when no response headers arrive
+    /// within the Worker's wall-time limit.
+    pub async fn fetch(&self, worker: &str, request: Request, info: RequestInfo) -> Result<Response, WorkerFailure> {
+        let Some(spec) = self.inner.specs.get(worker) else {
+            return Err(WorkerFailure {
+                outcome: Outcome::Internal,
+                message: format!("no Worker service named {worker:?}"),
+            });
+        };
+        let n = self.inner.threads.len().max(1);
+        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % n;
+        let (tx, rx) = oneshot::channel();
+        let job = Job {
+            worker: worker.to_string(),
+            request,
+            info,
+            reply: tx,
+        };
+        if self.inner.threads.get(i).map(|t| t.send(Msg::Job(job)).is_ok()) != Some(true) {
+            return Err(WorkerFailure {
+                outcome: Outcome::Overloaded,
+                message: "isolate thread unavailable".into(),
+            });
+        }
+        let wall = Duration::from_millis(spec.limits().wall_ms.max(1) as u64);
+        match tokio::time::timeout(wall, rx).await {
+            Ok(Ok(r)) => r,
+            Ok(Err(_)) => Err(WorkerFailure {
+                outcome: Outcome::Internal,
+                message: "the isolate dropped the request".into(),
+            }),
+            Err(_) => {
+                tracing::warn!(target: "isoproxy::worker", worker, limit_ms = spec.limits().wall_ms, "wall-time limit exceeded");
+                Err(WorkerFailure {
+                    outcome: Outcome::WallLimit,
+                    message: format!("no response within the wall-time limit of {} ms", spec.limits().wall_ms),
+                })
+            }
+        }
     }
 }

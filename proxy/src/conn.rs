@@ -1,0 +1,326 @@
+//! One downstream connection: TLS handshake, then for HTTP/1 a loop that
+//! reads each request head, checks it strictly ([`crate::precheck`]),
+//! answers refusals and CONNECT itself and hands everything else to
+//! Pingora with the bytes already read put back in front of the stream.
+//! HTTP/2 connections (ALPN `h2`) go to Pingora directly.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
+use pingora_core::listeners::tls::Acceptor;
+use pingora_core::protocols::http::ServerSession;
+use pingora_core::protocols::raw_connect::ProxyDigest;
+use pingora_core::protocols::tls::{SslDigest, TlsRef};
+use pingora_core::protocols::{
+    GetProxyDigest, GetSocketDigest, GetTimingDigest, Peek, Shutdown, SocketDigest, Ssl, Stream, TimingDigest,
+    UniqueID, UniqueIDType, ALPN,
+};
+use pingora_core::server::ShutdownWatch;
+use pingora_proxy::HttpProxy;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+
+use crate::chunked::{self, ChunkedCheck};
+use crate::error::Reject;
+use crate::handler::Handler;
+use crate::precheck::check_head;
+use crate::route::SocketRoute;
+
+/// Everything a connection on one socket needs.
+pub struct SocketServer {
+    /// The socket's route.
+    pub route: Arc<SocketRoute>,
+    /// Pingora's proxy for this socket.
+    pub app: Arc<HttpProxy<Handler>>,
+    /// TLS acceptor for https sockets.
+    pub tls: Option<Acceptor>,
+}
+
+/// A stream with bytes already read put back in front of it, and for a
+/// chunked request a strict check of the body framing as it is read.
+#[derive(Debug)]
+pub struct Prefixed {
+    prefix: Vec<u8>,
+    pos: usize,
+    inner: Stream,
+    /// Bytes of the head still to pass before the body starts.
+    head_left: usize,
+    chunked: Option<ChunkedCheck>,
+}
+
+impl Prefixed {
+    fn new(prefix: Vec<u8>, inner: Stream, head_len: usize, chunked: bool) -> Prefixed {
+        Prefixed {
+            prefix,
+            pos: 0,
+            inner,
+            head_left: head_len,
+            chunked: chunked.then(ChunkedCheck::default),
+        }
+    }
+
+    /// Run the chunked check over bytes just read.
+    fn inspect(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
+        let skip = self.head_left.min(bytes.len());
+        self.head_left -= skip;
+        bytes = &bytes[skip..];
+        if let Some(check) = &mut self.chunked {
+            if check.feed(bytes).is_err() {
+                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, chunked::INVALID));
+            }
+            if check.done() {
+                self.chunked = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// The inner stream and any prefix bytes not read yet.
+    fn into_parts(self) -> (Stream, Vec<u8>) {
+        let mut rest = self.prefix;
+        rest.drain(..self.pos);
+        (self.inner, rest)
+    }
+}
+
+impl AsyncRead for Prefixed {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let this = &mut *self;
+        if this.pos < this.prefix.len() {
+            let n = (this.prefix.len() - this.pos).min(buf.remaining());
+            let start = this.pos;
+            buf.put_slice(&this.prefix[start..start + n]);
+            this.pos += n;
+            let chunk = this.prefix[start..start + n].to_vec();
+            if this.pos == this.prefix.len() {
+                this.prefix = Vec::new();
+                this.pos = 0;
+            }
+            return Poll::Ready(this.inspect(&chunk));
+        }
+        let before = buf.filled().len();
+        match Pin::new(&mut this.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if this.chunked.is_none() && this.head_left == 0 {
+                    return Poll::Ready(Ok(()));
+                }
+                let filled = buf.filled()[before..].to_vec();
+                Poll::Ready(this.inspect(&filled))
+            }
+            other => other,
+        }
+    }
+}
+
+impl AsyncWrite for Prefixed {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[async_trait]
+impl Shutdown for Prefixed {
+    async fn shutdown(&mut self) {
+        let _ = AsyncWriteExt::shutdown(&mut self.inner).await;
+    }
+}
+
+impl UniqueID for Prefixed {
+    fn id(&self) -> UniqueIDType {
+        self.inner.id()
+    }
+}
+
+impl Ssl for Prefixed {
+    fn get_ssl(&self) -> Option<&TlsRef> {
+        self.inner.get_ssl()
+    }
+    fn get_ssl_digest(&self) -> Option<Arc<SslDigest>> {
+        self.inner.get_ssl_digest()
+    }
+    fn selected_alpn_proto(&self) -> Option<ALPN> {
+        self.inner.selected_alpn_proto()
+    }
+}
+
+impl GetTimingDigest for Prefixed {
+    fn get_timing_digest(&self) -> Vec<Option<TimingDigest>> {
+        self.inner.get_timing_digest()
+    }
+}
+
+impl GetProxyDigest for Prefixed {
+    fn get_proxy_digest(&self) -> Option<Arc<ProxyDigest>> {
+        self.inner.get_proxy_digest()
+    }
+}
+
+impl GetSocketDigest for Prefixed {
+    fn get_socket_digest(&self) -> Option<Arc<SocketDigest>> {
+        self.inner.get_socket_digest()
+    }
+}
+
+#[async_trait]
+impl Peek for Prefixed {}
+
+fn ms(v: u32) -> Duration {
+    Duration::from_millis(u64::from(v.max(1)))
+}
+
+/// Why reading a head stopped without a head.
+enum HeadEnd {
+    /// Closed, idle or timed out: just close.
+    Close,
+    /// Refused: answer and close.
+    Refuse(Reject),
+}
+
+impl SocketServer {
+    /// Serve one accepted TCP connection until it closes.
+    pub async fn serve(self: Arc<Self>, tcp: tokio::net::TcpStream, shutdown: ShutdownWatch) {
+        let _ = tcp.set_nodelay(true);
+        let client = tcp.peer_addr().ok();
+        let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
+        let mut l4: pingora_core::protocols::l4::stream::Stream = tcp.into();
+        l4.set_socket_digest(SocketDigest::from_raw_fd(fd));
+        let stream: Stream = match &self.tls {
+            Some(acceptor) => {
+                let hs =
+                    tokio::time::timeout(ms(self.route.limits.header_timeout_ms), acceptor.tls_handshake(l4)).await;
+                match hs {
+                    Ok(Ok(s)) => Box::new(s),
+                    Ok(Err(e)) => {
+                        tracing::debug!(socket = %self.route.name, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => return,
+                }
+            }
+            None => Box::new(l4),
+        };
+        if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
+            self.app.process_new(stream, &shutdown).await;
+            return;
+        }
+        self.serve_h1(stream, client, shutdown).await;
+    }
+
+    async fn serve_h1(&self, mut stream: Stream, client: Option<std::net::SocketAddr>, shutdown: ShutdownWatch) {
+        let limits = self.route.limits;
+        let mut buf: Vec<u8> = Vec::new();
+        let mut settings: Option<HttpPersistentSettings> = None;
+        let mut served: u32 = 0;
+        loop {
+            let first_wait = if served == 0 {
+                limits.header_timeout_ms
+            } else {
+                limits.keepalive_timeout_ms
+            };
+            let head = match self.read_head(&mut stream, &mut buf, first_wait, &shutdown).await {
+                Ok(h) => h,
+                Err(HeadEnd::Close) => return,
+                Err(HeadEnd::Refuse(r)) => {
+                    crate::handler::log_refusal(&self.route, client, &buf, &r);
+                    let _ = stream.write_all(&r.to_http1()).await;
+                    let _ = stream.flush().await;
+                    let _ = AsyncWriteExt::shutdown(&mut stream).await;
+                    return;
+                }
+            };
+            if let Some(authority) = head.connect {
+                let rest = buf.split_off(head.len);
+                crate::connect::serve(&self.route, stream, client, &buf, &authority, rest).await;
+                return;
+            }
+            served += 1;
+            let prefixed = Prefixed::new(std::mem::take(&mut buf), stream, head.len, head.chunked);
+            let mut session = ServerSession::new_http1(Box::new(prefixed));
+            match settings.take() {
+                Some(s) => s.apply_to_session(&mut session),
+                None => {
+                    session.set_keepalive(Some(u64::from(limits.keepalive_timeout_ms / 1000).max(1)));
+                    let cap = limits.max_requests_per_connection;
+                    session.set_keepalive_reuses_remaining((cap > 0).then_some(cap));
+                }
+            }
+            if *shutdown.borrow() {
+                session.set_keepalive(None);
+            }
+            let Some(reused) = self.app.process_new_http(session, &shutdown).await else {
+                return;
+            };
+            if *shutdown.borrow() {
+                return;
+            }
+            let (s, st) = reused.consume();
+            settings = st;
+            match s.into_any().downcast::<Prefixed>() {
+                Ok(p) => {
+                    let (inner, rest) = p.into_parts();
+                    stream = inner;
+                    buf = rest;
+                }
+                Err(_) => return,
+            }
+        }
+    }
+
+    /// Read until a complete, valid head is in `buf` (which may already hold
+    /// some bytes). The first byte may take `first_wait_ms`, the rest of
+    /// the head the header timeout.
+    async fn read_head(
+        &self,
+        stream: &mut Stream,
+        buf: &mut Vec<u8>,
+        first_wait_ms: u32,
+        shutdown: &ShutdownWatch,
+    ) -> Result<crate::precheck::Head, HeadEnd> {
+        let limits = &self.route.limits;
+        let style = self.route.http.style;
+        if buf.is_empty() {
+            let mut sd = shutdown.clone();
+            buf.reserve(4096);
+            tokio::select! {
+                r = tokio::time::timeout(ms(first_wait_ms), stream.read_buf(buf)) => match r {
+                    Ok(Ok(n)) if n > 0 => {}
+                    _ => return Err(HeadEnd::Close),
+                },
+                _ = sd.changed() => return Err(HeadEnd::Close),
+            }
+        }
+        let deadline = Instant::now() + ms(limits.header_timeout_ms);
+        loop {
+            match check_head(buf, limits, style) {
+                Ok(Some(h)) => return Ok(h),
+                Ok(None) => {}
+                Err(r) => return Err(HeadEnd::Refuse(r)),
+            }
+            buf.reserve(4096);
+            match tokio::time::timeout_at(deadline.into(), stream.read_buf(buf)).await {
+                Ok(Ok(n)) if n > 0 => {}
+                Ok(_) => return Err(HeadEnd::Close),
+                Err(_) => return Err(HeadEnd::Refuse(Reject::new(408, "request header timeout"))),
+            }
+        }
+    }
+}

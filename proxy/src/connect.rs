@@ -1,0 +1,132 @@
+//! CONNECT tunnels on forward-proxy sockets: the destination passes the
+//! Network's rules and port list, then bytes flow both ways until either
+//! side closes or the tunnel is idle too long.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use pingora_core::protocols::Stream;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::error::{Blame, Reject};
+use crate::route::{SocketRoute, Target};
+
+struct Tunnel {
+    upstream: Option<SocketAddr>,
+    bytes_in: u64,
+    bytes_out: u64,
+    status: u16,
+    blame: Option<Blame>,
+}
+
+/// Serve `CONNECT authority`; `rest` holds bytes the client sent after the head.
+pub async fn serve(
+    route: &SocketRoute,
+    mut client: Stream,
+    peer: Option<SocketAddr>,
+    _head: &[u8],
+    authority: &str,
+    rest: Vec<u8>,
+) {
+    let start = Instant::now();
+    let mut t = Tunnel {
+        upstream: None,
+        bytes_in: 0,
+        bytes_out: 0,
+        status: 200,
+        blame: None,
+    };
+    match open(route, authority).await {
+        Err(r) => {
+            t.status = r.status;
+            t.blame = Some(r.blame);
+            let _ = client.write_all(&r.to_http1()).await;
+            let _ = client.flush().await;
+        }
+        Ok((upstream, addr)) => {
+            t.upstream = Some(addr);
+            if client
+                .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+                .await
+                .is_ok()
+                && client.flush().await.is_ok()
+            {
+                relay(route, client, upstream, rest, &mut t).await;
+            }
+        }
+    }
+    tracing::info!(
+        target: "isoproxy::access",
+        request_id = %crate::handler::request_id(),
+        client = %peer.map(|a| a.to_string()).unwrap_or_default(),
+        socket = %route.name,
+        method = "CONNECT",
+        host = authority,
+        protocol = "HTTP/1.1",
+        status = t.status,
+        bytes_in = t.bytes_in,
+        bytes_out = t.bytes_out,
+        upstream_service = %route.service.name,
+        upstream_addr = %t.upstream.map(|a| a.to_string()).unwrap_or_default(),
+        duration_ms = start.elapsed().as_secs_f64() * 1000.0,
+        error_source = t.blame.map(Blame::as_str),
+    );
+}
+
+/// Check the destination and connect to it.
+async fn open(route: &SocketRoute, authority: &str) -> Result<(tokio::net::TcpStream, SocketAddr), Reject> {
+    let Target::Network(net) = &route.service.target else {
+        return Err(Reject::new(405, "CONNECT is only allowed to a network service"));
+    };
+    let (host, port) =
+        crate::precheck::split_port(authority).ok_or(Reject::bad_request("CONNECT target must be host:port"))?;
+    if !net.policy.connect_port_allowed(port) {
+        return Err(Reject::policy(format!("CONNECT to port {port} is not allowed")));
+    }
+    let addr = net.resolve(host, port).await?;
+    let connect = tokio::net::TcpStream::connect(addr);
+    let stream = if net.timeouts.connect_ms > 0 {
+        tokio::time::timeout(Duration::from_millis(u64::from(net.timeouts.connect_ms)), connect)
+            .await
+            .map_err(|_| Reject::upstream(true, format!("connecting to {authority} timed out")))?
+    } else {
+        connect.await
+    }
+    .map_err(|_| Reject::upstream(false, format!("cannot connect to {authority}")))?;
+    let _ = stream.set_nodelay(true);
+    Ok((stream, addr))
+}
+
+async fn relay(route: &SocketRoute, client: Stream, upstream: tokio::net::TcpStream, rest: Vec<u8>, t: &mut Tunnel) {
+    let idle = Duration::from_millis(u64::from(route.limits.tunnel_idle_timeout_ms.max(1)));
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let (mut ur, mut uw) = upstream.into_split();
+    if !rest.is_empty() {
+        if uw.write_all(&rest).await.is_err() {
+            return;
+        }
+        t.bytes_in += rest.len() as u64;
+    }
+    let mut down = vec![0u8; 16 * 1024];
+    let mut up = vec![0u8; 16 * 1024];
+    let (mut client_open, mut upstream_open) = (true, true);
+    while client_open || upstream_open {
+        tokio::select! {
+            r = cr.read(&mut down), if client_open => match r {
+                Ok(n) if n > 0 => {
+                    if uw.write_all(&down[..n]).await.is_err() { return; }
+                    t.bytes_in += n as u64;
+                }
+                _ => { client_open = false; let _ = uw.shutdown().await; }
+            },
+            r = ur.read(&mut up), if upstream_open => match r {
+                Ok(n) if n > 0 => {
+                    if cw.write_all(&up[..n]).await.is_err() { return; }
+                    t.bytes_out += n as u64;
+                }
+                _ => { upstream_open = false; let _ = cw.shutdown().await; }
+            },
+            _ = tokio::time::sleep(idle) => return,
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Who is to blame for a failed request, and the one map from blame to
+//! status and to the short plain-text body the client sees.
+
+use std::borrow::Cow;
+
+use isoproxy_runtime::Outcome;
+
+/// Who caused a failure; recorded in the access log as `error_source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    /// The client sent something unusable (4xx).
+    Downstream,
+    /// A Network rule refused the destination (403).
+    Policy,
+    /// The Worker failed (500, 503, 504).
+    Script,
+    /// The origin was unreachable, refused, timed out or misbehaved (502/504).
+    Upstream,
+    /// Our own fault (500).
+    Internal,
+}
+
+impl Blame {
+    /// Label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Blame::Downstream => "downstream",
+            Blame::Policy => "policy",
+            Blame::Script => "script",
+            Blame::Upstream => "upstream",
+            Blame::Internal => "internal",
+        }
+    }
+}
+
+/// A request refused with a status and a short reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reject {
+    /// HTTP status.
+    pub status: u16,
+    /// Short plain-text cause, sent as the body.
+    pub reason: Cow<'static, str>,
+    /// Who is to blame.
+    pub blame: Blame,
+}
+
+impl Reject {
+    /// A downstream error with this status.
+    pub fn new(status: u16, reason: impl Into<Cow<'static, str>>) -> Reject {
+        Reject {
+            status,
+            reason: reason.into(),
+            blame: Blame::Downstream,
+        }
+    }
+
+    /// 400 Bad Request.
+    pub const fn bad_request(reason: &'static str) -> Reject {
+        Reject {
+            status: 400,
+            reason: Cow::Borrowed(reason),
+            blame: Blame::Downstream,
+        }
+    }
+
+    /// A policy refusal (403).
+    pub fn policy(reason: impl Into<Cow<'static, str>>) -> Reject {
+        Reject {
+            status: 403,
+            reason: reason.into(),
+            blame: Blame::Policy,
+        }
+    }
+
+    /// An upstream failure: 504 for timeouts, 502 otherwise.
+    pub fn upstream(timeout: bool, reason: impl Into<Cow<'static, str>>) -> Reject {
+        Reject {
+            status: if timeout { 504 } else { 502 },
+            reason: reason.into(),
+            blame: Blame::Upstream,
+        }
+    }
+
+    /// An internal failure (500).
+    pub fn internal(reason: impl Into<Cow<'static, str>>) -> Reject {
+        Reject {
+            status: 500,
+            reason: reason.into(),
+            blame: Blame::Internal,
+        }
+    }
+
+    /// The whole HTTP/1.1 response for this refusal, closing the connection.
+    pub fn to_http1(&self) -> Vec<u8> {
+        let body = format!("{}\n", self.reason);
+        format!(
+            "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
+            self.status,
+            reason_phrase(self.status),
+            body.len(),
+            body
+        )
+        .into_bytes()
+    }
+}
+
+/// Status and body for a Worker that produced no response.
+pub fn worker_failure(outcome: Outcome) -> Reject {
+    let (status, reason) = match outcome {
+        Outcome::CpuLimit => (503, "worker exceeded its CPU time limit"),
+        Outcome::HeapLimit => (503, "worker exceeded its memory limit"),
+        Outcome::Overloaded => (503, "worker overloaded"),
+        Outcome::WallLimit => (504, "worker exceeded its time limit"),
+        Outcome::Exception => (500, "worker threw an exception"),
+        Outcome::Canceled => (499, "request canceled"),
+        Outcome::Ok | Outcome::Internal => (500, "worker failed"),
+    };
+    Reject {
+        status,
+        reason: Cow::Borrowed(reason),
+        blame: Blame::Script,
+    }
+}
+
+/// The reason phrase of the statuses we produce.
+pub fn reason_phrase(status: u16) -> &'static str {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("Error")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http1_response() {
+        let r = Reject::new(431, "too many request headers").to_http1();
+        let s = String::from_utf8(r).unwrap();
+        assert!(s.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{s}");
+        assert!(s.ends_with("\r\n\r\ntoo many request headers\n"), "{s}");
+        assert!(s.contains("connection: close"));
+    }
+
+    #[test]
+    fn worker_outcomes() {
+        assert_eq!(worker_failure(Outcome::CpuLimit).status, 503);
+        assert_eq!(worker_failure(Outcome::WallLimit).status, 504);
+        assert_eq!(worker_failure(Outcome::Exception).status, 500);
+        assert_eq!(worker_failure(Outcome::Internal).status, 500);
+    }
+}

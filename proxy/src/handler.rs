@@ -1,0 +1,493 @@
+//! Pingora's phase callbacks (`impl ProxyHttp`) for one socket: request
+//! ids, header rules, choosing the upstream peer (pool or checked network
+//! address), limits on the body, the status of every failure, and one
+//! access-log event per request.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use http::header::{self, HeaderName, HeaderValue};
+use isoproxy_runtime::{Outcome, WorkerPool};
+use isoproxy_schema::model::HttpStyle;
+use pingora_core::upstreams::peer::{HttpPeer, Peer};
+use pingora_error::{Error, ErrorSource, ErrorType, Result};
+use pingora_http::{RequestHeader, ResponseHeader};
+use pingora_proxy::{FailToProxy, ProxyHttp, Session};
+
+use crate::error::{Blame, Reject};
+use crate::route::{inject, Headers, SocketRoute, Target};
+
+/// The per-request record: filled in by the phases, logged at the end.
+#[derive(Debug)]
+pub struct RequestCtx {
+    /// When the request started.
+    pub start: Instant,
+    /// The request id (kept from the client when valid, else generated).
+    pub request_id: String,
+    /// Index of the pool origin chosen.
+    pub origin: Option<usize>,
+    /// The upstream address connected to.
+    pub upstream_addr: Option<SocketAddr>,
+    /// The upstream's status.
+    pub upstream_status: u16,
+    /// Request body bytes received from downstream.
+    pub bytes_in: u64,
+    /// How the Worker ended, when one ran.
+    pub worker_outcome: Option<Outcome>,
+    /// The refusal to send, decided in an earlier phase.
+    pub reject: Option<Reject>,
+    /// Who is to blame for a failure.
+    pub blame: Option<Blame>,
+    /// For Network targets: the authority to send as Host.
+    pub dest_host: Option<String>,
+    /// Connect attempts that were retried.
+    pub retries: u8,
+}
+
+/// Pingora's callbacks for one socket.
+pub struct Handler {
+    /// The socket's route.
+    pub route: Arc<SocketRoute>,
+    /// The isolate threads, when the socket's service is a Worker.
+    pub workers: Option<WorkerPool>,
+}
+
+/// Request ids: a random process prefix and a counter.
+fn new_request_id() -> String {
+    static SEED: OnceLock<u64> = OnceLock::new();
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let seed = *SEED.get_or_init(|| {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        );
+        h.write_u32(std::process::id());
+        h.finish()
+    });
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    format!("{seed:016x}{n:016x}")
+}
+
+fn valid_request_id(v: &[u8]) -> bool {
+    (1..=128).contains(&v.len()) && v.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
+}
+
+/// Headers that never cross a proxy (RFC 9110 §7.6.1), besides those the
+/// Connection header names.
+const HOP_BY_HOP: &[&str] = &["keep-alive", "proxy-connection", "te", "trailer", "proxy-authorization"];
+
+/// Remove hop-by-hop headers; `keep_upgrade` keeps Upgrade and Connection.
+pub fn strip_hop_by_hop<H: Headers>(headers: &mut H, keep_upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .map()
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for n in named {
+        if keep_upgrade && n == header::UPGRADE {
+            continue;
+        }
+        headers.del(&n);
+    }
+    for h in HOP_BY_HOP {
+        headers.del(&HeaderName::from_static(h));
+    }
+    if !keep_upgrade {
+        headers.del(&header::UPGRADE);
+        headers.del(&header::CONNECTION);
+    }
+}
+
+fn set_header(req: &mut RequestHeader, name: HeaderName, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        let _ = req.insert_header(name, v);
+    }
+}
+
+impl Handler {
+    fn fail(&self, ctx: &mut RequestCtx, r: Reject) -> Box<Error> {
+        let status = r.status;
+        ctx.blame = Some(r.blame);
+        ctx.reject = Some(r);
+        Error::new(ErrorType::HTTPStatus(status))
+    }
+
+    /// The destination authority of a request: the absolute URL's, else Host.
+    fn authority(session: &Session) -> Option<String> {
+        let req = session.req_header();
+        if let Some((_, a, _)) = absolute_target(req) {
+            return Some(a.to_string());
+        }
+        if let Some(a) = req.uri.authority() {
+            return Some(a.as_str().to_string());
+        }
+        req.headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(str::to_string)
+    }
+
+    /// The scheme of the request URL.
+    pub fn scheme(&self, session: &Session) -> &'static str {
+        let req = session.req_header();
+        if let Some(s) = req.uri.scheme_str() {
+            return if s.eq_ignore_ascii_case("https") {
+                "https"
+            } else {
+                "http"
+            };
+        }
+        if let Some(h) = &self.route.http.forwarded_proto {
+            if let Some(v) = req.headers.get(h) {
+                if v.as_bytes().eq_ignore_ascii_case(b"https") {
+                    return "https";
+                }
+                if v.as_bytes().eq_ignore_ascii_case(b"http") {
+                    return "http";
+                }
+            }
+        }
+        if self.route.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+}
+
+#[async_trait]
+impl ProxyHttp for Handler {
+    type CTX = RequestCtx;
+
+    fn new_ctx(&self) -> RequestCtx {
+        RequestCtx {
+            start: Instant::now(),
+            request_id: String::new(),
+            origin: None,
+            upstream_addr: None,
+            upstream_status: 0,
+            bytes_in: 0,
+            worker_outcome: None,
+            reject: None,
+            blame: None,
+            dest_host: None,
+            retries: 0,
+        }
+    }
+
+    async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let req = session.req_header_mut();
+        ctx.request_id = match req.headers.get("x-request-id") {
+            Some(v) if valid_request_id(v.as_bytes()) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            _ => {
+                let id = new_request_id();
+                set_header(req, HeaderName::from_static("x-request-id"), &id);
+                id
+            }
+        };
+        inject(req, &self.route.http.request);
+        // h2c upgrade is gone from HTTP/2 (RFC 9113 §3.1): never tunnel it.
+        let h2c = req
+            .headers
+            .get(header::UPGRADE)
+            .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"h2c"));
+        if h2c {
+            let _ = req.remove_header(&header::UPGRADE);
+            let _ = req.remove_header("http2-settings");
+        }
+        match &self.route.service.target {
+            Target::Worker => {
+                crate::worker::handle(self, session, ctx).await;
+                Ok(true)
+            }
+            Target::Unsupported(why) => Err(self.fail(ctx, Reject::internal(*why))),
+            Target::External(_) | Target::Network(_) => Ok(false),
+        }
+    }
+
+    async fn request_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        _end: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        if let Some(b) = body {
+            ctx.bytes_in += b.len() as u64;
+            let max = self.route.limits.max_body_bytes;
+            if max > 0 && ctx.bytes_in > max {
+                return Err(self.fail(ctx, Reject::new(413, "request body too large")));
+            }
+        }
+        Ok(())
+    }
+
+    async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        match &self.route.service.target {
+            Target::External(ext) => {
+                let (idx, peer) = ext.pick();
+                ctx.origin = Some(idx);
+                ctx.upstream_addr = peer.address().as_inet().copied();
+                Ok(Box::new(peer))
+            }
+            Target::Network(net) => {
+                let Some(authority) = Self::authority(session) else {
+                    return Err(self.fail(ctx, Reject::bad_request("missing Host header")));
+                };
+                let https = self.scheme(session) == "https";
+                let (host, port) = match crate::precheck::split_port(&authority) {
+                    Some((h, p)) => (h.to_string(), p),
+                    None => (authority.clone(), if https { 443 } else { 80 }),
+                };
+                let addr = match net.resolve(&host, port).await {
+                    Ok(a) => a,
+                    Err(r) => return Err(self.fail(ctx, r)),
+                };
+                ctx.upstream_addr = Some(addr);
+                ctx.dest_host = Some(authority);
+                Ok(Box::new(net.peer(addr, https, &host)))
+            }
+            Target::Worker | Target::Unsupported(_) => {
+                Err(self.fail(ctx, Reject::internal("no upstream for this service")))
+            }
+        }
+    }
+
+    fn fail_to_connect(
+        &self,
+        session: &mut Session,
+        _peer: &HttpPeer,
+        ctx: &mut RequestCtx,
+        mut e: Box<Error>,
+    ) -> Box<Error> {
+        if let (Target::External(ext), Some(idx)) = (&self.route.service.target, ctx.origin) {
+            ext.mark_down(idx);
+            if ctx.retries == 0 && session.req_header().method.is_idempotent() {
+                ctx.retries += 1;
+                e.set_retry(true);
+                return e;
+            }
+        }
+        e.set_retry(false);
+        e
+    }
+
+    async fn upstream_request_filter(
+        &self,
+        session: &mut Session,
+        up: &mut RequestHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let absolute_upstream = match &self.route.service.target {
+            Target::External(ext) => ext.http.style == HttpStyle::Proxy,
+            _ => false,
+        };
+        if self.route.http.style == HttpStyle::Proxy && !absolute_upstream {
+            let pq = up.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+            if let Ok(uri) = pq.parse::<http::Uri>() {
+                up.set_uri(uri);
+            }
+        }
+        if let Some(h) = &ctx.dest_host {
+            set_header(up, header::HOST, h);
+        }
+        let keep_upgrade = session.is_upgrade_req();
+        strip_hop_by_hop(up, keep_upgrade);
+        if let Some(addr) = session.client_addr().and_then(|a| a.as_inet()) {
+            let ip = addr.ip().to_string();
+            let xff = match up.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+                Some(prev) => format!("{prev}, {ip}"),
+                None => ip,
+            };
+            set_header(up, HeaderName::from_static("x-forwarded-for"), &xff);
+        }
+        let via = match up.headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
+            Some(prev) => format!("{prev}, 1.1 isoproxy"),
+            None => "1.1 isoproxy".to_string(),
+        };
+        set_header(up, header::VIA, &via);
+        if let Target::External(ext) = &self.route.service.target {
+            inject(up, &ext.http.request);
+        }
+        Ok(())
+    }
+
+    async fn response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        ctx.upstream_status = resp.status.as_u16();
+        let keep_upgrade = resp.status == http::StatusCode::SWITCHING_PROTOCOLS;
+        strip_hop_by_hop(resp, keep_upgrade);
+        if keep_upgrade {
+            let _ = resp.insert_header(header::CONNECTION, "upgrade");
+        }
+        if let Target::External(ext) = &self.route.service.target {
+            inject(resp, &ext.http.response);
+        }
+        inject(resp, &self.route.http.response);
+        Ok(())
+    }
+
+    fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {
+        // Refusals we decided are expected; the access log records them.
+        ctx.reject.is_some()
+    }
+
+    async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
+        let r = ctx.reject.take().unwrap_or_else(|| reject_for(e));
+        ctx.blame = Some(r.blame);
+        let code = if session.response_written().is_some() || r.status == 0 {
+            0
+        } else {
+            write_reject(session, &r).await;
+            r.status
+        };
+        ctx.reject = Some(r);
+        FailToProxy {
+            error_code: code,
+            can_reuse_downstream: false,
+        }
+    }
+
+    async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        let req = session.req_header();
+        let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let host = absolute_target(req)
+            .map(|(_, a, _)| a)
+            .or_else(|| req.headers.get(header::HOST).and_then(|h| h.to_str().ok()))
+            .unwrap_or("");
+        tracing::info!(
+            target: "isoproxy::access",
+            request_id = %ctx.request_id,
+            client = %session.client_addr().map(|a| a.to_string()).unwrap_or_default(),
+            socket = %self.route.name,
+            method = %req.method,
+            scheme = self.scheme(session),
+            host = host,
+            path = req.uri.path(),
+            protocol = match req.version {
+                http::Version::HTTP_2 => "HTTP/2",
+                http::Version::HTTP_10 => "HTTP/1.0",
+                _ => "HTTP/1.1",
+            },
+            status = status,
+            bytes_in = ctx.bytes_in,
+            bytes_out = session.body_bytes_sent() as u64,
+            upstream_service = %self.route.service.name,
+            upstream_addr = %ctx.upstream_addr.map(|a| a.to_string()).unwrap_or_default(),
+            upstream_status = ctx.upstream_status,
+            worker_outcome = ctx.worker_outcome.map(Outcome::as_str),
+            duration_ms = ctx.start.elapsed().as_secs_f64() * 1000.0,
+            error_source = ctx.blame.map(Blame::as_str),
+        );
+    }
+}
+
+/// The parts of an absolute-form request target, as the client sent it:
+/// (https, authority, path-and-query).
+pub fn absolute_target(req: &RequestHeader) -> Option<(bool, &str, &str)> {
+    let raw = std::str::from_utf8(req.raw_path()).ok()?;
+    let (https, rest) = if raw.len() > 7 && raw[..7].eq_ignore_ascii_case("http://") {
+        (false, &raw[7..])
+    } else if raw.len() > 8 && raw[..8].eq_ignore_ascii_case("https://") {
+        (true, &raw[8..])
+    } else {
+        return None;
+    };
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let pq = if end == rest.len() { "/" } else { &rest[end..] };
+    Some((https, &rest[..end], pq))
+}
+
+/// Write a short plain-text error response and close the connection after it.
+pub async fn write_reject(session: &mut Session, r: &Reject) {
+    let body = Bytes::from(format!("{}\n", r.reason));
+    let mut resp = match ResponseHeader::build(r.status, Some(3)) {
+        Ok(h) => h,
+        Err(_) => return,
+    };
+    let _ = resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+    let _ = resp.insert_header(header::CONTENT_LENGTH, body.len().to_string());
+    session.set_keepalive(None);
+    let _ = session.as_downstream_mut().write_error_response(resp, body).await;
+}
+
+/// The refusal for an error Pingora reports.
+fn reject_for(e: &Error) -> Reject {
+    use ErrorType::*;
+    match e.etype() {
+        HTTPStatus(code) => Reject::new(*code, crate::error::reason_phrase(*code)),
+        ConnectTimedout | TLSHandshakeTimedout => Reject::upstream(true, "upstream connect timed out"),
+        ReadTimedout | WriteTimedout if e.esource() == &ErrorSource::Upstream => {
+            Reject::upstream(true, "upstream timed out")
+        }
+        ConnectRefused => Reject::upstream(false, "upstream refused the connection"),
+        ConnectNoRoute | ConnectError | TLSHandshakeFailure => Reject::upstream(false, "upstream unreachable"),
+        _ => match e.esource() {
+            ErrorSource::Upstream => Reject::upstream(false, "bad response from upstream"),
+            ErrorSource::Downstream => match e.etype() {
+                ReadError if !format!("{e}").contains(crate::chunked::INVALID) => Reject {
+                    status: 0,
+                    reason: "client went away".into(),
+                    blame: Blame::Downstream,
+                },
+                WriteError | ConnectionClosed => Reject {
+                    status: 0,
+                    reason: "client went away".into(),
+                    blame: Blame::Downstream,
+                },
+                ReadTimedout => Reject::new(408, "request timeout"),
+                ReadError if format!("{e}").contains(crate::chunked::INVALID) => {
+                    Reject::bad_request(crate::chunked::INVALID)
+                }
+                _ => Reject::new(400, "bad request"),
+            },
+            ErrorSource::Internal | ErrorSource::Unset => Reject::internal("internal error"),
+        },
+    }
+}
+
+/// Log a request refused before Pingora saw it.
+pub fn log_refusal(route: &SocketRoute, client: Option<SocketAddr>, head: &[u8], r: &Reject) {
+    let line_end = head
+        .iter()
+        .position(|b| *b == b'\r' || *b == b'\n')
+        .unwrap_or(head.len().min(256));
+    let line = String::from_utf8_lossy(&head[..line_end.min(256)]);
+    let mut parts = line.split(' ');
+    let method = parts.next().unwrap_or("");
+    let path = parts.next().unwrap_or("");
+    tracing::info!(
+        target: "isoproxy::access",
+        request_id = %new_request_id(),
+        client = %client.map(|a| a.to_string()).unwrap_or_default(),
+        socket = %route.name,
+        method = method.escape_debug().to_string(),
+        path = path.escape_debug().to_string(),
+        protocol = "HTTP/1.1",
+        status = r.status,
+        bytes_in = 0u64,
+        bytes_out = 0u64,
+        upstream_service = %route.service.name,
+        duration_ms = 0.0,
+        error_source = r.blame.as_str(),
+    );
+}
+
+/// A fresh request id (for CONNECT tunnels and refusals).
+pub fn request_id() -> String {
+    new_request_id()
+}

@@ -1,0 +1,215 @@
+//! `isoproxy_runtime::Outbound`: how a Worker's `fetch()` on a binding
+//! leaves the process. ExternalServers go through a pooled Pingora client
+//! (the same peers as the no-script path), Networks through the same
+//! allow/deny check. Bodies stream both ways.
+
+use std::sync::Arc;
+
+use http::header;
+use isoproxy_runtime::{Body, BodyError, BoxFuture, Outbound, OutboundError, Request, RequestInfo, Response};
+use pingora_core::connectors::http::Connector;
+use pingora_core::protocols::http::client::HttpSession;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_error::{Error, ErrorType};
+use pingora_http::RequestHeader;
+
+use crate::handler::strip_hop_by_hop;
+use crate::route::{inject, Target};
+use crate::upstream::ServiceMap;
+
+/// Chunks buffered between an upstream response and the Worker.
+const BODY_CHANNEL: usize = 8;
+
+/// The Worker's way out.
+pub struct Egress {
+    services: ServiceMap,
+    connector: Arc<Connector>,
+}
+
+impl Egress {
+    /// An egress over the config's non-Worker services.
+    pub fn new(services: ServiceMap) -> Egress {
+        Egress {
+            services,
+            connector: Arc::new(Connector::new(None)),
+        }
+    }
+}
+
+fn map_error(e: &Error) -> OutboundError {
+    use ErrorType::*;
+    match e.etype() {
+        ConnectTimedout | ReadTimedout | WriteTimedout | TLSHandshakeTimedout => OutboundError::Timeout(e.to_string()),
+        ConnectRefused | ConnectNoRoute | ConnectError | TLSHandshakeFailure => {
+            OutboundError::Unreachable(e.to_string())
+        }
+        _ => OutboundError::Other(e.to_string()),
+    }
+}
+
+impl Outbound for Egress {
+    fn fetch(&self, service: &str, request: Request, info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>> {
+        let svc = self.services.get(service).cloned();
+        let connector = self.connector.clone();
+        let request_id = info.request_id.clone();
+        let service = service.to_string();
+        Box::pin(async move {
+            let Some(svc) = svc else {
+                return Err(OutboundError::BadRequest(format!("no service named {service}")));
+            };
+            let uri: http::Uri = request
+                .url
+                .parse()
+                .map_err(|_| OutboundError::BadRequest(format!("invalid URL {}", request.url)))?;
+            let authority = uri
+                .authority()
+                .map(|a| a.as_str().to_string())
+                .ok_or_else(|| OutboundError::BadRequest("URL without a host".into()))?;
+            let https = match uri.scheme_str() {
+                Some(s) if s.eq_ignore_ascii_case("https") => true,
+                Some(s) if s.eq_ignore_ascii_case("http") => false,
+                _ => {
+                    return Err(OutboundError::BadRequest(format!(
+                        "unsupported URL scheme in {}",
+                        request.url
+                    )))
+                }
+            };
+            let (peer, absolute, ext): (HttpPeer, bool, Option<Arc<crate::upstream::External>>) = match &svc.target {
+                Target::External(ext) => {
+                    let (_, peer) = ext.pick();
+                    (
+                        peer,
+                        ext.http.style == isoproxy_schema::model::HttpStyle::Proxy,
+                        Some(ext.clone()),
+                    )
+                }
+                Target::Network(net) => {
+                    let (host, port) = match crate::precheck::split_port(&authority) {
+                        Some((h, p)) => (h.to_string(), p),
+                        None => (authority.clone(), if https { 443 } else { 80 }),
+                    };
+                    let addr = net.resolve(&host, port).await.map_err(|r| match r.status {
+                        403 => OutboundError::Denied(r.reason.into_owned()),
+                        504 => OutboundError::Timeout(r.reason.into_owned()),
+                        _ => OutboundError::Unreachable(r.reason.into_owned()),
+                    })?;
+                    (net.peer(addr, https, &host), false, None)
+                }
+                Target::Worker | Target::Unsupported(_) => {
+                    return Err(OutboundError::BadRequest(format!(
+                        "service {service} cannot be fetched"
+                    )))
+                }
+            };
+            let target = if absolute {
+                uri.to_string()
+            } else {
+                uri.path_and_query().map_or("/", |p| p.as_str()).to_string()
+            };
+            let mut head = RequestHeader::build(
+                request.method.clone(),
+                target.as_bytes(),
+                Some(request.headers.len() + 4),
+            )
+            .map_err(|e| OutboundError::BadRequest(e.to_string()))?;
+            let mut headers = request.headers;
+            strip_hop_by_hop(&mut headers, false);
+            headers.remove(header::CONTENT_LENGTH);
+            headers.remove(header::TRANSFER_ENCODING);
+            for (k, v) in headers.iter() {
+                let _ = head.append_header(k.clone(), v.clone());
+            }
+            let _ = head.insert_header(header::HOST, authority.as_str());
+            if !head.headers.contains_key("x-request-id") {
+                let _ = head.insert_header("x-request-id", request_id.as_str());
+            }
+            match &request.body {
+                Body::Empty => {
+                    if request.method != http::Method::GET && request.method != http::Method::HEAD {
+                        let _ = head.insert_header(header::CONTENT_LENGTH, "0");
+                    }
+                }
+                Body::Bytes(b) => {
+                    let _ = head.insert_header(header::CONTENT_LENGTH, b.len().to_string());
+                }
+                Body::Stream { len: Some(n), .. } => {
+                    let _ = head.insert_header(header::CONTENT_LENGTH, n.to_string());
+                }
+                Body::Stream { len: None, .. } => {
+                    let _ = head.insert_header(header::TRANSFER_ENCODING, "chunked");
+                }
+            }
+            if let Some(ext) = &ext {
+                inject(&mut head, &ext.http.request);
+            }
+
+            let (mut session, _reused) = connector.get_http_session(&peer).await.map_err(|e| map_error(&e))?;
+            session.set_read_timeout(peer.options.read_timeout);
+            session
+                .write_request_header(Box::new(head))
+                .await
+                .map_err(|e| map_error(&e))?;
+            match request.body {
+                Body::Empty => {}
+                Body::Bytes(b) => session.write_request_body(b, true).await.map_err(|e| map_error(&e))?,
+                Body::Stream { mut rx, .. } => {
+                    while let Some(chunk) = rx.recv().await {
+                        let chunk = chunk.map_err(|e| OutboundError::Other(format!("request body: {e}")))?;
+                        session
+                            .write_request_body(chunk, false)
+                            .await
+                            .map_err(|e| map_error(&e))?;
+                    }
+                }
+            }
+            session.finish_request_body().await.map_err(|e| map_error(&e))?;
+            session.read_response_header().await.map_err(|e| map_error(&e))?;
+            let Some(resp) = session.response_header() else {
+                return Err(OutboundError::Other("no response header".into()));
+            };
+            let status = resp.status;
+            let mut headers = resp.headers.clone();
+            strip_hop_by_hop(&mut headers, false);
+            if let Some(ext) = &ext {
+                inject(&mut headers, &ext.http.response);
+            }
+            let len = headers
+                .get(header::CONTENT_LENGTH)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<u64>().ok());
+            let (tx, body) = Body::channel(BODY_CHANNEL, len);
+            tokio::spawn(pump(session, tx, connector, peer));
+            Ok(Response { status, headers, body })
+        })
+    }
+}
+
+/// Stream the upstream response body to the Worker, then return the
+/// connection to the pool when it is reusable.
+async fn pump(mut session: HttpSession, tx: isoproxy_runtime::BodySender, connector: Arc<Connector>, peer: HttpPeer) {
+    loop {
+        match session.read_response_body().await {
+            Ok(Some(b)) => {
+                if b.is_empty() {
+                    continue;
+                }
+                if tx.send(Ok(b)).await.is_err() {
+                    // The Worker dropped the body: this connection is not reusable.
+                    return;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let _ = tx.send(Err(BodyError(Arc::from(e.to_string())))).await;
+                return;
+            }
+        }
+    }
+    drop(tx);
+    if session.response_done() {
+        connector
+            .release_http_session(session, &peer, peer.options.idle_timeout)
+            .await;
+    }
+}

@@ -1,0 +1,264 @@
+//! Allow/deny rules of a `Network` service: which resolved addresses a
+//! request may reach.
+//!
+//! Rules follow workerd's network filter: the named classes (`public`,
+//! `private`, `local`, `network`) match with specificity 0, a CIDR block with
+//! its prefix length + 1. An address is allowed when its most specific
+//! matching allow rule is strictly more specific than its most specific
+//! matching deny rule (a deny of equal specificity wins). IPv4-mapped IPv6
+//! addresses are judged as the IPv4 address they carry.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+use isoproxy_schema::model::{AddressRule, Network, PortRange};
+
+/// A compiled allow/deny list.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    allow: Vec<AddressRule>,
+    deny: Vec<AddressRule>,
+    connect_ports: Vec<PortRange>,
+}
+
+/// Why an address was refused: the rule that decided, for the 403 body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// A short description such as `deny 10.0.0.0/8` or `no allow rule matches`.
+    pub rule: String,
+}
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.rule)
+    }
+}
+
+impl Policy {
+    /// Compile the rules of a Network service.
+    pub fn new(net: &Network) -> Policy {
+        Policy {
+            allow: net.allow.clone(),
+            deny: net.deny.clone(),
+            connect_ports: net.connect_ports.clone(),
+        }
+    }
+
+    /// Whether CONNECT may reach `port`.
+    pub fn connect_port_allowed(&self, port: u16) -> bool {
+        self.connect_ports.iter().any(|r| r.first <= port && port <= r.last)
+    }
+
+    /// Decide for one resolved address.
+    pub fn check(&self, ip: IpAddr) -> Result<(), Refusal> {
+        let ip = canonical(ip);
+        let best_allow = best_match(&self.allow, ip);
+        let best_deny = best_match(&self.deny, ip);
+        match (best_allow, best_deny) {
+            (None, _) => Err(Refusal {
+                rule: format!("no allow rule matches {ip}"),
+            }),
+            (Some((a, _)), Some((d, rule))) if d >= a => Err(Refusal {
+                rule: format!("deny {} matches {ip}", rule_name(rule)),
+            }),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The most specific rule of `rules` that matches `ip`, with its specificity.
+fn best_match(rules: &[AddressRule], ip: IpAddr) -> Option<(u32, &AddressRule)> {
+    let mut best: Option<(u32, &AddressRule)> = None;
+    for rule in rules {
+        if let Some(s) = specificity(rule, ip) {
+            if best.is_none_or(|(b, _)| s > b) {
+                best = Some((s, rule));
+            }
+        }
+    }
+    best
+}
+
+fn specificity(rule: &AddressRule, ip: IpAddr) -> Option<u32> {
+    let hit = match rule {
+        AddressRule::Public => !is_private(ip),
+        AddressRule::Private => is_private(ip),
+        AddressRule::Local => is_local(ip),
+        AddressRule::Network => !is_local(ip),
+        AddressRule::Unix | AddressRule::UnixAbstract => false,
+        AddressRule::Cidr(net) => {
+            let inside = match (net, ip) {
+                (IpNet::V4(n), IpAddr::V4(a)) => n.contains(&a),
+                (IpNet::V6(n), IpAddr::V6(a)) => n.contains(&a),
+                _ => false,
+            };
+            return inside.then(|| u32::from(net.prefix_len()) + 1);
+        }
+    };
+    hit.then_some(0)
+}
+
+/// A short name of a rule as written in the config.
+pub fn rule_name(rule: &AddressRule) -> String {
+    match rule {
+        AddressRule::Public => "public".into(),
+        AddressRule::Private => "private".into(),
+        AddressRule::Local => "local".into(),
+        AddressRule::Network => "network".into(),
+        AddressRule::Unix => "unix".into(),
+        AddressRule::UnixAbstract => "unix-abstract".into(),
+        AddressRule::Cidr(n) => n.to_string(),
+    }
+}
+
+/// IPv4-mapped IPv6 addresses are judged as IPv4.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    }
+}
+
+/// Reachable only from this machine.
+fn is_local(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(a) => a.is_loopback(),
+        IpAddr::V6(a) => a.is_loopback(),
+    }
+}
+
+/// Reserved for private or special use (not publicly routable). A superset
+/// of [`is_local`].
+fn is_private(ip: IpAddr) -> bool {
+    match canonical(ip) {
+        IpAddr::V4(a) => is_private_v4(a),
+        IpAddr::V6(a) => is_private_v6(a),
+    }
+}
+
+fn in_v4(a: Ipv4Addr, net: [u8; 4], len: u32) -> bool {
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    (u32::from(a) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
+}
+
+fn is_private_v4(a: Ipv4Addr) -> bool {
+    const BLOCKS: &[([u8; 4], u32)] = &[
+        ([0, 0, 0, 0], 8),
+        ([10, 0, 0, 0], 8),
+        ([100, 64, 0, 0], 10),
+        ([127, 0, 0, 0], 8),
+        ([169, 254, 0, 0], 16),
+        ([172, 16, 0, 0], 12),
+        ([192, 0, 0, 0], 24),
+        ([192, 0, 2, 0], 24),
+        ([192, 88, 99, 0], 24),
+        ([192, 168, 0, 0], 16),
+        ([198, 18, 0, 0], 15),
+        ([198, 51, 100, 0], 24),
+        ([203, 0, 113, 0], 24),
+        ([224, 0, 0, 0], 4),
+        ([240, 0, 0, 0], 4),
+    ];
+    BLOCKS.iter().any(|(net, len)| in_v4(a, *net, *len))
+}
+
+fn is_private_v6(a: Ipv6Addr) -> bool {
+    let s = a.segments();
+    a.is_unspecified()
+        || a.is_loopback()
+        || (s[0] & 0xfe00) == 0xfc00 // unique local fc00::/7
+        || (s[0] & 0xffc0) == 0xfe80 // link local fe80::/10
+        || (s[0] & 0xff00) == 0xff00 // multicast ff00::/8
+        || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        || (s[0] == 0x0064 && s[1] == 0xff9b) // NAT64
+        || (s[0] == 0x0100 && s[1] == 0 && s[2] == 0 && s[3] == 0) // discard
+        || (s[0] == 0 && s[1] == 0 && s[2] == 0 && s[3] == 0 && s[4] == 0 && s[5] == 0)
+    // IPv4-compatible
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy(allow: Vec<AddressRule>, deny: Vec<AddressRule>) -> Policy {
+        Policy::new(&Network {
+            allow,
+            deny,
+            ..Network::default()
+        })
+    }
+
+    fn cidr(s: &str) -> AddressRule {
+        AddressRule::Cidr(s.parse().unwrap())
+    }
+
+    #[test]
+    fn table() {
+        use AddressRule::*;
+        let cases: Vec<(Policy, &str, bool)> = vec![
+            (policy(vec![Public], vec![]), "8.8.8.8", true),
+            (policy(vec![Public], vec![]), "127.0.0.1", false),
+            (policy(vec![Public], vec![]), "10.1.2.3", false),
+            (policy(vec![Public], vec![]), "192.168.1.1", false),
+            (policy(vec![Public], vec![]), "169.254.169.254", false),
+            (policy(vec![Public], vec![]), "::1", false),
+            (policy(vec![Public], vec![]), "::ffff:127.0.0.1", false),
+            (policy(vec![Public], vec![]), "fd00::1", false),
+            (policy(vec![Public], vec![]), "fe80::1", false),
+            (policy(vec![Public], vec![]), "2606:4700::1111", true),
+            (policy(vec![Local], vec![]), "127.0.0.1", true),
+            (policy(vec![Local], vec![]), "10.0.0.1", false),
+            (policy(vec![Private], vec![]), "10.0.0.1", true),
+            (policy(vec![Private], vec![]), "127.0.0.1", true),
+            (policy(vec![Network], vec![]), "127.0.0.1", false),
+            (policy(vec![Network], vec![]), "10.0.0.1", true),
+            (policy(vec![Private], vec![Local]), "127.0.0.1", false),
+            (policy(vec![Private], vec![cidr("10.0.0.0/8")]), "10.0.0.1", false),
+            (
+                policy(vec![cidr("10.1.0.0/16")], vec![cidr("10.0.0.0/8")]),
+                "10.1.0.1",
+                true,
+            ),
+            (
+                policy(vec![cidr("10.0.0.0/8")], vec![cidr("10.1.0.0/16")]),
+                "10.1.0.1",
+                false,
+            ),
+            (
+                policy(vec![cidr("10.0.0.0/8")], vec![cidr("10.1.0.0/16")]),
+                "10.2.0.1",
+                true,
+            ),
+            (policy(vec![cidr("127.0.0.1/32")], vec![Private]), "127.0.0.1", true),
+            (policy(vec![cidr("::1/128")], vec![]), "::1", true),
+            (policy(vec![cidr("::1/128")], vec![]), "127.0.0.1", false),
+            (
+                policy(vec![cidr("10.0.0.0/8")], vec![cidr("10.0.0.0/8")]),
+                "10.0.0.1",
+                false,
+            ),
+            (policy(vec![], vec![]), "8.8.8.8", false),
+        ];
+        for (i, (p, ip, want)) in cases.iter().enumerate() {
+            let got = p.check(ip.parse().unwrap()).is_ok();
+            assert_eq!(got, *want, "case {i}: {ip}");
+        }
+    }
+
+    #[test]
+    fn connect_ports() {
+        let p = Policy::new(&Network::default());
+        assert!(p.connect_port_allowed(443));
+        assert!(!p.connect_port_allowed(80));
+    }
+
+    #[test]
+    fn refusal_names_rule() {
+        let p = policy(vec![AddressRule::Private], vec![cidr("10.0.0.0/8")]);
+        let r = p.check("10.0.0.1".parse().unwrap()).unwrap_err();
+        assert!(r.rule.contains("10.0.0.0/8"), "{}", r.rule);
+    }
+}

@@ -1,0 +1,178 @@
+//! The services requests leave through: `ExternalServer` pools and
+//! `Network`s with allow/deny rules, used both by the no-script path (as
+//! Pingora peers) and by Workers (as the runtime's [`Outbound`]).
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
+
+use isoproxy_schema::model::{ExternalProtocol, ExternalServer, Network, UpstreamTimeouts};
+use pingora_core::upstreams::peer::{HttpPeer, PeerOptions};
+
+use crate::error::Reject;
+use crate::policy::Policy;
+use crate::route::HttpSettings;
+use crate::tls;
+
+/// Milliseconds since the first call: a cheap monotonic clock for health marks.
+fn now_ms() -> u64 {
+    static START: OnceLock<Instant> = OnceLock::new();
+    START.get_or_init(Instant::now).elapsed().as_millis() as u64
+}
+
+fn ms(v: u32) -> Option<Duration> {
+    (v > 0).then(|| Duration::from_millis(u64::from(v)))
+}
+
+/// Apply configured timeouts to a peer.
+pub fn apply_timeouts(o: &mut PeerOptions, t: &UpstreamTimeouts) {
+    o.connection_timeout = ms(t.connect_ms);
+    o.total_connection_timeout = ms(t.connect_ms);
+    o.read_timeout = ms(t.read_ms);
+    o.write_timeout = ms(t.read_ms);
+    o.idle_timeout = ms(t.idle_ms);
+}
+
+/// One address of an ExternalServer pool.
+#[derive(Debug)]
+struct Origin {
+    peer: HttpPeer,
+    down_until_ms: AtomicU64,
+}
+
+/// An ExternalServer: one origin or a round-robin pool with passive health.
+#[derive(Debug)]
+pub struct External {
+    origins: Vec<Origin>,
+    next: AtomicUsize,
+    unhealthy_ms: u64,
+    /// HTTP behaviour towards the origin.
+    pub http: HttpSettings,
+}
+
+impl External {
+    /// Resolve the addresses (once, at start-up) and prepare a peer for each.
+    pub fn new(e: &ExternalServer) -> Result<External, String> {
+        let (tls_on, sni_override, ca) = match &e.protocol {
+            ExternalProtocol::Http(_) => (false, None, None),
+            ExternalProtocol::Https {
+                tls, certificate_host, ..
+            } => (true, certificate_host.clone(), tls::peer_ca(tls)?),
+        };
+        let mut origins = Vec::new();
+        for a in &e.addresses {
+            let addr = a
+                .to_socket_addrs()
+                .map_err(|err| format!("cannot resolve {a}: {err}"))?
+                .next()
+                .ok_or_else(|| format!("cannot resolve {a}"))?;
+            let host = crate::precheck::split_port(a)
+                .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']').to_string())
+                .unwrap_or_else(|| a.clone());
+            let sni = sni_override.clone().unwrap_or(host);
+            let mut peer = HttpPeer::new(addr, tls_on, sni);
+            apply_timeouts(&mut peer.options, &e.timeouts);
+            peer.options.ca = ca.clone();
+            origins.push(Origin {
+                peer,
+                down_until_ms: AtomicU64::new(0),
+            });
+        }
+        if origins.is_empty() {
+            return Err("no addresses".into());
+        }
+        Ok(External {
+            origins,
+            next: AtomicUsize::new(0),
+            unhealthy_ms: u64::from(e.unhealthy_ms),
+            http: HttpSettings::new(e.http_options())?,
+        })
+    }
+
+    /// The next healthy origin, round-robin; when all are marked down, the
+    /// next one anyway. Returns its index and a peer to connect to.
+    pub fn pick(&self) -> (usize, HttpPeer) {
+        let n = self.origins.len();
+        let start = self.next.fetch_add(1, Ordering::Relaxed) % n;
+        let now = now_ms();
+        let idx = (0..n)
+            .map(|i| (start + i) % n)
+            .find(|&i| self.origins[i].down_until_ms.load(Ordering::Relaxed) <= now)
+            .unwrap_or(start);
+        (idx, self.origins[idx].peer.clone())
+    }
+
+    /// Skip origin `idx` for `unhealthyMs` after a failed connect.
+    pub fn mark_down(&self, idx: usize) {
+        if let Some(o) = self.origins.get(idx) {
+            o.down_until_ms.store(now_ms() + self.unhealthy_ms, Ordering::Relaxed);
+        }
+    }
+}
+
+/// A Network service: destinations come from the URL and pass the rules.
+#[derive(Debug)]
+pub struct NetworkTarget {
+    /// Allow/deny rules.
+    pub policy: Policy,
+    /// Timeouts.
+    pub timeouts: UpstreamTimeouts,
+    ca: Option<Arc<pingora_core::protocols::tls::CaType>>,
+}
+
+impl NetworkTarget {
+    /// Compile a Network.
+    pub fn new(n: &Network) -> Result<NetworkTarget, String> {
+        Ok(NetworkTarget {
+            policy: Policy::new(n),
+            timeouts: n.timeouts,
+            ca: tls::peer_ca(&n.tls)?,
+        })
+    }
+
+    /// Resolve `host` (every time: no cache) and return the first address
+    /// that passes the rules. Only checked addresses are ever returned, so
+    /// the connection goes exactly where the check allowed.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, Reject> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return match self.policy.check(ip) {
+                Ok(()) => Ok(SocketAddr::new(ip, port)),
+                Err(r) => Err(Reject::policy(format!("{host} refused: {r}"))),
+            };
+        }
+        let lookup = tokio::net::lookup_host((bare, port));
+        let addrs = match ms(self.timeouts.connect_ms) {
+            Some(t) => tokio::time::timeout(t, lookup)
+                .await
+                .map_err(|_| Reject::upstream(true, format!("resolving {host} timed out")))?,
+            None => lookup.await,
+        }
+        .map_err(|_| Reject::upstream(false, format!("cannot resolve {host}")))?;
+        let mut refusal = None;
+        for addr in addrs {
+            match self.policy.check(addr.ip()) {
+                Ok(()) => return Ok(addr),
+                Err(r) => refusal = Some(r),
+            }
+        }
+        Err(match refusal {
+            Some(r) => Reject::policy(format!("{host} refused: {r}")),
+            None => Reject::upstream(false, format!("cannot resolve {host}")),
+        })
+    }
+
+    /// A peer for a checked address.
+    pub fn peer(&self, addr: SocketAddr, tls_on: bool, host: &str) -> HttpPeer {
+        let sni = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let mut peer = HttpPeer::new(addr, tls_on, sni);
+        apply_timeouts(&mut peer.options, &self.timeouts);
+        peer.options.ca = self.ca.clone();
+        peer
+    }
+}
+
+/// Services by name, for [`crate::outbound`].
+pub type ServiceMap = HashMap<String, Arc<crate::route::ServiceRoute>>;

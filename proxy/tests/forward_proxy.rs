@@ -1,0 +1,174 @@
+//! End-to-end: proxy-style sockets (forward proxy): absolute-form
+//! requests, Network allow/deny, CONNECT tunnels.
+
+mod support;
+
+use std::io::{Read, Write};
+
+use support::*;
+
+fn config(network: &str) -> String {
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"net\", network = ({network})) ],
+  sockets = [ (name = \"fwd\", address = \"127.0.0.1:0\", http = (style = proxy), service = \"net\") ],
+);\n"
+    )
+}
+
+#[test]
+fn absolute_form_reaches_allowed_origin_in_origin_form() {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&config("allow = [\"local\"]"), &["fwd"]);
+    let port = proxy.port("fwd");
+    let a = origin.addr;
+    let raw = format!(
+        "POST http://{a}/path?q=1 HTTP/1.1\r\nHost: {a}\r\nProxy-Authorization: Basic eA==\r\nContent-Length: 3\r\n\r\nabc"
+    );
+    let (resp, _) = exchange(port, raw.as_bytes());
+    let resp = resp.unwrap();
+    assert_eq!(resp.status, 200, "{}", resp.text());
+    assert_eq!(resp.text(), "abc");
+    let got = origin.requests();
+    assert_eq!(got[0].target, "/path?q=1");
+    assert_eq!(got[0].header("host"), Some(a.to_string().as_str()));
+    assert_eq!(got[0].header("proxy-authorization"), None);
+
+    // HTTP/1.0 without Host is fine in absolute form.
+    let raw = format!("GET http://{a}/ten HTTP/1.0\r\n\r\n");
+    let (resp, _) = exchange(port, raw.as_bytes());
+    assert_eq!(resp.unwrap().status, 200);
+}
+
+#[test]
+fn policy_refuses_with_403_naming_the_rule() {
+    let origin = Origin::echo();
+    let a = origin.addr;
+    // table: network rules, expected status
+    let table: &[(&str, u16)] = &[
+        ("", 403), // default allow = ["public"] refuses 127.0.0.1
+        ("allow = [\"public\"]", 403),
+        ("allow = [\"private\"]", 200),
+        ("allow = [\"local\"], deny = [\"127.0.0.0/8\"]", 403),
+        ("allow = [\"127.0.0.1/32\"], deny = [\"private\"]", 200),
+        ("allow = [\"10.0.0.0/8\"]", 403),
+        ("allow = [\"::1/128\"]", 403),
+    ];
+    for (rules, want) in table {
+        let proxy = Proxy::start(&config(rules), &["fwd"]);
+        let raw = format!("GET http://{a}/x HTTP/1.1\r\nHost: {a}\r\n\r\n");
+        let (resp, _) = exchange(proxy.port("fwd"), raw.as_bytes());
+        let resp = resp.unwrap();
+        assert_eq!(resp.status, *want, "rules {rules:?}: {}", resp.text());
+        if *want == 403 {
+            assert!(resp.text().contains("refused"), "{}", resp.text());
+        }
+    }
+    // Only the two allowed configs reached the origin.
+    assert_eq!(origin.requests().len(), 2);
+}
+
+#[test]
+fn names_resolving_to_denied_addresses_are_refused() {
+    let origin = Origin::echo();
+    let port = origin.addr.port();
+    let proxy = Proxy::start(&config("allow = [\"public\"]"), &["fwd"]);
+    for host in ["localhost", "127.1", "2130706433", "[::ffff:127.0.0.1]"] {
+        let raw = format!("GET http://{host}:{port}/ HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n");
+        let (resp, _) = exchange(proxy.port("fwd"), raw.as_bytes());
+        let resp = resp.unwrap();
+        assert!(
+            resp.status == 403 || resp.status == 502,
+            "{host}: {} {}",
+            resp.status,
+            resp.text()
+        );
+    }
+    assert!(origin.requests().is_empty());
+}
+
+#[test]
+fn origin_form_on_proxy_socket_is_400() {
+    let proxy = Proxy::start(&config("allow = [\"local\"]"), &["fwd"]);
+    let (resp, closed) = exchange(proxy.port("fwd"), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(resp.unwrap().status, 400);
+    assert!(closed);
+}
+
+#[test]
+fn connect_tunnels_http_to_a_local_origin() {
+    let origin = Origin::echo();
+    let a = origin.addr;
+    let proxy = Proxy::start(&config("allow = [\"local\"], connectPorts = [\"1-65535\"]"), &["fwd"]);
+    let mut c = Client::connect(proxy.port("fwd"));
+    c.send(format!("CONNECT {a} HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes());
+    let r = c.read_response(true).unwrap();
+    assert_eq!(r.status, 200);
+    for i in 0..3 {
+        c.send(format!("POST /t{i} HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi").as_bytes());
+        let r = c.read_response(false).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.text(), "hi");
+        assert_eq!(r.header("x-echo-target"), Some(format!("/t{i}").as_str()));
+    }
+    // Tunnelled bytes are not touched: no Via, no X-Forwarded-For.
+    let got = origin.requests();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].header("via"), None);
+    assert_eq!(origin.connections.load(std::sync::atomic::Ordering::SeqCst), 1);
+}
+
+#[test]
+fn connect_refusals() {
+    let origin = Origin::echo();
+    let a = origin.addr;
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    // rules, target, expected status
+    let table: Vec<(&str, String, u16)> = vec![
+        ("allow = [\"local\"]", a.to_string(), 403), // port not in connectPorts (443)
+        ("connectPorts = [\"1-65535\"]", a.to_string(), 403), // loopback not public
+        (
+            "allow = [\"local\"], connectPorts = [\"1-65535\"]",
+            dead.to_string(),
+            502,
+        ),
+    ];
+    for (rules, target, want) in table {
+        let proxy = Proxy::start(&config(rules), &["fwd"]);
+        let mut c = Client::connect(proxy.port("fwd"));
+        c.send(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes());
+        let r = c.read_response(false).unwrap();
+        assert_eq!(r.status, want, "{rules} {target}: {}", r.text());
+        assert!(c.is_closed());
+    }
+    assert_eq!(origin.connections.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[test]
+fn connect_tunnel_closes_when_idle() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let a = listener.local_addr().unwrap();
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"net\", network = (allow = [\"local\"], connectPorts = [\"1-65535\"])) ],
+  sockets = [ (name = \"fwd\", address = \"127.0.0.1:0\", http = (style = proxy), service = \"net\",
+               limits = (tunnelIdleTimeoutMs = 200)) ],
+);\n"
+    );
+    let proxy = Proxy::start(&cfg, &["fwd"]);
+    let mut c = Client::connect(proxy.port("fwd"));
+    c.send(format!("CONNECT {a} HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes());
+    assert_eq!(c.read_response(true).unwrap().status, 200);
+    let (mut up, _) = listener.accept().unwrap();
+    up.write_all(b"hello").unwrap();
+    let mut buf = [0u8; 5];
+    c.stream.read_exact(&mut buf).unwrap();
+    assert_eq!(&buf, b"hello");
+    // Nothing more flows: the proxy closes the tunnel after ~200 ms.
+    let started = std::time::Instant::now();
+    assert!(c.is_closed());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}

@@ -1,0 +1,217 @@
+//! End-to-end: host-style sockets in front of an ExternalServer (the
+//! no-script reverse proxy), through the real binary.
+
+mod support;
+
+use support::*;
+
+fn config(origin: std::net::SocketAddr, socket_extra: &str, external_extra: &str) -> String {
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{origin}\", http = ({external_extra}))) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = ({socket_extra}), service = \"origin\") ],
+);\n"
+    )
+}
+
+#[test]
+fn forwards_methods_statuses_and_bodies() {
+    let origin = Origin::start(|r| {
+        let status = r.target.trim_start_matches("/status/").parse().unwrap_or(200);
+        Reply {
+            status,
+            headers: vec![("x-method".into(), r.method.clone())],
+            body: if status == 204 { Vec::new() } else { r.body.clone() },
+            chunked: false,
+        }
+    });
+    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let port = proxy.port("http");
+    // method, path, request body, expected status
+    let table: &[(&str, &str, &str, u16)] = &[
+        ("GET", "/status/200", "", 200),
+        ("POST", "/status/201", "created", 201),
+        ("PUT", "/status/200", "put-body", 200),
+        ("DELETE", "/status/404", "", 404),
+        ("PATCH", "/status/500", "p", 500),
+        ("GET", "/status/204", "", 204),
+        ("OPTIONS", "/status/200", "", 200),
+    ];
+    for (method, path, body, want) in table {
+        let raw = format!(
+            "{method} {path} HTTP/1.1\r\nHost: example.test\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let (resp, _) = exchange(port, raw.as_bytes());
+        let resp = resp.unwrap_or_else(|| panic!("{method} {path}: no response; {}", proxy.stderr_text()));
+        assert_eq!(resp.status, *want, "{method} {path}");
+        if *want != 204 {
+            assert_eq!(resp.text(), *body, "{method} {path}");
+            assert_eq!(resp.header("x-method"), Some(*method));
+        }
+    }
+    let got = origin.requests();
+    assert_eq!(got.len(), table.len());
+    for r in &got {
+        assert_eq!(r.header("host"), Some("example.test"));
+        assert_eq!(r.header("x-forwarded-for"), Some("127.0.0.1"));
+        assert_eq!(r.header("via"), Some("1.1 isoproxy"));
+        assert!(
+            r.header("x-request-id").is_some_and(|v| v.len() == 32),
+            "{:?}",
+            r.headers
+        );
+    }
+}
+
+#[test]
+fn large_and_chunked_bodies_both_ways() {
+    let origin = Origin::start(|r| Reply {
+        status: 200,
+        headers: Vec::new(),
+        body: r.body.clone(),
+        chunked: r.target == "/chunked",
+    });
+    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let port = proxy.port("http");
+    let big: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
+
+    let mut c = Client::connect(port);
+    let mut raw = format!(
+        "POST /fixed HTTP/1.1\r\nHost: a\r\nContent-Length: {}\r\n\r\n",
+        big.len()
+    )
+    .into_bytes();
+    raw.extend_from_slice(&big);
+    c.send(&raw);
+    let r = c.read_response(false).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body == big, "fixed-length body differs ({} bytes)", r.body.len());
+
+    let mut raw = b"POST /chunked HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for c in big.chunks(100_000) {
+        raw.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+        raw.extend_from_slice(c);
+        raw.extend_from_slice(b"\r\n");
+    }
+    raw.extend_from_slice(b"0\r\n\r\n");
+    c.send(&raw);
+    let r = c.read_response(false).unwrap();
+    assert_eq!(r.status, 200);
+    assert!(r.body == big, "chunked body differs ({} bytes)", r.body.len());
+    assert_eq!(origin.requests()[1].body.len(), big.len());
+}
+
+#[test]
+fn keeps_upstream_connections_alive() {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let port = proxy.port("http");
+    let mut c = Client::connect(port);
+    for i in 0..5 {
+        c.send(format!("GET /{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        let r = c.read_response(false).unwrap();
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-echo-target"), Some(format!("/{i}").as_str()));
+    }
+    for i in 0..3 {
+        let r = get(port, &format!("/fresh{i}"), "a");
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(origin.requests().len(), 8);
+    // Reused: a new request may race the release of the previous
+    // connection to the pool, so allow one extra connection.
+    let conns = origin.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(conns <= 2, "{conns} origin connections for 8 requests");
+}
+
+#[test]
+fn strips_hop_by_hop_and_injects_headers() {
+    let origin = Origin::start(|_| Reply {
+        status: 200,
+        headers: vec![
+            ("connection".into(), "x-secret-resp".into()),
+            ("x-secret-resp".into(), "1".into()),
+            ("keep-alive".into(), "timeout=5".into()),
+            ("x-remove-me".into(), "1".into()),
+        ],
+        body: b"ok".to_vec(),
+        chunked: false,
+    });
+    let socket = "injectRequestHeaders = [(name = \"x-from-socket\", value = \"s\"), (name = \"x-drop\")], \
+                  injectResponseHeaders = [(name = \"x-socket-resp\", value = \"r\"), (name = \"x-remove-me\")]";
+    let external = "injectRequestHeaders = [(name = \"x-from-external\", value = \"e\")]";
+    let proxy = Proxy::start(&config(origin.addr, socket, external), &["http"]);
+    let port = proxy.port("http");
+    let raw = "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, x-internal\r\nX-Internal: secret\r\n\
+               Proxy-Authorization: Basic Zm9vOmJhcg==\r\nKeep-Alive: 5\r\nX-Drop: 1\r\nX-Forwarded-For: 10.9.9.9\r\n\
+               X-Request-Id: abc-123\r\nTE: trailers\r\n\r\n";
+    let (resp, _) = exchange(port, raw.as_bytes());
+    let resp = resp.unwrap();
+    assert_eq!(resp.status, 200);
+    assert_eq!(resp.header("x-secret-resp"), None);
+    assert_eq!(resp.header("keep-alive"), None);
+    assert_eq!(resp.header("x-remove-me"), None);
+    assert_eq!(resp.header("x-socket-resp"), Some("r"));
+    let r = &origin.requests()[0];
+    for h in ["x-internal", "proxy-authorization", "keep-alive", "x-drop", "te"] {
+        assert_eq!(r.header(h), None, "{h} reached the origin: {:?}", r.headers);
+    }
+    assert_eq!(r.header("x-from-socket"), Some("s"));
+    assert_eq!(r.header("x-from-external"), Some("e"));
+    assert_eq!(r.header("x-forwarded-for"), Some("10.9.9.9, 127.0.0.1"));
+    assert_eq!(r.header("x-request-id"), Some("abc-123"));
+}
+
+#[test]
+fn upstream_down_is_502_and_timeout_is_504() {
+    // A port with nothing listening: bind, learn the port, close.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let proxy = Proxy::start(&config(dead, "", ""), &["http"]);
+    let r = get(proxy.port("http"), "/", "a");
+    assert_eq!(r.status, 502);
+    assert!(r.text().contains("upstream"), "{}", r.text());
+
+    // An origin that accepts and never answers.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = silent.local_addr().unwrap();
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{addr}\", http = (), timeouts = (readMs = 300))) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+);\n"
+    );
+    let proxy = Proxy::start(&cfg, &["http"]);
+    let started = std::time::Instant::now();
+    let r = get(proxy.port("http"), "/", "a");
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    drop(silent);
+}
+
+#[test]
+fn access_log_has_one_line_per_request() {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let port = proxy.port("http");
+    assert_eq!(get(port, "/logged", "a").status, 200);
+    let (r, _) = exchange(port, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(r.unwrap().status, 400);
+    // The access log is written off the request path: poll, bounded.
+    let mut lines = Vec::new();
+    for _ in 0..200 {
+        lines = proxy.stdout_text().lines().map(str::to_string).collect::<Vec<_>>();
+        if lines.len() >= 2 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(
+        lines.iter().any(|l| l.contains("/logged") && l.contains("200")),
+        "{lines:?}"
+    );
+    assert!(lines.iter().any(|l| l.contains("400")), "{lines:?}");
+}

@@ -1,0 +1,511 @@
+//! Test helpers: start the real `isoproxy` binary on port 0 and learn its
+//! ports from the control fd, in-process origin servers that record what
+//! they receive, and raw HTTP/1.1 clients.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+
+/// How long any single test I/O may block.
+pub const IO_TIMEOUT: Duration = Duration::from_secs(15);
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh scratch directory.
+pub fn scratch_dir() -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("isoproxy-test-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A running `isoproxy serve`; killed on drop.
+pub struct Proxy {
+    child: Child,
+    /// Ports by socket name.
+    pub ports: HashMap<String, u16>,
+    /// Where the child's stderr goes.
+    pub stderr: PathBuf,
+    /// Where the child's stdout (access log) goes.
+    pub stdout: PathBuf,
+}
+
+impl Proxy {
+    /// Start with `config` (capnp text); every socket in `sockets` is
+    /// overridden to 127.0.0.1:0.
+    pub fn start(config: &str, sockets: &[&str]) -> Proxy {
+        Self::start_with(config, sockets, &[])
+    }
+
+    /// As [`Proxy::start`], with extra command-line arguments.
+    pub fn start_with(config: &str, sockets: &[&str], extra: &[&str]) -> Proxy {
+        Self::start_files(config, &[], sockets, extra)
+    }
+
+    /// As [`Proxy::start_with`], with extra files (for `embed`) written
+    /// beside the config.
+    pub fn start_files(config: &str, files: &[(&str, &str)], sockets: &[&str], extra: &[&str]) -> Proxy {
+        let dir = scratch_dir();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let path = dir.join("config.capnp");
+        std::fs::write(&path, config).unwrap();
+        let (reader, writer) = std::io::pipe().unwrap();
+        let stderr = dir.join("stderr.log");
+        let stdout = dir.join("stdout.log");
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_isoproxy"));
+        cmd.arg("serve").arg(&path).arg("--control-fd").arg("3");
+        for s in sockets {
+            cmd.arg("-s").arg(format!("{s}=127.0.0.1:0"));
+        }
+        cmd.args(extra);
+        cmd.stdin(Stdio::null())
+            .stdout(std::fs::File::create(&stdout).unwrap())
+            .stderr(std::fs::File::create(&stderr).unwrap());
+        let wfd = writer.as_raw_fd();
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::dup2(wfd, 3) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd.spawn().unwrap();
+        drop(writer);
+        let mut proxy = Proxy {
+            child,
+            ports: HashMap::new(),
+            stderr,
+            stdout,
+        };
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(reader);
+            loop {
+                let mut line = String::new();
+                match r.read_line(&mut line) {
+                    Ok(0) | Err(_) => {
+                        let _ = tx.send(None);
+                        return;
+                    }
+                    Ok(_) => {
+                        if tx.send(Some(line)).is_err() {
+                            return;
+                        }
+                    }
+                }
+            }
+        });
+        while proxy.ports.len() < sockets.len() {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(Some(line)) => {
+                    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                    if v["event"] == "listen" {
+                        proxy.ports.insert(
+                            v["socket"].as_str().unwrap().to_string(),
+                            v["port"].as_u64().unwrap() as u16,
+                        );
+                    }
+                }
+                _ => panic!("isoproxy did not report its ports; stderr:\n{}", proxy.stderr_text()),
+            }
+        }
+        proxy
+    }
+
+    /// The port of socket `name`.
+    pub fn port(&self, name: &str) -> u16 {
+        self.ports[name]
+    }
+
+    /// The child's stderr so far.
+    pub fn stderr_text(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    /// The child's stdout (access log) so far.
+    pub fn stdout_text(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// Send a signal.
+    pub fn signal(&self, sig: i32) {
+        // SAFETY: plain kill(2) on our own child.
+        unsafe {
+            libc::kill(self.child.id() as i32, sig);
+        }
+    }
+
+    /// Wait for exit, at most `limit`; returns the exit code.
+    pub fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s.code();
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A request as an origin received it.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub target: String,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Which origin connection carried it (0-based, in accept order).
+    pub conn: usize,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What an origin answers.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    /// Send the body chunked.
+    pub chunked: bool,
+}
+
+impl Reply {
+    pub fn ok(body: impl Into<Vec<u8>>) -> Reply {
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: body.into(),
+            chunked: false,
+        }
+    }
+}
+
+type Handler = Arc<dyn Fn(&Received) -> Reply + Send + Sync>;
+
+/// An in-process HTTP/1.1 origin on 127.0.0.1:0 that records requests.
+pub struct Origin {
+    pub addr: SocketAddr,
+    pub received: Arc<Mutex<Vec<Received>>>,
+    pub connections: Arc<AtomicUsize>,
+}
+
+impl Origin {
+    /// An origin that echoes: 200 with the request body, and `x-echo-*`
+    /// headers naming method and target.
+    pub fn echo() -> Origin {
+        Self::start(|r| Reply {
+            status: 200,
+            headers: vec![
+                ("x-echo-method".into(), r.method.clone()),
+                ("x-echo-target".into(), r.target.clone()),
+            ],
+            body: r.body.clone(),
+            chunked: false,
+        })
+    }
+
+    /// An origin with a custom handler.
+    pub fn start(handler: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Origin {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let handler: Handler = Arc::new(handler);
+        let (rec, conns) = (received.clone(), connections.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let id = conns.fetch_add(1, Ordering::SeqCst);
+                let (rec, handler) = (rec.clone(), handler.clone());
+                std::thread::spawn(move || serve_origin_conn(stream, id, rec, handler));
+            }
+        });
+        Origin {
+            addr,
+            received,
+            connections,
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn serve_origin_conn(mut stream: TcpStream, id: usize, rec: Arc<Mutex<Vec<Received>>>, handler: Handler) {
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut buf = Vec::new();
+    loop {
+        let Some((req, used)) = read_request(&mut stream, &mut buf, id) else {
+            return;
+        };
+        buf.drain(..used);
+        rec.lock().unwrap().push(req.clone());
+        let reply = handler(&req);
+        let mut out = format!("HTTP/1.1 {} X\r\n", reply.status).into_bytes();
+        for (n, v) in &reply.headers {
+            out.extend_from_slice(format!("{n}: {v}\r\n").as_bytes());
+        }
+        if reply.chunked {
+            out.extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+            for c in reply.body.chunks(1000) {
+                out.extend_from_slice(format!("{:x}\r\n", c.len()).as_bytes());
+                out.extend_from_slice(c);
+                out.extend_from_slice(b"\r\n");
+            }
+            out.extend_from_slice(b"0\r\n\r\n");
+        } else {
+            out.extend_from_slice(format!("content-length: {}\r\n\r\n", reply.body.len()).as_bytes());
+            out.extend_from_slice(&reply.body);
+        }
+        if stream.write_all(&out).is_err() {
+            return;
+        }
+    }
+}
+
+/// Read one request (head and body) from `stream`; `buf` keeps leftovers.
+fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>, conn: usize) -> Option<(Received, usize)> {
+    loop {
+        let mut headers = [httparse::EMPTY_HEADER; 128];
+        let mut req = httparse::Request::new(&mut headers);
+        if let Ok(httparse::Status::Complete(head)) = req.parse(buf) {
+            let hs: Vec<(String, String)> = req
+                .headers
+                .iter()
+                .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                .collect();
+            let method = req.method.unwrap().to_string();
+            let target = req.path.unwrap().to_string();
+            let get = |n: &str| {
+                hs.iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                    .map(|(_, v)| v.clone())
+            };
+            let (body, used) = if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+                read_chunked(stream, buf, head)?
+            } else {
+                let len: usize = get("content-length").map_or(0, |v| v.parse().unwrap());
+                while buf.len() < head + len {
+                    fill(stream, buf)?;
+                }
+                (buf[head..head + len].to_vec(), head + len)
+            };
+            return Some((
+                Received {
+                    method,
+                    target,
+                    headers: hs,
+                    body,
+                    conn,
+                },
+                used,
+            ));
+        }
+        fill(stream, buf)?;
+    }
+}
+
+fn fill(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<()> {
+    let mut tmp = [0u8; 65536];
+    match stream.read(&mut tmp) {
+        Ok(0) | Err(_) => None,
+        Ok(n) => {
+            buf.extend_from_slice(&tmp[..n]);
+            Some(())
+        }
+    }
+}
+
+fn read_chunked(stream: &mut TcpStream, buf: &mut Vec<u8>, mut pos: usize) -> Option<(Vec<u8>, usize)> {
+    let mut body = Vec::new();
+    loop {
+        let line_end = loop {
+            if let Some(i) = buf[pos..].windows(2).position(|w| w == b"\r\n") {
+                break pos + i;
+            }
+            fill(stream, buf)?;
+        };
+        let size_str = String::from_utf8_lossy(&buf[pos..line_end]).to_string();
+        let size = usize::from_str_radix(size_str.split(';').next().unwrap().trim(), 16).ok()?;
+        pos = line_end + 2;
+        if size == 0 {
+            while buf.len() < pos + 2 {
+                fill(stream, buf)?;
+            }
+            return Some((body, pos + 2));
+        }
+        while buf.len() < pos + size + 2 {
+            fill(stream, buf)?;
+        }
+        body.extend_from_slice(&buf[pos..pos + size]);
+        pos += size + 2;
+    }
+}
+
+/// A response as a client read it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// A client connection for HTTP/1.1 requests, possibly several.
+pub struct Client {
+    pub stream: TcpStream,
+    buf: Vec<u8>,
+}
+
+impl Client {
+    pub fn connect(port: u16) -> Client {
+        let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        Client {
+            stream,
+            buf: Vec::new(),
+        }
+    }
+
+    pub fn send(&mut self, raw: &[u8]) {
+        self.stream.write_all(raw).unwrap();
+    }
+
+    /// Read one response (`head_only` for HEAD requests).
+    pub fn read_response(&mut self, head_only: bool) -> Option<Response> {
+        loop {
+            let mut headers = [httparse::EMPTY_HEADER; 128];
+            let mut resp = httparse::Response::new(&mut headers);
+            if let Ok(httparse::Status::Complete(head)) = resp.parse(&self.buf) {
+                let status = resp.code.unwrap();
+                let hs: Vec<(String, String)> = resp
+                    .headers
+                    .iter()
+                    .map(|h| (h.name.to_string(), String::from_utf8_lossy(h.value).into_owned()))
+                    .collect();
+                let get = |n: &str| {
+                    hs.iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                        .map(|(_, v)| v.clone())
+                };
+                if head_only || status == 204 || status == 304 || (100..200).contains(&status) {
+                    self.buf.drain(..head);
+                    return Some(Response {
+                        status,
+                        headers: hs,
+                        body: Vec::new(),
+                    });
+                }
+                let (body, used) = if get("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+                    read_chunked(&mut self.stream, &mut self.buf, head)?
+                } else if let Some(len) = get("content-length") {
+                    let len: usize = len.parse().unwrap();
+                    while self.buf.len() < head + len {
+                        fill(&mut self.stream, &mut self.buf)?;
+                    }
+                    (self.buf[head..head + len].to_vec(), head + len)
+                } else {
+                    while fill(&mut self.stream, &mut self.buf).is_some() {}
+                    (self.buf[head..].to_vec(), self.buf.len())
+                };
+                self.buf.drain(..used);
+                return Some(Response {
+                    status,
+                    headers: hs,
+                    body,
+                });
+            }
+            fill(&mut self.stream, &mut self.buf)?;
+        }
+    }
+
+    /// True when the server closed the connection (EOF with nothing more).
+    pub fn is_closed(&mut self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut tmp = [0u8; 1];
+        matches!(self.stream.read(&mut tmp), Ok(0) | Err(_))
+    }
+
+    /// Like [`Client::is_closed`], but a connection still open after
+    /// `wait` counts as open (for keep-alive responses).
+    pub fn closed_within(&mut self, wait: Duration) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        self.stream.set_read_timeout(Some(wait)).unwrap();
+        let mut tmp = [0u8; 1];
+        let closed = match self.stream.read(&mut tmp) {
+            Ok(0) => true,
+            Ok(_) => false,
+            Err(e) => !matches!(e.kind(), std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut),
+        };
+        self.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        closed
+    }
+
+    pub fn shutdown_write(&self) {
+        let _ = self.stream.shutdown(Shutdown::Write);
+    }
+}
+
+/// Send `raw` on a fresh connection; return the response and whether the
+/// connection was closed after it.
+pub fn exchange(port: u16, raw: &[u8]) -> (Option<Response>, bool) {
+    let mut c = Client::connect(port);
+    c.send(raw);
+    let r = c.read_response(false);
+    let closed = c.closed_within(Duration::from_millis(500));
+    (r, closed)
+}
+
+/// A simple request on a fresh connection.
+pub fn get(port: u16, path: &str, host: &str) -> Response {
+    let raw = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n");
+    exchange(port, raw.as_bytes()).0.expect("no response")
+}
+
+/// The config header line every test config starts with.
+pub const USING: &str = "using Workerd = import \"/workerd/workerd.capnp\";\n";

@@ -1,0 +1,567 @@
+//! One isolate running one Worker: creation (glue, bindings, the Worker's
+//! code), entering JS for a request or an op completion under the CPU and
+//! heap limits, and the isolate's event loop.
+
+use std::ffi::c_void;
+use std::rc::Rc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use isoproxy_schema::model::BindingValue;
+use tokio::sync::mpsc;
+
+use crate::api::Body;
+use crate::modules;
+use crate::ops;
+use crate::pool::{thread_cpu, Job, ThreadEnv};
+use crate::spec::WorkerSpec;
+use crate::state::{Completion, OpResult, Original, Pending, Resource, State};
+use crate::Outcome;
+
+/// The JS glue, in load order.
+pub(crate) const GLUE: &[(&str, &str)] = &[
+    ("isoproxy:00_core.js", include_str!("js/00_core.js")),
+    ("isoproxy:01_console.js", include_str!("js/01_console.js")),
+    ("isoproxy:02_encoding.js", include_str!("js/02_encoding.js")),
+    ("isoproxy:03_url.js", include_str!("js/03_url.js")),
+    ("isoproxy:04_events.js", include_str!("js/04_events.js")),
+    ("isoproxy:05_timers.js", include_str!("js/05_timers.js")),
+    ("isoproxy:06_streams.js", include_str!("js/06_streams.js")),
+    ("isoproxy:07_crypto.js", include_str!("js/07_crypto.js")),
+    ("isoproxy:08_fetch.js", include_str!("js/08_fetch.js")),
+    ("isoproxy:09_worker.js", include_str!("js/09_worker.js")),
+];
+
+/// What stopped an entry into JS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Breach {
+    Cpu,
+    Heap,
+}
+
+struct HeapGuard {
+    handle: v8::IsolateHandle,
+    hit: AtomicBool,
+}
+
+unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial: usize) -> usize {
+    // SAFETY: `data` points to the `HeapGuard` boxed next to the isolate,
+    // which outlives it.
+    let guard = unsafe { &*(data as *const HeapGuard) };
+    guard.hit.store(true, Ordering::SeqCst);
+    // Terminating from inside the GC callback does not stop the running
+    // script; an interrupt does, at the next safe point.
+    guard.handle.request_interrupt(terminate_interrupt, data);
+    // Give V8 room to unwind; the isolate is discarded afterwards.
+    current + current / 2
+}
+
+unsafe extern "C" fn terminate_interrupt(_isolate: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
+    // SAFETY: as in `near_heap_limit`.
+    let guard = unsafe { &*(data as *const HeapGuard) };
+    guard.handle.terminate_execution();
+}
+
+/// A Worker's isolate. Field order matters: V8 handles drop before the
+/// isolate, the heap guard after it.
+pub(crate) struct WorkerIsolate {
+    context: v8::Global<v8::Context>,
+    dispatch: v8::Global<v8::Function>,
+    complete: v8::Global<v8::Function>,
+    pub(crate) state: Rc<State>,
+    handle: v8::IsolateHandle,
+    isolate: v8::OwnedIsolate,
+    heap: Box<HeapGuard>,
+    /// Isolate + context + glue creation time.
+    pub(crate) create_time: Duration,
+    /// Time to evaluate the Worker's own code.
+    pub(crate) load_time: Duration,
+}
+
+/// Build the `bindings` argument of the glue's `setup`.
+fn bindings_js<'s>(scope: &mut v8::PinScope<'s, '_>, spec: &WorkerSpec) -> Option<v8::Local<'s, v8::Array>> {
+    let bindings = &spec.worker.bindings;
+    let arr = v8::Array::new(scope, bindings.len() as i32);
+    for (i, b) in bindings.iter().enumerate() {
+        let (kind, value): (&str, v8::Local<v8::Value>) = match &b.value {
+            BindingValue::Text(t) => ("text", v8::String::new(scope, t)?.into()),
+            BindingValue::Json(j) => ("json", v8::String::new(scope, j)?.into()),
+            BindingValue::Data(d) => ("data", ops::uint8_array(scope, d.clone())?.into()),
+            BindingValue::WasmModule(w) => ("wasm", ops::uint8_array(scope, w.clone())?.into()),
+            BindingValue::Service(_) => {
+                let idx = spec.fetcher_index(i)? as i32;
+                ("fetcher", v8::Integer::new(scope, idx).into())
+            }
+            BindingValue::FromEnvironment { value, .. } => match value {
+                Some(v) => ("text", v8::String::new(scope, v)?.into()),
+                None => ("text", v8::null(scope).into()),
+            },
+        };
+        let entry = v8::Array::new(scope, 3);
+        let name = v8::String::new(scope, &b.name)?;
+        let kind = v8::String::new(scope, kind)?;
+        entry.set_index(scope, 0, name.into())?;
+        entry.set_index(scope, 1, kind.into())?;
+        entry.set_index(scope, 2, value)?;
+        arr.set_index(scope, i as u32, entry.into())?;
+    }
+    Some(arr)
+}
+
+fn get_fn<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    obj: v8::Local<v8::Object>,
+    name: &str,
+) -> Result<v8::Local<'s, v8::Function>, String> {
+    let key = v8::String::new(scope, name).ok_or("string")?;
+    let v = obj
+        .get(scope, key.into())
+        .ok_or_else(|| format!("glue: {name} missing"))?;
+    v8::Local::<v8::Function>::try_from(v).map_err(|_| format!("glue: {name} is not a function"))
+}
+
+impl WorkerIsolate {
+    /// Create the isolate, load the glue and the Worker's code.
+    pub(crate) fn new(
+        spec: Arc<WorkerSpec>,
+        env: Rc<ThreadEnv>,
+        completions: mpsc::UnboundedSender<Completion>,
+    ) -> Result<WorkerIsolate, String> {
+        let t0 = Instant::now();
+        let heap_max = (spec.limits().heap_mb.max(8) as usize) << 20;
+        let params = v8::CreateParams::default().heap_limits(0, heap_max);
+        let mut isolate = v8::Isolate::new(params);
+        isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
+        let handle = isolate.thread_safe_handle();
+        let heap = Box::new(HeapGuard {
+            handle: handle.clone(),
+            hit: AtomicBool::new(false),
+        });
+        isolate.add_near_heap_limit_callback(near_heap_limit, &*heap as *const HeapGuard as *mut c_void);
+        let state = Rc::new(State::new(spec.clone(), env.clone(), completions));
+        let cpu = env.cpu.clone();
+
+        let result = {
+            v8::scope!(let hs, &mut isolate);
+            let context = v8::Context::new(hs, Default::default());
+            let scope = &mut v8::ContextScope::new(hs, context);
+            context.set_slot(state.clone());
+            (|| -> Result<_, String> {
+                ops::install(scope).ok_or("installing ops failed")?;
+                for (name, src) in GLUE {
+                    modules::run_script(scope, name, src)?;
+                }
+                let create_time = t0.elapsed();
+                let t1 = Instant::now();
+                let global = context.global(scope);
+                let key = v8::String::new(scope, "__internal").ok_or("string")?;
+                let internal = global
+                    .get(scope, key.into())
+                    .and_then(|v| v.to_object(scope))
+                    .ok_or("glue: __internal missing")?;
+                let setup = get_fn(scope, internal, "setup")?;
+                let set_handler = get_fn(scope, internal, "setHandler")?;
+                let dispatch = get_fn(scope, internal, "dispatch")?;
+                let complete = get_fn(scope, internal, "complete")?;
+                for name in ["__internal", "__ops"] {
+                    let key = v8::String::new(scope, name).ok_or("string")?;
+                    global.delete(scope, key.into());
+                }
+                let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
+                let is_modules = v8::Boolean::new(scope, spec.is_modules());
+                let undefined = v8::undefined(scope).into();
+                setup
+                    .call(scope, undefined, &[bindings.into(), is_modules.into()])
+                    .ok_or("glue setup failed")?;
+                cpu.arm(&handle, Duration::from_millis(spec.limits().startup_ms.max(1) as u64));
+                let loaded = modules::load_worker(scope, &spec.worker.source);
+                let fired = cpu.disarm();
+                if fired {
+                    return Err(format!(
+                        "start-up exceeded the CPU limit of {} ms",
+                        spec.limits().startup_ms
+                    ));
+                }
+                let default = loaded?;
+                let default = v8::Local::new(scope, &default);
+                set_handler
+                    .call(scope, undefined, &[default])
+                    .ok_or("the Worker has no fetch handler (export default { fetch } or addEventListener('fetch'))")?;
+                let load_time = t1.elapsed();
+                Ok((
+                    v8::Global::new(scope, context),
+                    v8::Global::new(scope, dispatch),
+                    v8::Global::new(scope, complete),
+                    create_time,
+                    load_time,
+                ))
+            })()
+        };
+        let handler_error = |isolate: &mut v8::OwnedIsolate, e: String| {
+            isolate.cancel_terminate_execution();
+            e
+        };
+        let (context, dispatch, complete, create_time, load_time) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                let e = if heap.hit.load(Ordering::SeqCst) {
+                    format!("start-up exceeded the heap limit: {e}")
+                } else {
+                    e
+                };
+                return Err(handler_error(&mut isolate, e));
+            }
+        };
+        // The isolate is entered on creation; leave it so that several
+        // isolates can share this thread (each `enter` below re-enters it).
+        // SAFETY: entered exactly once, by `Isolate::new`, on this thread.
+        unsafe { isolate.exit() };
+        Ok(WorkerIsolate {
+            context,
+            dispatch,
+            complete,
+            state,
+            handle,
+            isolate,
+            heap,
+            create_time,
+            load_time,
+        })
+    }
+
+    /// Heap in use, bytes.
+    pub(crate) fn heap_used(&mut self) -> usize {
+        // SAFETY: balanced with `exit` below, on the isolate's thread.
+        unsafe { self.isolate.enter() };
+        let used = self.isolate.get_heap_statistics().used_heap_size();
+        // SAFETY: entered just above.
+        unsafe { self.isolate.exit() };
+        used
+    }
+
+    /// Run `f` inside the context for request `request`, under its CPU
+    /// budget; then run microtasks.
+    fn enter(
+        &mut self,
+        request: Option<u32>,
+        f: impl FnOnce(&mut v8::PinScope<'_, '_>, &v8::Global<v8::Function>, &v8::Global<v8::Function>),
+    ) -> Option<Breach> {
+        let st = self.state.clone();
+        let limit = Duration::from_millis(st.spec.limits().cpu_ms.max(1) as u64);
+        let used = request
+            .and_then(|id| st.requests.borrow().get(&id).map(|p| p.cpu))
+            .unwrap_or_default();
+        let budget = limit.saturating_sub(used).max(Duration::from_micros(100));
+        st.current.set(request);
+        let start = thread_cpu();
+        st.entry_cpu_start.set(start);
+        let cpu = st.env.cpu.clone();
+        cpu.arm(&self.handle, budget);
+        // SAFETY: balanced with `exit` below, on the isolate's thread.
+        unsafe { self.isolate.enter() };
+        {
+            let isolate = &mut self.isolate;
+            v8::scope!(let hs, isolate);
+            let context = v8::Local::new(hs, &self.context);
+            let scope = &mut v8::ContextScope::new(hs, context);
+            f(scope, &self.dispatch, &self.complete);
+            scope.perform_microtask_checkpoint();
+        }
+        // SAFETY: entered above.
+        unsafe { self.isolate.exit() };
+        let fired = cpu.disarm();
+        let spent = thread_cpu().saturating_sub(start);
+        if let Some(id) = request {
+            if let Some(p) = st.requests.borrow_mut().get_mut(&id) {
+                p.cpu += spent;
+            }
+        }
+        st.current.set(None);
+        if self.heap.hit.load(Ordering::SeqCst) {
+            return Some(Breach::Heap);
+        }
+        if fired || self.isolate.is_execution_terminating() {
+            self.isolate.cancel_terminate_execution();
+            return Some(Breach::Cpu);
+        }
+        None
+    }
+
+    /// Start a request: hand it to the glue's `dispatch`.
+    pub(crate) fn start(&mut self, job: Job) -> Option<Breach> {
+        let st = self.state.clone();
+        let id = st.next_id();
+        let Job {
+            request, info, reply, ..
+        } = job;
+        let has_body = !matches!(request.body, Body::Empty);
+        st.current.set(Some(id));
+        let body_rid = has_body.then(|| st.add(Resource::Body(request.body)));
+        st.current.set(None);
+        st.requests.borrow_mut().insert(
+            id,
+            Pending {
+                reply: Some(reply),
+                info,
+                cpu: Duration::ZERO,
+                subrequests: 0,
+                pass_through: false,
+                original: Some(Original {
+                    method: request.method.clone(),
+                    url: request.url.clone(),
+                    headers: request.headers.clone(),
+                    body_rid,
+                }),
+            },
+        );
+        let method = request.method;
+        let url = request.url;
+        let headers = request.headers;
+        self.enter(Some(id), |scope, dispatch, _| {
+            v8::tc_scope!(let tc, scope);
+            let f = v8::Local::new(tc, dispatch);
+            let args = (|| -> Option<[v8::Local<v8::Value>; 5]> {
+                Some([
+                    v8::Integer::new_from_unsigned(tc, id).into(),
+                    v8::String::new(tc, method.as_str())?.into(),
+                    v8::String::new(tc, &url)?.into(),
+                    ops::headers_to_js(tc, &headers)?.into(),
+                    match body_rid {
+                        Some(r) => v8::Integer::new_from_unsigned(tc, r).into(),
+                        None => v8::null(tc).into(),
+                    },
+                ])
+            })();
+            if let Some(args) = args {
+                let undefined = v8::undefined(tc).into();
+                f.call(tc, undefined, &args);
+            }
+            if tc.has_caught() && !tc.has_terminated() {
+                let (msg, stack) = { let e = tc.exception(); let m = tc.message(); modules::describe_exception(tc, e, m) };
+                tracing::error!(target: "isoproxy::worker", worker = %st.spec.name, error = %msg, stack = %stack, "uncaught exception");
+                st.fail(id, Outcome::Exception, format!("uncaught exception: {msg}"));
+            }
+        })
+    }
+
+    /// Deliver an op completion to JS.
+    pub(crate) fn complete(&mut self, c: Completion) -> Option<Breach> {
+        let st = self.state.clone();
+        st.in_flight.set(st.in_flight.get().saturating_sub(1));
+        let Completion { op, request, result } = c;
+        if let OpResult::Timer = result {
+            st.timers.borrow_mut().remove(&op);
+        }
+        let request = request.filter(|id| st.requests.borrow().contains_key(id));
+        self.enter(request, |scope, _, complete| {
+            v8::tc_scope!(let tc, scope);
+            let (ok, value): (bool, Option<v8::Local<v8::Value>>) = match result {
+                OpResult::Timer => (true, Some(v8::undefined(tc).into())),
+                OpResult::Write(alive) => (true, Some(v8::Boolean::new(tc, alive).into())),
+                OpResult::Fetch(Ok(resp)) | OpResult::WorkerFetch(Ok(resp)) => {
+                    let arr = v8::Array::new(tc, 3);
+                    let status = v8::Integer::new_from_unsigned(tc, resp.status.as_u16() as u32);
+                    let headers = ops::headers_to_js(tc, &resp.headers);
+                    let body: v8::Local<v8::Value> = match resp.body {
+                        Body::Empty => v8::null(tc).into(),
+                        body => {
+                            st.current.set(request);
+                            let rid = st.add(Resource::Body(body));
+                            v8::Integer::new_from_unsigned(tc, rid).into()
+                        }
+                    };
+                    arr.set_index(tc, 0, status.into());
+                    if let Some(h) = headers {
+                        arr.set_index(tc, 1, h.into());
+                    }
+                    arr.set_index(tc, 2, body);
+                    (true, Some(arr.into()))
+                }
+                OpResult::Fetch(Err(e)) => (false, v8::String::new(tc, &e.to_string()).map(Into::into)),
+                OpResult::WorkerFetch(Err(f)) => (false, v8::String::new(tc, &f.message).map(Into::into)),
+                OpResult::Read { rid, owner, body, chunk } => match chunk {
+                    Some(Ok(bytes)) => {
+                        let owner_alive = owner.is_none_or(|o| st.requests.borrow().contains_key(&o));
+                        if owner_alive {
+                            st.put_back(rid, owner, Resource::Body(body));
+                        } else {
+                            st.discard(rid);
+                        }
+                        (true, ops::uint8_array(tc, bytes.to_vec()).map(Into::into))
+                    }
+                    None => {
+                        st.discard(rid);
+                        (true, Some(v8::null(tc).into()))
+                    }
+                    Some(Err(e)) => {
+                        st.discard(rid);
+                        (false, v8::String::new(tc, &e.to_string()).map(Into::into))
+                    }
+                },
+                OpResult::ReadAll(Ok(bytes)) => (true, ops::uint8_array(tc, bytes).map(Into::into)),
+                OpResult::ReadAll(Err(e)) => (false, v8::String::new(tc, &e).map(Into::into)),
+            };
+            let f = v8::Local::new(tc, complete);
+            let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
+            let opv = v8::Integer::new_from_unsigned(tc, op).into();
+            let okv = v8::Boolean::new(tc, ok).into();
+            f.call(tc, undefined, &[opv, okv, value.unwrap_or(undefined)]);
+            if tc.has_caught() && !tc.has_terminated() {
+                let (msg, stack) = { let e = tc.exception(); let m = tc.message(); modules::describe_exception(tc, e, m) };
+                tracing::error!(target: "isoproxy::worker", worker = %st.spec.name, error = %msg, stack = %stack, "uncaught exception");
+            }
+        })
+    }
+
+    /// Fail every request in flight (the isolate is going away).
+    pub(crate) fn fail_all(&mut self, outcome: Outcome, message: &str) {
+        let ids: Vec<u32> = self.state.requests.borrow().keys().copied().collect();
+        for id in ids {
+            self.state.fail(id, outcome, message);
+        }
+        self.state.requests.borrow_mut().clear();
+    }
+
+    /// Fail requests that can no longer get a response: nothing is pending
+    /// in the isolate that could resume them.
+    pub(crate) fn fail_stalled(&mut self) {
+        if self.state.in_flight.get() > 0 {
+            return;
+        }
+        let ids: Vec<u32> = self
+            .state
+            .requests
+            .borrow()
+            .iter()
+            .filter(|(_, p)| p.reply.is_some())
+            .map(|(id, _)| *id)
+            .collect();
+        for id in ids {
+            self.state
+                .fail(id, Outcome::Exception, "the script will never generate a response");
+        }
+    }
+
+    /// Requests still in flight.
+    pub(crate) fn busy(&self) -> bool {
+        !self.state.requests.borrow().is_empty()
+    }
+}
+
+impl Drop for WorkerIsolate {
+    fn drop(&mut self) {
+        // `OwnedIsolate` must be the current isolate when dropped; its drop
+        // exits this entry.
+        // SAFETY: on the isolate's thread; the matching exit is in
+        // `OwnedIsolate::drop`.
+        unsafe { self.isolate.enter() };
+    }
+}
+
+/// Create the inbox of a new isolate for `spec` on this thread and start its
+/// event loop; the isolate itself is built by the loop.
+pub(crate) fn spawn(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, generation: u64) -> mpsc::UnboundedSender<Job> {
+    let (tx, rx) = mpsc::unbounded_channel();
+    tokio::task::spawn_local(run(spec, env, rx, generation));
+    tx
+}
+
+async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::UnboundedReceiver<Job>, generation: u64) {
+    let (ctx, mut crx) = mpsc::unbounded_channel();
+    let mut w = match WorkerIsolate::new(spec.clone(), env.clone(), ctx) {
+        Ok(w) => w,
+        Err(e) => {
+            tracing::error!(target: "isoproxy::worker", worker = %spec.name, error = %e, "isolate start-up failed");
+            env.retire(&spec.name, generation);
+            inbox.close();
+            while let Ok(job) = inbox.try_recv() {
+                let _ = job.reply.send(Err(crate::WorkerFailure {
+                    outcome: Outcome::Internal,
+                    message: format!("worker start-up failed: {e}"),
+                }));
+            }
+            return;
+        }
+    };
+    let heap = w.heap_used();
+    tracing::debug!(target: "isoproxy::worker", worker = %spec.name, create_us = w.create_time.as_micros() as u64, load_us = w.load_time.as_micros() as u64, heap_bytes = heap, "isolate created");
+    env.shared.observer.isolates_changed(&spec.name, 1);
+    let mut retiring = false;
+    loop {
+        let breach = tokio::select! {
+            biased;
+            Some(c) = crx.recv() => w.complete(c),
+            job = inbox.recv(), if !retiring => match job {
+                Some(job) => w.start(job),
+                None => { retiring = true; None }
+            },
+        };
+        match breach {
+            Some(Breach::Heap) => {
+                let current = w.state.current.get();
+                tracing::error!(target: "isoproxy::worker", worker = %spec.name, limit_mb = spec.limits().heap_mb, "heap limit exceeded; discarding the isolate");
+                if let Some(id) = current {
+                    w.state.fail(
+                        id,
+                        Outcome::HeapLimit,
+                        format!("heap limit of {} MiB exceeded", spec.limits().heap_mb),
+                    );
+                }
+                w.fail_all(
+                    Outcome::HeapLimit,
+                    "the isolate was discarded after exceeding its heap limit",
+                );
+                env.retire(&spec.name, generation);
+                redispatch(&env, &mut inbox);
+                break;
+            }
+            Some(Breach::Cpu) => {
+                tracing::error!(target: "isoproxy::worker", worker = %spec.name, limit_ms = spec.limits().cpu_ms, "CPU limit exceeded; replacing the isolate");
+                // Which request ran out: the one that was running.
+                let ids: Vec<u32> = w.state.requests.borrow().keys().copied().collect();
+                let mut failed = false;
+                for id in ids {
+                    let over = w
+                        .state
+                        .requests
+                        .borrow()
+                        .get(&id)
+                        .is_some_and(|p| p.cpu >= Duration::from_millis(spec.limits().cpu_ms as u64));
+                    if over {
+                        failed |= w.state.fail(
+                            id,
+                            Outcome::CpuLimit,
+                            format!("CPU limit of {} ms exceeded", spec.limits().cpu_ms),
+                        );
+                    }
+                }
+                if !failed {
+                    w.fail_all(Outcome::CpuLimit, "CPU limit exceeded");
+                }
+                if !retiring {
+                    retiring = true;
+                    env.retire(&spec.name, generation);
+                    redispatch(&env, &mut inbox);
+                }
+            }
+            None => {}
+        }
+        if crx.is_empty() {
+            w.fail_stalled();
+        }
+        if retiring && !w.busy() {
+            break;
+        }
+    }
+    drop(w);
+    env.shared.observer.isolates_changed(&spec.name, -1);
+}
+
+/// Hand the jobs queued for a retiring isolate to its successor.
+fn redispatch(env: &Rc<ThreadEnv>, inbox: &mut mpsc::UnboundedReceiver<Job>) {
+    inbox.close();
+    while let Ok(job) = inbox.try_recv() {
+        env.dispatch(job);
+    }
+}

@@ -1,0 +1,117 @@
+// isoproxy glue, part 2: TextEncoder, TextDecoder, atob, btoa.
+// Specs: https://encoding.spec.whatwg.org/ and
+// https://html.spec.whatwg.org/multipage/webappapis.html#atob
+"use strict";
+(function () {
+  const internal = globalThis.__internal;
+  const ops = internal.ops;
+
+  // https://encoding.spec.whatwg.org/#names-and-labels (the subset we decode)
+  const LABELS = new Map();
+  for (const l of ["unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"]) LABELS.set(l, "utf-8");
+  for (const l of ["csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "utf-16", "utf-16le"]) LABELS.set(l, "utf-16le");
+  for (const l of ["ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1", "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1", "us-ascii", "windows-1252", "x-cp1252"]) LABELS.set(l, "windows-1252");
+
+  function toUSVString(s) {
+    s = String(s);
+    return typeof s.toWellFormed === "function" ? s.toWellFormed() : s;
+  }
+
+  // https://encoding.spec.whatwg.org/#interface-textencoder
+  class TextEncoder {
+    get encoding() { return "utf-8"; }
+    // https://encoding.spec.whatwg.org/#dom-textencoder-encode
+    encode(input = "") { return ops.encoding_encode(toUSVString(input)); }
+    // https://encoding.spec.whatwg.org/#dom-textencoder-encodeinto
+    encodeInto(source, destination) {
+      if (!(destination instanceof Uint8Array)) throw new TypeError("encodeInto: destination must be a Uint8Array");
+      const [read, written] = ops.encoding_encode_into(toUSVString(source), destination);
+      return { read, written };
+    }
+  }
+  internal.brand(TextEncoder, "TextEncoder");
+
+  const kState = Symbol("decoder");
+  // https://encoding.spec.whatwg.org/#interface-textdecoder
+  class TextDecoder {
+    constructor(label = "utf-8", options = {}) {
+      const enc = LABELS.get(String(label).trim().toLowerCase());
+      if (enc === undefined) throw new RangeError(`The encoding label provided ('${label}') is invalid.`);
+      options = options ?? {};
+      this[kState] = { enc, fatal: !!options.fatal, ignoreBOM: !!options.ignoreBOM, pending: null, bomSeen: false };
+    }
+    get encoding() { return this[kState].enc; }
+    get fatal() { return this[kState].fatal; }
+    get ignoreBOM() { return this[kState].ignoreBOM; }
+    // https://encoding.spec.whatwg.org/#dom-textdecoder-decode
+    decode(input = undefined, options = {}) {
+      const st = this[kState];
+      const stream = !!(options && options.stream);
+      let bytes = input === undefined ? new Uint8Array(0) : internal.toBytes(input);
+      if (bytes === null) throw new TypeError("decode: input must be a BufferSource");
+      if (st.pending) {
+        const joined = new Uint8Array(st.pending.length + bytes.length);
+        joined.set(st.pending, 0);
+        joined.set(bytes, st.pending.length);
+        bytes = joined;
+        st.pending = null;
+      }
+      let text, leftover;
+      try {
+        [text, leftover] = ops.encoding_decode(bytes, st.enc, st.fatal, stream);
+      } catch (e) {
+        st.bomSeen = false;
+        throw e;
+      }
+      if (leftover > 0) st.pending = bytes.slice(bytes.length - leftover);
+      if (!st.bomSeen && text.length > 0) {
+        st.bomSeen = true;
+        if (!st.ignoreBOM && text.charCodeAt(0) === 0xfeff && st.enc !== "windows-1252") text = text.slice(1);
+      }
+      if (!stream) { st.bomSeen = false; st.pending = null; }
+      return text;
+    }
+  }
+  internal.brand(TextDecoder, "TextDecoder");
+
+  const B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const B64_INDEX = new Map([...B64].map((c, i) => [c, i]));
+
+  // https://html.spec.whatwg.org/multipage/webappapis.html#dom-btoa
+  function btoa(data) {
+    if (arguments.length === 0) throw new TypeError("btoa: 1 argument required");
+    const s = String(data);
+    let out = "";
+    for (let i = 0; i < s.length; i += 3) {
+      const a = s.charCodeAt(i), b = s.charCodeAt(i + 1), c = s.charCodeAt(i + 2);
+      if (a > 255 || b > 255 || c > 255) throw new DOMException("Invalid character", "InvalidCharacterError");
+      const n = (a << 16) | ((b || 0) << 8) | (c || 0);
+      out += B64[(n >> 18) & 63] + B64[(n >> 12) & 63];
+      out += i + 1 < s.length ? B64[(n >> 6) & 63] : "=";
+      out += i + 2 < s.length ? B64[n & 63] : "=";
+    }
+    return out;
+  }
+
+  // https://html.spec.whatwg.org/multipage/webappapis.html#dom-atob
+  // (forgiving-base64 decode: https://infra.spec.whatwg.org/#forgiving-base64-decode)
+  function atob(data) {
+    if (arguments.length === 0) throw new TypeError("atob: 1 argument required");
+    let s = String(data).replace(/[\t\n\f\r ]/g, "");
+    if (s.length % 4 === 0) s = s.replace(/==?$/, "");
+    if (s.length % 4 === 1 || /[^A-Za-z0-9+/]/.test(s)) throw new DOMException("The string to be decoded is not correctly encoded.", "InvalidCharacterError");
+    let out = "";
+    let buf = 0, bits = 0;
+    for (const c of s) {
+      buf = (buf << 6) | B64_INDEX.get(c);
+      bits += 6;
+      if (bits >= 8) {
+        bits -= 8;
+        out += String.fromCharCode((buf >> bits) & 0xff);
+      }
+    }
+    return out;
+  }
+
+  internal.defineGlobals({ TextEncoder, TextDecoder, atob, btoa });
+})();

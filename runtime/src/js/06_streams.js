@@ -1,0 +1,731 @@
+// isoproxy glue, part 6: ReadableStream, WritableStream, TransformStream and
+// the queuing strategies, plus native bodies exposed as ReadableStreams that
+// can be handed back to Rust untouched. Spec: https://streams.spec.whatwg.org/
+// Not implemented: BYOB readers (byte streams behave as default streams).
+"use strict";
+(function () {
+  const internal = globalThis.__internal;
+  const ops = internal.ops;
+
+  const kState = Symbol("state");
+  const kNative = Symbol("nativeBody");
+  let creating = false;
+
+  const resolved = (v) => Promise.resolve(v);
+  function deferred() {
+    let resolve, reject;
+    const promise = new Promise((a, b) => { resolve = a; reject = b; });
+    promise.catch(() => {});
+    return { promise, resolve, reject };
+  }
+  function call(obj, name, args, fallback = undefined) {
+    const f = obj?.[name];
+    if (f === undefined || f === null) return fallback;
+    if (typeof f !== "function") throw new TypeError(`${name} must be a function`);
+    return f.apply(obj, args);
+  }
+  function promiseCall(obj, name, args) {
+    try { return resolved(call(obj, name, args)); } catch (e) { return Promise.reject(e); }
+  }
+  function strategyOf(strategy, defaultHwm) {
+    const hwm = strategy?.highWaterMark === undefined ? defaultHwm : Number(strategy.highWaterMark);
+    if (Number.isNaN(hwm) || hwm < 0) throw new RangeError("highWaterMark must be a non-negative number");
+    const size = strategy?.size;
+    if (size !== undefined && typeof size !== "function") throw new TypeError("size must be a function");
+    return { hwm, size: size ? (c) => size.call(undefined, c) : () => 1 };
+  }
+
+  // https://streams.spec.whatwg.org/#rs-default-controller-class
+  class ReadableStreamDefaultController {
+    constructor() { if (!creating) throw new TypeError("Illegal constructor"); }
+    get desiredSize() { return desiredSize(this[kState].stream); }
+    close() {
+      const c = this[kState];
+      if (c.closeRequested || c.stream[kState].state !== "readable") throw new TypeError("The stream is not in a state that permits close");
+      c.closeRequested = true;
+      if (c.queue.length === 0) { clearAlgorithms(c); closeStream(c.stream); }
+    }
+    enqueue(chunk) {
+      const c = this[kState];
+      if (c.closeRequested || c.stream[kState].state !== "readable") throw new TypeError("The stream is not in a state that permits enqueue");
+      if (c.isBytes && !ArrayBuffer.isView(chunk)) throw new TypeError("chunk must be an ArrayBufferView");
+      const s = c.stream[kState];
+      if (s.reader && s.reader[kState].requests.length > 0) {
+        s.reader[kState].requests.shift().resolve({ value: chunk, done: false });
+      } else {
+        let size;
+        try { size = c.size(chunk); if (!(size >= 0) || size === Infinity) throw new RangeError("invalid chunk size"); } catch (e) { errorStream(c.stream, e); throw e; }
+        c.queue.push({ chunk, size });
+        c.queueSize += size;
+      }
+      pullIfNeeded(c);
+    }
+    error(e) { if (this[kState].stream[kState].state === "readable") errorStream(this[kState].stream, e); }
+  }
+  internal.brand(ReadableStreamDefaultController, "ReadableStreamDefaultController");
+
+  function desiredSize(stream) {
+    const s = stream[kState];
+    if (s.state === "errored") return null;
+    if (s.state === "closed") return 0;
+    return s.controller[kState].hwm - s.controller[kState].queueSize;
+  }
+  function clearAlgorithms(c) { c.pull = null; c.cancel = null; }
+
+  function pullIfNeeded(c) {
+    const s = c.stream[kState];
+    if (!c.started || c.closeRequested || s.state !== "readable" || !c.pull) return;
+    const wanted = (s.reader && s.reader[kState].requests.length > 0) || desiredSize(c.stream) > 0;
+    if (!wanted) return;
+    if (c.pulling) { c.pullAgain = true; return; }
+    c.pulling = true;
+    c.pull().then(() => {
+      c.pulling = false;
+      if (c.pullAgain) { c.pullAgain = false; pullIfNeeded(c); }
+    }, (e) => { if (c.stream[kState].state === "readable") errorStream(c.stream, e); });
+  }
+
+  function closeStream(stream) {
+    const s = stream[kState];
+    s.state = "closed";
+    const r = s.reader;
+    if (!r) return;
+    for (const req of r[kState].requests) req.resolve({ value: undefined, done: true });
+    r[kState].requests = [];
+    r[kState].closed.resolve(undefined);
+  }
+  function errorStream(stream, e) {
+    const s = stream[kState];
+    if (s.state !== "readable") return;
+    s.state = "errored";
+    s.error = e;
+    clearAlgorithms(s.controller[kState]);
+    s.controller[kState].queue = [];
+    s.controller[kState].queueSize = 0;
+    const r = s.reader;
+    if (!r) return;
+    for (const req of r[kState].requests) req.reject(e);
+    r[kState].requests = [];
+    r[kState].closed.reject(e);
+  }
+
+  // https://streams.spec.whatwg.org/#readable-stream-cancel
+  function cancelStream(stream, reason) {
+    const s = stream[kState];
+    s.disturbed = true;
+    if (s.state === "closed") return resolved(undefined);
+    if (s.state === "errored") return Promise.reject(s.error);
+    const c = s.controller[kState];
+    c.queue = [];
+    c.queueSize = 0;
+    closeStream(stream);
+    const cancel = c.cancel;
+    clearAlgorithms(c);
+    return (cancel ? cancel(reason) : resolved()).then(() => undefined);
+  }
+
+  // https://streams.spec.whatwg.org/#rs-class
+  class ReadableStream {
+    // https://streams.spec.whatwg.org/#rs-constructor
+    constructor(source = undefined, strategy = {}) {
+      if (source === null) throw new TypeError("underlyingSource must not be null");
+      const type = source?.type === undefined ? undefined : String(source.type);
+      if (type !== undefined && type !== "bytes") throw new TypeError(`invalid type ${type}`);
+      const { hwm, size } = type === "bytes" ? { hwm: strategy?.highWaterMark ?? 0, size: (c) => c.byteLength } : strategyOf(strategy, 1);
+      this[kState] = { state: "readable", reader: null, error: undefined, disturbed: false, controller: null };
+      creating = true;
+      let controller;
+      try { controller = new ReadableStreamDefaultController(); } finally { creating = false; }
+      const c = {
+        stream: this, queue: [], queueSize: 0, hwm, size, isBytes: type === "bytes",
+        started: false, pulling: false, pullAgain: false, closeRequested: false,
+        pull: source?.pull ? () => promiseCall(source, "pull", [controller]) : () => resolved(),
+        cancel: (r) => promiseCall(source, "cancel", [r]),
+      };
+      controller[kState] = c;
+      this[kState].controller = controller;
+      const startResult = call(source, "start", [controller]);
+      resolved(startResult).then(() => { c.started = true; pullIfNeeded(c); }, (e) => errorStream(this, e));
+    }
+    get locked() { return this[kState].reader !== null; }
+    // https://streams.spec.whatwg.org/#rs-cancel
+    cancel(reason = undefined) {
+      if (this.locked) return Promise.reject(new TypeError("Cannot cancel a locked stream"));
+      return cancelStream(this, reason);
+    }
+    // https://streams.spec.whatwg.org/#rs-get-reader
+    getReader(options = {}) {
+      if (options?.mode !== undefined) {
+        if (String(options.mode) !== "byob") throw new TypeError("invalid reader mode");
+        throw new TypeError("BYOB readers are not supported");
+      }
+      return new ReadableStreamDefaultReader(this);
+    }
+    // https://streams.spec.whatwg.org/#rs-pipe-through
+    pipeThrough(transform, options = {}) {
+      if (this.locked) throw new TypeError("The stream is locked");
+      if (transform?.writable?.locked) throw new TypeError("The writable is locked");
+      this.pipeTo(transform.writable, options).catch(() => {});
+      return transform.readable;
+    }
+    // https://streams.spec.whatwg.org/#rs-pipe-to
+    pipeTo(dest, options = {}) {
+      if (!(dest instanceof WritableStream)) return Promise.reject(new TypeError("pipeTo: destination must be a WritableStream"));
+      if (this.locked || dest.locked) return Promise.reject(new TypeError("pipeTo: a stream is locked"));
+      const { preventClose = false, preventAbort = false, preventCancel = false, signal } = options ?? {};
+      const reader = this.getReader();
+      const writer = dest.getWriter();
+      return new Promise((resolve, reject) => {
+        let done = false;
+        const finish = (err, isError) => {
+          if (done) return;
+          done = true;
+          reader.releaseLock();
+          writer.releaseLock();
+          if (isError) reject(err); else resolve(undefined);
+        };
+        const onAbort = () => {
+          const reason = signal.reason;
+          const actions = [];
+          if (!preventAbort) actions.push(writer.abort(reason).catch(() => {}));
+          if (!preventCancel) actions.push(reader.cancel(reason).catch(() => {}));
+          Promise.all(actions).then(() => finish(reason, true));
+        };
+        if (signal) {
+          if (signal.aborted) { onAbort(); return; }
+          signal.addEventListener("abort", onAbort, { once: true });
+        }
+        writer.closed.catch((e) => {
+          if (done) return;
+          if (!preventCancel) reader.cancel(e).catch(() => {});
+          finish(e, true);
+        });
+        const step = () => {
+          if (done) return;
+          writer.ready.then(() => reader.read()).then(({ value, done: end }) => {
+            if (done) return;
+            if (end) {
+              if (preventClose) finish(undefined, false);
+              else writer.close().then(() => finish(undefined, false), (e) => finish(e, true));
+              return;
+            }
+            writer.write(value).catch(() => {});
+            step();
+          }, (e) => {
+            if (done) return;
+            if (preventAbort) finish(e, true);
+            else writer.abort(e).then(() => finish(e, true), () => finish(e, true));
+          });
+        };
+        step();
+      });
+    }
+    // https://streams.spec.whatwg.org/#rs-tee
+    tee() {
+      const rid = takeNative(this);
+      if (rid !== undefined) {
+        const [a, b] = ops.body_tee(rid);
+        return [nativeStream(a), nativeStream(b)];
+      }
+      const reader = this.getReader();
+      let canceled1 = false, canceled2 = false, reason1, reason2, reading = false;
+      const cancelDone = deferred();
+      let c1, c2;
+      const pull = () => {
+        if (reading) return resolved();
+        reading = true;
+        reader.read().then(({ value, done }) => {
+          reading = false;
+          if (done) {
+            if (!canceled1) try { c1.close(); } catch {}
+            if (!canceled2) try { c2.close(); } catch {}
+            cancelDone.resolve();
+            return;
+          }
+          if (!canceled1) c1.enqueue(value);
+          if (!canceled2) c2.enqueue(canceled1 ? value : structuredCloneChunk(value));
+        }, (e) => { reading = false; c1.error(e); c2.error(e); cancelDone.resolve(); });
+        return resolved();
+      };
+      const b1 = new ReadableStream({
+        start: (c) => { c1 = c; }, pull,
+        cancel: (r) => { canceled1 = true; reason1 = r; if (canceled2) reader.cancel([reason1, reason2]).then(cancelDone.resolve); return cancelDone.promise; },
+      });
+      const b2 = new ReadableStream({
+        start: (c) => { c2 = c; }, pull,
+        cancel: (r) => { canceled2 = true; reason2 = r; if (canceled1) reader.cancel([reason1, reason2]).then(cancelDone.resolve); return cancelDone.promise; },
+      });
+      reader.closed.catch((e) => { c1.error(e); c2.error(e); });
+      return [b1, b2];
+    }
+    // https://streams.spec.whatwg.org/#rs-asynciterator
+    values({ preventCancel = false } = {}) {
+      const reader = this.getReader();
+      let finished = false;
+      return {
+        next() {
+          if (finished) return resolved({ value: undefined, done: true });
+          return reader.read().then((r) => { if (r.done) { finished = true; reader.releaseLock(); } return r; }, (e) => { finished = true; reader.releaseLock(); throw e; });
+        },
+        return(value) {
+          if (finished) return resolved({ value, done: true });
+          finished = true;
+          if (!preventCancel) { const p = reader.cancel(value); reader.releaseLock(); return p.then(() => ({ value, done: true })); }
+          reader.releaseLock();
+          return resolved({ value, done: true });
+        },
+        [Symbol.asyncIterator]() { return this; },
+      };
+    }
+    [Symbol.asyncIterator](options) { return this.values(options); }
+    // https://streams.spec.whatwg.org/#rs-from
+    static from(iterable) {
+      if (iterable instanceof ReadableStream) return iterable;
+      const it = iterable?.[Symbol.asyncIterator]?.() ?? iterable?.[Symbol.iterator]?.();
+      if (!it || typeof it.next !== "function") throw new TypeError("ReadableStream.from: argument is not iterable");
+      return new ReadableStream({
+        pull: async (c) => {
+          const { value, done } = await it.next();
+          if (done) c.close(); else c.enqueue(await value);
+        },
+        cancel: async (r) => { if (typeof it.return === "function") await it.return(r); },
+      }, { highWaterMark: 0 });
+    }
+  }
+  internal.brand(ReadableStream, "ReadableStream");
+
+  function structuredCloneChunk(v) {
+    return v;
+  }
+
+  // https://streams.spec.whatwg.org/#default-reader-class
+  class ReadableStreamDefaultReader {
+    constructor(stream) {
+      if (!(stream instanceof ReadableStream)) throw new TypeError("ReadableStreamDefaultReader: argument must be a ReadableStream");
+      if (stream.locked) throw new TypeError("ReadableStream is locked");
+      const s = stream[kState];
+      s.reader = this;
+      this[kState] = { stream, requests: [], closed: deferred() };
+      if (s.state === "closed") this[kState].closed.resolve(undefined);
+      if (s.state === "errored") this[kState].closed.reject(s.error);
+    }
+    get closed() { return this[kState].closed.promise; }
+    // https://streams.spec.whatwg.org/#default-reader-read
+    read() {
+      const stream = this[kState].stream;
+      if (!stream) return Promise.reject(new TypeError("The reader was released"));
+      const s = stream[kState];
+      s.disturbed = true;
+      if (s.state === "closed") return resolved({ value: undefined, done: true });
+      if (s.state === "errored") return Promise.reject(s.error);
+      const c = s.controller[kState];
+      if (c.queue.length > 0) {
+        const { chunk, size } = c.queue.shift();
+        c.queueSize -= size;
+        if (c.queue.length === 0) c.queueSize = 0;
+        if (c.closeRequested && c.queue.length === 0) { clearAlgorithms(c); closeStream(stream); } else pullIfNeeded(c);
+        return resolved({ value: chunk, done: false });
+      }
+      const d = deferred();
+      this[kState].requests.push(d);
+      pullIfNeeded(c);
+      return d.promise;
+    }
+    // https://streams.spec.whatwg.org/#default-reader-release-lock
+    releaseLock() {
+      const stream = this[kState].stream;
+      if (!stream) return;
+      const err = new TypeError("The reader was released");
+      for (const r of this[kState].requests) r.reject(err);
+      this[kState].requests = [];
+      if (stream[kState].state === "readable") this[kState].closed.reject(err);
+      else { this[kState].closed = deferred(); this[kState].closed.reject(err); }
+      stream[kState].reader = null;
+      this[kState].stream = null;
+    }
+    // https://streams.spec.whatwg.org/#generic-reader-cancel
+    cancel(reason = undefined) {
+      const stream = this[kState].stream;
+      if (!stream) return Promise.reject(new TypeError("The reader was released"));
+      return cancelStream(stream, reason);
+    }
+  }
+  internal.brand(ReadableStreamDefaultReader, "ReadableStreamDefaultReader");
+
+  // A ReadableStream over a native body; Rust reads it only when JS does.
+  function nativeStream(rid) {
+    const stream = new ReadableStream({
+      type: "bytes",
+      pull(c) {
+        return internal.opPromise(ops.body_read(rid)).then((chunk) => {
+          if (chunk === null) c.close(); else c.enqueue(chunk);
+        });
+      },
+      cancel() { ops.body_close(rid); },
+    }, { highWaterMark: 0 });
+    stream[kNative] = rid;
+    return stream;
+  }
+  // The native body behind an untouched stream, taking it (the stream is
+  // then used); `undefined` if the stream is not such a stream.
+  function takeNative(stream) {
+    const rid = stream[kNative];
+    if (rid === undefined) return undefined;
+    const s = stream[kState];
+    if (s.reader !== null || s.disturbed || s.state !== "readable" || s.controller[kState].queue.length > 0 || s.controller[kState].pulling) return undefined;
+    delete stream[kNative];
+    s.disturbed = true;
+    clearAlgorithms(s.controller[kState]);
+    closeStream(stream);
+    return rid;
+  }
+  internal.nativeStream = nativeStream;
+  internal.takeNative = takeNative;
+  internal.isDisturbed = (stream) => stream[kState].disturbed;
+  internal.isNativeUntouched = (stream) => stream[kNative] !== undefined && !stream[kState].disturbed && stream[kState].reader === null;
+
+  // Read a whole stream into one Uint8Array.
+  internal.readAll = async (stream) => {
+    const rid = takeNative(stream);
+    if (rid !== undefined) return internal.opPromise(ops.body_read_all(rid));
+    const reader = stream.getReader();
+    const chunks = [];
+    let total = 0;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      const bytes = typeof value === "string" ? new TextEncoder().encode(value) : internal.toBytes(value);
+      if (bytes === null) throw new TypeError("body stream chunks must be Uint8Arrays");
+      chunks.push(bytes);
+      total += bytes.length;
+    }
+    const out = new Uint8Array(total);
+    let off = 0;
+    for (const c of chunks) { out.set(c, off); off += c.length; }
+    return out;
+  };
+
+  // Copy a JS stream into a native body writer (backpressure per chunk).
+  internal.pumpToWriter = async (stream, writerRid) => {
+    const reader = stream.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        const bytes = typeof value === "string" ? new TextEncoder().encode(value) : internal.toBytes(value);
+        if (bytes === null) throw new TypeError("body stream chunks must be Uint8Arrays");
+        if (bytes.length === 0) continue;
+        const alive = await internal.opPromise(ops.body_write(writerRid, bytes));
+        if (!alive) { await reader.cancel(); break; }
+      }
+      ops.body_close(writerRid);
+    } catch (e) {
+      ops.body_abort(writerRid, String(e));
+      try { await reader.cancel(e); } catch {}
+    }
+  };
+
+  // https://streams.spec.whatwg.org/#ws-default-controller-class
+  class WritableStreamDefaultController {
+    constructor() { if (!creating) throw new TypeError("Illegal constructor"); }
+    get signal() { return this[kState].abort.signal; }
+    error(e) { const w = this[kState].stream; if (w[kState].state === "writable") startErroring(w, e); }
+  }
+  internal.brand(WritableStreamDefaultController, "WritableStreamDefaultController");
+
+  function wsDesired(ws) {
+    const s = ws[kState];
+    if (s.state === "errored" || s.state === "erroring") return null;
+    if (s.state === "closed") return 0;
+    return s.hwm - s.queueSize;
+  }
+  function updateBackpressure(ws) {
+    const s = ws[kState];
+    const bp = wsDesired(ws) <= 0;
+    if (s.writer && bp !== s.backpressure && s.state === "writable") {
+      if (bp) s.writer[kState].ready = deferred();
+      else s.writer[kState].ready.resolve(undefined);
+    }
+    s.backpressure = bp;
+  }
+  function startErroring(ws, e) {
+    const s = ws[kState];
+    if (s.state !== "writable") return;
+    s.state = "erroring";
+    s.error = e;
+    if (s.writer) { const r = s.writer[kState]; r.ready = deferred(); r.ready.reject(e); }
+    if (!s.inFlight && s.started) finishErroring(ws);
+  }
+  function finishErroring(ws) {
+    const s = ws[kState];
+    s.state = "errored";
+    for (const q of s.queue) q.reject(s.error);
+    s.queue = [];
+    s.queueSize = 0;
+    const done = () => {
+      if (s.closeRequest) { s.closeRequest.reject(s.error); s.closeRequest = null; }
+      if (s.writer) s.writer[kState].closed.reject(s.error);
+    };
+    if (s.pendingAbort) {
+      const a = s.pendingAbort;
+      s.pendingAbort = null;
+      if (a.wasAlreadyErroring) { a.reject(s.error); done(); return; }
+      promiseCall(s.sink, "abort", [a.reason]).then(() => { a.resolve(); done(); }, (e) => { a.reject(e); done(); });
+      return;
+    }
+    done();
+  }
+  function advance(ws) {
+    const s = ws[kState];
+    if (!s.started || s.inFlight) return;
+    if (s.state === "erroring") { finishErroring(ws); return; }
+    if (s.state !== "writable") return;
+    if (s.queue.length === 0) {
+      if (s.closeRequest) {
+        const req = s.closeRequest;
+        s.inFlight = true;
+        promiseCall(s.sink, "close", []).then(() => {
+          s.inFlight = false;
+          s.state = "closed";
+          req.resolve(undefined);
+          s.closeRequest = null;
+          if (s.writer) s.writer[kState].closed.resolve(undefined);
+        }, (e) => { s.inFlight = false; s.closeRequest = null; req.reject(e); startErroring(ws, e); finishErroring(ws); });
+      }
+      return;
+    }
+    const w = s.queue[0];
+    s.inFlight = true;
+    promiseCall(s.sink, "write", [w.chunk, s.controller]).then(() => {
+      s.inFlight = false;
+      s.queue.shift();
+      s.queueSize -= w.size;
+      w.resolve(undefined);
+      updateBackpressure(ws);
+      advance(ws);
+    }, (e) => {
+      s.inFlight = false;
+      s.queue.shift();
+      w.reject(e);
+      if (s.state === "writable") startErroring(ws, e);
+      finishErroring(ws);
+    });
+  }
+
+  // https://streams.spec.whatwg.org/#ws-class
+  class WritableStream {
+    constructor(sink = undefined, strategy = {}) {
+      if (sink?.type !== undefined) throw new RangeError("invalid type");
+      const { hwm, size } = strategyOf(strategy, 1);
+      creating = true;
+      let controller;
+      try { controller = new WritableStreamDefaultController(); } finally { creating = false; }
+      this[kState] = {
+        state: "writable", error: undefined, writer: null, sink: sink ?? {}, hwm, size, queue: [], queueSize: 0,
+        inFlight: false, closeRequest: null, pendingAbort: null, started: false, backpressure: false, controller,
+      };
+      controller[kState] = { stream: this, abort: new AbortController() };
+      updateBackpressure(this);
+      resolved(call(sink, "start", [controller])).then(() => { this[kState].started = true; advance(this); },
+        (e) => { this[kState].started = true; startErroring(this, e); finishErroring(this); });
+    }
+    get locked() { return this[kState].writer !== null; }
+    // https://streams.spec.whatwg.org/#ws-abort
+    abort(reason = undefined) {
+      if (this.locked) return Promise.reject(new TypeError("The stream is locked"));
+      return abortStream(this, reason);
+    }
+    // https://streams.spec.whatwg.org/#ws-close
+    close() {
+      if (this.locked) return Promise.reject(new TypeError("The stream is locked"));
+      return closeWritable(this);
+    }
+    getWriter() { return new WritableStreamDefaultWriter(this); }
+  }
+  internal.brand(WritableStream, "WritableStream");
+
+  function abortStream(ws, reason) {
+    const s = ws[kState];
+    if (s.state === "closed" || s.state === "errored") return resolved(undefined);
+    s.controller[kState].abort.abort(reason);
+    if (s.pendingAbort) return s.pendingAbort.promise;
+    const wasAlreadyErroring = s.state === "erroring";
+    const d = deferred();
+    s.pendingAbort = { ...d, reason: wasAlreadyErroring ? undefined : reason, wasAlreadyErroring };
+    if (!wasAlreadyErroring) startErroring(ws, reason);
+    return d.promise;
+  }
+  function closeWritable(ws) {
+    const s = ws[kState];
+    if (s.state === "closed" || s.state === "errored") return Promise.reject(new TypeError("The stream is closed or errored"));
+    if (s.closeRequest) return Promise.reject(new TypeError("The stream is already closing"));
+    const d = deferred();
+    s.closeRequest = d;
+    if (s.writer && s.backpressure && s.state === "writable") s.writer[kState].ready.resolve(undefined);
+    advance(ws);
+    return d.promise;
+  }
+
+  // https://streams.spec.whatwg.org/#default-writer-class
+  class WritableStreamDefaultWriter {
+    constructor(stream) {
+      if (!(stream instanceof WritableStream)) throw new TypeError("WritableStreamDefaultWriter: argument must be a WritableStream");
+      if (stream.locked) throw new TypeError("WritableStream is locked");
+      const s = stream[kState];
+      s.writer = this;
+      this[kState] = { stream, ready: deferred(), closed: deferred() };
+      if (s.state === "writable") {
+        if (!s.backpressure || s.closeRequest) this[kState].ready.resolve(undefined);
+      } else if (s.state === "erroring") {
+        this[kState].ready.reject(s.error);
+      } else if (s.state === "closed") {
+        this[kState].ready.resolve(undefined);
+        this[kState].closed.resolve(undefined);
+      } else {
+        this[kState].ready.reject(s.error);
+        this[kState].closed.reject(s.error);
+      }
+    }
+    get closed() { return this[kState].closed.promise; }
+    get ready() { return this[kState].ready.promise; }
+    get desiredSize() {
+      if (!this[kState].stream) throw new TypeError("The writer was released");
+      return wsDesired(this[kState].stream);
+    }
+    abort(reason = undefined) {
+      if (!this[kState].stream) return Promise.reject(new TypeError("The writer was released"));
+      return abortStream(this[kState].stream, reason);
+    }
+    close() {
+      if (!this[kState].stream) return Promise.reject(new TypeError("The writer was released"));
+      return closeWritable(this[kState].stream);
+    }
+    // https://streams.spec.whatwg.org/#default-writer-write
+    write(chunk = undefined) {
+      const ws = this[kState].stream;
+      if (!ws) return Promise.reject(new TypeError("The writer was released"));
+      const s = ws[kState];
+      let size = 1;
+      try { size = s.size(chunk); } catch (e) { startErroring(ws, e); return Promise.reject(e); }
+      if (s.state === "errored" || s.state === "erroring") return Promise.reject(s.error);
+      if (s.closeRequest || s.state === "closed") return Promise.reject(new TypeError("The stream is closing or closed"));
+      const d = deferred();
+      s.queue.push({ chunk, size, resolve: d.resolve, reject: d.reject });
+      s.queueSize += size;
+      updateBackpressure(ws);
+      advance(ws);
+      return d.promise;
+    }
+    releaseLock() {
+      const ws = this[kState].stream;
+      if (!ws) return;
+      const err = new TypeError("The writer was released");
+      this[kState].ready = deferred();
+      this[kState].ready.reject(err);
+      this[kState].closed = deferred();
+      this[kState].closed.reject(err);
+      ws[kState].writer = null;
+      this[kState].stream = null;
+    }
+  }
+  internal.brand(WritableStreamDefaultWriter, "WritableStreamDefaultWriter");
+
+  // https://streams.spec.whatwg.org/#ts-default-controller-class
+  class TransformStreamDefaultController {
+    constructor() { if (!creating) throw new TypeError("Illegal constructor"); }
+    get desiredSize() { return this[kState].readableController.desiredSize; }
+    enqueue(chunk) { this[kState].readableController.enqueue(chunk); }
+    error(e) { this[kState].readableController.error(e); this[kState].writableController.error(e); }
+    terminate() {
+      try { this[kState].readableController.close(); } catch {}
+      this[kState].writableController.error(new TypeError("The transform stream was terminated"));
+    }
+  }
+  internal.brand(TransformStreamDefaultController, "TransformStreamDefaultController");
+
+  // https://streams.spec.whatwg.org/#ts-class
+  class TransformStream {
+    constructor(transformer = undefined, writableStrategy = {}, readableStrategy = { highWaterMark: 0 }) {
+      if (transformer?.readableType !== undefined || transformer?.writableType !== undefined) throw new RangeError("invalid type");
+      creating = true;
+      let controller;
+      try { controller = new TransformStreamDefaultController(); } finally { creating = false; }
+      // https://streams.spec.whatwg.org/#transformstream-backpressure
+      const st = { readableController: null, writableController: null, backpressure: true, waiter: deferred() };
+      controller[kState] = st;
+      const started = deferred();
+      this.readableStream = null;
+      const readable = new ReadableStream({
+        start: (c) => { st.readableController = c; return started.promise; },
+        pull: () => { st.backpressure = false; st.waiter.resolve(); },
+        cancel: (r) => { st.writableController.error(r ?? new TypeError("The readable side was canceled")); return promiseCall(transformer, "cancel", [r]); },
+      }, readableStrategy);
+      const transform = (chunk) => (transformer?.transform ? promiseCall(transformer, "transform", [chunk, controller]) : (controller.enqueue(chunk), resolved()));
+      const writable = new WritableStream({
+        start: (c) => { st.writableController = c; return started.promise; },
+        write: (chunk) => {
+          const go = () => transform(chunk).then(() => {
+            if (!st.backpressure && st.readableController.desiredSize <= 0) { st.backpressure = true; st.waiter = deferred(); }
+          });
+          return st.backpressure ? st.waiter.promise.then(go) : go();
+        },
+        close: () => promiseCall(transformer, "flush", [controller]).then(() => { try { st.readableController.close(); } catch {} }, (e) => { st.readableController.error(e); throw e; }),
+        abort: (r) => { st.readableController.error(r); return promiseCall(transformer, "cancel", [r]); },
+      }, writableStrategy);
+      this[kState] = { readable, writable };
+      delete this.readableStream;
+      try {
+        resolved(call(transformer, "start", [controller])).then(started.resolve, started.reject);
+      } catch (e) { started.reject(e); throw e; }
+    }
+    get readable() { return this[kState].readable; }
+    get writable() { return this[kState].writable; }
+  }
+  internal.brand(TransformStream, "TransformStream");
+
+  // https://streams.spec.whatwg.org/#cqs-class
+  class CountQueuingStrategy {
+    #hwm;
+    constructor(init) { this.#hwm = Number(init?.highWaterMark); }
+    get highWaterMark() { return this.#hwm; }
+    get size() { return () => 1; }
+  }
+  // https://streams.spec.whatwg.org/#blqs-class
+  class ByteLengthQueuingStrategy {
+    #hwm;
+    constructor(init) { this.#hwm = Number(init?.highWaterMark); }
+    get highWaterMark() { return this.#hwm; }
+    get size() { return (chunk) => chunk.byteLength; }
+  }
+
+  // https://encoding.spec.whatwg.org/#interface-textencoderstream
+  class TextEncoderStream extends TransformStream {
+    constructor() {
+      const enc = new TextEncoder();
+      super({ transform(chunk, c) { const b = enc.encode(String(chunk)); if (b.length) c.enqueue(b); } });
+    }
+    get encoding() { return "utf-8"; }
+  }
+  // https://encoding.spec.whatwg.org/#interface-textdecoderstream
+  class TextDecoderStream extends TransformStream {
+    #dec;
+    constructor(label = "utf-8", options = {}) {
+      const dec = new TextDecoder(label, options);
+      super({
+        transform(chunk, c) { const s = dec.decode(chunk, { stream: true }); if (s) c.enqueue(s); },
+        flush(c) { const s = dec.decode(); if (s) c.enqueue(s); },
+      });
+      this.#dec = dec;
+    }
+    get encoding() { return this.#dec.encoding; }
+    get fatal() { return this.#dec.fatal; }
+    get ignoreBOM() { return this.#dec.ignoreBOM; }
+  }
+
+  internal.defineGlobals({
+    ReadableStream, ReadableStreamDefaultReader, ReadableStreamDefaultController,
+    WritableStream, WritableStreamDefaultWriter, WritableStreamDefaultController,
+    TransformStream, TransformStreamDefaultController, CountQueuingStrategy, ByteLengthQueuingStrategy,
+    TextEncoderStream, TextDecoderStream,
+  });
+})();

@@ -1,0 +1,305 @@
+//! Loading a Worker's code into a context: ES modules (with imports between
+//! the listed modules and `text`/`data`/`json`/`wasm` modules) or one
+//! service-worker script.
+
+use std::collections::HashMap;
+
+use isoproxy_schema::model::{ModuleKind, WorkerSource};
+
+/// The modules of one context, for the resolve callback.
+#[derive(Default)]
+struct ModuleMap {
+    by_name: HashMap<String, v8::Global<v8::Module>>,
+    names: HashMap<i32, String>,
+    /// Default export of each synthetic module, by identity hash.
+    synthetic: HashMap<i32, v8::Global<v8::Value>>,
+}
+
+/// Format a caught exception as `file:line: message` plus the stack.
+pub(crate) fn describe_exception(
+    tc: &mut v8::PinScope<'_, '_>,
+    exception: Option<v8::Local<v8::Value>>,
+    message: Option<v8::Local<v8::Message>>,
+) -> (String, String) {
+    let text = match exception {
+        Some(e) => e.to_rust_string_lossy(tc),
+        None => "unknown error".to_string(),
+    };
+    let mut location = String::new();
+    if let Some(m) = message {
+        let file = m
+            .get_script_resource_name(tc)
+            .map(|n| n.to_rust_string_lossy(tc))
+            .unwrap_or_default();
+        if let Some(line) = m.get_line_number(tc) {
+            location = format!("{file}:{line}: ");
+        }
+    }
+    let stack = exception
+        .filter(|e| e.is_object())
+        .and_then(|e| e.to_object(tc))
+        .and_then(|o| {
+            let key = v8::String::new(tc, "stack")?;
+            o.get(tc, key.into())
+        })
+        .filter(|s| s.is_string())
+        .map(|s| s.to_rust_string_lossy(tc))
+        .unwrap_or_default();
+    (format!("{location}{text}"), stack)
+}
+
+fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, name: &str, is_module: bool) -> Option<v8::ScriptOrigin<'s>> {
+    let resource_name = v8::String::new(scope, name)?;
+    Some(v8::ScriptOrigin::new(
+        scope,
+        resource_name.into(),
+        0,
+        0,
+        false,
+        0,
+        None,
+        false,
+        false,
+        is_module,
+        None,
+    ))
+}
+
+/// Compile and run a classic script; `Err` carries `file:line: message`.
+pub(crate) fn run_script(
+    scope: &mut v8::PinScope<'_, '_>,
+    name: &str,
+    source: &str,
+) -> Result<v8::Global<v8::Value>, String> {
+    v8::tc_scope!(let tc, scope);
+    let Some(code) = v8::String::new(tc, source) else {
+        return Err(format!("{name}: script too large"));
+    };
+    let origin = origin(tc, name, false);
+    let result = v8::Script::compile(tc, code, origin.as_ref()).and_then(|s| s.run(tc));
+    match result {
+        Some(v) => Ok(v8::Global::new(tc, v)),
+        None => {
+            let (msg, stack) = {
+                let e = tc.exception();
+                let m = tc.message();
+                describe_exception(tc, e, m)
+            };
+            Err(if stack.is_empty() {
+                msg
+            } else {
+                format!("{msg}\n{stack}")
+            })
+        }
+    }
+}
+
+fn normalize(referrer: &str, specifier: &str) -> String {
+    let spec = specifier.strip_prefix("./").unwrap_or(specifier);
+    if specifier.starts_with('/') {
+        return specifier.trim_start_matches('/').to_string();
+    }
+    if !(specifier.starts_with("./") || specifier.starts_with("../")) {
+        return spec.to_string();
+    }
+    let mut parts: Vec<&str> = referrer.split('/').collect();
+    parts.pop();
+    for seg in specifier.split('/') {
+        match seg {
+            "." | "" => {}
+            ".." => {
+                parts.pop();
+            }
+            s => parts.push(s),
+        }
+    }
+    parts.join("/")
+}
+
+fn resolve_callback<'s>(
+    context: v8::Local<'s, v8::Context>,
+    specifier: v8::Local<'s, v8::String>,
+    _attributes: v8::Local<'s, v8::FixedArray>,
+    referrer: v8::Local<'s, v8::Module>,
+) -> Option<v8::Local<'s, v8::Module>> {
+    v8::callback_scope!(unsafe scope, context);
+    let map = context.get_slot::<std::cell::RefCell<ModuleMap>>()?;
+    let spec = specifier.to_rust_string_lossy(scope);
+    let found = {
+        let map = map.borrow();
+        let referrer_name = map
+            .names
+            .get(&referrer.get_identity_hash().get())
+            .cloned()
+            .unwrap_or_default();
+        let name = normalize(&referrer_name, &spec);
+        map.by_name.get(&name).or_else(|| map.by_name.get(&spec)).cloned()
+    };
+    match found {
+        Some(m) => Some(v8::Local::new(scope, &m)),
+        None => {
+            let msg = v8::String::new(scope, &format!("module not found: {spec}"))?;
+            let exc = v8::Exception::type_error(scope, msg);
+            scope.throw_exception(exc);
+            None
+        }
+    }
+}
+
+fn synthetic_steps<'s>(
+    context: v8::Local<'s, v8::Context>,
+    module: v8::Local<v8::Module>,
+) -> Option<v8::Local<'s, v8::Value>> {
+    v8::callback_scope!(unsafe scope, context);
+    let map = context.get_slot::<std::cell::RefCell<ModuleMap>>()?;
+    let value = map.borrow().synthetic.get(&module.get_identity_hash().get()).cloned()?;
+    let value = v8::Local::new(scope, &value);
+    let name = v8::String::new(scope, "default")?;
+    module.set_synthetic_module_export(scope, name, value)?;
+    Some(v8::undefined(scope).into())
+}
+
+fn array_buffer<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local<'s, v8::ArrayBuffer> {
+    let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes.to_vec()).make_shared();
+    v8::ArrayBuffer::with_backing_store(scope, &store)
+}
+
+/// Evaluate the Worker's code. For modules, returns the main module's
+/// default export (or `undefined`).
+pub(crate) fn load_worker(
+    scope: &mut v8::PinScope<'_, '_>,
+    source: &WorkerSource,
+) -> Result<v8::Global<v8::Value>, String> {
+    match source {
+        WorkerSource::ServiceWorkerScript(code) => {
+            run_script(scope, "worker.js", code)?;
+            let undefined: v8::Local<v8::Value> = v8::undefined(scope).into();
+            Ok(v8::Global::new(scope, undefined))
+        }
+        WorkerSource::Modules(modules) => load_modules(scope, modules),
+    }
+}
+
+fn load_modules(
+    scope: &mut v8::PinScope<'_, '_>,
+    modules: &[isoproxy_schema::model::Module],
+) -> Result<v8::Global<v8::Value>, String> {
+    let context = scope.get_current_context();
+    context.set_slot(std::rc::Rc::new(std::cell::RefCell::new(ModuleMap::default())));
+    let map = context
+        .get_slot::<std::cell::RefCell<ModuleMap>>()
+        .ok_or_else(|| "module map missing".to_string())?;
+    let mut main = None;
+    v8::tc_scope!(let tc, scope);
+    for m in modules {
+        let module = match &m.kind {
+            ModuleKind::EsModule(code) => {
+                let code = v8::String::new(tc, code).ok_or("module too large")?;
+                let origin = origin(tc, &m.name, true);
+                let mut src = v8::script_compiler::Source::new(code, origin.as_ref());
+                match v8::script_compiler::compile_module(tc, &mut src) {
+                    Some(module) => module,
+                    None => {
+                        let (msg, _) = {
+                            let e = tc.exception();
+                            let m = tc.message();
+                            describe_exception(tc, e, m)
+                        };
+                        return Err(msg);
+                    }
+                }
+            }
+            other => {
+                let value: v8::Local<v8::Value> = match other {
+                    ModuleKind::Text(t) => v8::String::new(tc, t).ok_or("text module too large")?.into(),
+                    ModuleKind::Data(d) => array_buffer(tc, d).into(),
+                    ModuleKind::Json(j) => {
+                        let s = v8::String::new(tc, j).ok_or("json module too large")?;
+                        match v8::json::parse(tc, s) {
+                            Some(v) => v,
+                            None => return Err(format!("{}: invalid JSON", m.name)),
+                        }
+                    }
+                    ModuleKind::Wasm(w) => match v8::WasmModuleObject::compile(tc, w) {
+                        Some(v) => v.into(),
+                        None => return Err(format!("{}: invalid WebAssembly module", m.name)),
+                    },
+                    ModuleKind::EsModule(_) => unreachable_value(tc),
+                };
+                let name = v8::String::new(tc, &m.name).ok_or("bad module name")?;
+                let export = v8::String::new(tc, "default").ok_or("bad export name")?;
+                let module = v8::Module::create_synthetic_module(tc, name, &[export], synthetic_steps);
+                let global = v8::Global::new(tc, value);
+                map.borrow_mut()
+                    .synthetic
+                    .insert(module.get_identity_hash().get(), global);
+                module
+            }
+        };
+        let global = v8::Global::new(tc, module);
+        let mut mm = map.borrow_mut();
+        mm.names.insert(module.get_identity_hash().get(), m.name.clone());
+        mm.by_name.insert(m.name.clone(), global);
+        drop(mm);
+        if main.is_none() {
+            main = Some(module);
+        }
+    }
+    let main = main.ok_or("a modules Worker needs at least one module")?;
+    if main.instantiate_module(tc, resolve_callback) != Some(true) {
+        let (msg, _) = {
+            let e = tc.exception();
+            let m = tc.message();
+            describe_exception(tc, e, m)
+        };
+        return Err(msg);
+    }
+    let Some(result) = main.evaluate(tc) else {
+        let (msg, _) = {
+            let e = tc.exception();
+            let m = tc.message();
+            describe_exception(tc, e, m)
+        };
+        return Err(msg);
+    };
+    tc.perform_microtask_checkpoint();
+    if let Ok(promise) = v8::Local::<v8::Promise>::try_from(result) {
+        match promise.state() {
+            v8::PromiseState::Rejected => {
+                let exc = promise.result(tc);
+                let m = v8::Exception::create_message(tc, exc);
+                let (msg, stack) = describe_exception(tc, Some(exc), Some(m));
+                return Err(if stack.is_empty() {
+                    msg
+                } else {
+                    format!("{msg}\n{stack}")
+                });
+            }
+            v8::PromiseState::Pending => return Err("top-level await did not settle during start-up".into()),
+            v8::PromiseState::Fulfilled => {}
+        }
+    }
+    let ns = main.get_module_namespace();
+    let ns = ns.to_object(tc).ok_or("module namespace is not an object")?;
+    let key = v8::String::new(tc, "default").ok_or("string")?;
+    let default = ns.get(tc, key.into()).ok_or("reading the default export failed")?;
+    Ok(v8::Global::new(tc, default))
+}
+
+fn unreachable_value<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Value> {
+    v8::undefined(scope).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize;
+
+    #[test]
+    fn normalizes_specifiers() {
+        assert_eq!(normalize("main.js", "./lib.js"), "lib.js");
+        assert_eq!(normalize("a/main.js", "./lib.js"), "a/lib.js");
+        assert_eq!(normalize("a/b/main.js", "../lib.js"), "a/lib.js");
+        assert_eq!(normalize("main.js", "lib.js"), "lib.js");
+        assert_eq!(normalize("a/main.js", "/x.js"), "x.js");
+    }
+}

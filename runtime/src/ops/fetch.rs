@@ -1,0 +1,451 @@
+//! Ops behind `fetch()`, bodies and the Worker's response: subrequests
+//! through `Outbound` or to other Workers, native bodies that JS may read,
+//! tee or pass along untouched, and the reply to the proxy.
+
+use std::rc::Rc;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use tokio::sync::oneshot;
+
+use super::{bytes_of, headers_from_js, state, string, throw_error, throw_type_error};
+use crate::api::{Body, BodyError, Request, RequestInfo, Response};
+use crate::pool::Job;
+use crate::spec::Target;
+use crate::state::{OpResult, Resource, State};
+use crate::{Outcome, WorkerFailure};
+
+/// A body argument from JS: `null`, bytes, or a native body's resource id.
+fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Result<Body, String> {
+    if v.is_null_or_undefined() {
+        return Ok(Body::Empty);
+    }
+    if v.is_number() {
+        let rid = v.uint32_value(scope).unwrap_or(0);
+        return st
+            .take_body(rid)
+            .map(|(_, b)| b)
+            .ok_or_else(|| "body already used".to_string());
+    }
+    match bytes_of(v) {
+        Some(b) if b.is_empty() => Ok(Body::Empty),
+        Some(b) => Ok(Body::Bytes(Bytes::from(b))),
+        None => Err("unsupported body".into()),
+    }
+}
+
+/// Send a request to `target` (the Worker's own routing, no JS involved).
+pub(crate) fn send_to(st: &Rc<State>, target: &Target, request: Request, info: RequestInfo) -> Result<u32, String> {
+    match target {
+        Target::Missing(name) => Err(format!(
+            "fetch() cannot reach service {name:?}: no such service is defined in the config"
+        )),
+        Target::Service(name) => {
+            let outbound = st.env.shared.outbound.clone();
+            let name = name.clone();
+            Ok(st.spawn_op(async move { OpResult::Fetch(outbound.fetch(&name, request, &info).await) }))
+        }
+        Target::Worker(name) => {
+            let (tx, rx) = oneshot::channel();
+            st.env.dispatch(Job {
+                worker: name.clone(),
+                request,
+                info,
+                reply: tx,
+            });
+            Ok(st.spawn_op(async move {
+                OpResult::WorkerFetch(rx.await.unwrap_or_else(|_| {
+                    Err(WorkerFailure {
+                        outcome: Outcome::Internal,
+                        message: "the called Worker went away".into(),
+                    })
+                }))
+            }))
+        }
+    }
+}
+
+/// `(target, method, url, headers, body)` → op id. `target` is the index of
+/// a service binding, or -1 for the global outbound.
+pub(crate) fn op_fetch_send(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let idx = args.get(0).int32_value(scope).unwrap_or(-1);
+    let target = if idx < 0 {
+        st.spec.global_outbound.clone()
+    } else {
+        match st.spec.fetchers.get(idx as usize) {
+            Some(t) => t.clone(),
+            None => {
+                throw_type_error(scope, "fetch(): unknown binding");
+                return;
+            }
+        }
+    };
+    let info = match st.current.get() {
+        Some(id) => {
+            let mut reqs = st.requests.borrow_mut();
+            match reqs.get_mut(&id) {
+                Some(p) => {
+                    p.subrequests += 1;
+                    if p.subrequests > st.spec.limits().subrequests {
+                        drop(reqs);
+                        throw_error(
+                            scope,
+                            &format!(
+                                "Too many subrequests: the limit is {} per request",
+                                st.spec.limits().subrequests
+                            ),
+                        );
+                        return;
+                    }
+                    p.info.clone()
+                }
+                None => RequestInfo::default(),
+            }
+        }
+        None => RequestInfo::default(),
+    };
+    let method = string(scope, args.get(1));
+    let Ok(method) = Method::from_bytes(method.as_bytes()) else {
+        throw_type_error(scope, &format!("invalid method {method:?}"));
+        return;
+    };
+    let url = string(scope, args.get(2));
+    let headers = match headers_from_js(scope, args.get(3)) {
+        Ok(h) => h,
+        Err(e) => {
+            throw_type_error(scope, &e);
+            return;
+        }
+    };
+    let body = match body_arg(scope, &st, args.get(4)) {
+        Ok(b) => b,
+        Err(e) => {
+            throw_type_error(scope, &e);
+            return;
+        }
+    };
+    let request = Request {
+        method,
+        url,
+        headers,
+        body,
+    };
+    match send_to(&st, &target, request, info) {
+        Ok(op) => rv.set_uint32(op),
+        Err(e) => throw_type_error(scope, &e),
+    }
+}
+
+/// Read the next chunk of a native body: `(rid)` → op id; the op yields a
+/// `Uint8Array`, or `null` at the end.
+pub(crate) fn op_body_read(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
+    let Some((owner, body)) = st.take_body(rid) else {
+        throw_type_error(scope, "body is not readable (already used or being read)");
+        return;
+    };
+    let op = st.spawn_op(async move {
+        let (body, chunk) = match body {
+            Body::Empty => (Body::Empty, None),
+            Body::Bytes(b) => (Body::Empty, Some(Ok(b))),
+            Body::Stream { mut rx, len } => {
+                let c = rx.recv().await;
+                (Body::Stream { rx, len }, c)
+            }
+        };
+        OpResult::Read {
+            rid,
+            owner,
+            body,
+            chunk,
+        }
+    });
+    rv.set_uint32(op);
+}
+
+/// Read a whole native body: `(rid, limit)` → op id yielding an ArrayBuffer.
+pub(crate) fn op_body_read_all(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
+    let limit = st.spec.limits().max_buffered_body_bytes;
+    let Some((_, body)) = st.take_body(rid) else {
+        throw_type_error(scope, "body is not readable (already used or being read)");
+        return;
+    };
+    let op = st.spawn_op(async move {
+        let result = match body {
+            Body::Empty => Ok(Vec::new()),
+            Body::Bytes(b) => Ok(b.to_vec()),
+            Body::Stream { mut rx, len } => {
+                let mut buf = Vec::with_capacity(len.unwrap_or(0).min(limit) as usize);
+                loop {
+                    match rx.recv().await {
+                        None => break Ok(buf),
+                        Some(Err(e)) => break Err(e.to_string()),
+                        Some(Ok(c)) => {
+                            if (buf.len() + c.len()) as u64 > limit && limit > 0 {
+                                break Err(format!("body larger than the {limit}-byte limit"));
+                            }
+                            buf.extend_from_slice(&c);
+                        }
+                    }
+                }
+            }
+        };
+        OpResult::ReadAll(result)
+    });
+    rv.set_uint32(op);
+}
+
+/// Split a native body in two: `(rid)` → `[rid1, rid2]`.
+pub(crate) fn op_body_tee(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
+    let Some((_, body)) = st.take_body(rid) else {
+        throw_type_error(scope, "body is not readable (already used or being read)");
+        return;
+    };
+    let (a, b) = match body {
+        Body::Empty => (Body::Empty, Body::Empty),
+        Body::Bytes(b) => (Body::Bytes(b.clone()), Body::Bytes(b)),
+        Body::Stream { mut rx, len } => {
+            let (tx1, b1) = Body::channel(8, len);
+            let (tx2, b2) = Body::channel(8, len);
+            tokio::task::spawn_local(async move {
+                let (mut alive1, mut alive2) = (true, true);
+                while let Some(chunk) = rx.recv().await {
+                    if alive1 {
+                        alive1 = tx1.send(chunk.clone()).await.is_ok();
+                    }
+                    if alive2 {
+                        alive2 = tx2.send(chunk).await.is_ok();
+                    }
+                    if !alive1 && !alive2 {
+                        break;
+                    }
+                }
+            });
+            (b1, b2)
+        }
+    };
+    let r1 = st.add(Resource::Body(a));
+    let r2 = st.add(Resource::Body(b));
+    let arr = v8::Array::new(scope, 2);
+    let v1 = v8::Integer::new_from_unsigned(scope, r1);
+    let v2 = v8::Integer::new_from_unsigned(scope, r2);
+    arr.set_index(scope, 0, v1.into());
+    arr.set_index(scope, 1, v2.into());
+    rv.set(arr.into());
+}
+
+/// Drop a body or a writer (ends the body for a writer).
+pub(crate) fn op_body_close(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
+    st.close(rid);
+}
+
+/// A body that JS writes: `()` → `[writerRid, bodyRid]`.
+pub(crate) fn op_body_writer(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let (tx, body) = Body::channel(4, None);
+    let w = st.add(Resource::Writer(tx));
+    let b = st.add(Resource::Body(body));
+    let arr = v8::Array::new(scope, 2);
+    let v1 = v8::Integer::new_from_unsigned(scope, w);
+    let v2 = v8::Integer::new_from_unsigned(scope, b);
+    arr.set_index(scope, 0, v1.into());
+    arr.set_index(scope, 1, v2.into());
+    rv.set(arr.into());
+}
+
+/// Write a chunk: `(writerRid, bytes)` → op id yielding whether the reader
+/// is still there.
+pub(crate) fn op_body_write(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
+    let Some(tx) = st.writer(rid) else {
+        throw_type_error(scope, "body writer is closed");
+        return;
+    };
+    let chunk = Bytes::from(bytes_of(args.get(1)).unwrap_or_default());
+    let op = st.spawn_op(async move { OpResult::Write(tx.send(Ok(chunk)).await.is_ok()) });
+    rv.set_uint32(op);
+}
+
+/// Abort a body that JS writes: `(writerRid, reason)`.
+pub(crate) fn op_body_abort(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
+    let reason = string(scope, args.get(1));
+    if let Some(tx) = st.writer(rid) {
+        let _ = tx.try_send(Err(BodyError(Arc::from(reason.as_str()))));
+    }
+    st.close(rid);
+}
+
+/// The Worker's response: `(requestId, status, headers, body)`.
+pub(crate) fn op_response_send(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let id = args.get(0).uint32_value(scope).unwrap_or(0);
+    let status = args.get(1).uint32_value(scope).unwrap_or(200);
+    let status = StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK);
+    let headers = match headers_from_js(scope, args.get(2)) {
+        Ok(h) => h,
+        Err(e) => {
+            st.fail(id, Outcome::Exception, e);
+            return;
+        }
+    };
+    let body = match body_arg(scope, &st, args.get(3)) {
+        Ok(b) => b,
+        Err(e) => {
+            st.fail(id, Outcome::Exception, e);
+            return;
+        }
+    };
+    st.reply(id, Ok(Response { status, headers, body }));
+}
+
+/// The Worker's handler threw: `(requestId, message, stack)`.
+pub(crate) fn op_response_error(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let id = args.get(0).uint32_value(scope).unwrap_or(0);
+    let message = string(scope, args.get(1));
+    let stack = string(scope, args.get(2));
+    tracing::error!(target: "isoproxy::worker", worker = %st.spec.name, error = %message, stack = %stack, "uncaught exception in fetch handler");
+    let original = {
+        let mut reqs = st.requests.borrow_mut();
+        match reqs.get_mut(&id) {
+            Some(p) if p.pass_through && p.reply.is_some() => p.original.take().map(|o| (o, p.info.clone())),
+            _ => None,
+        }
+    };
+    if let Some((o, info)) = original {
+        let body = o
+            .body_rid
+            .and_then(|rid| st.take_body(rid))
+            .map(|(_, b)| b)
+            .unwrap_or_default();
+        let request = Request {
+            method: o.method,
+            url: o.url,
+            headers: o.headers,
+            body,
+        };
+        let reply = st.requests.borrow_mut().get_mut(&id).and_then(|p| p.reply.take());
+        if let Some(reply) = reply {
+            pass_through(&st, request, info, reply);
+            return;
+        }
+    }
+    st.fail(id, Outcome::Exception, format!("uncaught exception: {message}"));
+}
+
+fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crate::state::Reply) {
+    let target = st.spec.global_outbound.clone();
+    let outbound = st.env.shared.outbound.clone();
+    let env = st.env.clone();
+    st.env
+        .shared
+        .observer
+        .invocation(&st.spec.name, Outcome::Exception, std::time::Duration::ZERO);
+    tokio::task::spawn_local(async move {
+        let result = match target {
+            Target::Service(name) => outbound.fetch(&name, request, &info).await.map_err(|e| WorkerFailure {
+                outcome: Outcome::Exception,
+                message: format!("passThroughOnException: {e}"),
+            }),
+            Target::Worker(name) => {
+                let (tx, rx) = oneshot::channel();
+                env.dispatch(Job {
+                    worker: name,
+                    request,
+                    info,
+                    reply: tx,
+                });
+                rx.await.unwrap_or_else(|_| {
+                    Err(WorkerFailure {
+                        outcome: Outcome::Internal,
+                        message: "passThroughOnException: the Worker went away".into(),
+                    })
+                })
+            }
+            Target::Missing(name) => Err(WorkerFailure {
+                outcome: Outcome::Exception,
+                message: format!("passThroughOnException: no service {name:?}"),
+            }),
+        };
+        let _ = reply.send(result);
+    });
+}
+
+/// `ctx.passThroughOnException()`: `(requestId)`.
+pub(crate) fn op_request_pass_through(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let id = args.get(0).uint32_value(scope).unwrap_or(0);
+    let mut reqs = st.requests.borrow_mut();
+    if let Some(p) = reqs.get_mut(&id) {
+        p.pass_through = true;
+    }
+}
+
+/// The request is over (response sent, `waitUntil` settled): `(requestId)`.
+pub(crate) fn op_request_done(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let id = args.get(0).uint32_value(scope).unwrap_or(0);
+    st.fail(id, Outcome::Exception, "the handler finished without a response");
+    st.requests.borrow_mut().remove(&id);
+    st.release_owned_by(id);
+}

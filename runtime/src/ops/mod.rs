@@ -1,0 +1,179 @@
+//! Rust functions called from the JS glue, named `op_<area>_<verb>`.
+//!
+//! They are installed on a private `__ops` object that the glue captures and
+//! then removes from the global scope, so Worker code cannot call them.
+
+mod fetch;
+mod web;
+
+use std::rc::Rc;
+
+use http::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::state::State;
+
+/// Install each op (a zero-sized fn item, as V8 callbacks must be) on `obj`.
+macro_rules! install_ops {
+    ($scope:expr, $obj:expr, $($name:literal => $op:path),* $(,)?) => {{
+        $(
+            let f = v8::Function::new($scope, $op)?;
+            let key = v8::String::new($scope, $name)?;
+            $obj.set($scope, key.into(), f.into())?;
+        )*
+    }};
+}
+
+/// Install the ops as the global `__ops`.
+pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>) -> Option<()> {
+    let obj = v8::Object::new(scope);
+    install_ops!(scope, obj,
+        "console_log" => web::op_console_log,
+        "url_parse" => web::op_url_parse,
+        "url_set" => web::op_url_set,
+        "url_params_parse" => web::op_url_params_parse,
+        "url_params_serialize" => web::op_url_params_serialize,
+        "encoding_encode" => web::op_encoding_encode,
+        "encoding_encode_into" => web::op_encoding_encode_into,
+        "encoding_decode" => web::op_encoding_decode,
+        "crypto_random_fill" => web::op_crypto_random_fill,
+        "crypto_random_uuid" => web::op_crypto_random_uuid,
+        "crypto_digest" => web::op_crypto_digest,
+        "crypto_hmac_sign" => web::op_crypto_hmac_sign,
+        "crypto_hmac_verify" => web::op_crypto_hmac_verify,
+        "timer_start" => web::op_timer_start,
+        "timer_cancel" => web::op_timer_cancel,
+        "fetch_send" => fetch::op_fetch_send,
+        "body_read" => fetch::op_body_read,
+        "body_read_all" => fetch::op_body_read_all,
+        "body_tee" => fetch::op_body_tee,
+        "body_close" => fetch::op_body_close,
+        "body_writer" => fetch::op_body_writer,
+        "body_write" => fetch::op_body_write,
+        "body_abort" => fetch::op_body_abort,
+        "response_send" => fetch::op_response_send,
+        "response_error" => fetch::op_response_error,
+        "request_pass_through" => fetch::op_request_pass_through,
+        "request_done" => fetch::op_request_done,
+    );
+    let key = v8::String::new(scope, "__ops")?;
+    let global = scope.get_current_context().global(scope);
+    global.set(scope, key.into(), obj.into())?;
+    Some(())
+}
+
+/// The isolate state of the current context.
+pub(crate) fn state(scope: &mut v8::PinScope<'_, '_>) -> Option<Rc<State>> {
+    scope.get_current_context().get_slot::<State>()
+}
+
+/// Throw a `TypeError`.
+pub(crate) fn throw_type_error(scope: &mut v8::PinScope<'_, '_>, message: &str) {
+    if let Some(msg) = v8::String::new(scope, message) {
+        let exc = v8::Exception::type_error(scope, msg);
+        scope.throw_exception(exc);
+    }
+}
+
+/// Throw an `Error`.
+pub(crate) fn throw_error(scope: &mut v8::PinScope<'_, '_>, message: &str) {
+    if let Some(msg) = v8::String::new(scope, message) {
+        let exc = v8::Exception::error(scope, msg);
+        scope.throw_exception(exc);
+    }
+}
+
+/// A JS value as a Rust string.
+pub(crate) fn string(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<v8::Value>) -> String {
+    v.to_rust_string_lossy(scope)
+}
+
+/// A JS string as bytes, one byte per UTF-16 unit (a WebIDL ByteString).
+pub(crate) fn byte_string(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<v8::Value>) -> Vec<u8> {
+    let Some(s) = v.to_string(scope) else { return Vec::new() };
+    if s.contains_only_onebyte() {
+        let mut buf = vec![0u8; s.length()];
+        s.write_one_byte_v2(scope, 0, &mut buf, v8::WriteFlags::empty());
+        buf
+    } else {
+        s.to_rust_string_lossy(scope).into_bytes()
+    }
+}
+
+/// Bytes of a `BufferSource` (ArrayBuffer or view).
+pub(crate) fn bytes_of(v: v8::Local<v8::Value>) -> Option<Vec<u8>> {
+    if let Ok(view) = v8::Local::<v8::ArrayBufferView>::try_from(v) {
+        let mut buf = vec![0u8; view.byte_length()];
+        view.copy_contents(&mut buf);
+        return Some(buf);
+    }
+    if let Ok(ab) = v8::Local::<v8::ArrayBuffer>::try_from(v) {
+        let len = ab.byte_length();
+        let mut buf = vec![0u8; len];
+        if len > 0 {
+            if let Some(ptr) = ab.data() {
+                // SAFETY: the backing store holds `len` bytes and stays alive
+                // while `ab` is on the handle stack.
+                let src = unsafe { std::slice::from_raw_parts(ptr.as_ptr() as *const u8, len) };
+                buf.copy_from_slice(src);
+            }
+        }
+        return Some(buf);
+    }
+    None
+}
+
+/// A new `Uint8Array` owning `bytes` (no copy).
+pub(crate) fn uint8_array<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    bytes: Vec<u8>,
+) -> Option<v8::Local<'s, v8::Uint8Array>> {
+    let len = bytes.len();
+    let store = v8::ArrayBuffer::new_backing_store_from_vec(bytes).make_shared();
+    let ab = v8::ArrayBuffer::with_backing_store(scope, &store);
+    v8::Uint8Array::new(scope, ab, 0, len)
+}
+
+/// A JS string from bytes taken as Latin-1.
+pub(crate) fn latin1<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> Option<v8::Local<'s, v8::String>> {
+    v8::String::new_from_one_byte(scope, bytes, v8::NewStringType::Normal)
+}
+
+/// `[name, value, name, value, ...]` to a `HeaderMap`.
+pub(crate) fn headers_from_js(scope: &mut v8::PinScope<'_, '_>, v: v8::Local<v8::Value>) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    let Ok(arr) = v8::Local::<v8::Array>::try_from(v) else {
+        return Ok(map);
+    };
+    let n = arr.length();
+    let mut i = 0;
+    while i + 1 < n {
+        let (Some(k), Some(val)) = (arr.get_index(scope, i), arr.get_index(scope, i + 1)) else {
+            break;
+        };
+        let k = byte_string(scope, k);
+        let val = byte_string(scope, val);
+        let name =
+            HeaderName::from_bytes(&k).map_err(|_| format!("invalid header name {:?}", String::from_utf8_lossy(&k)))?;
+        let value = HeaderValue::from_bytes(&val).map_err(|_| format!("invalid value for header {name}"))?;
+        map.append(name, value);
+        i += 2;
+    }
+    Ok(map)
+}
+
+/// A `HeaderMap` to `[name, value, ...]`.
+pub(crate) fn headers_to_js<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    headers: &HeaderMap,
+) -> Option<v8::Local<'s, v8::Array>> {
+    let arr = v8::Array::new(scope, (headers.len() * 2) as i32);
+    let mut i = 0;
+    for (k, v) in headers {
+        let k = v8::String::new(scope, k.as_str())?;
+        let v = latin1(scope, v.as_bytes())?;
+        arr.set_index(scope, i, k.into())?;
+        arr.set_index(scope, i + 1, v.into())?;
+        i += 2;
+    }
+    Some(arr)
+}

@@ -1,0 +1,463 @@
+//! Ops behind the small Web APIs: console, URL, encoding, crypto, timers.
+
+use std::time::Duration;
+
+use ring::rand::SecureRandom;
+
+use super::{bytes_of, state, string, throw_error, throw_type_error, uint8_array};
+use crate::state::OpResult;
+
+/// `console.*`: `(level, message)`; level 0 debug, 1 info, 2 warn, 3 error.
+pub(crate) fn op_console_log(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let level = args.get(0).int32_value(scope).unwrap_or(1);
+    let message = string(scope, args.get(1));
+    let Some(st) = state(scope) else { return };
+    let worker = st.spec.name.as_str();
+    match level {
+        0 => tracing::debug!(target: "isoproxy::worker", worker, "{message}"),
+        2 => tracing::warn!(target: "isoproxy::worker", worker, "{message}"),
+        3 => tracing::error!(target: "isoproxy::worker", worker, "{message}"),
+        _ => tracing::info!(target: "isoproxy::worker", worker, "{message}"),
+    }
+    let name = ["debug", "log", "warn", "error"][level.clamp(0, 3) as usize];
+    st.env.shared.observer.console(worker, name, &message);
+}
+
+fn url_parts<'s>(scope: &mut v8::PinScope<'s, '_>, url: &url::Url) -> Option<v8::Local<'s, v8::Value>> {
+    use url::quirks;
+    let parts = [
+        quirks::href(url),
+        &quirks::origin(url),
+        quirks::protocol(url),
+        quirks::username(url),
+        quirks::password(url),
+        quirks::host(url),
+        quirks::hostname(url),
+        quirks::port(url),
+        quirks::pathname(url),
+        quirks::search(url),
+        quirks::hash(url),
+    ];
+    let arr = v8::Array::new(scope, parts.len() as i32);
+    for (i, p) in parts.iter().enumerate() {
+        let s = v8::String::new(scope, p)?;
+        arr.set_index(scope, i as u32, s.into())?;
+    }
+    Some(arr.into())
+}
+
+/// `(href, base?)` → `[href, origin, protocol, username, password, host,
+/// hostname, port, pathname, search, hash]`, or `null` when invalid.
+pub(crate) fn op_url_parse(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let input = string(scope, args.get(0));
+    let base = args.get(1);
+    let parsed = if base.is_undefined() || base.is_null() {
+        url::Url::parse(&input)
+    } else {
+        let base = string(scope, base);
+        url::Url::parse(&base).and_then(|b| b.join(&input))
+    };
+    match parsed {
+        Ok(u) => {
+            if let Some(v) = url_parts(scope, &u) {
+                rv.set(v);
+            }
+        }
+        Err(_) => rv.set_null(),
+    }
+}
+
+/// `(href, field, value)` → parts after the WHATWG setter for `field`
+/// (0 href, 2 protocol, 3 username, 4 password, 5 host, 6 hostname, 7 port,
+/// 8 pathname, 9 search, 10 hash); `null` if `href` itself is invalid.
+pub(crate) fn op_url_set(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    use url::quirks;
+    let href = string(scope, args.get(0));
+    let field = args.get(1).int32_value(scope).unwrap_or(-1);
+    let value = string(scope, args.get(2));
+    let Ok(mut u) = url::Url::parse(&href) else {
+        rv.set_null();
+        return;
+    };
+    match field {
+        0 if quirks::set_href(&mut u, &value).is_err() => {
+            throw_type_error(scope, &format!("Invalid URL: {value}"));
+            return;
+        }
+        2 => {
+            let _ = quirks::set_protocol(&mut u, &value);
+        }
+        3 => {
+            let _ = quirks::set_username(&mut u, &value);
+        }
+        4 => {
+            let _ = quirks::set_password(&mut u, &value);
+        }
+        5 => {
+            let _ = quirks::set_host(&mut u, &value);
+        }
+        6 => {
+            let _ = quirks::set_hostname(&mut u, &value);
+        }
+        7 => {
+            let _ = quirks::set_port(&mut u, &value);
+        }
+        8 => quirks::set_pathname(&mut u, &value),
+        9 => quirks::set_search(&mut u, &value),
+        10 => quirks::set_hash(&mut u, &value),
+        _ => {}
+    }
+    if let Some(v) = url_parts(scope, &u) {
+        rv.set(v);
+    }
+}
+
+/// `application/x-www-form-urlencoded` text → `[name, value, ...]`.
+pub(crate) fn op_url_params_parse(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let input = string(scope, args.get(0));
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(input.as_bytes()).into_owned().collect();
+    let arr = v8::Array::new(scope, (pairs.len() * 2) as i32);
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        let (Some(k), Some(v)) = (v8::String::new(scope, k), v8::String::new(scope, v)) else {
+            return;
+        };
+        arr.set_index(scope, (2 * i) as u32, k.into());
+        arr.set_index(scope, (2 * i + 1) as u32, v.into());
+    }
+    rv.set(arr.into());
+}
+
+/// `[name, value, ...]` → `application/x-www-form-urlencoded` text.
+pub(crate) fn op_url_params_serialize(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Ok(arr) = v8::Local::<v8::Array>::try_from(args.get(0)) else {
+        return;
+    };
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    let n = arr.length();
+    let mut i = 0;
+    while i + 1 < n {
+        let (Some(k), Some(v)) = (arr.get_index(scope, i), arr.get_index(scope, i + 1)) else {
+            return;
+        };
+        let (k, v) = (string(scope, k), string(scope, v));
+        ser.append_pair(&k, &v);
+        i += 2;
+    }
+    let out = ser.finish();
+    if let Some(s) = v8::String::new(scope, &out) {
+        rv.set(s.into());
+    }
+}
+
+/// `TextEncoder.encode`: string → UTF-8 `Uint8Array`.
+pub(crate) fn op_encoding_encode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let s = string(scope, args.get(0));
+    if let Some(a) = uint8_array(scope, s.into_bytes()) {
+        rv.set(a.into());
+    }
+}
+
+/// `TextEncoder.encodeInto`: `(string, Uint8Array)` → `[read, written]`.
+pub(crate) fn op_encoding_encode_into(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let s = string(scope, args.get(0));
+    let Ok(dest) = v8::Local::<v8::Uint8Array>::try_from(args.get(1)) else {
+        throw_type_error(scope, "encodeInto: destination must be a Uint8Array");
+        return;
+    };
+    let cap = dest.byte_length();
+    let mut written = 0usize;
+    let mut read = 0usize;
+    let mut out = Vec::with_capacity(cap.min(s.len()));
+    for c in s.chars() {
+        let n = c.len_utf8();
+        if written + n > cap {
+            break;
+        }
+        let mut buf = [0u8; 4];
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+        written += n;
+        read += c.len_utf16();
+    }
+    if let Some(ab) = dest.buffer(scope) {
+        if let Some(ptr) = ab.data() {
+            let offset = dest.byte_offset();
+            // SAFETY: `written <= byte_length` of the view, which lies within
+            // the buffer at `offset`.
+            unsafe {
+                std::ptr::copy_nonoverlapping(out.as_ptr(), (ptr.as_ptr() as *mut u8).add(offset), written);
+            }
+        }
+    }
+    let arr = v8::Array::new(scope, 2);
+    let r = v8::Number::new(scope, read as f64);
+    let w = v8::Number::new(scope, written as f64);
+    arr.set_index(scope, 0, r.into());
+    arr.set_index(scope, 1, w.into());
+    rv.set(arr.into());
+}
+
+/// `TextDecoder.decode`: `(bytes, encoding, fatal, stream)` → `[string,
+/// leftover]` where `leftover` is the number of trailing bytes kept for the
+/// next call (an incomplete sequence when streaming). Throws a TypeError on
+/// invalid input when `fatal`.
+pub(crate) fn op_encoding_decode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let bytes = bytes_of(args.get(0)).unwrap_or_default();
+    let encoding = string(scope, args.get(1));
+    let fatal = args.get(2).is_true();
+    let stream = args.get(3).is_true();
+    let (text, leftover) = match encoding.as_str() {
+        "utf-16le" => {
+            let keep = if stream { bytes.len() % 2 } else { 0 };
+            let units: Vec<u16> = bytes[..bytes.len() - keep]
+                .chunks(2)
+                .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                .collect();
+            let mut units = units;
+            let mut keep = keep;
+            if stream && units.last().is_some_and(|u| (0xD800..0xDC00).contains(u)) {
+                units.pop();
+                keep += 2;
+            }
+            let text = if fatal {
+                match String::from_utf16(&units) {
+                    Ok(s) => s,
+                    Err(_) => {
+                        throw_type_error(scope, "The encoded data was not valid for encoding utf-16le");
+                        return;
+                    }
+                }
+            } else {
+                let mut s = String::from_utf16_lossy(&units);
+                if !stream && bytes.len() % 2 == 1 {
+                    s.push('\u{FFFD}');
+                }
+                s
+            };
+            (text, keep)
+        }
+        "iso-8859-1" | "latin1" | "windows-1252" | "ascii" => (bytes.iter().map(|&b| b as char).collect(), 0),
+        _ => {
+            let mut end = bytes.len();
+            if stream {
+                // Keep an incomplete sequence at the end for the next call.
+                if let Err(e) = std::str::from_utf8(&bytes[bytes.len().saturating_sub(3)..]) {
+                    let start = bytes.len().saturating_sub(3);
+                    if e.error_len().is_none() {
+                        end = start + e.valid_up_to();
+                    }
+                }
+            }
+            let body = &bytes[..end];
+            let text = match std::str::from_utf8(body) {
+                Ok(s) => s.to_string(),
+                Err(_) if fatal => {
+                    throw_type_error(scope, "The encoded data was not valid for encoding utf-8");
+                    return;
+                }
+                Err(_) => String::from_utf8_lossy(body).into_owned(),
+            };
+            (text, bytes.len() - end)
+        }
+    };
+    let arr = v8::Array::new(scope, 2);
+    let Some(s) = v8::String::new(scope, &text) else {
+        throw_error(scope, "string too long");
+        return;
+    };
+    let n = v8::Number::new(scope, leftover as f64);
+    arr.set_index(scope, 0, s.into());
+    arr.set_index(scope, 1, n.into());
+    rv.set(arr.into());
+}
+
+/// `crypto.getRandomValues`: fills the view in place.
+pub(crate) fn op_crypto_random_fill(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let Ok(view) = v8::Local::<v8::ArrayBufferView>::try_from(args.get(0)) else {
+        throw_type_error(scope, "getRandomValues: argument must be an integer TypedArray");
+        return;
+    };
+    let len = view.byte_length();
+    let mut buf = vec![0u8; len];
+    if ring::rand::SystemRandom::new().fill(&mut buf).is_err() {
+        throw_error(scope, "random source failed");
+        return;
+    }
+    if let Some(ab) = view.buffer(scope) {
+        if let Some(ptr) = ab.data() {
+            // SAFETY: the view's bytes lie within its buffer.
+            unsafe {
+                std::ptr::copy_nonoverlapping(buf.as_ptr(), (ptr.as_ptr() as *mut u8).add(view.byte_offset()), len);
+            }
+        }
+    }
+}
+
+/// `crypto.randomUUID`: a version 4 UUID.
+pub(crate) fn op_crypto_random_uuid(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let mut b = [0u8; 16];
+    if ring::rand::SystemRandom::new().fill(&mut b).is_err() {
+        throw_error(scope, "random source failed");
+        return;
+    }
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    let s = format!(
+        "{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    );
+    if let Some(s) = v8::String::new(scope, &s) {
+        rv.set(s.into());
+    }
+}
+
+fn digest_alg(name: &str) -> Option<&'static ring::digest::Algorithm> {
+    match name {
+        "SHA-1" => Some(&ring::digest::SHA1_FOR_LEGACY_USE_ONLY),
+        "SHA-256" => Some(&ring::digest::SHA256),
+        "SHA-384" => Some(&ring::digest::SHA384),
+        "SHA-512" => Some(&ring::digest::SHA512),
+        _ => None,
+    }
+}
+
+fn hmac_alg(name: &str) -> Option<ring::hmac::Algorithm> {
+    match name {
+        "SHA-1" => Some(ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY),
+        "SHA-256" => Some(ring::hmac::HMAC_SHA256),
+        "SHA-384" => Some(ring::hmac::HMAC_SHA384),
+        "SHA-512" => Some(ring::hmac::HMAC_SHA512),
+        _ => None,
+    }
+}
+
+/// `crypto.subtle.digest`: `(algorithm, data)` → `Uint8Array`.
+pub(crate) fn op_crypto_digest(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let alg = string(scope, args.get(0));
+    let Some(alg) = digest_alg(&alg) else {
+        throw_error(scope, "NotSupportedError: unrecognized digest algorithm");
+        return;
+    };
+    let data = bytes_of(args.get(1)).unwrap_or_default();
+    let d = ring::digest::digest(alg, &data);
+    if let Some(a) = uint8_array(scope, d.as_ref().to_vec()) {
+        rv.set(a.into());
+    }
+}
+
+/// HMAC sign: `(hash, key, data)` → `Uint8Array`.
+pub(crate) fn op_crypto_hmac_sign(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = string(scope, args.get(0));
+    let Some(alg) = hmac_alg(&hash) else {
+        throw_error(scope, "NotSupportedError: unrecognized hash");
+        return;
+    };
+    let key = bytes_of(args.get(1)).unwrap_or_default();
+    let data = bytes_of(args.get(2)).unwrap_or_default();
+    let tag = ring::hmac::sign(&ring::hmac::Key::new(alg, &key), &data);
+    if let Some(a) = uint8_array(scope, tag.as_ref().to_vec()) {
+        rv.set(a.into());
+    }
+}
+
+/// HMAC verify: `(hash, key, signature, data)` → boolean (constant time).
+pub(crate) fn op_crypto_hmac_verify(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let hash = string(scope, args.get(0));
+    let Some(alg) = hmac_alg(&hash) else {
+        throw_error(scope, "NotSupportedError: unrecognized hash");
+        return;
+    };
+    let key = bytes_of(args.get(1)).unwrap_or_default();
+    let sig = bytes_of(args.get(2)).unwrap_or_default();
+    let data = bytes_of(args.get(3)).unwrap_or_default();
+    let ok = ring::hmac::verify(&ring::hmac::Key::new(alg, &key), &data, &sig).is_ok();
+    rv.set_bool(ok);
+}
+
+/// Start a timer of `ms` milliseconds; returns the op id that completes.
+pub(crate) fn op_timer_start(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let ms = args.get(0).number_value(scope).unwrap_or(0.0);
+    let ms = if ms.is_finite() && ms > 0.0 { ms.min(1e10) } else { 0.0 };
+    let Some(st) = state(scope) else { return };
+    let (op, handle) = st.spawn_op_with_handle(async move {
+        tokio::time::sleep(Duration::from_micros((ms * 1000.0) as u64)).await;
+        OpResult::Timer
+    });
+    st.timers.borrow_mut().insert(op, handle);
+    rv.set_uint32(op);
+}
+
+/// Cancel a timer started by `op_timer_start`.
+pub(crate) fn op_timer_cancel(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let op = args.get(0).uint32_value(scope).unwrap_or(0);
+    let Some(st) = state(scope) else { return };
+    let handle = st.timers.borrow_mut().remove(&op);
+    if let Some(h) = handle {
+        h.abort();
+        st.in_flight.set(st.in_flight.get().saturating_sub(1));
+    }
+}

@@ -1,0 +1,357 @@
+//! WorkerPool behaviour: both Worker syntaxes, bindings, concurrency,
+//! limits and failure handling, streaming pass-through.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use support::*;
+
+#[tokio::test]
+async fn modules_worker_answers() {
+    let h = start(
+        config(vec![("w", module_worker("export default { async fetch(req, env, ctx) { return new Response('hi ' + new URL(req.url).pathname, { headers: { 'x-a': '1' } }); } }"))]),
+        1,
+    );
+    let (status, body) = fetch_text(&h.pool, "w", get("http://example.com/path")).await.unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body, "hi /path");
+}
+
+#[tokio::test]
+async fn service_worker_syntax_with_global_bindings() {
+    let mut w = script_worker(
+        r#"addEventListener("fetch", (event) => {
+            event.respondWith(new Response(`${GREETING} ${CONFIG.n} ${new Uint8Array(BLOB).length}`));
+        });"#,
+    );
+    w.bindings = vec![
+        isoproxy_schema::model::Binding {
+            name: "GREETING".into(),
+            value: isoproxy_schema::model::BindingValue::Text("hello".into()),
+        },
+        isoproxy_schema::model::Binding {
+            name: "CONFIG".into(),
+            value: isoproxy_schema::model::BindingValue::Json("{\"n\": 42}".into()),
+        },
+        isoproxy_schema::model::Binding {
+            name: "BLOB".into(),
+            value: isoproxy_schema::model::BindingValue::Data(vec![1, 2, 3]),
+        },
+    ];
+    let h = start(config(vec![("sw", w)]), 1);
+    let (status, body) = fetch_text(&h.pool, "sw", get("http://x/")).await.unwrap();
+    assert_eq!((status, body.as_str()), (200, "hello 42 3"));
+}
+
+#[tokio::test]
+async fn modules_import_each_other_and_data_modules() {
+    use isoproxy_schema::model::ModuleKind;
+    let w = modules_worker(vec![
+        ("main.js", ModuleKind::EsModule("import { twice } from './lib/util.js'; import txt from 'greeting.txt'; import cfg from 'cfg.json'; import bin from 'bin.dat';\nexport default { fetch() { return new Response(`${twice(cfg.n)} ${txt} ${bin.byteLength}`); } }".into())),
+        ("lib/util.js", ModuleKind::EsModule("import { one } from './one.js'; export const twice = (n) => n * 2 + one - 1;".into())),
+        ("lib/one.js", ModuleKind::EsModule("export const one = 1;".into())),
+        ("greeting.txt", ModuleKind::Text("hey".into())),
+        ("cfg.json", ModuleKind::Json("{\"n\": 21}".into())),
+        ("bin.dat", ModuleKind::Data(vec![0; 5])),
+    ]);
+    let h = start(config(vec![("m", w)]), 1);
+    let (_, body) = fetch_text(&h.pool, "m", get("http://x/")).await.unwrap();
+    assert_eq!(body, "42 hey 5");
+}
+
+#[tokio::test]
+async fn broken_script_fails_at_start_with_location() {
+    let outbound = std::sync::Arc::new(EchoOutbound::default());
+    let err = isoproxy_runtime::WorkerPool::start(
+        config(vec![(
+            "bad",
+            module_worker("export default {\n  fetch() { return 1 +; }\n}"),
+        )]),
+        isoproxy_runtime::PoolOptions { threads: 1 },
+        outbound.clone(),
+        std::sync::Arc::new(isoproxy_runtime::NoopObserver),
+    )
+    .err()
+    .expect("start fails");
+    assert_eq!(err.worker, "bad");
+    assert!(err.message.contains("main.js:2"), "{}", err.message);
+    let err = isoproxy_runtime::WorkerPool::start(
+        config(vec![(
+            "bad",
+            module_worker("throw new Error('boom at top');\nexport default {}"),
+        )]),
+        isoproxy_runtime::PoolOptions { threads: 1 },
+        outbound,
+        std::sync::Arc::new(isoproxy_runtime::NoopObserver),
+    )
+    .err()
+    .expect("start fails");
+    assert!(err.message.contains("boom at top"), "{}", err.message);
+}
+
+#[tokio::test]
+async fn service_binding_goes_through_outbound() {
+    let mut w = module_worker(
+        "export default { async fetch(req, env) { const r = await env.ORIGIN.fetch('http://origin.test/a?b=1', { headers: { 'x-test': 'yes' } }); return new Response(`${r.headers.get('x-service')} ${r.headers.get('x-saw-test')} ${await r.text()}`); } }",
+    );
+    w.bindings = vec![service_binding("ORIGIN", "origin")];
+    let h = start(config(vec![("w", w)]), 1);
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+    assert_eq!(body, "origin yes hello from upstream");
+    let seen = h.outbound.seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].url, "http://origin.test/a?b=1");
+}
+
+#[tokio::test]
+async fn global_fetch_goes_to_global_outbound() {
+    let h = start(
+        config(vec![("w", module_worker("export default { async fetch(req) { const r = await fetch('https://example.org/x'); return new Response(r.headers.get('x-service')); } }"))]),
+        1,
+    );
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+    assert_eq!(body, "internet");
+}
+
+#[tokio::test]
+async fn worker_to_worker_binding_in_process() {
+    let mut front = module_worker(
+        "export default { async fetch(req, env) { const r = await env.BACK.fetch('http://back/hello', { method: 'POST', body: 'ping' }); return new Response('front got: ' + await r.text(), { status: r.status }); } }",
+    );
+    front.bindings = vec![service_binding("BACK", "back")];
+    let back = module_worker("export default { async fetch(req) { return new Response(`${req.method} ${new URL(req.url).pathname} ${await req.text()}`, { status: 201 }); } }");
+    let h = start(config(vec![("front", front), ("back", back)]), 2);
+    let (status, body) = fetch_text(&h.pool, "front", get("http://x/")).await.unwrap();
+    assert_eq!((status, body.as_str()), (201, "front got: POST /hello ping"));
+    assert!(h.outbound.seen.lock().unwrap().is_empty(), "no socket/outbound used");
+}
+
+#[tokio::test]
+async fn fetch_to_missing_or_refused_service_is_a_clear_js_error() {
+    let mut w = module_worker(
+        r#"export default { async fetch(req, env) {
+            const out = [];
+            try { await env.NOPE.fetch('http://x/'); } catch (e) { out.push(`${e.name}: ${e.message}`); }
+            try { await fetch('http://denied.example/'); } catch (e) { out.push(`${e.name}: ${e.message}`); }
+            out.push(typeof env.UNBOUND);
+            return new Response(out.join('\n'));
+        } }"#,
+    );
+    w.bindings = vec![service_binding("NOPE", "no-such-service")];
+    let h = start(config(vec![("w", w)]), 1);
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+    let lines: Vec<&str> = body.lines().collect();
+    assert!(
+        lines[0].starts_with("TypeError") && lines[0].contains("no-such-service"),
+        "{body}"
+    );
+    assert!(
+        lines[1].starts_with("TypeError") && lines[1].contains("refused"),
+        "{body}"
+    );
+    assert_eq!(lines[2], "undefined");
+}
+
+#[tokio::test]
+async fn throwing_worker_then_good_request() {
+    let h = start(
+        config(vec![("w", module_worker("export default { async fetch(req) { if (req.url.endsWith('/throw')) throw new Error('secret detail'); return new Response('fine'); } }"))]),
+        1,
+    );
+    let err = fetch_text(&h.pool, "w", get("http://x/throw")).await.unwrap_err();
+    assert_eq!(err.outcome, isoproxy_runtime::Outcome::Exception);
+    assert!(err.message.contains("secret detail"));
+    let (status, body) = fetch_text(&h.pool, "w", get("http://x/ok")).await.unwrap();
+    assert_eq!((status, body.as_str()), (200, "fine"));
+}
+
+#[tokio::test]
+async fn many_requests_interleave_on_one_isolate() {
+    // Each request waits on a timer; with one thread they all share one
+    // isolate and must overlap (global state shows how many were in flight).
+    let h = start(
+        config(vec![("w", module_worker(
+            "let inflight = 0, peak = 0; export default { async fetch(req) { inflight++; peak = Math.max(peak, inflight); await new Promise((r) => setTimeout(r, 20)); inflight--; return new Response(String(peak)); } }",
+        ))]),
+        1,
+    );
+    let mut tasks = vec![];
+    for i in 0..50 {
+        let pool = h.pool.clone();
+        tasks.push(tokio::spawn(async move {
+            fetch_text(&pool, "w", get(&format!("http://x/{i}"))).await.unwrap()
+        }));
+    }
+    let mut peak = 0;
+    for t in tasks {
+        let (status, body) = t.await.unwrap();
+        assert_eq!(status, 200);
+        peak = peak.max(body.parse::<u32>().unwrap());
+    }
+    assert!(peak > 10, "requests did not interleave: peak {peak}");
+}
+
+#[tokio::test]
+async fn cpu_limit_kills_infinite_loop_others_keep_being_served() {
+    let mut w = module_worker(
+        "export default { async fetch(req) { if (req.url.endsWith('/loop')) { for (;;) {} } await new Promise((r) => setTimeout(r, 5)); return new Response('ok'); } }",
+    );
+    w.limits.cpu_ms = 50;
+    let h = start(config(vec![("w", w)]), 1);
+    let slow = {
+        let pool = h.pool.clone();
+        tokio::spawn(async move { fetch_text(&pool, "w", get("http://x/slow")).await })
+    };
+    let err = fetch_text(&h.pool, "w", get("http://x/loop")).await.unwrap_err();
+    assert_eq!(err.outcome, isoproxy_runtime::Outcome::CpuLimit);
+    let (_, body) = slow.await.unwrap().unwrap();
+    assert_eq!(body, "ok");
+    for _ in 0..3 {
+        let (_, body) = fetch_text(&h.pool, "w", get("http://x/after")).await.unwrap();
+        assert_eq!(body, "ok");
+    }
+    let inv = h.recorder.invocations.lock().unwrap().clone();
+    assert!(inv.iter().any(|(_, o)| *o == isoproxy_runtime::Outcome::CpuLimit));
+}
+
+#[tokio::test]
+async fn heap_bomb_is_killed_and_next_request_served() {
+    let mut w = module_worker(
+        "export default { async fetch(req) { if (req.url.endsWith('/bomb')) { const a = []; for (;;) a.push({ s: 'x'.repeat(100) + a.length, n: [a.length, a.length + 1] }); } return new Response('alive'); } }",
+    );
+    w.limits.heap_mb = 32;
+    w.limits.cpu_ms = 20_000;
+    w.limits.wall_ms = 3000;
+    let h = start(config(vec![("w", w)]), 1);
+    let err = fetch_text(&h.pool, "w", get("http://x/bomb")).await.unwrap_err();
+    assert_eq!(err.outcome, isoproxy_runtime::Outcome::HeapLimit, "{}", err.message);
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+    assert_eq!(body, "alive");
+}
+
+#[tokio::test]
+async fn wall_limit() {
+    let mut w = module_worker("export default { async fetch(req) { await new Promise((r) => setTimeout(r, 5000)); return new Response('late'); } }");
+    w.limits.wall_ms = 100;
+    let h = start(config(vec![("w", w)]), 1);
+    let err = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap_err();
+    assert_eq!(err.outcome, isoproxy_runtime::Outcome::WallLimit);
+}
+
+#[tokio::test]
+async fn subrequest_limit() {
+    let mut w = module_worker(
+        "export default { async fetch(req, env) { let n = 0; try { for (let i = 0; i < 10; i++) { await fetch('http://a/'); n++; } } catch (e) { return new Response(`${n} ${e.message}`); } return new Response('no limit'); } }",
+    );
+    w.limits.subrequests = 3;
+    let h = start(config(vec![("w", w)]), 1);
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+    assert!(body.starts_with("3 Too many subrequests"), "{body}");
+}
+
+#[tokio::test]
+async fn pass_through_on_exception_forwards_original_request() {
+    let h = start(
+        config(vec![("w", module_worker("export default { async fetch(req, env, ctx) { ctx.passThroughOnException(); throw new Error('oops'); } }"))]),
+        1,
+    );
+    let mut req = get("http://site.test/p");
+    req.method = http::Method::POST;
+    req.body = isoproxy_runtime::Body::Bytes(bytes::Bytes::from_static(b"original body"));
+    let (status, body) = fetch_text(&h.pool, "w", req).await.unwrap();
+    assert_eq!((status, body.as_str()), (200, "original body"));
+    let seen = h.outbound.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].service, "internet");
+    assert_eq!(seen[0].url, "http://site.test/p");
+}
+
+#[tokio::test]
+async fn wait_until_and_console() {
+    let h = start(
+        config(vec![("w", module_worker(
+            "export default { async fetch(req, env, ctx) { console.log('start', { a: 1 }, [1, 'x']); ctx.waitUntil(new Promise((r) => setTimeout(() => { console.warn('later'); r(); }, 10))); return new Response('done'); } }",
+        ))]),
+        1,
+    );
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+    assert_eq!(body, "done");
+    for _ in 0..200 {
+        if h.recorder.console.lock().unwrap().len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let lines = h.recorder.console.lock().unwrap().clone();
+    assert_eq!(
+        lines,
+        vec![
+            "log: start { a: 1 } [ 1, 'x' ]".replace('\'', "\""),
+            "warn: later".to_string()
+        ]
+    );
+}
+
+/// Stream `total` bytes in 64 KiB chunks through `worker` and check what
+/// comes back. The Worker's heap limit is far below `total`, so the body
+/// cannot have been pulled into JS.
+async fn stream_through(worker_code: &str, total: usize) {
+    let mut w = module_worker(worker_code);
+    w.limits.heap_mb = 16;
+    w.global_outbound = isoproxy_schema::model::ServiceDesignator::named("origin");
+    let h = start(config(vec![("fwd", w)]), 1);
+    let (tx, body) = isoproxy_runtime::Body::channel(4, Some(total as u64));
+    let mut req = get("http://client.test/upload");
+    req.method = http::Method::POST;
+    req.body = body;
+    let producer = tokio::spawn(async move {
+        let chunk = bytes::Bytes::from(vec![7u8; 64 * 1024]);
+        let mut sent = 0;
+        while sent < total {
+            tx.send(Ok(chunk.clone())).await.unwrap();
+            sent += chunk.len();
+        }
+    });
+    let resp = h.pool.fetch("fwd", req, Default::default()).await.unwrap();
+    assert_eq!(
+        resp.headers.get("x-forwarded-by").map(|v| v.to_str().unwrap()),
+        Some("isoproxy")
+    );
+    assert_eq!(
+        resp.headers.get("x-service").map(|v| v.to_str().unwrap()),
+        Some("origin")
+    );
+    let mut received = 0usize;
+    match resp.body {
+        isoproxy_runtime::Body::Stream { mut rx, .. } => {
+            while let Some(c) = rx.recv().await {
+                let c = c.unwrap();
+                assert!(c.iter().all(|b| *b == 7));
+                received += c.len();
+            }
+        }
+        other => panic!("expected a streamed body, got {other:?}"),
+    }
+    producer.await.unwrap();
+    assert_eq!(received, total);
+    let seen = h.outbound.seen.lock().unwrap().clone();
+    assert_eq!(seen[0].url, "http://origin.test/upload");
+    assert_eq!(seen[0].headers.get("x-test").map(|v| v.to_str().unwrap()), Some("1"));
+}
+
+#[tokio::test]
+async fn streaming_pass_through_new_request_and_response_copy() {
+    stream_through(
+        "export default { async fetch(req, env) {
+            const url = new URL(req.url); url.hostname = 'origin.test';
+            const up = new Request(url, req); up.headers.set('x-test', '1');
+            const resp = await env.ORIGIN.fetch(up);
+            const out = new Response(resp.body, resp);
+            out.headers.set('x-forwarded-by', 'isoproxy');
+            return out;
+        } }"
+        .replace("env.ORIGIN.fetch", "fetch")
+        .as_str(),
+        256 << 20,
+    )
+    .await;
+}

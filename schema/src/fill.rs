@@ -22,6 +22,14 @@ use crate::text::Pos;
 /// Deepest chain of constant references followed.
 const MAX_REF_DEPTH: usize = 64;
 
+/// Most structs and list elements one config may expand to (constants can
+/// be referred to many times, so expansion could otherwise be exponential).
+const MAX_VALUES: usize = 100_000;
+
+/// Longest field path kept in the source map; deeper values are located by
+/// their nearest recorded parent (keeps memory linear in the config size).
+const MAX_RECORDED_PATH: usize = 256;
+
 /// Where a value was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loc {
@@ -223,6 +231,8 @@ pub struct Filler<'s> {
     map: SourceMap,
     /// Constants being expanded, to catch cycles.
     stack: Vec<(FileId, String)>,
+    /// Structs and list elements filled so far.
+    values: usize,
 }
 
 impl<'s> Filler<'s> {
@@ -236,6 +246,7 @@ impl<'s> Filler<'s> {
                 files,
             },
             stack: Vec::new(),
+            values: 0,
         }
     }
 
@@ -244,7 +255,24 @@ impl<'s> Filler<'s> {
         self.map
     }
 
+    /// Count one more value; an error when the config grows too large.
+    fn count(&mut self, file: FileId, pos: Pos, path: &str) -> Result<(), ConfigError> {
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(self.src.error(
+                file,
+                pos,
+                path,
+                format!("config too large: more than {MAX_VALUES} structs and list elements after expanding constants"),
+            ));
+        }
+        Ok(())
+    }
+
     fn record(&mut self, path: &str, file: FileId, pos: Pos) {
+        if path.len() > MAX_RECORDED_PATH {
+            return;
+        }
         self.map.entries.entry(path.to_string()).or_insert(Loc { file, pos });
     }
 
@@ -350,6 +378,7 @@ impl<'s> Filler<'s> {
         file: FileId,
         path: &str,
     ) -> Result<(), ConfigError> {
+        self.count(file, value.pos, path)?;
         let schema = b.get_schema();
         let ty: Type = TypeVariant::Struct(schema.into()).into();
         if self.stack.len() > MAX_REF_DEPTH {
@@ -523,6 +552,7 @@ impl<'s> Filler<'s> {
     ) -> Result<(), ConfigError> {
         for (i, item) in items.iter().enumerate() {
             let sub = format!("{path}[{i}]");
+            self.count(file, item.pos, &sub)?;
             self.record(&sub, file, item.pos);
             let idx = i as u32;
             match elem.which() {
@@ -593,7 +623,7 @@ impl<'s> Filler<'s> {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         let target = base.join(name);
-        match std::fs::read(&target) {
+        match crate::sources::read_regular_file(&target) {
             Ok(bytes) => {
                 self.src.note_read(&target);
                 Ok(bytes)

@@ -135,12 +135,12 @@ class Bench:
 
     # -- peers --------------------------------------------------------------
 
-    def start_peer(self, peer, scenario):
+    def start_peer(self, peer, scenario, size):
         """Start one peer for one scenario; returns (Popen or None, port)."""
         if peer == "origin":
             return None, self.origin_port
         port = h.free_port()
-        logp = os.path.join(self.dir, f"{peer}-{scenario}.log")
+        logp = os.path.join(self.dir, f"{peer}-{scenario}-{size}.log")
         pin = self.a.pin or None
         if peer == "nginx":
             ports = {"PROXY_PORT": h.free_port(), "REWRITE_PORT": h.free_port(), "FORWARD_PORT": h.free_port()}
@@ -220,7 +220,7 @@ class Bench:
         row = {"scenario": scenario, "peer": peer, "size": size, "bytes": SIZES[size], "error": None}
         proc = None
         try:
-            proc, port = self.start_peer(peer, scenario)
+            proc, port = self.start_peer(peer, scenario, size)
             measured_pid = proc.pid if proc else self.origin.pid
             self.check(port, scenario, size)
             target, host = self.request_target(scenario, size)

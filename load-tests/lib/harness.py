@@ -110,7 +110,8 @@ def tail(path, lines=8):
     try:
         with open(path, "rb") as f:
             data = f.read()[-4000:].decode(errors="replace")
-        return " | ".join(data.strip().splitlines()[-lines:])
+        kept = [l for l in data.strip().splitlines() if not l.startswith("$ ")]
+        return " | ".join(kept[-lines:])
     except OSError:
         return ""
 

@@ -22,6 +22,14 @@ use crate::text::Pos;
 /// Deepest chain of constant references followed.
 const MAX_REF_DEPTH: usize = 64;
 
+/// Most structs and list elements one config may expand to (constants can
+/// be referred to many times, so expansion could otherwise be exponential).
+const MAX_VALUES: usize = 100_000;
+
+/// Longest field path kept in the source map; deeper values are located by
+/// their nearest recorded parent (keeps memory linear in the config size).
+const MAX_RECORDED_PATH: usize = 256;
+
 /// Where a value was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Loc {
@@ -120,6 +128,30 @@ pub fn type_name(ty: Type) -> String {
         TypeVariant::Capability => "Capability".into(),
     }
 }
+
+/// Fields of workerd's schema that isoproxy's schema leaves out: naming one
+/// is "not supported", not a typo.
+const WORKERD_ONLY_FIELDS: &[&str] = &[
+    "durableObjectNamespaces",
+    "durableObjectUniqueKeyModifier",
+    "durableObjectStorage",
+    "moduleFallback",
+    "tails",
+    "streamingTails",
+    "containerEngine",
+    "cacheApiOutbound",
+    "pythonModule",
+    "pythonRequirement",
+    "memoryCache",
+    "analyticsEngine",
+    "hyperdrive",
+    "unsafeEval",
+    "workerd",
+    "workerLoader",
+    "durableObjectClass",
+    "actorClass",
+    "workerdDebugPort",
+];
 
 const BUILTIN_TYPES: [&str; 14] = [
     "Void", "Bool", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64", "Float32", "Float64",
@@ -223,6 +255,8 @@ pub struct Filler<'s> {
     map: SourceMap,
     /// Constants being expanded, to catch cycles.
     stack: Vec<(FileId, String)>,
+    /// Structs and list elements filled so far.
+    values: usize,
 }
 
 impl<'s> Filler<'s> {
@@ -236,6 +270,7 @@ impl<'s> Filler<'s> {
                 files,
             },
             stack: Vec::new(),
+            values: 0,
         }
     }
 
@@ -244,7 +279,24 @@ impl<'s> Filler<'s> {
         self.map
     }
 
+    /// Count one more value; an error when the config grows too large.
+    fn count(&mut self, file: FileId, pos: Pos, path: &str) -> Result<(), ConfigError> {
+        self.values += 1;
+        if self.values > MAX_VALUES {
+            return Err(self.src.error(
+                file,
+                pos,
+                path,
+                format!("config too large: more than {MAX_VALUES} structs and list elements after expanding constants"),
+            ));
+        }
+        Ok(())
+    }
+
     fn record(&mut self, path: &str, file: FileId, pos: Pos) {
+        if path.len() > MAX_RECORDED_PATH {
+            return;
+        }
         self.map.entries.entry(path.to_string()).or_insert(Loc { file, pos });
     }
 
@@ -350,6 +402,7 @@ impl<'s> Filler<'s> {
         file: FileId,
         path: &str,
     ) -> Result<(), ConfigError> {
+        self.count(file, value.pos, path)?;
         let schema = b.get_schema();
         let ty: Type = TypeVariant::Struct(schema.into()).into();
         if self.stack.len() > MAX_REF_DEPTH {
@@ -388,12 +441,16 @@ impl<'s> Filler<'s> {
                     let f = match schema.find_field_by_name(&fi.name) {
                         Ok(Some(f)) => f,
                         _ => {
-                            return Err(self.src.error(
-                                file,
-                                fi.pos,
-                                &sub,
-                                format!("unknown field \"{}\" in {}", fi.name, struct_name(schema)),
-                            ))
+                            let message = if WORKERD_ONLY_FIELDS.contains(&fi.name.as_str()) {
+                                format!(
+                                    "\"{}\" is a workerd feature not supported by isoproxy (no such field in {})",
+                                    fi.name,
+                                    struct_name(schema)
+                                )
+                            } else {
+                                format!("unknown field \"{}\" in {}", fi.name, struct_name(schema))
+                            };
+                            return Err(self.src.error(file, fi.pos, &sub, message));
                         }
                     };
                     if is_union_member(f) {
@@ -523,6 +580,7 @@ impl<'s> Filler<'s> {
     ) -> Result<(), ConfigError> {
         for (i, item) in items.iter().enumerate() {
             let sub = format!("{path}[{i}]");
+            self.count(file, item.pos, &sub)?;
             self.record(&sub, file, item.pos);
             let idx = i as u32;
             match elem.which() {
@@ -593,7 +651,7 @@ impl<'s> Filler<'s> {
             .map(Path::to_path_buf)
             .unwrap_or_default();
         let target = base.join(name);
-        match std::fs::read(&target) {
+        match crate::sources::read_regular_file(&target) {
             Ok(bytes) => {
                 self.src.note_read(&target);
                 Ok(bytes)

@@ -88,15 +88,12 @@ fn pick_const(src: &Sources, const_name: Option<&str>) -> Result<String, ConfigE
     let Some(main) = src.files.first() else {
         return Err(ConfigError::default());
     };
-    let filler_types: Vec<(String, Option<String>)> = main
-        .ast
-        .consts
-        .iter()
-        .map(|c| {
-            let ty = fill::declared_type_of(src, 0, &c.ty).ok();
-            (c.name.clone(), ty)
-        })
-        .collect();
+    // A constant whose type names nothing known is an error wherever it is.
+    let mut filler_types: Vec<(String, Option<String>)> = Vec::new();
+    for c in &main.ast.consts {
+        let ty = fill::declared_type_of(src, 0, &c.ty)?;
+        filler_types.push((c.name.clone(), Some(ty)));
+    }
     let configs: Vec<&str> = filler_types
         .iter()
         .filter(|(_, t)| t.as_deref() == Some("Config"))

@@ -108,7 +108,7 @@ impl Sources {
         if self.files.len() >= MAX_FILES {
             return Err(fail(self, format!("too many imported files (more than {MAX_FILES})")));
         }
-        let bytes = std::fs::read(&path).map_err(|e| fail(self, format!("cannot read {}: {e}", path.display())))?;
+        let bytes = read_regular_file(&path).map_err(|e| fail(self, format!("cannot read {}: {e}", path.display())))?;
         self.note_read(&path);
         let src = String::from_utf8(bytes).map_err(|e| {
             let pos = line_col_of_offset(e.as_bytes(), e.utf8_error().valid_up_to());
@@ -194,6 +194,32 @@ impl Sources {
         }
         Ok(())
     }
+}
+
+/// Largest file a config may read or embed (256 MiB).
+pub const MAX_FILE_BYTES: u64 = 256 << 20;
+
+/// Read a whole file, refusing what is not a regular file (a directory,
+/// `/dev/zero`, a FIFO) or larger than [`MAX_FILE_BYTES`].
+pub fn read_regular_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("larger than {} MiB", MAX_FILE_BYTES >> 20),
+        ));
+    }
+    let mut out = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut out)?;
+    Ok(out)
 }
 
 /// Line and column of a byte offset.

@@ -107,6 +107,11 @@ impl V<'_> {
         }
 
         let sockets = self.read("sockets", r.get_sockets())?;
+        let mut all_socket_names = Vec::new();
+        for (i, s) in sockets.iter().enumerate() {
+            all_socket_names.push(self.text(&format!("sockets[{i}].name"), s.get_name())?);
+        }
+        self.overrides_name_known_things(&all_socket_names)?;
         let mut socket_names: HashMap<String, usize> = HashMap::new();
         for (i, s) in sockets.iter().enumerate() {
             let p = format!("sockets[{i}]");
@@ -150,15 +155,19 @@ impl V<'_> {
         let al = self.read("accessLog", r.get_access_log())?;
         self.read("accessLog.format", al.get_format())?;
 
-        // Command-line overrides must name things that exist.
+        Ok(())
+    }
+
+    /// Command-line overrides must name things that exist.
+    fn overrides_name_known_things(&self, socket_names: &[String]) -> Res {
         for (name, addr) in &self.overrides.socket_addrs {
-            if !socket_names.contains_key(name) {
+            if !socket_names.iter().any(|s| s == name) {
                 return Err(self.usage(format!("--socket-addr names unknown socket {name:?}")));
             }
             check_address(addr, true).map_err(|e| self.usage(format!("--socket-addr {name}: {e}")))?;
         }
         for (name, _) in &self.overrides.socket_fds {
-            if !socket_names.contains_key(name) {
+            if !socket_names.iter().any(|s| s == name) {
                 return Err(self.usage(format!("--socket-fd names unknown socket {name:?}")));
             }
         }

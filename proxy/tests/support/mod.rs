@@ -47,7 +47,16 @@ impl Proxy {
 
     /// As [`Proxy::start`], with extra command-line arguments.
     pub fn start_with(config: &str, sockets: &[&str], extra: &[&str]) -> Proxy {
+        Self::start_files(config, &[], sockets, extra)
+    }
+
+    /// As [`Proxy::start_with`], with extra files (for `embed`) written
+    /// beside the config.
+    pub fn start_files(config: &str, files: &[(&str, &str)], sockets: &[&str], extra: &[&str]) -> Proxy {
         let dir = scratch_dir();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
         let path = dir.join("config.capnp");
         std::fs::write(&path, config).unwrap();
         let (reader, writer) = std::io::pipe().unwrap();

@@ -1,0 +1,116 @@
+//! End-to-end: upstream pools with passive health and retries, the Worker
+//! path's failure mapping, and graceful shutdown.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn pool_config(addresses: &[std::net::SocketAddr]) -> String {
+    let first = addresses[0];
+    let rest: Vec<String> = addresses[1..].iter().map(|a| format!("\"{a}\"")).collect();
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"pool\", external = (address = \"{first}\", addresses = [{}], http = (), unhealthyMs = 60000)) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"pool\") ],
+);\n",
+        rest.join(", ")
+    )
+}
+
+#[test]
+fn pool_round_robin_skips_and_retries_dead_addresses() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let one = Origin::echo();
+    let two = Origin::echo();
+    let proxy = Proxy::start(&pool_config(&[dead, one.addr, two.addr]), &["http"]);
+    let port = proxy.port("http");
+    for i in 0..10 {
+        let r = get(port, &format!("/{i}"), "a");
+        assert_eq!(r.status, 200, "GET {i}: {}", r.text());
+    }
+    let (a, b) = (one.requests().len(), two.requests().len());
+    assert_eq!(a + b, 10);
+    assert!(a >= 3 && b >= 3, "uneven round robin: {a} / {b}");
+}
+
+#[test]
+fn non_idempotent_requests_are_not_retried() {
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let live = Origin::echo();
+    let proxy = Proxy::start(&pool_config(&[dead, live.addr]), &["http"]);
+    let port = proxy.port("http");
+    let mut failed = 0;
+    for i in 0..6 {
+        let raw = format!("POST /{i} HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nConnection: close\r\n\r\nx");
+        let (r, _) = exchange(port, raw.as_bytes());
+        match r.unwrap().status {
+            200 => {}
+            502 => failed += 1,
+            s => panic!("POST {i}: {s}"),
+        }
+    }
+    // At most the first POST hits the dead address; it is then skipped.
+    assert!(failed <= 1, "{failed} POSTs failed");
+    assert_eq!(live.requests().len(), 6 - failed);
+}
+
+#[test]
+fn worker_failures_map_to_5xx_with_a_short_body() {
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"w\", worker = .w) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = \"export default {{ fetch() {{ throw new Error('boom'); }} }};\") ],
+  compatibilityDate = \"2024-09-01\",
+);\n"
+    );
+    let proxy = Proxy::start(&cfg, &["http"]);
+    let raw = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+    let (r, _) = exchange(proxy.port("http"), raw.as_bytes());
+    let r = r.unwrap();
+    assert_eq!(r.status, 500, "{}", r.text());
+    assert!(!r.text().is_empty() && !r.text().contains("boom"), "{}", r.text());
+}
+
+#[test]
+fn sigterm_drains_in_flight_requests_then_exits_zero() {
+    let origin = Origin::start(|_| {
+        // A slow origin: the request is in flight when SIGTERM arrives.
+        std::thread::sleep(Duration::from_millis(500));
+        Reply::ok("slow")
+    });
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+  server = (drainTimeoutMs = 5000),
+);\n",
+        origin.addr
+    );
+    let mut proxy = Proxy::start(&cfg, &["http"]);
+    let port = proxy.port("http");
+    let mut c = Client::connect(port);
+    c.send(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
+    // Wait (bounded) until the origin has the request.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while origin.connections.load(Ordering::SeqCst) == 0 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    proxy.signal(libc::SIGTERM);
+    let r = c.read_response(false).unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "slow");
+    assert_eq!(proxy.wait_exit(Duration::from_secs(10)), Some(0));
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}

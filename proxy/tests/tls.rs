@@ -1,0 +1,304 @@
+//! End-to-end TLS: https sockets (test CA made with rcgen), certificates by
+//! SNI, client certificates, HTTP/2 by ALPN, and https upstreams.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::Arc;
+
+use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use support::*;
+
+/// A test CA and certificates it signs.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+/// A PEM certificate and key.
+struct Leaf {
+    cert: String,
+    key: String,
+}
+
+impl Ca {
+    fn new() -> Ca {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, "isoproxy test CA");
+        let cert = params.self_signed(&key).unwrap();
+        Ca { cert, key }
+    }
+
+    fn pem(&self) -> String {
+        self.cert.pem()
+    }
+
+    fn leaf(&self, names: &[&str], client: bool) -> Leaf {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).unwrap();
+        params.extended_key_usages = vec![if client {
+            ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Leaf {
+            cert: cert.pem(),
+            key: key.serialize_pem(),
+        }
+    }
+
+    fn roots(&self) -> rustls::RootCertStore {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(self.cert.der().clone()).unwrap();
+        roots
+    }
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn client_config(ca: &Ca, client: Option<&Leaf>, alpn: &[&[u8]]) -> Arc<rustls::ClientConfig> {
+    let builder = rustls::ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(ca.roots());
+    let mut config = match client {
+        Some(l) => builder
+            .with_client_auth_cert(
+                CertificateDer::pem_slice_iter(l.cert.as_bytes())
+                    .collect::<Result<Vec<_>, _>>()
+                    .unwrap(),
+                PrivateKeyDer::from_pem_slice(l.key.as_bytes()).unwrap(),
+            )
+            .unwrap(),
+        None => builder.with_no_client_auth(),
+    };
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    Arc::new(config)
+}
+
+/// One HTTP/1.1 request over TLS with SNI `name`; the whole response text.
+fn https_get(port: u16, name: &str, config: Arc<rustls::ClientConfig>) -> std::io::Result<String> {
+    let conn = rustls::ClientConnection::new(config, ServerName::try_from(name.to_string()).unwrap()).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port))?;
+    tcp.set_read_timeout(Some(IO_TIMEOUT))?;
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(format!("GET /tls HTTP/1.1\r\nHost: {name}\r\nConnection: close\r\n\r\n").as_bytes())?;
+    let mut out = Vec::new();
+    match tls.read_to_end(&mut out) {
+        Ok(_) => {}
+        // Some servers close without close_notify; keep what arrived.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !out.is_empty() => {}
+        Err(e) => return Err(e),
+    }
+    Ok(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn socket_config(origin: std::net::SocketAddr, tls_options: &str) -> String {
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{origin}\", http = ())) ],
+  sockets = [ (name = \"https\", address = \"127.0.0.1:0\", service = \"origin\",
+               https = (options = (), tlsOptions = ({tls_options}))) ],
+);\n"
+    )
+}
+
+#[test]
+fn https_socket_with_sni_and_default_certificate() {
+    let ca = Ca::new();
+    let default = ca.leaf(&["localhost"], false);
+    let a = ca.leaf(&["a.test"], false);
+    let b = ca.leaf(&["*.b.test"], false);
+    let origin = Origin::echo();
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\"),
+               sniKeypairs = [
+                 (hostnames = [\"a.test\"], keypair = (privateKey = embed \"a.key\", certificateChain = embed \"a.pem\")),
+                 (hostnames = [\"*.b.test\"], keypair = (privateKey = embed \"b.key\", certificateChain = embed \"b.pem\")) ]";
+    let files = [
+        ("key.pem", default.key.as_str()),
+        ("cert.pem", default.cert.as_str()),
+        ("a.key", a.key.as_str()),
+        ("a.pem", a.cert.as_str()),
+        ("b.key", b.key.as_str()),
+        ("b.pem", b.cert.as_str()),
+    ];
+    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let port = proxy.port("https");
+    let config = client_config(&ca, None, &[b"http/1.1"]);
+    // Verification checks the name: success means the right certificate.
+    for name in ["localhost", "a.test", "x.b.test"] {
+        let text = https_get(port, name, config.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(text.starts_with("HTTP/1.1 200"), "{name}: {text}");
+    }
+    // A name no certificate covers gets the default one, which fails to verify.
+    assert!(https_get(port, "other.test", config).is_err());
+    let got = origin.requests();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].header("x-forwarded-for"), Some("127.0.0.1"));
+}
+
+#[test]
+fn mutual_tls_requires_a_trusted_client_certificate() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["localhost"], false);
+    let client = ca.leaf(&["client"], true);
+    let other_ca = Ca::new();
+    let stranger = other_ca.leaf(&["stranger"], true);
+    let origin = Origin::echo();
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\"),
+               requireClientCerts = true, trustedCertificates = [ embed \"ca.pem\" ]";
+    let ca_pem = ca.pem();
+    let files = [
+        ("key.pem", server.key.as_str()),
+        ("cert.pem", server.cert.as_str()),
+        ("ca.pem", ca_pem.as_str()),
+    ];
+    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let port = proxy.port("https");
+    let text = https_get(port, "localhost", client_config(&ca, Some(&client), &[])).unwrap();
+    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+    assert!(https_get(port, "localhost", client_config(&ca, None, &[])).is_err());
+    assert!(https_get(port, "localhost", client_config(&ca, Some(&stranger), &[])).is_err());
+    assert_eq!(origin.requests().len(), 1);
+}
+
+#[test]
+fn http2_clients_are_served_over_alpn_h2() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["localhost"], false);
+    let origin = Origin::echo();
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
+    let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
+    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let port = proxy.port("https");
+    let config = client_config(&ca, None, &[b"h2"]);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let connector = tokio_rustls::TlsConnector::from(config);
+        let tls = connector
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+        let (mut client, conn) = h2::client::handshake(tls).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        for i in 0..3 {
+            let req = http::Request::builder()
+                .method("POST")
+                .uri(format!("https://localhost/h2/{i}"))
+                .body(())
+                .unwrap();
+            let (resp, mut stream) = client.send_request(req, false).unwrap();
+            stream.send_data(bytes::Bytes::from_static(b"over h2"), true).unwrap();
+            let resp = resp.await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let mut body = resp.into_body();
+            let mut got = Vec::new();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.unwrap();
+                body.flow_control().release_capacity(chunk.len()).unwrap();
+                got.extend_from_slice(&chunk);
+            }
+            assert_eq!(got, b"over h2");
+        }
+    });
+    let got = origin.requests();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].header("host"), Some("localhost"));
+}
+
+/// A one-connection-at-a-time TLS origin that answers every request 200 "tls origin".
+fn tls_origin(leaf: &Leaf) -> std::net::SocketAddr {
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            CertificateDer::pem_slice_iter(leaf.cert.as_bytes())
+                .collect::<Result<Vec<_>, _>>()
+                .unwrap(),
+            PrivateKeyDer::from_pem_slice(leaf.key.as_bytes()).unwrap(),
+        )
+        .unwrap();
+    let config = Arc::new(config);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { return };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut buf = Vec::new();
+                let mut tmp = [0u8; 4096];
+                loop {
+                    let n = match tls.read(&mut tmp) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => n,
+                    };
+                    buf.extend_from_slice(&tmp[..n]);
+                    while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                        buf.drain(..end + 4);
+                        let body = "tls origin";
+                        let resp = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
+                        if tls.write_all(resp.as_bytes()).is_err() {
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn https_upstream_verified_against_configured_ca() {
+    let ca = Ca::new();
+    let leaf = ca.leaf(&["origin.test"], false);
+    let origin = tls_origin(&leaf);
+    let ca_pem = ca.pem();
+    let cfg = |tls: &str| {
+        format!(
+            "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{origin}\",
+                 https = (options = (), certificateHost = \"origin.test\", tlsOptions = ({tls})))) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+);\n"
+        )
+    };
+    let files = [("ca.pem", ca_pem.as_str())];
+    let proxy = Proxy::start_files(
+        &cfg("trustedCertificates = [ embed \"ca.pem\" ]"),
+        &files,
+        &["http"],
+        &[],
+    );
+    let r = get(proxy.port("http"), "/", "a");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), "tls origin");
+
+    // Without the CA the origin's certificate is not trusted: 502, never plain HTTP.
+    let proxy = Proxy::start_files(&cfg(""), &files, &["http"], &[]);
+    let r = get(proxy.port("http"), "/", "a");
+    assert_eq!(r.status, 502, "{}", r.text());
+}

@@ -129,6 +129,30 @@ pub fn type_name(ty: Type) -> String {
     }
 }
 
+/// Fields of workerd's schema that isoproxy's schema leaves out: naming one
+/// is "not supported", not a typo.
+const WORKERD_ONLY_FIELDS: &[&str] = &[
+    "durableObjectNamespaces",
+    "durableObjectUniqueKeyModifier",
+    "durableObjectStorage",
+    "moduleFallback",
+    "tails",
+    "streamingTails",
+    "containerEngine",
+    "cacheApiOutbound",
+    "pythonModule",
+    "pythonRequirement",
+    "memoryCache",
+    "analyticsEngine",
+    "hyperdrive",
+    "unsafeEval",
+    "workerd",
+    "workerLoader",
+    "durableObjectClass",
+    "actorClass",
+    "workerdDebugPort",
+];
+
 const BUILTIN_TYPES: [&str; 14] = [
     "Void", "Bool", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64", "Float32", "Float64",
     "Text", "Data",
@@ -417,12 +441,16 @@ impl<'s> Filler<'s> {
                     let f = match schema.find_field_by_name(&fi.name) {
                         Ok(Some(f)) => f,
                         _ => {
-                            return Err(self.src.error(
-                                file,
-                                fi.pos,
-                                &sub,
-                                format!("unknown field \"{}\" in {}", fi.name, struct_name(schema)),
-                            ))
+                            let message = if WORKERD_ONLY_FIELDS.contains(&fi.name.as_str()) {
+                                format!(
+                                    "\"{}\" is a workerd feature not supported by isoproxy (no such field in {})",
+                                    fi.name,
+                                    struct_name(schema)
+                                )
+                            } else {
+                                format!("unknown field \"{}\" in {}", fi.name, struct_name(schema))
+                            };
+                            return Err(self.src.error(file, fi.pos, &sub, message));
                         }
                     };
                     if is_union_member(f) {

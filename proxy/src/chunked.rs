@@ -16,8 +16,8 @@ const MAX_LINE: u32 = 4096;
 enum State {
     /// Reading hex digits of a chunk size (`digits` so far).
     Size { digits: u8, value: u64 },
-    /// In a chunk extension after `;`.
-    Ext { len: u32, size: u64 },
+    /// In a chunk extension (`;name[=value]`), at position `at`.
+    Ext { len: u32, size: u64, at: Ext },
     /// Saw CR after the size line; LF must follow.
     SizeLf { size: u64 },
     /// In chunk data.
@@ -34,6 +34,52 @@ enum State {
     TrailerLf { last: bool },
     /// The body is complete; anything after belongs to the next request.
     Done,
+}
+
+/// Where in `*( BWS ";" BWS name [ BWS "=" BWS ( token / quoted-string ) ] )` we are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ext {
+    /// After `;`: BWS, then the first name character.
+    NameStart,
+    /// In the name.
+    Name,
+    /// After `=`: BWS, then a token or a quote.
+    ValueStart,
+    /// In a token value.
+    Token,
+    /// In a quoted value; `escaped` after a backslash.
+    Quoted { escaped: bool },
+    /// After a value or name: BWS, `;`, `=` (after a name) or the CR.
+    After { name: bool },
+}
+
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+/// The next extension position, or `None` on a syntax error. CR is
+/// handled by the caller.
+fn ext_step(at: Ext, b: u8) -> Option<Ext> {
+    let ws = b == b' ' || b == b'\t';
+    Some(match at {
+        Ext::NameStart if ws => Ext::NameStart,
+        Ext::NameStart if is_tchar(b) => Ext::Name,
+        Ext::Name if is_tchar(b) => Ext::Name,
+        Ext::Name | Ext::After { name: true } if b == b'=' => Ext::ValueStart,
+        Ext::Name | Ext::Token if ws => Ext::After { name: at == Ext::Name },
+        Ext::Name | Ext::Token | Ext::After { .. } if b == b';' => Ext::NameStart,
+        Ext::After { .. } if ws => at,
+        Ext::ValueStart if ws => Ext::ValueStart,
+        Ext::ValueStart if b == b'"' => Ext::Quoted { escaped: false },
+        Ext::ValueStart | Ext::Token if is_tchar(b) => Ext::Token,
+        Ext::Quoted { escaped: true } if b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80 => {
+            Ext::Quoted { escaped: false }
+        }
+        Ext::Quoted { escaped: false } if b == b'\\' => Ext::Quoted { escaped: true },
+        Ext::Quoted { escaped: false } if b == b'"' => Ext::After { name: false },
+        Ext::Quoted { escaped: false } if b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80 => at,
+        _ => return None,
+    })
 }
 
 /// Incremental chunked-syntax checker.
@@ -83,15 +129,22 @@ impl ChunkedCheck {
                         digits: digits + 1,
                         value: (value << 4) | d,
                     },
-                    (b';', _) if digits > 0 => State::Ext { len: 0, size: value },
+                    (b';', _) if digits > 0 => State::Ext {
+                        len: 0,
+                        size: value,
+                        at: Ext::NameStart,
+                    },
                     (b'\r', _) if digits > 0 => State::SizeLf { size: value },
                     _ => return Err(INVALID),
                 },
-                State::Ext { len, size } => match b {
-                    b'\r' => State::SizeLf { size },
-                    b'\n' | 0 => return Err(INVALID),
+                State::Ext { len, size, at } => match b {
+                    b'\r' if matches!(at, Ext::Name | Ext::Token | Ext::After { .. }) => State::SizeLf { size },
                     _ if len >= MAX_LINE => return Err(INVALID),
-                    _ => State::Ext { len: len + 1, size },
+                    _ => State::Ext {
+                        len: len + 1,
+                        size,
+                        at: ext_step(at, b).ok_or(INVALID)?,
+                    },
                 },
                 State::SizeLf { size } => match b {
                     b'\n' if size == 0 => State::TrailerStart,
@@ -146,6 +199,7 @@ mod tests {
             check(b"5;ext=1\r\nhello\r\nA\r\n0123456789\r\n0\r\nX-T: 1\r\n\r\n"),
             Ok(true)
         );
+        assert_eq!(check(b"5; a = \"q\\\"x\" ;b;c=d\r\nhello\r\n0\r\n\r\n"), Ok(true));
         assert_eq!(check(b"5\r\nhel"), Ok(false));
         // Byte at a time.
         let mut c = ChunkedCheck::default();
@@ -169,6 +223,10 @@ mod tests {
             b"5\r\nhelloXX0\r\n\r\n",
             b"0\n\r\n",
             b"5;a\nb\r\nhello\r\n0\r\n\r\n",
+            b"2;\r\naa\r\n0\r\n\r\n",
+            b"5;a=\"abc\";b=\"def; ghi\r\nhello\r\n0\r\n\r\n",
+            b"5;a=\r\nhello\r\n0\r\n\r\n",
+            b"5;=b\r\nhello\r\n0\r\n\r\n",
             b"11111111111111111\r\n",
             b"\r\n",
         ] {

@@ -184,29 +184,118 @@ fn fail(e: &LoadError) -> ExitCode {
     ExitCode::from(EXIT_USAGE)
 }
 
-/// A short human-readable summary of a config, printed by `check`.
+/// A short human-readable summary of a config, printed by `check`: one line
+/// per socket and per service, saying where traffic goes.
 pub fn summary(config: &isoproxy_schema::model::Config) -> String {
-    use isoproxy_schema::model::{ServiceKind, SocketProtocol};
-    let mut s = String::from("config ok\n");
+    use isoproxy_schema::model::{
+        AddressRule, BindingValue, ExternalProtocol, HttpStyle, PortRange, ServiceKind, SocketProtocol, WorkerSource,
+    };
+    use std::fmt::Write as _;
+
+    fn rules(r: &[AddressRule]) -> String {
+        let names: Vec<String> = r
+            .iter()
+            .map(|r| match r {
+                AddressRule::Public => "public".into(),
+                AddressRule::Private => "private".into(),
+                AddressRule::Local => "local".into(),
+                AddressRule::Network => "network".into(),
+                AddressRule::Unix => "unix".into(),
+                AddressRule::UnixAbstract => "unix-abstract".into(),
+                AddressRule::Cidr(n) => n.to_string(),
+            })
+            .collect();
+        if names.is_empty() {
+            "nothing".into()
+        } else {
+            names.join(",")
+        }
+    }
+    fn ports(p: &[PortRange]) -> String {
+        let v: Vec<String> = p
+            .iter()
+            .map(|r| {
+                if r.first == r.last {
+                    r.first.to_string()
+                } else {
+                    format!("{}-{}", r.first, r.last)
+                }
+            })
+            .collect();
+        if v.is_empty() {
+            "none".into()
+        } else {
+            v.join(",")
+        }
+    }
+
+    let mut s = format!(
+        "config ok: {} socket(s), {} service(s)\n",
+        config.sockets.len(),
+        config.services.len()
+    );
     for sock in &config.sockets {
         let proto = match sock.protocol {
             SocketProtocol::Http(_) => "http",
             SocketProtocol::Https { .. } => "https",
         };
-        let addr = sock.address.as_deref().unwrap_or("(fd)");
-        s.push_str(&format!(
-            "socket {} {} {} -> {}\n",
-            sock.name, proto, addr, sock.service.name
-        ));
+        let style = match sock.http_options().style {
+            HttpStyle::Host => "",
+            HttpStyle::Proxy => " (proxy style)",
+        };
+        let addr = match (&sock.address, sock.fd) {
+            (_, Some(fd)) => format!("fd {fd}"),
+            (Some(a), None) => a.clone(),
+            (None, None) => "(no address)".into(),
+        };
+        let _ = writeln!(s, "socket {} {proto}{style} {addr} -> {}", sock.name, sock.service.name);
     }
     for svc in &config.services {
         let kind = match &svc.kind {
-            ServiceKind::Worker(_) => "worker".to_string(),
-            ServiceKind::Network(_) => "network".to_string(),
-            ServiceKind::External(e) => format!("external {}", e.addresses.join(",")),
-            ServiceKind::Disk(d) => format!("disk {}", d.path.display()),
+            ServiceKind::Worker(w) => {
+                let code = match &w.source {
+                    WorkerSource::Modules(m) => format!(
+                        "{} module(s), main {}",
+                        m.len(),
+                        m.first().map(|m| m.name.as_str()).unwrap_or("?")
+                    ),
+                    WorkerSource::ServiceWorkerScript(_) => "service-worker script".into(),
+                };
+                let bindings: Vec<String> = w
+                    .bindings
+                    .iter()
+                    .map(|b| match &b.value {
+                        BindingValue::Service(d) => format!("{}->{}", b.name, d.name),
+                        _ => b.name.clone(),
+                    })
+                    .collect();
+                format!(
+                    "worker: {code}, compatibilityDate {}, bindings [{}], fetch() -> {}",
+                    w.compatibility_date,
+                    bindings.join(", "),
+                    w.global_outbound.name
+                )
+            }
+            ServiceKind::Network(n) => format!(
+                "network: allow {}{}, CONNECT ports {}",
+                rules(&n.allow),
+                if n.deny.is_empty() {
+                    String::new()
+                } else {
+                    format!(", deny {}", rules(&n.deny))
+                },
+                ports(&n.connect_ports)
+            ),
+            ServiceKind::External(e) => {
+                let proto = match e.protocol {
+                    ExternalProtocol::Http(_) => "http",
+                    ExternalProtocol::Https { .. } => "https",
+                };
+                format!("external: {proto}://{}", e.addresses.join(", "))
+            }
+            ServiceKind::Disk(d) => format!("disk: {}", d.path.display()),
         };
-        s.push_str(&format!("service {} {}\n", svc.name, kind));
+        let _ = writeln!(s, "service {} {kind}", svc.name);
     }
     s
 }

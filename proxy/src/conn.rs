@@ -61,23 +61,25 @@ impl Prefixed {
             chunked: chunked.then(ChunkedCheck::default),
         }
     }
+}
 
-    /// Run the chunked check over bytes just read.
-    fn inspect(&mut self, mut bytes: &[u8]) -> std::io::Result<()> {
-        let skip = self.head_left.min(bytes.len());
-        self.head_left -= skip;
-        bytes = &bytes[skip..];
-        if let Some(check) = &mut self.chunked {
-            if check.feed(bytes).is_err() {
-                return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, chunked::INVALID));
-            }
-            if check.done() {
-                self.chunked = None;
-            }
+/// Run the chunked check over bytes just read, skipping what is left of the head.
+fn inspect(head_left: &mut usize, chunked: &mut Option<ChunkedCheck>, mut bytes: &[u8]) -> std::io::Result<()> {
+    let skip = (*head_left).min(bytes.len());
+    *head_left -= skip;
+    bytes = &bytes[skip..];
+    if let Some(check) = chunked {
+        if check.feed(bytes).is_err() {
+            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, chunked::INVALID));
         }
-        Ok(())
+        if check.done() {
+            *chunked = None;
+        }
     }
+    Ok(())
+}
 
+impl Prefixed {
     /// The inner stream and any prefix bytes not read yet.
     fn into_parts(self) -> (Stream, Vec<u8>) {
         let mut rest = self.prefix;
@@ -94,12 +96,13 @@ impl AsyncRead for Prefixed {
             let start = this.pos;
             buf.put_slice(&this.prefix[start..start + n]);
             this.pos += n;
-            let chunk = this.prefix[start..start + n].to_vec();
+            let checked = inspect(&mut this.head_left, &mut this.chunked, &this.prefix[start..start + n]);
             if this.pos == this.prefix.len() {
-                this.prefix = Vec::new();
+                // Keep the allocation: it holds the next request's head.
+                this.prefix.clear();
                 this.pos = 0;
             }
-            return Poll::Ready(this.inspect(&chunk));
+            return Poll::Ready(checked);
         }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
@@ -107,8 +110,7 @@ impl AsyncRead for Prefixed {
                 if this.chunked.is_none() && this.head_left == 0 {
                     return Poll::Ready(Ok(()));
                 }
-                let filled = buf.filled()[before..].to_vec();
-                Poll::Ready(this.inspect(&filled))
+                Poll::Ready(inspect(&mut this.head_left, &mut this.chunked, &buf.filled()[before..]))
             }
             other => other,
         }
@@ -255,12 +257,15 @@ impl SocketServer {
             served += 1;
             let prefixed = Prefixed::new(std::mem::take(&mut buf), stream, head.len, head.chunked);
             let mut session = ServerSession::new_http1(Box::new(prefixed));
+            // Between body reads; the head is already here.
+            session.set_read_timeout(Some(ms(limits.body_timeout_ms)));
             match settings.take() {
                 Some(s) => s.apply_to_session(&mut session),
                 None => {
                     session.set_keepalive(Some(u64::from(limits.keepalive_timeout_ms / 1000).max(1)));
                     let cap = limits.max_requests_per_connection;
-                    session.set_keepalive_reuses_remaining((cap > 0).then_some(cap));
+                    // Reuses after this request: the cap counts requests.
+                    session.set_keepalive_reuses_remaining((cap > 0).then(|| cap - 1));
                 }
             }
             if *shutdown.borrow() {

@@ -113,6 +113,8 @@ pub fn check_head(buf: &[u8], limits: &SocketLimits, style: HttpStyle) -> Result
         } else if h.name.eq_ignore_ascii_case("host") {
             host_count += 1;
             host = Some(h.value);
+        } else if looks_like_framing(h.name) {
+            return Err(Reject::bad_request("suspicious framing header name"));
         }
     }
     if cl_count > 1 {
@@ -181,6 +183,24 @@ pub fn check_head(buf: &[u8], limits: &SocketLimits, style: HttpStyle) -> Result
         content_length,
         chunked: te.is_some(),
     }))
+}
+
+/// A name that is not Content-Length or Transfer-Encoding but would read as
+/// one to a parser that folds `_` or repeated `-` (`Transfer_Encoding`).
+fn looks_like_framing(name: &str) -> bool {
+    if !name.bytes().any(|b| b == b'_' || b == b'-') {
+        return false;
+    }
+    let mut folded = [0u8; 32];
+    let mut n = 0;
+    for b in name.bytes().filter(|b| *b != b'_' && *b != b'-') {
+        if n == folded.len() {
+            return false;
+        }
+        folded[n] = b.to_ascii_lowercase();
+        n += 1;
+    }
+    matches!(&folded[..n], b"transferencoding" | b"contentlength")
 }
 
 fn parse_error(e: httparse::Error) -> &'static str {
@@ -421,6 +441,21 @@ mod tests {
             ),
             (
                 "POST / HTTP/1.1\r\nHost: a\r\nTransfer_Encoding: chunked\r\n\r\n",
+                HttpStyle::Host,
+                400,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nTransfer---Encoding: x\r\n\r\n",
+                HttpStyle::Host,
+                400,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nContent_Length: 5\r\n\r\n",
+                HttpStyle::Host,
+                400,
+            ),
+            (
+                "POST / HTTP/1.1\r\nHost: a\r\nX-Content-Type: a\r\n\r\n",
                 HttpStyle::Host,
                 200,
             ),

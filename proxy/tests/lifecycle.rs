@@ -114,3 +114,74 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
     assert_eq!(proxy.wait_exit(Duration::from_secs(10)), Some(0));
     assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
 }
+
+fn limits_config(origin: std::net::SocketAddr, limits: &str) -> String {
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{origin}\", http = ())) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\", limits = ({limits})) ],
+);\n"
+    )
+}
+
+#[test]
+fn idle_keepalive_and_slow_bodies_are_closed_by_their_timeouts() {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(
+        &limits_config(origin.addr, "keepaliveTimeoutMs = 300, bodyTimeoutMs = 300"),
+        &["http"],
+    );
+    let port = proxy.port("http");
+
+    let mut c = Client::connect(port);
+    c.send(b"GET /idle HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(c.read_response(false).unwrap().status, 200);
+    let started = Instant::now();
+    assert!(c.closed_within(Duration::from_secs(5)), "idle connection kept open");
+    assert!(started.elapsed() < Duration::from_secs(5));
+
+    let mut c = Client::connect(port);
+    c.send(b"POST /slow HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\nonly ten b");
+    let started = Instant::now();
+    if let Some(r) = c.read_response(false) {
+        assert!(r.status >= 400, "slow body got {}", r.status);
+    }
+    assert!(c.closed_within(Duration::from_secs(5)), "slow body kept open");
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
+
+#[test]
+fn max_requests_per_connection_closes_after_the_cap() {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&limits_config(origin.addr, "maxRequestsPerConnection = 3"), &["http"]);
+    let mut c = Client::connect(proxy.port("http"));
+    for i in 0..3 {
+        c.send(format!("GET /{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        let r = c.read_response(false).unwrap();
+        assert_eq!(r.status, 200);
+        if i == 2 {
+            assert_eq!(r.header("connection"), Some("close"));
+        }
+    }
+    assert!(c.closed_within(Duration::from_secs(5)));
+}
+
+#[test]
+fn sigint_exits_promptly() {
+    let origin = Origin::echo();
+    let mut proxy = Proxy::start(&limits_config(origin.addr, ""), &["http"]);
+    assert_eq!(get(proxy.port("http"), "/", "a").status, 200);
+    proxy.signal(libc::SIGINT);
+    assert_eq!(proxy.wait_exit(Duration::from_secs(5)), Some(0));
+}
+
+#[test]
+fn inherited_listening_socket_is_served() {
+    let origin = Origin::echo();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let proxy = Proxy::start_inherited(&limits_config(origin.addr, ""), &[], &[("http", &listener)]);
+    assert_eq!(proxy.port("http"), port);
+    drop(listener);
+    assert_eq!(get(port, "/fd", "a").status, 200);
+}

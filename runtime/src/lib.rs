@@ -10,6 +10,7 @@ mod isolate;
 mod modules;
 mod ops;
 mod pool;
+mod snapshot;
 mod spec;
 mod state;
 
@@ -102,6 +103,8 @@ impl WorkerPool {
         observer: Arc<dyn Observer>,
     ) -> Result<WorkerPool, RuntimeError> {
         init_v8(&config.v8_flags);
+        // Build the startup snapshot before any isolate thread needs it.
+        let _ = snapshot::blob();
         let specs = spec::resolve(&config);
         let n = match options.threads {
             0 => match config.server.isolate_threads {

@@ -5,19 +5,23 @@
 //! each field path was written.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use capnp::dynamic_list;
 use capnp::dynamic_struct;
 use capnp::dynamic_value;
 use capnp::introspect::{Type, TypeVariant};
-use capnp::schema::{EnumSchema, Field, StructSchema};
+use capnp::schema::{EnumSchema, Field};
 use capnp::schema_capnp::field;
 
 use crate::error::ConfigError;
+pub use crate::sourcemap::SourceMap;
+use crate::sourcemap::{join, Loc, MAX_RECORDED_PATH};
 use crate::sources::{FileId, Scope, Sources};
 use crate::text::ast::{Const, TypeExpr, Value, ValueKind};
 use crate::text::Pos;
+pub use crate::types::declared_type_of;
+use crate::types::{enum_name, field_name, is_union_member, struct_name, type_name, WORKERD_ONLY_FIELDS};
 
 /// Deepest chain of constant references followed.
 const MAX_REF_DEPTH: usize = 64;
@@ -25,127 +29,6 @@ const MAX_REF_DEPTH: usize = 64;
 /// Most structs and list elements one config may expand to (constants can
 /// be referred to many times, so expansion could otherwise be exponential).
 const MAX_VALUES: usize = 100_000;
-
-/// Longest field path kept in the source map; deeper values are located by
-/// their nearest recorded parent (keeps memory linear in the config size).
-const MAX_RECORDED_PATH: usize = 256;
-
-/// Where a value was written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Loc {
-    /// File index in [`Sources::files`].
-    pub file: FileId,
-    /// Position.
-    pub pos: Pos,
-}
-
-/// Field path (`services[1].external.address`) to the place it was written.
-#[derive(Debug, Clone, Default)]
-pub struct SourceMap {
-    entries: HashMap<String, Loc>,
-    files: Vec<PathBuf>,
-}
-
-impl SourceMap {
-    /// The file and position of `path`, or of its nearest written parent.
-    pub fn locate(&self, path: &str) -> Option<(PathBuf, Pos)> {
-        let mut p = path;
-        loop {
-            if let Some(loc) = self.entries.get(p) {
-                return Some((self.files.get(loc.file).cloned().unwrap_or_default(), loc.pos));
-            }
-            if p.is_empty() {
-                return None;
-            }
-            p = parent_path(p);
-        }
-    }
-}
-
-/// `a.b[2].c` -> `a.b[2]` -> `a.b` -> `a` -> ``.
-fn parent_path(p: &str) -> &str {
-    if let Some(stripped) = p.strip_suffix(']') {
-        if let Some(i) = stripped.rfind('[') {
-            return &p[..i];
-        }
-    }
-    match p.rfind('.') {
-        Some(i) => &p[..i],
-        None => "",
-    }
-}
-
-fn join(path: &str, name: &str) -> String {
-    if path.is_empty() {
-        name.to_string()
-    } else {
-        format!("{path}.{name}")
-    }
-}
-
-/// A struct type's name as the schema spells it, e.g. `Worker.Module`.
-pub fn struct_name(schema: StructSchema) -> String {
-    let name = schema
-        .get_proto()
-        .get_display_name()
-        .ok()
-        .and_then(|t| t.to_str().ok())
-        .unwrap_or("?");
-    name.split_once(':').map(|(_, n)| n).unwrap_or(name).to_string()
-}
-
-fn enum_name(schema: EnumSchema) -> String {
-    let name = schema
-        .get_proto()
-        .get_display_name()
-        .ok()
-        .and_then(|t| t.to_str().ok())
-        .unwrap_or("?");
-    name.split_once(':').map(|(_, n)| n).unwrap_or(name).to_string()
-}
-
-/// A type's name as written in a config, e.g. `List(Worker.Module)`.
-pub fn type_name(ty: Type) -> String {
-    match ty.which() {
-        TypeVariant::Void => "Void".into(),
-        TypeVariant::Bool => "Bool".into(),
-        TypeVariant::Int8 => "Int8".into(),
-        TypeVariant::Int16 => "Int16".into(),
-        TypeVariant::Int32 => "Int32".into(),
-        TypeVariant::Int64 => "Int64".into(),
-        TypeVariant::UInt8 => "UInt8".into(),
-        TypeVariant::UInt16 => "UInt16".into(),
-        TypeVariant::UInt32 => "UInt32".into(),
-        TypeVariant::UInt64 => "UInt64".into(),
-        TypeVariant::Float32 => "Float32".into(),
-        TypeVariant::Float64 => "Float64".into(),
-        TypeVariant::Text => "Text".into(),
-        TypeVariant::Data => "Data".into(),
-        TypeVariant::Struct(s) => struct_name(s.into()),
-        TypeVariant::Enum(e) => enum_name(e.into()),
-        TypeVariant::List(inner) => format!("List({})", type_name(inner)),
-        TypeVariant::AnyPointer => "AnyPointer".into(),
-        TypeVariant::Capability => "Capability".into(),
-    }
-}
-
-const BUILTIN_TYPES: [&str; 14] = [
-    "Void", "Bool", "Int8", "Int16", "Int32", "Int64", "UInt8", "UInt16", "UInt32", "UInt64", "Float32", "Float64",
-    "Text", "Data",
-];
-
-fn field_name(f: Field) -> String {
-    f.get_proto()
-        .get_name()
-        .ok()
-        .and_then(|n| n.to_str().ok())
-        .unwrap_or("?")
-        .to_string()
-}
-
-fn is_union_member(f: Field) -> bool {
-    f.get_proto().get_discriminant_value() != field::NO_DISCRIMINANT
-}
 
 /// Turns a capnp library error into a config error at a place.
 fn internal(src: &Sources, file: FileId, pos: Pos, path: &str, e: capnp::Error) -> ConfigError {
@@ -191,38 +74,6 @@ impl Scalar {
             Scalar::Enum(v, s) => dynamic_value::Enum::new(*v, *s).into(),
         }
     }
-}
-
-/// The name of the declared type of a constant, in schema terms
-/// (`Config`, `List(Text)`), or an error naming what is unknown.
-pub fn declared_type_of(src: &Sources, file: FileId, ty: &TypeExpr) -> Result<String, ConfigError> {
-    let first = ty.path.first().map(String::as_str).unwrap_or("");
-    let mut name = if ty.path.len() == 1 && BUILTIN_TYPES.contains(&first) {
-        first.to_string()
-    } else {
-        match src.files.get(file).and_then(|f| f.aliases.get(first)) {
-            Some(Scope::Schema(prefix)) => {
-                let mut parts: Vec<String> = prefix.clone();
-                parts.extend(ty.path.iter().skip(1).cloned());
-                parts.join(".")
-            }
-            _ => {
-                return Err(src.error(
-                    file,
-                    ty.pos,
-                    "",
-                    format!(
-                    "unknown type `{}`: import the schema with `using Workerd = import \"/workerd/workerd.capnp\";`",
-                    ty.path.join(".")
-                ),
-                ))
-            }
-        }
-    };
-    for _ in 0..ty.list_depth {
-        name = format!("List({name})");
-    }
-    Ok(name)
 }
 
 /// Fills messages from the parsed sources.
@@ -417,12 +268,16 @@ impl<'s> Filler<'s> {
                     let f = match schema.find_field_by_name(&fi.name) {
                         Ok(Some(f)) => f,
                         _ => {
-                            return Err(self.src.error(
-                                file,
-                                fi.pos,
-                                &sub,
-                                format!("unknown field \"{}\" in {}", fi.name, struct_name(schema)),
-                            ))
+                            let message = if WORKERD_ONLY_FIELDS.contains(&fi.name.as_str()) {
+                                format!(
+                                    "\"{}\" is a workerd feature not supported by isoproxy (no such field in {})",
+                                    fi.name,
+                                    struct_name(schema)
+                                )
+                            } else {
+                                format!("unknown field \"{}\" in {}", fi.name, struct_name(schema))
+                            };
+                            return Err(self.src.error(file, fi.pos, &sub, message));
                         }
                     };
                     if is_union_member(f) {
@@ -753,18 +608,5 @@ impl<'s> Filler<'s> {
                 })
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::parent_path;
-
-    #[test]
-    fn parents() {
-        assert_eq!(parent_path("services[1].external.address"), "services[1].external");
-        assert_eq!(parent_path("services[1].external"), "services[1]");
-        assert_eq!(parent_path("services[1]"), "services");
-        assert_eq!(parent_path("services"), "");
     }
 }

@@ -13,8 +13,10 @@ mod error;
 mod fill;
 pub mod model;
 mod rules;
+mod sourcemap;
 mod sources;
 pub mod text;
+mod types;
 mod validate;
 
 use std::path::{Path, PathBuf};

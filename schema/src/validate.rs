@@ -82,6 +82,14 @@ impl V<'_> {
         Ok(out)
     }
 
+    /// Text that must be a JSON document.
+    fn json(&self, field: &str, r: capnp::Result<text::Reader<'_>>) -> Res {
+        let t = self.text(field, r)?;
+        serde_json::from_str::<serde_json::Value>(&t)
+            .map(|_| ())
+            .map_err(|e| self.err(field, format!("expected JSON: {e}")))
+    }
+
     fn config(&mut self, r: config::Reader<'_>) -> Res {
         // Collect service names first: sockets and bindings refer to them.
         let services = self.read("services", r.get_services())?;
@@ -196,7 +204,7 @@ impl V<'_> {
             return Err(self.err(p, format!("unknown service {name:?} (services: {})", known.join(", "))));
         }
         if let service_designator::props::Json(j) = self.read(&format!("{p}.props"), d.get_props().which())? {
-            self.text(&format!("{p}.props.json"), j)?;
+            self.json(&format!("{p}.props.json"), j)?;
         }
         Ok(())
     }
@@ -441,9 +449,10 @@ impl V<'_> {
                         _ if i == 0 => {
                             return Err(self.err(&ip, "the first module is the main module and must be an esModule"))
                         }
-                        module::Text(t) | module::Json(t) => {
+                        module::Text(t) => {
                             self.text(&ip, t)?;
                         }
+                        module::Json(t) => self.json(&format!("{ip}.json"), t)?,
                         module::Data(d) | module::Wasm(d) => {
                             self.read(&ip, d)?;
                         }
@@ -501,9 +510,10 @@ impl V<'_> {
                 binding::Wrapped(_) => return unsupported("wrapped"),
                 binding::Queue(_) => return unsupported("queue"),
                 binding::Service(d) => self.designator(&format!("{ip}.service"), d, &format!("binding {name:?}"))?,
-                binding::Text(t) | binding::Json(t) | binding::FromEnvironment(t) => {
+                binding::Text(t) | binding::FromEnvironment(t) => {
                     self.text(&ip, t)?;
                 }
+                binding::Json(t) => self.json(&format!("{ip}.json"), t)?,
                 binding::Data(d) | binding::WasmModule(d) => {
                     self.read(&ip, d)?;
                 }

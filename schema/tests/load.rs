@@ -199,3 +199,83 @@ fn full_config_with_imports_and_constants() {
     want.sort();
     assert_eq!(files, want);
 }
+
+#[test]
+fn errors_inside_imported_files_name_that_file() {
+    let dir = Scratch::new(&[
+        (
+            "config.capnp",
+            "using Workerd = import \"/workerd/workerd.capnp\";\nusing Lib = import \"lib.capnp\";\nconst c :Workerd.Config = (services = [(name = \"a\", worker = Lib.w)]);\n",
+        ),
+        (
+            "lib.capnp",
+            "using Workerd = import \"/workerd/workerd.capnp\";\n\nconst w :Workerd.Worker = (\n  modules = [(name = \"m.js\", esModule = \"\")],\n  compatibilityDate = \"soon\",\n);\n",
+        ),
+    ]);
+    let e = load(&dir.path("config.capnp"), None, &Overrides::default()).unwrap_err();
+    assert_eq!(e.file, dir.path("lib.capnp"));
+    assert_eq!((e.line, e.col), (5, 23));
+    assert_eq!(e.field_path, "services[0].worker.compatibilityDate");
+    assert!(e.message.contains("expected a date YYYY-MM-DD, got \"soon\""), "{e}");
+}
+
+#[test]
+fn compile_and_load_binary_round_trip() {
+    let path = fixture("workerd-hello/config.capnp");
+    let text = load(&path, None, &Overrides::default()).unwrap();
+    let bytes = isoproxy_schema::compile(&path, None).unwrap();
+    let dir = Scratch::new(&[]);
+    let bin = dir.path("config.bin");
+    std::fs::write(&bin, &bytes).unwrap();
+    let binary = isoproxy_schema::load_binary(&bin, &Overrides::default()).unwrap();
+    assert_eq!(binary.config, text.config);
+    assert_eq!(binary.files, vec![bin.clone()]);
+
+    // Overrides apply to binary configs too, and are checked.
+    let o = Overrides {
+        socket_addrs: vec![("http".into(), "127.0.0.1:0".into())],
+        ..Default::default()
+    };
+    let b = isoproxy_schema::load_binary(&bin, &o).unwrap();
+    assert_eq!(b.config.sockets[0].address.as_deref(), Some("127.0.0.1:0"));
+
+    // Garbage is an error, not a panic.
+    std::fs::write(&bin, b"\x00\x00\x00\x00\xff\xff\xff\x7f").unwrap();
+    let e = isoproxy_schema::load_binary(&bin, &Overrides::default()).unwrap_err();
+    assert!(e.message.contains("not a binary config"), "{e}");
+    std::fs::write(&bin, &bytes[..bytes.len() / 2]).unwrap();
+    assert!(isoproxy_schema::load_binary(&bin, &Overrides::default()).is_err());
+}
+
+#[test]
+fn shorthand_and_groups() {
+    let dir = Scratch::new(&[(
+        "config.capnp",
+        "using Workerd = import \"/workerd/workerd.capnp\";\n\
+         const c :Workerd.Config = (\n\
+           services = [(name = \"d\", disk = \"/srv/www\"), (name = \"o\", external = \"127.0.0.1:81\")],\n\
+           sockets = [(name = \"s\", address = \"[::1]:8443\", service = \"o\",\n\
+                       https = (options = (forwardedProtoHeader = \"X-Proto\"),\n\
+                                tlsOptions = (keypair = (privateKey = \"k\", certificateChain = \"c\"), minVersion = tls1Dot3)))],\n\
+         );\n",
+    )]);
+    // `external = "host:port"` sets the address; http/https is a union member,
+    // and with none given the first one (http) is in effect.
+    let c = load(&dir.path("config.capnp"), None, &Overrides::default())
+        .unwrap()
+        .config;
+    let ServiceKind::Disk(d) = &c.service("d").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(d.path, PathBuf::from("/srv/www"));
+    let ServiceKind::External(e) = &c.service("o").unwrap().kind else {
+        panic!()
+    };
+    assert_eq!(e.addresses, vec!["127.0.0.1:81".to_string()]);
+    let SocketProtocol::Https { options, tls } = &c.sockets[0].protocol else {
+        panic!()
+    };
+    assert_eq!(options.forwarded_proto_header.as_deref(), Some("X-Proto"));
+    assert_eq!(tls.min_version, isoproxy_schema::model::TlsVersion::Tls13);
+    assert_eq!(tls.keypair.as_ref().unwrap().private_key, "k");
+}

@@ -9,6 +9,7 @@
   // https://encoding.spec.whatwg.org/#names-and-labels (the subset we decode)
   const LABELS = new Map();
   for (const l of ["unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"]) LABELS.set(l, "utf-8");
+  for (const l of ["unicodefffe", "utf-16be"]) LABELS.set(l, "utf-16be");
   for (const l of ["csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "utf-16", "utf-16le"]) LABELS.set(l, "utf-16le");
   for (const l of ["ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1", "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1", "us-ascii", "windows-1252", "x-cp1252"]) LABELS.set(l, "windows-1252");
 

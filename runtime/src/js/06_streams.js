@@ -394,8 +394,13 @@
     for (;;) {
       const { value, done } = await reader.read();
       if (done) break;
-      const bytes = typeof value === "string" ? new TextEncoder().encode(value) : internal.toBytes(value);
-      if (bytes === null) throw new TypeError("body stream chunks must be Uint8Arrays");
+      // https://fetch.spec.whatwg.org/#body-fully-read: chunks must be Uint8Arrays.
+      if (!(value instanceof Uint8Array)) {
+        const e = new TypeError("body stream chunks must be Uint8Arrays");
+        reader.cancel(e).catch(() => {});
+        throw e;
+      }
+      const bytes = value;
       chunks.push(bytes);
       total += bytes.length;
     }

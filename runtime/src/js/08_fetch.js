@@ -81,21 +81,29 @@
       }
       return out;
     }
-    forEach(cb, thisArg = undefined) {
-      for (const [k, v] of this.#sorted()) cb.call(thisArg, v, k, this);
+    // https://webidl.spec.whatwg.org/#es-iterable: the pairs are recomputed
+    // at each step, so changes during iteration are seen.
+    *#iterate(kind) {
+      for (let i = 0; ; i++) {
+        const list = this.#sorted();
+        if (i >= list.length) return;
+        const [k, v] = list[i];
+        yield kind === "keys" ? k : kind === "values" ? v : [k, v];
+      }
     }
-    *entries() { yield* this.#sorted(); }
-    *keys() { for (const [k] of this.#sorted()) yield k; }
-    *values() { for (const [, v] of this.#sorted()) yield v; }
-    [Symbol.iterator]() { return this.entries(); }
+    forEach(cb, thisArg = undefined) {
+      for (const [k, v] of this.#iterate("entries")) cb.call(thisArg, v, k, this);
+    }
+    entries() { return this.#iterate("entries"); }
+    keys() { return this.#iterate("keys"); }
+    values() { return this.#iterate("values"); }
+    [Symbol.iterator]() { return this.#iterate("entries"); }
   }
   internal.brand(Headers, "Headers");
 
   // https://fetch.spec.whatwg.org/#concept-headers-fill
   function fill(headers, init) {
-    if (init instanceof Headers) {
-      for (const [k, v] of init[kList]) headers.append(k, v);
-    } else if (typeof init === "object" || typeof init === "function") {
+    if (typeof init === "object" || typeof init === "function") {
       if (typeof init[Symbol.iterator] === "function") {
         for (const pair of init) {
           const p = [...pair];
@@ -125,6 +133,66 @@
     for (const [k, v] of h[kList]) out.push(k, v);
     return out;
   }
+
+  const kBytes = Symbol("bytes");
+  // https://w3c.github.io/FileAPI/#blob-section (in-memory only)
+  class Blob {
+    constructor(parts = [], options = {}) {
+      const chunks = [];
+      if (parts !== undefined && parts !== null) {
+        if (typeof parts !== "object" || typeof parts[Symbol.iterator] !== "function") throw new TypeError("Blob: parts must be a sequence");
+        for (const p of parts) {
+          if (p instanceof Blob) chunks.push(p[kBytes]);
+          else {
+            const b = internal.toBytes(p);
+            chunks.push(b !== null ? new Uint8Array(b) : new TextEncoder().encode(String(p)));
+          }
+        }
+      }
+      const total = chunks.reduce((n, c) => n + c.length, 0);
+      const bytes = new Uint8Array(total);
+      let off = 0;
+      for (const c of chunks) { bytes.set(c, off); off += c.length; }
+      this[kBytes] = bytes;
+      const type = options?.type === undefined ? "" : String(options.type);
+      this.#type = /[^\x20-\x7e]/.test(type) ? "" : type.toLowerCase();
+    }
+    #type;
+    get size() { return this[kBytes].length; }
+    get type() { return this.#type; }
+    // https://w3c.github.io/FileAPI/#dfn-slice
+    slice(start = 0, end = undefined, type = "") {
+      const n = this[kBytes].length;
+      const rel = (x) => (x < 0 ? Math.max(n + x, 0) : Math.min(x, n));
+      const from = rel(Math.trunc(Number(start)) || 0);
+      const to = end === undefined ? n : rel(Math.trunc(Number(end)) || 0);
+      const b = new Blob([], { type });
+      b[kBytes] = this[kBytes].slice(from, Math.max(from, to));
+      return b;
+    }
+    async text() { return new TextDecoder().decode(this[kBytes]); }
+    async arrayBuffer() { return this[kBytes].slice().buffer; }
+    async bytes() { return this[kBytes].slice(); }
+    stream() {
+      const bytes = this[kBytes].slice();
+      return new ReadableStream({ type: "bytes", start(c) { if (bytes.length) c.enqueue(bytes); c.close(); } });
+    }
+  }
+  internal.brand(Blob, "Blob");
+
+  // https://w3c.github.io/FileAPI/#file-section
+  class File extends Blob {
+    #name; #lastModified;
+    constructor(parts, name, options = {}) {
+      if (arguments.length < 2) throw new TypeError("File: 2 arguments required");
+      super(parts, options);
+      this.#name = String(name);
+      this.#lastModified = options?.lastModified === undefined ? Date.now() : Number(options.lastModified);
+    }
+    get name() { return this.#name; }
+    get lastModified() { return this.#lastModified; }
+  }
+  internal.brand(File, "File");
 
   // The body of a Request or Response: nothing, bytes in JS, a native body
   // (resource id) or a JS ReadableStream. https://fetch.spec.whatwg.org/#concept-body
@@ -207,6 +275,7 @@
       }
       return [new Body(null, null, init), null];
     }
+    if (init instanceof Blob) return [new Body(init[kBytes].slice()), init.type === "" ? null : init.type];
     if (init instanceof URLSearchParams) return [new Body(new TextEncoder().encode(init.toString())), "application/x-www-form-urlencoded;charset=UTF-8"];
     const b = internal.toBytes(init);
     if (b !== null) return [new Body(new Uint8Array(b)), null];
@@ -235,7 +304,7 @@
       }
       throw new TypeError("formData(): only application/x-www-form-urlencoded bodies are supported");
     },
-    async blob() { throw new TypeError("blob() is not supported"); },
+    async blob() { return new Blob([await this[kBody].consume()], { type: this[kHeaders].get("content-type") ?? "" }); },
   };
   function mixBody(cls) {
     for (const k of Object.getOwnPropertyNames(BodyMixin)) {
@@ -516,5 +585,5 @@
     return f;
   };
 
-  internal.defineGlobals({ Headers, Request, Response, FormData, fetch });
+  internal.defineGlobals({ Headers, Request, Response, FormData, Blob, File, fetch });
 })();

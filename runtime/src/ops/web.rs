@@ -238,47 +238,50 @@ pub(crate) fn op_encoding_decode(
     let fatal = args.get(2).is_true();
     let stream = args.get(3).is_true();
     let (text, leftover) = match encoding.as_str() {
-        "utf-16le" => {
-            let keep = if stream { bytes.len() % 2 } else { 0 };
-            let units: Vec<u16> = bytes[..bytes.len() - keep]
-                .chunks(2)
-                .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+        "utf-16le" | "utf-16be" => {
+            let be = encoding == "utf-16be";
+            let mut keep = if stream { bytes.len() % 2 } else { 0 };
+            let mut units: Vec<u16> = bytes[..bytes.len() - keep]
+                .chunks_exact(2)
+                .map(|c| {
+                    if be {
+                        u16::from_be_bytes([c[0], c[1]])
+                    } else {
+                        u16::from_le_bytes([c[0], c[1]])
+                    }
+                })
                 .collect();
-            let mut units = units;
-            let mut keep = keep;
             if stream && units.last().is_some_and(|u| (0xD800..0xDC00).contains(u)) {
                 units.pop();
                 keep += 2;
             }
-            let text = if fatal {
-                match String::from_utf16(&units) {
-                    Ok(s) => s,
-                    Err(_) => {
-                        throw_type_error(scope, "The encoded data was not valid for encoding utf-16le");
-                        return;
+            let odd = !stream && bytes.len() % 2 == 1;
+            let text = match String::from_utf16(&units) {
+                Ok(s) if !odd => s,
+                _ if fatal => {
+                    throw_type_error(
+                        scope,
+                        &format!("The encoded data was not valid for encoding {encoding}"),
+                    );
+                    return;
+                }
+                _ => {
+                    let mut s = String::from_utf16_lossy(&units);
+                    if odd {
+                        s.push('\u{FFFD}');
                     }
+                    s
                 }
-            } else {
-                let mut s = String::from_utf16_lossy(&units);
-                if !stream && bytes.len() % 2 == 1 {
-                    s.push('\u{FFFD}');
-                }
-                s
             };
             (text, keep)
         }
-        "iso-8859-1" | "latin1" | "windows-1252" | "ascii" => (bytes.iter().map(|&b| b as char).collect(), 0),
+        "windows-1252" => (bytes.iter().map(|&b| b as char).collect(), 0),
         _ => {
-            let mut end = bytes.len();
-            if stream {
-                // Keep an incomplete sequence at the end for the next call.
-                if let Err(e) = std::str::from_utf8(&bytes[bytes.len().saturating_sub(3)..]) {
-                    let start = bytes.len().saturating_sub(3);
-                    if e.error_len().is_none() {
-                        end = start + e.valid_up_to();
-                    }
-                }
-            }
+            let end = if stream {
+                bytes.len() - incomplete_utf8_tail(&bytes)
+            } else {
+                bytes.len()
+            };
             let body = &bytes[..end];
             let text = match std::str::from_utf8(body) {
                 Ok(s) => s.to_string(),
@@ -300,6 +303,25 @@ pub(crate) fn op_encoding_decode(
     arr.set_index(scope, 0, s.into());
     arr.set_index(scope, 1, n.into());
     rv.set(arr.into());
+}
+
+/// Length of an incomplete (but so far valid) UTF-8 sequence at the end of
+/// `bytes`, to keep for the next streaming call.
+fn incomplete_utf8_tail(bytes: &[u8]) -> usize {
+    let n = bytes.len();
+    for back in 1..=3.min(n) {
+        let b = bytes[n - back];
+        if b & 0xC0 == 0x80 {
+            continue;
+        }
+        // `b` starts the last sequence: incomplete iff decoding it stops at
+        // the end of input rather than on an invalid byte.
+        return match std::str::from_utf8(&bytes[n - back..]) {
+            Err(e) if e.error_len().is_none() && e.valid_up_to() == 0 => back,
+            _ => 0,
+        };
+    }
+    0
 }
 
 /// `crypto.getRandomValues`: fills the view in place.
@@ -457,7 +479,11 @@ pub(crate) fn op_timer_cancel(
     let Some(st) = state(scope) else { return };
     let handle = st.timers.borrow_mut().remove(&op);
     if let Some(h) = handle {
-        h.abort();
-        st.in_flight.set(st.in_flight.get().saturating_sub(1));
+        // A finished timer's completion is already queued and will count
+        // itself down when delivered.
+        if !h.is_finished() {
+            h.abort();
+            st.in_flight.set(st.in_flight.get().saturating_sub(1));
+        }
     }
 }

@@ -141,14 +141,15 @@ const __wptResult = (tests, status) => JSON.stringify({
   message: status ? String(status.message ?? "") : "",
   tests: tests.map((t) => ({ name: t.name, status: t.status, message: t.message ? String(t.message) : "" })),
 });
+__wpt.finished = [];
+add_result_callback((t) => __wpt.finished.push(t));
 add_completion_callback((tests, status) => __wpt.done(__wptResult(tests, status)));
 "#;
 
 const HANDLER: &str = r#"
 ;addEventListener("fetch", (event) => {
   if (event.request.url.endsWith("/partial")) {
-    const t = (typeof tests !== "undefined" && tests && tests.tests) ? tests.tests : [];
-    event.respondWith(new Response(__wptResult(t, null)));
+    event.respondWith(new Response(__wptResult(__wpt.finished, null)));
     return;
   }
   event.respondWith(__wpt.promise.then((r) => new Response(r)));
@@ -292,7 +293,17 @@ pub async fn run_file(root: &Path, rel: &str) -> FileResult {
     let (json, status) =
         match tokio::time::timeout(limit, pool.fetch("test", request("result"), RequestInfo::default())).await {
             Ok(Ok(resp)) => (body_text(resp.body).await, None),
-            Ok(Err(e)) => return fail(format!("ERROR ({})", e.message.lines().next().unwrap_or(""))),
+            Ok(Err(e)) => {
+                // The isolate is still there: collect the subtests that finished.
+                let status = format!("ERROR ({})", e.message.lines().next().unwrap_or(""));
+                match pool.fetch("test", request("partial"), RequestInfo::default()).await {
+                    Ok(resp) => {
+                        let json = body_text(resp.body).await;
+                        return parse_result(rel, &summarize(&json), Some(&status));
+                    }
+                    Err(_) => return fail(status),
+                }
+            }
             Err(_) => match pool.fetch("test", request("partial"), RequestInfo::default()).await {
                 Ok(resp) => (body_text(resp.body).await, Some("TIMEOUT")),
                 Err(_) => return fail("TIMEOUT".into()),

@@ -79,7 +79,7 @@ pub fn lex(src: &str) -> Result<Vec<Token>, SyntaxError> {
             lx.bump();
             Tok::Punct(c as char)
         } else {
-            let ch = src[lx.i..].chars().next().unwrap_or('?');
+            let ch = src.get(lx.i..).and_then(|s| s.chars().next()).unwrap_or('?');
             return Err(SyntaxError::new(pos, format!("unexpected character {ch:?}")));
         };
         out.push(Token { tok, pos });

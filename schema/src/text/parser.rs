@@ -204,6 +204,12 @@ impl<'a> Parser<'a> {
             ));
         }
         let kind = match &t.tok {
+            Tok::Punct('(') if self.starts_single_value() => {
+                // `( value )` is just the value, as in Cap'n Proto.
+                let inner = self.value(depth + 1)?;
+                self.expect_punct(')')?;
+                return Ok(inner);
+            }
             Tok::Punct('(') => ValueKind::Struct(self.struct_body(depth)?),
             Tok::Punct('[') => {
                 let mut items = Vec::new();
@@ -278,6 +284,17 @@ impl<'a> Parser<'a> {
             }
         };
         Ok(Value { pos, kind })
+    }
+
+    /// After `(`: whether this is `( value )` rather than a struct literal.
+    fn starts_single_value(&self) -> bool {
+        let first = &self.peek().tok;
+        let second = self.toks.get(self.i + 1).map(|t| &t.tok);
+        match first {
+            Tok::Punct(')' | '=' | ',') => false,
+            Tok::Ident(_) => !matches!(second, Some(Tok::Punct('='))),
+            _ => true,
+        }
     }
 
     /// After `(`: `name = value, ...` up to and including `)`.
@@ -396,6 +413,15 @@ mod tests {
         assert_eq!(items[4].kind, ValueKind::Ident("true".into()));
         assert_eq!(items[5].kind, ValueKind::Ident("host".into()));
         assert_eq!(items[6].kind, ValueKind::Data(vec![255]));
+    }
+
+    #[test]
+    fn parenthesized_value_is_the_value() {
+        let f = parse_file("const a :X = (\"s\");\nconst b :X = ((x = 1));\nconst c :X = (.d);").unwrap();
+        assert_eq!(f.consts[0].value.kind, ValueKind::Text(b"s".to_vec()));
+        assert!(matches!(f.consts[1].value.kind, ValueKind::Struct(ref v) if v.len() == 1));
+        assert!(matches!(f.consts[2].value.kind, ValueKind::Ref { .. }));
+        assert_eq!(err("const a :X = (1, 2);"), "1:16: expected `)`, got `,`");
     }
 
     #[test]

@@ -270,4 +270,14 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (address = \"a:80\", http = (injectRequestHeaders = [(name = \"X Y\", value = \"1\")]))) ],\n);",
         "services[0].external.http.injectRequestHeaders[0].name: expected a header name, got \"X Y\"",
     ),
+    (
+        "workerd-only field",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .b) ],\n);\nconst b :Workerd.Worker = (modules = [(name = \"m.js\", esModule = \"\")], compatibilityDate = \"2024-09-01\",\n  durableObjectNamespaces = [(className = \"C\", uniqueKey = \"k\")]);",
+        "config.capnp:7:3: services[0].worker.durableObjectNamespaces: \"durableObjectNamespaces\" is a workerd feature not supported by isoproxy (no such field in Worker)",
+    ),
+    (
+        "json binding that is not JSON",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .b) ],\n);\nconst b :Workerd.Worker = (modules = [(name = \"m.js\", esModule = \"\")], compatibilityDate = \"2024-09-01\",\n  bindings = [(name = \"J\", json = \"{nope\")]);",
+        "config.capnp:7:35: services[0].worker.bindings[0].json: expected JSON: key must be a string at line 1 column 2",
+    ),
 ];

@@ -118,3 +118,47 @@ fn missing_file_exits_64() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
 }
+
+#[test]
+fn const_name_picks_among_several_configs() {
+    let dir = Scratch::new("consts");
+    let text = format!(
+        "{}const a :Workerd.Config = (services = [(name = \"x\", worker = .w)]);\nconst b :Workerd.Config = ();{}",
+        broken_cases::HEADER,
+        broken_cases::WORKER
+    );
+    let cfg = dir.0.join("config.capnp");
+    std::fs::write(&cfg, text).unwrap();
+    std::fs::write(dir.0.join("worker.js"), "export default {};\n").unwrap();
+
+    let out = isoproxy().arg("check").arg(&cfg).output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("several Config constants (a, b): name the one to use"));
+
+    let out = isoproxy().arg("check").arg(&cfg).arg("a").output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("service x worker"));
+
+    let out = isoproxy().arg("check").arg(&cfg).arg("w").output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("constant `w` is a Worker, not a Config; Config constants here: a, b"));
+
+    let bin = dir.0.join("a.bin");
+    let out = isoproxy()
+        .arg("compile")
+        .arg(&cfg)
+        .arg("a")
+        .arg("-o")
+        .arg(&bin)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = isoproxy()
+        .args(["check", "--binary"])
+        .arg(&bin)
+        .arg("a")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64), "CONST makes no sense with --binary");
+}

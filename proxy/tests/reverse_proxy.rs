@@ -189,6 +189,13 @@ fn upstream_down_is_502_and_timeout_is_504() {
     let r = get(proxy.port("http"), "/", "a");
     assert_eq!(r.status, 504, "{}", r.text());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    // The whole-exchange budget bounds the wait too.
+    let proxy = Proxy::start(&cfg.replace("readMs = 300", "totalMs = 300"), &["http"]);
+    let started = std::time::Instant::now();
+    let r = get(proxy.port("http"), "/", "a");
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
     drop(silent);
 }
 

@@ -222,3 +222,16 @@ fn access_log_has_one_line_per_request() {
     );
     assert!(lines.iter().any(|l| l.contains("400")), "{lines:?}");
 }
+
+#[test]
+fn h2c_upgrade_is_stripped() {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let raw = "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+               HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+    let (r, _) = exchange(proxy.port("http"), raw.as_bytes());
+    assert_eq!(r.unwrap().status, 200);
+    let got = &origin.requests()[0];
+    assert_eq!(got.header("upgrade"), None, "{:?}", got.headers);
+    assert_eq!(got.header("http2-settings"), None, "{:?}", got.headers);
+}

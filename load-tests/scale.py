@@ -135,6 +135,32 @@ def wait_all(ports, proc, log_path, timeout, targets):
     return time.monotonic() - t0
 
 
+def touch_all(layout, ports, n, pids):
+    """GET every Worker once (keep-alive); returns (seconds, VmRSS KiB after)."""
+    import http.client
+
+    t0 = time.monotonic()
+    conn = None
+    try:
+        for i in range(n):
+            port = ports[0] if layout == "router" else ports[i]
+            if conn is None or layout != "router":
+                if conn is not None:
+                    conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conn.request("GET", f"/w/{i}" if layout == "router" else "/")
+            r = conn.getresponse()
+            body = r.read()
+            if r.status != 200 or body != f"w{i}\n".encode():
+                raise h.CheckError(f"Worker {i}: status {r.status}, body {body[:60]!r}")
+    except (OSError, http.client.HTTPException) as e:
+        raise h.CheckError(f"touching every Worker: {e}") from e
+    finally:
+        if conn is not None:
+            conn.close()
+    return time.monotonic() - t0, h.status_kb(pids, "VmRSS")
+
+
 def run_one(a, procs, rundir, peer, binary, n):
     row = {"peer": peer, "workers": n, "layout": a.layout, "error": None}
     d = os.path.join(rundir, f"{peer}-{n}")
@@ -160,6 +186,9 @@ def run_one(a, procs, rundir, peer, binary, n):
             status, _hdrs, body = h.http_get(port, target)
             if status != 200 or body != f"w{i}\n".encode():
                 raise h.CheckError(f"GET {target} on port {port}: status {status}, body {body[:60]!r}")
+        # One request to every Worker, so that a runtime that loads Workers
+        # lazily has them all loaded before the memory figure is taken.
+        row["touch_all_s"], row["rss_all_loaded_kib"] = touch_all(a.layout, ports, n, pids)
         script = os.path.join(HERE, "lib", "scale.lua")
         target = f"/w/0:{n}" if a.layout == "router" else "/"
         if a.warmup:
@@ -213,17 +242,18 @@ def main():
     def f(v, spec, scale=1.0):
         return "-" if v is None else format(v / scale, spec)
 
-    head = ["peer", "Workers", "start s", "RSS idle MiB", "req/s", "p99 ms", "errors", "CPU us/req",
-            "peak RSS MiB", "MiB/Worker"]
+    head = ["peer", "Workers", "start s", "RSS idle MiB", "touch all s", "RSS all loaded MiB", "req/s", "p99 ms",
+            "errors", "CPU us/req", "peak RSS MiB", "MiB/Worker"]
     body = []
     for r in rows:
         if r.get("rps") is None:
             body.append([r["peer"], r["workers"], f(r.get("startup_s"), ".2f"), f(r.get("rss_idle_kib"), ".1f", 1024),
+                         f(r.get("touch_all_s"), ".2f"), f(r.get("rss_all_loaded_kib"), ".1f", 1024),
                          "ERROR", "-", "-", "-", "-", "-"])
             continue
         per = r["rss_peak_kib"] / 1024 / r["workers"]
         body.append([r["peer"], r["workers"], f(r["startup_s"], ".2f"), f(r["rss_idle_kib"], ".1f", 1024),
-                     f(r["rps"], ".0f"), f(r["p99_ms"], ".2f"), r["errors"], f(r["cpu_us_per_req"], ".1f"),
+                     f(r["touch_all_s"], ".2f"), f(r["rss_all_loaded_kib"], ".1f", 1024), f(r["rps"], ".0f"), f(r["p99_ms"], ".2f"), r["errors"], f(r["cpu_us_per_req"], ".1f"),
                      f(r["rss_peak_kib"], ".1f", 1024), f"{per:.2f}"])
     spread = ("requests spread over all Workers through the router" if a.layout == "router"
               else "requests to the first Worker's socket")
@@ -238,7 +268,7 @@ def main():
     with open(base + ".json", "w") as fh:
         json.dump({"started_utc": stamp, "command": " ".join(sys.argv), "machine": h.machine_info(),
                    "layout": a.layout, "rows": rows}, fh, indent=2)
-    cols = ["peer", "workers", "layout", "startup_s", "rss_idle_kib", "rps", "p50_ms", "p99_ms", "errors",
+    cols = ["peer", "workers", "layout", "startup_s", "rss_idle_kib", "touch_all_s", "rss_all_loaded_kib", "rps", "p50_ms", "p99_ms", "errors",
             "cpu_us_per_req", "rss_after_kib", "rss_peak_kib", "threads", "error"]
     with open(base + ".csv", "w", newline="") as fh:
         w = csv.writer(fh)

@@ -98,7 +98,8 @@ impl AsyncRead for Prefixed {
             this.pos += n;
             let checked = inspect(&mut this.head_left, &mut this.chunked, &this.prefix[start..start + n]);
             if this.pos == this.prefix.len() {
-                this.prefix = Vec::new();
+                // Keep the allocation: it holds the next request's head.
+                this.prefix.clear();
                 this.pos = 0;
             }
             return Poll::Ready(checked);

@@ -235,9 +235,12 @@ impl ProxyHttp for Handler {
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
         match &self.route.service.target {
             Target::External(ext) => {
-                let (idx, peer) = ext.pick();
+                let (idx, mut peer) = ext.pick();
                 ctx.origin = Some(idx);
                 ctx.upstream_addr = peer.address().as_inet().copied();
+                if let Some(total) = ext.total_timeout {
+                    bound_by_total(&mut peer, total, ctx.start)?;
+                }
                 Ok(Box::new(peer))
             }
             Target::Network(net) => {
@@ -389,11 +392,30 @@ impl ProxyHttp for Handler {
             upstream_service = %self.route.service.name,
             upstream_addr = %ctx.upstream_addr.map(|a| a.to_string()).unwrap_or_default(),
             upstream_status = ctx.upstream_status,
+            worker = matches!(self.route.service.target, Target::Worker).then_some(&*self.route.service.name),
             worker_outcome = ctx.worker_outcome.map(Outcome::as_str),
             duration_ms = ctx.start.elapsed().as_secs_f64() * 1000.0,
             error_source = ctx.blame.map(Blame::as_str),
         );
     }
+}
+
+/// Shrink the peer's timeouts to what is left of the whole-exchange budget
+/// (`totalMs`), or fail with 504 when nothing is left.
+fn bound_by_total(peer: &mut HttpPeer, total: std::time::Duration, start: Instant) -> Result<()> {
+    let Some(left) = total.checked_sub(start.elapsed()).filter(|d| !d.is_zero()) else {
+        return Err(Error::explain(ErrorType::ReadTimedout, "total upstream time limit reached").into_up());
+    };
+    let o = &mut peer.options;
+    for t in [
+        &mut o.connection_timeout,
+        &mut o.total_connection_timeout,
+        &mut o.read_timeout,
+        &mut o.write_timeout,
+    ] {
+        *t = Some(t.map_or(left, |v| v.min(left)));
+    }
+    Ok(())
 }
 
 /// The parts of an absolute-form request target, as the client sent it:

@@ -75,14 +75,12 @@ impl Outbound for Egress {
                     )))
                 }
             };
-            let (peer, absolute, ext): (HttpPeer, bool, Option<Arc<crate::upstream::External>>) = match &svc.target {
+            type Chosen = (HttpPeer, bool, Option<Arc<crate::upstream::External>>, Option<usize>);
+            let (mut peer, absolute, ext, mut origin): Chosen = match &svc.target {
                 Target::External(ext) => {
-                    let (_, peer) = ext.pick();
-                    (
-                        peer,
-                        ext.http.style == isoproxy_schema::model::HttpStyle::Proxy,
-                        Some(ext.clone()),
-                    )
+                    let (idx, peer) = ext.pick();
+                    let absolute = ext.http.style == isoproxy_schema::model::HttpStyle::Proxy;
+                    (peer, absolute, Some(ext.clone()), Some(idx))
                 }
                 Target::Network(net) => {
                     let (host, port) = match crate::precheck::split_port(&authority) {
@@ -94,7 +92,7 @@ impl Outbound for Egress {
                         504 => OutboundError::Timeout(r.reason.into_owned()),
                         _ => OutboundError::Unreachable(r.reason.into_owned()),
                     })?;
-                    (net.peer(addr, https, &host), false, None)
+                    (net.peer(addr, https, &host), false, None, None)
                 }
                 Target::Worker | Target::Unsupported(_) => {
                     return Err(OutboundError::BadRequest(format!(
@@ -144,7 +142,27 @@ impl Outbound for Egress {
                 inject(&mut head, &ext.http.request);
             }
 
-            let (mut session, _reused) = connector.get_http_session(&peer).await.map_err(|e| map_error(&e))?;
+            // A failed connect marks the pool address down; idempotent
+            // requests try the next address once.
+            let mut retried = false;
+            let mut session = loop {
+                match connector.get_http_session(&peer).await {
+                    Ok((s, _reused)) => break s,
+                    Err(e) => {
+                        let (Some(ext), Some(idx)) = (&ext, origin) else {
+                            return Err(map_error(&e));
+                        };
+                        ext.mark_down(idx);
+                        if retried || !request.method.is_idempotent() {
+                            return Err(map_error(&e));
+                        }
+                        retried = true;
+                        let (next, p) = ext.pick();
+                        peer = p;
+                        origin = Some(next);
+                    }
+                }
+            };
             session.set_read_timeout(peer.options.read_timeout);
             session
                 .write_request_header(Box::new(head))

@@ -146,6 +146,9 @@ async fn serve(
     threads: usize,
     _metrics: Arc<crate::metrics::Metrics>,
 ) -> ExitCode {
+    // Signal handlers first: a SIGTERM that comes right after the ports are
+    // reported must drain, not kill.
+    let signals = Signals::install();
     let workers = if needs_workers(&config) {
         let outbound: Arc<dyn Outbound> = Arc::new(crate::outbound::Egress::new(routes.services.clone()));
         let options = PoolOptions {
@@ -198,6 +201,9 @@ async fn serve(
             route.limits.keepalive_timeout_ms.max(1),
         )));
         app.server_options = Some(options);
+        let mut h2 = pingora_core::protocols::http::v2::server::default_h2_options();
+        h2.max_header_list_size(route.limits.max_header_bytes);
+        app.h2_options = Some(h2);
         let app = Arc::new(app);
         apps.push(app.clone());
         let server = Arc::new(SocketServer {
@@ -245,7 +251,7 @@ async fn serve(
         });
     }
 
-    let deadline = wait_for_signal(config.server.drain_timeout_ms).await;
+    let deadline = signals.wait(config.server.drain_timeout_ms).await;
     tracing::info!(deadline_ms = deadline.as_millis() as u64, "shutting down");
     let _ = shutdown_tx.send(true);
     for app in &apps {
@@ -270,17 +276,35 @@ async fn serve(
     ExitCode::SUCCESS
 }
 
-/// Wait for SIGTERM (drain deadline from the config) or SIGINT (short).
-async fn wait_for_signal(drain_ms: u32) -> Duration {
-    use tokio::signal::unix::{signal, SignalKind};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
-        tracing::error!("cannot install signal handlers");
-        std::future::pending::<()>().await;
-        return Duration::ZERO;
-    };
-    tokio::select! {
-        _ = term.recv() => Duration::from_millis(u64::from(drain_ms)),
-        _ = int.recv() => SIGINT_DRAIN,
+/// SIGTERM and SIGINT streams.
+struct Signals {
+    term: Option<tokio::signal::unix::Signal>,
+    int: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn install() -> Signals {
+        use tokio::signal::unix::{signal, SignalKind};
+        let s = Signals {
+            term: signal(SignalKind::terminate()).ok(),
+            int: signal(SignalKind::interrupt()).ok(),
+        };
+        if s.term.is_none() || s.int.is_none() {
+            tracing::error!("cannot install signal handlers");
+        }
+        s
+    }
+
+    /// Wait for SIGTERM (drain deadline from the config) or SIGINT (short).
+    async fn wait(self, drain_ms: u32) -> Duration {
+        let (Some(mut term), Some(mut int)) = (self.term, self.int) else {
+            std::future::pending::<()>().await;
+            return Duration::ZERO;
+        };
+        tokio::select! {
+            _ = term.recv() => Duration::from_millis(u64::from(drain_ms)),
+            _ = int.recv() => SIGINT_DRAIN,
+        }
     }
 }
 

@@ -50,6 +50,8 @@ pub struct External {
     unhealthy_ms: u64,
     /// HTTP behaviour towards the origin.
     pub http: HttpSettings,
+    /// Budget for the whole exchange (`totalMs`), when set.
+    pub total_timeout: Option<Duration>,
 }
 
 impl External {
@@ -88,6 +90,7 @@ impl External {
             next: AtomicUsize::new(0),
             unhealthy_ms: u64::from(e.unhealthy_ms),
             http: HttpSettings::new(e.http_options())?,
+            total_timeout: ms(e.timeouts.total_ms),
         })
     }
 

@@ -174,3 +174,14 @@ fn sigint_exits_promptly() {
     proxy.signal(libc::SIGINT);
     assert_eq!(proxy.wait_exit(Duration::from_secs(5)), Some(0));
 }
+
+#[test]
+fn inherited_listening_socket_is_served() {
+    let origin = Origin::echo();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let proxy = Proxy::start_inherited(&limits_config(origin.addr, ""), &[], &[("http", &listener)]);
+    assert_eq!(proxy.port("http"), port);
+    drop(listener);
+    assert_eq!(get(port, "/fd", "a").status, 200);
+}

@@ -189,6 +189,13 @@ fn upstream_down_is_502_and_timeout_is_504() {
     let r = get(proxy.port("http"), "/", "a");
     assert_eq!(r.status, 504, "{}", r.text());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+
+    // The whole-exchange budget bounds the wait too.
+    let proxy = Proxy::start(&cfg.replace("readMs = 300", "totalMs = 300"), &["http"]);
+    let started = std::time::Instant::now();
+    let r = get(proxy.port("http"), "/", "a");
+    assert_eq!(r.status, 504, "{}", r.text());
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
     drop(silent);
 }
 
@@ -214,4 +221,17 @@ fn access_log_has_one_line_per_request() {
         "{lines:?}"
     );
     assert!(lines.iter().any(|l| l.contains("400")), "{lines:?}");
+}
+
+#[test]
+fn h2c_upgrade_is_stripped() {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let raw = "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
+               HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
+    let (r, _) = exchange(proxy.port("http"), raw.as_bytes());
+    assert_eq!(r.unwrap().status, 200);
+    let got = &origin.requests()[0];
+    assert_eq!(got.header("upgrade"), None, "{:?}", got.headers);
+    assert_eq!(got.header("http2-settings"), None, "{:?}", got.headers);
 }

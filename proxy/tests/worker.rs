@@ -105,3 +105,48 @@ fn binding_to_a_down_origin_is_502() {
     let r = get(proxy.port("http"), "/", "a");
     assert!(r.status == 599 || r.status == 502, "{} {}", r.status, r.text());
 }
+
+#[test]
+fn global_fetch_cannot_reach_loopback_through_the_default_internet() {
+    let origin = Origin::echo();
+    let port = origin.addr.port();
+    let script = format!(
+        "export default {{ async fetch(req) {{
+            const out = [];
+            for (const host of ['127.0.0.1', 'localhost', '127.1', '[::ffff:127.0.0.1]']) {{
+                try {{
+                    const r = await fetch('http://' + host + ':{port}/canary');
+                    out.push(host + '=' + r.status);
+                }} catch (e) {{ out.push(host + '=refused'); }}
+            }}
+            return new Response(out.join(','));
+        }} }};"
+    );
+    let proxy = start(&origin, &script);
+    let r = get(proxy.port("http"), "/", "a");
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), proxy.stderr_text());
+    for part in r.text().split(',') {
+        assert!(
+            part.ends_with("=refused") || part.ends_with("=403") || part.ends_with("=502"),
+            "{}",
+            r.text()
+        );
+    }
+    assert_eq!(origin.connections.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+#[test]
+fn worker_sees_the_forwarded_scheme() {
+    let origin = Origin::echo();
+    let script = "export default { fetch(req) { return new Response(req.url); } };";
+    let cfg = config(origin.addr).replace(
+        "http = (), service = \"w\"",
+        "http = (forwardedProtoHeader = \"X-Forwarded-Proto\"), service = \"w\"",
+    );
+    let proxy = Proxy::start_files(&cfg, &[("main.js", script)], &["http"], &[]);
+    let raw = "GET /p?q=1 HTTP/1.1\r\nHost: site.test\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n";
+    let (r, _) = exchange(proxy.port("http"), raw.as_bytes());
+    assert_eq!(r.unwrap().text(), "https://site.test/p?q=1");
+    let r = get(proxy.port("http"), "/p", "site.test");
+    assert_eq!(r.text(), "http://site.test/p");
+}

@@ -130,7 +130,7 @@ impl WorkerIsolate {
     ) -> Result<WorkerIsolate, String> {
         let t0 = Instant::now();
         let heap_max = (spec.limits().heap_mb.max(8) as usize) << 20;
-        let params = v8::CreateParams::default().heap_limits(0, heap_max);
+        let (params, from_snapshot) = crate::snapshot::params(v8::CreateParams::default().heap_limits(0, heap_max));
         let mut isolate = v8::Isolate::new(params);
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
         let handle = isolate.thread_safe_handle();
@@ -148,9 +148,11 @@ impl WorkerIsolate {
             let scope = &mut v8::ContextScope::new(hs, context);
             context.set_slot(state.clone());
             (|| -> Result<_, String> {
-                ops::install(scope).ok_or("installing ops failed")?;
-                for (name, src) in GLUE {
-                    modules::run_script(scope, name, src)?;
+                if !from_snapshot {
+                    ops::install(scope).ok_or("installing ops failed")?;
+                    for (name, src) in GLUE {
+                        modules::run_script(scope, name, src)?;
+                    }
                 }
                 let create_time = t0.elapsed();
                 let t1 = Instant::now();

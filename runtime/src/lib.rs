@@ -10,6 +10,7 @@ mod isolate;
 mod modules;
 mod ops;
 mod pool;
+mod snapshot;
 mod spec;
 mod state;
 
@@ -81,8 +82,18 @@ struct Inner {
 
 static V8_INIT: Once = Once::new();
 
+/// V8 flags set before the config's own (which may override them).
+///
+/// `--no-turbofan`: in this V8 (v8 crate 152.2), TurboFan-optimized loops
+/// such as `for (;;) new Array(100).fill(1)` never service interrupts, so
+/// neither the CPU watchdog's `terminate_execution` nor the heap limit can
+/// stop them; with Ignition, Sparkplug and Maglev they can. Set
+/// `--turbofan` in the config's `v8Flags` to trade that for peak JS speed.
+const DEFAULT_V8_FLAGS: &str = "--no-turbofan";
+
 fn init_v8(flags: &[String]) {
     V8_INIT.call_once(|| {
+        v8::V8::set_flags_from_string(DEFAULT_V8_FLAGS);
         if !flags.is_empty() {
             v8::V8::set_flags_from_string(&flags.join(" "));
         }
@@ -102,6 +113,8 @@ impl WorkerPool {
         observer: Arc<dyn Observer>,
     ) -> Result<WorkerPool, RuntimeError> {
         init_v8(&config.v8_flags);
+        // Build the startup snapshot before any isolate thread needs it.
+        let _ = snapshot::blob();
         let specs = spec::resolve(&config);
         let n = match options.threads {
             0 => match config.server.isolate_threads {

@@ -53,6 +53,22 @@ impl Proxy {
     /// As [`Proxy::start_with`], with extra files (for `embed`) written
     /// beside the config.
     pub fn start_files(config: &str, files: &[(&str, &str)], sockets: &[&str], extra: &[&str]) -> Proxy {
+        Self::spawn(config, files, sockets, extra, &[])
+    }
+
+    /// Start with `inherited` sockets passed as listening fds (`-S name=fd`)
+    /// and the rest on 127.0.0.1:0.
+    pub fn start_inherited(config: &str, sockets: &[&str], inherited: &[(&str, &TcpListener)]) -> Proxy {
+        Self::spawn(config, &[], sockets, &[], inherited)
+    }
+
+    fn spawn(
+        config: &str,
+        files: &[(&str, &str)],
+        sockets: &[&str],
+        extra: &[&str],
+        inherited: &[(&str, &TcpListener)],
+    ) -> Proxy {
         let dir = scratch_dir();
         for (name, text) in files {
             std::fs::write(dir.join(name), text).unwrap();
@@ -68,6 +84,12 @@ impl Proxy {
             cmd.arg("-s").arg(format!("{s}=127.0.0.1:0"));
         }
         cmd.args(extra);
+        let mut fds = Vec::new();
+        for (i, (name, l)) in inherited.iter().enumerate() {
+            let target = 40 + i as i32;
+            cmd.arg("-S").arg(format!("{name}={target}"));
+            fds.push((l.as_raw_fd(), target));
+        }
         cmd.stdin(Stdio::null())
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap());
@@ -77,6 +99,11 @@ impl Proxy {
             cmd.pre_exec(move || {
                 if libc::dup2(wfd, 3) < 0 {
                     return Err(std::io::Error::last_os_error());
+                }
+                for (from, to) in &fds {
+                    if libc::dup2(*from, *to) < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
                 Ok(())
             });
@@ -107,7 +134,7 @@ impl Proxy {
                 }
             }
         });
-        while proxy.ports.len() < sockets.len() {
+        while proxy.ports.len() < sockets.len() + inherited.len() {
             match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(Some(line)) => {
                     let v: serde_json::Value = serde_json::from_str(&line).unwrap();

@@ -120,10 +120,12 @@
     return clone(value, new Map());
   }
 
-  const origin = Date.now();
+  // Reset when the Worker starts (the glue may come from a snapshot).
+  let origin = Date.now();
+  internal.resetClock = () => { origin = Date.now(); };
   // https://w3c.github.io/hr-time/#the-performance-attribute
   const performance = {
-    timeOrigin: origin,
+    get timeOrigin() { return origin; },
     now: () => Date.now() - origin,
     toJSON() { return { timeOrigin: origin }; },
   };

@@ -55,6 +55,7 @@
 
   // Called once by Rust before the Worker's code runs.
   internal.setup = (bindings, isModules) => {
+    internal.resetClock();
     const out = {};
     for (const [name, kind, value] of bindings) {
       let v;

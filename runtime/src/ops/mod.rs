@@ -12,53 +12,61 @@ use http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::state::State;
 
-/// Install each op (a zero-sized fn item, as V8 callbacks must be) on `obj`.
-macro_rules! install_ops {
-    ($scope:expr, $obj:expr, $($name:literal => $op:path),* $(,)?) => {{
-        $(
-            let f = v8::Function::new($scope, $op)?;
-            let key = v8::String::new($scope, $name)?;
-            $obj.set($scope, key.into(), f.into())?;
-        )*
-    }};
+/// Defines `install` (each op, a zero-sized fn item as V8 callbacks must
+/// be, on a private `__ops` object) and `external_references` (the same
+/// callbacks, for the startup snapshot) from one list.
+macro_rules! ops_table {
+    ($($name:literal => $op:path),* $(,)?) => {
+        /// Install the ops as the global `__ops`.
+        pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>) -> Option<()> {
+            let obj = v8::Object::new(scope);
+            $(
+                let f = v8::Function::new(scope, $op)?;
+                let key = v8::String::new(scope, $name)?;
+                obj.set(scope, key.into(), f.into())?;
+            )*
+            let key = v8::String::new(scope, "__ops")?;
+            let global = scope.get_current_context().global(scope);
+            global.set(scope, key.into(), obj.into())?;
+            Some(())
+        }
+
+        /// Every op callback, for snapshot creation and deserialization.
+        pub(crate) fn external_references() -> Vec<v8::ExternalReference> {
+            use v8::MapFnTo;
+            vec![$(v8::ExternalReference { function: $op.map_fn_to() }),*]
+        }
+    };
 }
 
-/// Install the ops as the global `__ops`.
-pub(crate) fn install(scope: &mut v8::PinScope<'_, '_>) -> Option<()> {
-    let obj = v8::Object::new(scope);
-    install_ops!(scope, obj,
-        "console_log" => web::op_console_log,
-        "url_parse" => web::op_url_parse,
-        "url_set" => web::op_url_set,
-        "url_params_parse" => web::op_url_params_parse,
-        "url_params_serialize" => web::op_url_params_serialize,
-        "encoding_encode" => web::op_encoding_encode,
-        "encoding_encode_into" => web::op_encoding_encode_into,
-        "encoding_decode" => web::op_encoding_decode,
-        "crypto_random_fill" => web::op_crypto_random_fill,
-        "crypto_random_uuid" => web::op_crypto_random_uuid,
-        "crypto_digest" => web::op_crypto_digest,
-        "crypto_hmac_sign" => web::op_crypto_hmac_sign,
-        "crypto_hmac_verify" => web::op_crypto_hmac_verify,
-        "timer_start" => web::op_timer_start,
-        "timer_cancel" => web::op_timer_cancel,
-        "fetch_send" => fetch::op_fetch_send,
-        "body_read" => fetch::op_body_read,
-        "body_read_all" => fetch::op_body_read_all,
-        "body_tee" => fetch::op_body_tee,
-        "body_close" => fetch::op_body_close,
-        "body_writer" => fetch::op_body_writer,
-        "body_write" => fetch::op_body_write,
-        "body_abort" => fetch::op_body_abort,
-        "response_send" => fetch::op_response_send,
-        "response_error" => fetch::op_response_error,
-        "request_pass_through" => fetch::op_request_pass_through,
-        "request_done" => fetch::op_request_done,
-    );
-    let key = v8::String::new(scope, "__ops")?;
-    let global = scope.get_current_context().global(scope);
-    global.set(scope, key.into(), obj.into())?;
-    Some(())
+ops_table! {
+    "console_log" => web::op_console_log,
+    "url_parse" => web::op_url_parse,
+    "url_set" => web::op_url_set,
+    "url_params_parse" => web::op_url_params_parse,
+    "url_params_serialize" => web::op_url_params_serialize,
+    "encoding_encode" => web::op_encoding_encode,
+    "encoding_encode_into" => web::op_encoding_encode_into,
+    "encoding_decode" => web::op_encoding_decode,
+    "crypto_random_fill" => web::op_crypto_random_fill,
+    "crypto_random_uuid" => web::op_crypto_random_uuid,
+    "crypto_digest" => web::op_crypto_digest,
+    "crypto_hmac_sign" => web::op_crypto_hmac_sign,
+    "crypto_hmac_verify" => web::op_crypto_hmac_verify,
+    "timer_start" => web::op_timer_start,
+    "timer_cancel" => web::op_timer_cancel,
+    "fetch_send" => fetch::op_fetch_send,
+    "body_read" => fetch::op_body_read,
+    "body_read_all" => fetch::op_body_read_all,
+    "body_tee" => fetch::op_body_tee,
+    "body_close" => fetch::op_body_close,
+    "body_writer" => fetch::op_body_writer,
+    "body_write" => fetch::op_body_write,
+    "body_abort" => fetch::op_body_abort,
+    "response_send" => fetch::op_response_send,
+    "response_error" => fetch::op_response_error,
+    "request_pass_through" => fetch::op_request_pass_through,
+    "request_done" => fetch::op_request_done,
 }
 
 /// The isolate state of the current context.

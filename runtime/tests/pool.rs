@@ -377,3 +377,20 @@ async fn streaming_pass_through_new_request_and_response_copy() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn fetch_follows_redirects_unless_manual() {
+    let h = start(
+        config(vec![("w", module_worker(
+            "export default { async fetch(req) {
+                const a = await fetch('http://origin.test/redirect-me', { method: 'POST', body: 'x' });
+                const b = await fetch('http://origin.test/redirect-me', { redirect: 'manual' });
+                const c = await fetch(new Request('http://origin.test/redirect-me', req));
+                return new Response(`${a.status} ${a.redirected} ${a.url} ${a.headers.get('x-method')} | ${b.status} ${b.headers.get('location')} | ${c.status}`);
+            } }",
+        ))]),
+        1,
+    );
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+    assert_eq!(body, "200 true http://origin.test/final GET | 302 /final | 302");
+}

@@ -78,6 +78,7 @@ struct Inner {
     next: AtomicUsize,
     specs: HashMap<String, Arc<WorkerSpec>>,
     stats: Vec<WorkerStats>,
+    observer: Arc<dyn Observer>,
 }
 
 static V8_INIT: Once = Once::new();
@@ -126,7 +127,7 @@ impl WorkerPool {
         let shared = Arc::new(Shared {
             specs: specs.clone(),
             outbound,
-            observer,
+            observer: observer.clone(),
         });
         let threads = pool::start_threads(n, shared).map_err(|message| RuntimeError {
             worker: String::new(),
@@ -171,6 +172,7 @@ impl WorkerPool {
                 next: AtomicUsize::new(0),
                 specs,
                 stats,
+                observer,
             }),
         })
     }
@@ -214,6 +216,10 @@ impl WorkerPool {
             }),
             Err(_) => {
                 tracing::warn!(target: "isoproxy::worker", worker, limit_ms = spec.limits().wall_ms, "wall-time limit exceeded");
+                // The isolate's own report is dropped with the reply channel.
+                self.inner
+                    .observer
+                    .invocation(worker, Outcome::WallLimit, Duration::ZERO);
                 Err(WorkerFailure {
                     outcome: Outcome::WallLimit,
                     message: format!("no response within the wall-time limit of {} ms", spec.limits().wall_ms),

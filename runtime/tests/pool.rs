@@ -258,6 +258,8 @@ async fn wall_limit() {
     let h = start(config(vec![("w", w)]), 1);
     let err = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap_err();
     assert_eq!(err.outcome, isoproxy_runtime::Outcome::WallLimit);
+    let inv = h.recorder.invocations.lock().unwrap().clone();
+    assert_eq!(inv, vec![("w".to_string(), isoproxy_runtime::Outcome::WallLimit)]);
 }
 
 #[tokio::test]

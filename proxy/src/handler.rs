@@ -295,7 +295,15 @@ impl ProxyHttp for Handler {
             Target::External(ext) => ext.http.style == HttpStyle::Proxy,
             _ => false,
         };
-        if self.route.http.style == HttpStyle::Proxy && !absolute_upstream {
+        if absolute_upstream {
+            // An origin that is itself a forward proxy gets the absolute URL.
+            if absolute_target(up).is_none() {
+                let host = Self::authority(session).unwrap_or_default();
+                let pq = up.uri.path_and_query().map_or("/", |p| p.as_str());
+                let url = format!("{}://{host}{pq}", self.scheme(session));
+                up.set_raw_path(url.as_bytes())?;
+            }
+        } else if self.route.http.style == HttpStyle::Proxy {
             let pq = up.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
             if let Ok(uri) = pq.parse::<http::Uri>() {
                 up.set_uri(uri);

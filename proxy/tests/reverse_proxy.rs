@@ -235,3 +235,14 @@ fn h2c_upgrade_is_stripped() {
     assert_eq!(got.header("upgrade"), None, "{:?}", got.headers);
     assert_eq!(got.header("http2-settings"), None, "{:?}", got.headers);
 }
+
+#[test]
+fn proxy_style_external_server_gets_absolute_form() {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&config(origin.addr, "", "style = proxy"), &["http"]);
+    let r = get(proxy.port("http"), "/x?y=1", "site.test");
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = &origin.requests()[0];
+    assert_eq!(got.target, "http://site.test/x?y=1");
+    assert_eq!(got.header("host"), Some("site.test"));
+}

@@ -78,12 +78,23 @@ struct Inner {
     next: AtomicUsize,
     specs: HashMap<String, Arc<WorkerSpec>>,
     stats: Vec<WorkerStats>,
+    observer: Arc<dyn Observer>,
 }
 
 static V8_INIT: Once = Once::new();
 
+/// V8 flags set before the config's own (which may override them).
+///
+/// `--no-turbofan`: in this V8 (v8 crate 152.2), TurboFan-optimized loops
+/// such as `for (;;) new Array(100).fill(1)` never service interrupts, so
+/// neither the CPU watchdog's `terminate_execution` nor the heap limit can
+/// stop them; with Ignition, Sparkplug and Maglev they can. Set
+/// `--turbofan` in the config's `v8Flags` to trade that for peak JS speed.
+const DEFAULT_V8_FLAGS: &str = "--no-turbofan";
+
 fn init_v8(flags: &[String]) {
     V8_INIT.call_once(|| {
+        v8::V8::set_flags_from_string(DEFAULT_V8_FLAGS);
         if !flags.is_empty() {
             v8::V8::set_flags_from_string(&flags.join(" "));
         }
@@ -116,7 +127,7 @@ impl WorkerPool {
         let shared = Arc::new(Shared {
             specs: specs.clone(),
             outbound,
-            observer,
+            observer: observer.clone(),
         });
         let threads = pool::start_threads(n, shared).map_err(|message| RuntimeError {
             worker: String::new(),
@@ -161,6 +172,7 @@ impl WorkerPool {
                 next: AtomicUsize::new(0),
                 specs,
                 stats,
+                observer,
             }),
         })
     }
@@ -204,6 +216,10 @@ impl WorkerPool {
             }),
             Err(_) => {
                 tracing::warn!(target: "isoproxy::worker", worker, limit_ms = spec.limits().wall_ms, "wall-time limit exceeded");
+                // The isolate's own report is dropped with the reply channel.
+                self.inner
+                    .observer
+                    .invocation(worker, Outcome::WallLimit, Duration::ZERO);
                 Err(WorkerFailure {
                     outcome: Outcome::WallLimit,
                     message: format!("no response within the wall-time limit of {} ms", spec.limits().wall_ms),

@@ -215,18 +215,40 @@ async fn cpu_limit_kills_infinite_loop_others_keep_being_served() {
 }
 
 #[tokio::test]
+async fn cpu_limit_stops_optimized_builtin_loops() {
+    // Loops that TurboFan would compile without interrupt checks.
+    for code in [
+        "for (;;) new Array(100).fill(1);",
+        "const a = []; for (;;) a.push(new Array(10));",
+    ] {
+        let mut w = module_worker(&format!(
+            "export default {{ async fetch(req) {{ {code} return new Response('x'); }} }}"
+        ));
+        w.limits.cpu_ms = 50;
+        w.limits.wall_ms = 5000;
+        let h = start(config(vec![("w", w)]), 1);
+        let err = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap_err();
+        assert_eq!(err.outcome, isoproxy_runtime::Outcome::CpuLimit, "{code}");
+    }
+}
+
+#[tokio::test]
 async fn heap_bomb_is_killed_and_next_request_served() {
     let mut w = module_worker(
-        "export default { async fetch(req) { if (req.url.endsWith('/bomb')) { const a = []; for (;;) a.push({ s: 'x'.repeat(100) + a.length, n: [a.length, a.length + 1] }); } return new Response('alive'); } }",
+        "export default { async fetch(req) { if (req.url.endsWith('/bomb')) { const a = []; for (;;) a.push({ s: 'x'.repeat(100) + a.length, n: [a.length, a.length + 1] }); } if (req.url.endsWith('/bomb2')) { const a = []; for (;;) a.push({ x: new Array(1000).fill(a.length) }); } return new Response('alive'); } }",
     );
     w.limits.heap_mb = 32;
     w.limits.cpu_ms = 20_000;
     w.limits.wall_ms = 3000;
     let h = start(config(vec![("w", w)]), 1);
-    let err = fetch_text(&h.pool, "w", get("http://x/bomb")).await.unwrap_err();
-    assert_eq!(err.outcome, isoproxy_runtime::Outcome::HeapLimit, "{}", err.message);
-    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
-    assert_eq!(body, "alive");
+    for bomb in ["bomb", "bomb2"] {
+        let err = fetch_text(&h.pool, "w", get(&format!("http://x/{bomb}")))
+            .await
+            .unwrap_err();
+        assert_eq!(err.outcome, isoproxy_runtime::Outcome::HeapLimit, "{}", err.message);
+        let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+        assert_eq!(body, "alive");
+    }
 }
 
 #[tokio::test]
@@ -236,6 +258,8 @@ async fn wall_limit() {
     let h = start(config(vec![("w", w)]), 1);
     let err = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap_err();
     assert_eq!(err.outcome, isoproxy_runtime::Outcome::WallLimit);
+    let inv = h.recorder.invocations.lock().unwrap().clone();
+    assert_eq!(inv, vec![("w".to_string(), isoproxy_runtime::Outcome::WallLimit)]);
 }
 
 #[tokio::test]
@@ -354,4 +378,21 @@ async fn streaming_pass_through_new_request_and_response_copy() {
         256 << 20,
     )
     .await;
+}
+
+#[tokio::test]
+async fn fetch_follows_redirects_unless_manual() {
+    let h = start(
+        config(vec![("w", module_worker(
+            "export default { async fetch(req) {
+                const a = await fetch('http://origin.test/redirect-me', { method: 'POST', body: 'x' });
+                const b = await fetch('http://origin.test/redirect-me', { redirect: 'manual' });
+                const c = await fetch(new Request('http://origin.test/redirect-me', req));
+                return new Response(`${a.status} ${a.redirected} ${a.url} ${a.headers.get('x-method')} | ${b.status} ${b.headers.get('location')} | ${c.status}`);
+            } }",
+        ))]),
+        1,
+    );
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+    assert_eq!(body, "200 true http://origin.test/final GET | 302 /final | 302");
 }

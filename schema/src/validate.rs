@@ -21,8 +21,16 @@ struct V<'a> {
     path: &'a Path,
     map: Option<&'a SourceMap>,
     overrides: &'a Overrides,
-    /// Service name -> whether it is an ExternalServer.
-    services: HashMap<String, bool>,
+    /// Service name -> its kind.
+    services: HashMap<String, Kind>,
+}
+
+/// What a service is, as far as references to it care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Worker,
+    External,
+    Other,
 }
 
 const UNSUPPORTED: &str = "not supported by isoproxy";
@@ -107,8 +115,12 @@ impl V<'_> {
                 ));
             }
             first_seen.insert(name.clone(), i);
-            let is_external = matches!(s.which(), Ok(service::External(_)));
-            self.services.insert(name, is_external);
+            let kind = match s.which() {
+                Ok(service::Worker(_)) => Kind::Worker,
+                Ok(service::External(_)) => Kind::External,
+                _ => Kind::Other,
+            };
+            self.services.insert(name, kind);
         }
         for (i, s) in services.iter().enumerate() {
             self.service(&format!("services[{i}]"), s)?;
@@ -182,10 +194,10 @@ impl V<'_> {
         for (name, addr) in &self.overrides.external_addrs {
             match self.services.get(name) {
                 None => return Err(self.usage(format!("--external-addr names unknown service {name:?}"))),
-                Some(false) => {
+                Some(Kind::Worker | Kind::Other) => {
                     return Err(self.usage(format!("--external-addr: service {name:?} is not an ExternalServer")))
                 }
-                Some(true) => {}
+                Some(Kind::External) => {}
             }
             check_address(addr, false).map_err(|e| self.usage(format!("--external-addr {name}: {e}")))?;
         }
@@ -203,7 +215,21 @@ impl V<'_> {
             known.sort_unstable();
             return Err(self.err(p, format!("unknown service {name:?} (services: {})", known.join(", "))));
         }
+        let worker = self.services.get(&name) == Some(&Kind::Worker);
+        let entrypoint = self.text(&format!("{p}.entrypoint"), d.get_entrypoint())?;
+        if !entrypoint.is_empty() && !worker {
+            return Err(self.err(
+                &format!("{p}.entrypoint"),
+                format!("entrypoint {entrypoint:?} needs a Worker, but service {name:?} is not one"),
+            ));
+        }
         if let service_designator::props::Json(j) = self.read(&format!("{p}.props"), d.get_props().which())? {
+            if !worker {
+                return Err(self.err(
+                    &format!("{p}.props"),
+                    format!("props are given to a Worker, but service {name:?} is not one"),
+                ));
+            }
             self.json(&format!("{p}.props.json"), j)?;
         }
         Ok(())

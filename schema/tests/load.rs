@@ -82,7 +82,7 @@ const gateway :Workerd.Worker = (
     (name = "ORIGIN", service = "origin"),
     (name = "GREETING", text = Lib.greeting),
     (name = "HOME", fromEnvironment = "ISOPROXY_TEST_ENV_HOME"),
-    (name = "NET", service = (name = "net", entrypoint = "x", props = (json = "{}"))),
+    (name = "SELF", service = (name = "gateway", entrypoint = "x", props = (json = "{}"))),
   ],
   globalOutbound = "net",
   limits = (cpuMs = 10),

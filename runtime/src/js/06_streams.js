@@ -249,13 +249,13 @@
       };
       const b1 = new ReadableStream({
         start: (c) => { c1 = c; }, pull,
-        cancel: (r) => { canceled1 = true; reason1 = r; if (canceled2) reader.cancel([reason1, reason2]).then(cancelDone.resolve); return cancelDone.promise; },
+        cancel: (r) => { canceled1 = true; reason1 = r; if (canceled2) reader.cancel([reason1, reason2]).then(cancelDone.resolve, cancelDone.reject); return cancelDone.promise; },
       });
       const b2 = new ReadableStream({
         start: (c) => { c2 = c; }, pull,
-        cancel: (r) => { canceled2 = true; reason2 = r; if (canceled1) reader.cancel([reason1, reason2]).then(cancelDone.resolve); return cancelDone.promise; },
+        cancel: (r) => { canceled2 = true; reason2 = r; if (canceled1) reader.cancel([reason1, reason2]).then(cancelDone.resolve, cancelDone.reject); return cancelDone.promise; },
       });
-      reader.closed.catch((e) => { c1.error(e); c2.error(e); });
+      reader.closed.catch((e) => { c1.error(e); c2.error(e); if (!canceled1 || !canceled2) cancelDone.resolve(); });
       return [b1, b2];
     }
     // https://streams.spec.whatwg.org/#rs-asynciterator

@@ -217,10 +217,15 @@
       }
       return this.stream;
     }
-    get bodyUsed() { return this.used || (this.stream !== null && internal.isDisturbed(this.stream)); }
+    get bodyUsed() {
+      if (this.stream !== null) return this.used || internal.isDisturbed(this.stream);
+      return this.used && this.wasNonNull === true;
+    }
     // What to hand to Rust: null, a Uint8Array, a resource id, or { stream }.
     take() {
       if (this.bodyUsed) throw new TypeError("Body has already been used");
+      if (this.isNull) return null;
+      this.wasNonNull = true;
       this.used = true;
       if (this.rid !== null) { const r = this.rid; this.rid = null; return r; }
       if (this.bytes !== null) return this.bytes;
@@ -239,6 +244,8 @@
     async consume() {
       if (this.bodyUsed) throw new TypeError("Body has already been used");
       if (this.stream !== null && this.stream.locked) throw new TypeError("The body stream is locked");
+      if (this.isNull) return new Uint8Array(0);
+      this.wasNonNull = true;
       this.used = true;
       if (this.rid !== null) { const r = this.rid; this.rid = null; return internal.opPromise(ops.body_read_all(r)); }
       if (this.bytes !== null) return this.bytes;
@@ -329,6 +336,32 @@
   }
   internal.brand(FormData, "FormData");
 
+  const MODES = ["same-origin", "no-cors", "cors", "navigate"];
+  const CREDENTIALS = ["omit", "same-origin", "include"];
+  const CACHES = ["default", "no-store", "reload", "no-cache", "force-cache", "only-if-cached"];
+  const POLICIES = ["", "no-referrer", "no-referrer-when-downgrade", "same-origin", "origin", "strict-origin", "origin-when-cross-origin", "strict-origin-when-cross-origin", "unsafe-url"];
+
+  // The RequestInit checks of https://fetch.spec.whatwg.org/#dom-request
+  // for members isoproxy otherwise ignores.
+  function checkInit(init, method) {
+    const oneOf = (name, allowed) => {
+      if (init[name] !== undefined && !allowed.includes(String(init[name]))) throw new TypeError(`Invalid ${name}: ${init[name]}`);
+    };
+    if (init.window !== undefined && init.window !== null) throw new TypeError("RequestInit.window must be null");
+    oneOf("mode", MODES);
+    oneOf("credentials", CREDENTIALS);
+    oneOf("cache", CACHES);
+    oneOf("referrerPolicy", POLICIES);
+    if (init.mode === "navigate") throw new TypeError("Request mode cannot be navigate");
+    if (init.cache === "only-if-cached" && init.mode !== "same-origin") throw new TypeError("only-if-cached requires mode same-origin");
+    if (init.mode === "no-cors" && !["GET", "HEAD", "POST"].includes(method)) throw new TypeError(`${method} is not allowed in no-cors mode`);
+    if (init.referrer !== undefined && init.referrer !== "") {
+      const base = typeof globalThis.location === "object" && globalThis.location !== null ? String(globalThis.location.href) : undefined;
+      if (!URL.canParse(String(init.referrer), base)) throw new TypeError(`Invalid referrer: ${init.referrer}`);
+    }
+    if (init.duplex !== undefined && init.duplex !== "half") throw new TypeError("duplex must be 'half'");
+  }
+
   // https://fetch.spec.whatwg.org/#request-class
   class Request {
     // https://fetch.spec.whatwg.org/#dom-request
@@ -368,6 +401,7 @@
         inner.signal = init.signal;
       }
       if (init.cf !== undefined) inner.cf = init.cf;
+      checkInit(init, inner.method);
       if (init.headers !== undefined) {
         const h = new Headers(init.headers);
         this[kHeaders] = h;
@@ -383,6 +417,7 @@
         if (type !== null && !this[kHeaders].has("content-type")) this[kHeaders].append("content-type", type);
       } else if (inputBody !== null) {
         if (inputBody.bodyUsed) throw new TypeError("Cannot construct a Request with a Request object that has already been used.");
+        if (inputBody.stream !== null && inputBody.stream.locked) throw new TypeError("Cannot construct a Request from a Request whose body is locked.");
         // Transfer the body: the input request's body becomes used.
         const b = new Body(inputBody.bytes, inputBody.rid, inputBody.stream);
         b.bytesSource = inputBody.bytesSource;
@@ -390,7 +425,7 @@
           b.rid = internal.takeNative(inputBody.stream);
           b.stream = null;
         }
-        if (!inputBody.isNull) { inputBody.rid = null; inputBody.bytes = null; inputBody.used = true; }
+        if (!inputBody.isNull) { inputBody.rid = null; inputBody.bytes = null; inputBody.used = true; inputBody.wasNonNull = true; }
         this[kBody] = b;
       } else {
         this[kBody] = new Body();
@@ -460,7 +495,8 @@
     }
     // https://fetch.spec.whatwg.org/#dom-response-redirect
     static redirect(url, status = 302) {
-      const parsed = new URL(String(url));
+      const base = typeof globalThis.location === "object" && globalThis.location !== null ? String(globalThis.location.href) : undefined;
+      const parsed = new URL(String(url), base);
       if (!REDIRECT_STATUS.has(status)) throw new RangeError(`Invalid redirect status ${status}`);
       const r = new Response(null, { status, headers: { location: parsed.href } });
       r[kHeaders][kGuard] = "immutable";
@@ -547,20 +583,50 @@
     }
     const signal = request[kInner].signal;
     if (signal?.aborted) return Promise.reject(signal.reason);
-    let op;
+    let body;
     try {
-      const body = request[kBody].isNull ? null : bodyForRust(request[kBody]);
-      op = ops.fetch_send(target, request.method, request.url, headersFlat(request[kHeaders]), body);
+      body = request[kBody].isNull ? null : bodyForRust(request[kBody]);
     } catch (e) {
       return Promise.reject(e);
     }
-    const p = internal.opPromise(op).then(([status, flat, rid]) => responseFromNative(status, flat, rid, request.url));
+    const p = send(target, request.method, request.url, headersFlat(request[kHeaders]), body, request.redirect, 0);
     if (!signal) return p;
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
       p.then((r) => { signal.removeEventListener("abort", onAbort); resolve(r); }, (e) => { signal.removeEventListener("abort", onAbort); reject(e); });
     });
+  }
+
+  // Send one request and follow redirects when `mode` is "follow".
+  // https://fetch.spec.whatwg.org/#http-redirect-fetch
+  async function send(target, method, url, flat, body, mode, count) {
+    const [status, rflat, rid] = await internal.opPromise(ops.fetch_send(target, method, url, flat, body));
+    const response = responseFromNative(status, rflat, rid, url);
+    if (!REDIRECT_STATUS.has(status) || mode === "manual") {
+      if (count > 0) response[kInner].redirected = true;
+      return response;
+    }
+    const location = response[kHeaders].get("location");
+    if (location === null) return response;
+    if (mode === "error") { if (rid !== null) ops.body_close(rid); throw new TypeError(`redirect to ${location} with redirect mode "error"`); }
+    if (rid !== null) ops.body_close(rid);
+    if (count >= 20) throw new TypeError("too many redirects");
+    let next;
+    try { next = new URL(location, url); } catch { throw new TypeError(`invalid redirect location: ${location}`); }
+    if (next.protocol !== "http:" && next.protocol !== "https:") throw new TypeError(`redirect to a non-HTTP URL: ${next.href}`);
+    let nextFlat = flat;
+    if ((status === 303 && method !== "GET" && method !== "HEAD") || ((status === 301 || status === 302) && method === "POST")) {
+      method = "GET";
+      body = null;
+      const drop = new Set(["content-type", "content-length", "content-encoding", "content-language", "content-location"]);
+      nextFlat = [];
+      for (let i = 0; i < flat.length; i += 2) if (!drop.has(flat[i])) nextFlat.push(flat[i], flat[i + 1]);
+    } else if (typeof body === "number") {
+      throw new TypeError("cannot follow a redirect with a streamed request body; use redirect: \"manual\"");
+    }
+    if (new URL(url).origin !== next.origin) nextFlat = nextFlat.filter((_, i, a) => i % 2 === 0 ? a[i] !== "authorization" : a[i - 1] !== "authorization");
+    return send(target, method, next.href, nextFlat, body, mode, count + 1);
   }
 
   // https://fetch.spec.whatwg.org/#fetch-method

@@ -132,6 +132,14 @@ impl Outbound for EchoOutbound {
                 return Err(OutboundError::Denied(format!("{} is not allowed", request.url)));
             }
             let mut headers = HeaderMap::new();
+            if request.url.ends_with("/redirect-me") {
+                headers.insert("location", "/final".parse().unwrap());
+                return Ok(Response {
+                    status: StatusCode::FOUND,
+                    headers,
+                    body: Body::Bytes(Bytes::from_static(b"moved")),
+                });
+            }
             headers.insert("x-service", service.parse().unwrap());
             headers.insert("x-method", request.method.as_str().parse().unwrap());
             headers.insert("x-url", request.url.parse().unwrap());

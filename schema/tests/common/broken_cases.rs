@@ -280,4 +280,9 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .b) ],\n);\nconst b :Workerd.Worker = (modules = [(name = \"m.js\", esModule = \"\")], compatibilityDate = \"2024-09-01\",\n  bindings = [(name = \"J\", json = \"{nope\")]);",
         "config.capnp:7:35: services[0].worker.bindings[0].json: expected JSON: key must be a string at line 1 column 2",
     ),
+    (
+        "entrypoint on a service that is not a Worker",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w), (name = \"n\", network = ()) ],\n  sockets = [ (name = \"h\", address = \"*:80\", service = (name = \"n\", entrypoint = \"E\")) ],\n);",
+        "config.capnp:5:82: sockets[0].service.entrypoint: entrypoint \"E\" needs a Worker, but service \"n\" is not one",
+    ),
 ];

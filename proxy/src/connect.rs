@@ -45,6 +45,7 @@ pub async fn serve(
         }
         Ok((upstream, addr)) => {
             t.upstream = Some(addr);
+            route.metrics.tunnels_active.inc();
             if client
                 .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
                 .await
@@ -53,8 +54,25 @@ pub async fn serve(
             {
                 relay(route, client, upstream, rest, &mut t).await;
             }
+            route.metrics.tunnels_active.dec();
         }
     }
+    route.metrics.record_exchange(&crate::metrics::Exchange {
+        socket: &route.name,
+        service: &route.service.name,
+        method: "CONNECT",
+        status: t.status,
+        elapsed: start.elapsed(),
+        bytes_in: t.bytes_in,
+        bytes_out: t.bytes_out,
+        upstream_outcome: Some(match (t.upstream, t.blame) {
+            (Some(_), _) => "ok",
+            (None, Some(Blame::Policy)) => "denied",
+            (None, _) if t.status == 504 => "timeout",
+            (None, _) => "error",
+        }),
+        denied: t.blame == Some(Blame::Policy),
+    });
     tracing::info!(
         target: "isoproxy::access",
         request_id = %crate::handler::request_id(),

@@ -46,6 +46,10 @@ pub struct RequestCtx {
     pub dest_host: Option<String>,
     /// Connect attempts that were retried.
     pub retries: u8,
+    /// When the upstream peer was chosen (connect timing starts here).
+    pub peer_picked: Option<Instant>,
+    /// When the request was handed to the upstream connection.
+    pub upstream_sent: Option<Instant>,
 }
 
 /// Pingora's callbacks for one socket.
@@ -182,6 +186,8 @@ impl ProxyHttp for Handler {
             blame: None,
             dest_host: None,
             retries: 0,
+            peer_picked: None,
+            upstream_sent: None,
         }
     }
 
@@ -233,6 +239,7 @@ impl ProxyHttp for Handler {
     }
 
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
+        ctx.peer_picked = Some(Instant::now());
         match &self.route.service.target {
             Target::External(ext) => {
                 let (idx, mut peer) = ext.pick();
@@ -264,6 +271,27 @@ impl ProxyHttp for Handler {
                 Err(self.fail(ctx, Reject::internal("no upstream for this service")))
             }
         }
+    }
+
+    async fn connected_to_upstream(
+        &self,
+        _session: &mut Session,
+        reused: bool,
+        _peer: &HttpPeer,
+        _fd: std::os::unix::io::RawFd,
+        _digest: Option<&pingora_core::protocols::Digest>,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        let now = Instant::now();
+        if let (false, Some(picked)) = (reused, ctx.peer_picked) {
+            self.route
+                .metrics
+                .upstream_connect_duration
+                .with_label_values(&[&self.route.service.name])
+                .observe(now.duration_since(picked).as_secs_f64());
+        }
+        ctx.upstream_sent = Some(now);
+        Ok(())
     }
 
     fn fail_to_connect(
@@ -340,6 +368,13 @@ impl ProxyHttp for Handler {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_status = resp.status.as_u16();
+        if let Some(sent) = ctx.upstream_sent {
+            self.route
+                .metrics
+                .upstream_response_duration
+                .with_label_values(&[&self.route.service.name])
+                .observe(sent.elapsed().as_secs_f64());
+        }
         let keep_upgrade = resp.status == http::StatusCode::SWITCHING_PROTOCOLS;
         strip_hop_by_hop(resp, keep_upgrade);
         if keep_upgrade {
@@ -376,6 +411,31 @@ impl ProxyHttp for Handler {
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
+        let is_worker = matches!(self.route.service.target, Target::Worker);
+        let bytes_out = session.body_bytes_sent() as u64;
+        let upstream_outcome = if is_worker {
+            None
+        } else if ctx.upstream_status > 0 {
+            Some("ok")
+        } else {
+            match ctx.blame {
+                Some(Blame::Policy) => Some("denied"),
+                Some(Blame::Upstream) if status == 504 => Some("timeout"),
+                Some(Blame::Upstream) => Some("error"),
+                _ => None,
+            }
+        };
+        self.route.metrics.record_exchange(&crate::metrics::Exchange {
+            socket: &self.route.name,
+            service: &self.route.service.name,
+            method: req.method.as_str(),
+            status,
+            elapsed: ctx.start.elapsed(),
+            bytes_in: ctx.bytes_in,
+            bytes_out,
+            upstream_outcome,
+            denied: ctx.blame == Some(Blame::Policy),
+        });
         let host = absolute_target(req)
             .map(|(_, a, _)| a)
             .or_else(|| req.headers.get(header::HOST).and_then(|h| h.to_str().ok()))
@@ -388,7 +448,7 @@ impl ProxyHttp for Handler {
             method = %req.method,
             scheme = self.scheme(session),
             host = host,
-            path = req.uri.path(),
+            path = req.uri.path_and_query().map_or("/", |p| p.as_str()),
             protocol = match req.version {
                 http::Version::HTTP_2 => "HTTP/2",
                 http::Version::HTTP_10 => "HTTP/1.0",
@@ -396,14 +456,16 @@ impl ProxyHttp for Handler {
             },
             status = status,
             bytes_in = ctx.bytes_in,
-            bytes_out = session.body_bytes_sent() as u64,
-            upstream_service = %self.route.service.name,
-            upstream_addr = %ctx.upstream_addr.map(|a| a.to_string()).unwrap_or_default(),
-            upstream_status = ctx.upstream_status,
-            worker = matches!(self.route.service.target, Target::Worker).then_some(&*self.route.service.name),
+            bytes_out = bytes_out,
+            upstream_service = (!is_worker).then_some(&*self.route.service.name),
+            upstream_addr = ctx.upstream_addr.map(|a| a.to_string()),
+            upstream_status = (ctx.upstream_status > 0).then_some(ctx.upstream_status),
+            worker = is_worker.then_some(&*self.route.service.name),
             worker_outcome = ctx.worker_outcome.map(Outcome::as_str),
             duration_ms = ctx.start.elapsed().as_secs_f64() * 1000.0,
             error_source = ctx.blame.map(Blame::as_str),
+            user_agent = req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+            referer = req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
         );
     }
 }
@@ -500,6 +562,17 @@ pub fn log_refusal(route: &SocketRoute, client: Option<SocketAddr>, head: &[u8],
     let mut parts = line.split(' ');
     let method = parts.next().unwrap_or("");
     let path = parts.next().unwrap_or("");
+    route.metrics.record_exchange(&crate::metrics::Exchange {
+        socket: &route.name,
+        service: &route.service.name,
+        method,
+        status: r.status,
+        elapsed: std::time::Duration::ZERO,
+        bytes_in: 0,
+        bytes_out: 0,
+        upstream_outcome: None,
+        denied: r.blame == Blame::Policy,
+    });
     tracing::info!(
         target: "isoproxy::access",
         request_id = %new_request_id(),

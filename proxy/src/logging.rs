@@ -11,7 +11,7 @@ use std::io;
 
 use isoproxy_schema::model::AccessLogOptions;
 use prometheus::IntCounter;
-use tracing_subscriber::filter::{filter_fn, EnvFilter};
+use tracing_subscriber::filter::{filter_fn, EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
@@ -38,7 +38,11 @@ fn default_filter(verbose: u8) -> &'static str {
 /// an error the caller may ignore).
 pub fn init(access: &AccessLogOptions, structured: bool, verbose: u8, dropped: IntCounter) -> io::Result<Logging> {
     let (access_layer, handle) = AccessLayer::start(access, dropped)?;
-    let access_layer = access_layer.with_filter(filter_fn(|m| m.target() == access_log::TARGET));
+    // `Targets` (unlike a closure filter) tells tracing the most verbose level
+    // this layer wants, so disabled levels (Pingora's `log::debug!` calls
+    // among them) are dropped at the call site instead of being built and
+    // then discarded.
+    let access_layer = access_layer.with_filter(Targets::new().with_target(access_log::TARGET, LevelFilter::INFO));
 
     let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter(verbose)));
     let not_access = filter_fn(|m| m.target() != access_log::TARGET);

@@ -1,8 +1,6 @@
 //! The `isoproxy` command: `serve`, `check` and `compile`.
 
-#[allow(dead_code)] // wired into the server with the proxy core
 mod access_log;
-#[allow(dead_code)] // wired into the server with the proxy core
 mod admin;
 mod chunked;
 mod cli;
@@ -11,7 +9,6 @@ mod connect;
 mod error;
 mod handler;
 mod logging;
-#[allow(dead_code)] // wired into the server with the proxy core
 mod metrics;
 mod outbound;
 mod policy;

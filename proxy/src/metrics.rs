@@ -9,8 +9,7 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
-    TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 
 /// Buckets for request and upstream durations, in seconds (100 µs .. 60 s).
@@ -52,10 +51,18 @@ pub struct Metrics {
     pub worker_isolates: IntGaugeVec,
     /// Requests refused by a Network's allow/deny rules.
     pub policy_denied: IntCounterVec,
-    /// Config reloads by result (ok, error).
+    /// Config reloads by result (ok, error). Registered now; reload itself
+    /// is not built yet, so it stays at zero.
+    #[allow(dead_code)]
     pub config_reloads: IntCounterVec,
     /// Access-log records dropped because the writer was behind.
     pub access_log_dropped: IntCounter,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
 }
 
 impl Metrics {
@@ -174,11 +181,6 @@ impl Metrics {
         })
     }
 
-    /// The registry, for tests and custom exporters.
-    pub fn registry(&self) -> &Registry {
-        &self.registry
-    }
-
     /// Everything in the Prometheus text exposition format.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * 1024);
@@ -191,6 +193,24 @@ impl Metrics {
         out
     }
 
+    /// Count one finished downstream request or tunnel with everything known
+    /// about it.
+    pub fn record_exchange(&self, x: &Exchange<'_>) {
+        self.record_request(x.socket, x.service, x.method, x.status, x.elapsed);
+        if x.bytes_in > 0 {
+            self.bytes_received.with_label_values(&[x.socket]).inc_by(x.bytes_in);
+        }
+        if x.bytes_out > 0 {
+            self.bytes_sent.with_label_values(&[x.socket]).inc_by(x.bytes_out);
+        }
+        if let Some(outcome) = x.upstream_outcome {
+            self.upstream_requests.with_label_values(&[x.service, outcome]).inc();
+        }
+        if x.denied {
+            self.policy_denied.with_label_values(&[x.service]).inc();
+        }
+    }
+
     /// Count one finished downstream request.
     pub fn record_request(&self, socket: &str, service: &str, method: &str, status: u16, elapsed: Duration) {
         self.requests
@@ -199,11 +219,6 @@ impl Metrics {
         self.request_duration
             .with_label_values(&[socket, service])
             .observe(elapsed.as_secs_f64());
-    }
-
-    /// A histogram for one worker's CPU time (handy for hot paths that keep it).
-    pub fn worker_cpu_for(&self, worker: &str) -> Histogram {
-        self.worker_cpu.with_label_values(&[worker])
     }
 }
 
@@ -218,6 +233,30 @@ impl isoproxy_runtime::Observer for Metrics {
     fn isolates_changed(&self, worker: &str, delta: i64) {
         self.worker_isolates.with_label_values(&[worker]).add(delta);
     }
+}
+
+/// One finished request or tunnel, as [`Metrics::record_exchange`] counts it.
+#[derive(Debug, Clone, Copy)]
+pub struct Exchange<'a> {
+    /// Socket name.
+    pub socket: &'a str,
+    /// Service name.
+    pub service: &'a str,
+    /// Request method.
+    pub method: &'a str,
+    /// Status sent to the client (0 when none was).
+    pub status: u16,
+    /// Time from request head to the end.
+    pub elapsed: Duration,
+    /// Body or tunnel bytes received from the client.
+    pub bytes_in: u64,
+    /// Body or tunnel bytes sent to the client.
+    pub bytes_out: u64,
+    /// Upstream outcome label (ok, refused, timeout, error, denied), when an
+    /// upstream was involved.
+    pub upstream_outcome: Option<&'static str>,
+    /// A Network rule refused the destination.
+    pub denied: bool,
 }
 
 /// The method as a label: one of the standard methods, else `OTHER`.

@@ -153,6 +153,8 @@ pub struct SocketRoute {
     pub limits: SocketLimits,
     /// The service behind the socket.
     pub service: Arc<ServiceRoute>,
+    /// Where this socket's requests are counted.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Every non-Worker service by name, plus the socket routes.
@@ -165,7 +167,7 @@ pub struct Routes {
 
 impl Routes {
     /// Resolve the config. Fails on anything the proxy cannot serve.
-    pub fn new(config: &Config) -> Result<Routes, String> {
+    pub fn new(config: &Config, metrics: &Arc<crate::metrics::Metrics>) -> Result<Routes, String> {
         let mut services = HashMap::new();
         for svc in &config.services {
             let target = match &svc.kind {
@@ -188,12 +190,16 @@ impl Routes {
         }
         let mut sockets = Vec::new();
         for s in &config.sockets {
-            sockets.push(Arc::new(Self::socket(s, &services)?));
+            sockets.push(Arc::new(Self::socket(s, &services, metrics)?));
         }
         Ok(Routes { services, sockets })
     }
 
-    fn socket(s: &Socket, services: &HashMap<String, Arc<ServiceRoute>>) -> Result<SocketRoute, String> {
+    fn socket(
+        s: &Socket,
+        services: &HashMap<String, Arc<ServiceRoute>>,
+        metrics: &Arc<crate::metrics::Metrics>,
+    ) -> Result<SocketRoute, String> {
         let service = services
             .get(&s.service.name)
             .cloned()
@@ -205,6 +211,7 @@ impl Routes {
             http,
             limits: s.limits,
             service,
+            metrics: metrics.clone(),
         })
     }
 }

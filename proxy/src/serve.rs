@@ -5,11 +5,11 @@ use std::io::Write;
 use std::net::TcpListener as StdListener;
 use std::os::fd::FromRawFd;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use isoproxy_runtime::{NoopObserver, Outbound, PoolOptions, WorkerPool};
+use isoproxy_runtime::{Outbound, PoolOptions, WorkerPool};
 use isoproxy_schema::model::{Config, ServiceKind, SocketProtocol};
 use pingora_core::apps::{HttpServerApp, HttpServerOptions};
 use pingora_core::listeners::tls::Acceptor;
@@ -71,7 +71,7 @@ pub fn run(args: &ServeArgs, loaded: isoproxy_schema::Loaded) -> ExitCode {
         }
     };
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let routes = match Routes::new(&config) {
+    let routes = match Routes::new(&config, &metrics) {
         Ok(r) => r,
         Err(e) => {
             eprintln!("isoproxy: {e}");
@@ -144,7 +144,7 @@ async fn serve(
     routes: Routes,
     listeners: Vec<StdListener>,
     threads: usize,
-    _metrics: Arc<crate::metrics::Metrics>,
+    metrics: Arc<crate::metrics::Metrics>,
 ) -> ExitCode {
     // Signal handlers first: a SIGTERM that comes right after the ports are
     // reported must drain, not kill.
@@ -154,7 +154,7 @@ async fn serve(
         let options = PoolOptions {
             threads: config.server.isolate_threads as usize,
         };
-        match WorkerPool::start(config.clone(), options, outbound, Arc::new(NoopObserver)) {
+        match WorkerPool::start(config.clone(), options, outbound, metrics.clone()) {
             Ok(p) => Some(p),
             Err(e) => {
                 eprintln!("isoproxy: {e}");
@@ -227,6 +227,7 @@ async fn serve(
         }
         let mut stop = shutdown_rx.clone();
         let active = active.clone();
+        let open_connections = metrics.connections_active.with_label_values(&[sock.name.as_str()]);
         tokio::spawn(async move {
             loop {
                 tokio::select! {
@@ -235,8 +236,11 @@ async fn serve(
                             let guard = ActiveGuard::new(&active);
                             let server = server.clone();
                             let sd = stop.clone();
+                            let open_connections = open_connections.clone();
+                            open_connections.inc();
                             tokio::spawn(async move {
                                 server.serve(tcp, sd).await;
+                                open_connections.dec();
                                 drop(guard);
                             });
                         }
@@ -251,7 +255,15 @@ async fn serve(
         });
     }
 
+    let ready = Arc::new(AtomicBool::new(false));
+    if let Err(e) = start_admin(args, &config, &metrics, &ready, control.as_mut()) {
+        eprintln!("isoproxy: {e}");
+        return ExitCode::FAILURE;
+    }
+    ready.store(true, Ordering::Release);
+
     let deadline = signals.wait(config.server.drain_timeout_ms).await;
+    ready.store(false, Ordering::Release);
     tracing::info!(deadline_ms = deadline.as_millis() as u64, "shutting down");
     let _ = shutdown_tx.send(true);
     for app in &apps {
@@ -274,6 +286,63 @@ async fn serve(
         );
     }
     ExitCode::SUCCESS
+}
+
+/// Start the metrics listener (`--metrics-addr` or `metrics.address`) and the
+/// admin listener (`admin.address`), reporting their ports like sockets'.
+/// When only the admin listener exists (or both name the same address) it
+/// serves the metrics too.
+fn start_admin(
+    args: &ServeArgs,
+    config: &Config,
+    metrics: &Arc<crate::metrics::Metrics>,
+    ready: &Arc<AtomicBool>,
+    mut control: Option<&mut std::fs::File>,
+) -> Result<(), String> {
+    use crate::admin::{spawn, AdminState};
+    let admin_addr = config
+        .admin
+        .as_ref()
+        .map(|a| a.address.clone())
+        .filter(|a| !a.is_empty());
+    let metrics_addr = args
+        .metrics_addr
+        .clone()
+        .or_else(|| config.metrics.as_ref().map(|m| m.address.clone()))
+        .filter(|a| !a.is_empty() && Some(a) != admin_addr.as_ref());
+    let metrics_path = config
+        .metrics
+        .as_ref()
+        .map_or_else(|| "/metrics".to_string(), |m| m.path.clone());
+    let mut report = |name: &str, addr: std::net::SocketAddr| {
+        tracing::info!(listener = name, port = addr.port(), "listening");
+        if let Some(f) = control.as_mut() {
+            let line = serde_json::json!({"event": "listen", "socket": name, "port": addr.port()});
+            let _ = writeln!(f, "{line}");
+            let _ = f.flush();
+        }
+    };
+    if let Some(addr) = &metrics_addr {
+        let state = AdminState {
+            metrics: Some(metrics.clone()),
+            metrics_path: metrics_path.clone(),
+            health: false,
+            ready: ready.clone(),
+        };
+        let local = spawn(addr, Arc::new(state)).map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;
+        report("metrics", local);
+    }
+    if let Some(addr) = &admin_addr {
+        let state = AdminState {
+            metrics: metrics_addr.is_none().then(|| metrics.clone()),
+            metrics_path,
+            health: true,
+            ready: ready.clone(),
+        };
+        let local = spawn(addr, Arc::new(state)).map_err(|e| format!("admin: cannot listen on {addr}: {e}"))?;
+        report("admin", local);
+    }
+    Ok(())
 }
 
 /// SIGTERM and SIGINT streams.

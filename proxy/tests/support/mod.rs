@@ -53,13 +53,19 @@ impl Proxy {
     /// As [`Proxy::start_with`], with extra files (for `embed`) written
     /// beside the config.
     pub fn start_files(config: &str, files: &[(&str, &str)], sockets: &[&str], extra: &[&str]) -> Proxy {
-        Self::spawn(config, files, sockets, extra, &[])
+        Self::spawn(config, files, sockets, extra, &[], &[])
     }
 
     /// Start with `inherited` sockets passed as listening fds (`-S name=fd`)
     /// and the rest on 127.0.0.1:0.
     pub fn start_inherited(config: &str, sockets: &[&str], inherited: &[(&str, &TcpListener)]) -> Proxy {
-        Self::spawn(config, &[], sockets, &[], inherited)
+        Self::spawn(config, &[], sockets, &[], inherited, &[])
+    }
+
+    /// As [`Proxy::start_with`], and also wait for the listen events of the
+    /// `listeners` named (e.g. "metrics", "admin").
+    pub fn start_listeners(config: &str, sockets: &[&str], extra: &[&str], listeners: &[&str]) -> Proxy {
+        Self::spawn(config, &[], sockets, extra, &[], listeners)
     }
 
     fn spawn(
@@ -68,6 +74,7 @@ impl Proxy {
         sockets: &[&str],
         extra: &[&str],
         inherited: &[(&str, &TcpListener)],
+        listeners: &[&str],
     ) -> Proxy {
         let dir = scratch_dir();
         for (name, text) in files {
@@ -134,7 +141,7 @@ impl Proxy {
                 }
             }
         });
-        while proxy.ports.len() < sockets.len() + inherited.len() {
+        while proxy.ports.len() < sockets.len() + inherited.len() + listeners.len() {
             match rx.recv_timeout(Duration::from_secs(60)) {
                 Ok(Some(line)) => {
                     let v: serde_json::Value = serde_json::from_str(&line).unwrap();

@@ -1,0 +1,294 @@
+//! End-to-end: a known mix of requests (2xx, 4xx, 5xx, a malformed request,
+//! policy refusals, a CONNECT, a throwing Worker) through the real binary,
+//! then the exact counter values on `/metrics` and one JSON access-log line
+//! per request.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::*;
+
+fn config(origin: std::net::SocketAddr) -> String {
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"origin\", external = (address = \"{origin}\", http = ())),
+    (name = \"egress\", network = (allow = [\"public\"])),
+    (name = \"gw\", worker = (
+      serviceWorkerScript = \"addEventListener('fetch', e => e.respondWith((async () => {{ \
+if (new URL(e.request.url).pathname === '/throw') throw new Error('boom'); \
+return new Response('hi'); }})()));\",
+      compatibilityDate = \"2024-09-01\")),
+  ],
+  sockets = [
+    (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\"),
+    (name = \"fwd\", address = \"127.0.0.1:0\", http = (style = proxy), service = \"egress\"),
+    (name = \"gw\", address = \"127.0.0.1:0\", http = (), service = \"gw\"),
+  ],
+  admin = (address = \"127.0.0.1:0\"),
+  accessLog = (format = json),
+);\n"
+    )
+}
+
+/// GET a path on the admin listener.
+fn scrape(port: u16, path: &str) -> Response {
+    get(port, path, "127.0.0.1")
+}
+
+/// The value of one sample line (`name{labels} value`) in a scrape.
+fn sample(text: &str, series: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[test]
+fn metrics_and_access_log_count_every_request() {
+    let origin = Origin::start(|r| {
+        let status = r.target.trim_start_matches("/status/").parse().unwrap_or(200);
+        Reply {
+            status,
+            headers: vec![],
+            body: b"origin".to_vec(),
+            chunked: false,
+        }
+    });
+    let proxy = Proxy::start_listeners(&config(origin.addr), &["http", "fwd", "gw"], &[], &["admin"]);
+    let (http, fwd, gw, admin) = (
+        proxy.port("http"),
+        proxy.port("fwd"),
+        proxy.port("gw"),
+        proxy.port("admin"),
+    );
+
+    assert_eq!(scrape(admin, "/healthz").status, 200);
+    assert_eq!(scrape(admin, "/readyz").status, 200);
+
+    // Reverse proxy: 3 × 200, 2 × 404, 1 × POST 500.
+    for _ in 0..3 {
+        assert_eq!(get(http, "/status/200", "a.test").status, 200);
+    }
+    for _ in 0..2 {
+        assert_eq!(get(http, "/status/404", "a.test").status, 404);
+    }
+    let (r, _) = exchange(
+        http,
+        b"POST /status/500 HTTP/1.1\r\nHost: a.test\r\nContent-Length: 4\r\nConnection: close\r\n\r\nbody",
+    );
+    assert_eq!(r.map(|r| r.status), Some(500));
+    // Malformed: two different Content-Lengths, refused before Pingora.
+    let (r, closed) = exchange(
+        http,
+        b"GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nx",
+    );
+    assert_eq!(r.map(|r| r.status), Some(400));
+    assert!(closed);
+
+    // Forward proxy: loopback is not public, so both are refused by policy.
+    let raw = format!(
+        "GET http://{0}/ HTTP/1.1\r\nHost: {0}\r\nConnection: close\r\n\r\n",
+        origin.addr
+    );
+    assert_eq!(exchange(fwd, raw.as_bytes()).0.map(|r| r.status), Some(403));
+    let (r, _) = exchange(fwd, b"CONNECT 127.0.0.1:443 HTTP/1.1\r\nHost: 127.0.0.1:443\r\n\r\n");
+    assert_eq!(r.map(|r| r.status), Some(403));
+
+    // Worker: 2 × 200, 1 exception → 500.
+    assert_eq!(get(gw, "/", "w.test").text(), "hi");
+    assert_eq!(get(gw, "/again", "w.test").status, 200);
+    assert_eq!(get(gw, "/throw", "w.test").status, 500);
+
+    const TOTAL: usize = 12;
+    // Metrics and log records are written when each exchange ends, which can
+    // be just after the client saw its response: wait (bounded) until all
+    // twelve are counted, then check exact values.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = scrape(admin, "/metrics").text();
+        let counted: f64 = text
+            .lines()
+            .filter(|l| l.starts_with("isoproxy_requests_total{"))
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum();
+        if counted as usize >= TOTAL || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+
+    let expect = [
+        (
+            "isoproxy_requests_total{method=\"GET\",service=\"origin\",socket=\"http\",status_class=\"2xx\"}",
+            3.0,
+        ),
+        (
+            "isoproxy_requests_total{method=\"GET\",service=\"origin\",socket=\"http\",status_class=\"4xx\"}",
+            3.0,
+        ),
+        (
+            "isoproxy_requests_total{method=\"POST\",service=\"origin\",socket=\"http\",status_class=\"5xx\"}",
+            1.0,
+        ),
+        (
+            "isoproxy_requests_total{method=\"GET\",service=\"egress\",socket=\"fwd\",status_class=\"4xx\"}",
+            1.0,
+        ),
+        (
+            "isoproxy_requests_total{method=\"CONNECT\",service=\"egress\",socket=\"fwd\",status_class=\"4xx\"}",
+            1.0,
+        ),
+        (
+            "isoproxy_requests_total{method=\"GET\",service=\"gw\",socket=\"gw\",status_class=\"2xx\"}",
+            2.0,
+        ),
+        (
+            "isoproxy_requests_total{method=\"GET\",service=\"gw\",socket=\"gw\",status_class=\"5xx\"}",
+            1.0,
+        ),
+        (
+            "isoproxy_request_duration_seconds_count{service=\"origin\",socket=\"http\"}",
+            7.0,
+        ),
+        (
+            "isoproxy_request_duration_seconds_count{service=\"gw\",socket=\"gw\"}",
+            3.0,
+        ),
+        (
+            "isoproxy_upstream_requests_total{outcome=\"ok\",service=\"origin\"}",
+            6.0,
+        ),
+        (
+            "isoproxy_upstream_requests_total{outcome=\"denied\",service=\"egress\"}",
+            2.0,
+        ),
+        ("isoproxy_policy_denied_total{service=\"egress\"}", 2.0),
+        ("isoproxy_worker_invocations_total{outcome=\"ok\",worker=\"gw\"}", 2.0),
+        (
+            "isoproxy_worker_invocations_total{outcome=\"exception\",worker=\"gw\"}",
+            1.0,
+        ),
+        ("isoproxy_worker_cpu_seconds_count{worker=\"gw\"}", 3.0),
+        ("isoproxy_bytes_received_total{socket=\"http\"}", 4.0),
+        ("isoproxy_tunnels_active", 0.0),
+    ];
+    for (series, want) in expect {
+        assert_eq!(sample(&text, series), Some(want), "{series}\n{text}");
+    }
+    // Five origin responses of 6 bytes each went out through socket http
+    // (the 500 too); the refusals' short bodies are not counted as proxied bytes.
+    assert!(
+        sample(&text, "isoproxy_bytes_sent_total{socket=\"http\"}").is_some_and(|v| v >= 36.0),
+        "{text}"
+    );
+    assert!(
+        sample(
+            &text,
+            "isoproxy_upstream_response_duration_seconds_count{service=\"origin\"}"
+        ) == Some(6.0)
+    );
+    assert!(sample(&text, "process_resident_memory_bytes").is_some_and(|v| v > 0.0));
+    for line in text.lines().filter(|l| l.starts_with("isoproxy_")) {
+        // No URL paths or client addresses in labels.
+        assert!(
+            !line.contains("/status") && !line.contains("127.0.0.1"),
+            "high-cardinality label: {line}"
+        );
+    }
+
+    // One JSON access-log line per request, with the right fields.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = proxy.stdout_text();
+        if log.lines().count() >= TOTAL || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert_eq!(records.len(), TOTAL, "{log}");
+    let count = |f: &dyn Fn(&serde_json::Value) -> bool| records.iter().filter(|r| f(r)).count();
+    assert_eq!(count(&|r| r["socket"] == "http"), 7);
+    assert_eq!(count(&|r| r["status"] == 400 && r["error_source"] == "downstream"), 1);
+    assert_eq!(count(&|r| r["status"] == 403 && r["error_source"] == "policy"), 2);
+    assert_eq!(count(&|r| r["method"] == "CONNECT"), 1);
+    assert_eq!(count(&|r| r["worker"] == "gw" && r["worker_outcome"] == "ok"), 2);
+    assert_eq!(
+        count(&|r| r["worker"] == "gw" && r["worker_outcome"] == "exception" && r["status"] == 500),
+        1
+    );
+    assert_eq!(
+        count(&|r| r["upstream_status"] == 200 && r["upstream_service"] == "origin"),
+        3
+    );
+    for r in &records {
+        for field in [
+            "ts",
+            "request_id",
+            "client",
+            "socket",
+            "method",
+            "status",
+            "duration_ms",
+        ] {
+            assert!(!r[field].is_null(), "{field} missing in {r}");
+        }
+    }
+}
+
+#[test]
+fn combined_log_format_matches_its_grammar() {
+    let origin = Origin::echo();
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+  accessLog = (format = combined),
+);\n",
+        origin.addr
+    );
+    let proxy = Proxy::start(&cfg, &["http"]);
+    let port = proxy.port("http");
+    let raw =
+        b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nUser-Agent: t\"est\r\nReferer: http://r/\r\nConnection: close\r\n\r\n";
+    let _ = exchange(port, raw);
+    assert_eq!(get(port, "/two", "x").status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = proxy.stdout_text();
+        if log.lines().count() >= 2 || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let lines: Vec<&str> = log.lines().collect();
+    assert_eq!(lines.len(), 2, "{log}");
+    for line in &lines {
+        // host ident user [time] "request" status bytes "referer" "agent"
+        let (client, rest) = line.split_once(" - - [").expect(line);
+        assert_eq!(client, "127.0.0.1");
+        let (time, rest) = rest.split_once("] \"").expect(line);
+        assert_eq!(time.len(), "23/Nov/2026:12:00:00 +0000".len(), "{line}");
+        assert!(time.ends_with(" +0000"));
+        let (request, rest) = rest.split_once("\" ").expect(line);
+        assert_eq!(request.split(' ').count(), 3, "{line}");
+        let mut fields = rest.splitn(3, ' ');
+        assert!(fields.next().unwrap().parse::<u16>().is_ok(), "{line}");
+        let bytes = fields.next().unwrap();
+        assert!(bytes == "-" || bytes.parse::<u64>().is_ok(), "{line}");
+        let quoted = fields.next().unwrap();
+        assert!(
+            quoted.starts_with('"') && quoted.ends_with('"') && quoted.matches("\" \"").count() == 1,
+            "{line}"
+        );
+    }
+    assert!(
+        lines[0].contains("\"t\\x22est\""),
+        "quote in User-Agent escaped: {}",
+        lines[0]
+    );
+    assert!(lines[0].contains("\"http://r/\""), "{}", lines[0]);
+}

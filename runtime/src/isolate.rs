@@ -308,6 +308,10 @@ impl WorkerIsolate {
                 info,
                 cpu: Duration::ZERO,
                 subrequests: 0,
+                subrequest_slots: Arc::new(tokio::sync::Semaphore::new(
+                    (st.spec.limits().max_concurrent_subrequests.max(1) as usize)
+                        .min(tokio::sync::Semaphore::MAX_PERMITS),
+                )),
                 pass_through: false,
                 original: Some(Original {
                     method: request.method.clone(),

@@ -52,6 +52,8 @@ pub(crate) struct Pending {
     pub(crate) info: RequestInfo,
     pub(crate) cpu: Duration,
     pub(crate) subrequests: u32,
+    /// Permits for concurrent subrequests (`maxConcurrentSubrequests`).
+    pub(crate) subrequest_slots: Arc<tokio::sync::Semaphore>,
     pub(crate) pass_through: bool,
     pub(crate) original: Option<Original>,
 }

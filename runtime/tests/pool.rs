@@ -421,3 +421,103 @@ async fn isolates_killed_for_cpu_are_released() {
     }
     assert_eq!(live(), 1, "retired isolates must be disposed");
 }
+
+/// Counters shared by `GatedOutbound` and its calls.
+struct Gate {
+    active: std::sync::atomic::AtomicUsize,
+    max_active: std::sync::atomic::AtomicUsize,
+    started: std::sync::atomic::AtomicUsize,
+    changed: tokio::sync::Notify,
+    open: tokio::sync::Semaphore,
+}
+
+/// An `Outbound` that holds every call until the test opens its gate, and
+/// records how many calls were in progress at once.
+struct GatedOutbound(std::sync::Arc<Gate>);
+
+impl Default for GatedOutbound {
+    fn default() -> Self {
+        GatedOutbound(std::sync::Arc::new(Gate {
+            active: Default::default(),
+            max_active: Default::default(),
+            started: Default::default(),
+            changed: Default::default(),
+            open: tokio::sync::Semaphore::new(0),
+        }))
+    }
+}
+
+impl isoproxy_runtime::Outbound for GatedOutbound {
+    fn fetch(
+        &self,
+        _service: &str,
+        _request: isoproxy_runtime::Request,
+        _info: &isoproxy_runtime::RequestInfo,
+    ) -> isoproxy_runtime::BoxFuture<Result<isoproxy_runtime::Response, isoproxy_runtime::OutboundError>> {
+        use std::sync::atomic::Ordering::SeqCst;
+        let gate = self.0.clone();
+        let now = gate.active.fetch_add(1, SeqCst) + 1;
+        gate.max_active.fetch_max(now, SeqCst);
+        gate.started.fetch_add(1, SeqCst);
+        gate.changed.notify_waiters();
+        Box::pin(async move {
+            gate.open.acquire().await.unwrap().forget();
+            gate.active.fetch_sub(1, SeqCst);
+            Ok(isoproxy_runtime::Response {
+                status: http::StatusCode::OK,
+                headers: http::HeaderMap::new(),
+                body: isoproxy_runtime::Body::Bytes(bytes::Bytes::from_static(b"x")),
+            })
+        })
+    }
+}
+
+impl Gate {
+    /// Wait until at least `n` calls have started.
+    async fn started(&self, n: usize) {
+        loop {
+            let changed = self.changed.notified();
+            if self.started.load(std::sync::atomic::Ordering::SeqCst) >= n {
+                return;
+            }
+            changed.await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn seventh_concurrent_subrequest_waits_for_a_slot() {
+    use std::sync::atomic::Ordering::SeqCst;
+    let w = module_worker(
+        "export default { async fetch(req) { const rs = await Promise.all(Array.from({ length: 10 }, (_, i) => fetch(`http://a/${i}`))); return new Response(`${rs.length} ${(await Promise.all(rs.map((r) => r.text()))).join('')}`); } }",
+    );
+    assert_eq!(w.limits.max_concurrent_subrequests, 6);
+    let outbound = std::sync::Arc::new(GatedOutbound::default());
+    let gate = outbound.0.clone();
+    let pool = isoproxy_runtime::WorkerPool::start(
+        config(vec![("w", w)]),
+        isoproxy_runtime::PoolOptions { threads: 1 },
+        outbound,
+        std::sync::Arc::new(isoproxy_runtime::NoopObserver),
+    )
+    .unwrap();
+    let call = tokio::spawn(async move { fetch_text(&pool, "w", get("http://x/")).await });
+    // All ten fetch() calls were made in one turn; only six may be under way.
+    tokio::time::timeout(std::time::Duration::from_secs(10), gate.started(6))
+        .await
+        .expect("six subrequests start");
+    assert_eq!(gate.active.load(SeqCst), 6);
+    // Let them finish one at a time: each frees a slot for the next one.
+    for n in 7..=10 {
+        gate.open.add_permits(1);
+        tokio::time::timeout(std::time::Duration::from_secs(10), gate.started(n))
+            .await
+            .expect("the next subrequest starts");
+        assert_eq!(gate.active.load(SeqCst), 6);
+    }
+    gate.open.add_permits(6);
+    let (status, body) = call.await.unwrap().unwrap();
+    assert_eq!((status, body.as_str()), (200, "10 xxxxxxxxxx"));
+    assert_eq!(gate.max_active.load(SeqCst), 6);
+    assert_eq!(gate.started.load(SeqCst), 10);
+}

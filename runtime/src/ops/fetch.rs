@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, Semaphore};
 
 use super::{bytes_of, headers_from_js, state, string, throw_error, throw_type_error};
 use crate::api::{Body, BodyError, Request, RequestInfo, Response};
@@ -36,7 +36,27 @@ fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Re
 }
 
 /// Send a request to `target` (the Worker's own routing, no JS involved).
-pub(crate) fn send_to(st: &Rc<State>, target: &Target, request: Request, info: RequestInfo) -> Result<u32, String> {
+///
+/// With `slots`, the request first waits for a permit: that is how
+/// `maxConcurrentSubrequests` holds back a request's extra `fetch()` calls.
+/// The permit is held until the response headers arrive (or the call
+/// fails); bodies stream without one, so a Worker that leaves a response
+/// body unread cannot block its own later subrequests.
+pub(crate) fn send_to(
+    st: &Rc<State>,
+    target: &Target,
+    request: Request,
+    info: RequestInfo,
+    slots: Option<Arc<Semaphore>>,
+) -> Result<u32, String> {
+    let permit = async move {
+        match slots {
+            // The semaphore is never closed, so `acquire` only fails if it
+            // were; go ahead without a permit then.
+            Some(s) => s.acquire_owned().await.ok(),
+            None => None,
+        }
+    };
     match target {
         Target::Missing(name) => Err(format!(
             "fetch() cannot reach service {name:?}: no such service is defined in the config"
@@ -44,17 +64,23 @@ pub(crate) fn send_to(st: &Rc<State>, target: &Target, request: Request, info: R
         Target::Service(name) => {
             let outbound = st.env.shared.outbound.clone();
             let name = name.clone();
-            Ok(st.spawn_op(async move { OpResult::Fetch(outbound.fetch(&name, request, &info).await) }))
+            Ok(st.spawn_op(async move {
+                let _permit = permit.await;
+                OpResult::Fetch(outbound.fetch(&name, request, &info).await)
+            }))
         }
         Target::Worker(name) => {
-            let (tx, rx) = oneshot::channel();
-            st.env.dispatch(Job {
-                worker: name.clone(),
-                request,
-                info,
-                reply: tx,
-            });
+            let env = st.env.clone();
+            let name = name.clone();
             Ok(st.spawn_op(async move {
+                let _permit = permit.await;
+                let (tx, rx) = oneshot::channel();
+                env.dispatch(Job {
+                    worker: name,
+                    request,
+                    info,
+                    reply: tx,
+                });
                 OpResult::WorkerFetch(rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {
                         outcome: Outcome::Internal,
@@ -86,7 +112,7 @@ pub(crate) fn op_fetch_send(
             }
         }
     };
-    let info = match st.current.get() {
+    let (info, slots) = match st.current.get() {
         Some(id) => {
             let mut reqs = st.requests.borrow_mut();
             match reqs.get_mut(&id) {
@@ -103,12 +129,12 @@ pub(crate) fn op_fetch_send(
                         );
                         return;
                     }
-                    p.info.clone()
+                    (p.info.clone(), Some(p.subrequest_slots.clone()))
                 }
-                None => RequestInfo::default(),
+                None => (RequestInfo::default(), None),
             }
         }
-        None => RequestInfo::default(),
+        None => (RequestInfo::default(), None),
     };
     let method = string(scope, args.get(1));
     let Ok(method) = Method::from_bytes(method.as_bytes()) else {
@@ -136,7 +162,7 @@ pub(crate) fn op_fetch_send(
         headers,
         body,
     };
-    match send_to(&st, &target, request, info) {
+    match send_to(&st, &target, request, info, slots) {
         Ok(op) => rv.set_uint32(op),
         Err(e) => throw_type_error(scope, &e),
     }

@@ -130,7 +130,11 @@ impl WorkerIsolate {
     ) -> Result<WorkerIsolate, String> {
         let t0 = Instant::now();
         let heap_max = (spec.limits().heap_mb.max(8) as usize) << 20;
-        let (params, from_snapshot) = crate::snapshot::params(v8::CreateParams::default().heap_limits(0, heap_max));
+        let (params, from_snapshot) = crate::snapshot::params(
+            v8::CreateParams::default()
+                .heap_limits(0, heap_max)
+                .array_buffer_allocator(crate::alloc::allocator(heap_max)),
+        );
         let mut isolate = v8::Isolate::new(params);
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
         let handle = isolate.thread_safe_handle();

@@ -5,6 +5,7 @@
 //! network. No V8 type leaves this crate.
 #![deny(missing_docs)]
 
+mod alloc;
 mod api;
 mod isolate;
 mod modules;

@@ -521,3 +521,36 @@ async fn seventh_concurrent_subrequest_waits_for_a_slot() {
     assert_eq!(gate.max_active.load(SeqCst), 6);
     assert_eq!(gate.started.load(SeqCst), 10);
 }
+
+#[tokio::test]
+async fn array_buffers_count_against_the_heap_limit() {
+    // 64 MiB of typed arrays in a Worker limited to 32 MiB: the allocation
+    // past the budget fails inside JavaScript instead of taking the memory.
+    let mut w = module_worker(
+        "export default { async fetch(req) { if (req.url.endsWith('/small')) return new Response('ok'); \
+         const keep = []; \
+         try { for (let i = 0; i < 64; i++) keep.push(new Uint8Array(1 << 20)); } \
+         catch (e) { return new Response(`${e.name} after ${keep.length} MiB`); } \
+         return new Response('allocated all'); } }",
+    );
+    w.limits.heap_mb = 32;
+    let h = start(config(vec![("w", w)]), 1);
+    // The refused allocation either surfaces in JavaScript as a RangeError
+    // after at most 32 MiB, or V8's last-resort collection finds the isolate
+    // at its limit and it is discarded (503). Never "allocated all".
+    for _ in 0..2 {
+        match fetch_text(&h.pool, "w", get("http://x/")).await {
+            Ok((_, body)) => {
+                let mib: usize = body
+                    .strip_prefix("RangeError after ")
+                    .and_then(|b| b.strip_suffix(" MiB"))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("{body}"));
+                assert!(mib <= 32, "{body}");
+            }
+            Err(e) => assert_eq!(e.outcome, isoproxy_runtime::Outcome::HeapLimit, "{}", e.message),
+        }
+    }
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/small")).await.unwrap();
+    assert_eq!(body, "ok");
+}

@@ -363,11 +363,16 @@ impl ProxyHttp for Handler {
 
     async fn response_filter(
         &self,
-        _session: &mut Session,
+        session: &mut Session,
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_status = resp.status.as_u16();
+        if resp.status == http::StatusCode::SWITCHING_PROTOCOLS && !session.is_upgrade_req() {
+            // A 101 nobody asked for would turn the connection into a raw
+            // pipe the client never agreed to: refuse it.
+            return Err(self.fail(ctx, Reject::upstream(false, "upstream switched protocols unasked")));
+        }
         if let Some(sent) = ctx.upstream_sent {
             self.route
                 .metrics

@@ -103,6 +103,10 @@ pub fn run(args: &ServeArgs, loaded: isoproxy_schema::Loaded) -> ExitCode {
     };
     let code = runtime.block_on(async {
         reopen_on_sigusr1(logging.access.clone());
+        ignore_sighup();
+        if args.watch {
+            tracing::warn!("--watch is not supported yet: config changes need a restart");
+        }
         serve(args, config, routes, listeners, threads, metrics).await
     });
     runtime.shutdown_timeout(Duration::from_millis(100));
@@ -378,6 +382,20 @@ impl Signals {
 }
 
 /// SIGUSR1 reopens the access-log file (for logrotate).
+/// Live reload is not built yet. Until it is, SIGHUP (systemd's
+/// `ExecReload`, `kill -HUP`) must not kill a serving proxy: log and go on.
+fn ignore_sighup() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Ok(mut hup) = signal(SignalKind::hangup()) else {
+        return;
+    };
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            tracing::warn!("SIGHUP received: live reload is not supported yet; restart to apply config changes");
+        }
+    });
+}
+
 fn reopen_on_sigusr1(access: crate::access_log::AccessLogHandle) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {

@@ -38,15 +38,30 @@ fn roots(pems: &[String]) -> Result<RootCertStore, String> {
     Ok(store)
 }
 
-/// The extra CAs an upstream connection trusts, in Pingora's form. `None`
-/// means the platform's roots.
+/// The CAs an upstream connection trusts, in Pingora's form, following
+/// workerd's meaning of the options: `trustBrowserCas` adds the platform's
+/// roots, `trustedCertificates` adds its own; with neither nothing is
+/// trusted (every handshake fails rather than trusting by accident).
+/// `None` means exactly the platform's roots.
 pub fn peer_ca(tls: &TlsOptions) -> Result<Option<Arc<CaType>>, String> {
-    if tls.trusted_certificates.is_empty() {
+    if tls.trusted_certificates.is_empty() && tls.trust_browser_cas {
         return Ok(None);
     }
     // Validate first: Pingora's parser panics on bad DER.
     roots(&tls.trusted_certificates)?;
     let mut list = Vec::new();
+    if tls.trust_browser_cas {
+        // Unreadable platform stores leave only the configured CAs, which is
+        // the safe direction.
+        let mut check = RootCertStore::empty();
+        for c in pingora_core::tls::load_native_certs().unwrap_or_default() {
+            // Only certificates webpki accepts; Pingora's parser must never
+            // see one it could choke on.
+            if check.add(c.clone()).is_ok() {
+                list.push(WrappedX509::new(c.as_ref().to_vec(), parse_x509));
+            }
+        }
+    }
     for pem in &tls.trusted_certificates {
         for c in certs(pem)? {
             list.push(WrappedX509::new(c.as_ref().to_vec(), parse_x509));

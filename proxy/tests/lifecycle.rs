@@ -185,3 +185,25 @@ fn inherited_listening_socket_is_served() {
     drop(listener);
     assert_eq!(get(port, "/fd", "a").status, 200);
 }
+
+#[test]
+fn sighup_does_not_stop_the_server() {
+    let origin = Origin::echo();
+    let mut proxy = Proxy::start(&limits_config(origin.addr, ""), &["http"]);
+    let port = proxy.port("http");
+    assert_eq!(get(port, "/before", "a").status, 200);
+    proxy.signal(libc::SIGHUP);
+    // The warning is the proof the signal was handled (not fatal, not ignored
+    // unseen); wait for it, bounded, then check the server still answers.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !proxy.stderr_text().contains("SIGHUP received") && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        proxy.stderr_text().contains("SIGHUP received"),
+        "{}",
+        proxy.stderr_text()
+    );
+    assert_eq!(get(port, "/after", "a").status, 200);
+    assert_eq!(proxy.wait_exit(Duration::from_millis(1)), None, "still running");
+}

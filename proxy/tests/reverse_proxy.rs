@@ -246,3 +246,25 @@ fn proxy_style_external_server_gets_absolute_form() {
     assert_eq!(got.target, "http://site.test/x?y=1");
     assert_eq!(got.header("host"), Some("site.test"));
 }
+
+#[test]
+fn unrequested_101_from_upstream_is_refused() {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        // Answer every request (bounded: at most two connections) with a 101.
+        for stream in listener.incoming().take(2) {
+            let Ok(mut s) = stream else { return };
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let _ = s.write_all(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: evil\r\nConnection: Upgrade\r\n\r\nRAW-BYTES",
+            );
+        }
+    });
+    let proxy = Proxy::start(&config(origin, "", ""), &["http"]);
+    let resp = get(proxy.port("http"), "/", "a.test");
+    assert_eq!(resp.status, 502, "{}", proxy.stderr_text());
+    assert!(!resp.text().contains("RAW-BYTES"));
+}

@@ -297,8 +297,20 @@ fn https_upstream_verified_against_configured_ca() {
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "tls origin");
 
-    // Without the CA the origin's certificate is not trusted: 502, never plain HTTP.
-    let proxy = Proxy::start_files(&cfg(""), &files, &["http"], &[]);
-    let r = get(proxy.port("http"), "/", "a");
-    assert_eq!(r.status, 502, "{}", r.text());
+    // Browser CAs and the configured CA together: the configured one still counts.
+    let proxy = Proxy::start_files(
+        &cfg("trustBrowserCas = true, trustedCertificates = [ embed \"ca.pem\" ]"),
+        &files,
+        &["http"],
+        &[],
+    );
+    assert_eq!(get(proxy.port("http"), "/", "a").status, 200);
+
+    // Without the CA the origin's certificate is not trusted: 502, never plain
+    // HTTP; the public CAs do not vouch for a private one either.
+    for tls in ["", "trustBrowserCas = true"] {
+        let proxy = Proxy::start_files(&cfg(tls), &files, &["http"], &[]);
+        let r = get(proxy.port("http"), "/", "a");
+        assert_eq!(r.status, 502, "{tls}: {}", r.text());
+    }
 }

@@ -552,6 +552,11 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
                             Outcome::CpuLimit,
                             format!("CPU limit of {} ms exceeded", spec.limits().cpu_ms),
                         );
+                        // Its JavaScript was terminated and will never report
+                        // the request done: forget it here, or the retiring
+                        // isolate stays busy (and allocated) forever.
+                        w.state.requests.borrow_mut().remove(&id);
+                        w.state.release_owned_by(id);
                     }
                 }
                 if !failed {

@@ -397,6 +397,31 @@ async fn fetch_follows_redirects_unless_manual() {
     assert_eq!(body, "200 true http://origin.test/final GET | 302 /final | 302");
 }
 
+#[tokio::test]
+async fn isolates_killed_for_cpu_are_released() {
+    // Each killed request holds 16 MiB of ArrayBuffer; a retired isolate that
+    // is never disposed would keep all of it.
+    let mut w = module_worker(
+        "export default { async fetch(req) { if (req.url.endsWith('/loop')) { globalThis.keep = new Uint8Array(16 << 20).fill(1); for (;;) {} } return new Response('ok'); } }",
+    );
+    w.limits.cpu_ms = 50;
+    let h = start(config(vec![("w", w)]), 1);
+    let live = || h.recorder.isolates.load(std::sync::atomic::Ordering::SeqCst);
+    for _ in 0..5 {
+        let err = fetch_text(&h.pool, "w", get("http://x/loop")).await.unwrap_err();
+        assert_eq!(err.outcome, isoproxy_runtime::Outcome::CpuLimit);
+        let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+        assert_eq!(body, "ok");
+    }
+    // Disposal happens on the isolate thread just after the kill: wait for
+    // it, bounded, until only the current isolate is alive.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while live() > 1 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(live(), 1, "retired isolates must be disposed");
+}
+
 /// Counters shared by `GatedOutbound` and its calls.
 struct Gate {
     active: std::sync::atomic::AtomicUsize,

@@ -181,11 +181,16 @@ impl Outbound for EchoOutbound {
 pub struct Recorder {
     pub invocations: Mutex<Vec<(String, Outcome)>>,
     pub console: Mutex<Vec<String>>,
+    /// Live isolates, from `isolates_changed`.
+    pub isolates: std::sync::atomic::AtomicI64,
 }
 
 impl Observer for Recorder {
     fn invocation(&self, worker: &str, outcome: Outcome, _cpu: Duration) {
         self.invocations.lock().unwrap().push((worker.into(), outcome));
+    }
+    fn isolates_changed(&self, _worker: &str, delta: i64) {
+        self.isolates.fetch_add(delta, std::sync::atomic::Ordering::SeqCst);
     }
     fn console(&self, _worker: &str, level: &str, message: &str) {
         self.console.lock().unwrap().push(format!("{level}: {message}"));

@@ -189,10 +189,10 @@ impl WorkerIsolate {
                         spec.limits().startup_ms
                     ));
                 }
-                let default = loaded?;
-                let default = v8::Local::new(scope, &default);
+                let exports = loaded?;
+                let exports = v8::Local::new(scope, &exports);
                 set_handler
-                    .call(scope, undefined, &[default])
+                    .call(scope, undefined, &[exports])
                     .ok_or("the Worker has no fetch handler (export default { fetch } or addEventListener('fetch'))")?;
                 let load_time = t1.elapsed();
                 Ok((
@@ -299,7 +299,11 @@ impl WorkerIsolate {
         let st = self.state.clone();
         let id = st.next_id();
         let Job {
-            request, info, reply, ..
+            request,
+            info,
+            reply,
+            entrypoint,
+            ..
         } = job;
         let has_body = !matches!(request.body, Body::Empty);
         st.current.set(Some(id));
@@ -331,7 +335,7 @@ impl WorkerIsolate {
         self.enter(Some(id), |scope, dispatch, _| {
             v8::tc_scope!(let tc, scope);
             let f = v8::Local::new(tc, dispatch);
-            let args = (|| -> Option<[v8::Local<v8::Value>; 5]> {
+            let args = (|| -> Option<[v8::Local<v8::Value>; 7]> {
                 Some([
                     v8::Integer::new_from_unsigned(tc, id).into(),
                     v8::String::new(tc, method.as_str())?.into(),
@@ -339,6 +343,14 @@ impl WorkerIsolate {
                     ops::headers_to_js(tc, &headers)?.into(),
                     match body_rid {
                         Some(r) => v8::Integer::new_from_unsigned(tc, r).into(),
+                        None => v8::null(tc).into(),
+                    },
+                    match &entrypoint.name {
+                        Some(s) => v8::String::new(tc, s)?.into(),
+                        None => v8::null(tc).into(),
+                    },
+                    match &entrypoint.props_json {
+                        Some(s) => v8::String::new(tc, s)?.into(),
                         None => v8::null(tc).into(),
                     },
                 ])

@@ -186,7 +186,29 @@ impl WorkerPool {
     /// Run the `fetch` handler of Worker service `worker` for `request`.
     /// Fails with [`Outcome::WallLimit`] when no response headers arrive
     /// within the Worker's wall-time limit.
+    ///
+    /// This is the `default` export with an empty `ctx.props`; see
+    /// [`WorkerPool::fetch_entrypoint`] for a socket whose service designator
+    /// names an entrypoint or props.
     pub async fn fetch(&self, worker: &str, request: Request, info: RequestInfo) -> Result<Response, WorkerFailure> {
+        self.fetch_entrypoint(worker, None, None, request, info).await
+    }
+
+    /// As [`WorkerPool::fetch`], served by the named export `entrypoint` of a
+    /// modules Worker (`None` or `"default"`: the default export), with
+    /// `ctx.props` parsed from `props_json` (`None`: an empty object). An
+    /// export serves requests if it is an object with a `fetch(request, env,
+    /// ctx)` method or a class whose instances, constructed with `(ctx,
+    /// env)`, have `fetch(request)`; any other name fails the request with
+    /// [`Outcome::Exception`].
+    pub async fn fetch_entrypoint(
+        &self,
+        worker: &str,
+        entrypoint: Option<&str>,
+        props_json: Option<&str>,
+        request: Request,
+        info: RequestInfo,
+    ) -> Result<Response, WorkerFailure> {
         let Some(spec) = self.inner.specs.get(worker) else {
             return Err(WorkerFailure {
                 outcome: Outcome::Internal,
@@ -198,6 +220,10 @@ impl WorkerPool {
         let (tx, rx) = oneshot::channel();
         let job = Job {
             worker: worker.to_string(),
+            entrypoint: pool::Entrypoint {
+                name: entrypoint.map(str::to_string),
+                props_json: props_json.map(str::to_string),
+            },
             request,
             info,
             reply: tx,

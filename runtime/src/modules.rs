@@ -165,7 +165,7 @@ fn array_buffer<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local
 }
 
 /// Evaluate the Worker's code. For modules, returns the main module's
-/// default export (or `undefined`).
+/// namespace object (or `undefined`), whose exports are the entrypoints.
 pub(crate) fn load_worker(
     scope: &mut v8::PinScope<'_, '_>,
     source: &WorkerSource,
@@ -280,10 +280,7 @@ fn load_modules(
         }
     }
     let ns = main.get_module_namespace();
-    let ns = ns.to_object(tc).ok_or("module namespace is not an object")?;
-    let key = v8::String::new(tc, "default").ok_or("string")?;
-    let default = ns.get(tc, key.into()).ok_or("reading the default export failed")?;
-    Ok(v8::Global::new(tc, default))
+    Ok(v8::Global::new(tc, ns))
 }
 
 fn unreachable_value<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Value> {

@@ -16,9 +16,19 @@ use crate::isolate;
 use crate::spec::WorkerSpec;
 use crate::WorkerFailure;
 
+/// Which export of a Worker serves a call, and the `ctx.props` it sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Entrypoint {
+    /// A named export of a modules Worker; `None` is `default`.
+    pub(crate) name: Option<String>,
+    /// `ctx.props` as JSON; `None` is `{}`.
+    pub(crate) props_json: Option<String>,
+}
+
 /// A request for a Worker, as sent to an isolate thread.
 pub(crate) struct Job {
     pub(crate) worker: String,
+    pub(crate) entrypoint: Entrypoint,
     pub(crate) request: Request,
     pub(crate) info: RequestInfo,
     pub(crate) reply: oneshot::Sender<Result<Response, WorkerFailure>>,

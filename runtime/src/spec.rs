@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::pool::Entrypoint;
+
 use isoproxy_schema::model::{
     BindingValue, Config, ServiceDesignator, ServiceKind, Worker, WorkerLimits, WorkerSource,
 };
@@ -12,8 +14,9 @@ use isoproxy_schema::model::{
 /// Where a `Fetcher` leads.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Target {
-    /// Another Worker, called in process on the same thread.
-    Worker(String),
+    /// Another Worker (one of its entrypoints), called in process on the
+    /// same thread.
+    Worker(String, Entrypoint),
     /// A non-Worker service, reached through `Outbound`.
     Service(String),
     /// A service the config does not define: every fetch fails.
@@ -24,7 +27,13 @@ impl Target {
     fn resolve(config: &Config, designator: &ServiceDesignator) -> Target {
         match config.service(&designator.name) {
             Some(s) => match s.kind {
-                ServiceKind::Worker(_) => Target::Worker(s.name.clone()),
+                ServiceKind::Worker(_) => Target::Worker(
+                    s.name.clone(),
+                    Entrypoint {
+                        name: designator.entrypoint.clone(),
+                        props_json: designator.props_json.clone(),
+                    },
+                ),
                 _ => Target::Service(s.name.clone()),
             },
             None => Target::Missing(designator.name.clone()),

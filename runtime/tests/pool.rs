@@ -554,3 +554,75 @@ async fn array_buffers_count_against_the_heap_limit() {
     let (_, body) = fetch_text(&h.pool, "w", get("http://x/small")).await.unwrap();
     assert_eq!(body, "ok");
 }
+
+async fn named_entrypoints_and_props() {
+    use isoproxy_schema::model::{Binding, BindingValue, ServiceDesignator};
+    let designator = |entrypoint: Option<&str>, props: Option<&str>| Binding {
+        name: String::new(),
+        value: BindingValue::Service(ServiceDesignator {
+            name: "back".into(),
+            entrypoint: entrypoint.map(Into::into),
+            props_json: props.map(Into::into),
+        }),
+    };
+    let mut front = module_worker(
+        "export default { async fetch(req, env) { const out = []; for (const b of [env.PLAIN, env.ADMIN, env.API, env.NOPE]) { try { out.push(await (await b.fetch('http://back/')).text()); } catch (e) { out.push('error'); } } return new Response(out.join('|')); } }",
+    );
+    front.bindings = vec![
+        Binding {
+            name: "PLAIN".into(),
+            ..designator(None, None)
+        },
+        Binding {
+            name: "ADMIN".into(),
+            ..designator(Some("Admin"), Some(r#"{"role":"admin"}"#))
+        },
+        Binding {
+            name: "API".into(),
+            ..designator(Some("api"), Some(r#"{"n":1}"#))
+        },
+        Binding {
+            name: "NOPE".into(),
+            ..designator(Some("missing"), None)
+        },
+    ];
+    let back = module_worker(
+        "export default { fetch(req, env, ctx) { return new Response('default ' + JSON.stringify(ctx.props)); } };
+         export class Admin { constructor(ctx, env) { this.ctx = ctx; } fetch(req) { return new Response('Admin ' + JSON.stringify(this.ctx.props)); } }
+         export const api = { fetch(req, env, ctx) { return new Response('api ' + JSON.stringify(ctx.props)); } };",
+    );
+    let h = start(config(vec![("front", front), ("back", back)]), 1);
+    let (_, body) = fetch_text(&h.pool, "front", get("http://x/")).await.unwrap();
+    assert_eq!(body, r#"default {}|Admin {"role":"admin"}|api {"n":1}|error"#);
+
+    // What a socket naming an entrypoint would do.
+    let resp = h
+        .pool
+        .fetch_entrypoint(
+            "back",
+            Some("api"),
+            Some(r#"{"from":"socket"}"#),
+            get("http://x/"),
+            Default::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(resp.body).await, br#"api {"from":"socket"}"#);
+    let resp = h
+        .pool
+        .fetch_entrypoint("back", Some("default"), None, get("http://x/"), Default::default())
+        .await
+        .unwrap();
+    assert_eq!(body_bytes(resp.body).await, b"default {}");
+    let err = h
+        .pool
+        .fetch_entrypoint("back", Some("missing"), None, get("http://x/"), Default::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.outcome, isoproxy_runtime::Outcome::Exception);
+    assert!(
+        err.message.contains("no entrypoint named \"missing\""),
+        "{}",
+        err.message
+    );
+}

@@ -1,7 +1,8 @@
 // isoproxy glue, part 9: the Worker entry points. Builds `env` from the
 // bindings, finds the fetch handler (ES module `export default { fetch }` or
-// a service-worker `addEventListener("fetch", ...)`), and runs one
-// invocation per request: https://developers.cloudflare.com/workers/runtime-apis/handlers/fetch/
+// a service-worker `addEventListener("fetch", ...)`, or a named export
+// chosen by the caller's `entrypoint`), and runs one invocation per request:
+// https://developers.cloudflare.com/workers/runtime-apis/handlers/fetch/
 "use strict";
 (function () {
   const internal = globalThis.__internal;
@@ -9,6 +10,8 @@
 
   let env = {};
   let handler = null;
+  // A modules Worker's namespace object, for named entrypoints.
+  let exports = null;
   const fetchListeners = [];
 
   // Service-worker syntax: https://w3c.github.io/ServiceWorker/#fetchevent-interface
@@ -45,11 +48,13 @@
 
   // https://developers.cloudflare.com/workers/runtime-apis/context/
   class ExecutionContext {
-    #id; #waits;
-    constructor(id, waits) { this.#id = id; this.#waits = waits; }
+    #id; #waits; #props;
+    constructor(id, waits, props) { this.#id = id; this.#waits = waits; this.#props = props; }
     waitUntil(p) { this.#waits.push(Promise.resolve(p).catch((e) => internal.reportError(e))); }
     passThroughOnException() { ops.request_pass_through(this.#id); }
-    get props() { return {}; }
+    // What the caller's binding or socket passed along (`props` in the
+    // config); an empty object when it passed nothing.
+    get props() { return this.#props; }
   }
   internal.brand(ExecutionContext, "ExecutionContext");
 
@@ -78,12 +83,26 @@
     }
   };
 
+  // The fetch handler of one export: an object with `fetch(req, env, ctx)`,
+  // or a class (WorkerEntrypoint style) constructed per request with
+  // `(ctx, env)` whose instances have `fetch(req)`. Null if it has none.
+  function handlerOf(exported) {
+    if (typeof exported === "function" && typeof exported.prototype?.fetch === "function") {
+      return (req, ctx) => new exported(ctx, env).fetch(req);
+    }
+    if (exported !== null && typeof exported === "object" && typeof exported.fetch === "function") {
+      return (req, ctx) => exported.fetch(req, env, ctx);
+    }
+    return null;
+  }
+
   // Called once by Rust after the Worker's code ran, with the main module's
-  // default export (undefined for service-worker scripts).
-  internal.setHandler = (exported) => {
-    if (exported !== undefined) {
-      if (exported === null || typeof exported.fetch !== "function") throw new TypeError("The main module's default export has no fetch() handler");
-      handler = (req, ctx) => exported.fetch(req, env, ctx);
+  // namespace object (undefined for service-worker scripts).
+  internal.setHandler = (ns) => {
+    if (ns !== undefined) {
+      exports = ns;
+      handler = handlerOf(ns.default);
+      if (handler === null) throw new TypeError("The main module's default export has no fetch() handler");
       return;
     }
     if (fetchListeners.length === 0) throw new TypeError("No fetch handler: export default { fetch } or addEventListener('fetch', ...)");
@@ -113,14 +132,24 @@
     ops.response_error(id, message, stack);
   }
 
+  // The handler for entrypoint `name` (null or "default": the main one).
+  function entrypoint(name) {
+    if (name === null || name === "default") return handler;
+    const h = exports !== null && Object.hasOwn(exports, name) ? handlerOf(exports[name]) : null;
+    if (h === null) throw new TypeError(`The Worker has no entrypoint named "${name}" with a fetch() handler`);
+    return h;
+  }
+
   // Called by Rust for each request.
-  internal.dispatch = (id, method, url, flat, rid) => {
+  internal.dispatch = (id, method, url, flat, rid, entry, propsJson) => {
     const waits = [];
-    const ctx = new ExecutionContext(id, waits);
     let result;
+    let ctx;
     try {
+      ctx = new ExecutionContext(id, waits, propsJson === null ? {} : JSON.parse(propsJson));
+      const h = entrypoint(entry);
       const request = internal.incomingRequest(method, url, flat, rid);
-      result = Promise.resolve(handler(request, ctx));
+      result = Promise.resolve(h(request, ctx));
     } catch (e) {
       result = Promise.reject(e);
     }

@@ -69,14 +69,16 @@ pub(crate) fn send_to(
                 OpResult::Fetch(outbound.fetch(&name, request, &info).await)
             }))
         }
-        Target::Worker(name) => {
+        Target::Worker(name, entrypoint) => {
             let env = st.env.clone();
             let name = name.clone();
+            let entrypoint = entrypoint.clone();
             Ok(st.spawn_op(async move {
                 let _permit = permit.await;
                 let (tx, rx) = oneshot::channel();
                 env.dispatch(Job {
                     worker: name,
+                    entrypoint,
                     request,
                     info,
                     reply: tx,
@@ -425,10 +427,11 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
                 outcome: Outcome::Exception,
                 message: format!("passThroughOnException: {e}"),
             }),
-            Target::Worker(name) => {
+            Target::Worker(name, entrypoint) => {
                 let (tx, rx) = oneshot::channel();
                 env.dispatch(Job {
                     worker: name,
+                    entrypoint,
                     request,
                     info,
                     reply: tx,

@@ -555,6 +555,7 @@ async fn array_buffers_count_against_the_heap_limit() {
     assert_eq!(body, "ok");
 }
 
+#[tokio::test]
 async fn named_entrypoints_and_props() {
     use isoproxy_schema::model::{Binding, BindingValue, ServiceDesignator};
     let designator = |entrypoint: Option<&str>, props: Option<&str>| Binding {

@@ -69,6 +69,7 @@ pub(crate) struct WorkerIsolate {
     context: v8::Global<v8::Context>,
     dispatch: v8::Global<v8::Function>,
     complete: v8::Global<v8::Function>,
+    cancel: Rc<v8::Global<v8::Function>>,
     pub(crate) state: Rc<State>,
     handle: v8::IsolateHandle,
     isolate: v8::OwnedIsolate,
@@ -170,6 +171,7 @@ impl WorkerIsolate {
                 let set_handler = get_fn(scope, internal, "setHandler")?;
                 let dispatch = get_fn(scope, internal, "dispatch")?;
                 let complete = get_fn(scope, internal, "complete")?;
+                let cancel = get_fn(scope, internal, "cancel")?;
                 for name in ["__internal", "__ops"] {
                     let key = v8::String::new(scope, name).ok_or("string")?;
                     global.delete(scope, key.into());
@@ -199,6 +201,7 @@ impl WorkerIsolate {
                     v8::Global::new(scope, context),
                     v8::Global::new(scope, dispatch),
                     v8::Global::new(scope, complete),
+                    v8::Global::new(scope, cancel),
                     create_time,
                     load_time,
                 ))
@@ -208,7 +211,7 @@ impl WorkerIsolate {
             isolate.cancel_terminate_execution();
             e
         };
-        let (context, dispatch, complete, create_time, load_time) = match result {
+        let (context, dispatch, complete, cancel, create_time, load_time) = match result {
             Ok(r) => r,
             Err(e) => {
                 let e = if heap.hit.load(Ordering::SeqCst) {
@@ -227,6 +230,7 @@ impl WorkerIsolate {
             context,
             dispatch,
             complete,
+            cancel: Rc::new(cancel),
             state,
             handle,
             isolate,
@@ -303,6 +307,7 @@ impl WorkerIsolate {
             info,
             reply,
             entrypoint,
+            gone,
             ..
         } = job;
         let has_body = !matches!(request.body, Body::Empty);
@@ -329,6 +334,18 @@ impl WorkerIsolate {
                 }),
             },
         );
+        if let Some(gone) = gone {
+            let completions = st.completions.clone();
+            tokio::task::spawn_local(async move {
+                if gone.await.is_err() {
+                    let _ = completions.send(Completion {
+                        op: 0,
+                        request: Some(id),
+                        result: OpResult::Canceled,
+                    });
+                }
+            });
+        }
         let method = request.method;
         let url = request.url;
         let headers = request.headers;
@@ -367,8 +384,36 @@ impl WorkerIsolate {
         })
     }
 
+    /// The caller of request `id` went away: report it and abort the
+    /// request's `signal` in JS.
+    fn cancel(&mut self, id: u32) -> Option<Breach> {
+        if !self.state.cancel(id) {
+            return None;
+        }
+        let cancel = self.cancel.clone();
+        let worker = self.state.spec.name.clone();
+        self.enter(Some(id), |scope, _, _| {
+            v8::tc_scope!(let tc, scope);
+            let f = v8::Local::new(tc, &*cancel);
+            let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
+            let idv = v8::Integer::new_from_unsigned(tc, id).into();
+            f.call(tc, undefined, &[idv]);
+            if tc.has_caught() && !tc.has_terminated() {
+                let (msg, stack) = {
+                    let e = tc.exception();
+                    let m = tc.message();
+                    modules::describe_exception(tc, e, m)
+                };
+                tracing::error!(target: "isoproxy::worker", worker = %worker, error = %msg, stack = %stack, "uncaught exception in an abort listener");
+            }
+        })
+    }
+
     /// Deliver an op completion to JS.
     pub(crate) fn complete(&mut self, c: Completion) -> Option<Breach> {
+        if let (OpResult::Canceled, Some(id)) = (&c.result, c.request) {
+            return self.cancel(id);
+        }
         let st = self.state.clone();
         st.in_flight.set(st.in_flight.get().saturating_sub(1));
         let Completion { op, request, result } = c;
@@ -423,6 +468,7 @@ impl WorkerIsolate {
                 },
                 OpResult::ReadAll(Ok(bytes)) => (true, ops::uint8_array(tc, bytes).map(Into::into)),
                 OpResult::ReadAll(Err(e)) => (false, v8::String::new(tc, &e).map(Into::into)),
+                OpResult::Canceled => (true, Some(v8::undefined(tc).into())),
             };
             let f = v8::Local::new(tc, complete);
             let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();

@@ -185,7 +185,9 @@ impl WorkerPool {
 
     /// Run the `fetch` handler of Worker service `worker` for `request`.
     /// Fails with [`Outcome::WallLimit`] when no response headers arrive
-    /// within the Worker's wall-time limit.
+    /// within the Worker's wall-time limit. Dropping the future before it
+    /// resolves (the client went away) aborts the request's `signal` in the
+    /// Worker and reports the invocation as [`Outcome::Canceled`].
     ///
     /// This is the `default` export with an empty `ctx.props`; see
     /// [`WorkerPool::fetch_entrypoint`] for a socket whose service designator
@@ -218,6 +220,9 @@ impl WorkerPool {
         let n = self.inner.threads.len().max(1);
         let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % n;
         let (tx, rx) = oneshot::channel();
+        // Dropping `done` unsent (this future dropped before the end) tells
+        // the isolate that the client went away.
+        let (done, gone) = oneshot::channel::<()>();
         let job = Job {
             worker: worker.to_string(),
             entrypoint: pool::Entrypoint {
@@ -227,6 +232,7 @@ impl WorkerPool {
             request,
             info,
             reply: tx,
+            gone: Some(gone),
         };
         if self.inner.threads.get(i).map(|t| t.send(Msg::Job(job)).is_ok()) != Some(true) {
             return Err(WorkerFailure {
@@ -235,7 +241,7 @@ impl WorkerPool {
             });
         }
         let wall = Duration::from_millis(spec.limits().wall_ms.max(1) as u64);
-        match tokio::time::timeout(wall, rx).await {
+        let result = match tokio::time::timeout(wall, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(WorkerFailure {
                 outcome: Outcome::Internal,
@@ -252,6 +258,8 @@ impl WorkerPool {
                     message: format!("no response within the wall-time limit of {} ms", spec.limits().wall_ms),
                 })
             }
-        }
+        };
+        let _ = done.send(());
+        result
     }
 }

@@ -32,6 +32,9 @@ pub(crate) struct Job {
     pub(crate) request: Request,
     pub(crate) info: RequestInfo,
     pub(crate) reply: oneshot::Sender<Result<Response, WorkerFailure>>,
+    /// Settles with an error if the caller stops waiting for `reply` (the
+    /// downstream client went away); with `Ok` once it has its answer.
+    pub(crate) gone: Option<oneshot::Receiver<()>>,
 }
 
 /// A message to an isolate thread.

@@ -78,6 +78,9 @@ pub(crate) enum OpResult {
     ReadAll(Result<Vec<u8>, String>),
     /// A chunk was written into a body channel (or the reader went away).
     Write(bool),
+    /// The caller of the request stopped waiting (not an op: no JS promise
+    /// waits for it, and it is not counted in `in_flight`).
+    Canceled,
 }
 
 /// A finished async op: which JS promise, on behalf of which request.
@@ -236,6 +239,25 @@ impl State {
         if reply.send(result).is_ok() {
             self.env.shared.observer.invocation(&self.spec.name, outcome, cpu);
         }
+        true
+    }
+
+    /// The caller stopped waiting for request `id`: drop its reply and
+    /// report the invocation canceled. False if it was already answered.
+    pub(crate) fn cancel(&self, id: u32) -> bool {
+        let cpu = {
+            let mut reqs = self.requests.borrow_mut();
+            let Some(p) = reqs.get_mut(&id) else { return false };
+            if p.reply.take().is_none() {
+                return false;
+            }
+            p.cpu
+        };
+        tracing::debug!(target: "isoproxy::worker", worker = %self.spec.name, "the client went away before the response");
+        self.env
+            .shared
+            .observer
+            .invocation(&self.spec.name, crate::Outcome::Canceled, cpu);
         true
     }
 

@@ -627,3 +627,83 @@ async fn named_entrypoints_and_props() {
         err.message
     );
 }
+
+/// An observer that keeps invocation outcomes and console lines in order
+/// and wakes waiters on each.
+#[derive(Default)]
+struct Events {
+    lines: std::sync::Mutex<Vec<String>>,
+    changed: tokio::sync::Notify,
+}
+
+impl isoproxy_runtime::Observer for Events {
+    fn invocation(&self, _worker: &str, outcome: isoproxy_runtime::Outcome, _cpu: std::time::Duration) {
+        self.lines.lock().unwrap().push(format!("outcome {}", outcome.as_str()));
+        self.changed.notify_waiters();
+    }
+    fn console(&self, _worker: &str, _level: &str, message: &str) {
+        self.lines.lock().unwrap().push(message.to_string());
+        self.changed.notify_waiters();
+    }
+}
+
+impl Events {
+    /// Wait until `n` events were recorded; returns them.
+    async fn wait(&self, n: usize) -> Vec<String> {
+        loop {
+            let changed = self.changed.notified();
+            {
+                let lines = self.lines.lock().unwrap();
+                if lines.len() >= n {
+                    return lines.clone();
+                }
+            }
+            changed.await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn dropped_fetch_aborts_request_signal_and_reports_canceled() {
+    let w = module_worker(
+        "export default { async fetch(req) {
+            req.signal.addEventListener('abort', () => console.log('signal: ' + req.signal.reason.name));
+            try { await fetch('http://a/', { signal: req.signal }); console.log('fetch done'); }
+            catch (e) { console.log('fetch: ' + e.name); }
+            return new Response('too late');
+        } }",
+    );
+    let outbound = std::sync::Arc::new(GatedOutbound::default());
+    let gate = outbound.0.clone();
+    let events = std::sync::Arc::new(Events::default());
+    let pool = isoproxy_runtime::WorkerPool::start(
+        config(vec![("w", w)]),
+        isoproxy_runtime::PoolOptions { threads: 1 },
+        outbound,
+        events.clone(),
+    )
+    .unwrap();
+    let p = pool.clone();
+    let call = tokio::spawn(async move { p.fetch("w", get("http://x/"), Default::default()).await.map(|_| ()) });
+    let limit = std::time::Duration::from_secs(10);
+    // The handler is waiting for its subrequest: the client goes away.
+    tokio::time::timeout(limit, gate.started(1))
+        .await
+        .expect("the handler runs");
+    call.abort();
+    assert!(call.await.unwrap_err().is_cancelled());
+    let lines = tokio::time::timeout(limit, events.wait(3))
+        .await
+        .expect("the Worker sees the abort");
+    assert_eq!(
+        lines,
+        vec!["outcome canceled", "signal: AbortError", "fetch: AbortError"]
+    );
+
+    // A request that is answered is not reported as canceled afterwards.
+    gate.open.add_permits(10);
+    let w2 = pool.fetch("w", get("http://x/"), Default::default()).await.unwrap();
+    assert_eq!(body_bytes(w2.body).await, b"too late");
+    let lines = tokio::time::timeout(limit, events.wait(5)).await.unwrap();
+    assert_eq!(&lines[3..], ["fetch done", "outcome ok"]);
+}

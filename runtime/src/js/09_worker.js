@@ -117,10 +117,21 @@
     };
   };
 
+  // Incoming requests by invocation id, until the invocation ends.
+  const live = new Map();
+
+  // Called by Rust when the client went away before the response: abort
+  // the request's signal (https://dom.spec.whatwg.org/#abortsignal-signal-abort).
+  internal.cancel = (id) => {
+    const request = live.get(id);
+    if (request !== undefined) internal.signalAbort(request.signal, new DOMException("The client disconnected", "AbortError"));
+  };
+
   // Finish invocation `id` once `done` and every waitUntil promise settled.
   function finish(id, done, waits) {
     const settle = (n) => Promise.allSettled(waits.slice(0)).then(() => {
       if (waits.length > n) return settle(waits.length);
+      live.delete(id);
       ops.request_done(id);
     });
     done.then(() => settle(waits.length), () => settle(waits.length));
@@ -149,6 +160,7 @@
       ctx = new ExecutionContext(id, waits, propsJson === null ? {} : JSON.parse(propsJson));
       const h = entrypoint(entry);
       const request = internal.incomingRequest(method, url, flat, rid);
+      live.set(id, request);
       result = Promise.resolve(h(request, ctx));
     } catch (e) {
       result = Promise.reject(e);

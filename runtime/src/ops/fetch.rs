@@ -82,6 +82,7 @@ pub(crate) fn send_to(
                     request,
                     info,
                     reply: tx,
+                    gone: None,
                 });
                 OpResult::WorkerFetch(rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {
@@ -435,6 +436,7 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
                     request,
                     info,
                     reply: tx,
+                    gone: None,
                 });
                 rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {

@@ -542,6 +542,25 @@ pub async fn write_reject(session: &mut Session, r: &Reject) {
     let _ = session.as_downstream_mut().write_error_response(resp, body).await;
 }
 
+/// Write a refusal as an ordinary response that leaves the connection
+/// reusable: for failures after the whole request was read (a Worker that
+/// threw), where closing would only cost the client a new connection.
+pub async fn write_reject_keepalive(session: &mut Session, r: &Reject) {
+    let body = Bytes::from(format!("{}\n", r.reason));
+    let Ok(mut resp) = ResponseHeader::build(r.status, Some(3)) else {
+        return;
+    };
+    let _ = resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+    let _ = resp.insert_header(header::CONTENT_LENGTH, body.len().to_string());
+    if session.write_response_header(Box::new(resp), false).await.is_err() {
+        session.set_keepalive(None);
+        return;
+    }
+    if session.write_response_body(Some(body), true).await.is_err() {
+        session.set_keepalive(None);
+    }
+}
+
 /// The refusal for an error Pingora reports.
 fn reject_for(e: &Error) -> Reject {
     use ErrorType::*;

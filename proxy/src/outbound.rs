@@ -24,15 +24,46 @@ const BODY_CHANNEL: usize = 8;
 pub struct Egress {
     services: ServiceMap,
     connector: Arc<Connector>,
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Egress {
     /// An egress over the config's non-Worker services.
-    pub fn new(services: ServiceMap) -> Egress {
+    pub fn new(services: ServiceMap, metrics: Arc<crate::metrics::Metrics>) -> Egress {
         Egress {
             services,
             connector: Arc::new(Connector::new(None)),
+            metrics,
         }
+    }
+}
+
+impl Outbound for Egress {
+    fn fetch(&self, service: &str, request: Request, info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>> {
+        let exchange = self.send(service, request, info);
+        let metrics = self.metrics.clone();
+        let service = service.to_string();
+        Box::pin(async move {
+            let start = std::time::Instant::now();
+            let result = exchange.await;
+            let outcome = match &result {
+                Ok(_) => "ok",
+                Err(OutboundError::Denied(_)) => "denied",
+                Err(OutboundError::Timeout(_)) => "timeout",
+                Err(OutboundError::Unreachable(_)) => "refused",
+                Err(_) => "error",
+            };
+            metrics.upstream_requests.with_label_values(&[&service, outcome]).inc();
+            match &result {
+                Ok(_) => metrics
+                    .upstream_response_duration
+                    .with_label_values(&[&service])
+                    .observe(start.elapsed().as_secs_f64()),
+                Err(OutboundError::Denied(_)) => metrics.policy_denied.with_label_values(&[&service]).inc(),
+                Err(_) => {}
+            }
+            result
+        })
     }
 }
 
@@ -47,8 +78,9 @@ fn map_error(e: &Error) -> OutboundError {
     }
 }
 
-impl Outbound for Egress {
-    fn fetch(&self, service: &str, request: Request, info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>> {
+impl Egress {
+    /// One exchange with `service`, without the bookkeeping.
+    fn send(&self, service: &str, request: Request, info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>> {
         let svc = self.services.get(service).cloned();
         let connector = self.connector.clone();
         let request_id = info.request_id.clone();

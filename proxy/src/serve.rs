@@ -154,7 +154,8 @@ async fn serve(
     // reported must drain, not kill.
     let signals = Signals::install();
     let workers = if needs_workers(&config) {
-        let outbound: Arc<dyn Outbound> = Arc::new(crate::outbound::Egress::new(routes.services.clone()));
+        let outbound: Arc<dyn Outbound> =
+            Arc::new(crate::outbound::Egress::new(routes.services.clone(), metrics.clone()));
         let options = PoolOptions {
             threads: config.server.isolate_threads as usize,
         };

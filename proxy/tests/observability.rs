@@ -20,11 +20,16 @@ fn config(origin: std::net::SocketAddr) -> String {
 if (new URL(e.request.url).pathname === '/throw') throw new Error('boom'); \
 return new Response('hi'); }})()));\",
       compatibilityDate = \"2024-09-01\")),
+    (name = \"pass\", worker = (
+      modules = [ (name = \"p.js\", esModule = \"export default {{ fetch(req, env) {{ return env.ORIGIN.fetch(req); }} }};\") ],
+      bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
+      compatibilityDate = \"2024-09-01\")),
   ],
   sockets = [
     (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\"),
     (name = \"fwd\", address = \"127.0.0.1:0\", http = (style = proxy), service = \"egress\"),
     (name = \"gw\", address = \"127.0.0.1:0\", http = (), service = \"gw\"),
+    (name = \"pass\", address = \"127.0.0.1:0\", http = (), service = \"pass\"),
   ],
   admin = (address = \"127.0.0.1:0\"),
   accessLog = (format = json),
@@ -54,7 +59,7 @@ fn metrics_and_access_log_count_every_request() {
             chunked: false,
         }
     });
-    let proxy = Proxy::start_listeners(&config(origin.addr), &["http", "fwd", "gw"], &[], &["admin"]);
+    let proxy = Proxy::start_listeners(&config(origin.addr), &["http", "fwd", "gw", "pass"], &[], &["admin"]);
     let (http, fwd, gw, admin) = (
         proxy.port("http"),
         proxy.port("fwd"),
@@ -98,11 +103,13 @@ fn metrics_and_access_log_count_every_request() {
     assert_eq!(get(gw, "/", "w.test").text(), "hi");
     assert_eq!(get(gw, "/again", "w.test").status, 200);
     assert_eq!(get(gw, "/throw", "w.test").status, 500);
+    // A Worker subrequest through a binding counts as an upstream request.
+    assert_eq!(get(proxy.port("pass"), "/status/200", "p.test").text(), "origin");
 
-    const TOTAL: usize = 12;
+    const TOTAL: usize = 13;
     // Metrics and log records are written when each exchange ends, which can
     // be just after the client saw its response: wait (bounded) until all
-    // twelve are counted, then check exact values.
+    // thirteen are counted, then check exact values.
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {
         let text = scrape(admin, "/metrics").text();
@@ -156,7 +163,7 @@ fn metrics_and_access_log_count_every_request() {
         ),
         (
             "isoproxy_upstream_requests_total{outcome=\"ok\",service=\"origin\"}",
-            6.0,
+            7.0,
         ),
         (
             "isoproxy_upstream_requests_total{outcome=\"denied\",service=\"egress\"}",
@@ -181,11 +188,19 @@ fn metrics_and_access_log_count_every_request() {
         sample(&text, "isoproxy_bytes_sent_total{socket=\"http\"}").is_some_and(|v| v >= 36.0),
         "{text}"
     );
-    assert!(
+    assert_eq!(
         sample(
             &text,
             "isoproxy_upstream_response_duration_seconds_count{service=\"origin\"}"
-        ) == Some(6.0)
+        ),
+        Some(7.0)
+    );
+    assert_eq!(
+        sample(
+            &text,
+            "isoproxy_worker_invocations_total{outcome=\"ok\",worker=\"pass\"}"
+        ),
+        Some(1.0)
     );
     assert!(sample(&text, "process_resident_memory_bytes").is_some_and(|v| v > 0.0));
     for line in text.lines().filter(|l| l.starts_with("isoproxy_")) {

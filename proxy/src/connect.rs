@@ -85,7 +85,7 @@ pub async fn serve(
         bytes_in = t.bytes_in,
         bytes_out = t.bytes_out,
         upstream_service = %route.service.name,
-        upstream_addr = %t.upstream.map(|a| a.to_string()).unwrap_or_default(),
+        upstream_addr = t.upstream.map(|a| a.to_string()),
         duration_ms = start.elapsed().as_secs_f64() * 1000.0,
         error_source = t.blame.map(Blame::as_str),
     );

@@ -50,6 +50,10 @@ pub struct RequestCtx {
     pub peer_picked: Option<Instant>,
     /// When the request was handed to the upstream connection.
     pub upstream_sent: Option<Instant>,
+    /// A GET or HEAD that carries a body: forwarded, but neither connection
+    /// is reused afterwards (origins that ignore such bodies would read
+    /// them as the next request).
+    pub close_after: bool,
 }
 
 /// Pingora's callbacks for one socket.
@@ -188,6 +192,7 @@ impl ProxyHttp for Handler {
             retries: 0,
             peer_picked: None,
             upstream_sent: None,
+            close_after: false,
         }
     }
 
@@ -210,6 +215,16 @@ impl ProxyHttp for Handler {
         if h2c {
             let _ = req.remove_header(&header::UPGRADE);
             let _ = req.remove_header("http2-settings");
+        }
+        let bodiless_method = req.method == http::Method::GET || req.method == http::Method::HEAD;
+        let has_body = req.headers.contains_key(header::TRANSFER_ENCODING)
+            || req
+                .headers
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes().iter().any(|b| *b != b'0'));
+        if bodiless_method && has_body {
+            ctx.close_after = true;
+            session.set_keepalive(None);
         }
         match &self.route.service.target {
             Target::Worker => {
@@ -342,6 +357,11 @@ impl ProxyHttp for Handler {
         }
         let keep_upgrade = session.is_upgrade_req();
         strip_hop_by_hop(up, keep_upgrade);
+        if ctx.close_after {
+            // The origin closes after answering, so this connection never
+            // goes back to the pool.
+            set_header(up, header::CONNECTION, "close");
+        }
         if let Some(addr) = session.client_addr().and_then(|a| a.as_inet()) {
             let ip = addr.ip().to_string();
             let xff = match up.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
@@ -520,6 +540,25 @@ pub async fn write_reject(session: &mut Session, r: &Reject) {
     let _ = resp.insert_header(header::CONTENT_LENGTH, body.len().to_string());
     session.set_keepalive(None);
     let _ = session.as_downstream_mut().write_error_response(resp, body).await;
+}
+
+/// Write a refusal as an ordinary response that leaves the connection
+/// reusable: for failures after the whole request was read (a Worker that
+/// threw), where closing would only cost the client a new connection.
+pub async fn write_reject_keepalive(session: &mut Session, r: &Reject) {
+    let body = Bytes::from(format!("{}\n", r.reason));
+    let Ok(mut resp) = ResponseHeader::build(r.status, Some(3)) else {
+        return;
+    };
+    let _ = resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
+    let _ = resp.insert_header(header::CONTENT_LENGTH, body.len().to_string());
+    if session.write_response_header(Box::new(resp), false).await.is_err() {
+        session.set_keepalive(None);
+        return;
+    }
+    if session.write_response_body(Some(body), true).await.is_err() {
+        session.set_keepalive(None);
+    }
 }
 
 /// The refusal for an error Pingora reports.

@@ -9,7 +9,7 @@ use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
 use crate::error::{worker_failure, Reject};
-use crate::handler::{strip_hop_by_hop, write_reject, Handler, RequestCtx};
+use crate::handler::{strip_hop_by_hop, write_reject, write_reject_keepalive, Handler, RequestCtx};
 use crate::route::inject;
 
 /// Chunks buffered between the client and the Worker.
@@ -95,7 +95,17 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         Err(f) => {
             ctx.worker_outcome = Some(f.outcome);
             tracing::warn!(socket = %h.route.name, worker = %h.route.service.name, error = %f.message, "worker failed");
-            fail(session, ctx, worker_failure(f.outcome)).await;
+            let r = worker_failure(f.outcome);
+            ctx.blame = Some(r.blame);
+            if session.response_written().is_none() {
+                if session.is_body_done() {
+                    // The request is fully read: the connection can carry the next one.
+                    write_reject_keepalive(session, &r).await;
+                } else {
+                    write_reject(session, &r).await;
+                }
+            }
+            ctx.reject = Some(r);
             return;
         }
     };

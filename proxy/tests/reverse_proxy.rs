@@ -268,3 +268,24 @@ fn unrequested_101_from_upstream_is_refused() {
     assert_eq!(resp.status, 502, "{}", proxy.stderr_text());
     assert!(!resp.text().contains("RAW-BYTES"));
 }
+
+#[test]
+fn get_with_a_body_is_forwarded_but_no_connection_is_reused() {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let port = proxy.port("http");
+    let mut c = Client::connect(port);
+    c.send(b"GET /with-body HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello");
+    let r = c.read_response(false).expect("a response");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "hello");
+    // The client connection is closed after the answer ...
+    assert!(c.closed_within(std::time::Duration::from_secs(5)));
+    // ... and the origin was told to close its side too.
+    let got = origin.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("connection"), Some("close"));
+    // A following request needs a fresh upstream connection.
+    assert_eq!(get(port, "/next", "a.test").status, 200);
+    assert_eq!(origin.connections.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

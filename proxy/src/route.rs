@@ -155,6 +155,10 @@ pub struct SocketRoute {
     pub service: Arc<ServiceRoute>,
     /// Where this socket's requests are counted.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// For a Worker service: the named export to call (`None`: default).
+    pub entrypoint: Option<String>,
+    /// For a Worker service: `ctx.props` as JSON.
+    pub props_json: Option<String>,
 }
 
 /// Every non-Worker service by name, plus the socket routes.
@@ -212,6 +216,8 @@ impl Routes {
             limits: s.limits,
             service,
             metrics: metrics.clone(),
+            entrypoint: s.service.entrypoint.clone(),
+            props_json: s.service.props_json.clone(),
         })
     }
 }

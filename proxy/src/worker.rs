@@ -61,7 +61,13 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         request_id: ctx.request_id.clone(),
     };
     let max_body = h.route.limits.max_body_bytes;
-    let fetch = pool.fetch(&h.route.service.name, request, info);
+    let fetch = pool.fetch_entrypoint(
+        &h.route.service.name,
+        h.route.entrypoint.as_deref(),
+        h.route.props_json.as_deref(),
+        request,
+        info,
+    );
     tokio::pin!(fetch);
     let result = loop {
         tokio::select! {

@@ -233,3 +233,27 @@ fn large_body_streams_through_a_pass_through_worker_in_flat_memory() {
     // Buffering the body would need 256 MiB on its own.
     assert!(peak_mib > 0 && peak_mib < 160, "peak RSS {peak_mib} MiB");
 }
+
+#[test]
+fn socket_can_name_an_entrypoint_and_props() {
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"w\", worker = .w) ],
+  sockets = [
+    (name = \"main\", address = \"127.0.0.1:0\", http = (), service = \"w\"),
+    (name = \"admin\", address = \"127.0.0.1:0\", http = (),
+     service = (name = \"w\", entrypoint = \"admin\", props = (json = \"{{\\\"role\\\": \\\"ops\\\"}}\"))),
+  ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+);\n"
+    );
+    let script = "export default { fetch(req, env, ctx) { return new Response('default'); } };
+        export const admin = { fetch(req, env, ctx) { return new Response('admin for ' + ctx.props.role); } };";
+    let proxy = Proxy::start_files(&cfg, &[("main.js", script)], &["main", "admin"], &[]);
+    assert_eq!(get(proxy.port("main"), "/", "a").text(), "default");
+    let r = get(proxy.port("admin"), "/", "a");
+    assert_eq!(r.text(), "admin for ops", "{}", proxy.stderr_text());
+}

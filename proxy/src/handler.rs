@@ -231,7 +231,6 @@ impl ProxyHttp for Handler {
                 crate::worker::handle(self, session, ctx).await;
                 Ok(true)
             }
-            Target::Unsupported(why) => Err(self.fail(ctx, Reject::internal(*why))),
             Target::External(_) | Target::Network(_) => Ok(false),
         }
     }
@@ -282,9 +281,7 @@ impl ProxyHttp for Handler {
                 ctx.dest_host = Some(authority);
                 Ok(Box::new(net.peer(addr, https, &host)))
             }
-            Target::Worker | Target::Unsupported(_) => {
-                Err(self.fail(ctx, Reject::internal("no upstream for this service")))
-            }
+            Target::Worker => Err(self.fail(ctx, Reject::internal("no upstream for this service"))),
         }
     }
 

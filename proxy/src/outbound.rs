@@ -126,7 +126,7 @@ impl Egress {
                     })?;
                     (net.peer(addr, https, &host), false, None, None)
                 }
-                Target::Worker | Target::Unsupported(_) => {
+                Target::Worker => {
                     return Err(OutboundError::BadRequest(format!(
                         "service {service} cannot be fetched"
                     )))

@@ -127,8 +127,6 @@ pub enum Target {
     Network(Arc<NetworkTarget>),
     /// A Worker, run by the runtime.
     Worker,
-    /// A service kind this version cannot route to.
-    Unsupported(&'static str),
 }
 
 /// A named service, resolved.
@@ -182,7 +180,11 @@ impl Routes {
                     NetworkTarget::new(n).map_err(|m| format!("service {}: {m}", svc.name))?,
                 )),
                 ServiceKind::Worker(_) => Target::Worker,
-                ServiceKind::Disk(_) => Target::Unsupported("disk services are not supported yet"),
+                ServiceKind::Disk(_) => {
+                    // Refused here, before any socket opens, rather than
+                    // answering 500 to every request routed to it.
+                    return Err(format!("service {}: disk services are not supported yet", svc.name));
+                }
             };
             services.insert(
                 svc.name.clone(),

@@ -207,3 +207,27 @@ fn sighup_does_not_stop_the_server() {
     assert_eq!(get(port, "/after", "a").status, 200);
     assert_eq!(proxy.wait_exit(Duration::from_millis(1)), None, "still running");
 }
+
+#[test]
+fn a_disk_service_is_refused_at_start_up() {
+    let dir = scratch_dir();
+    let path = dir.join("config.capnp");
+    std::fs::write(
+        &path,
+        format!(
+            "{USING}const config :Workerd.Config = (
+  services = [ (name = \"files\", disk = (path = \"/tmp\")) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"files\") ],
+);\n"
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isoproxy"))
+        .arg("serve")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("disk services are not supported yet"), "{stderr}");
+}

@@ -5,9 +5,8 @@
 //! the schema's introspection → validation → [`model::Config`].
 #![deny(missing_docs)]
 
-#[allow(missing_docs, unused, clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::expect_used)]
-#[rustfmt::skip]
-pub mod config_capnp;
+pub mod generated;
+pub use generated::config_capnp;
 mod convert;
 mod error;
 mod fill;

@@ -67,7 +67,7 @@ pub mod config {
             self.reader.total_size()
         }
         #[inline]
-        pub fn get_services(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::service::Owned>> {
+        pub fn get_services(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::service::Owned>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(0), ::core::option::Option::None)
         }
         #[inline]
@@ -75,7 +75,7 @@ pub mod config {
             !self.reader.get_pointer_field(0).is_null()
         }
         #[inline]
-        pub fn get_sockets(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::socket::Owned>> {
+        pub fn get_sockets(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::socket::Owned>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(1), ::core::option::Option::None)
         }
         #[inline]
@@ -91,7 +91,7 @@ pub mod config {
             !self.reader.get_pointer_field(2).is_null()
         }
         #[inline]
-        pub fn get_extensions(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::extension::Owned>> {
+        pub fn get_extensions(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::extension::Owned>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(3), ::core::option::Option::None)
         }
         #[inline]
@@ -111,7 +111,7 @@ pub mod config {
             self.reader.get_bool_field(0)
         }
         #[inline]
-        pub fn get_logging(self) -> ::capnp::Result<crate::config_capnp::logging_options::Reader<'a>> {
+        pub fn get_logging(self) -> ::capnp::Result<crate::generated::config_capnp::logging_options::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(5), ::core::option::Option::None)
         }
         #[inline]
@@ -119,7 +119,7 @@ pub mod config {
             !self.reader.get_pointer_field(5).is_null()
         }
         #[inline]
-        pub fn get_metrics(self) -> ::capnp::Result<crate::config_capnp::metrics_options::Reader<'a>> {
+        pub fn get_metrics(self) -> ::capnp::Result<crate::generated::config_capnp::metrics_options::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(6), ::core::option::Option::None)
         }
         #[inline]
@@ -127,7 +127,7 @@ pub mod config {
             !self.reader.get_pointer_field(6).is_null()
         }
         #[inline]
-        pub fn get_access_log(self) -> ::capnp::Result<crate::config_capnp::access_log_options::Reader<'a>> {
+        pub fn get_access_log(self) -> ::capnp::Result<crate::generated::config_capnp::access_log_options::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(7), ::core::option::Option::None)
         }
         #[inline]
@@ -135,7 +135,7 @@ pub mod config {
             !self.reader.get_pointer_field(7).is_null()
         }
         #[inline]
-        pub fn get_admin(self) -> ::capnp::Result<crate::config_capnp::admin_options::Reader<'a>> {
+        pub fn get_admin(self) -> ::capnp::Result<crate::generated::config_capnp::admin_options::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(8), ::core::option::Option::None)
         }
         #[inline]
@@ -143,7 +143,7 @@ pub mod config {
             !self.reader.get_pointer_field(8).is_null()
         }
         #[inline]
-        pub fn get_server(self) -> ::capnp::Result<crate::config_capnp::server_options::Reader<'a>> {
+        pub fn get_server(self) -> ::capnp::Result<crate::generated::config_capnp::server_options::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(9), ::core::option::Option::None)
         }
         #[inline]
@@ -205,15 +205,15 @@ pub mod config {
             self.builder.as_reader().total_size()
         }
         #[inline]
-        pub fn get_services(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::service::Owned>> {
+        pub fn get_services(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::service::Owned>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(0), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_services(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::service::Owned>) -> ::capnp::Result<()> {
+        pub fn set_services(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::service::Owned>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(0), value, false)
         }
         #[inline]
-        pub fn init_services(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::service::Owned> {
+        pub fn init_services(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::service::Owned> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(0), size)
         }
         #[inline]
@@ -221,15 +221,15 @@ pub mod config {
             !self.builder.is_pointer_field_null(0)
         }
         #[inline]
-        pub fn get_sockets(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::socket::Owned>> {
+        pub fn get_sockets(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::socket::Owned>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(1), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_sockets(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::socket::Owned>) -> ::capnp::Result<()> {
+        pub fn set_sockets(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::socket::Owned>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
         }
         #[inline]
-        pub fn init_sockets(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::socket::Owned> {
+        pub fn init_sockets(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::socket::Owned> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), size)
         }
         #[inline]
@@ -253,15 +253,15 @@ pub mod config {
             !self.builder.is_pointer_field_null(2)
         }
         #[inline]
-        pub fn get_extensions(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::extension::Owned>> {
+        pub fn get_extensions(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::extension::Owned>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(3), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_extensions(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::extension::Owned>) -> ::capnp::Result<()> {
+        pub fn set_extensions(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::extension::Owned>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(3), value, false)
         }
         #[inline]
-        pub fn init_extensions(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::extension::Owned> {
+        pub fn init_extensions(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::extension::Owned> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(3), size)
         }
         #[inline]
@@ -293,15 +293,15 @@ pub mod config {
             self.builder.set_bool_field(0, value);
         }
         #[inline]
-        pub fn get_logging(self) -> ::capnp::Result<crate::config_capnp::logging_options::Builder<'a>> {
+        pub fn get_logging(self) -> ::capnp::Result<crate::generated::config_capnp::logging_options::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(5), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_logging(&mut self, value: crate::config_capnp::logging_options::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_logging(&mut self, value: crate::generated::config_capnp::logging_options::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(5), value, false)
         }
         #[inline]
-        pub fn init_logging(self, ) -> crate::config_capnp::logging_options::Builder<'a> {
+        pub fn init_logging(self, ) -> crate::generated::config_capnp::logging_options::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(5), 0)
         }
         #[inline]
@@ -309,15 +309,15 @@ pub mod config {
             !self.builder.is_pointer_field_null(5)
         }
         #[inline]
-        pub fn get_metrics(self) -> ::capnp::Result<crate::config_capnp::metrics_options::Builder<'a>> {
+        pub fn get_metrics(self) -> ::capnp::Result<crate::generated::config_capnp::metrics_options::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(6), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_metrics(&mut self, value: crate::config_capnp::metrics_options::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_metrics(&mut self, value: crate::generated::config_capnp::metrics_options::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(6), value, false)
         }
         #[inline]
-        pub fn init_metrics(self, ) -> crate::config_capnp::metrics_options::Builder<'a> {
+        pub fn init_metrics(self, ) -> crate::generated::config_capnp::metrics_options::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(6), 0)
         }
         #[inline]
@@ -325,15 +325,15 @@ pub mod config {
             !self.builder.is_pointer_field_null(6)
         }
         #[inline]
-        pub fn get_access_log(self) -> ::capnp::Result<crate::config_capnp::access_log_options::Builder<'a>> {
+        pub fn get_access_log(self) -> ::capnp::Result<crate::generated::config_capnp::access_log_options::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(7), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_access_log(&mut self, value: crate::config_capnp::access_log_options::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_access_log(&mut self, value: crate::generated::config_capnp::access_log_options::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(7), value, false)
         }
         #[inline]
-        pub fn init_access_log(self, ) -> crate::config_capnp::access_log_options::Builder<'a> {
+        pub fn init_access_log(self, ) -> crate::generated::config_capnp::access_log_options::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(7), 0)
         }
         #[inline]
@@ -341,15 +341,15 @@ pub mod config {
             !self.builder.is_pointer_field_null(7)
         }
         #[inline]
-        pub fn get_admin(self) -> ::capnp::Result<crate::config_capnp::admin_options::Builder<'a>> {
+        pub fn get_admin(self) -> ::capnp::Result<crate::generated::config_capnp::admin_options::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(8), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_admin(&mut self, value: crate::config_capnp::admin_options::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_admin(&mut self, value: crate::generated::config_capnp::admin_options::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(8), value, false)
         }
         #[inline]
-        pub fn init_admin(self, ) -> crate::config_capnp::admin_options::Builder<'a> {
+        pub fn init_admin(self, ) -> crate::generated::config_capnp::admin_options::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(8), 0)
         }
         #[inline]
@@ -357,15 +357,15 @@ pub mod config {
             !self.builder.is_pointer_field_null(8)
         }
         #[inline]
-        pub fn get_server(self) -> ::capnp::Result<crate::config_capnp::server_options::Builder<'a>> {
+        pub fn get_server(self) -> ::capnp::Result<crate::generated::config_capnp::server_options::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(9), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_server(&mut self, value: crate::config_capnp::server_options::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_server(&mut self, value: crate::generated::config_capnp::server_options::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(9), value, false)
         }
         #[inline]
-        pub fn init_server(self, ) -> crate::config_capnp::server_options::Builder<'a> {
+        pub fn init_server(self, ) -> crate::generated::config_capnp::server_options::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(9), 0)
         }
         #[inline]
@@ -381,19 +381,19 @@ pub mod config {
         }
     }
     impl Pipeline  {
-        pub fn get_logging(&self) -> crate::config_capnp::logging_options::Pipeline {
+        pub fn get_logging(&self) -> crate::generated::config_capnp::logging_options::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(5))
         }
-        pub fn get_metrics(&self) -> crate::config_capnp::metrics_options::Pipeline {
+        pub fn get_metrics(&self) -> crate::generated::config_capnp::metrics_options::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(6))
         }
-        pub fn get_access_log(&self) -> crate::config_capnp::access_log_options::Pipeline {
+        pub fn get_access_log(&self) -> crate::generated::config_capnp::access_log_options::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(7))
         }
-        pub fn get_admin(&self) -> crate::config_capnp::admin_options::Pipeline {
+        pub fn get_admin(&self) -> crate::generated::config_capnp::admin_options::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(8))
         }
-        pub fn get_server(&self) -> crate::config_capnp::server_options::Pipeline {
+        pub fn get_server(&self) -> crate::generated::config_capnp::server_options::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(9))
         }
     }
@@ -610,17 +610,17 @@ pub mod config {
         ];
         pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
             match index {
-                0 => <::capnp::struct_list::Owned<crate::config_capnp::service::Owned> as ::capnp::introspect::Introspect>::introspect(),
-                1 => <::capnp::struct_list::Owned<crate::config_capnp::socket::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                0 => <::capnp::struct_list::Owned<crate::generated::config_capnp::service::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                1 => <::capnp::struct_list::Owned<crate::generated::config_capnp::socket::Owned> as ::capnp::introspect::Introspect>::introspect(),
                 2 => <::capnp::text_list::Owned as ::capnp::introspect::Introspect>::introspect(),
-                3 => <::capnp::struct_list::Owned<crate::config_capnp::extension::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                3 => <::capnp::struct_list::Owned<crate::generated::config_capnp::extension::Owned> as ::capnp::introspect::Introspect>::introspect(),
                 4 => <::capnp::text_list::Owned as ::capnp::introspect::Introspect>::introspect(),
                 5 => <bool as ::capnp::introspect::Introspect>::introspect(),
-                6 => <crate::config_capnp::logging_options::Owned as ::capnp::introspect::Introspect>::introspect(),
-                7 => <crate::config_capnp::metrics_options::Owned as ::capnp::introspect::Introspect>::introspect(),
-                8 => <crate::config_capnp::access_log_options::Owned as ::capnp::introspect::Introspect>::introspect(),
-                9 => <crate::config_capnp::admin_options::Owned as ::capnp::introspect::Introspect>::introspect(),
-                10 => <crate::config_capnp::server_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                6 => <crate::generated::config_capnp::logging_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                7 => <crate::generated::config_capnp::metrics_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                8 => <crate::generated::config_capnp::access_log_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                9 => <crate::generated::config_capnp::admin_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                10 => <crate::generated::config_capnp::server_options::Owned as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
         }
@@ -1238,7 +1238,7 @@ pub mod access_log_options {
             self.reader.total_size()
         }
         #[inline]
-        pub fn get_format(self) -> ::core::result::Result<crate::config_capnp::access_log_options::Format,::capnp::NotInSchema> {
+        pub fn get_format(self) -> ::core::result::Result<crate::generated::config_capnp::access_log_options::Format,::capnp::NotInSchema> {
             ::core::convert::TryFrom::try_from(self.reader.get_data_field::<u16>(0))
         }
         #[inline]
@@ -1308,11 +1308,11 @@ pub mod access_log_options {
             self.builder.as_reader().total_size()
         }
         #[inline]
-        pub fn get_format(self) -> ::core::result::Result<crate::config_capnp::access_log_options::Format,::capnp::NotInSchema> {
+        pub fn get_format(self) -> ::core::result::Result<crate::generated::config_capnp::access_log_options::Format,::capnp::NotInSchema> {
             ::core::convert::TryFrom::try_from(self.builder.get_data_field::<u16>(0))
         }
         #[inline]
-        pub fn set_format(&mut self, value: crate::config_capnp::access_log_options::Format)  {
+        pub fn set_format(&mut self, value: crate::generated::config_capnp::access_log_options::Format)  {
             self.builder.set_data_field_mask::<u16>(0, value as u16, 0);
         }
         #[inline]
@@ -1421,7 +1421,7 @@ pub mod access_log_options {
         ];
         pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
             match index {
-                0 => <crate::config_capnp::access_log_options::Format as ::capnp::introspect::Introspect>::introspect(),
+                0 => <crate::generated::config_capnp::access_log_options::Format as ::capnp::introspect::Introspect>::introspect(),
                 1 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                 2 => <u32 as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
@@ -2064,7 +2064,7 @@ pub mod socket {
             !self.reader.get_pointer_field(2).is_null()
         }
         #[inline]
-        pub fn get_service(self) -> ::capnp::Result<crate::config_capnp::service_designator::Reader<'a>> {
+        pub fn get_service(self) -> ::capnp::Result<crate::generated::config_capnp::service_designator::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(4), ::core::option::Option::None)
         }
         #[inline]
@@ -2072,7 +2072,7 @@ pub mod socket {
             !self.reader.get_pointer_field(4).is_null()
         }
         #[inline]
-        pub fn get_limits(self) -> ::capnp::Result<crate::config_capnp::socket_limits::Reader<'a>> {
+        pub fn get_limits(self) -> ::capnp::Result<crate::generated::config_capnp::socket_limits::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(5), ::core::option::Option::None)
         }
         #[inline]
@@ -2187,12 +2187,12 @@ pub mod socket {
             !self.builder.is_pointer_field_null(1)
         }
         #[inline]
-        pub fn set_http(&mut self, value: crate::config_capnp::http_options::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_http(&mut self, value: crate::generated::config_capnp::http_options::Reader<'_>) -> ::capnp::Result<()> {
             self.builder.set_data_field::<u16>(0, 0);
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(2), value, false)
         }
         #[inline]
-        pub fn init_http(self, ) -> crate::config_capnp::http_options::Builder<'a> {
+        pub fn init_http(self, ) -> crate::generated::config_capnp::http_options::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 0);
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(2), 0)
         }
@@ -2202,22 +2202,22 @@ pub mod socket {
             !self.builder.is_pointer_field_null(2)
         }
         #[inline]
-        pub fn init_https(mut self, ) -> crate::config_capnp::socket::https::Builder<'a> {
+        pub fn init_https(mut self, ) -> crate::generated::config_capnp::socket::https::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 1);
             self.builder.reborrow().get_pointer_field(2).clear();
             self.builder.reborrow().get_pointer_field(3).clear();
             self.builder.into()
         }
         #[inline]
-        pub fn get_service(self) -> ::capnp::Result<crate::config_capnp::service_designator::Builder<'a>> {
+        pub fn get_service(self) -> ::capnp::Result<crate::generated::config_capnp::service_designator::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(4), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_service(&mut self, value: crate::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_service(&mut self, value: crate::generated::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(4), value, false)
         }
         #[inline]
-        pub fn init_service(self, ) -> crate::config_capnp::service_designator::Builder<'a> {
+        pub fn init_service(self, ) -> crate::generated::config_capnp::service_designator::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(4), 0)
         }
         #[inline]
@@ -2225,21 +2225,21 @@ pub mod socket {
             !self.builder.is_pointer_field_null(4)
         }
         #[inline]
-        pub fn init_tcp(mut self, ) -> crate::config_capnp::socket::tcp::Builder<'a> {
+        pub fn init_tcp(mut self, ) -> crate::generated::config_capnp::socket::tcp::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 2);
             self.builder.reborrow().get_pointer_field(2).clear();
             self.builder.into()
         }
         #[inline]
-        pub fn get_limits(self) -> ::capnp::Result<crate::config_capnp::socket_limits::Builder<'a>> {
+        pub fn get_limits(self) -> ::capnp::Result<crate::generated::config_capnp::socket_limits::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(5), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_limits(&mut self, value: crate::config_capnp::socket_limits::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_limits(&mut self, value: crate::generated::config_capnp::socket_limits::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(5), value, false)
         }
         #[inline]
-        pub fn init_limits(self, ) -> crate::config_capnp::socket_limits::Builder<'a> {
+        pub fn init_limits(self, ) -> crate::generated::config_capnp::socket_limits::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(5), 0)
         }
         #[inline]
@@ -2276,10 +2276,10 @@ pub mod socket {
         }
     }
     impl Pipeline  {
-        pub fn get_service(&self) -> crate::config_capnp::service_designator::Pipeline {
+        pub fn get_service(&self) -> crate::generated::config_capnp::service_designator::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(4))
         }
-        pub fn get_limits(&self) -> crate::config_capnp::socket_limits::Pipeline {
+        pub fn get_limits(&self) -> crate::generated::config_capnp::socket_limits::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(5))
         }
     }
@@ -2398,11 +2398,11 @@ pub mod socket {
             match index {
                 0 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                 1 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
-                2 => <crate::config_capnp::http_options::Owned as ::capnp::introspect::Introspect>::introspect(),
-                3 => <crate::config_capnp::socket::https::Owned as ::capnp::introspect::Introspect>::introspect(),
-                4 => <crate::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
-                5 => <crate::config_capnp::socket::tcp::Owned as ::capnp::introspect::Introspect>::introspect(),
-                6 => <crate::config_capnp::socket_limits::Owned as ::capnp::introspect::Introspect>::introspect(),
+                2 => <crate::generated::config_capnp::http_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                3 => <crate::generated::config_capnp::socket::https::Owned as ::capnp::introspect::Introspect>::introspect(),
+                4 => <crate::generated::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
+                5 => <crate::generated::config_capnp::socket::tcp::Owned as ::capnp::introspect::Introspect>::introspect(),
+                6 => <crate::generated::config_capnp::socket_limits::Owned as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
         }
@@ -2426,8 +2426,8 @@ pub mod socket {
         Https(A1),
         Tcp(A2),
     }
-    pub type WhichReader<'a,> = Which<::capnp::Result<crate::config_capnp::http_options::Reader<'a>>,crate::config_capnp::socket::https::Reader<'a>,crate::config_capnp::socket::tcp::Reader<'a>>;
-    pub type WhichBuilder<'a,> = Which<::capnp::Result<crate::config_capnp::http_options::Builder<'a>>,crate::config_capnp::socket::https::Builder<'a>,crate::config_capnp::socket::tcp::Builder<'a>>;
+    pub type WhichReader<'a,> = Which<::capnp::Result<crate::generated::config_capnp::http_options::Reader<'a>>,crate::generated::config_capnp::socket::https::Reader<'a>,crate::generated::config_capnp::socket::tcp::Reader<'a>>;
+    pub type WhichBuilder<'a,> = Which<::capnp::Result<crate::generated::config_capnp::http_options::Builder<'a>>,crate::generated::config_capnp::socket::https::Builder<'a>,crate::generated::config_capnp::socket::tcp::Builder<'a>>;
 
     pub mod https {
         #[derive(Copy, Clone)]
@@ -2491,7 +2491,7 @@ pub mod socket {
                 self.reader.total_size()
             }
             #[inline]
-            pub fn get_options(self) -> ::capnp::Result<crate::config_capnp::http_options::Reader<'a>> {
+            pub fn get_options(self) -> ::capnp::Result<crate::generated::config_capnp::http_options::Reader<'a>> {
                 ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(2), ::core::option::Option::None)
             }
             #[inline]
@@ -2499,7 +2499,7 @@ pub mod socket {
                 !self.reader.get_pointer_field(2).is_null()
             }
             #[inline]
-            pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Reader<'a>> {
+            pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Reader<'a>> {
                 ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(3), ::core::option::Option::None)
             }
             #[inline]
@@ -2561,15 +2561,15 @@ pub mod socket {
                 self.builder.as_reader().total_size()
             }
             #[inline]
-            pub fn get_options(self) -> ::capnp::Result<crate::config_capnp::http_options::Builder<'a>> {
+            pub fn get_options(self) -> ::capnp::Result<crate::generated::config_capnp::http_options::Builder<'a>> {
                 ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(2), ::core::option::Option::None)
             }
             #[inline]
-            pub fn set_options(&mut self, value: crate::config_capnp::http_options::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_options(&mut self, value: crate::generated::config_capnp::http_options::Reader<'_>) -> ::capnp::Result<()> {
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(2), value, false)
             }
             #[inline]
-            pub fn init_options(self, ) -> crate::config_capnp::http_options::Builder<'a> {
+            pub fn init_options(self, ) -> crate::generated::config_capnp::http_options::Builder<'a> {
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(2), 0)
             }
             #[inline]
@@ -2577,15 +2577,15 @@ pub mod socket {
                 !self.builder.is_pointer_field_null(2)
             }
             #[inline]
-            pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Builder<'a>> {
+            pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Builder<'a>> {
                 ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(3), ::core::option::Option::None)
             }
             #[inline]
-            pub fn set_tls_options(&mut self, value: crate::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_tls_options(&mut self, value: crate::generated::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(3), value, false)
             }
             #[inline]
-            pub fn init_tls_options(self, ) -> crate::config_capnp::tls_options::Builder<'a> {
+            pub fn init_tls_options(self, ) -> crate::generated::config_capnp::tls_options::Builder<'a> {
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(3), 0)
             }
             #[inline]
@@ -2601,10 +2601,10 @@ pub mod socket {
             }
         }
         impl Pipeline  {
-            pub fn get_options(&self) -> crate::config_capnp::http_options::Pipeline {
+            pub fn get_options(&self) -> crate::generated::config_capnp::http_options::Pipeline {
                 ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(2))
             }
-            pub fn get_tls_options(&self) -> crate::config_capnp::tls_options::Pipeline {
+            pub fn get_tls_options(&self) -> crate::generated::config_capnp::tls_options::Pipeline {
                 ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(3))
             }
         }
@@ -2661,8 +2661,8 @@ pub mod socket {
             ];
             pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
                 match index {
-                    0 => <crate::config_capnp::http_options::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    1 => <crate::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    0 => <crate::generated::config_capnp::http_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    1 => <crate::generated::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
                     _ => ::capnp::introspect::panic_invalid_field_index(index),
                 }
             }
@@ -2745,7 +2745,7 @@ pub mod socket {
                 self.reader.total_size()
             }
             #[inline]
-            pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Reader<'a>> {
+            pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Reader<'a>> {
                 ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(2), ::core::option::Option::None)
             }
             #[inline]
@@ -2807,15 +2807,15 @@ pub mod socket {
                 self.builder.as_reader().total_size()
             }
             #[inline]
-            pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Builder<'a>> {
+            pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Builder<'a>> {
                 ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(2), ::core::option::Option::None)
             }
             #[inline]
-            pub fn set_tls_options(&mut self, value: crate::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_tls_options(&mut self, value: crate::generated::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(2), value, false)
             }
             #[inline]
-            pub fn init_tls_options(self, ) -> crate::config_capnp::tls_options::Builder<'a> {
+            pub fn init_tls_options(self, ) -> crate::generated::config_capnp::tls_options::Builder<'a> {
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(2), 0)
             }
             #[inline]
@@ -2831,7 +2831,7 @@ pub mod socket {
             }
         }
         impl Pipeline  {
-            pub fn get_tls_options(&self) -> crate::config_capnp::tls_options::Pipeline {
+            pub fn get_tls_options(&self) -> crate::generated::config_capnp::tls_options::Pipeline {
                 ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(2))
             }
         }
@@ -2872,7 +2872,7 @@ pub mod socket {
             ];
             pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
                 match index {
-                    0 => <crate::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    0 => <crate::generated::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
                     _ => ::capnp::introspect::panic_invalid_field_index(index),
                 }
             }
@@ -3525,12 +3525,12 @@ pub mod service {
             self.builder.set_data_field::<u16>(0, 0);
         }
         #[inline]
-        pub fn set_worker(&mut self, value: crate::config_capnp::worker::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_worker(&mut self, value: crate::generated::config_capnp::worker::Reader<'_>) -> ::capnp::Result<()> {
             self.builder.set_data_field::<u16>(0, 1);
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
         }
         #[inline]
-        pub fn init_worker(self, ) -> crate::config_capnp::worker::Builder<'a> {
+        pub fn init_worker(self, ) -> crate::generated::config_capnp::worker::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 1);
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
         }
@@ -3540,12 +3540,12 @@ pub mod service {
             !self.builder.is_pointer_field_null(1)
         }
         #[inline]
-        pub fn set_network(&mut self, value: crate::config_capnp::network::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_network(&mut self, value: crate::generated::config_capnp::network::Reader<'_>) -> ::capnp::Result<()> {
             self.builder.set_data_field::<u16>(0, 2);
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
         }
         #[inline]
-        pub fn init_network(self, ) -> crate::config_capnp::network::Builder<'a> {
+        pub fn init_network(self, ) -> crate::generated::config_capnp::network::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 2);
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
         }
@@ -3555,12 +3555,12 @@ pub mod service {
             !self.builder.is_pointer_field_null(1)
         }
         #[inline]
-        pub fn set_external(&mut self, value: crate::config_capnp::external_server::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_external(&mut self, value: crate::generated::config_capnp::external_server::Reader<'_>) -> ::capnp::Result<()> {
             self.builder.set_data_field::<u16>(0, 3);
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
         }
         #[inline]
-        pub fn init_external(self, ) -> crate::config_capnp::external_server::Builder<'a> {
+        pub fn init_external(self, ) -> crate::generated::config_capnp::external_server::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 3);
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
         }
@@ -3570,12 +3570,12 @@ pub mod service {
             !self.builder.is_pointer_field_null(1)
         }
         #[inline]
-        pub fn set_disk(&mut self, value: crate::config_capnp::disk_directory::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_disk(&mut self, value: crate::generated::config_capnp::disk_directory::Reader<'_>) -> ::capnp::Result<()> {
             self.builder.set_data_field::<u16>(0, 4);
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
         }
         #[inline]
-        pub fn init_disk(self, ) -> crate::config_capnp::disk_directory::Builder<'a> {
+        pub fn init_disk(self, ) -> crate::generated::config_capnp::disk_directory::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 4);
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
         }
@@ -3741,10 +3741,10 @@ pub mod service {
             match index {
                 0 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                 1 => <() as ::capnp::introspect::Introspect>::introspect(),
-                2 => <crate::config_capnp::worker::Owned as ::capnp::introspect::Introspect>::introspect(),
-                3 => <crate::config_capnp::network::Owned as ::capnp::introspect::Introspect>::introspect(),
-                4 => <crate::config_capnp::external_server::Owned as ::capnp::introspect::Introspect>::introspect(),
-                5 => <crate::config_capnp::disk_directory::Owned as ::capnp::introspect::Introspect>::introspect(),
+                2 => <crate::generated::config_capnp::worker::Owned as ::capnp::introspect::Introspect>::introspect(),
+                3 => <crate::generated::config_capnp::network::Owned as ::capnp::introspect::Introspect>::introspect(),
+                4 => <crate::generated::config_capnp::external_server::Owned as ::capnp::introspect::Introspect>::introspect(),
+                5 => <crate::generated::config_capnp::disk_directory::Owned as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
         }
@@ -3770,8 +3770,8 @@ pub mod service {
         External(A2),
         Disk(A3),
     }
-    pub type WhichReader<'a,> = Which<::capnp::Result<crate::config_capnp::worker::Reader<'a>>,::capnp::Result<crate::config_capnp::network::Reader<'a>>,::capnp::Result<crate::config_capnp::external_server::Reader<'a>>,::capnp::Result<crate::config_capnp::disk_directory::Reader<'a>>>;
-    pub type WhichBuilder<'a,> = Which<::capnp::Result<crate::config_capnp::worker::Builder<'a>>,::capnp::Result<crate::config_capnp::network::Builder<'a>>,::capnp::Result<crate::config_capnp::external_server::Builder<'a>>,::capnp::Result<crate::config_capnp::disk_directory::Builder<'a>>>;
+    pub type WhichReader<'a,> = Which<::capnp::Result<crate::generated::config_capnp::worker::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::network::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::external_server::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::disk_directory::Reader<'a>>>;
+    pub type WhichBuilder<'a,> = Which<::capnp::Result<crate::generated::config_capnp::worker::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::network::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::external_server::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::disk_directory::Builder<'a>>>;
 }
 
 pub mod service_designator {
@@ -3852,7 +3852,7 @@ pub mod service_designator {
             !self.reader.get_pointer_field(1).is_null()
         }
         #[inline]
-        pub fn get_props(self) -> crate::config_capnp::service_designator::props::Reader<'a> {
+        pub fn get_props(self) -> crate::generated::config_capnp::service_designator::props::Reader<'a> {
             self.reader.into()
         }
     }
@@ -3942,11 +3942,11 @@ pub mod service_designator {
             !self.builder.is_pointer_field_null(1)
         }
         #[inline]
-        pub fn get_props(self) -> crate::config_capnp::service_designator::props::Builder<'a> {
+        pub fn get_props(self) -> crate::generated::config_capnp::service_designator::props::Builder<'a> {
             self.builder.into()
         }
         #[inline]
-        pub fn init_props(mut self, ) -> crate::config_capnp::service_designator::props::Builder<'a> {
+        pub fn init_props(mut self, ) -> crate::generated::config_capnp::service_designator::props::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 0);
             self.builder.reborrow().get_pointer_field(2).clear();
             self.builder.into()
@@ -3960,7 +3960,7 @@ pub mod service_designator {
         }
     }
     impl Pipeline  {
-        pub fn get_props(&self) -> crate::config_capnp::service_designator::props::Pipeline {
+        pub fn get_props(&self) -> crate::generated::config_capnp::service_designator::props::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.noop())
         }
     }
@@ -4028,7 +4028,7 @@ pub mod service_designator {
             match index {
                 0 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                 1 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
-                2 => <crate::config_capnp::service_designator::props::Owned as ::capnp::introspect::Introspect>::introspect(),
+                2 => <crate::generated::config_capnp::service_designator::props::Owned as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
         }
@@ -4408,7 +4408,7 @@ pub mod worker {
             !self.reader.get_pointer_field(2).is_null()
         }
         #[inline]
-        pub fn get_bindings(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::worker::binding::Owned>> {
+        pub fn get_bindings(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::worker::binding::Owned>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(3), ::core::option::Option::None)
         }
         #[inline]
@@ -4416,7 +4416,7 @@ pub mod worker {
             !self.reader.get_pointer_field(3).is_null()
         }
         #[inline]
-        pub fn get_global_outbound(self) -> ::capnp::Result<crate::config_capnp::service_designator::Reader<'a>> {
+        pub fn get_global_outbound(self) -> ::capnp::Result<crate::generated::config_capnp::service_designator::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(4), ::core::option::Option::Some(&_private::DEFAULT_GLOBAL_OUTBOUND[..]))
         }
         #[inline]
@@ -4424,7 +4424,7 @@ pub mod worker {
             !self.reader.get_pointer_field(4).is_null()
         }
         #[inline]
-        pub fn get_limits(self) -> ::capnp::Result<crate::config_capnp::worker_limits::Reader<'a>> {
+        pub fn get_limits(self) -> ::capnp::Result<crate::generated::config_capnp::worker_limits::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(5), ::core::option::Option::None)
         }
         #[inline]
@@ -4507,12 +4507,12 @@ pub mod worker {
             self.builder.as_reader().total_size()
         }
         #[inline]
-        pub fn set_modules(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::worker::module::Owned>) -> ::capnp::Result<()> {
+        pub fn set_modules(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::worker::module::Owned>) -> ::capnp::Result<()> {
             self.builder.set_data_field::<u16>(0, 0);
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(0), value, false)
         }
         #[inline]
-        pub fn init_modules(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::worker::module::Owned> {
+        pub fn init_modules(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::worker::module::Owned> {
             self.builder.set_data_field::<u16>(0, 0);
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(0), size)
         }
@@ -4584,15 +4584,15 @@ pub mod worker {
             !self.builder.is_pointer_field_null(2)
         }
         #[inline]
-        pub fn get_bindings(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::worker::binding::Owned>> {
+        pub fn get_bindings(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::worker::binding::Owned>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(3), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_bindings(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::worker::binding::Owned>) -> ::capnp::Result<()> {
+        pub fn set_bindings(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::worker::binding::Owned>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(3), value, false)
         }
         #[inline]
-        pub fn init_bindings(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::worker::binding::Owned> {
+        pub fn init_bindings(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::worker::binding::Owned> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(3), size)
         }
         #[inline]
@@ -4600,15 +4600,15 @@ pub mod worker {
             !self.builder.is_pointer_field_null(3)
         }
         #[inline]
-        pub fn get_global_outbound(self) -> ::capnp::Result<crate::config_capnp::service_designator::Builder<'a>> {
+        pub fn get_global_outbound(self) -> ::capnp::Result<crate::generated::config_capnp::service_designator::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(4), ::core::option::Option::Some(&_private::DEFAULT_GLOBAL_OUTBOUND[..]))
         }
         #[inline]
-        pub fn set_global_outbound(&mut self, value: crate::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_global_outbound(&mut self, value: crate::generated::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(4), value, false)
         }
         #[inline]
-        pub fn init_global_outbound(self, ) -> crate::config_capnp::service_designator::Builder<'a> {
+        pub fn init_global_outbound(self, ) -> crate::generated::config_capnp::service_designator::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(4), 0)
         }
         #[inline]
@@ -4616,15 +4616,15 @@ pub mod worker {
             !self.builder.is_pointer_field_null(4)
         }
         #[inline]
-        pub fn get_limits(self) -> ::capnp::Result<crate::config_capnp::worker_limits::Builder<'a>> {
+        pub fn get_limits(self) -> ::capnp::Result<crate::generated::config_capnp::worker_limits::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(5), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_limits(&mut self, value: crate::config_capnp::worker_limits::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_limits(&mut self, value: crate::generated::config_capnp::worker_limits::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(5), value, false)
         }
         #[inline]
-        pub fn init_limits(self, ) -> crate::config_capnp::worker_limits::Builder<'a> {
+        pub fn init_limits(self, ) -> crate::generated::config_capnp::worker_limits::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(5), 0)
         }
         #[inline]
@@ -4661,10 +4661,10 @@ pub mod worker {
         }
     }
     impl Pipeline  {
-        pub fn get_global_outbound(&self) -> crate::config_capnp::service_designator::Pipeline {
+        pub fn get_global_outbound(&self) -> crate::generated::config_capnp::service_designator::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(4))
         }
-        pub fn get_limits(&self) -> crate::config_capnp::worker_limits::Pipeline {
+        pub fn get_limits(&self) -> crate::generated::config_capnp::worker_limits::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(5))
         }
     }
@@ -4842,14 +4842,14 @@ pub mod worker {
         ];
         pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
             match index {
-                0 => <::capnp::struct_list::Owned<crate::config_capnp::worker::module::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                0 => <::capnp::struct_list::Owned<crate::generated::config_capnp::worker::module::Owned> as ::capnp::introspect::Introspect>::introspect(),
                 1 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                 2 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                 3 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                 4 => <::capnp::text_list::Owned as ::capnp::introspect::Introspect>::introspect(),
-                5 => <::capnp::struct_list::Owned<crate::config_capnp::worker::binding::Owned> as ::capnp::introspect::Introspect>::introspect(),
-                6 => <crate::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
-                7 => <crate::config_capnp::worker_limits::Owned as ::capnp::introspect::Introspect>::introspect(),
+                5 => <::capnp::struct_list::Owned<crate::generated::config_capnp::worker::binding::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                6 => <crate::generated::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
+                7 => <crate::generated::config_capnp::worker_limits::Owned as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
         }
@@ -4882,8 +4882,8 @@ pub mod worker {
         ServiceWorkerScript(A1),
         Inherit(A2),
     }
-    pub type WhichReader<'a,> = Which<::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::worker::module::Owned>>,::capnp::Result<::capnp::text::Reader<'a>>,::capnp::Result<::capnp::text::Reader<'a>>>;
-    pub type WhichBuilder<'a,> = Which<::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::worker::module::Owned>>,::capnp::Result<::capnp::text::Builder<'a>>,::capnp::Result<::capnp::text::Builder<'a>>>;
+    pub type WhichReader<'a,> = Which<::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::worker::module::Owned>>,::capnp::Result<::capnp::text::Reader<'a>>,::capnp::Result<::capnp::text::Reader<'a>>>;
+    pub type WhichBuilder<'a,> = Which<::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::worker::module::Owned>>,::capnp::Result<::capnp::text::Builder<'a>>,::capnp::Result<::capnp::text::Builder<'a>>>;
 
     pub mod module {
         pub use self::Which::{EsModule,CommonJsModule,Text,Data,Wasm,Json};
@@ -5687,7 +5687,7 @@ pub mod worker {
                 self.builder.set_data_field::<u16>(0, 0);
             }
             #[inline]
-            pub fn init_parameter(mut self, ) -> crate::config_capnp::worker::binding::parameter::Builder<'a> {
+            pub fn init_parameter(mut self, ) -> crate::generated::config_capnp::worker::binding::parameter::Builder<'a> {
                 self.builder.set_data_field::<u16>(0, 1);
                 self.builder.reborrow().get_pointer_field(1).clear();
                 self.builder.set_bool_field(16, false);
@@ -5754,12 +5754,12 @@ pub mod worker {
                 !self.builder.is_pointer_field_null(1)
             }
             #[inline]
-            pub fn set_crypto_key(&mut self, value: crate::config_capnp::worker::binding::crypto_key::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_crypto_key(&mut self, value: crate::generated::config_capnp::worker::binding::crypto_key::Reader<'_>) -> ::capnp::Result<()> {
                 self.builder.set_data_field::<u16>(0, 6);
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_crypto_key(self, ) -> crate::config_capnp::worker::binding::crypto_key::Builder<'a> {
+            pub fn init_crypto_key(self, ) -> crate::generated::config_capnp::worker::binding::crypto_key::Builder<'a> {
                 self.builder.set_data_field::<u16>(0, 6);
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
@@ -5769,12 +5769,12 @@ pub mod worker {
                 !self.builder.is_pointer_field_null(1)
             }
             #[inline]
-            pub fn set_service(&mut self, value: crate::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_service(&mut self, value: crate::generated::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
                 self.builder.set_data_field::<u16>(0, 7);
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_service(self, ) -> crate::config_capnp::service_designator::Builder<'a> {
+            pub fn init_service(self, ) -> crate::generated::config_capnp::service_designator::Builder<'a> {
                 self.builder.set_data_field::<u16>(0, 7);
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
@@ -5784,12 +5784,12 @@ pub mod worker {
                 !self.builder.is_pointer_field_null(1)
             }
             #[inline]
-            pub fn set_durable_object_namespace(&mut self, value: crate::config_capnp::worker::binding::durable_object_namespace_designator::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_durable_object_namespace(&mut self, value: crate::generated::config_capnp::worker::binding::durable_object_namespace_designator::Reader<'_>) -> ::capnp::Result<()> {
                 self.builder.set_data_field::<u16>(0, 8);
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_durable_object_namespace(self, ) -> crate::config_capnp::worker::binding::durable_object_namespace_designator::Builder<'a> {
+            pub fn init_durable_object_namespace(self, ) -> crate::generated::config_capnp::worker::binding::durable_object_namespace_designator::Builder<'a> {
                 self.builder.set_data_field::<u16>(0, 8);
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
@@ -5799,12 +5799,12 @@ pub mod worker {
                 !self.builder.is_pointer_field_null(1)
             }
             #[inline]
-            pub fn set_kv_namespace(&mut self, value: crate::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_kv_namespace(&mut self, value: crate::generated::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
                 self.builder.set_data_field::<u16>(0, 9);
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_kv_namespace(self, ) -> crate::config_capnp::service_designator::Builder<'a> {
+            pub fn init_kv_namespace(self, ) -> crate::generated::config_capnp::service_designator::Builder<'a> {
                 self.builder.set_data_field::<u16>(0, 9);
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
@@ -5814,12 +5814,12 @@ pub mod worker {
                 !self.builder.is_pointer_field_null(1)
             }
             #[inline]
-            pub fn set_r2_bucket(&mut self, value: crate::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_r2_bucket(&mut self, value: crate::generated::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
                 self.builder.set_data_field::<u16>(0, 10);
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_r2_bucket(self, ) -> crate::config_capnp::service_designator::Builder<'a> {
+            pub fn init_r2_bucket(self, ) -> crate::generated::config_capnp::service_designator::Builder<'a> {
                 self.builder.set_data_field::<u16>(0, 10);
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
@@ -5829,12 +5829,12 @@ pub mod worker {
                 !self.builder.is_pointer_field_null(1)
             }
             #[inline]
-            pub fn set_obsolete0(&mut self, value: crate::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_obsolete0(&mut self, value: crate::generated::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
                 self.builder.set_data_field::<u16>(0, 11);
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_obsolete0(self, ) -> crate::config_capnp::service_designator::Builder<'a> {
+            pub fn init_obsolete0(self, ) -> crate::generated::config_capnp::service_designator::Builder<'a> {
                 self.builder.set_data_field::<u16>(0, 11);
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
@@ -5844,12 +5844,12 @@ pub mod worker {
                 !self.builder.is_pointer_field_null(1)
             }
             #[inline]
-            pub fn set_wrapped(&mut self, value: crate::config_capnp::worker::binding::wrapped_binding::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_wrapped(&mut self, value: crate::generated::config_capnp::worker::binding::wrapped_binding::Reader<'_>) -> ::capnp::Result<()> {
                 self.builder.set_data_field::<u16>(0, 12);
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_wrapped(self, ) -> crate::config_capnp::worker::binding::wrapped_binding::Builder<'a> {
+            pub fn init_wrapped(self, ) -> crate::generated::config_capnp::worker::binding::wrapped_binding::Builder<'a> {
                 self.builder.set_data_field::<u16>(0, 12);
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
@@ -5859,12 +5859,12 @@ pub mod worker {
                 !self.builder.is_pointer_field_null(1)
             }
             #[inline]
-            pub fn set_queue(&mut self, value: crate::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_queue(&mut self, value: crate::generated::config_capnp::service_designator::Reader<'_>) -> ::capnp::Result<()> {
                 self.builder.set_data_field::<u16>(0, 13);
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_queue(self, ) -> crate::config_capnp::service_designator::Builder<'a> {
+            pub fn init_queue(self, ) -> crate::generated::config_capnp::service_designator::Builder<'a> {
                 self.builder.set_data_field::<u16>(0, 13);
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
@@ -6265,19 +6265,19 @@ pub mod worker {
                 match index {
                     0 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                     1 => <() as ::capnp::introspect::Introspect>::introspect(),
-                    2 => <crate::config_capnp::worker::binding::parameter::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    2 => <crate::generated::config_capnp::worker::binding::parameter::Owned as ::capnp::introspect::Introspect>::introspect(),
                     3 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                     4 => <::capnp::data::Owned as ::capnp::introspect::Introspect>::introspect(),
                     5 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                     6 => <::capnp::data::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    7 => <crate::config_capnp::worker::binding::crypto_key::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    8 => <crate::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    9 => <crate::config_capnp::worker::binding::durable_object_namespace_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    10 => <crate::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    11 => <crate::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    12 => <crate::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    13 => <crate::config_capnp::worker::binding::wrapped_binding::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    14 => <crate::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    7 => <crate::generated::config_capnp::worker::binding::crypto_key::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    8 => <crate::generated::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    9 => <crate::generated::config_capnp::worker::binding::durable_object_namespace_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    10 => <crate::generated::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    11 => <crate::generated::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    12 => <crate::generated::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    13 => <crate::generated::config_capnp::worker::binding::wrapped_binding::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    14 => <crate::generated::config_capnp::service_designator::Owned as ::capnp::introspect::Introspect>::introspect(),
                     15 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                     _ => ::capnp::introspect::panic_invalid_field_index(index),
                 }
@@ -6314,8 +6314,8 @@ pub mod worker {
             Queue(A12),
             FromEnvironment(A13),
         }
-        pub type WhichReader<'a,> = Which<crate::config_capnp::worker::binding::parameter::Reader<'a>,::capnp::Result<::capnp::text::Reader<'a>>,::capnp::Result<::capnp::data::Reader<'a>>,::capnp::Result<::capnp::text::Reader<'a>>,::capnp::Result<::capnp::data::Reader<'a>>,::capnp::Result<crate::config_capnp::worker::binding::crypto_key::Reader<'a>>,::capnp::Result<crate::config_capnp::service_designator::Reader<'a>>,::capnp::Result<crate::config_capnp::worker::binding::durable_object_namespace_designator::Reader<'a>>,::capnp::Result<crate::config_capnp::service_designator::Reader<'a>>,::capnp::Result<crate::config_capnp::service_designator::Reader<'a>>,::capnp::Result<crate::config_capnp::service_designator::Reader<'a>>,::capnp::Result<crate::config_capnp::worker::binding::wrapped_binding::Reader<'a>>,::capnp::Result<crate::config_capnp::service_designator::Reader<'a>>,::capnp::Result<::capnp::text::Reader<'a>>>;
-        pub type WhichBuilder<'a,> = Which<crate::config_capnp::worker::binding::parameter::Builder<'a>,::capnp::Result<::capnp::text::Builder<'a>>,::capnp::Result<::capnp::data::Builder<'a>>,::capnp::Result<::capnp::text::Builder<'a>>,::capnp::Result<::capnp::data::Builder<'a>>,::capnp::Result<crate::config_capnp::worker::binding::crypto_key::Builder<'a>>,::capnp::Result<crate::config_capnp::service_designator::Builder<'a>>,::capnp::Result<crate::config_capnp::worker::binding::durable_object_namespace_designator::Builder<'a>>,::capnp::Result<crate::config_capnp::service_designator::Builder<'a>>,::capnp::Result<crate::config_capnp::service_designator::Builder<'a>>,::capnp::Result<crate::config_capnp::service_designator::Builder<'a>>,::capnp::Result<crate::config_capnp::worker::binding::wrapped_binding::Builder<'a>>,::capnp::Result<crate::config_capnp::service_designator::Builder<'a>>,::capnp::Result<::capnp::text::Builder<'a>>>;
+        pub type WhichReader<'a,> = Which<crate::generated::config_capnp::worker::binding::parameter::Reader<'a>,::capnp::Result<::capnp::text::Reader<'a>>,::capnp::Result<::capnp::data::Reader<'a>>,::capnp::Result<::capnp::text::Reader<'a>>,::capnp::Result<::capnp::data::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::worker::binding::crypto_key::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::worker::binding::durable_object_namespace_designator::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::worker::binding::wrapped_binding::Reader<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Reader<'a>>,::capnp::Result<::capnp::text::Reader<'a>>>;
+        pub type WhichBuilder<'a,> = Which<crate::generated::config_capnp::worker::binding::parameter::Builder<'a>,::capnp::Result<::capnp::text::Builder<'a>>,::capnp::Result<::capnp::data::Builder<'a>>,::capnp::Result<::capnp::text::Builder<'a>>,::capnp::Result<::capnp::data::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::worker::binding::crypto_key::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::worker::binding::durable_object_namespace_designator::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::worker::binding::wrapped_binding::Builder<'a>>,::capnp::Result<crate::generated::config_capnp::service_designator::Builder<'a>>,::capnp::Result<::capnp::text::Builder<'a>>>;
 
         pub mod type_ {
             pub use self::Which::{Unspecified,Text,Data,Json,Wasm,CryptoKey,Service};
@@ -6501,12 +6501,12 @@ pub mod worker {
                     self.builder.set_data_field::<u16>(0, 4);
                 }
                 #[inline]
-                pub fn set_crypto_key(&mut self, value: impl ::capnp::traits::SetterInput<::capnp::enum_list::Owned<crate::config_capnp::worker::binding::crypto_key::Usage>>) -> ::capnp::Result<()> {
+                pub fn set_crypto_key(&mut self, value: impl ::capnp::traits::SetterInput<::capnp::enum_list::Owned<crate::generated::config_capnp::worker::binding::crypto_key::Usage>>) -> ::capnp::Result<()> {
                     self.builder.set_data_field::<u16>(0, 5);
                     ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(0), value, false)
                 }
                 #[inline]
-                pub fn init_crypto_key(self, size: u32) -> ::capnp::enum_list::Builder<'a,crate::config_capnp::worker::binding::crypto_key::Usage> {
+                pub fn init_crypto_key(self, size: u32) -> ::capnp::enum_list::Builder<'a,crate::generated::config_capnp::worker::binding::crypto_key::Usage> {
                     self.builder.set_data_field::<u16>(0, 5);
                     ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(0), size)
                 }
@@ -6710,7 +6710,7 @@ pub mod worker {
                         2 => <() as ::capnp::introspect::Introspect>::introspect(),
                         3 => <() as ::capnp::introspect::Introspect>::introspect(),
                         4 => <() as ::capnp::introspect::Introspect>::introspect(),
-                        5 => <::capnp::enum_list::Owned<crate::config_capnp::worker::binding::crypto_key::Usage> as ::capnp::introspect::Introspect>::introspect(),
+                        5 => <::capnp::enum_list::Owned<crate::generated::config_capnp::worker::binding::crypto_key::Usage> as ::capnp::introspect::Introspect>::introspect(),
                         6 => <() as ::capnp::introspect::Introspect>::introspect(),
                         _ => ::capnp::introspect::panic_invalid_field_index(index),
                     }
@@ -6739,8 +6739,8 @@ pub mod worker {
                 CryptoKey(A0),
                 Service(()),
             }
-            pub type WhichReader<'a,> = Which<::capnp::Result<::capnp::enum_list::Reader<'a,crate::config_capnp::worker::binding::crypto_key::Usage>>>;
-            pub type WhichBuilder<'a,> = Which<::capnp::Result<::capnp::enum_list::Builder<'a,crate::config_capnp::worker::binding::crypto_key::Usage>>>;
+            pub type WhichReader<'a,> = Which<::capnp::Result<::capnp::enum_list::Reader<'a,crate::generated::config_capnp::worker::binding::crypto_key::Usage>>>;
+            pub type WhichBuilder<'a,> = Which<::capnp::Result<::capnp::enum_list::Builder<'a,crate::generated::config_capnp::worker::binding::crypto_key::Usage>>>;
         }
 
         pub mod durable_object_namespace_designator {
@@ -7091,7 +7091,7 @@ pub mod worker {
                     !self.reader.get_pointer_field(0).is_null()
                 }
                 #[inline]
-                pub fn get_algorithm(self) -> crate::config_capnp::worker::binding::crypto_key::algorithm::Reader<'a> {
+                pub fn get_algorithm(self) -> crate::generated::config_capnp::worker::binding::crypto_key::algorithm::Reader<'a> {
                     self.reader.into()
                 }
                 #[inline]
@@ -7099,7 +7099,7 @@ pub mod worker {
                     self.reader.get_bool_field(32)
                 }
                 #[inline]
-                pub fn get_usages(self) -> ::capnp::Result<::capnp::enum_list::Reader<'a,crate::config_capnp::worker::binding::crypto_key::Usage>> {
+                pub fn get_usages(self) -> ::capnp::Result<::capnp::enum_list::Reader<'a,crate::generated::config_capnp::worker::binding::crypto_key::Usage>> {
                     ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(2), ::core::option::Option::None)
                 }
                 #[inline]
@@ -7287,11 +7287,11 @@ pub mod worker {
                     !self.builder.is_pointer_field_null(0)
                 }
                 #[inline]
-                pub fn get_algorithm(self) -> crate::config_capnp::worker::binding::crypto_key::algorithm::Builder<'a> {
+                pub fn get_algorithm(self) -> crate::generated::config_capnp::worker::binding::crypto_key::algorithm::Builder<'a> {
                     self.builder.into()
                 }
                 #[inline]
-                pub fn init_algorithm(mut self, ) -> crate::config_capnp::worker::binding::crypto_key::algorithm::Builder<'a> {
+                pub fn init_algorithm(mut self, ) -> crate::generated::config_capnp::worker::binding::crypto_key::algorithm::Builder<'a> {
                     self.builder.set_data_field::<u16>(1, 0);
                     self.builder.reborrow().get_pointer_field(1).clear();
                     self.builder.into()
@@ -7305,15 +7305,15 @@ pub mod worker {
                     self.builder.set_bool_field(32, value);
                 }
                 #[inline]
-                pub fn get_usages(self) -> ::capnp::Result<::capnp::enum_list::Builder<'a,crate::config_capnp::worker::binding::crypto_key::Usage>> {
+                pub fn get_usages(self) -> ::capnp::Result<::capnp::enum_list::Builder<'a,crate::generated::config_capnp::worker::binding::crypto_key::Usage>> {
                     ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(2), ::core::option::Option::None)
                 }
                 #[inline]
-                pub fn set_usages(&mut self, value: impl ::capnp::traits::SetterInput<::capnp::enum_list::Owned<crate::config_capnp::worker::binding::crypto_key::Usage>>) -> ::capnp::Result<()> {
+                pub fn set_usages(&mut self, value: impl ::capnp::traits::SetterInput<::capnp::enum_list::Owned<crate::generated::config_capnp::worker::binding::crypto_key::Usage>>) -> ::capnp::Result<()> {
                     ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(2), value, false)
                 }
                 #[inline]
-                pub fn init_usages(self, size: u32) -> ::capnp::enum_list::Builder<'a,crate::config_capnp::worker::binding::crypto_key::Usage> {
+                pub fn init_usages(self, size: u32) -> ::capnp::enum_list::Builder<'a,crate::generated::config_capnp::worker::binding::crypto_key::Usage> {
                     ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(2), size)
                 }
                 #[inline]
@@ -7365,7 +7365,7 @@ pub mod worker {
                 }
             }
             impl Pipeline  {
-                pub fn get_algorithm(&self) -> crate::config_capnp::worker::binding::crypto_key::algorithm::Pipeline {
+                pub fn get_algorithm(&self) -> crate::generated::config_capnp::worker::binding::crypto_key::algorithm::Pipeline {
                     ::capnp::capability::FromTypelessPipeline::new(self._typeless.noop())
                 }
             }
@@ -7536,9 +7536,9 @@ pub mod worker {
                         3 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                         4 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                         5 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
-                        6 => <crate::config_capnp::worker::binding::crypto_key::algorithm::Owned as ::capnp::introspect::Introspect>::introspect(),
+                        6 => <crate::generated::config_capnp::worker::binding::crypto_key::algorithm::Owned as ::capnp::introspect::Introspect>::introspect(),
                         7 => <bool as ::capnp::introspect::Introspect>::introspect(),
-                        8 => <::capnp::enum_list::Owned<crate::config_capnp::worker::binding::crypto_key::Usage> as ::capnp::introspect::Introspect>::introspect(),
+                        8 => <::capnp::enum_list::Owned<crate::generated::config_capnp::worker::binding::crypto_key::Usage> as ::capnp::introspect::Introspect>::introspect(),
                         _ => ::capnp::introspect::panic_invalid_field_index(index),
                     }
                 }
@@ -8034,7 +8034,7 @@ pub mod worker {
                     !self.reader.get_pointer_field(1).is_null()
                 }
                 #[inline]
-                pub fn get_inner_bindings(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::worker::binding::Owned>> {
+                pub fn get_inner_bindings(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::worker::binding::Owned>> {
                     ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(2), ::core::option::Option::None)
                 }
                 #[inline]
@@ -8128,15 +8128,15 @@ pub mod worker {
                     !self.builder.is_pointer_field_null(1)
                 }
                 #[inline]
-                pub fn get_inner_bindings(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::worker::binding::Owned>> {
+                pub fn get_inner_bindings(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::worker::binding::Owned>> {
                     ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(2), ::core::option::Option::None)
                 }
                 #[inline]
-                pub fn set_inner_bindings(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::worker::binding::Owned>) -> ::capnp::Result<()> {
+                pub fn set_inner_bindings(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::worker::binding::Owned>) -> ::capnp::Result<()> {
                     ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(2), value, false)
                 }
                 #[inline]
-                pub fn init_inner_bindings(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::worker::binding::Owned> {
+                pub fn init_inner_bindings(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::worker::binding::Owned> {
                     ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(2), size)
                 }
                 #[inline]
@@ -8233,7 +8233,7 @@ pub mod worker {
                     match index {
                         0 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                         1 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
-                        2 => <::capnp::struct_list::Owned<crate::config_capnp::worker::binding::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                        2 => <::capnp::struct_list::Owned<crate::generated::config_capnp::worker::binding::Owned> as ::capnp::introspect::Introspect>::introspect(),
                         _ => ::capnp::introspect::panic_invalid_field_index(index),
                     }
                 }
@@ -8320,7 +8320,7 @@ pub mod worker {
                     self.reader.total_size()
                 }
                 #[inline]
-                pub fn get_type(self) -> ::capnp::Result<crate::config_capnp::worker::binding::type_::Reader<'a>> {
+                pub fn get_type(self) -> ::capnp::Result<crate::generated::config_capnp::worker::binding::type_::Reader<'a>> {
                     ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(1), ::core::option::Option::None)
                 }
                 #[inline]
@@ -8386,15 +8386,15 @@ pub mod worker {
                     self.builder.as_reader().total_size()
                 }
                 #[inline]
-                pub fn get_type(self) -> ::capnp::Result<crate::config_capnp::worker::binding::type_::Builder<'a>> {
+                pub fn get_type(self) -> ::capnp::Result<crate::generated::config_capnp::worker::binding::type_::Builder<'a>> {
                     ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(1), ::core::option::Option::None)
                 }
                 #[inline]
-                pub fn set_type(&mut self, value: crate::config_capnp::worker::binding::type_::Reader<'_>) -> ::capnp::Result<()> {
+                pub fn set_type(&mut self, value: crate::generated::config_capnp::worker::binding::type_::Reader<'_>) -> ::capnp::Result<()> {
                     ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
                 }
                 #[inline]
-                pub fn init_type(self, ) -> crate::config_capnp::worker::binding::type_::Builder<'a> {
+                pub fn init_type(self, ) -> crate::generated::config_capnp::worker::binding::type_::Builder<'a> {
                     ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
                 }
                 #[inline]
@@ -8418,7 +8418,7 @@ pub mod worker {
                 }
             }
             impl Pipeline  {
-                pub fn get_type(&self) -> crate::config_capnp::worker::binding::type_::Pipeline {
+                pub fn get_type(&self) -> crate::generated::config_capnp::worker::binding::type_::Pipeline {
                     ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(1))
                 }
             }
@@ -8476,7 +8476,7 @@ pub mod worker {
                 ];
                 pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
                     match index {
-                        0 => <crate::config_capnp::worker::binding::type_::Owned as ::capnp::introspect::Introspect>::introspect(),
+                        0 => <crate::generated::config_capnp::worker::binding::type_::Owned as ::capnp::introspect::Introspect>::introspect(),
                         1 => <bool as ::capnp::introspect::Introspect>::introspect(),
                         _ => ::capnp::introspect::panic_invalid_field_index(index),
                     }
@@ -8956,7 +8956,7 @@ pub mod external_server {
             !self.reader.get_pointer_field(4).is_null()
         }
         #[inline]
-        pub fn get_timeouts(self) -> ::capnp::Result<crate::config_capnp::upstream_timeouts::Reader<'a>> {
+        pub fn get_timeouts(self) -> ::capnp::Result<crate::generated::config_capnp::upstream_timeouts::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(5), ::core::option::Option::None)
         }
         #[inline]
@@ -9059,12 +9059,12 @@ pub mod external_server {
             !self.builder.is_pointer_field_null(0)
         }
         #[inline]
-        pub fn set_http(&mut self, value: crate::config_capnp::http_options::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_http(&mut self, value: crate::generated::config_capnp::http_options::Reader<'_>) -> ::capnp::Result<()> {
             self.builder.set_data_field::<u16>(0, 0);
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
         }
         #[inline]
-        pub fn init_http(self, ) -> crate::config_capnp::http_options::Builder<'a> {
+        pub fn init_http(self, ) -> crate::generated::config_capnp::http_options::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 0);
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
         }
@@ -9074,7 +9074,7 @@ pub mod external_server {
             !self.builder.is_pointer_field_null(1)
         }
         #[inline]
-        pub fn init_https(mut self, ) -> crate::config_capnp::external_server::https::Builder<'a> {
+        pub fn init_https(mut self, ) -> crate::generated::config_capnp::external_server::https::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 1);
             self.builder.reborrow().get_pointer_field(1).clear();
             self.builder.reborrow().get_pointer_field(2).clear();
@@ -9082,7 +9082,7 @@ pub mod external_server {
             self.builder.into()
         }
         #[inline]
-        pub fn init_tcp(mut self, ) -> crate::config_capnp::external_server::tcp::Builder<'a> {
+        pub fn init_tcp(mut self, ) -> crate::generated::config_capnp::external_server::tcp::Builder<'a> {
             self.builder.set_data_field::<u16>(0, 2);
             self.builder.reborrow().get_pointer_field(1).clear();
             self.builder.reborrow().get_pointer_field(2).clear();
@@ -9105,15 +9105,15 @@ pub mod external_server {
             !self.builder.is_pointer_field_null(4)
         }
         #[inline]
-        pub fn get_timeouts(self) -> ::capnp::Result<crate::config_capnp::upstream_timeouts::Builder<'a>> {
+        pub fn get_timeouts(self) -> ::capnp::Result<crate::generated::config_capnp::upstream_timeouts::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(5), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_timeouts(&mut self, value: crate::config_capnp::upstream_timeouts::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_timeouts(&mut self, value: crate::generated::config_capnp::upstream_timeouts::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(5), value, false)
         }
         #[inline]
-        pub fn init_timeouts(self, ) -> crate::config_capnp::upstream_timeouts::Builder<'a> {
+        pub fn init_timeouts(self, ) -> crate::generated::config_capnp::upstream_timeouts::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(5), 0)
         }
         #[inline]
@@ -9158,7 +9158,7 @@ pub mod external_server {
         }
     }
     impl Pipeline  {
-        pub fn get_timeouts(&self) -> crate::config_capnp::upstream_timeouts::Pipeline {
+        pub fn get_timeouts(&self) -> crate::generated::config_capnp::upstream_timeouts::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(5))
         }
     }
@@ -9284,11 +9284,11 @@ pub mod external_server {
         pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
             match index {
                 0 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
-                1 => <crate::config_capnp::http_options::Owned as ::capnp::introspect::Introspect>::introspect(),
-                2 => <crate::config_capnp::external_server::https::Owned as ::capnp::introspect::Introspect>::introspect(),
-                3 => <crate::config_capnp::external_server::tcp::Owned as ::capnp::introspect::Introspect>::introspect(),
+                1 => <crate::generated::config_capnp::http_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                2 => <crate::generated::config_capnp::external_server::https::Owned as ::capnp::introspect::Introspect>::introspect(),
+                3 => <crate::generated::config_capnp::external_server::tcp::Owned as ::capnp::introspect::Introspect>::introspect(),
                 4 => <::capnp::text_list::Owned as ::capnp::introspect::Introspect>::introspect(),
-                5 => <crate::config_capnp::upstream_timeouts::Owned as ::capnp::introspect::Introspect>::introspect(),
+                5 => <crate::generated::config_capnp::upstream_timeouts::Owned as ::capnp::introspect::Introspect>::introspect(),
                 6 => <u32 as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
@@ -9313,8 +9313,8 @@ pub mod external_server {
         Https(A1),
         Tcp(A2),
     }
-    pub type WhichReader<'a,> = Which<::capnp::Result<crate::config_capnp::http_options::Reader<'a>>,crate::config_capnp::external_server::https::Reader<'a>,crate::config_capnp::external_server::tcp::Reader<'a>>;
-    pub type WhichBuilder<'a,> = Which<::capnp::Result<crate::config_capnp::http_options::Builder<'a>>,crate::config_capnp::external_server::https::Builder<'a>,crate::config_capnp::external_server::tcp::Builder<'a>>;
+    pub type WhichReader<'a,> = Which<::capnp::Result<crate::generated::config_capnp::http_options::Reader<'a>>,crate::generated::config_capnp::external_server::https::Reader<'a>,crate::generated::config_capnp::external_server::tcp::Reader<'a>>;
+    pub type WhichBuilder<'a,> = Which<::capnp::Result<crate::generated::config_capnp::http_options::Builder<'a>>,crate::generated::config_capnp::external_server::https::Builder<'a>,crate::generated::config_capnp::external_server::tcp::Builder<'a>>;
 
     pub mod https {
         #[derive(Copy, Clone)]
@@ -9378,7 +9378,7 @@ pub mod external_server {
                 self.reader.total_size()
             }
             #[inline]
-            pub fn get_options(self) -> ::capnp::Result<crate::config_capnp::http_options::Reader<'a>> {
+            pub fn get_options(self) -> ::capnp::Result<crate::generated::config_capnp::http_options::Reader<'a>> {
                 ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(1), ::core::option::Option::None)
             }
             #[inline]
@@ -9386,7 +9386,7 @@ pub mod external_server {
                 !self.reader.get_pointer_field(1).is_null()
             }
             #[inline]
-            pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Reader<'a>> {
+            pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Reader<'a>> {
                 ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(2), ::core::option::Option::None)
             }
             #[inline]
@@ -9456,15 +9456,15 @@ pub mod external_server {
                 self.builder.as_reader().total_size()
             }
             #[inline]
-            pub fn get_options(self) -> ::capnp::Result<crate::config_capnp::http_options::Builder<'a>> {
+            pub fn get_options(self) -> ::capnp::Result<crate::generated::config_capnp::http_options::Builder<'a>> {
                 ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(1), ::core::option::Option::None)
             }
             #[inline]
-            pub fn set_options(&mut self, value: crate::config_capnp::http_options::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_options(&mut self, value: crate::generated::config_capnp::http_options::Reader<'_>) -> ::capnp::Result<()> {
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_options(self, ) -> crate::config_capnp::http_options::Builder<'a> {
+            pub fn init_options(self, ) -> crate::generated::config_capnp::http_options::Builder<'a> {
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
             #[inline]
@@ -9472,15 +9472,15 @@ pub mod external_server {
                 !self.builder.is_pointer_field_null(1)
             }
             #[inline]
-            pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Builder<'a>> {
+            pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Builder<'a>> {
                 ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(2), ::core::option::Option::None)
             }
             #[inline]
-            pub fn set_tls_options(&mut self, value: crate::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_tls_options(&mut self, value: crate::generated::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(2), value, false)
             }
             #[inline]
-            pub fn init_tls_options(self, ) -> crate::config_capnp::tls_options::Builder<'a> {
+            pub fn init_tls_options(self, ) -> crate::generated::config_capnp::tls_options::Builder<'a> {
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(2), 0)
             }
             #[inline]
@@ -9512,10 +9512,10 @@ pub mod external_server {
             }
         }
         impl Pipeline  {
-            pub fn get_options(&self) -> crate::config_capnp::http_options::Pipeline {
+            pub fn get_options(&self) -> crate::generated::config_capnp::http_options::Pipeline {
                 ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(1))
             }
-            pub fn get_tls_options(&self) -> crate::config_capnp::tls_options::Pipeline {
+            pub fn get_tls_options(&self) -> crate::generated::config_capnp::tls_options::Pipeline {
                 ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(2))
             }
         }
@@ -9589,8 +9589,8 @@ pub mod external_server {
             ];
             pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
                 match index {
-                    0 => <crate::config_capnp::http_options::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    1 => <crate::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    0 => <crate::generated::config_capnp::http_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    1 => <crate::generated::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
                     2 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                     _ => ::capnp::introspect::panic_invalid_field_index(index),
                 }
@@ -9674,7 +9674,7 @@ pub mod external_server {
                 self.reader.total_size()
             }
             #[inline]
-            pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Reader<'a>> {
+            pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Reader<'a>> {
                 ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(1), ::core::option::Option::None)
             }
             #[inline]
@@ -9744,15 +9744,15 @@ pub mod external_server {
                 self.builder.as_reader().total_size()
             }
             #[inline]
-            pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Builder<'a>> {
+            pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Builder<'a>> {
                 ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(1), ::core::option::Option::None)
             }
             #[inline]
-            pub fn set_tls_options(&mut self, value: crate::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_tls_options(&mut self, value: crate::generated::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_tls_options(self, ) -> crate::config_capnp::tls_options::Builder<'a> {
+            pub fn init_tls_options(self, ) -> crate::generated::config_capnp::tls_options::Builder<'a> {
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
             #[inline]
@@ -9784,7 +9784,7 @@ pub mod external_server {
             }
         }
         impl Pipeline  {
-            pub fn get_tls_options(&self) -> crate::config_capnp::tls_options::Pipeline {
+            pub fn get_tls_options(&self) -> crate::generated::config_capnp::tls_options::Pipeline {
                 ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(1))
             }
         }
@@ -9842,7 +9842,7 @@ pub mod external_server {
             ];
             pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
                 match index {
-                    0 => <crate::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    0 => <crate::generated::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
                     1 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                     _ => ::capnp::introspect::panic_invalid_field_index(index),
                 }
@@ -10224,7 +10224,7 @@ pub mod network {
             !self.reader.get_pointer_field(1).is_null()
         }
         #[inline]
-        pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Reader<'a>> {
+        pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(2), ::core::option::Option::None)
         }
         #[inline]
@@ -10240,7 +10240,7 @@ pub mod network {
             !self.reader.get_pointer_field(3).is_null()
         }
         #[inline]
-        pub fn get_timeouts(self) -> ::capnp::Result<crate::config_capnp::upstream_timeouts::Reader<'a>> {
+        pub fn get_timeouts(self) -> ::capnp::Result<crate::generated::config_capnp::upstream_timeouts::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(4), ::core::option::Option::None)
         }
         #[inline]
@@ -10334,15 +10334,15 @@ pub mod network {
             !self.builder.is_pointer_field_null(1)
         }
         #[inline]
-        pub fn get_tls_options(self) -> ::capnp::Result<crate::config_capnp::tls_options::Builder<'a>> {
+        pub fn get_tls_options(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(2), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_tls_options(&mut self, value: crate::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_tls_options(&mut self, value: crate::generated::config_capnp::tls_options::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(2), value, false)
         }
         #[inline]
-        pub fn init_tls_options(self, ) -> crate::config_capnp::tls_options::Builder<'a> {
+        pub fn init_tls_options(self, ) -> crate::generated::config_capnp::tls_options::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(2), 0)
         }
         #[inline]
@@ -10366,15 +10366,15 @@ pub mod network {
             !self.builder.is_pointer_field_null(3)
         }
         #[inline]
-        pub fn get_timeouts(self) -> ::capnp::Result<crate::config_capnp::upstream_timeouts::Builder<'a>> {
+        pub fn get_timeouts(self) -> ::capnp::Result<crate::generated::config_capnp::upstream_timeouts::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(4), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_timeouts(&mut self, value: crate::config_capnp::upstream_timeouts::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_timeouts(&mut self, value: crate::generated::config_capnp::upstream_timeouts::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(4), value, false)
         }
         #[inline]
-        pub fn init_timeouts(self, ) -> crate::config_capnp::upstream_timeouts::Builder<'a> {
+        pub fn init_timeouts(self, ) -> crate::generated::config_capnp::upstream_timeouts::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(4), 0)
         }
         #[inline]
@@ -10390,10 +10390,10 @@ pub mod network {
         }
     }
     impl Pipeline  {
-        pub fn get_tls_options(&self) -> crate::config_capnp::tls_options::Pipeline {
+        pub fn get_tls_options(&self) -> crate::generated::config_capnp::tls_options::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(2))
         }
-        pub fn get_timeouts(&self) -> crate::config_capnp::upstream_timeouts::Pipeline {
+        pub fn get_timeouts(&self) -> crate::generated::config_capnp::upstream_timeouts::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(4))
         }
     }
@@ -10515,9 +10515,9 @@ pub mod network {
             match index {
                 0 => <::capnp::text_list::Owned as ::capnp::introspect::Introspect>::introspect(),
                 1 => <::capnp::text_list::Owned as ::capnp::introspect::Introspect>::introspect(),
-                2 => <crate::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
+                2 => <crate::generated::config_capnp::tls_options::Owned as ::capnp::introspect::Introspect>::introspect(),
                 3 => <::capnp::text_list::Owned as ::capnp::introspect::Introspect>::introspect(),
-                4 => <crate::config_capnp::upstream_timeouts::Owned as ::capnp::introspect::Introspect>::introspect(),
+                4 => <crate::generated::config_capnp::upstream_timeouts::Owned as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
         }
@@ -10876,7 +10876,7 @@ pub mod http_options {
             self.reader.total_size()
         }
         #[inline]
-        pub fn get_style(self) -> ::core::result::Result<crate::config_capnp::http_options::Style,::capnp::NotInSchema> {
+        pub fn get_style(self) -> ::core::result::Result<crate::generated::config_capnp::http_options::Style,::capnp::NotInSchema> {
             ::core::convert::TryFrom::try_from(self.reader.get_data_field::<u16>(0))
         }
         #[inline]
@@ -10896,7 +10896,7 @@ pub mod http_options {
             !self.reader.get_pointer_field(1).is_null()
         }
         #[inline]
-        pub fn get_inject_request_headers(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::http_options::header::Owned>> {
+        pub fn get_inject_request_headers(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::http_options::header::Owned>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(2), ::core::option::Option::None)
         }
         #[inline]
@@ -10904,7 +10904,7 @@ pub mod http_options {
             !self.reader.get_pointer_field(2).is_null()
         }
         #[inline]
-        pub fn get_inject_response_headers(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::http_options::header::Owned>> {
+        pub fn get_inject_response_headers(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::http_options::header::Owned>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(3), ::core::option::Option::None)
         }
         #[inline]
@@ -10974,11 +10974,11 @@ pub mod http_options {
             self.builder.as_reader().total_size()
         }
         #[inline]
-        pub fn get_style(self) -> ::core::result::Result<crate::config_capnp::http_options::Style,::capnp::NotInSchema> {
+        pub fn get_style(self) -> ::core::result::Result<crate::generated::config_capnp::http_options::Style,::capnp::NotInSchema> {
             ::core::convert::TryFrom::try_from(self.builder.get_data_field::<u16>(0))
         }
         #[inline]
-        pub fn set_style(&mut self, value: crate::config_capnp::http_options::Style)  {
+        pub fn set_style(&mut self, value: crate::generated::config_capnp::http_options::Style)  {
             self.builder.set_data_field_mask::<u16>(0, value as u16, 0);
         }
         #[inline]
@@ -11014,15 +11014,15 @@ pub mod http_options {
             !self.builder.is_pointer_field_null(1)
         }
         #[inline]
-        pub fn get_inject_request_headers(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::http_options::header::Owned>> {
+        pub fn get_inject_request_headers(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::http_options::header::Owned>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(2), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_inject_request_headers(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::http_options::header::Owned>) -> ::capnp::Result<()> {
+        pub fn set_inject_request_headers(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::http_options::header::Owned>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(2), value, false)
         }
         #[inline]
-        pub fn init_inject_request_headers(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::http_options::header::Owned> {
+        pub fn init_inject_request_headers(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::http_options::header::Owned> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(2), size)
         }
         #[inline]
@@ -11030,15 +11030,15 @@ pub mod http_options {
             !self.builder.is_pointer_field_null(2)
         }
         #[inline]
-        pub fn get_inject_response_headers(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::http_options::header::Owned>> {
+        pub fn get_inject_response_headers(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::http_options::header::Owned>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(3), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_inject_response_headers(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::http_options::header::Owned>) -> ::capnp::Result<()> {
+        pub fn set_inject_response_headers(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::http_options::header::Owned>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(3), value, false)
         }
         #[inline]
-        pub fn init_inject_response_headers(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::http_options::header::Owned> {
+        pub fn init_inject_response_headers(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::http_options::header::Owned> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(3), size)
         }
         #[inline]
@@ -11207,11 +11207,11 @@ pub mod http_options {
         ];
         pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
             match index {
-                0 => <crate::config_capnp::http_options::Style as ::capnp::introspect::Introspect>::introspect(),
+                0 => <crate::generated::config_capnp::http_options::Style as ::capnp::introspect::Introspect>::introspect(),
                 1 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                 2 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
-                3 => <::capnp::struct_list::Owned<crate::config_capnp::http_options::header::Owned> as ::capnp::introspect::Introspect>::introspect(),
-                4 => <::capnp::struct_list::Owned<crate::config_capnp::http_options::header::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                3 => <::capnp::struct_list::Owned<crate::generated::config_capnp::http_options::header::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                4 => <::capnp::struct_list::Owned<crate::generated::config_capnp::http_options::header::Owned> as ::capnp::introspect::Introspect>::introspect(),
                 5 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
@@ -11608,7 +11608,7 @@ pub mod tls_options {
             self.reader.total_size()
         }
         #[inline]
-        pub fn get_keypair(self) -> ::capnp::Result<crate::config_capnp::tls_options::keypair::Reader<'a>> {
+        pub fn get_keypair(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::keypair::Reader<'a>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(0), ::core::option::Option::None)
         }
         #[inline]
@@ -11632,7 +11632,7 @@ pub mod tls_options {
             !self.reader.get_pointer_field(1).is_null()
         }
         #[inline]
-        pub fn get_min_version(self) -> ::core::result::Result<crate::config_capnp::tls_options::Version,::capnp::NotInSchema> {
+        pub fn get_min_version(self) -> ::core::result::Result<crate::generated::config_capnp::tls_options::Version,::capnp::NotInSchema> {
             ::core::convert::TryFrom::try_from(self.reader.get_data_field::<u16>(1))
         }
         #[inline]
@@ -11644,7 +11644,7 @@ pub mod tls_options {
             !self.reader.get_pointer_field(2).is_null()
         }
         #[inline]
-        pub fn get_sni_keypairs(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::tls_options::sni_keypair::Owned>> {
+        pub fn get_sni_keypairs(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::tls_options::sni_keypair::Owned>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(3), ::core::option::Option::None)
         }
         #[inline]
@@ -11706,15 +11706,15 @@ pub mod tls_options {
             self.builder.as_reader().total_size()
         }
         #[inline]
-        pub fn get_keypair(self) -> ::capnp::Result<crate::config_capnp::tls_options::keypair::Builder<'a>> {
+        pub fn get_keypair(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::keypair::Builder<'a>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(0), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_keypair(&mut self, value: crate::config_capnp::tls_options::keypair::Reader<'_>) -> ::capnp::Result<()> {
+        pub fn set_keypair(&mut self, value: crate::generated::config_capnp::tls_options::keypair::Reader<'_>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(0), value, false)
         }
         #[inline]
-        pub fn init_keypair(self, ) -> crate::config_capnp::tls_options::keypair::Builder<'a> {
+        pub fn init_keypair(self, ) -> crate::generated::config_capnp::tls_options::keypair::Builder<'a> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(0), 0)
         }
         #[inline]
@@ -11754,11 +11754,11 @@ pub mod tls_options {
             !self.builder.is_pointer_field_null(1)
         }
         #[inline]
-        pub fn get_min_version(self) -> ::core::result::Result<crate::config_capnp::tls_options::Version,::capnp::NotInSchema> {
+        pub fn get_min_version(self) -> ::core::result::Result<crate::generated::config_capnp::tls_options::Version,::capnp::NotInSchema> {
             ::core::convert::TryFrom::try_from(self.builder.get_data_field::<u16>(1))
         }
         #[inline]
-        pub fn set_min_version(&mut self, value: crate::config_capnp::tls_options::Version)  {
+        pub fn set_min_version(&mut self, value: crate::generated::config_capnp::tls_options::Version)  {
             self.builder.set_data_field_mask::<u16>(1, value as u16, 0);
         }
         #[inline]
@@ -11778,15 +11778,15 @@ pub mod tls_options {
             !self.builder.is_pointer_field_null(2)
         }
         #[inline]
-        pub fn get_sni_keypairs(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::tls_options::sni_keypair::Owned>> {
+        pub fn get_sni_keypairs(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::tls_options::sni_keypair::Owned>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(3), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_sni_keypairs(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::tls_options::sni_keypair::Owned>) -> ::capnp::Result<()> {
+        pub fn set_sni_keypairs(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::tls_options::sni_keypair::Owned>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(3), value, false)
         }
         #[inline]
-        pub fn init_sni_keypairs(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::tls_options::sni_keypair::Owned> {
+        pub fn init_sni_keypairs(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::tls_options::sni_keypair::Owned> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(3), size)
         }
         #[inline]
@@ -11802,7 +11802,7 @@ pub mod tls_options {
         }
     }
     impl Pipeline  {
-        pub fn get_keypair(&self) -> crate::config_capnp::tls_options::keypair::Pipeline {
+        pub fn get_keypair(&self) -> crate::generated::config_capnp::tls_options::keypair::Pipeline {
             ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(0))
         }
     }
@@ -11959,13 +11959,13 @@ pub mod tls_options {
         ];
         pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
             match index {
-                0 => <crate::config_capnp::tls_options::keypair::Owned as ::capnp::introspect::Introspect>::introspect(),
+                0 => <crate::generated::config_capnp::tls_options::keypair::Owned as ::capnp::introspect::Introspect>::introspect(),
                 1 => <bool as ::capnp::introspect::Introspect>::introspect(),
                 2 => <bool as ::capnp::introspect::Introspect>::introspect(),
                 3 => <::capnp::text_list::Owned as ::capnp::introspect::Introspect>::introspect(),
-                4 => <crate::config_capnp::tls_options::Version as ::capnp::introspect::Introspect>::introspect(),
+                4 => <crate::generated::config_capnp::tls_options::Version as ::capnp::introspect::Introspect>::introspect(),
                 5 => <::capnp::text::Owned as ::capnp::introspect::Introspect>::introspect(),
-                6 => <::capnp::struct_list::Owned<crate::config_capnp::tls_options::sni_keypair::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                6 => <::capnp::struct_list::Owned<crate::generated::config_capnp::tls_options::sni_keypair::Owned> as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
         }
@@ -12400,7 +12400,7 @@ pub mod tls_options {
                 !self.reader.get_pointer_field(0).is_null()
             }
             #[inline]
-            pub fn get_keypair(self) -> ::capnp::Result<crate::config_capnp::tls_options::keypair::Reader<'a>> {
+            pub fn get_keypair(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::keypair::Reader<'a>> {
                 ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(1), ::core::option::Option::None)
             }
             #[inline]
@@ -12478,15 +12478,15 @@ pub mod tls_options {
                 !self.builder.is_pointer_field_null(0)
             }
             #[inline]
-            pub fn get_keypair(self) -> ::capnp::Result<crate::config_capnp::tls_options::keypair::Builder<'a>> {
+            pub fn get_keypair(self) -> ::capnp::Result<crate::generated::config_capnp::tls_options::keypair::Builder<'a>> {
                 ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(1), ::core::option::Option::None)
             }
             #[inline]
-            pub fn set_keypair(&mut self, value: crate::config_capnp::tls_options::keypair::Reader<'_>) -> ::capnp::Result<()> {
+            pub fn set_keypair(&mut self, value: crate::generated::config_capnp::tls_options::keypair::Reader<'_>) -> ::capnp::Result<()> {
                 ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(1), value, false)
             }
             #[inline]
-            pub fn init_keypair(self, ) -> crate::config_capnp::tls_options::keypair::Builder<'a> {
+            pub fn init_keypair(self, ) -> crate::generated::config_capnp::tls_options::keypair::Builder<'a> {
                 ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(1), 0)
             }
             #[inline]
@@ -12502,7 +12502,7 @@ pub mod tls_options {
             }
         }
         impl Pipeline  {
-            pub fn get_keypair(&self) -> crate::config_capnp::tls_options::keypair::Pipeline {
+            pub fn get_keypair(&self) -> crate::generated::config_capnp::tls_options::keypair::Pipeline {
                 ::capnp::capability::FromTypelessPipeline::new(self._typeless.get_pointer_field(1))
             }
         }
@@ -12566,7 +12566,7 @@ pub mod tls_options {
             pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
                 match index {
                     0 => <::capnp::text_list::Owned as ::capnp::introspect::Introspect>::introspect(),
-                    1 => <crate::config_capnp::tls_options::keypair::Owned as ::capnp::introspect::Introspect>::introspect(),
+                    1 => <crate::generated::config_capnp::tls_options::keypair::Owned as ::capnp::introspect::Introspect>::introspect(),
                     _ => ::capnp::introspect::panic_invalid_field_index(index),
                 }
             }
@@ -12650,7 +12650,7 @@ pub mod extension {
             self.reader.total_size()
         }
         #[inline]
-        pub fn get_modules(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::config_capnp::extension::module::Owned>> {
+        pub fn get_modules(self) -> ::capnp::Result<::capnp::struct_list::Reader<'a,crate::generated::config_capnp::extension::module::Owned>> {
             ::capnp::traits::FromPointerReader::get_from_pointer(&self.reader.get_pointer_field(0), ::core::option::Option::None)
         }
         #[inline]
@@ -12712,15 +12712,15 @@ pub mod extension {
             self.builder.as_reader().total_size()
         }
         #[inline]
-        pub fn get_modules(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::config_capnp::extension::module::Owned>> {
+        pub fn get_modules(self) -> ::capnp::Result<::capnp::struct_list::Builder<'a,crate::generated::config_capnp::extension::module::Owned>> {
             ::capnp::traits::FromPointerBuilder::get_from_pointer(self.builder.get_pointer_field(0), ::core::option::Option::None)
         }
         #[inline]
-        pub fn set_modules(&mut self, value: ::capnp::struct_list::Reader<'_,crate::config_capnp::extension::module::Owned>) -> ::capnp::Result<()> {
+        pub fn set_modules(&mut self, value: ::capnp::struct_list::Reader<'_,crate::generated::config_capnp::extension::module::Owned>) -> ::capnp::Result<()> {
             ::capnp::traits::SetterInput::set_pointer_builder(self.builder.reborrow().get_pointer_field(0), value, false)
         }
         #[inline]
-        pub fn init_modules(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::config_capnp::extension::module::Owned> {
+        pub fn init_modules(self, size: u32) -> ::capnp::struct_list::Builder<'a,crate::generated::config_capnp::extension::module::Owned> {
             ::capnp::traits::FromPointerBuilder::init_pointer(self.builder.get_pointer_field(0), size)
         }
         #[inline]
@@ -12781,7 +12781,7 @@ pub mod extension {
         ];
         pub(crate) fn get_field_types(index: u16) -> ::capnp::introspect::Type {
             match index {
-                0 => <::capnp::struct_list::Owned<crate::config_capnp::extension::module::Owned> as ::capnp::introspect::Introspect>::introspect(),
+                0 => <::capnp::struct_list::Owned<crate::generated::config_capnp::extension::module::Owned> as ::capnp::introspect::Introspect>::introspect(),
                 _ => ::capnp::introspect::panic_invalid_field_index(index),
             }
         }

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use tokio::sync::{oneshot, Semaphore};
 
-use super::{bytes_of, headers_from_js, state, string, throw_error, throw_type_error};
+use super::{bytes_of, headers_from_js, pair, state, string, throw_error, throw_type_error};
 use crate::api::{Body, BodyError, Request, RequestInfo, Response};
 use crate::pool::Job;
 use crate::spec::Target;
@@ -278,12 +278,9 @@ pub(crate) fn op_body_tee(
     };
     let r1 = st.add(Resource::Body(a));
     let r2 = st.add(Resource::Body(b));
-    let arr = v8::Array::new(scope, 2);
     let v1 = v8::Integer::new_from_unsigned(scope, r1);
     let v2 = v8::Integer::new_from_unsigned(scope, r2);
-    arr.set_index(scope, 0, v1.into());
-    arr.set_index(scope, 1, v2.into());
-    rv.set(arr.into());
+    rv.set(pair(scope, v1.into(), v2.into()).into());
 }
 
 /// Drop a body or a writer (ends the body for a writer).
@@ -307,12 +304,9 @@ pub(crate) fn op_body_writer(
     let (tx, body) = Body::channel(4, None);
     let w = st.add(Resource::Writer(tx));
     let b = st.add(Resource::Body(body));
-    let arr = v8::Array::new(scope, 2);
     let v1 = v8::Integer::new_from_unsigned(scope, w);
     let v2 = v8::Integer::new_from_unsigned(scope, b);
-    arr.set_index(scope, 0, v1.into());
-    arr.set_index(scope, 1, v2.into());
-    rv.set(arr.into());
+    rv.set(pair(scope, v1.into(), v2.into()).into());
 }
 
 /// Write a chunk: `(writerRid, bytes)` → op id yielding whether the reader

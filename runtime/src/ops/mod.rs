@@ -130,6 +130,15 @@ pub(crate) fn bytes_of(v: v8::Local<v8::Value>) -> Option<Vec<u8>> {
     None
 }
 
+/// A two-element JS array `[a, b]`, the shape ops use to return two values.
+pub(crate) fn pair<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    a: v8::Local<'s, v8::Value>,
+    b: v8::Local<'s, v8::Value>,
+) -> v8::Local<'s, v8::Array> {
+    v8::Array::new_with_elements(scope, &[a, b])
+}
+
 /// A new `Uint8Array` owning `bytes` (no copy).
 pub(crate) fn uint8_array<'s>(
     scope: &mut v8::PinScope<'s, '_>,

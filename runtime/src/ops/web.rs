@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use ring::rand::SecureRandom;
 
-use super::{bytes_of, state, string, throw_error, throw_type_error, uint8_array};
+use super::{bytes_of, pair, state, string, throw_error, throw_type_error, uint8_array};
 use crate::state::OpResult;
 
 /// `console.*`: `(level, message)`; level 0 debug, 1 info, 2 warn, 3 error.
@@ -216,12 +216,9 @@ pub(crate) fn op_encoding_encode_into(
             }
         }
     }
-    let arr = v8::Array::new(scope, 2);
     let r = v8::Number::new(scope, read as f64);
     let w = v8::Number::new(scope, written as f64);
-    arr.set_index(scope, 0, r.into());
-    arr.set_index(scope, 1, w.into());
-    rv.set(arr.into());
+    rv.set(pair(scope, r.into(), w.into()).into());
 }
 
 /// `TextDecoder.decode`: `(bytes, encoding, fatal, stream)` → `[string,
@@ -294,15 +291,12 @@ pub(crate) fn op_encoding_decode(
             (text, bytes.len() - end)
         }
     };
-    let arr = v8::Array::new(scope, 2);
     let Some(s) = v8::String::new(scope, &text) else {
         throw_error(scope, "string too long");
         return;
     };
     let n = v8::Number::new(scope, leftover as f64);
-    arr.set_index(scope, 0, s.into());
-    arr.set_index(scope, 1, n.into());
-    rv.set(arr.into());
+    rv.set(pair(scope, s.into(), n.into()).into());
 }
 
 /// Length of an incomplete (but so far valid) UTF-8 sequence at the end of

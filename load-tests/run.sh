@@ -32,21 +32,4 @@ need_cmd curl curl no || true
 need_workerd "$here" || true
 if [ "$build" = yes ]; then build_isoproxy "$repo" || true; fi
 
-child=
-cleanup() {
-  # bench.py stops the processes it started when it gets SIGTERM.
-  if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
-    kill -TERM "$child" 2>/dev/null || true
-    wait "$child" 2>/dev/null || true
-  fi
-}
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-trap cleanup EXIT
-
-python3 "$here/bench.py" "${args[@]}" &
-child=$!
-status=0
-wait "$child" || status=$?
-child=
-exit "$status"
+run_python "$here/bench.py" "${args[@]}"

@@ -25,20 +25,4 @@ need_cmd wrk wrk yes
 need_workerd "$here" || true
 if [ "$build" = yes ]; then build_isoproxy "$repo" || true; fi
 
-child=
-cleanup() {
-  if [ -n "$child" ] && kill -0 "$child" 2>/dev/null; then
-    kill -TERM "$child" 2>/dev/null || true
-    wait "$child" 2>/dev/null || true
-  fi
-}
-trap 'cleanup; exit 130' INT
-trap 'cleanup; exit 143' TERM
-trap cleanup EXIT
-
-python3 "$here/scale.py" "${args[@]}" &
-child=$!
-status=0
-wait "$child" || status=$?
-child=
-exit "$status"
+run_python "$here/scale.py" "${args[@]}"

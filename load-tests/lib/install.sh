@@ -70,3 +70,27 @@ build_isoproxy() {
   echo "build: cargo build --release -p isoproxy FAILED; isoproxy rows will show an error" >&2
   return 1
 }
+
+# run_python SCRIPT ARGS...: run a harness script in the background so that
+# Ctrl-C or SIGTERM to this shell is passed on to it (it then stops every
+# process it started by PID), and exit with its status.
+run_python() {
+  local script=$1
+  shift
+  _child=
+  _stop_child() {
+    if [ -n "$_child" ] && kill -0 "$_child" 2>/dev/null; then
+      kill -TERM "$_child" 2>/dev/null || true
+      wait "$_child" 2>/dev/null || true
+    fi
+  }
+  trap '_stop_child; exit 130' INT
+  trap '_stop_child; exit 143' TERM
+  trap _stop_child EXIT
+  python3 "$script" "$@" &
+  _child=$!
+  local status=0
+  wait "$_child" || status=$?
+  _child=
+  exit "$status"
+}

@@ -39,8 +39,16 @@ pub struct SocketServer {
     pub tls: Option<Acceptor>,
 }
 
+/// Small writes are gathered up to this many bytes before they go to the
+/// socket. Pingora flushes at the end of every response (and after every
+/// chunk of a chunked or close-delimited body), so a short response leaves in
+/// one `sendmsg` instead of one per header and body write. The same size as
+/// Pingora's own listener write buffer (one Ethernet-sized segment).
+const WRITE_BUF: usize = 1460;
+
 /// A stream with bytes already read put back in front of it, and for a
 /// chunked request a strict check of the body framing as it is read.
+/// Writes are buffered up to [`WRITE_BUF`] bytes until flushed.
 #[derive(Debug)]
 pub struct Prefixed {
     prefix: Vec<u8>,
@@ -49,17 +57,41 @@ pub struct Prefixed {
     /// Bytes of the head still to pass before the body starts.
     head_left: usize,
     chunked: Option<ChunkedCheck>,
+    /// Written but not yet sent.
+    wbuf: Vec<u8>,
 }
 
 impl Prefixed {
-    fn new(prefix: Vec<u8>, inner: Stream, head_len: usize, chunked: bool) -> Prefixed {
+    fn new(prefix: Vec<u8>, inner: Stream, head_len: usize, chunked: bool, wbuf: Vec<u8>) -> Prefixed {
         Prefixed {
             prefix,
             pos: 0,
             inner,
             head_left: head_len,
             chunked: chunked.then(ChunkedCheck::default),
+            wbuf,
         }
+    }
+
+    /// Send everything buffered.
+    fn poll_drain(&mut self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        let mut sent = 0;
+        let result = loop {
+            if sent == self.wbuf.len() {
+                break Ok(());
+            }
+            match Pin::new(&mut self.inner).poll_write(cx, &self.wbuf[sent..]) {
+                Poll::Ready(Ok(0)) => break Err(std::io::ErrorKind::WriteZero.into()),
+                Poll::Ready(Ok(n)) => sent += n,
+                Poll::Ready(Err(e)) => break Err(e),
+                Poll::Pending => {
+                    self.wbuf.drain(..sent);
+                    return Poll::Pending;
+                }
+            }
+        };
+        self.wbuf.drain(..sent);
+        Poll::Ready(result)
     }
 }
 
@@ -80,11 +112,17 @@ fn inspect(head_left: &mut usize, chunked: &mut Option<ChunkedCheck>, mut bytes:
 }
 
 impl Prefixed {
-    /// The inner stream and any prefix bytes not read yet.
-    fn into_parts(self) -> (Stream, Vec<u8>) {
+    /// The inner stream, any prefix bytes not read yet, and the (flushed,
+    /// so empty) write buffer for the next request on the connection.
+    /// `None` if written bytes were never flushed: the connection cannot be
+    /// reused then.
+    fn into_parts(self) -> Option<(Stream, Vec<u8>, Vec<u8>)> {
+        if !self.wbuf.is_empty() {
+            return None;
+        }
         let mut rest = self.prefix;
         rest.drain(..self.pos);
-        (self.inner, rest)
+        Some((self.inner, rest, self.wbuf))
     }
 }
 
@@ -119,30 +157,31 @@ impl AsyncRead for Prefixed {
 
 impl AsyncWrite for Prefixed {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write(cx, buf)
+        let this = &mut *self;
+        if this.wbuf.len() + buf.len() > WRITE_BUF {
+            std::task::ready!(this.poll_drain(cx))?;
+        }
+        if buf.len() >= WRITE_BUF {
+            // Large writes skip the buffer (it is empty now).
+            return Pin::new(&mut this.inner).poll_write(cx, buf);
+        }
+        this.wbuf.extend_from_slice(buf);
+        Poll::Ready(Ok(buf.len()))
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.inner).poll_flush(cx)
     }
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        std::task::ready!(self.poll_drain(cx))?;
         Pin::new(&mut self.inner).poll_shutdown(cx)
-    }
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[std::io::IoSlice<'_>],
-    ) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
     }
 }
 
 #[async_trait]
 impl Shutdown for Prefixed {
     async fn shutdown(&mut self) {
-        let _ = AsyncWriteExt::shutdown(&mut self.inner).await;
+        let _ = AsyncWriteExt::shutdown(self).await;
     }
 }
 
@@ -230,6 +269,7 @@ impl SocketServer {
     async fn serve_h1(&self, mut stream: Stream, client: Option<std::net::SocketAddr>, shutdown: ShutdownWatch) {
         let limits = self.route.limits;
         let mut buf: Vec<u8> = Vec::new();
+        let mut wbuf: Vec<u8> = Vec::new();
         let mut settings: Option<HttpPersistentSettings> = None;
         let mut served: u32 = 0;
         loop {
@@ -255,7 +295,7 @@ impl SocketServer {
                 return;
             }
             served += 1;
-            let prefixed = Prefixed::new(std::mem::take(&mut buf), stream, head.len, head.chunked);
+            let prefixed = Prefixed::new(std::mem::take(&mut buf), stream, head.len, head.chunked, wbuf);
             let mut session = ServerSession::new_http1(Box::new(prefixed));
             // Between body reads; the head is already here.
             session.set_read_timeout(Some(ms(limits.body_timeout_ms)));
@@ -279,13 +319,13 @@ impl SocketServer {
             }
             let (s, st) = reused.consume();
             settings = st;
-            match s.into_any().downcast::<Prefixed>() {
-                Ok(p) => {
-                    let (inner, rest) = p.into_parts();
+            match s.into_any().downcast::<Prefixed>().ok().and_then(|p| p.into_parts()) {
+                Some((inner, rest, w)) => {
                     stream = inner;
                     buf = rest;
+                    wbuf = w;
                 }
-                Err(_) => return,
+                None => return,
             }
         }
     }

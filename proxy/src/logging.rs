@@ -11,7 +11,7 @@ use std::io;
 
 use isoproxy_schema::model::AccessLogOptions;
 use prometheus::IntCounter;
-use tracing_subscriber::filter::{filter_fn, EnvFilter, LevelFilter, Targets};
+use tracing_subscriber::filter::{EnvFilter, LevelFilter, Targets};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
@@ -44,21 +44,26 @@ pub fn init(access: &AccessLogOptions, structured: bool, verbose: u8, dropped: I
     // then discarded.
     let access_layer = access_layer.with_filter(Targets::new().with_target(access_log::TARGET, LevelFilter::INFO));
 
-    let env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter(verbose)));
-    let not_access = filter_fn(|m| m.target() != access_log::TARGET);
+    // The application log never carries access records. Saying so with a
+    // directive (not a closure filter) keeps the level hint: `try_init` sets
+    // the `log` crate's max level from it, so Pingora's disabled `log::debug!`
+    // and `trace!` calls cost a comparison instead of a trip through
+    // `tracing-log` and every filter (about a tenth of a request's CPU).
+    let mut env = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter(verbose)));
+    if let Ok(off) = format!("{}=off", access_log::TARGET).parse() {
+        env = env.add_directive(off);
+    }
     let app = if structured {
         tracing_subscriber::fmt::layer()
             .json()
             .with_writer(io::stderr)
             .with_filter(env)
-            .with_filter(not_access)
             .boxed()
     } else {
         tracing_subscriber::fmt::layer()
             .with_writer(io::stderr)
             .with_ansi(false)
             .with_filter(env)
-            .with_filter(not_access)
             .boxed()
     };
     tracing_subscriber::registry()

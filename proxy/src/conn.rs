@@ -39,16 +39,18 @@ pub struct SocketServer {
     pub tls: Option<Acceptor>,
 }
 
-/// Small writes are gathered up to this many bytes before they go to the
-/// socket. Pingora flushes at the end of every response (and after every
-/// chunk of a chunked or close-delimited body), so a short response leaves in
-/// one `sendmsg` instead of one per header and body write. The same size as
-/// Pingora's own listener write buffer (one Ethernet-sized segment).
+/// The response head is held back (up to this many bytes) so that it leaves
+/// in one `sendto` with the first body bytes. Only the first write of a
+/// response is held: every later write goes out at once, together with
+/// anything held, so streamed bodies are never delayed by the proxy. A head
+/// with no body is sent when Pingora flushes, which it does at the end of
+/// every response.
 const WRITE_BUF: usize = 1460;
 
 /// A stream with bytes already read put back in front of it, and for a
 /// chunked request a strict check of the body framing as it is read.
-/// Writes are buffered up to [`WRITE_BUF`] bytes until flushed.
+/// The first small write (the response head) is held until the next write
+/// or flush ([`WRITE_BUF`]).
 #[derive(Debug)]
 pub struct Prefixed {
     prefix: Vec<u8>,
@@ -59,6 +61,8 @@ pub struct Prefixed {
     chunked: Option<ChunkedCheck>,
     /// Written but not yet sent.
     wbuf: Vec<u8>,
+    /// Whether a write was already held back for this response.
+    held: bool,
 }
 
 impl Prefixed {
@@ -70,6 +74,7 @@ impl Prefixed {
             head_left: head_len,
             chunked: chunked.then(ChunkedCheck::default),
             wbuf,
+            held: false,
         }
     }
 
@@ -157,16 +162,38 @@ impl AsyncRead for Prefixed {
 
 impl AsyncWrite for Prefixed {
     fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        self.poll_write_vectored(cx, &[std::io::IoSlice::new(buf)])
+    }
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
         let this = &mut *self;
-        if this.wbuf.len() + buf.len() > WRITE_BUF {
-            std::task::ready!(this.poll_drain(cx))?;
+        let len: usize = bufs.iter().map(|b| b.len()).sum();
+        if this.wbuf.is_empty() {
+            if !this.held && len < WRITE_BUF {
+                // The head: wait for the body to go with it.
+                this.held = true;
+                bufs.iter().for_each(|b| this.wbuf.extend_from_slice(b));
+                return Poll::Ready(Ok(len));
+            }
+            return Pin::new(&mut this.inner).poll_write_vectored(cx, bufs);
         }
-        if buf.len() >= WRITE_BUF {
-            // Large writes skip the buffer (it is empty now).
-            return Pin::new(&mut this.inner).poll_write(cx, buf);
+        if this.wbuf.len() + len <= WRITE_BUF {
+            // Joins what is held and goes out now. If the socket is full,
+            // the bytes wait in the buffer for the next write or flush.
+            bufs.iter().for_each(|b| this.wbuf.extend_from_slice(b));
+            if let Poll::Ready(Err(e)) = this.poll_drain(cx) {
+                return Poll::Ready(Err(e));
+            }
+            return Poll::Ready(Ok(len));
         }
-        this.wbuf.extend_from_slice(buf);
-        Poll::Ready(Ok(buf.len()))
+        std::task::ready!(this.poll_drain(cx))?;
+        Pin::new(&mut this.inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        true
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
         std::task::ready!(self.poll_drain(cx))?;

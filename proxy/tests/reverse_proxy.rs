@@ -289,3 +289,75 @@ fn get_with_a_body_is_forwarded_but_no_connection_is_reused() {
     assert_eq!(get(port, "/next", "a.test").status, 200);
     assert_eq!(origin.connections.load(std::sync::atomic::Ordering::SeqCst), 2);
 }
+
+/// The proxy gathers a response head with the first body bytes, but must
+/// never sit on body bytes it has: each piece of a streamed body (with a
+/// Content-Length or chunked) reaches the client while the origin still
+/// waits for the client to confirm the previous piece.
+#[test]
+fn streamed_body_pieces_are_not_held_back() {
+    use std::io::{Read, Write};
+    use std::sync::mpsc;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = listener.local_addr().unwrap();
+    let (seen_tx, seen_rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let Some(Ok(mut s)) = listener.incoming().next() else {
+            return;
+        };
+        for head in [
+            "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+        ] {
+            let mut buf = [0u8; 4096];
+            let _ = s.read(&mut buf);
+            let chunked = head.contains("chunked");
+            let _ = s.write_all(head.as_bytes());
+            for piece in ["one", "two", "six"] {
+                let bytes = if chunked {
+                    format!("3\r\n{piece}\r\n")
+                } else {
+                    piece.to_string()
+                };
+                let _ = s.write_all(bytes.as_bytes());
+                // The next piece only after the client has this one.
+                if seen_rx.recv_timeout(std::time::Duration::from_secs(10)).is_err() {
+                    return;
+                }
+            }
+            if chunked {
+                let _ = s.write_all(b"0\r\n\r\n");
+            }
+        }
+    });
+    let proxy = Proxy::start(&config(origin, "", ""), &["http"]);
+    let mut c = std::net::TcpStream::connect(("127.0.0.1", proxy.port("http"))).unwrap();
+    c.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
+    for round in 0..2 {
+        c.write_all(b"GET /stream HTTP/1.1\r\nHost: a.test\r\n\r\n").unwrap();
+        let mut got = Vec::new();
+        for piece in ["one", "two", "six"] {
+            // Read until this piece has arrived (a read timeout fails the test).
+            while !String::from_utf8_lossy(&got).contains(piece) {
+                let mut buf = [0u8; 1024];
+                let n = c
+                    .read(&mut buf)
+                    .unwrap_or_else(|e| panic!("round {round}: waiting for {piece:?}: {e}"));
+                assert!(n > 0, "round {round}: closed before {piece:?}");
+                got.extend_from_slice(&buf[..n]);
+            }
+            seen_tx.send(()).unwrap();
+        }
+        if round == 1 {
+            // The last chunk, so the next read of the test does not see it.
+            while !got.ends_with(b"0\r\n\r\n") {
+                let mut buf = [0u8; 64];
+                let n = c.read(&mut buf).unwrap();
+                assert!(n > 0);
+                got.extend_from_slice(&buf[..n]);
+            }
+        }
+        let text = String::from_utf8_lossy(&got);
+        assert!(text.starts_with("HTTP/1.1 200"), "round {round}: {text}");
+    }
+}

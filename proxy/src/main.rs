@@ -21,6 +21,12 @@ mod worker;
 
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc's malloc: a proxied request makes a few dozen
+/// short-lived allocations (headers, buffers, futures), and glibc's
+/// allocator was a fifth of the instructions spent on one.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     cli::main()
 }

@@ -86,21 +86,16 @@ static V8_INIT: Once = Once::new();
 
 /// V8 flags set before the config's own (which may override them).
 ///
-/// `--no-turbofan`: in this V8 (v8 crate 152.2), some TurboFan-optimized
-/// loops such as `for (;;) new Array(100).fill(1)` never service interrupts,
-/// so neither the CPU watchdog's `terminate_execution` nor the heap limit can
-/// stop them; with Ignition, Sparkplug and Maglev they can. Set
-/// `--turbofan` in the config's `v8Flags` to trade that for peak JS speed.
-///
-/// What goes wrong: Turboshaft's loop-unrolling analysis lets it drop the
-/// per-iteration stack check (where interrupts are serviced) from loops it
-/// believes run only a few thousand times (`LoopStackCheckElisionReducer`),
-/// and the `fill` loop above loses its check although it never ends (why it
-/// is misjudged is not established). Plain loops keep their check. With `--turbofan
-/// --no-turboshaft-loop-unrolling` every loop we tried stopped at the CPU
-/// limit (OSR and normal optimization alike); it is not the default because
-/// it was only tried by hand, not proven for all loop shapes.
-const DEFAULT_V8_FLAGS: &str = "--no-turbofan";
+/// TurboFan is on, but Turboshaft's loop unrolling is off: with it, this V8
+/// (v8 crate 152.2) drops the per-iteration stack check (where interrupts,
+/// and so `terminate_execution`, are serviced) from loops it believes run
+/// only a few thousand times (`LoopStackCheckElisionReducer`), and a loop
+/// such as `for (;;) new Array(100).fill(1)` loses its check although it
+/// never ends; neither the CPU watchdog nor the heap limit could stop it.
+/// Without loop unrolling every loop shape in `tests/turbofan.rs` (forced
+/// optimization, natural tier-up and on-stack replacement) stops at the CPU
+/// limit. `v8Flags = ["--no-turbofan"]` in the config turns TurboFan off.
+const DEFAULT_V8_FLAGS: &str = "--turbofan --no-turboshaft-loop-unrolling";
 
 fn init_v8(flags: &[String]) {
     V8_INIT.call_once(|| {

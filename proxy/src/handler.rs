@@ -38,6 +38,8 @@ pub struct RequestCtx {
     pub bytes_in: u64,
     /// How the Worker ended, when one ran.
     pub worker_outcome: Option<Outcome>,
+    /// JavaScript CPU time the Worker used, when one ran.
+    pub worker_cpu: Option<std::time::Duration>,
     /// The refusal to send, decided in an earlier phase.
     pub reject: Option<Reject>,
     /// Who is to blame for a failure.
@@ -186,6 +188,7 @@ impl ProxyHttp for Handler {
             upstream_status: 0,
             bytes_in: 0,
             worker_outcome: None,
+            worker_cpu: None,
             reject: None,
             blame: None,
             dest_host: None,
@@ -484,6 +487,7 @@ impl ProxyHttp for Handler {
             upstream_status = (ctx.upstream_status > 0).then_some(ctx.upstream_status),
             worker = is_worker.then_some(&*self.route.service.name),
             worker_outcome = ctx.worker_outcome.map(Outcome::as_str),
+            worker_cpu_ms = ctx.worker_cpu.map(|d| d.as_secs_f64() * 1000.0),
             duration_ms = ctx.start.elapsed().as_secs_f64() * 1000.0,
             error_source = ctx.blame.map(Blame::as_str),
             user_agent = req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),

@@ -55,6 +55,19 @@ pub struct WorkerFailure {
     pub message: String,
 }
 
+/// The outcome of one Worker invocation and what it cost.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The Worker's response, or why there is none.
+    pub result: Result<Response, WorkerFailure>,
+    /// JavaScript CPU time the request used up to its response headers or
+    /// its failure (for a CPU-limit breach: at least the limit; for a
+    /// wall-limit breach or a canceled request: what it had used by then).
+    /// JavaScript that runs later (`waitUntil`, a body produced in JS) is
+    /// not included.
+    pub cpu: Duration,
+}
+
 /// What loading a Worker cost, measured at start-up.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerStats {
@@ -215,6 +228,38 @@ impl WorkerPool {
         request: Request,
         info: RequestInfo,
     ) -> Result<Response, WorkerFailure> {
+        self.invoke(worker, entrypoint, props_json, request, info).await.result
+    }
+
+    /// As [`WorkerPool::fetch_entrypoint`], also returning the JavaScript
+    /// CPU time the request used (see [`Invocation::cpu`]).
+    pub async fn invoke(
+        &self,
+        worker: &str,
+        entrypoint: Option<&str>,
+        props_json: Option<&str>,
+        request: Request,
+        info: RequestInfo,
+    ) -> Invocation {
+        let cpu_ns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let result = self
+            .run(worker, entrypoint, props_json, request, info, cpu_ns.clone())
+            .await;
+        Invocation {
+            result,
+            cpu: Duration::from_nanos(cpu_ns.load(Ordering::SeqCst)),
+        }
+    }
+
+    async fn run(
+        &self,
+        worker: &str,
+        entrypoint: Option<&str>,
+        props_json: Option<&str>,
+        request: Request,
+        info: RequestInfo,
+        cpu_ns: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Result<Response, WorkerFailure> {
         let Some(spec) = self.inner.specs.get(worker) else {
             return Err(WorkerFailure {
                 outcome: Outcome::Internal,
@@ -237,6 +282,7 @@ impl WorkerPool {
             info,
             reply: tx,
             gone: Some(gone),
+            cpu_ns: cpu_ns.clone(),
         };
         if self.inner.threads.get(i).map(|t| t.send(Msg::Job(job)).is_ok()) != Some(true) {
             return Err(WorkerFailure {
@@ -253,10 +299,10 @@ impl WorkerPool {
             }),
             Err(_) => {
                 tracing::warn!(target: "isoproxy::worker", worker, limit_ms = spec.limits().wall_ms, "wall-time limit exceeded");
-                // The isolate's own report is dropped with the reply channel.
-                self.inner
-                    .observer
-                    .invocation(worker, Outcome::WallLimit, Duration::ZERO);
+                // The isolate's own report is dropped with the reply channel;
+                // the CPU time is what the request had used by now.
+                let cpu = Duration::from_nanos(cpu_ns.load(Ordering::SeqCst));
+                self.inner.observer.invocation(worker, Outcome::WallLimit, cpu);
                 Err(WorkerFailure {
                     outcome: Outcome::WallLimit,
                     message: format!("no response within the wall-time limit of {} ms", spec.limits().wall_ms),

@@ -101,14 +101,23 @@ impl Proxy {
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap());
         let wfd = writer.as_raw_fd();
-        // SAFETY: only async-signal-safe calls between fork and exec.
+        fds.insert(0, (wfd, 3));
+        // Sources first copied above every target, so that no dup2 onto a
+        // target (3, 40, ...) can clobber a source that happens to have that
+        // number in this (busy, multi-threaded) test process.
+        let mut high = vec![0i32; fds.len()];
+        // SAFETY: only async-signal-safe calls between fork and exec; `high`
+        // was allocated before the fork.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::dup2(wfd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
+                for (i, (from, _)) in fds.iter().enumerate() {
+                    high[i] = libc::fcntl(*from, libc::F_DUPFD_CLOEXEC, 500);
+                    if high[i] < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
-                for (from, to) in &fds {
-                    if libc::dup2(*from, *to) < 0 {
+                for (i, (_, to)) in fds.iter().enumerate() {
+                    if libc::dup2(high[i], *to) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                 }

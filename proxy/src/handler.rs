@@ -78,14 +78,15 @@ pub fn cut_in_flight() {
     CUT.store(true, Ordering::Release);
 }
 
+/// Whether the drain deadline has cut the requests still in flight.
+pub fn is_cut() -> bool {
+    CUT.load(Ordering::Acquire)
+}
+
 impl Drop for RequestCtx {
     fn drop(&mut self) {
         let Some(u) = self.unlogged.take() else { return };
-        let blame = if CUT.load(Ordering::Acquire) {
-            Blame::Internal
-        } else {
-            Blame::Downstream
-        };
+        let blame = if is_cut() { Blame::Internal } else { Blame::Downstream };
         let status = self.upstream_status;
         let route = &u.route;
         let is_worker = matches!(route.service.target, Target::Worker);

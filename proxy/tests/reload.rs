@@ -432,3 +432,36 @@ fn requests_cut_at_the_drain_deadline_are_logged() {
     assert_eq!(cut["method"], "GET");
     assert_eq!(cut["socket"], "http");
 }
+
+#[test]
+fn a_tunnel_cut_at_the_drain_deadline_is_logged() {
+    let target = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = target.local_addr().unwrap();
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"net\", network = (allow = [\"local\"], connectPorts = [\"1-65535\"])) ],
+  sockets = [ (name = \"fwd\", address = \"127.0.0.1:0\", http = (style = proxy), service = \"net\") ],
+  server = (drainTimeoutMs = 300),
+);\n"
+    );
+    let mut proxy = Proxy::start(&config, &["fwd"]);
+    let mut c = Client::connect(proxy.port("fwd"));
+    c.send(format!("CONNECT {addr} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes());
+    let (mut far, _) = target.accept().unwrap();
+    let mut got = [0u8; 39];
+    std::io::Read::read_exact(&mut c.stream, &mut got).unwrap();
+    assert!(got.starts_with(b"HTTP/1.1 200"), "{}", String::from_utf8_lossy(&got));
+    c.send(b"ping");
+    let mut ping = [0u8; 4];
+    std::io::Read::read_exact(&mut far, &mut ping).unwrap();
+    proxy.signal(libc::SIGTERM);
+    assert_eq!(proxy.wait_exit(Duration::from_secs(10)), Some(0));
+    let records = access_records(&proxy);
+    let cut = records
+        .iter()
+        .find(|r| r["method"] == "CONNECT")
+        .unwrap_or_else(|| panic!("{records:?}"));
+    assert_eq!(cut["error_source"], "internal", "{cut}");
+    assert_eq!(cut["status"], 200, "{cut}");
+    assert_eq!(cut["bytes_in"], 4, "{cut}");
+}

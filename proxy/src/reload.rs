@@ -99,6 +99,9 @@ struct State {
 /// reload needs to build the next one.
 pub struct Server {
     args: ServeArgs,
+    /// The config the process started with: settings a reload cannot
+    /// change keep these values.
+    initial: Arc<Config>,
     conf: Arc<ServerConf>,
     metrics: Arc<crate::metrics::Metrics>,
     access: crate::access_log::AccessLogHandle,
@@ -178,6 +181,7 @@ impl Server {
         metrics.config_generation.set(first.number as i64);
         let server = Arc::new(Server {
             args,
+            initial: first.config.clone(),
             conf,
             metrics,
             access,
@@ -327,7 +331,7 @@ impl Server {
     fn prepare(&self, number: u64, old: &Config) -> Result<Prepared, String> {
         let loaded = self.args.config.load().map_err(|e| e.to_string())?;
         let config = Arc::new(loaded.config);
-        warn_fixed_settings(old, &config, &self.args);
+        warn_fixed_settings(&self.initial, &config, &self.args);
         let access = if config.access_log != old.access_log {
             Some(
                 self.access
@@ -485,8 +489,9 @@ fn signature(files: &[PathBuf]) -> Vec<FileStamp> {
         .collect()
 }
 
-/// Settings a reload cannot apply: log each one that changed. The running
-/// value stays in force until a restart.
+/// Settings a reload cannot apply: log each one that differs from the
+/// value the process started with (`old`), which stays in force until a
+/// restart.
 fn warn_fixed_settings(old: &Config, new: &Config, args: &ServeArgs) {
     let mut fixed = Vec::new();
     if old.server.threads != new.server.threads {
@@ -498,10 +503,12 @@ fn warn_fixed_settings(old: &Config, new: &Config, args: &ServeArgs) {
     if old.structured_logging != new.structured_logging {
         fixed.push("structuredLogging");
     }
-    if old.metrics != new.metrics
-        && (args.metrics_addr.is_none()
-            || old.metrics.as_ref().map(|m| &m.path) != new.metrics.as_ref().map(|m| &m.path))
-    {
+    let metrics = |c: &Config| {
+        let m = c.metrics.as_ref();
+        let address = args.metrics_addr.clone().or_else(|| m.map(|m| m.address.clone()));
+        (address, m.map(|m| m.path.clone()))
+    };
+    if metrics(old) != metrics(new) {
         fixed.push("metrics");
     }
     if old.admin != new.admin {

@@ -465,3 +465,139 @@ fn a_tunnel_cut_at_the_drain_deadline_is_logged() {
     assert_eq!(cut["status"], 200, "{cut}");
     assert_eq!(cut["bytes_in"], 4, "{cut}");
 }
+
+/// RELIABILITY O1: a reload while 200 clients each keep a 2 s request in
+/// flight: no request fails, every request in flight at the reload finishes
+/// on the old version, and every request sent after it sees the new one.
+#[test]
+fn reload_with_200_clients_in_slow_requests() {
+    let origin = Origin::start(|_| {
+        std::thread::sleep(Duration::from_secs(2));
+        Reply::ok("slow")
+    });
+    let config = |script: &str| {
+        format!(
+            "{USING}const config :Workerd.Config = (
+  services = [ (name = \"w\", worker = .w), (name = \"origin\", external = (address = \"{}\", http = ())) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
+  server = (isolateThreads = 1),
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"{script}\") ],
+  compatibilityDate = \"2024-09-01\",
+  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
+);\n",
+            origin.addr
+        )
+    };
+    let script = |v: &str| {
+        format!("export default {{ async fetch(req, env) {{ const r = await env.ORIGIN.fetch(req); return new Response('{v}:' + await r.text()); }} }};\n")
+    };
+    let (v1, v2) = (script("v1"), script("v2"));
+    let proxy = Proxy::start_full(&config("v1.js"), &[("v1.js", &v1), ("v2.js", &v2)], &["http"], &[], &[]);
+    let port = proxy.port("http");
+    // Set once the reload has been reported; requests sent after that must
+    // see v2.
+    let reloaded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let clients: Vec<_> = (0..200)
+        .map(|_| {
+            let (reloaded, stop) = (reloaded.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut seen = Vec::new();
+                let mut c = Client::connect(port);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let after = reloaded.load(std::sync::atomic::Ordering::SeqCst);
+                    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+                    let r = c.read_response(false);
+                    seen.push((after, r.map(|r| (r.status, r.text()))));
+                }
+                seen
+            })
+        })
+        .collect();
+    // Every client has a request in flight once the origin has 200.
+    eventually(Duration::from_secs(15), "200 requests at the origin", || {
+        origin.requests().len() >= 200
+    });
+    proxy.write_file("config.capnp", &config("v2.js"));
+    assert_eq!(proxy.reload()["result"], "ok");
+    reloaded.store(true, std::sync::atomic::Ordering::SeqCst);
+    // Let every client finish its in-flight request and send one more.
+    eventually(Duration::from_secs(15), "a second round at the origin", || {
+        origin.requests().len() >= 400
+    });
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (mut old, mut new) = (0, 0);
+    for c in clients {
+        for (after, r) in c.join().unwrap() {
+            let (status, body) = r.expect("a request failed");
+            assert_eq!(status, 200, "{body}");
+            match body.as_str() {
+                "v1:slow" => {
+                    assert!(!after, "a request sent after the reload got the old version");
+                    old += 1;
+                }
+                "v2:slow" => new += 1,
+                other => panic!("unexpected body {other:?}"),
+            }
+        }
+    }
+    assert!(old >= 200 && new >= 200, "old {old}, new {new}");
+}
+
+#[test]
+fn reload_moves_the_access_log_and_names_settings_that_need_a_restart() {
+    let origin = Origin::echo();
+    let config = |extra: &str| {
+        format!(
+            "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+  {extra}
+);\n",
+            origin.addr
+        )
+    };
+    let proxy = Proxy::start(&config(""), &["http"]);
+    let port = proxy.port("http");
+    assert_eq!(get(port, "/before", "a").status, 200);
+    let file = proxy.dir.join("access.log");
+    proxy.write_file(
+        "config.capnp",
+        &config(&format!(
+            "accessLog = (format = combined, path = {:?}), server = (threads = 1),",
+            file.to_str().unwrap()
+        )),
+    );
+    assert_eq!(proxy.reload()["result"], "ok");
+    assert!(
+        proxy
+            .stderr_text()
+            .contains("server.threads changed but needs a restart"),
+        "{}",
+        proxy.stderr_text()
+    );
+    assert_eq!(get(port, "/after", "a").status, 200);
+    eventually(Duration::from_secs(5), "the record in the new file", || {
+        std::fs::read_to_string(&file).is_ok_and(|t| t.contains("\"GET /after HTTP/1.1\" 200"))
+    });
+    let stdout = proxy.stdout_text();
+    assert!(stdout.contains("\"path\":\"/before\""), "{stdout}");
+    assert!(!stdout.contains("/after"), "{stdout}");
+
+    // An access-log path that cannot be opened fails the reload.
+    proxy.write_file(
+        "config.capnp",
+        &config("accessLog = (path = \"/nonexistent-dir/access.log\"),"),
+    );
+    assert_eq!(proxy.reload()["result"], "error");
+    assert!(proxy.stderr_text().contains("access log:"), "{}", proxy.stderr_text());
+
+    // The running thread count is still the start-up one: a reload that
+    // keeps `threads = 1` warns again.
+    proxy.write_file("config.capnp", &config("server = (threads = 1),"));
+    assert_eq!(proxy.reload()["result"], "ok");
+    let warnings = proxy.stderr_text().matches("server.threads changed").count();
+    assert_eq!(warnings, 2, "{}", proxy.stderr_text());
+}

@@ -100,6 +100,10 @@ fn twenty_reloads_under_load_fail_no_request_and_leak_no_threads() {
         let names = proxy.thread_names();
         count(&names, "isoproxy-isolat") == 1 && count(&names, "isoproxy-watchd") == 1
     });
+    // And their isolates are gone: only the current generation's one is live.
+    eventually(Duration::from_secs(10), "old isolates to be counted out", || {
+        proxy.metric(admin, "isoproxy_worker_isolates{worker=\"w\"}") == 1.0
+    });
     let names = proxy.thread_names();
     assert!(names.len() < 20, "{} threads: {names:?}", names.len());
 }

@@ -18,6 +18,7 @@ mod reload;
 mod route;
 mod serve;
 mod tls;
+mod upgrade;
 mod upstream;
 mod worker;
 

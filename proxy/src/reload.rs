@@ -80,6 +80,10 @@ struct Listener {
     slot: Arc<Slot>,
     /// Set to stop accepting and drain this socket's connections.
     stop: watch::Sender<bool>,
+    /// A copy of the listening socket, to hand to a successor process
+    /// (`--upgrade-socket`); dropped when shutdown begins so that the socket
+    /// really closes.
+    handoff: Option<std::os::fd::OwnedFd>,
 }
 
 impl Listener {
@@ -132,23 +136,25 @@ enum Ready {
     New(tokio::net::TcpListener),
 }
 
-/// Bind (or adopt) one socket's listener.
-pub fn bind(s: &Socket) -> Result<StdListener, String> {
-    let l = match (s.fd, &s.address) {
-        (Some(fd), _) => {
+/// Bind (or adopt) one socket's listener. `inherited` is the socket as a
+/// previous process handed it over (`--upgrade`).
+pub fn bind(s: &Socket, inherited: Option<std::os::fd::OwnedFd>) -> Result<StdListener, String> {
+    let l = match (inherited, s.fd, &s.address) {
+        (Some(fd), _, _) => StdListener::from(fd),
+        (None, Some(fd), _) => {
             // SAFETY: the fd was handed to us with `--socket-fd` for this
             // socket; nothing else in the process owns it. A reload never
             // gets here (it only keeps listeners adopted at start-up).
             unsafe { StdListener::from_raw_fd(fd) }
         }
-        (None, Some(addr)) => {
+        (None, None, Some(addr)) => {
             let addr = match addr.strip_prefix("*:") {
                 Some(port) => format!("0.0.0.0:{port}"),
                 None => addr.clone(),
             };
             StdListener::bind(&addr).map_err(|e| format!("socket {}: cannot listen on {addr}: {e}", s.name))?
         }
-        (None, None) => return Err(format!("socket {}: no address", s.name)),
+        (None, None, None) => return Err(format!("socket {}: no address", s.name)),
     };
     l.set_nonblocking(true).map_err(|e| format!("socket {}: {e}", s.name))?;
     Ok(l)
@@ -224,6 +230,7 @@ impl Server {
     /// Start accepting on `std_listener` for socket `sock`, served by `srv`.
     fn listen(self: &Arc<Self>, sock: &Socket, listener: tokio::net::TcpListener, srv: Arc<SocketServer>) -> Listener {
         let port = listener.local_addr().map_or(0, |a| a.port());
+        let handoff = std::os::fd::AsFd::as_fd(&listener).try_clone_to_owned().ok();
         tracing::info!(socket = %sock.name, port, "listening");
         self.report(&serde_json::json!({"event": "listen", "socket": sock.name, "port": port}));
         let slot = Arc::new(ArcSwap::new(srv));
@@ -263,7 +270,27 @@ impl Server {
             fd: sock.fd,
             slot,
             stop: stop_tx,
+            handoff,
         }
+    }
+
+    /// Copies of the listening sockets, for a successor process.
+    pub fn offer(&self) -> Vec<crate::upgrade::Offered> {
+        let st = lock(&self.state);
+        if st.closing {
+            return Vec::new();
+        }
+        st.listeners
+            .iter()
+            .filter_map(|l| {
+                let fd = l.handoff.as_ref()?.try_clone().ok()?;
+                Some(crate::upgrade::Offered {
+                    name: l.name.clone(),
+                    address: l.address.clone(),
+                    fd,
+                })
+            })
+            .collect()
     }
 
     /// Stop accepting everywhere and tell every connection to finish.
@@ -272,7 +299,8 @@ impl Server {
         let mut st = lock(&self.state);
         st.closing = true;
         let mut out = Vec::new();
-        for l in &st.listeners {
+        for l in &mut st.listeners {
+            l.handoff = None;
             l.stop.send_replace(true);
             out.push(l.slot.load_full());
         }
@@ -372,7 +400,7 @@ impl Server {
                         s.name
                     ))
                 }
-                None => plan.push(Place::New(bind(s)?)),
+                None => plan.push(Place::New(bind(s, None)?)),
             }
         }
         Ok(Prepared {

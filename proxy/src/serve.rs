@@ -96,9 +96,24 @@ async fn serve(
             };
         }
     };
+    // A successor (`--upgrade`) takes the old process's sockets first.
+    let (mut inherited, predecessor) = match (&args.upgrade_socket, args.upgrade) {
+        (Some(path), true) => match crate::upgrade::receive(path) {
+            Ok((i, stream)) => (i, Some(stream)),
+            Err(e) => {
+                eprintln!("isoproxy: upgrade: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => (crate::upgrade::Inherited::default(), None),
+    };
     let mut listeners = Vec::with_capacity(config.sockets.len());
     for s in &config.sockets {
-        match crate::reload::bind(s) {
+        let adopted = match s.fd {
+            None => inherited.take(&s.name, s.address.as_deref()),
+            Some(_) => None,
+        };
+        match crate::reload::bind(s, adopted) {
             Ok(l) => listeners.push(l),
             Err(e) => {
                 eprintln!("isoproxy: {e}");
@@ -142,7 +157,24 @@ async fn serve(
     }
     ready.store(true, Ordering::Release);
 
-    let deadline = signals.first(server.drain_timeout_ms()).await;
+    let handed_over = Arc::new(Notify::new());
+    if let Some(path) = &args.upgrade_socket {
+        let me = server.clone();
+        let started = crate::upgrade::listen(path)
+            .and_then(|l| crate::upgrade::serve(l, path.clone(), move || me.offer(), handed_over.clone()));
+        if let Err(e) = started {
+            eprintln!("isoproxy: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if let Some(stream) = predecessor {
+        crate::upgrade::say_ready(stream);
+    }
+
+    let deadline = tokio::select! {
+        d = signals.first(server.drain_timeout_ms()) => d,
+        () = handed_over.notified() => Duration::from_millis(u64::from(server.drain_timeout_ms())),
+    };
     ready.store(false, Ordering::Release);
     tracing::info!(deadline_ms = deadline.as_millis() as u64, "shutting down");
     for s in server.begin_shutdown() {

@@ -100,6 +100,10 @@ fn twenty_reloads_under_load_fail_no_request_and_leak_no_threads() {
         let names = proxy.thread_names();
         count(&names, "isoproxy-isolat") == 1 && count(&names, "isoproxy-watchd") == 1
     });
+    // And their isolates are gone: only the current generation's one is live.
+    eventually(Duration::from_secs(10), "old isolates to be counted out", || {
+        proxy.metric(admin, "isoproxy_worker_isolates{worker=\"w\"}") == 1.0
+    });
     let names = proxy.thread_names();
     assert!(names.len() < 20, "{} threads: {names:?}", names.len());
 }
@@ -600,4 +604,78 @@ fn reload_moves_the_access_log_and_names_settings_that_need_a_restart() {
     assert_eq!(proxy.reload()["result"], "ok");
     let warnings = proxy.stderr_text().matches("server.threads changed").count();
     assert_eq!(warnings, 2, "{}", proxy.stderr_text());
+}
+
+#[test]
+fn upgrade_hands_the_listeners_to_a_new_process_without_failing_a_request() {
+    let sock = scratch_dir().join("upgrade.sock");
+    let sock_arg = sock.to_str().unwrap();
+    let config = worker_config("main.js", "").replace(ADMIN, "");
+    let mut old = Proxy::start_full(
+        &config,
+        &[("main.js", &answer("old"))],
+        &["http"],
+        &["--upgrade-socket", sock_arg],
+        &[],
+    );
+    let port = old.port("http");
+    let load = Load::start(port, 8, "/");
+    load.wait_more(100);
+    let new = Proxy::start_full(
+        &config,
+        &[("main.js", &answer("new"))],
+        &["http"],
+        &["--upgrade-socket", sock_arg, "--upgrade"],
+        &[],
+    );
+    // Same socket, not a new one on another port.
+    assert_eq!(new.port("http"), port);
+    // The old process drains and exits by itself once the new one is ready.
+    assert_eq!(old.wait_exit(Duration::from_secs(15)), Some(0));
+    load.wait_more(200);
+    let report = load.stop();
+    assert!(
+        report.failures.is_empty(),
+        "{:?}",
+        &report.failures[..report.failures.len().min(5)]
+    );
+    assert_eq!(report.retried, 0);
+    assert!(
+        report.bodies.contains_key("old") && report.bodies.contains_key("new"),
+        "{:?}",
+        report.bodies
+    );
+    assert_eq!(get(port, "/", "a").text(), "new");
+    assert!(
+        old.stderr_text().contains("the new process is ready"),
+        "{}",
+        old.stderr_text()
+    );
+
+    // The new process listens on the upgrade socket in turn: a successor
+    // that fails before it is ready changes nothing.
+    // This one takes the sockets, then fails to bind a socket of its own.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let busy = format!(
+        "sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\"),
+                     (name = \"busy\", address = \"{}\", http = (), service = \"w\") ],",
+        taken.local_addr().unwrap()
+    );
+    let failing = worker_config("main.js", "").replace(ADMIN, "").replace(
+        "sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],",
+        &busy,
+    );
+    std::fs::write(new.dir.join("failing.capnp"), failing).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isoproxy"))
+        .arg("serve")
+        .arg(new.dir.join("failing.capnp"))
+        .args(["-s", "http=127.0.0.1:0", "--upgrade-socket", sock_arg, "--upgrade"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("socket busy: cannot listen"));
+    eventually(Duration::from_secs(5), "the failed hand-over to be logged", || {
+        new.stderr_text().contains("hand-over failed")
+    });
+    assert_eq!(get(port, "/", "a").text(), "new");
 }

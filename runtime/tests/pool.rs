@@ -722,12 +722,16 @@ async fn invoke_reports_cpu_time_for_every_outcome() {
         } }",
     );
     w.limits.cpu_ms = 60;
-    w.limits.wall_ms = 300;
-    let h = start(config(vec![("w", w)]), 1);
+    w.limits.wall_ms = 10_000;
+    // The same code with a short wall-time limit, for `/hang`.
+    let mut short = w.clone();
+    short.limits.wall_ms = 300;
+    let h = start(config(vec![("w", w), ("short", short)]), 1);
     let run = |path: &'static str| {
         let pool = h.pool.clone();
+        let worker = if path == "/hang" { "short" } else { "w" };
         async move {
-            pool.invoke("w", None, None, get(&format!("http://x{path}")), Default::default())
+            pool.invoke(worker, None, None, get(&format!("http://x{path}")), Default::default())
                 .await
         }
     };
@@ -754,5 +758,137 @@ async fn invoke_reports_cpu_time_for_every_outcome() {
         quick.cpu < std::time::Duration::from_millis(60),
         "quick: {:?}",
         quick.cpu
+    );
+}
+
+/// Wait (bounded) until the pool holds no request any more.
+async fn settle_live_requests(pool: &isoproxy_runtime::WorkerPool) -> usize {
+    for _ in 0..500 {
+        if pool.live_requests() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    pool.live_requests()
+}
+
+#[tokio::test]
+async fn abandoned_never_settling_requests_are_dropped() {
+    // Each request holds a request body resource and an unsettled promise;
+    // `/timer` also starts a long timer (cleared when its client goes away),
+    // so something is pending and the isolate does not answer "will never
+    // generate a response" by itself.
+    let mut w = module_worker(
+        "export default { async fetch(req) {
+            if (new URL(req.url).pathname === '/timer') {
+                const t = setTimeout(() => {}, 60000);
+                req.signal.addEventListener('abort', () => clearTimeout(t));
+            }
+            await new Promise(() => {});
+        } }",
+    );
+    w.limits.wall_ms = 30_000;
+    let h = start(config(vec![("w", w)]), 1);
+    // A long-lived timer keeps the isolate from seeing the others as stalled.
+    let keeper = {
+        let pool = h.pool.clone();
+        tokio::spawn(async move { fetch_text(&pool, "w", get("http://x/timer")).await })
+    };
+    for _ in 0..500 {
+        if h.pool.live_requests() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(h.pool.live_requests(), 1, "the keeper is in");
+    // A thousand requests whose clients go away before any answer.
+    for i in 0..1000 {
+        let mut req = get(&format!("http://x/{i}"));
+        req.method = http::Method::POST;
+        req.body = isoproxy_runtime::Body::Bytes(bytes::Bytes::from(vec![b'x'; 1024]));
+        let fut = h.pool.fetch("w", req, Default::default());
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(1), fut).await;
+    }
+    for _ in 0..500 {
+        if h.pool.live_requests() <= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(h.pool.live_requests(), 1, "only the request with its own timer is left");
+    keeper.abort();
+    assert_eq!(settle_live_requests(&h.pool).await, 0);
+    let canceled = h
+        .recorder
+        .invocations
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, o)| *o == isoproxy_runtime::Outcome::Canceled)
+        .count();
+    assert_eq!(canceled, 1001);
+}
+
+#[tokio::test]
+async fn wall_limited_request_is_dropped_from_the_isolate() {
+    // The handler waits on a timer far beyond the wall limit; when the limit
+    // passes, the request is abandoned and, once its timer is cleared by the
+    // abort listener, dropped.
+    let mut w = module_worker(
+        "export default { async fetch(req) {
+            await new Promise((resolve) => {
+                const t = setTimeout(resolve, 60000);
+                req.signal.addEventListener('abort', () => clearTimeout(t));
+            });
+            return new Response('late');
+        } }",
+    );
+    w.limits.wall_ms = 100;
+    let h = start(config(vec![("w", w)]), 1);
+    for _ in 0..20 {
+        let err = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap_err();
+        assert_eq!(err.outcome, isoproxy_runtime::Outcome::WallLimit);
+    }
+    assert_eq!(settle_live_requests(&h.pool).await, 0);
+    let inv = h.recorder.invocations.lock().unwrap().clone();
+    assert_eq!(inv.len(), 20, "one report per request: {inv:?}");
+    assert!(inv.iter().all(|(_, o)| *o == isoproxy_runtime::Outcome::WallLimit));
+}
+
+#[tokio::test]
+async fn never_settling_handler_fails_at_once_unless_something_is_pending() {
+    // workerd's "script will never generate a response": nothing pending can
+    // settle the promise, so the request fails (500) at once, not at the wall
+    // limit. With a timer pending the request waits, up to the wall limit.
+    let mut w = module_worker(
+        "export default { async fetch(req) {
+            if (new URL(req.url).pathname === '/timer') setTimeout(() => {}, 60000);
+            return new Promise(() => {});
+        } }",
+    );
+    w.limits.wall_ms = 2000;
+    let h = start(config(vec![("w", w)]), 1);
+    let t0 = std::time::Instant::now();
+    let err = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap_err();
+    assert_eq!(err.outcome, isoproxy_runtime::Outcome::Exception);
+    assert!(
+        err.message.contains("will never generate a response"),
+        "{}",
+        err.message
+    );
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(1500),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(settle_live_requests(&h.pool).await, 0);
+
+    let t0 = std::time::Instant::now();
+    let err = fetch_text(&h.pool, "w", get("http://x/timer")).await.unwrap_err();
+    assert_eq!(err.outcome, isoproxy_runtime::Outcome::WallLimit);
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(2000),
+        "{:?}",
+        t0.elapsed()
     );
 }

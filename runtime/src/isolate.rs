@@ -336,6 +336,7 @@ impl WorkerIsolate {
                     url: request.url.clone(),
                     headers: request.headers.clone(),
                     body_rid,
+                    body_disturbed: false,
                 }),
             },
         );

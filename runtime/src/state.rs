@@ -44,6 +44,9 @@ pub(crate) struct Original {
     /// The body's resource id (the body itself stays in the table until JS
     /// consumes it).
     pub(crate) body_rid: Option<u32>,
+    /// JS took the body out of the table at least once (read, forwarded,
+    /// teed): it can no longer be re-sent whole.
+    pub(crate) body_disturbed: bool,
 }
 
 /// One request in flight on this isolate.
@@ -176,20 +179,33 @@ impl State {
 
     /// Take a body out of the table.
     pub(crate) fn take_body(&self, rid: u32) -> Option<(Option<u32>, Body)> {
-        let mut table = self.resources.borrow_mut();
-        match table.get(&rid) {
-            Some(Entry {
-                resource: Resource::Body(_),
-                ..
-            }) => match table.remove(&rid) {
+        let taken = {
+            let mut table = self.resources.borrow_mut();
+            match table.get(&rid) {
                 Some(Entry {
-                    owner,
-                    resource: Resource::Body(b),
-                }) => Some((owner, b)),
+                    resource: Resource::Body(_),
+                    ..
+                }) => match table.remove(&rid) {
+                    Some(Entry {
+                        owner,
+                        resource: Resource::Body(b),
+                    }) => Some((owner, b)),
+                    _ => None,
+                },
                 _ => None,
-            },
-            _ => None,
+            }
+        };
+        // The downstream request's own body: remember that it was touched.
+        if let Some((Some(owner), _)) = &taken {
+            if let Ok(mut reqs) = self.requests.try_borrow_mut() {
+                if let Some(o) = reqs.get_mut(owner).and_then(|p| p.original.as_mut()) {
+                    if o.body_rid == Some(rid) {
+                        o.body_disturbed = true;
+                    }
+                }
+            }
         }
+        taken
     }
 
     /// A clone of a writer's sender.

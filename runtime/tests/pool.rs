@@ -892,3 +892,94 @@ async fn never_settling_handler_fails_at_once_unless_something_is_pending() {
         t0.elapsed()
     );
 }
+
+#[tokio::test]
+async fn busy_top_level_code_fails_start_at_the_startup_limit() {
+    // RELIABILITY W9: a Worker whose global scope never finishes is refused
+    // at load with an error naming it, instead of hanging start-up.
+    for (name, code) in [
+        (
+            "spin",
+            "for (;;) {}\nexport default { fetch() { return new Response('x'); } }",
+        ),
+        (
+            "alloc",
+            "let a; for (;;) a = new Array(100).fill(1);\nexport default { fetch() { return new Response('x'); } }",
+        ),
+        (
+            "await",
+            "await new Promise(() => {});\nexport default { fetch() { return new Response('x'); } }",
+        ),
+    ] {
+        let mut w = module_worker(code);
+        w.limits.startup_ms = 200;
+        let t0 = std::time::Instant::now();
+        let err = isoproxy_runtime::WorkerPool::start(
+            config(vec![
+                (
+                    "good",
+                    module_worker("export default { fetch() { return new Response('ok'); } }"),
+                ),
+                (name, w),
+            ]),
+            isoproxy_runtime::PoolOptions { threads: 1 },
+            std::sync::Arc::new(EchoOutbound::default()),
+            std::sync::Arc::new(isoproxy_runtime::NoopObserver),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{name}: start succeeded"));
+        assert_eq!(err.worker, name);
+        assert!(err.to_string().contains(name), "{err}");
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(5),
+            "{name}: {:?}",
+            t0.elapsed()
+        );
+        eprintln!("{name}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn pass_through_on_exception_after_the_body_was_read_answers_500() {
+    // Forwarding a request whose body JS already consumed (wholly or in
+    // part) would send a truncated request upstream: 500 instead.
+    let h = start(
+        config(vec![(
+            "w",
+            module_worker(
+                "export default { async fetch(req, env, ctx) {
+                ctx.passThroughOnException();
+                const p = new URL(req.url).pathname;
+                if (p === '/all') await req.text();
+                if (p === '/part') await req.body.getReader().read();
+                throw new Error('oops');
+            } }",
+            ),
+        )]),
+        1,
+    );
+    let post = |path: &str| {
+        let mut req = get(&format!("http://site.test{path}"));
+        req.method = http::Method::POST;
+        let (tx, body) = isoproxy_runtime::Body::channel(4, Some(8));
+        req.body = body;
+        tokio::spawn(async move {
+            for part in [&b"abcd"[..], &b"efgh"[..]] {
+                if tx.send(Ok(bytes::Bytes::from_static(part))).await.is_err() {
+                    break;
+                }
+            }
+        });
+        req
+    };
+    for path in ["/all", "/part"] {
+        let err = fetch_text(&h.pool, "w", post(path)).await.unwrap_err();
+        assert_eq!(err.outcome, isoproxy_runtime::Outcome::Exception, "{path}");
+        assert!(err.message.contains("already used"), "{path}: {}", err.message);
+    }
+    assert!(h.outbound.seen.lock().unwrap().is_empty(), "nothing forwarded");
+    // Untouched, the body still goes through whole.
+    let (status, body) = fetch_text(&h.pool, "w", post("/untouched")).await.unwrap();
+    assert_eq!((status, body.as_str()), (200, "abcdefgh"));
+    assert_eq!(h.outbound.seen.lock().unwrap().len(), 1);
+}

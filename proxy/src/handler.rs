@@ -91,6 +91,10 @@ fn valid_request_id(v: &[u8]) -> bool {
 /// Connection header names.
 const HOP_BY_HOP: &[&str] = &["keep-alive", "proxy-connection", "te", "trailer", "proxy-authorization"];
 
+/// Client-supplied forwarding headers, removed on sockets that do not
+/// trust their clients (`trustForwardedHeaders = false`, the default).
+const UNTRUSTED_FORWARDING: &[&str] = &["x-forwarded-for", "forwarded", "x-real-ip"];
+
 /// Remove hop-by-hop headers; `keep_upgrade` keeps Upgrade and Connection.
 pub fn strip_hop_by_hop<H: Headers>(headers: &mut H, keep_upgrade: bool) {
     let named: Vec<HeaderName> = headers
@@ -206,6 +210,14 @@ impl ProxyHttp for Handler {
                 id
             }
         };
+        if !self.route.http.trust_forwarded {
+            // Addresses a client claims for itself are not evidence: drop
+            // them before a Worker or an origin could believe them. The
+            // no-script path then sets X-Forwarded-For to the peer address.
+            for name in UNTRUSTED_FORWARDING {
+                let _ = req.remove_header(*name);
+            }
+        }
         inject(req, &self.route.http.request);
         // h2c upgrade is gone from HTTP/2 (RFC 9113 §3.1): never tunnel it.
         let h2c = req
@@ -374,6 +386,22 @@ impl ProxyHttp for Handler {
         set_header(up, header::VIA, &via);
         if let Target::External(ext) = &self.route.service.target {
             inject(up, &ext.http.request);
+        }
+        Ok(())
+    }
+
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // Pingora's client parses responses leniently; refuse what another
+        // parser could frame differently, before anything is forwarded.
+        if let Err(reason) = crate::precheck::check_response_headers(&resp.headers) {
+            ctx.upstream_status = resp.status.as_u16();
+            tracing::warn!(service = %self.route.service.name, reason, "refused upstream response");
+            return Err(self.fail(ctx, Reject::upstream(false, reason)));
         }
         Ok(())
     }

@@ -141,6 +141,8 @@ fn socket_limits_of(l: socket_limits::Reader<'_>) -> SocketLimits {
         keepalive_timeout_ms: l.get_keepalive_timeout_ms(),
         max_requests_per_connection: l.get_max_requests_per_connection(),
         tunnel_idle_timeout_ms: l.get_tunnel_idle_timeout_ms(),
+        max_header_line_bytes: l.get_max_header_line_bytes(),
+        max_connections: l.get_max_connections(),
     }
 }
 
@@ -175,6 +177,7 @@ fn http(r: http_options::Reader<'_>) -> R<HttpOptions> {
         forwarded_proto_header: opt(r.get_forwarded_proto_header())?,
         inject_request_headers: headers(r.get_inject_request_headers())?,
         inject_response_headers: headers(r.get_inject_response_headers())?,
+        trust_forwarded_headers: r.get_trust_forwarded_headers(),
     })
 }
 

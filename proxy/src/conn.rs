@@ -202,6 +202,10 @@ impl SocketServer {
     pub async fn serve(self: Arc<Self>, tcp: tokio::net::TcpStream, shutdown: ShutdownWatch) {
         let _ = tcp.set_nodelay(true);
         let client = tcp.peer_addr().ok();
+        if self.over_connection_cap() {
+            self.shed(tcp, client).await;
+            return;
+        }
         let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
         let mut l4: pingora_core::protocols::l4::stream::Stream = tcp.into();
         l4.set_socket_digest(SocketDigest::from_raw_fd(fd));
@@ -225,6 +229,46 @@ impl SocketServer {
             return;
         }
         self.serve_h1(stream, client, shutdown).await;
+    }
+
+    /// Whether this connection is one more than `maxConnections` allows.
+    /// The accept loop counts every accepted connection, this one
+    /// included, in the `isoproxy_connections_active` gauge before it
+    /// starts serving, so the gauge is the socket's live count.
+    fn over_connection_cap(&self) -> bool {
+        let cap = self.route.limits.max_connections;
+        if cap == 0 {
+            return false;
+        }
+        let open = self
+            .route
+            .metrics
+            .connections_active
+            .with_label_values(&[&self.route.name])
+            .get();
+        open > i64::from(cap)
+    }
+
+    /// Turn away a connection over the cap: plain HTTP clients get a 503
+    /// that closes the connection, TLS clients a close (nothing can be
+    /// said before a handshake the cap exists to avoid).
+    async fn shed(&self, mut tcp: tokio::net::TcpStream, client: Option<std::net::SocketAddr>) {
+        let r = Reject {
+            status: 503,
+            reason: "connection limit reached".into(),
+            blame: crate::error::Blame::Internal,
+        };
+        tracing::debug!(socket = %self.route.name, "connection limit reached");
+        crate::handler::log_refusal(&self.route, client, b"", &r);
+        if self.tls.is_none() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(&r.to_http1())).await;
+        }
+        let _ = AsyncWriteExt::shutdown(&mut tcp).await;
+        // Read what the client already sent, briefly, so the close is a
+        // FIN rather than a reset that could destroy the 503 in flight.
+        let mut sink = [0u8; 4096];
+        let drain = async { while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {} };
+        let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
     }
 
     async fn serve_h1(&self, mut stream: Stream, client: Option<std::net::SocketAddr>, shutdown: ShutdownWatch) {

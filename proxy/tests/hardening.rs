@@ -326,3 +326,54 @@ fn one_header_line_over_16_kib_is_431_and_closed() {
     assert!(closed);
     assert_eq!(origin.requests().len(), 1, "the oversized request reached the origin");
 }
+
+/// The value of one sample line (`name{labels} value`) on `/metrics`.
+fn sample(port: u16, series: &str) -> Option<f64> {
+    get(port, "/metrics", "127.0.0.1")
+        .text()
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok())
+}
+
+#[test]
+fn connections_over_the_cap_get_503_and_existing_ones_are_served() {
+    let origin = Origin::echo();
+    let config = echo_config(origin.addr, "", ", limits = (maxConnections = 2)");
+    let proxy = Proxy::start_listeners(&config, &["http"], &["--metrics-addr", "127.0.0.1:0"], &["metrics"]);
+    let (port, metrics) = (proxy.port("http"), proxy.port("metrics"));
+    let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    let mut open: Vec<Client> = (0..2).map(|_| Client::connect(port)).collect();
+    for c in &mut open {
+        c.send(request);
+        assert_eq!(c.read_response(false).unwrap().status, 200);
+    }
+    assert_eq!(
+        sample(metrics, "isoproxy_connections_active{socket=\"http\"}"),
+        Some(2.0)
+    );
+
+    // A third connection is turned away with a 503 and closed.
+    let (r, closed) = exchange(port, request);
+    assert_eq!(r.unwrap().status, 503);
+    assert!(closed);
+
+    // The two open connections are still served.
+    for c in &mut open {
+        c.send(request);
+        assert_eq!(c.read_response(false).unwrap().status, 200);
+    }
+
+    // Once one closes, a new connection is accepted (the count drops when
+    // the proxy notices the close: poll, bounded).
+    drop(open.pop());
+    let mut served = false;
+    for _ in 0..100 {
+        let (r, _) = exchange(port, b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        if r.is_some_and(|r| r.status == 200) {
+            served = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(served, "no connection accepted after one closed");
+}

@@ -215,6 +215,17 @@ struct SocketLimits {
   # Most open client connections on this socket. A connection accepted
   # beyond it is closed at once, before any byte is read; connections
   # already open are served as usual. 0 means no limit.
+
+  sendTimeoutMs @11 :UInt32 = 60000;
+  # Longest a single write to an HTTP/1 client may wait (a client that
+  # stops reading a response). The connection is closed when it passes.
+
+  minBodyBytesPerSec @12 :UInt32 = 1024;
+  # Slowest request body accepted, on average: the body must be complete
+  # by bodyTimeoutMs after the request head, plus one second per this many
+  # bytes received. A slower body gets 408 and the connection is closed
+  # (a client dripping a byte just often enough to beat bodyTimeoutMs).
+  # 0 leaves only the pause limit of bodyTimeoutMs.
 }
 
 # ---------------------------------------------------------------------------

@@ -443,7 +443,21 @@ impl ProxyHttp for Handler {
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
-        let r = ctx.reject.take().unwrap_or_else(|| reject_for(e));
+        let r = ctx.reject.take().unwrap_or_else(|| {
+            // The upstream read timer runs while the request body is still
+            // being forwarded. If it fires before the client has sent the
+            // whole body, the origin was waiting for the client, not the
+            // other way round (a stuck origin blocks our writes instead,
+            // and that is a write timeout): the client is to blame.
+            let waiting_for_client = *e.etype() == ErrorType::ReadTimedout
+                && e.esource() == &ErrorSource::Upstream
+                && !session.is_body_done();
+            if waiting_for_client {
+                Reject::new(408, "request body timeout")
+            } else {
+                reject_for(e)
+            }
+        });
         ctx.blame = Some(r.blame);
         let code = if session.response_written().is_some() || r.status == 0 {
             0
@@ -600,17 +614,25 @@ fn reject_for(e: &Error) -> Reject {
         _ => match e.esource() {
             ErrorSource::Upstream => Reject::upstream(false, "bad response from upstream"),
             ErrorSource::Downstream => match e.etype() {
-                ReadError if !format!("{e}").contains(crate::chunked::INVALID) => Reject {
-                    status: 0,
-                    reason: "client went away".into(),
-                    blame: Blame::Downstream,
-                },
+                ReadError
+                    if !format!("{e}").contains(crate::chunked::INVALID)
+                        && !format!("{e}").contains(crate::conn::BODY_TOO_SLOW) =>
+                {
+                    Reject {
+                        status: 0,
+                        reason: "client went away".into(),
+                        blame: Blame::Downstream,
+                    }
+                }
                 WriteError | ConnectionClosed => Reject {
                     status: 0,
                     reason: "client went away".into(),
                     blame: Blame::Downstream,
                 },
                 ReadTimedout => Reject::new(408, "request timeout"),
+                ReadError if format!("{e}").contains(crate::conn::BODY_TOO_SLOW) => {
+                    Reject::new(408, crate::conn::BODY_TOO_SLOW)
+                }
                 ReadError if format!("{e}").contains(crate::chunked::INVALID) => {
                     Reject::bad_request(crate::chunked::INVALID)
                 }

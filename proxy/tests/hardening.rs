@@ -377,3 +377,110 @@ fn connections_over_the_cap_get_503_and_existing_ones_are_served() {
     }
     assert!(served, "no connection accepted after one closed");
 }
+
+fn slow_body_config(origin: SocketAddr, read_ms: u32, body_ms: u32) -> String {
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{origin}\", http = (),
+                                             timeouts = (readMs = {read_ms}))) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\",
+               limits = (bodyTimeoutMs = {body_ms})) ],
+);\n"
+    )
+}
+
+/// A client that sends a head announcing 8192 body bytes, a few of them,
+/// then nothing: the proxy must answer 408 and close once the body read
+/// timeout passes, whatever the upstream's read timeout.
+fn stalled_body(read_ms: u32, body_ms: u32) -> (u16, bool, Duration) {
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&slow_body_config(origin.addr, read_ms, body_ms), &["http"]);
+    let mut c = Client::connect(proxy.port("http"));
+    let start = std::time::Instant::now();
+    c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 8192\r\n\r\nabcd");
+    let r = c.read_response(false).expect("no response");
+    let elapsed = start.elapsed();
+    (r.status, c.closed_within(Duration::from_secs(2)), elapsed)
+}
+
+#[test]
+fn stalled_request_body_is_408_not_504() {
+    for (read_ms, body_ms) in [(10_000, 1000), (1500, 1500), (1000, 3000)] {
+        let (status, closed, elapsed) = stalled_body(read_ms, body_ms);
+        eprintln!("readMs={read_ms} bodyTimeoutMs={body_ms}: {status} after {elapsed:?}");
+        assert_eq!(status, 408, "readMs={read_ms} bodyTimeoutMs={body_ms}");
+        assert!(closed);
+        assert!(
+            elapsed < Duration::from_millis(u64::from(body_ms) + 5000),
+            "{elapsed:?}"
+        );
+    }
+}
+
+#[test]
+fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
+    const BODY: usize = 32 << 20;
+    let origin = Origin::start(|_| Reply::ok(vec![b'x'; BODY]));
+    let config = echo_config(origin.addr, "", ", limits = (sendTimeoutMs = 1000)");
+    let proxy = Proxy::start(&config, &["http"]);
+    let baseline_kib = proxy.peak_rss_kib();
+    // Kernel buffers on both sides hold a few MiB; the rest of the 32 MiB
+    // must wait for a reader that does not come.
+    let mut c = TcpStream::connect(("127.0.0.1", proxy.port("http"))).unwrap();
+    c.write_all(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    // The slow reader: nothing read for three send timeouts.
+    std::thread::sleep(Duration::from_secs(3));
+    c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut got = 0usize;
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = loop {
+        match c.read(&mut buf) {
+            Ok(0) => break true,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut => {
+                break false
+            }
+            Err(_) => break true,
+        }
+    };
+    assert!(ended, "the proxy kept the connection open");
+    assert!(got < BODY, "the whole response arrived ({got} bytes): no send timeout");
+    // The proxy did not buffer the response it could not send.
+    let grown_kib = proxy.peak_rss_kib().saturating_sub(baseline_kib);
+    eprintln!("received {got} of {BODY} bytes; proxy peak RSS grew by {grown_kib} KiB");
+    assert!(grown_kib < (BODY / 1024 / 2) as u64, "peak RSS grew by {grown_kib} KiB");
+    // And it still serves.
+    let mut probe = Client::connect(proxy.port("http"));
+    probe.send(b"HEAD / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    assert_eq!(probe.read_response(true).unwrap().status, 200);
+}
+
+#[test]
+fn dripped_request_body_is_408_by_the_minimum_body_rate() {
+    // One byte every 300 ms beats the pause limit (bodyTimeoutMs = 1 s)
+    // every time, and the upstream waits for the whole body without
+    // reading timing out (10 s); the body deadline (1 s plus one second
+    // per 1024 bytes received) ends it with 408.
+    let origin = Origin::echo();
+    let proxy = Proxy::start(&slow_body_config(origin.addr, 10_000, 1000), &["http"]);
+    let mut c = Client::connect(proxy.port("http"));
+    c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 8192\r\n\r\n");
+    let mut writer = c.stream.try_clone().unwrap();
+    let start = std::time::Instant::now();
+    let drip = std::thread::spawn(move || {
+        for _ in 0..100 {
+            if writer.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let r = c.read_response(false).expect("no response");
+    let elapsed = start.elapsed();
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert!(elapsed < Duration::from_secs(6), "{elapsed:?}");
+    assert!(c.closed_within(Duration::from_secs(2)));
+    drip.join().unwrap();
+    assert!(origin.requests().is_empty(), "the origin got a complete request");
+}

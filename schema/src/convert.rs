@@ -143,6 +143,8 @@ fn socket_limits_of(l: socket_limits::Reader<'_>) -> SocketLimits {
         tunnel_idle_timeout_ms: l.get_tunnel_idle_timeout_ms(),
         max_header_line_bytes: l.get_max_header_line_bytes(),
         max_connections: l.get_max_connections(),
+        send_timeout_ms: l.get_send_timeout_ms(),
+        min_body_bytes_per_sec: l.get_min_body_bytes_per_sec(),
     }
 }
 

@@ -173,6 +173,10 @@ pub struct SocketLimits {
     pub max_header_line_bytes: u32,
     /// Most open client connections; 0 = unlimited.
     pub max_connections: u32,
+    /// Longest wait for one write to the client.
+    pub send_timeout_ms: u32,
+    /// Slowest average request body rate; 0 = no rate limit.
+    pub min_body_bytes_per_sec: u32,
 }
 
 impl Default for SocketLimits {
@@ -189,6 +193,8 @@ impl Default for SocketLimits {
             tunnel_idle_timeout_ms: 300_000,
             max_header_line_bytes: 16_384,
             max_connections: 10_000,
+            send_timeout_ms: 60_000,
+            min_body_bytes_per_sec: 1024,
         }
     }
 }

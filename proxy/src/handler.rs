@@ -38,6 +38,8 @@ pub struct RequestCtx {
     pub bytes_in: u64,
     /// How the Worker ended, when one ran.
     pub worker_outcome: Option<Outcome>,
+    /// JavaScript CPU time the Worker used, when one ran.
+    pub worker_cpu: Option<std::time::Duration>,
     /// The refusal to send, decided in an earlier phase.
     pub reject: Option<Reject>,
     /// Who is to blame for a failure.
@@ -54,6 +56,70 @@ pub struct RequestCtx {
     /// is reused afterwards (origins that ignore such bodies would read
     /// them as the next request).
     pub close_after: bool,
+    /// Set once the request is known and until `logging` has run: if the
+    /// request is dropped in between (cut at the drain deadline), its
+    /// access-log record is written from here.
+    pub unlogged: Option<Unlogged>,
+}
+
+/// What the access log needs about a request whose `logging` phase never ran.
+#[derive(Debug)]
+pub struct Unlogged {
+    route: Arc<SocketRoute>,
+    method: http::Method,
+    path: String,
+    client: Option<SocketAddr>,
+}
+
+/// Set when the drain deadline cuts the requests still in flight.
+static CUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The drain deadline has passed: requests dropped from now on were cut by
+/// the proxy (`error_source` internal), not abandoned by their client.
+pub fn cut_in_flight() {
+    CUT.store(true, Ordering::Release);
+}
+
+/// Whether the drain deadline has cut the requests still in flight.
+pub fn is_cut() -> bool {
+    CUT.load(Ordering::Acquire)
+}
+
+impl Drop for RequestCtx {
+    fn drop(&mut self) {
+        let Some(u) = self.unlogged.take() else { return };
+        let blame = if is_cut() { Blame::Internal } else { Blame::Downstream };
+        let status = self.upstream_status;
+        let route = &u.route;
+        let is_worker = matches!(route.service.target, Target::Worker);
+        route.metrics.record_exchange(&crate::metrics::Exchange {
+            socket: &route.name,
+            service: &route.service.name,
+            method: u.method.as_str(),
+            status,
+            elapsed: self.start.elapsed(),
+            bytes_in: self.bytes_in,
+            bytes_out: 0,
+            upstream_outcome: None,
+            denied: false,
+        });
+        tracing::info!(
+            target: "isoproxy::access",
+            request_id = %self.request_id,
+            client = %u.client.map(|a| a.to_string()).unwrap_or_default(),
+            socket = %route.name,
+            method = %u.method,
+            path = u.path.as_str(),
+            status = status,
+            bytes_in = self.bytes_in,
+            upstream_service = (!is_worker).then_some(&*route.service.name),
+            upstream_addr = self.upstream_addr.map(|a| a.to_string()),
+            upstream_status = (self.upstream_status > 0).then_some(self.upstream_status),
+            worker = is_worker.then_some(&*route.service.name),
+            duration_ms = self.start.elapsed().as_secs_f64() * 1000.0,
+            error_source = blame.as_str(),
+        );
+    }
 }
 
 /// Pingora's callbacks for one socket.
@@ -190,6 +256,7 @@ impl ProxyHttp for Handler {
             upstream_status: 0,
             bytes_in: 0,
             worker_outcome: None,
+            worker_cpu: None,
             reject: None,
             blame: None,
             dest_host: None,
@@ -197,10 +264,12 @@ impl ProxyHttp for Handler {
             peer_picked: None,
             upstream_sent: None,
             close_after: false,
+            unlogged: None,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let client = session.client_addr().and_then(|a| a.as_inet()).copied();
         let req = session.req_header_mut();
         ctx.request_id = match req.headers.get("x-request-id") {
             Some(v) if valid_request_id(v.as_bytes()) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
@@ -210,6 +279,13 @@ impl ProxyHttp for Handler {
                 id
             }
         };
+        let path = req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
+        ctx.unlogged = Some(Unlogged {
+            route: self.route.clone(),
+            method: req.method.clone(),
+            path,
+            client,
+        });
         if !self.route.http.trust_forwarded {
             // Addresses a client claims for itself are not evidence: drop
             // them before a Worker or an origin could believe them. The
@@ -473,6 +549,7 @@ impl ProxyHttp for Handler {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        ctx.unlogged = None;
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let is_worker = matches!(self.route.service.target, Target::Worker);
@@ -526,6 +603,7 @@ impl ProxyHttp for Handler {
             upstream_status = (ctx.upstream_status > 0).then_some(ctx.upstream_status),
             worker = is_worker.then_some(&*self.route.service.name),
             worker_outcome = ctx.worker_outcome.map(Outcome::as_str),
+            worker_cpu_ms = ctx.worker_cpu.map(|d| d.as_secs_f64() * 1000.0),
             duration_ms = ctx.start.elapsed().as_secs_f64() * 1000.0,
             error_source = ctx.blame.map(Blame::as_str),
             user_agent = req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),

@@ -89,6 +89,7 @@ impl Egress {
     fn send(&self, service: &str, request: Request, info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>> {
         let svc = self.services.get(service).cloned();
         let connector = self.connector.clone();
+        let metrics = self.metrics.clone();
         let request_id = info.request_id.clone();
         let service = service.to_string();
         Box::pin(async move {
@@ -184,8 +185,17 @@ impl Egress {
             // requests try the next address once.
             let mut retried = false;
             let mut session = loop {
+                let connect_start = std::time::Instant::now();
                 match connector.get_http_session(&peer).await {
-                    Ok((s, _reused)) => break s,
+                    Ok((s, reused)) => {
+                        if !reused {
+                            metrics
+                                .upstream_connect_duration
+                                .with_label_values(&[&service])
+                                .observe(connect_start.elapsed().as_secs_f64());
+                        }
+                        break s;
+                    }
                     Err(e) => {
                         let (Some(ext), Some(idx)) = (&ext, origin) else {
                             return Err(map_error(&e));

@@ -61,7 +61,7 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         request_id: ctx.request_id.clone(),
     };
     let max_body = h.route.limits.max_body_bytes;
-    let fetch = pool.fetch_entrypoint(
+    let fetch = pool.invoke(
         &h.route.service.name,
         h.route.entrypoint.as_deref(),
         h.route.props_json.as_deref(),
@@ -96,7 +96,8 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         }
     };
     drop(tx);
-    let resp = match result {
+    ctx.worker_cpu = Some(result.cpu);
+    let resp = match result.result {
         Ok(r) => r,
         Err(f) => {
             ctx.worker_outcome = Some(f.outcome);

@@ -314,3 +314,63 @@ fn https_upstream_verified_against_configured_ca() {
         assert_eq!(r.status, 502, "{tls}: {}", r.text());
     }
 }
+
+#[test]
+fn reload_swaps_the_certificate_and_sends_http2_connections_goaway() {
+    let (old_ca, new_ca) = (Ca::new(), Ca::new());
+    let (old, new) = (old_ca.leaf(&["localhost"], false), new_ca.leaf(&["localhost"], false));
+    let origin = Origin::echo();
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
+    let files = [("key.pem", old.key.as_str()), ("cert.pem", old.cert.as_str())];
+    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let port = proxy.port("https");
+    let old_h1 = client_config(&old_ca, None, &[b"http/1.1"]);
+    let new_h1 = client_config(&new_ca, None, &[b"http/1.1"]);
+    assert!(https_get(port, "localhost", old_h1.clone())
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let h2_config = client_config(&old_ca, None, &[b"h2"]);
+    let (client, conn) = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(h2_config)
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        h2::client::handshake(tls).await.unwrap()
+    });
+    let conn = rt.spawn(conn);
+    let get = |client: &mut h2::client::SendRequest<bytes::Bytes>| {
+        let req = http::Request::builder().uri("https://localhost/h2").body(()).unwrap();
+        let (resp, _) = client.send_request(req, true).unwrap();
+        resp
+    };
+    rt.block_on(async {
+        let mut ready = client.clone().ready().await.unwrap();
+        assert_eq!(get(&mut ready).await.unwrap().status(), 200);
+    });
+
+    proxy.write_file("key.pem", &new.key);
+    proxy.write_file("cert.pem", &new.cert);
+    let ev = proxy.reload();
+    assert_eq!(ev["result"], "ok", "{ev}");
+    // New connections get the new certificate.
+    assert!(https_get(port, "localhost", new_h1)
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
+    assert!(https_get(port, "localhost", old_h1).is_err());
+    // The HTTP/2 connection made before the reload is told to go away (it
+    // had no stream open, so it ends; without the GOAWAY it would stay up
+    // for the 60 s idle timeout).
+    let ended = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), conn).await });
+    assert!(matches!(ended, Ok(Ok(_))), "{ended:?}");
+    rt.block_on(async {
+        assert!(client.ready().await.is_err(), "the old connection still takes requests");
+    });
+    // HTTP/1.1 before, HTTP/2, HTTP/1.1 after (the refused handshake sent nothing).
+    assert_eq!(origin.requests().len(), 3);
+}

@@ -285,6 +285,7 @@ impl WorkerIsolate {
         if let Some(id) = request {
             if let Some(p) = st.requests.borrow_mut().get_mut(&id) {
                 p.cpu += spent;
+                p.cpu_ns.store(p.cpu.as_nanos() as u64, Ordering::SeqCst);
             }
         }
         st.current.set(None);
@@ -308,6 +309,7 @@ impl WorkerIsolate {
             reply,
             entrypoint,
             gone,
+            cpu_ns,
             ..
         } = job;
         let has_body = !matches!(request.body, Body::Empty);
@@ -320,6 +322,7 @@ impl WorkerIsolate {
                 reply: Some(reply),
                 info,
                 cpu: Duration::ZERO,
+                cpu_ns,
                 subrequests: 0,
                 subrequest_slots: Arc::new(tokio::sync::Semaphore::new(
                     (st.spec.limits().max_concurrent_subrequests.max(1) as usize)

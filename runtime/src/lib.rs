@@ -55,6 +55,19 @@ pub struct WorkerFailure {
     pub message: String,
 }
 
+/// The outcome of one Worker invocation and what it cost.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The Worker's response, or why there is none.
+    pub result: Result<Response, WorkerFailure>,
+    /// JavaScript CPU time the request used up to its response headers or
+    /// its failure (for a CPU-limit breach: at least the limit; for a
+    /// wall-limit breach or a canceled request: what it had used by then).
+    /// JavaScript that runs later (`waitUntil`, a body produced in JS) is
+    /// not included.
+    pub cpu: Duration,
+}
+
 /// What loading a Worker cost, measured at start-up.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerStats {
@@ -86,21 +99,16 @@ static V8_INIT: Once = Once::new();
 
 /// V8 flags set before the config's own (which may override them).
 ///
-/// `--no-turbofan`: in this V8 (v8 crate 152.2), some TurboFan-optimized
-/// loops such as `for (;;) new Array(100).fill(1)` never service interrupts,
-/// so neither the CPU watchdog's `terminate_execution` nor the heap limit can
-/// stop them; with Ignition, Sparkplug and Maglev they can. Set
-/// `--turbofan` in the config's `v8Flags` to trade that for peak JS speed.
-///
-/// What goes wrong: Turboshaft's loop-unrolling analysis lets it drop the
-/// per-iteration stack check (where interrupts are serviced) from loops it
-/// believes run only a few thousand times (`LoopStackCheckElisionReducer`),
-/// and the `fill` loop above loses its check although it never ends (why it
-/// is misjudged is not established). Plain loops keep their check. With `--turbofan
-/// --no-turboshaft-loop-unrolling` every loop we tried stopped at the CPU
-/// limit (OSR and normal optimization alike); it is not the default because
-/// it was only tried by hand, not proven for all loop shapes.
-const DEFAULT_V8_FLAGS: &str = "--no-turbofan";
+/// TurboFan is on, but Turboshaft's loop unrolling is off: with it, this V8
+/// (v8 crate 152.2) drops the per-iteration stack check (where interrupts,
+/// and so `terminate_execution`, are serviced) from loops it believes run
+/// only a few thousand times (`LoopStackCheckElisionReducer`), and a loop
+/// such as `for (;;) new Array(100).fill(1)` loses its check although it
+/// never ends; neither the CPU watchdog nor the heap limit could stop it.
+/// Without loop unrolling every loop shape in `tests/turbofan.rs` (forced
+/// optimization, natural tier-up and on-stack replacement) stops at the CPU
+/// limit. `v8Flags = ["--no-turbofan"]` in the config turns TurboFan off.
+const DEFAULT_V8_FLAGS: &str = "--turbofan --no-turboshaft-loop-unrolling";
 
 fn init_v8(flags: &[String]) {
     V8_INIT.call_once(|| {
@@ -220,6 +228,38 @@ impl WorkerPool {
         request: Request,
         info: RequestInfo,
     ) -> Result<Response, WorkerFailure> {
+        self.invoke(worker, entrypoint, props_json, request, info).await.result
+    }
+
+    /// As [`WorkerPool::fetch_entrypoint`], also returning the JavaScript
+    /// CPU time the request used (see [`Invocation::cpu`]).
+    pub async fn invoke(
+        &self,
+        worker: &str,
+        entrypoint: Option<&str>,
+        props_json: Option<&str>,
+        request: Request,
+        info: RequestInfo,
+    ) -> Invocation {
+        let cpu_ns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let result = self
+            .run(worker, entrypoint, props_json, request, info, cpu_ns.clone())
+            .await;
+        Invocation {
+            result,
+            cpu: Duration::from_nanos(cpu_ns.load(Ordering::SeqCst)),
+        }
+    }
+
+    async fn run(
+        &self,
+        worker: &str,
+        entrypoint: Option<&str>,
+        props_json: Option<&str>,
+        request: Request,
+        info: RequestInfo,
+        cpu_ns: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Result<Response, WorkerFailure> {
         let Some(spec) = self.inner.specs.get(worker) else {
             return Err(WorkerFailure {
                 outcome: Outcome::Internal,
@@ -242,6 +282,7 @@ impl WorkerPool {
             info,
             reply: tx,
             gone: Some(gone),
+            cpu_ns: cpu_ns.clone(),
         };
         if self.inner.threads.get(i).map(|t| t.send(Msg::Job(job)).is_ok()) != Some(true) {
             return Err(WorkerFailure {
@@ -258,10 +299,10 @@ impl WorkerPool {
             }),
             Err(_) => {
                 tracing::warn!(target: "isoproxy::worker", worker, limit_ms = spec.limits().wall_ms, "wall-time limit exceeded");
-                // The isolate's own report is dropped with the reply channel.
-                self.inner
-                    .observer
-                    .invocation(worker, Outcome::WallLimit, Duration::ZERO);
+                // The isolate's own report is dropped with the reply channel;
+                // the CPU time is what the request had used by now.
+                let cpu = Duration::from_nanos(cpu_ns.load(Ordering::SeqCst));
+                self.inner.observer.invocation(worker, Outcome::WallLimit, cpu);
                 Err(WorkerFailure {
                     outcome: Outcome::WallLimit,
                     message: format!("no response within the wall-time limit of {} ms", spec.limits().wall_ms),

@@ -35,6 +35,9 @@ pub(crate) struct Job {
     /// Settles with an error if the caller stops waiting for `reply` (the
     /// downstream client went away); with `Ok` once it has its answer.
     pub(crate) gone: Option<oneshot::Receiver<()>>,
+    /// JavaScript CPU time (ns) spent on the request so far; kept up to date
+    /// by the isolate, and final before `reply` is sent.
+    pub(crate) cpu_ns: Arc<AtomicU64>,
 }
 
 /// A message to an isolate thread.

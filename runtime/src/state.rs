@@ -51,6 +51,8 @@ pub(crate) struct Pending {
     pub(crate) reply: Option<Reply>,
     pub(crate) info: RequestInfo,
     pub(crate) cpu: Duration,
+    /// `cpu`, shared with the caller (see `Job::cpu_ns`).
+    pub(crate) cpu_ns: Arc<std::sync::atomic::AtomicU64>,
     pub(crate) subrequests: u32,
     /// Permits for concurrent subrequests (`maxConcurrentSubrequests`).
     pub(crate) subrequest_slots: Arc<tokio::sync::Semaphore>,
@@ -224,7 +226,12 @@ impl State {
             (reply, cpu)
         };
         let cpu = match self.requests.borrow().get(&id) {
-            Some(p) => self.cpu_of(id, p),
+            Some(p) => {
+                let cpu = self.cpu_of(id, p);
+                p.cpu_ns
+                    .store(cpu.as_nanos() as u64, std::sync::atomic::Ordering::SeqCst);
+                cpu
+            }
             None => cpu,
         };
         let outcome = match &result {

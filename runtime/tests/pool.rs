@@ -707,3 +707,52 @@ async fn dropped_fetch_aborts_request_signal_and_reports_canceled() {
     let lines = tokio::time::timeout(limit, events.wait(5)).await.unwrap();
     assert_eq!(&lines[3..], ["fetch done", "outcome ok"]);
 }
+
+#[tokio::test]
+async fn invoke_reports_cpu_time_for_every_outcome() {
+    let mut w = module_worker(
+        "export default { async fetch(req) {
+            const p = new URL(req.url).pathname;
+            const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} };
+            if (p === '/busy') { spin(20); return new Response('ok'); }
+            if (p === '/throw') { spin(5); throw new Error('no'); }
+            if (p === '/loop') { for (;;) {} }
+            if (p === '/hang') { spin(5); await new Promise((r) => setTimeout(r, 10000)); }
+            return new Response('quick');
+        } }",
+    );
+    w.limits.cpu_ms = 60;
+    w.limits.wall_ms = 300;
+    let h = start(config(vec![("w", w)]), 1);
+    let run = |path: &'static str| {
+        let pool = h.pool.clone();
+        async move {
+            pool.invoke("w", None, None, get(&format!("http://x{path}")), Default::default())
+                .await
+        }
+    };
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let busy = run("/busy").await;
+    assert!(busy.result.is_ok());
+    assert!(busy.cpu > std::time::Duration::ZERO, "busy: {:?}", busy.cpu);
+    let thrown = run("/throw").await;
+    assert_eq!(thrown.result.unwrap_err().outcome, isoproxy_runtime::Outcome::Exception);
+    assert!(thrown.cpu > std::time::Duration::ZERO, "throw: {:?}", thrown.cpu);
+    let looped = run("/loop").await;
+    assert_eq!(looped.result.unwrap_err().outcome, isoproxy_runtime::Outcome::CpuLimit);
+    assert!(ms(looped.cpu) >= 60.0, "loop: {:?}", looped.cpu);
+    let hung = run("/hang").await;
+    assert_eq!(hung.result.unwrap_err().outcome, isoproxy_runtime::Outcome::WallLimit);
+    assert!(
+        hung.cpu > std::time::Duration::ZERO && ms(hung.cpu) < 60.0,
+        "hang: {:?}",
+        hung.cpu
+    );
+    let quick = run("/").await;
+    assert!(quick.result.is_ok());
+    assert!(
+        quick.cpu < std::time::Duration::from_millis(60),
+        "quick: {:?}",
+        quick.cpu
+    );
+}

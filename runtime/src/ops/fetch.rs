@@ -83,6 +83,7 @@ pub(crate) fn send_to(
                     info,
                     reply: tx,
                     gone: None,
+                    cpu_ns: Default::default(),
                 });
                 OpResult::WorkerFetch(rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {
@@ -431,6 +432,7 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
                     info,
                     reply: tx,
                     gone: None,
+                    cpu_ns: Default::default(),
                 });
                 rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {

@@ -484,3 +484,36 @@ fn dripped_request_body_is_408_by_the_minimum_body_rate() {
     drip.join().unwrap();
     assert!(origin.requests().is_empty(), "the origin got a complete request");
 }
+
+#[test]
+fn an_http_1_0_origin_is_answered_as_http_1_1_with_sound_framing() {
+    // Close-delimited body: no Content-Length, the end is the close.
+    let origin = RawOrigin::start(b"HTTP/1.0 200 OK\r\nX-Origin: old\r\n\r\nhello from 1.0".to_vec());
+    let proxy = Proxy::start(&external_config(origin.addr, ""), &["http"]);
+    let mut c = Client::connect(proxy.port("http"));
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 4096];
+    // Read until the chunked terminator or the close, whichever framing
+    // the proxy chose.
+    while !raw.ends_with(b"0\r\n\r\n") {
+        match c.stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => raw.extend_from_slice(&buf[..n]),
+        }
+    }
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    assert!(text.starts_with("HTTP/1.1 200 "), "{text:?}");
+    let head = text.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    let chunked = head.contains("\r\ntransfer-encoding: chunked");
+    let closes = head.contains("\r\nconnection: close");
+    eprintln!("response head from the proxy: {head:?}");
+    assert!(chunked || closes, "no framing for a close-delimited body: {text:?}");
+    assert!(text.contains("hello from 1.0"), "{text:?}");
+    assert!(head.contains("x-origin: old"));
+    if chunked {
+        // Chunked framing keeps the client connection usable.
+        c.send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+        assert_eq!(c.read_response(false).unwrap().status, 200);
+    }
+}

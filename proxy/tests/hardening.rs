@@ -517,3 +517,33 @@ fn an_http_1_0_origin_is_answered_as_http_1_1_with_sound_framing() {
         assert_eq!(c.read_response(false).unwrap().status, 200);
     }
 }
+
+#[test]
+fn a_worker_reading_a_dripped_body_gets_408_not_its_own_failure() {
+    let origin = Origin::echo();
+    let script = "export default { async fetch(req) {
+        const t = await req.text();
+        return new Response('read ' + t.length);
+    } };";
+    let config = worker_config(origin.addr).replace(
+        "service = \"w\") ]",
+        "service = \"w\", limits = (bodyTimeoutMs = 1000)) ]",
+    );
+    assert!(config.contains("bodyTimeoutMs"));
+    let proxy = Proxy::start_files(&config, &[("main.js", script)], &["http"], &[]);
+    let mut c = Client::connect(proxy.port("http"));
+    c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 8192\r\n\r\n");
+    let mut writer = c.stream.try_clone().unwrap();
+    let drip = std::thread::spawn(move || {
+        for _ in 0..100 {
+            if writer.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let r = c.read_response(false).expect("no response");
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert!(c.closed_within(Duration::from_secs(2)));
+    drip.join().unwrap();
+}

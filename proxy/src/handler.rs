@@ -67,7 +67,8 @@ pub struct RequestCtx {
 pub struct Unlogged {
     route: Arc<SocketRoute>,
     method: http::Method,
-    path: String,
+    /// The request target (a cheap clone: no copy of the path).
+    uri: http::Uri,
     client: Option<SocketAddr>,
 }
 
@@ -109,7 +110,7 @@ impl Drop for RequestCtx {
             client = %u.client.map(|a| a.to_string()).unwrap_or_default(),
             socket = %route.name,
             method = %u.method,
-            path = u.path.as_str(),
+            path = u.uri.path_and_query().map_or("/", |p| p.as_str()),
             status = status,
             bytes_in = self.bytes_in,
             upstream_service = (!is_worker).then_some(&*route.service.name),
@@ -279,11 +280,10 @@ impl ProxyHttp for Handler {
                 id
             }
         };
-        let path = req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
         ctx.unlogged = Some(Unlogged {
             route: self.route.clone(),
             method: req.method.clone(),
-            path,
+            uri: req.uri.clone(),
             client,
         });
         if !self.route.http.trust_forwarded {

@@ -30,6 +30,7 @@ use crate::error::Reject;
 use crate::handler::Handler;
 use crate::precheck::check_head;
 use crate::route::SocketRoute;
+use isoproxy_schema::model::SocketLimits;
 
 /// Everything a connection on one socket needs, for one config generation.
 pub struct SocketServer {
@@ -59,22 +60,79 @@ pub struct Prefixed {
     /// Bytes of the head still to pass before the body starts.
     head_left: usize,
     chunked: Option<ChunkedCheck>,
+    /// Bound on the final flush when Pingora shuts the stream down.
+    send_timeout: Duration,
+    /// The minimum body rate, while a body is still expected.
+    pace: Option<BodyPace>,
 }
 
+/// A request body must arrive by a deadline that each byte received moves
+/// a little later (`minBodyBytesPerSec`): a client dripping bytes just
+/// often enough to beat the pause timeout still runs out of time.
+#[derive(Debug)]
+struct BodyPace {
+    deadline: Instant,
+    /// Declared body bytes still to come; `None` for a chunked body,
+    /// which ends when the chunked check sees its last chunk.
+    left: Option<u64>,
+    /// Time one byte buys, in nanoseconds.
+    nanos_per_byte: u64,
+}
+
+/// Why a body read failed when the client sent too slowly.
+pub const BODY_TOO_SLOW: &str = "request body too slow";
+
 impl Prefixed {
-    fn new(prefix: Vec<u8>, inner: Stream, head_len: usize, chunked: bool) -> Prefixed {
+    fn new(prefix: Vec<u8>, inner: Stream, head: &crate::precheck::Head, limits: &SocketLimits) -> Prefixed {
+        let body_expected = head.chunked || head.content_length.is_some_and(|n| n > 0);
+        let pace = (body_expected && limits.min_body_bytes_per_sec > 0).then(|| BodyPace {
+            deadline: Instant::now() + ms(limits.body_timeout_ms),
+            left: if head.chunked { None } else { head.content_length },
+            nanos_per_byte: 1_000_000_000 / u64::from(limits.min_body_bytes_per_sec),
+        });
         Prefixed {
             prefix,
             pos: 0,
             inner,
-            head_left: head_len,
-            chunked: chunked.then(ChunkedCheck::default),
+            head_left: head.len,
+            chunked: head.chunked.then(ChunkedCheck::default),
+            send_timeout: ms(limits.send_timeout_ms),
+            pace,
         }
+    }
+
+    /// Account for body bytes just read; `Err` once the client is too slow.
+    fn pace(&mut self, body_bytes: usize) -> std::io::Result<()> {
+        let Some(p) = &mut self.pace else {
+            return Ok(());
+        };
+        if body_bytes == 0 {
+            return Ok(());
+        }
+        let now = Instant::now();
+        if now > p.deadline {
+            self.pace = None;
+            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, BODY_TOO_SLOW));
+        }
+        let n = body_bytes as u64;
+        p.deadline += Duration::from_nanos(n.saturating_mul(p.nanos_per_byte));
+        let finished = match &mut p.left {
+            Some(left) => {
+                *left = left.saturating_sub(n);
+                *left == 0
+            }
+            None => self.chunked.is_none(),
+        };
+        if finished {
+            self.pace = None;
+        }
+        Ok(())
     }
 }
 
-/// Run the chunked check over bytes just read, skipping what is left of the head.
-fn inspect(head_left: &mut usize, chunked: &mut Option<ChunkedCheck>, mut bytes: &[u8]) -> std::io::Result<()> {
+/// Run the chunked check over bytes just read, skipping what is left of
+/// the head; returns how many of them were body bytes.
+fn inspect(head_left: &mut usize, chunked: &mut Option<ChunkedCheck>, mut bytes: &[u8]) -> std::io::Result<usize> {
     let skip = (*head_left).min(bytes.len());
     *head_left -= skip;
     bytes = &bytes[skip..];
@@ -86,7 +144,7 @@ fn inspect(head_left: &mut usize, chunked: &mut Option<ChunkedCheck>, mut bytes:
             *chunked = None;
         }
     }
-    Ok(())
+    Ok(bytes.len())
 }
 
 impl Prefixed {
@@ -112,15 +170,17 @@ impl AsyncRead for Prefixed {
                 this.prefix.clear();
                 this.pos = 0;
             }
-            return Poll::Ready(checked);
+            return Poll::Ready(checked.and_then(|body| this.pace(body)));
         }
         let before = buf.filled().len();
         match Pin::new(&mut this.inner).poll_read(cx, buf) {
             Poll::Ready(Ok(())) => {
+                let n = buf.filled().len() - before;
                 if this.chunked.is_none() && this.head_left == 0 {
-                    return Poll::Ready(Ok(()));
+                    return Poll::Ready(this.pace(n));
                 }
-                Poll::Ready(inspect(&mut this.head_left, &mut this.chunked, &buf.filled()[before..]))
+                let checked = inspect(&mut this.head_left, &mut this.chunked, &buf.filled()[before..]);
+                Poll::Ready(checked.and_then(|body| this.pace(body)))
             }
             other => other,
         }
@@ -152,7 +212,10 @@ impl AsyncWrite for Prefixed {
 #[async_trait]
 impl Shutdown for Prefixed {
     async fn shutdown(&mut self) {
-        let _ = AsyncWriteExt::shutdown(&mut self.inner).await;
+        // Shutting down flushes buffered response bytes first; a client
+        // that stopped reading must not hold the connection open here
+        // after the send timeout has already given up on it.
+        let _ = tokio::time::timeout(self.send_timeout, AsyncWriteExt::shutdown(&mut self.inner)).await;
     }
 }
 
@@ -218,6 +281,10 @@ pub async fn serve(slot: Arc<Slot>, tcp: tokio::net::TcpStream, shutdown: Shutdo
     let server = slot.load_full();
     let _ = tcp.set_nodelay(true);
     let client = tcp.peer_addr().ok();
+    if over_connection_cap(&server) {
+        shed(&server, tcp, client).await;
+        return;
+    }
     let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
     let mut l4: pingora_core::protocols::l4::stream::Stream = tcp.into();
     l4.set_socket_digest(SocketDigest::from_raw_fd(fd));
@@ -242,6 +309,46 @@ pub async fn serve(slot: Arc<Slot>, tcp: tokio::net::TcpStream, shutdown: Shutdo
     }
     drop(server);
     serve_h1(&slot, stream, client, shutdown).await;
+}
+
+/// Whether this connection is one more than `maxConnections` allows.
+/// The accept loop counts every accepted connection, this one included, in
+/// the `isoproxy_connections_active` gauge before it starts serving, so the
+/// gauge is the socket's live count.
+fn over_connection_cap(server: &SocketServer) -> bool {
+    let cap = server.route.limits.max_connections;
+    if cap == 0 {
+        return false;
+    }
+    let open = server
+        .route
+        .metrics
+        .connections_active
+        .with_label_values(&[&server.route.name])
+        .get();
+    open > i64::from(cap)
+}
+
+/// Turn away a connection over the cap: plain HTTP clients get a 503 that
+/// closes the connection, TLS clients a close (nothing can be said before
+/// a handshake the cap exists to avoid).
+async fn shed(server: &SocketServer, mut tcp: tokio::net::TcpStream, client: Option<std::net::SocketAddr>) {
+    let r = Reject {
+        status: 503,
+        reason: "connection limit reached".into(),
+        blame: crate::error::Blame::Internal,
+    };
+    tracing::debug!(socket = %server.route.name, "connection limit reached");
+    crate::handler::log_refusal(&server.route, client, b"", &r);
+    if server.tls.is_none() {
+        let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(&r.to_http1())).await;
+    }
+    let _ = AsyncWriteExt::shutdown(&mut tcp).await;
+    // Read what the client already sent, briefly, so the close is a FIN
+    // rather than a reset that could destroy the 503 in flight.
+    let mut sink = [0u8; 4096];
+    let drain = async { while matches!(tcp.read(&mut sink).await, Ok(n) if n > 0) {} };
+    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
 }
 
 /// A shutdown watch for an HTTP/2 connection: it fires on shutdown (or
@@ -283,8 +390,11 @@ async fn serve_h1(slot: &Slot, mut stream: Stream, client: Option<std::net::Sock
             Err(HeadEnd::Close) => return,
             Err(HeadEnd::Refuse(r)) => {
                 crate::handler::log_refusal(&server.route, client, &buf, &r);
-                let _ = stream.write_all(&r.to_http1()).await;
-                let _ = stream.flush().await;
+                let reply = async {
+                    let _ = stream.write_all(&r.to_http1()).await;
+                    let _ = stream.flush().await;
+                };
+                let _ = tokio::time::timeout(ms(limits.send_timeout_ms), reply).await;
                 let _ = AsyncWriteExt::shutdown(&mut stream).await;
                 return;
             }
@@ -296,10 +406,13 @@ async fn serve_h1(slot: &Slot, mut stream: Stream, client: Option<std::net::Sock
         }
         served += 1;
         let limits = server.route.limits;
-        let prefixed = Prefixed::new(std::mem::take(&mut buf), stream, head.len, head.chunked);
+        let prefixed = Prefixed::new(std::mem::take(&mut buf), stream, &head, &limits);
         let mut session = ServerSession::new_http1(Box::new(prefixed));
         // Between body reads; the head is already here.
         session.set_read_timeout(Some(ms(limits.body_timeout_ms)));
+        // A client that stops reading cannot hold the connection (and the
+        // upstream one behind it) for ever.
+        session.set_write_timeout(Some(ms(limits.send_timeout_ms)));
         match settings.take() {
             Some(s) => s.apply_to_session(&mut session),
             None => {

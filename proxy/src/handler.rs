@@ -67,7 +67,8 @@ pub struct RequestCtx {
 pub struct Unlogged {
     route: Arc<SocketRoute>,
     method: http::Method,
-    path: String,
+    /// The request target (a cheap clone: no copy of the path).
+    uri: http::Uri,
     client: Option<SocketAddr>,
 }
 
@@ -109,7 +110,7 @@ impl Drop for RequestCtx {
             client = %u.client.map(|a| a.to_string()).unwrap_or_default(),
             socket = %route.name,
             method = %u.method,
-            path = u.path.as_str(),
+            path = u.uri.path_and_query().map_or("/", |p| p.as_str()),
             status = status,
             bytes_in = self.bytes_in,
             upstream_service = (!is_worker).then_some(&*route.service.name),
@@ -156,6 +157,10 @@ fn valid_request_id(v: &[u8]) -> bool {
 /// Headers that never cross a proxy (RFC 9110 §7.6.1), besides those the
 /// Connection header names.
 const HOP_BY_HOP: &[&str] = &["keep-alive", "proxy-connection", "te", "trailer", "proxy-authorization"];
+
+/// Client-supplied forwarding headers, removed on sockets that do not
+/// trust their clients (`trustForwardedHeaders = false`, the default).
+const UNTRUSTED_FORWARDING: &[&str] = &["x-forwarded-for", "forwarded", "x-real-ip"];
 
 /// Remove hop-by-hop headers; `keep_upgrade` keeps Upgrade and Connection.
 pub fn strip_hop_by_hop<H: Headers>(headers: &mut H, keep_upgrade: bool) {
@@ -275,13 +280,20 @@ impl ProxyHttp for Handler {
                 id
             }
         };
-        let path = req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string();
         ctx.unlogged = Some(Unlogged {
             route: self.route.clone(),
             method: req.method.clone(),
-            path,
+            uri: req.uri.clone(),
             client,
         });
+        if !self.route.http.trust_forwarded {
+            // Addresses a client claims for itself are not evidence: drop
+            // them before a Worker or an origin could believe them. The
+            // no-script path then sets X-Forwarded-For to the peer address.
+            for name in UNTRUSTED_FORWARDING {
+                let _ = req.remove_header(*name);
+            }
+        }
         inject(req, &self.route.http.request);
         // h2c upgrade is gone from HTTP/2 (RFC 9113 §3.1): never tunnel it.
         let h2c = req
@@ -454,6 +466,22 @@ impl ProxyHttp for Handler {
         Ok(())
     }
 
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // Pingora's client parses responses leniently; refuse what another
+        // parser could frame differently, before anything is forwarded.
+        if let Err(reason) = crate::precheck::check_response_headers(&resp.headers) {
+            ctx.upstream_status = resp.status.as_u16();
+            tracing::warn!(service = %self.route.service.name, reason, "refused upstream response");
+            return Err(self.fail(ctx, Reject::upstream(false, reason)));
+        }
+        Ok(())
+    }
+
     async fn response_filter(
         &self,
         session: &mut Session,
@@ -491,7 +519,21 @@ impl ProxyHttp for Handler {
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
-        let r = ctx.reject.take().unwrap_or_else(|| reject_for(e));
+        let r = ctx.reject.take().unwrap_or_else(|| {
+            // The upstream read timer runs while the request body is still
+            // being forwarded. If it fires before the client has sent the
+            // whole body, the origin was waiting for the client, not the
+            // other way round (a stuck origin blocks our writes instead,
+            // and that is a write timeout): the client is to blame.
+            let waiting_for_client = *e.etype() == ErrorType::ReadTimedout
+                && e.esource() == &ErrorSource::Upstream
+                && !session.is_body_done();
+            if waiting_for_client {
+                Reject::new(408, "request body timeout")
+            } else {
+                reject_for(e)
+            }
+        });
         ctx.blame = Some(r.blame);
         let code = if session.response_written().is_some() || r.status == 0 {
             0
@@ -637,7 +679,7 @@ pub async fn write_reject_keepalive(session: &mut Session, r: &Reject) {
 }
 
 /// The refusal for an error Pingora reports.
-fn reject_for(e: &Error) -> Reject {
+pub fn reject_for(e: &Error) -> Reject {
     use ErrorType::*;
     match e.etype() {
         HTTPStatus(code) => Reject::new(*code, crate::error::reason_phrase(*code)),
@@ -650,17 +692,25 @@ fn reject_for(e: &Error) -> Reject {
         _ => match e.esource() {
             ErrorSource::Upstream => Reject::upstream(false, "bad response from upstream"),
             ErrorSource::Downstream => match e.etype() {
-                ReadError if !format!("{e}").contains(crate::chunked::INVALID) => Reject {
-                    status: 0,
-                    reason: "client went away".into(),
-                    blame: Blame::Downstream,
-                },
+                ReadError
+                    if !format!("{e}").contains(crate::chunked::INVALID)
+                        && !format!("{e}").contains(crate::conn::BODY_TOO_SLOW) =>
+                {
+                    Reject {
+                        status: 0,
+                        reason: "client went away".into(),
+                        blame: Blame::Downstream,
+                    }
+                }
                 WriteError | ConnectionClosed => Reject {
                     status: 0,
                     reason: "client went away".into(),
                     blame: Blame::Downstream,
                 },
                 ReadTimedout => Reject::new(408, "request timeout"),
+                ReadError if format!("{e}").contains(crate::conn::BODY_TOO_SLOW) => {
+                    Reject::new(408, crate::conn::BODY_TOO_SLOW)
+                }
                 ReadError if format!("{e}").contains(crate::chunked::INVALID) => {
                     Reject::bad_request(crate::chunked::INVALID)
                 }

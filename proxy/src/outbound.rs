@@ -74,6 +74,12 @@ fn map_error(e: &Error) -> OutboundError {
         ConnectRefused | ConnectNoRoute | ConnectError | TLSHandshakeFailure => {
             OutboundError::Unreachable(e.to_string())
         }
+        // Pingora's message quotes the bytes it could not parse; the
+        // Worker gets the class of fault only, the log gets the rest.
+        InvalidHTTPHeader => {
+            tracing::debug!(error = %e, "malformed upstream response");
+            OutboundError::Other("malformed upstream response head".into())
+        }
         _ => OutboundError::Other(e.to_string()),
     }
 }
@@ -228,6 +234,16 @@ impl Egress {
             let Some(resp) = session.response_header() else {
                 return Err(OutboundError::Other("no response header".into()));
             };
+            // The same strict checks as the no-script path, plus those only
+            // the raw bytes show (Pingora's client has already repaired them
+            // in the parsed header).
+            let raw_check = session.as_http1().map_or(Ok(()), |h1| {
+                crate::precheck::check_response_raw(&h1.get_headers_raw_bytes())
+            });
+            if let Err(reason) = raw_check.and_then(|()| crate::precheck::check_response_headers(&resp.headers)) {
+                tracing::warn!(service = %service, reason, "refused upstream response");
+                return Err(OutboundError::Other(reason.to_string()));
+            }
             let status = resp.status;
             let mut headers = resp.headers.clone();
             strip_hop_by_hop(&mut headers, false);

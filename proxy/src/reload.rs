@@ -70,6 +70,37 @@ impl Drop for ActiveGuard {
     }
 }
 
+/// The `--control-fd` writer: a thread of its own, so that a parent that
+/// stops reading can never block a reload (or shutdown) on a full pipe.
+/// Lines that do not fit in its queue are dropped.
+struct Control {
+    tx: std::sync::mpsc::SyncSender<String>,
+}
+
+impl Control {
+    fn start(mut f: std::fs::File) -> Option<Control> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(1024);
+        let spawned = std::thread::Builder::new().name("control-fd".into()).spawn(move || {
+            while let Ok(line) = rx.recv() {
+                if f.write_all(line.as_bytes()).and_then(|()| f.flush()).is_err() {
+                    return;
+                }
+            }
+        });
+        match spawned {
+            Ok(_) => Some(Control { tx }),
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start the control-fd writer");
+                None
+            }
+        }
+    }
+
+    fn send(&self, line: &serde_json::Value) {
+        let _ = self.tx.try_send(format!("{line}\n"));
+    }
+}
+
 /// One listening socket.
 struct Listener {
     name: String,
@@ -109,7 +140,7 @@ pub struct Server {
     conf: Arc<ServerConf>,
     metrics: Arc<crate::metrics::Metrics>,
     access: crate::access_log::AccessLogHandle,
-    control: Mutex<Option<std::fs::File>>,
+    control: Option<Control>,
     active: Arc<Active>,
     state: Mutex<State>,
 }
@@ -191,7 +222,7 @@ impl Server {
             conf,
             metrics,
             access,
-            control: Mutex::new(control),
+            control: control.and_then(Control::start),
             active: Arc::new(Active::default()),
             state: Mutex::new(State {
                 current: Arc::new(first),
@@ -220,10 +251,8 @@ impl Server {
 
     /// Write one JSON line on the control fd, if there is one.
     pub fn report(&self, line: &serde_json::Value) {
-        let mut c = self.control.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(f) = c.as_mut() {
-            let _ = writeln!(f, "{line}");
-            let _ = f.flush();
+        if let Some(c) = &self.control {
+            c.send(line);
         }
     }
 

@@ -679,3 +679,44 @@ fn upgrade_hands_the_listeners_to_a_new_process_without_failing_a_request() {
     });
     assert_eq!(get(port, "/", "a").text(), "new");
 }
+
+#[test]
+fn reload_requests_during_a_reload_are_merged_into_one() {
+    // Top-level code that takes a while (within startupMs), so that the
+    // burst of signals below lands while a reload is running.
+    let slow = "const end = Date.now() + 300; while (Date.now() < end) {}\nexport default { fetch() { return new Response('slow'); } };\n";
+    let files = [("fast.js", answer("fast").leak() as &str), ("slow.js", slow)];
+    let proxy = Proxy::start_full(&worker_config("fast.js", ""), &files, &["http"], &[], &[]);
+    let port = proxy.port("http");
+    proxy.write_file("config.capnp", &worker_config("slow.js", ""));
+    proxy.signal(libc::SIGHUP);
+    eventually(Duration::from_secs(10), "the first reload to start", || {
+        proxy.stderr_text().contains("reloading config generation=2")
+    });
+    for _ in 0..10 {
+        proxy.signal(libc::SIGHUP);
+    }
+    let ev = proxy.wait_event(Duration::from_secs(30), |v| v["event"] == "reload");
+    assert_eq!(
+        (ev["result"].as_str(), ev["generation"].as_u64()),
+        (Some("ok"), Some(2)),
+        "{ev}"
+    );
+    // The ten requests became one more reload, not ten.
+    let ev = proxy.wait_event(Duration::from_secs(30), |v| v["event"] == "reload");
+    assert_eq!(
+        (ev["result"].as_str(), ev["generation"].as_u64()),
+        (Some("ok"), Some(3)),
+        "{ev}"
+    );
+    proxy.write_file("config.capnp", &worker_config("fast.js", ""));
+    let ev = proxy.reload();
+    assert_eq!(
+        (ev["result"].as_str(), ev["generation"].as_u64()),
+        (Some("ok"), Some(4)),
+        "{ev}"
+    );
+    assert_eq!(get(port, "/", "a").text(), "fast");
+    let started = proxy.stderr_text().matches("reloading config").count();
+    assert_eq!(started, 3, "{}", proxy.stderr_text());
+}

@@ -374,3 +374,109 @@ fn reload_swaps_the_certificate_and_sends_http2_connections_goaway() {
     // HTTP/1.1 before, HTTP/2, HTTP/1.1 after (the refused handshake sent nothing).
     assert_eq!(origin.requests().len(), 3);
 }
+
+/// An HTTP/2 connection (TLS, ALPN h2) to the proxy's https socket, and
+/// the task driving it.
+async fn h2_connect(
+    port: u16,
+    ca: &Ca,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+) {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(client_config(ca, None, &[b"h2"]));
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (client, conn) = h2::client::handshake(tls).await.unwrap();
+    (client, tokio::spawn(conn))
+}
+
+async fn h2_get(client: &mut h2::client::SendRequest<bytes::Bytes>, path: &str) -> u16 {
+    let req = http::Request::builder()
+        .uri(format!("https://localhost{path}"))
+        .body(())
+        .unwrap();
+    let (resp, _) = client.send_request(req, true).unwrap();
+    let resp = resp.await.unwrap();
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+    }
+    status
+}
+
+#[test]
+fn http2_concurrency_is_capped_and_rapid_reset_is_bounded() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["localhost"], false);
+    let origin = Origin::echo();
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
+    let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
+    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let port = proxy.port("https");
+    let pid = proxy.pid();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        // L7: the advertised SETTINGS_MAX_CONCURRENT_STREAMS.
+        let (mut client, _conn) = h2_connect(port, &ca).await;
+        assert_eq!(h2_get(&mut client, "/first").await, 200);
+        let max = client.current_max_send_streams();
+        eprintln!("SETTINGS_MAX_CONCURRENT_STREAMS advertised: {max}");
+        assert!(max <= 100 && max > 0, "{max}");
+
+        // O6: HEADERS + RST_STREAM pairs on one connection.
+        let (mut client, conn) = h2_connect(port, &ca).await;
+        let start = std::time::Instant::now();
+        let mut sent = 0u32;
+        for i in 0..10_000 {
+            let ready = tokio::time::timeout(std::time::Duration::from_secs(5), client.ready()).await;
+            let Ok(Ok(c)) = ready else { break };
+            client = c;
+            let req = http::Request::builder()
+                .uri(format!("https://localhost/reset/{i}"))
+                .body(())
+                .unwrap();
+            let Ok((_resp, mut stream)) = client.send_request(req, false) else {
+                break;
+            };
+            stream.send_reset(h2::Reason::CANCEL);
+            sent += 1;
+        }
+        let conn_result = tokio::time::timeout(std::time::Duration::from_secs(10), conn).await;
+        eprintln!(
+            "rapid reset: {sent} pairs sent in {:?}; connection ended: {conn_result:?}",
+            start.elapsed()
+        );
+        // The server ends the connection (h2's cap on resets of streams
+        // not yet accepted: GOAWAY, then close) rather than serving them.
+        assert!(
+            matches!(conn_result, Ok(Ok(Err(_)))),
+            "connection still open after the flood: {conn_result:?}"
+        );
+
+        // A fresh connection is served promptly afterwards.
+        let probe = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            let (mut client, _conn) = h2_connect(port, &ca).await;
+            h2_get(&mut client, "/probe").await
+        })
+        .await;
+        assert_eq!(probe.ok(), Some(200), "probe after the reset flood");
+    });
+    let reached = origin
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/reset/"))
+        .count();
+    eprintln!("requests of reset streams that reached the origin: {reached}");
+    assert!(reached <= 100, "{reached} reset streams reached the origin");
+    assert_eq!(proxy.pid(), pid);
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "proxy died");
+}

@@ -47,6 +47,34 @@ impl RawOrigin {
         RawOrigin { addr, heads }
     }
 
+    /// Like [`RawOrigin::start`], but every connection is kept open and
+    /// answers request after request; `connections` counts them.
+    fn keepalive(reply: Vec<u8>) -> (RawOrigin, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (h, n) = (heads.clone(), connections.clone());
+        let reply = Arc::new(reply);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (h, reply) = (h.clone(), reply.clone());
+                std::thread::spawn(move || {
+                    conn.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    while let Some(head) = read_head(&mut conn) {
+                        h.lock().unwrap().push(head);
+                        if conn.write_all(&reply).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (RawOrigin { addr, heads }, connections)
+    }
+
     fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap().clone()
     }
@@ -546,4 +574,22 @@ fn a_worker_reading_a_dripped_body_gets_408_not_its_own_failure() {
     assert_eq!(r.status, 408, "{}", r.text());
     assert!(c.closed_within(Duration::from_secs(2)));
     drip.join().unwrap();
+}
+
+#[test]
+fn a_refused_upstream_response_does_not_leave_its_connection_in_the_pool() {
+    let count = |reply: &str| {
+        let (origin, connections) = RawOrigin::keepalive(reply.as_bytes().to_vec());
+        let proxy = Proxy::start(&external_config(origin.addr, ""), &["http"]);
+        let statuses: Vec<u16> = (0..2).map(|_| fetch_raw(proxy.port("http")).0).collect();
+        assert_eq!(origin.heads().len(), 2);
+        (statuses, connections.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    // A good response: the second request reuses the pooled connection.
+    let (statuses, n) = count("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!((statuses, n), (vec![200, 200], 1));
+    // A refused one (two Content-Length fields, which Pingora alone accepts):
+    // its connection is dropped, so the second request needs a new one.
+    let (statuses, n) = count("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!((statuses, n), (vec![502, 502], 2));
 }

@@ -219,6 +219,7 @@ struct SocketLimits {
   sendTimeoutMs @11 :UInt32 = 60000;
   # Longest a single write to an HTTP/1 client may wait (a client that
   # stops reading a response). The connection is closed when it passes.
+  # Must be at least 1.
 
   minBodyBytesPerSec @12 :UInt32 = 1024;
   # Slowest request body accepted, on average: the body must be complete

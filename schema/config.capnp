@@ -223,7 +223,7 @@ struct SocketLimits {
 
   minBodyBytesPerSec @12 :UInt32 = 1024;
   # Slowest request body accepted, on average: the body must be complete
-  # by bodyTimeoutMs after the request head, plus one second per this many
+  # by bodyTimeoutMs after its first byte, plus one second per this many
   # bytes received. A slower body gets 408 and the connection is closed
   # (a client dripping a byte just often enough to beat bodyTimeoutMs).
   # 0 leaves only the pause limit of bodyTimeoutMs.

@@ -384,6 +384,25 @@ fn connections_over_the_cap_get_503_and_existing_ones_are_served() {
     let (r, closed) = exchange(port, request);
     assert_eq!(r.unwrap().status, 503);
     assert!(closed);
+    // It is logged and counted like any refusal (the writer is a
+    // background thread: poll, bounded).
+    let logged = (0..100).any(|_| {
+        let found = proxy.stdout_text().contains("\"status\":503");
+        if !found {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        found
+    });
+    assert!(logged, "no access-log record for the 503:\n{}", proxy.stdout_text());
+    assert_eq!(
+        sample(
+            metrics,
+            "isoproxy_requests_total{method=\"OTHER\",service=\"origin\",socket=\"http\",status_class=\"5xx\"}"
+        ),
+        Some(1.0),
+        "{}",
+        get(metrics, "/metrics", "127.0.0.1").text()
+    );
 
     // The two open connections are still served.
     for c in &mut open {

@@ -686,7 +686,7 @@ fn reload_requests_during_a_reload_are_merged_into_one() {
     // burst of signals below lands while a reload is running.
     let slow = "const end = Date.now() + 300; while (Date.now() < end) {}\nexport default { fetch() { return new Response('slow'); } };\n";
     let files = [("fast.js", answer("fast").leak() as &str), ("slow.js", slow)];
-    let proxy = Proxy::start_full(&worker_config("fast.js", ""), &files, &["http"], &[], &[]);
+    let proxy = Proxy::start_full(&worker_config("fast.js", ""), &files, &["http"], &[], &["admin"]);
     let port = proxy.port("http");
     proxy.write_file("config.capnp", &worker_config("slow.js", ""));
     proxy.signal(libc::SIGHUP);
@@ -696,6 +696,8 @@ fn reload_requests_during_a_reload_are_merged_into_one() {
     for _ in 0..10 {
         proxy.signal(libc::SIGHUP);
     }
+    // Still ready while reloading.
+    assert_eq!(get(proxy.port("admin"), "/readyz", "a").status, 200);
     let ev = proxy.wait_event(Duration::from_secs(30), |v| v["event"] == "reload");
     assert_eq!(
         (ev["result"].as_str(), ev["generation"].as_u64()),

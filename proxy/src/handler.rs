@@ -679,7 +679,7 @@ pub async fn write_reject_keepalive(session: &mut Session, r: &Reject) {
 }
 
 /// The refusal for an error Pingora reports.
-fn reject_for(e: &Error) -> Reject {
+pub fn reject_for(e: &Error) -> Reject {
     use ErrorType::*;
     match e.etype() {
         HTTPStatus(code) => Reject::new(*code, crate::error::reason_phrase(*code)),

@@ -89,7 +89,11 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
                     Ok(None) => tx = None,
                     Err(e) => {
                         let _ = sender.send(Err(BodyError(e.to_string().into()))).await;
-                        tx = None;
+                        // The client broke the request (too slow, bad chunked
+                        // framing, gone): answer as the no-script path does,
+                        // not with the Worker's failure.
+                        fail(session, ctx, crate::handler::reject_for(&e.into_down())).await;
+                        return;
                     }
                 }
             }

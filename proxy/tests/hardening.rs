@@ -47,6 +47,34 @@ impl RawOrigin {
         RawOrigin { addr, heads }
     }
 
+    /// Like [`RawOrigin::start`], but every connection is kept open and
+    /// answers request after request; `connections` counts them.
+    fn keepalive(reply: Vec<u8>) -> (RawOrigin, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (h, n) = (heads.clone(), connections.clone());
+        let reply = Arc::new(reply);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (h, reply) = (h.clone(), reply.clone());
+                std::thread::spawn(move || {
+                    conn.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    while let Some(head) = read_head(&mut conn) {
+                        h.lock().unwrap().push(head);
+                        if conn.write_all(&reply).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (RawOrigin { addr, heads }, connections)
+    }
+
     fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap().clone()
     }
@@ -516,4 +544,52 @@ fn an_http_1_0_origin_is_answered_as_http_1_1_with_sound_framing() {
         c.send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
         assert_eq!(c.read_response(false).unwrap().status, 200);
     }
+}
+
+#[test]
+fn a_worker_reading_a_dripped_body_gets_408_not_its_own_failure() {
+    let origin = Origin::echo();
+    let script = "export default { async fetch(req) {
+        const t = await req.text();
+        return new Response('read ' + t.length);
+    } };";
+    let config = worker_config(origin.addr).replace(
+        "service = \"w\") ]",
+        "service = \"w\", limits = (bodyTimeoutMs = 1000)) ]",
+    );
+    assert!(config.contains("bodyTimeoutMs"));
+    let proxy = Proxy::start_files(&config, &[("main.js", script)], &["http"], &[]);
+    let mut c = Client::connect(proxy.port("http"));
+    c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 8192\r\n\r\n");
+    let mut writer = c.stream.try_clone().unwrap();
+    let drip = std::thread::spawn(move || {
+        for _ in 0..100 {
+            if writer.write_all(b"x").is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    });
+    let r = c.read_response(false).expect("no response");
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert!(c.closed_within(Duration::from_secs(2)));
+    drip.join().unwrap();
+}
+
+#[test]
+fn a_refused_upstream_response_does_not_leave_its_connection_in_the_pool() {
+    let count = |reply: &str| {
+        let (origin, connections) = RawOrigin::keepalive(reply.as_bytes().to_vec());
+        let proxy = Proxy::start(&external_config(origin.addr, ""), &["http"]);
+        let statuses: Vec<u16> = (0..2).map(|_| fetch_raw(proxy.port("http")).0).collect();
+        assert_eq!(origin.heads().len(), 2);
+        (statuses, connections.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    // A good response: the second request reuses the pooled connection.
+    let (statuses, n) = count("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!((statuses, n), (vec![200, 200], 1));
+    // A refused one (two Content-Length fields, which Pingora alone accepts):
+    // its connection is dropped, so the second request needs a new one.
+    let (statuses, n) = count("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!((statuses, n), (vec![502, 502], 2));
 }

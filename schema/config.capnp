@@ -219,10 +219,11 @@ struct SocketLimits {
   sendTimeoutMs @11 :UInt32 = 60000;
   # Longest a single write to an HTTP/1 client may wait (a client that
   # stops reading a response). The connection is closed when it passes.
+  # Must be at least 1.
 
   minBodyBytesPerSec @12 :UInt32 = 1024;
   # Slowest request body accepted, on average: the body must be complete
-  # by bodyTimeoutMs after the request head, plus one second per this many
+  # by bodyTimeoutMs after its first byte, plus one second per this many
   # bytes received. A slower body gets 408 and the connection is closed
   # (a client dripping a byte just often enough to beat bodyTimeoutMs).
   # 0 leaves only the pause limit of bodyTimeoutMs.

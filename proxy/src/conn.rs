@@ -71,7 +71,11 @@ pub struct Prefixed {
 /// often enough to beat the pause timeout still runs out of time.
 #[derive(Debug)]
 struct BodyPace {
-    deadline: Instant,
+    /// Set when the first body byte arrives (a client may rightly wait
+    /// for `100 Continue` first; silence is the pause timeout's job).
+    deadline: Option<Instant>,
+    /// The grace before the rate applies.
+    grace: Duration,
     /// Declared body bytes still to come; `None` for a chunked body,
     /// which ends when the chunked check sees its last chunk.
     left: Option<u64>,
@@ -86,7 +90,8 @@ impl Prefixed {
     fn new(prefix: Vec<u8>, inner: Stream, head: &crate::precheck::Head, limits: &SocketLimits) -> Prefixed {
         let body_expected = head.chunked || head.content_length.is_some_and(|n| n > 0);
         let pace = (body_expected && limits.min_body_bytes_per_sec > 0).then(|| BodyPace {
-            deadline: Instant::now() + ms(limits.body_timeout_ms),
+            deadline: None,
+            grace: ms(limits.body_timeout_ms),
             left: if head.chunked { None } else { head.content_length },
             nanos_per_byte: 1_000_000_000 / u64::from(limits.min_body_bytes_per_sec),
         });
@@ -110,12 +115,13 @@ impl Prefixed {
             return Ok(());
         }
         let now = Instant::now();
-        if now > p.deadline {
+        let deadline = p.deadline.get_or_insert(now + p.grace);
+        if now > *deadline {
             self.pace = None;
             return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, BODY_TOO_SLOW));
         }
         let n = body_bytes as u64;
-        p.deadline += Duration::from_nanos(n.saturating_mul(p.nanos_per_byte));
+        *deadline += Duration::from_nanos(n.saturating_mul(p.nanos_per_byte));
         let finished = match &mut p.left {
             Some(left) => {
                 *left = left.saturating_sub(n);

@@ -47,6 +47,34 @@ impl RawOrigin {
         RawOrigin { addr, heads }
     }
 
+    /// Like [`RawOrigin::start`], but every connection is kept open and
+    /// answers request after request; `connections` counts them.
+    fn keepalive(reply: Vec<u8>) -> (RawOrigin, Arc<std::sync::atomic::AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (h, n) = (heads.clone(), connections.clone());
+        let reply = Arc::new(reply);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let (h, reply) = (h.clone(), reply.clone());
+                std::thread::spawn(move || {
+                    conn.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    while let Some(head) = read_head(&mut conn) {
+                        h.lock().unwrap().push(head);
+                        if conn.write_all(&reply).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        (RawOrigin { addr, heads }, connections)
+    }
+
     fn heads(&self) -> Vec<String> {
         self.heads.lock().unwrap().clone()
     }
@@ -356,6 +384,25 @@ fn connections_over_the_cap_get_503_and_existing_ones_are_served() {
     let (r, closed) = exchange(port, request);
     assert_eq!(r.unwrap().status, 503);
     assert!(closed);
+    // It is logged and counted like any refusal (the writer is a
+    // background thread: poll, bounded).
+    let logged = (0..100).any(|_| {
+        let found = proxy.stdout_text().contains("\"status\":503");
+        if !found {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        found
+    });
+    assert!(logged, "no access-log record for the 503:\n{}", proxy.stdout_text());
+    assert_eq!(
+        sample(
+            metrics,
+            "isoproxy_requests_total{method=\"OTHER\",service=\"origin\",socket=\"http\",status_class=\"5xx\"}"
+        ),
+        Some(1.0),
+        "{}",
+        get(metrics, "/metrics", "127.0.0.1").text()
+    );
 
     // The two open connections are still served.
     for c in &mut open {
@@ -546,4 +593,22 @@ fn a_worker_reading_a_dripped_body_gets_408_not_its_own_failure() {
     assert_eq!(r.status, 408, "{}", r.text());
     assert!(c.closed_within(Duration::from_secs(2)));
     drip.join().unwrap();
+}
+
+#[test]
+fn a_refused_upstream_response_does_not_leave_its_connection_in_the_pool() {
+    let count = |reply: &str| {
+        let (origin, connections) = RawOrigin::keepalive(reply.as_bytes().to_vec());
+        let proxy = Proxy::start(&external_config(origin.addr, ""), &["http"]);
+        let statuses: Vec<u16> = (0..2).map(|_| fetch_raw(proxy.port("http")).0).collect();
+        assert_eq!(origin.heads().len(), 2);
+        (statuses, connections.load(std::sync::atomic::Ordering::SeqCst))
+    };
+    // A good response: the second request reuses the pooled connection.
+    let (statuses, n) = count("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!((statuses, n), (vec![200, 200], 1));
+    // A refused one (two Content-Length fields, which Pingora alone accepts):
+    // its connection is dropped, so the second request needs a new one.
+    let (statuses, n) = count("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
+    assert_eq!((statuses, n), (vec![502, 502], 2));
 }

@@ -504,33 +504,51 @@ const w :Workerd.Worker = (
     // see v2.
     let reloaded = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    // Clients that have had an answer to a request sent after the reload.
+    let caught_up = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let clients: Vec<_> = (0..200)
-        .map(|_| {
-            let (reloaded, stop) = (reloaded.clone(), stop.clone());
+        .map(|i| {
+            let (reloaded, stop, caught_up) = (reloaded.clone(), stop.clone(), caught_up.clone());
             std::thread::spawn(move || {
                 let mut seen = Vec::new();
                 let mut c = Client::connect(port);
+                let mut counted = false;
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                     let after = reloaded.load(std::sync::atomic::Ordering::SeqCst);
-                    c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+                    c.send(format!("GET / HTTP/1.1\r\nHost: a\r\nX-Client: {i}\r\n\r\n").as_bytes());
                     let r = c.read_response(false);
                     seen.push((after, r.map(|r| (r.status, r.text()))));
+                    if after && !counted {
+                        counted = true;
+                        caught_up.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
                 }
                 seen
             })
         })
         .collect();
-    // Every client has a request in flight once the origin has 200.
-    eventually(Duration::from_secs(15), "200 requests at the origin", || {
-        origin.requests().len() >= 200
-    });
+    // Every client has a request at the origin (so in flight on v1).
+    eventually(
+        Duration::from_secs(20),
+        "a request from every client at the origin",
+        || {
+            let ids: std::collections::HashSet<String> = origin
+                .requests()
+                .iter()
+                .filter_map(|r| r.header("x-client").map(str::to_string))
+                .collect();
+            ids.len() == 200
+        },
+    );
     proxy.write_file("config.capnp", &config("v2.js"));
     assert_eq!(proxy.reload()["result"], "ok");
     reloaded.store(true, std::sync::atomic::Ordering::SeqCst);
-    // Let every client finish its in-flight request and send one more.
-    eventually(Duration::from_secs(15), "a second round at the origin", || {
-        origin.requests().len() >= 400
-    });
+    // Every client finishes its in-flight request and gets one more answer.
+    eventually(
+        Duration::from_secs(30),
+        "every client to be served after the reload",
+        || caught_up.load(std::sync::atomic::Ordering::SeqCst) == 200,
+    );
     stop.store(true, std::sync::atomic::Ordering::SeqCst);
     let (mut old, mut new) = (0, 0);
     for c in clients {
@@ -686,7 +704,7 @@ fn reload_requests_during_a_reload_are_merged_into_one() {
     // burst of signals below lands while a reload is running.
     let slow = "const end = Date.now() + 300; while (Date.now() < end) {}\nexport default { fetch() { return new Response('slow'); } };\n";
     let files = [("fast.js", answer("fast").leak() as &str), ("slow.js", slow)];
-    let proxy = Proxy::start_full(&worker_config("fast.js", ""), &files, &["http"], &[], &[]);
+    let proxy = Proxy::start_full(&worker_config("fast.js", ""), &files, &["http"], &[], &["admin"]);
     let port = proxy.port("http");
     proxy.write_file("config.capnp", &worker_config("slow.js", ""));
     proxy.signal(libc::SIGHUP);
@@ -696,6 +714,8 @@ fn reload_requests_during_a_reload_are_merged_into_one() {
     for _ in 0..10 {
         proxy.signal(libc::SIGHUP);
     }
+    // Still ready while reloading.
+    assert_eq!(get(proxy.port("admin"), "/readyz", "a").status, 200);
     let ev = proxy.wait_event(Duration::from_secs(30), |v| v["event"] == "reload");
     assert_eq!(
         (ev["result"].as_str(), ev["generation"].as_u64()),

@@ -480,3 +480,73 @@ fn http2_concurrency_is_capped_and_rapid_reset_is_bounded() {
     assert_eq!(proxy.pid(), pid);
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "proxy died");
 }
+
+/// One HTTP/2 frame: (type, flags, stream id, payload).
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Read one frame; `None` on EOF or error.
+fn h2_read_frame(r: &mut impl Read) -> Option<(u8, u8, u32, Vec<u8>)> {
+    let mut head = [0u8; 9];
+    r.read_exact(&mut head).ok()?;
+    let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
+    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).ok()?;
+    Some((head[3], head[4], stream, payload))
+}
+
+#[test]
+fn http2_stream_over_the_advertised_limit_is_refused() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["localhost"], false);
+    let origin = Origin::echo();
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
+    let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
+    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let config = client_config(&ca, None, &[b"h2"]);
+    let conn = rustls::ClientConnection::new(config, ServerName::try_from("localhost").unwrap()).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", proxy.port("https"))).unwrap();
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    s.write_all(&h2_frame(4, 0, 0, &[])).unwrap();
+    // Wait for the server's SETTINGS and acknowledge them, so its stream
+    // limit is in force.
+    loop {
+        let (kind, flags, _, _) = h2_read_frame(&mut s).expect("no SETTINGS from the server");
+        if kind == 4 && flags & 1 == 0 {
+            s.write_all(&h2_frame(4, 1, 0, &[])).unwrap();
+            break;
+        }
+    }
+    // HEADERS for a POST whose body never comes: each stream stays open.
+    // HPACK: :method POST (static 3), :scheme https (7), :path / (4),
+    // :authority localhost (literal, name index 1).
+    let mut block = vec![0x83, 0x87, 0x84, 0x41, 9];
+    block.extend_from_slice(b"localhost");
+    for i in 0..101u32 {
+        s.write_all(&h2_frame(1, 0x4, 1 + 2 * i, &block)).unwrap();
+    }
+    s.flush().unwrap();
+    // Stream 101 (id 201) is reset with REFUSED_STREAM (0x7).
+    let mut refused = None;
+    while let Some((kind, _, stream, payload)) = h2_read_frame(&mut s) {
+        if kind == 3 {
+            refused = Some((
+                stream,
+                u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]),
+            ));
+            break;
+        }
+        if kind == 7 {
+            panic!("GOAWAY instead of a refused stream: {payload:?}");
+        }
+    }
+    assert_eq!(refused, Some((201, 7)));
+}

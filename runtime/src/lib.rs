@@ -93,6 +93,7 @@ struct Inner {
     specs: HashMap<String, Arc<WorkerSpec>>,
     stats: Vec<WorkerStats>,
     observer: Arc<dyn Observer>,
+    live_requests: Arc<AtomicUsize>,
 }
 
 static V8_INIT: Once = Once::new();
@@ -142,10 +143,12 @@ impl WorkerPool {
             },
             n => n,
         };
+        let live_requests = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
             specs: specs.clone(),
             outbound,
             observer: observer.clone(),
+            live_requests: live_requests.clone(),
         });
         let threads = pool::start_threads(n, shared).map_err(|message| RuntimeError {
             worker: String::new(),
@@ -191,6 +194,7 @@ impl WorkerPool {
                 specs,
                 stats,
                 observer,
+                live_requests,
             }),
         })
     }
@@ -198,6 +202,14 @@ impl WorkerPool {
     /// What each Worker cost to load (measured at start).
     pub fn stats(&self) -> &[WorkerStats] {
         &self.inner.stats
+    }
+
+    /// Requests the isolates still hold: answered or not, until their
+    /// JavaScript is done with them (`waitUntil` included). A request whose
+    /// caller stopped waiting (client gone, wall-time limit) is dropped as
+    /// soon as none of its own operations is pending.
+    pub fn live_requests(&self) -> usize {
+        self.inner.live_requests.load(Ordering::SeqCst)
     }
 
     /// Run the `fetch` handler of Worker service `worker` for `request`.
@@ -271,7 +283,7 @@ impl WorkerPool {
         let (tx, rx) = oneshot::channel();
         // Dropping `done` unsent (this future dropped before the end) tells
         // the isolate that the client went away.
-        let (done, gone) = oneshot::channel::<()>();
+        let (done, gone) = oneshot::channel::<pool::Settled>();
         let job = Job {
             worker: worker.to_string(),
             entrypoint: pool::Entrypoint {
@@ -291,6 +303,7 @@ impl WorkerPool {
             });
         }
         let wall = Duration::from_millis(spec.limits().wall_ms.max(1) as u64);
+        let mut settled = pool::Settled::Answered;
         let result = match tokio::time::timeout(wall, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(WorkerFailure {
@@ -298,6 +311,8 @@ impl WorkerPool {
                 message: "the isolate dropped the request".into(),
             }),
             Err(_) => {
+                // The isolate gives up on the request too (see `Settled`).
+                settled = pool::Settled::WallLimit;
                 tracing::warn!(target: "isoproxy::worker", worker, limit_ms = spec.limits().wall_ms, "wall-time limit exceeded");
                 // The isolate's own report is dropped with the reply channel;
                 // the CPU time is what the request had used by now.
@@ -309,7 +324,7 @@ impl WorkerPool {
                 })
             }
         };
-        let _ = done.send(());
+        let _ = done.send(settled);
         result
     }
 }

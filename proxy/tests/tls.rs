@@ -550,3 +550,60 @@ fn http2_stream_over_the_advertised_limit_is_refused() {
     }
     assert_eq!(refused, Some((201, 7)));
 }
+
+#[test]
+fn sigterm_lets_an_http2_stream_finish_then_closes_the_connection() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["localhost"], false);
+    let origin = Origin::start(|_| {
+        // In flight when SIGTERM arrives.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        Reply::ok("finished")
+    });
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
+    let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
+    let mut proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let port = proxy.port("https");
+    let config = client_config(&ca, None, &[b"h2"]);
+    // A worker thread drives the connection while this thread waits.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (client, conn) = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        h2::client::handshake(tls).await.unwrap()
+    });
+    let conn = rt.spawn(conn);
+    let exchange = rt.spawn(async move {
+        let mut ready = client.ready().await.unwrap();
+        let req = http::Request::builder().uri("https://localhost/slow").body(()).unwrap();
+        let resp = ready.send_request(req, true).unwrap().0.await.unwrap();
+        let status = resp.status();
+        let mut body = resp.into_body();
+        let mut got = Vec::new();
+        while let Some(chunk) = body.data().await {
+            got.extend_from_slice(&chunk.unwrap());
+        }
+        (status, got)
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while origin.requests().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(origin.requests().len(), 1, "the request never reached the origin");
+    proxy.signal(libc::SIGTERM);
+    let (status, got) = rt.block_on(exchange).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(got, b"finished");
+    // The connection ends (after GOAWAY, the server closes it; the client
+    // may report a clean end or a broken pipe on its last write).
+    let ended = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), conn).await });
+    assert!(matches!(ended, Ok(Ok(_))), "{ended:?}");
+    assert_eq!(proxy.wait_exit(std::time::Duration::from_secs(10)), Some(0));
+}

@@ -141,6 +141,9 @@ pub struct Server {
     metrics: Arc<crate::metrics::Metrics>,
     access: crate::access_log::AccessLogHandle,
     control: Option<Control>,
+    /// Copies of the admin and metrics listeners (name, address, socket),
+    /// for a successor process.
+    internal: Mutex<Vec<(String, String, std::os::fd::OwnedFd)>>,
     active: Arc<Active>,
     state: Mutex<State>,
 }
@@ -223,6 +226,7 @@ impl Server {
             metrics,
             access,
             control: control.and_then(Control::start),
+            internal: Mutex::new(Vec::new()),
             active: Arc::new(Active::default()),
             state: Mutex::new(State {
                 current: Arc::new(first),
@@ -303,23 +307,43 @@ impl Server {
         }
     }
 
+    /// Keep a copy of the admin or metrics listener for a successor.
+    pub fn keep_internal(&self, name: &str, address: &str, fd: std::os::fd::OwnedFd) {
+        let mut v = self.internal.lock().unwrap_or_else(|p| p.into_inner());
+        v.push((name.to_string(), address.to_string(), fd));
+    }
+
     /// Copies of the listening sockets, for a successor process.
     pub fn offer(&self) -> Vec<crate::upgrade::Offered> {
         let st = lock(&self.state);
         if st.closing {
             return Vec::new();
         }
-        st.listeners
+        let mut out: Vec<crate::upgrade::Offered> = st
+            .listeners
             .iter()
             .filter_map(|l| {
                 let fd = l.handoff.as_ref()?.try_clone().ok()?;
                 Some(crate::upgrade::Offered {
                     name: l.name.clone(),
                     address: l.address.clone(),
+                    internal: false,
                     fd,
                 })
             })
-            .collect()
+            .collect();
+        let internal = self.internal.lock().unwrap_or_else(|p| p.into_inner());
+        for (name, address, fd) in internal.iter() {
+            if let Ok(fd) = fd.try_clone() {
+                out.push(crate::upgrade::Offered {
+                    name: name.clone(),
+                    address: Some(address.clone()),
+                    internal: true,
+                    fd,
+                });
+            }
+        }
+        out
     }
 
     /// Stop accepting everywhere and tell every connection to finish.

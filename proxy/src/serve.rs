@@ -151,7 +151,7 @@ async fn serve(
     }
 
     let ready = Arc::new(AtomicBool::new(false));
-    if let Err(e) = start_admin(args, &config, &metrics, &ready, &server) {
+    if let Err(e) = start_admin(args, &config, &metrics, &ready, &server, &mut inherited) {
         eprintln!("isoproxy: {e}");
         return ExitCode::FAILURE;
     }
@@ -206,8 +206,21 @@ fn start_admin(
     metrics: &Arc<crate::metrics::Metrics>,
     ready: &Arc<AtomicBool>,
     server: &Server,
+    inherited: &mut crate::upgrade::Inherited,
 ) -> Result<(), String> {
     use crate::admin::{spawn, AdminState};
+    // Bind, or take the listener a previous process handed over
+    // (`--upgrade`), keeping a copy to hand to the next one.
+    let mut open = |name: &str, addr: &str| -> Result<std::net::TcpListener, String> {
+        let l = match inherited.take_internal(name, addr) {
+            Some(fd) => std::net::TcpListener::from(fd),
+            None => crate::admin::bind(addr).map_err(|e| format!("{name}: cannot listen on {addr}: {e}"))?,
+        };
+        if let Ok(copy) = l.try_clone() {
+            server.keep_internal(name, addr, copy.into());
+        }
+        Ok(l)
+    };
     let admin_addr = config
         .admin
         .as_ref()
@@ -233,7 +246,8 @@ fn start_admin(
             health: false,
             ready: ready.clone(),
         };
-        let local = spawn(addr, Arc::new(state)).map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;
+        let local = spawn(open("metrics", addr)?, Arc::new(state))
+            .map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;
         report("metrics", local);
     }
     if let Some(addr) = &admin_addr {
@@ -243,7 +257,8 @@ fn start_admin(
             health: true,
             ready: ready.clone(),
         };
-        let local = spawn(addr, Arc::new(state)).map_err(|e| format!("admin: cannot listen on {addr}: {e}"))?;
+        let local =
+            spawn(open("admin", addr)?, Arc::new(state)).map_err(|e| format!("admin: cannot listen on {addr}: {e}"))?;
         report("admin", local);
     }
     Ok(())

@@ -12,9 +12,12 @@
 //! never close, so no connection is refused or lost. If the new process
 //! fails before `ready`, the old one keeps serving.
 //!
+//! The admin and metrics listeners are handed over the same way (as
+//! `internal` entries) when their addresses are unchanged.
+//!
 //! The exchange, over one stream connection: old → new one line of JSON
-//! `{"sockets":[{"name":..,"address":..,"fd":i},..]}` whose first byte
-//! carries the descriptors; new → old the line `ready`.
+//! `{"sockets":[{"name":..,"address":..,"internal":false,"fd":i},..]}` whose
+//! first byte carries the descriptors; new → old the line `ready`.
 
 use std::collections::HashMap;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -38,6 +41,8 @@ pub struct Offered {
     pub name: String,
     /// Configured address (after `-s` overrides), when not an fd.
     pub address: Option<String>,
+    /// The admin or metrics listener rather than a config socket.
+    pub internal: bool,
     /// The listening socket.
     pub fd: OwnedFd,
 }
@@ -46,16 +51,28 @@ pub struct Offered {
 #[derive(Default)]
 pub struct Inherited {
     sockets: HashMap<String, (Option<String>, OwnedFd)>,
+    /// The admin and metrics listeners.
+    internal: HashMap<String, (Option<String>, OwnedFd)>,
 }
 
 impl Inherited {
     /// The descriptor for socket `name` if it was handed over with the same
     /// address. Each is taken at most once.
     pub fn take(&mut self, name: &str, address: Option<&str>) -> Option<OwnedFd> {
-        match self.sockets.get(name) {
-            Some((a, _)) if a.as_deref() == address => self.sockets.remove(name).map(|(_, fd)| fd),
-            _ => None,
-        }
+        take(&mut self.sockets, name, address)
+    }
+
+    /// The admin (`admin`) or metrics (`metrics`) listener, if it was
+    /// handed over with the same address.
+    pub fn take_internal(&mut self, name: &str, address: &str) -> Option<OwnedFd> {
+        take(&mut self.internal, name, Some(address))
+    }
+}
+
+fn take(map: &mut HashMap<String, (Option<String>, OwnedFd)>, name: &str, address: Option<&str>) -> Option<OwnedFd> {
+    match map.get(name) {
+        Some((a, _)) if a.as_deref() == address => map.remove(name).map(|(_, fd)| fd),
+        _ => None,
     }
 }
 
@@ -87,7 +104,12 @@ pub fn receive(path: &Path) -> io::Result<(Inherited, UnixStream)> {
             continue;
         };
         let address = s["address"].as_str().map(str::to_string);
-        inherited.sockets.insert(name.to_string(), (address, fd));
+        let map = if s["internal"].as_bool() == Some(true) {
+            &mut inherited.internal
+        } else {
+            &mut inherited.sockets
+        };
+        map.insert(name.to_string(), (address, fd));
     }
     Ok((inherited, stream))
 }
@@ -146,7 +168,7 @@ fn hand_over(stream: &UnixStream, offered: &[Offered]) -> io::Result<()> {
     let sockets: Vec<serde_json::Value> = offered
         .iter()
         .enumerate()
-        .map(|(i, o)| serde_json::json!({"name": o.name, "address": o.address, "fd": i}))
+        .map(|(i, o)| serde_json::json!({"name": o.name, "address": o.address, "internal": o.internal, "fd": i}))
         .collect();
     let mut line = serde_json::json!({ "sockets": sockets }).to_string().into_bytes();
     line.push(b'\n');

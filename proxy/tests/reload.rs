@@ -628,13 +628,14 @@ fn reload_moves_the_access_log_and_names_settings_that_need_a_restart() {
 fn upgrade_hands_the_listeners_to_a_new_process_without_failing_a_request() {
     let sock = scratch_dir().join("upgrade.sock");
     let sock_arg = sock.to_str().unwrap();
-    let config = worker_config("main.js", "").replace(ADMIN, "");
+    // With an admin listener: it is handed over too (same address).
+    let config = worker_config("main.js", "");
     let mut old = Proxy::start_full(
         &config,
         &[("main.js", &answer("old"))],
         &["http"],
         &["--upgrade-socket", sock_arg],
-        &[],
+        &["admin"],
     );
     let port = old.port("http");
     let load = Load::start(port, 8, "/");
@@ -644,10 +645,11 @@ fn upgrade_hands_the_listeners_to_a_new_process_without_failing_a_request() {
         &[("main.js", &answer("new"))],
         &["http"],
         &["--upgrade-socket", sock_arg, "--upgrade"],
-        &[],
+        &["admin"],
     );
-    // Same socket, not a new one on another port.
+    // Same sockets, not new ones on other ports.
     assert_eq!(new.port("http"), port);
+    assert_eq!(new.port("admin"), old.port("admin"));
     // The old process drains and exits by itself once the new one is ready.
     assert_eq!(old.wait_exit(Duration::from_secs(15)), Some(0));
     load.wait_more(200);

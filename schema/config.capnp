@@ -206,6 +206,27 @@ struct SocketLimits {
 
   tunnelIdleTimeoutMs @8 :UInt32 = 300000;
   # CONNECT tunnels with no traffic either way for this long are closed.
+
+  maxHeaderLineBytes @9 :UInt32 = 16384;
+  # Longest single request header field line (name, colon, value). Longer
+  # gets 431 and the connection is closed. 0 leaves only maxHeaderBytes.
+
+  maxConnections @10 :UInt32 = 10000;
+  # Most open client connections on this socket. A connection accepted
+  # beyond it is closed at once, before any byte is read; connections
+  # already open are served as usual. 0 means no limit.
+
+  sendTimeoutMs @11 :UInt32 = 60000;
+  # Longest a single write to an HTTP/1 client may wait (a client that
+  # stops reading a response). The connection is closed when it passes.
+  # Must be at least 1.
+
+  minBodyBytesPerSec @12 :UInt32 = 1024;
+  # Slowest request body accepted, on average: the body must be complete
+  # by bodyTimeoutMs after its first byte, plus one second per this many
+  # bytes received. A slower body gets 408 and the connection is closed
+  # (a client dripping a byte just often enough to beat bodyTimeoutMs).
+  # 0 leaves only the pause limit of bodyTimeoutMs.
 }
 
 # ---------------------------------------------------------------------------
@@ -661,6 +682,13 @@ struct HttpOptions {
 
   capnpConnectHost @5 :Text;
   # Cap'n Proto RPC over CONNECT. Not supported by isoproxy.
+
+  trustForwardedHeaders @6 :Bool = false;
+  # isoproxy addition, on a socket: whether the client is a proxy we trust
+  # (a load balancer in front). When false, a client's X-Forwarded-For is
+  # replaced by the client's address and its Forwarded and X-Real-IP are
+  # removed, so an origin never sees addresses the client made up. When
+  # true, X-Forwarded-For is appended to and the other two pass through.
 }
 
 struct TlsOptions {

@@ -12,7 +12,9 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use isoproxy_schema::model::{AccessLogFormat, AccessLogOptions};
@@ -112,6 +114,10 @@ impl Visit for Record {
 enum Message {
     Line(Vec<u8>),
     Reopen,
+    /// Write to another destination from now on (a reload changed `path`).
+    Switch(Destination, Box<dyn Write + Send>),
+    /// Flush, then say so.
+    Flush(std::sync::mpsc::Sender<()>),
 }
 
 /// Where records go: standard output or a file.
@@ -121,10 +127,18 @@ enum Destination {
     File(PathBuf),
 }
 
-/// A handle to the writer thread, kept by the server to reopen the file.
+/// A handle to the writer thread, kept by the server to reopen the file
+/// and to apply reloaded settings.
 #[derive(Clone)]
 pub struct AccessLogHandle {
     tx: SyncSender<Message>,
+    format: Arc<AtomicU8>,
+}
+
+/// New access-log settings, checked (the file opened) and ready to apply.
+pub struct Retarget {
+    format: AccessLogFormat,
+    out: Option<(Destination, Box<dyn Write + Send>)>,
 }
 
 impl AccessLogHandle {
@@ -133,11 +147,59 @@ impl AccessLogHandle {
         // Blocking is fine here: this runs on the signal task, not a request.
         let _ = self.tx.send(Message::Reopen);
     }
+
+    /// Check reloaded settings: open the new file when `path` changed, so a
+    /// bad path fails the reload instead of losing records later.
+    pub fn prepare(&self, old: &AccessLogOptions, new: &AccessLogOptions) -> io::Result<Retarget> {
+        let out = if new.path != old.path {
+            let dest = destination(new);
+            let w = open(&dest)?;
+            Some((dest, w))
+        } else {
+            None
+        };
+        Ok(Retarget {
+            format: new.format,
+            out,
+        })
+    }
+
+    /// Apply prepared settings: records formatted from now on use the new
+    /// format, and the writer moves to the new file after what is queued.
+    pub fn apply(&self, r: Retarget) {
+        self.format.store(format_code(r.format), Ordering::Relaxed);
+        if let Some((dest, w)) = r.out {
+            let _ = self.tx.send(Message::Switch(dest, w));
+        }
+    }
+
+    /// Write out everything queued so far; wait at most `limit` for it.
+    pub fn flush(&self, limit: std::time::Duration) {
+        let (tx, rx) = std::sync::mpsc::channel();
+        if self.tx.send(Message::Flush(tx)).is_ok() {
+            let _ = rx.recv_timeout(limit);
+        }
+    }
+}
+
+fn format_code(f: AccessLogFormat) -> u8 {
+    match f {
+        AccessLogFormat::Json => 0,
+        AccessLogFormat::Combined => 1,
+        AccessLogFormat::Off => 2,
+    }
+}
+
+fn destination(options: &AccessLogOptions) -> Destination {
+    match &options.path {
+        Some(p) => Destination::File(p.clone()),
+        None => Destination::Stdout,
+    }
 }
 
 /// The `tracing-subscriber` layer that formats access events.
 pub struct AccessLayer {
-    format: AccessLogFormat,
+    format: Arc<AtomicU8>,
     tx: SyncSender<Message>,
     dropped: IntCounter,
 }
@@ -146,39 +208,35 @@ impl AccessLayer {
     /// Start the writer thread for `options` and return the layer feeding it.
     /// `dropped` counts records lost to a full queue.
     pub fn start(options: &AccessLogOptions, dropped: IntCounter) -> io::Result<(AccessLayer, AccessLogHandle)> {
-        let dest = match &options.path {
-            Some(p) => Destination::File(p.clone()),
-            None => Destination::Stdout,
-        };
+        let dest = destination(options);
         // Open once up front so a bad path fails start-up, not the first request.
         let out = open(&dest)?;
         let (tx, rx) = sync_channel(options.buffer_records.max(1) as usize);
         std::thread::Builder::new()
             .name("access-log".into())
             .spawn(move || write_loop(rx, dest, out))?;
-        let handle = AccessLogHandle { tx: tx.clone() };
-        Ok((
-            AccessLayer {
-                format: options.format,
-                tx,
-                dropped,
-            },
-            handle,
-        ))
+        let format = Arc::new(AtomicU8::new(format_code(options.format)));
+        let handle = AccessLogHandle {
+            tx: tx.clone(),
+            format: format.clone(),
+        };
+        Ok((AccessLayer { format, tx, dropped }, handle))
     }
 }
 
 impl<S: Subscriber> Layer<S> for AccessLayer {
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if event.metadata().target() != TARGET || self.format == AccessLogFormat::Off {
+        let format = self.format.load(Ordering::Relaxed);
+        if event.metadata().target() != TARGET || format == format_code(AccessLogFormat::Off) {
             return;
         }
         let mut record = Record::new();
         event.record(&mut record);
         let now = SystemTime::now();
-        let line = match self.format {
-            AccessLogFormat::Combined => format_combined(&record, now),
-            _ => format_json(&record, now),
+        let line = if format == format_code(AccessLogFormat::Combined) {
+            format_combined(&record, now)
+        } else {
+            format_json(&record, now)
         };
         match self.tx.try_send(Message::Line(line)) {
             Ok(()) => {}
@@ -194,7 +252,7 @@ fn open(dest: &Destination) -> io::Result<Box<dyn Write + Send>> {
     })
 }
 
-fn write_loop(rx: Receiver<Message>, dest: Destination, out: Box<dyn Write + Send>) {
+fn write_loop(rx: Receiver<Message>, mut dest: Destination, out: Box<dyn Write + Send>) {
     let mut out = BufWriter::with_capacity(64 * 1024, out);
     while let Ok(first) = rx.recv() {
         let mut next = Some(first);
@@ -212,6 +270,15 @@ fn write_loop(rx: Receiver<Message>, dest: Destination, out: Box<dyn Write + Sen
                         Ok(w) => out = BufWriter::with_capacity(64 * 1024, w),
                         Err(e) => eprintln!("isoproxy: access log reopen failed, keeping the old file: {e}"),
                     }
+                }
+                Message::Switch(d, w) => {
+                    let _ = out.flush();
+                    dest = d;
+                    out = BufWriter::with_capacity(64 * 1024, w);
+                }
+                Message::Flush(done) => {
+                    let _ = out.flush();
+                    let _ = done.send(());
                 }
             }
             next = rx.try_recv().ok();

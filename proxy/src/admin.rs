@@ -34,10 +34,14 @@ pub struct AdminState {
     pub ready: Arc<AtomicBool>,
 }
 
-/// Bind `addr` and serve the admin endpoints on a thread of their own.
+/// Bind the admin listener's address (`*:port` means all interfaces).
+pub fn bind(addr: &str) -> io::Result<std::net::TcpListener> {
+    std::net::TcpListener::bind(crate_addr(addr))
+}
+
+/// Serve the admin endpoints on `listener` on a thread of their own.
 /// Returns the bound address (useful with port 0).
-pub fn spawn(addr: &str, state: Arc<AdminState>) -> io::Result<SocketAddr> {
-    let listener = std::net::TcpListener::bind(crate_addr(addr))?;
+pub fn spawn(listener: std::net::TcpListener, state: Arc<AdminState>) -> io::Result<SocketAddr> {
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     std::thread::Builder::new().name("admin".into()).spawn(move || {
@@ -178,7 +182,7 @@ mod tests {
             health: true,
             ready: ready.clone(),
         });
-        let addr = spawn("127.0.0.1:0", state).unwrap();
+        let addr = spawn(bind("127.0.0.1:0").unwrap(), state).unwrap();
         assert!(get(addr, "/healthz").starts_with("HTTP/1.1 200"));
         assert!(get(addr, "/readyz").starts_with("HTTP/1.1 503"));
         ready.store(true, Ordering::Release);

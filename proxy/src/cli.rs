@@ -74,6 +74,14 @@ pub struct ServeArgs {
     /// Reload when the config or a file it embeds changes.
     #[arg(long)]
     pub watch: bool,
+    /// Listen on this Unix socket for a new isoproxy process to hand the
+    /// listening sockets to (binary upgrade).
+    #[arg(long = "upgrade-socket", value_name = "PATH")]
+    pub upgrade_socket: Option<std::path::PathBuf>,
+    /// Take the listening sockets over from the process listening on
+    /// `--upgrade-socket`, then tell it to drain.
+    #[arg(long, requires = "upgrade_socket")]
+    pub upgrade: bool,
 }
 
 impl ConfigArgs {

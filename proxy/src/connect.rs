@@ -11,12 +11,68 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::error::{Blame, Reject};
 use crate::route::{SocketRoute, Target};
 
-struct Tunnel {
+struct Tunnel<'a> {
+    route: &'a SocketRoute,
+    peer: Option<SocketAddr>,
+    authority: &'a str,
+    start: Instant,
     upstream: Option<SocketAddr>,
     bytes_in: u64,
     bytes_out: u64,
     status: u16,
     blame: Option<Blame>,
+    /// Cleared once the tunnel has ended normally.
+    cut: bool,
+}
+
+/// The tunnel's metrics and access-log record, written when it ends, also
+/// when its task is dropped mid-way (cut at the drain deadline).
+impl Drop for Tunnel<'_> {
+    fn drop(&mut self) {
+        let route = self.route;
+        if self.cut && self.blame.is_none() {
+            self.blame = Some(if crate::handler::is_cut() {
+                Blame::Internal
+            } else {
+                Blame::Downstream
+            });
+        }
+        if self.upstream.is_some() {
+            route.metrics.tunnels_active.dec();
+        }
+        route.metrics.record_exchange(&crate::metrics::Exchange {
+            socket: &route.name,
+            service: &route.service.name,
+            method: "CONNECT",
+            status: self.status,
+            elapsed: self.start.elapsed(),
+            bytes_in: self.bytes_in,
+            bytes_out: self.bytes_out,
+            upstream_outcome: Some(match (self.upstream, self.blame) {
+                (Some(_), _) => "ok",
+                (None, Some(Blame::Policy)) => "denied",
+                (None, _) if self.status == 504 => "timeout",
+                (None, _) => "error",
+            }),
+            denied: self.blame == Some(Blame::Policy),
+        });
+        tracing::info!(
+            target: "isoproxy::access",
+            request_id = %crate::handler::request_id(),
+            client = %self.peer.map(|a| a.to_string()).unwrap_or_default(),
+            socket = %route.name,
+            method = "CONNECT",
+            host = self.authority,
+            protocol = "HTTP/1.1",
+            status = self.status,
+            bytes_in = self.bytes_in,
+            bytes_out = self.bytes_out,
+            upstream_service = %route.service.name,
+            upstream_addr = self.upstream.map(|a| a.to_string()),
+            duration_ms = self.start.elapsed().as_secs_f64() * 1000.0,
+            error_source = self.blame.map(Blame::as_str),
+        );
+    }
 }
 
 /// Serve `CONNECT authority`; `rest` holds bytes the client sent after the head.
@@ -28,13 +84,17 @@ pub async fn serve(
     authority: &str,
     rest: Vec<u8>,
 ) {
-    let start = Instant::now();
     let mut t = Tunnel {
+        route,
+        peer,
+        authority,
+        start: Instant::now(),
         upstream: None,
         bytes_in: 0,
         bytes_out: 0,
         status: 200,
         blame: None,
+        cut: true,
     };
     match open(route, authority).await {
         Err(r) => {
@@ -54,41 +114,9 @@ pub async fn serve(
             {
                 relay(route, client, upstream, rest, &mut t).await;
             }
-            route.metrics.tunnels_active.dec();
         }
     }
-    route.metrics.record_exchange(&crate::metrics::Exchange {
-        socket: &route.name,
-        service: &route.service.name,
-        method: "CONNECT",
-        status: t.status,
-        elapsed: start.elapsed(),
-        bytes_in: t.bytes_in,
-        bytes_out: t.bytes_out,
-        upstream_outcome: Some(match (t.upstream, t.blame) {
-            (Some(_), _) => "ok",
-            (None, Some(Blame::Policy)) => "denied",
-            (None, _) if t.status == 504 => "timeout",
-            (None, _) => "error",
-        }),
-        denied: t.blame == Some(Blame::Policy),
-    });
-    tracing::info!(
-        target: "isoproxy::access",
-        request_id = %crate::handler::request_id(),
-        client = %peer.map(|a| a.to_string()).unwrap_or_default(),
-        socket = %route.name,
-        method = "CONNECT",
-        host = authority,
-        protocol = "HTTP/1.1",
-        status = t.status,
-        bytes_in = t.bytes_in,
-        bytes_out = t.bytes_out,
-        upstream_service = %route.service.name,
-        upstream_addr = t.upstream.map(|a| a.to_string()),
-        duration_ms = start.elapsed().as_secs_f64() * 1000.0,
-        error_source = t.blame.map(Blame::as_str),
-    );
+    t.cut = false;
 }
 
 /// Check the destination and connect to it.
@@ -115,7 +143,13 @@ async fn open(route: &SocketRoute, authority: &str) -> Result<(tokio::net::TcpSt
     Ok((stream, addr))
 }
 
-async fn relay(route: &SocketRoute, client: Stream, upstream: tokio::net::TcpStream, rest: Vec<u8>, t: &mut Tunnel) {
+async fn relay(
+    route: &SocketRoute,
+    client: Stream,
+    upstream: tokio::net::TcpStream,
+    rest: Vec<u8>,
+    t: &mut Tunnel<'_>,
+) {
     let idle = Duration::from_millis(u64::from(route.limits.tunnel_idle_timeout_ms.max(1)));
     let (mut cr, mut cw) = tokio::io::split(client);
     let (mut ur, mut uw) = upstream.into_split();

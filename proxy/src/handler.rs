@@ -38,6 +38,8 @@ pub struct RequestCtx {
     pub bytes_in: u64,
     /// How the Worker ended, when one ran.
     pub worker_outcome: Option<Outcome>,
+    /// JavaScript CPU time the Worker used, when one ran.
+    pub worker_cpu: Option<std::time::Duration>,
     /// The refusal to send, decided in an earlier phase.
     pub reject: Option<Reject>,
     /// Who is to blame for a failure.
@@ -54,6 +56,71 @@ pub struct RequestCtx {
     /// is reused afterwards (origins that ignore such bodies would read
     /// them as the next request).
     pub close_after: bool,
+    /// Set once the request is known and until `logging` has run: if the
+    /// request is dropped in between (cut at the drain deadline), its
+    /// access-log record is written from here.
+    pub unlogged: Option<Unlogged>,
+}
+
+/// What the access log needs about a request whose `logging` phase never ran.
+#[derive(Debug)]
+pub struct Unlogged {
+    route: Arc<SocketRoute>,
+    method: http::Method,
+    /// The request target (a cheap clone: no copy of the path).
+    uri: http::Uri,
+    client: Option<SocketAddr>,
+}
+
+/// Set when the drain deadline cuts the requests still in flight.
+static CUT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The drain deadline has passed: requests dropped from now on were cut by
+/// the proxy (`error_source` internal), not abandoned by their client.
+pub fn cut_in_flight() {
+    CUT.store(true, Ordering::Release);
+}
+
+/// Whether the drain deadline has cut the requests still in flight.
+pub fn is_cut() -> bool {
+    CUT.load(Ordering::Acquire)
+}
+
+impl Drop for RequestCtx {
+    fn drop(&mut self) {
+        let Some(u) = self.unlogged.take() else { return };
+        let blame = if is_cut() { Blame::Internal } else { Blame::Downstream };
+        let status = self.upstream_status;
+        let route = &u.route;
+        let is_worker = matches!(route.service.target, Target::Worker);
+        route.metrics.record_exchange(&crate::metrics::Exchange {
+            socket: &route.name,
+            service: &route.service.name,
+            method: u.method.as_str(),
+            status,
+            elapsed: self.start.elapsed(),
+            bytes_in: self.bytes_in,
+            bytes_out: 0,
+            upstream_outcome: None,
+            denied: false,
+        });
+        tracing::info!(
+            target: "isoproxy::access",
+            request_id = %self.request_id,
+            client = %u.client.map(|a| a.to_string()).unwrap_or_default(),
+            socket = %route.name,
+            method = %u.method,
+            path = u.uri.path_and_query().map_or("/", |p| p.as_str()),
+            status = status,
+            bytes_in = self.bytes_in,
+            upstream_service = (!is_worker).then_some(&*route.service.name),
+            upstream_addr = self.upstream_addr.map(|a| a.to_string()),
+            upstream_status = (self.upstream_status > 0).then_some(self.upstream_status),
+            worker = is_worker.then_some(&*route.service.name),
+            duration_ms = self.start.elapsed().as_secs_f64() * 1000.0,
+            error_source = blame.as_str(),
+        );
+    }
 }
 
 /// Pingora's callbacks for one socket.
@@ -90,6 +157,10 @@ fn valid_request_id(v: &[u8]) -> bool {
 /// Headers that never cross a proxy (RFC 9110 §7.6.1), besides those the
 /// Connection header names.
 const HOP_BY_HOP: &[&str] = &["keep-alive", "proxy-connection", "te", "trailer", "proxy-authorization"];
+
+/// Client-supplied forwarding headers, removed on sockets that do not
+/// trust their clients (`trustForwardedHeaders = false`, the default).
+const UNTRUSTED_FORWARDING: &[&str] = &["x-forwarded-for", "forwarded", "x-real-ip"];
 
 /// Remove hop-by-hop headers; `keep_upgrade` keeps Upgrade and Connection.
 pub fn strip_hop_by_hop<H: Headers>(headers: &mut H, keep_upgrade: bool) {
@@ -186,6 +257,7 @@ impl ProxyHttp for Handler {
             upstream_status: 0,
             bytes_in: 0,
             worker_outcome: None,
+            worker_cpu: None,
             reject: None,
             blame: None,
             dest_host: None,
@@ -193,10 +265,12 @@ impl ProxyHttp for Handler {
             peer_picked: None,
             upstream_sent: None,
             close_after: false,
+            unlogged: None,
         }
     }
 
     async fn request_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<bool> {
+        let client = session.client_addr().and_then(|a| a.as_inet()).copied();
         let req = session.req_header_mut();
         ctx.request_id = match req.headers.get("x-request-id") {
             Some(v) if valid_request_id(v.as_bytes()) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
@@ -206,6 +280,20 @@ impl ProxyHttp for Handler {
                 id
             }
         };
+        ctx.unlogged = Some(Unlogged {
+            route: self.route.clone(),
+            method: req.method.clone(),
+            uri: req.uri.clone(),
+            client,
+        });
+        if !self.route.http.trust_forwarded {
+            // Addresses a client claims for itself are not evidence: drop
+            // them before a Worker or an origin could believe them. The
+            // no-script path then sets X-Forwarded-For to the peer address.
+            for name in UNTRUSTED_FORWARDING {
+                let _ = req.remove_header(*name);
+            }
+        }
         inject(req, &self.route.http.request);
         // h2c upgrade is gone from HTTP/2 (RFC 9113 §3.1): never tunnel it.
         let h2c = req
@@ -378,6 +466,22 @@ impl ProxyHttp for Handler {
         Ok(())
     }
 
+    async fn upstream_response_filter(
+        &self,
+        _session: &mut Session,
+        resp: &mut ResponseHeader,
+        ctx: &mut RequestCtx,
+    ) -> Result<()> {
+        // Pingora's client parses responses leniently; refuse what another
+        // parser could frame differently, before anything is forwarded.
+        if let Err(reason) = crate::precheck::check_response_headers(&resp.headers) {
+            ctx.upstream_status = resp.status.as_u16();
+            tracing::warn!(service = %self.route.service.name, reason, "refused upstream response");
+            return Err(self.fail(ctx, Reject::upstream(false, reason)));
+        }
+        Ok(())
+    }
+
     async fn response_filter(
         &self,
         session: &mut Session,
@@ -415,7 +519,21 @@ impl ProxyHttp for Handler {
     }
 
     async fn fail_to_proxy(&self, session: &mut Session, e: &Error, ctx: &mut RequestCtx) -> FailToProxy {
-        let r = ctx.reject.take().unwrap_or_else(|| reject_for(e));
+        let r = ctx.reject.take().unwrap_or_else(|| {
+            // The upstream read timer runs while the request body is still
+            // being forwarded. If it fires before the client has sent the
+            // whole body, the origin was waiting for the client, not the
+            // other way round (a stuck origin blocks our writes instead,
+            // and that is a write timeout): the client is to blame.
+            let waiting_for_client = *e.etype() == ErrorType::ReadTimedout
+                && e.esource() == &ErrorSource::Upstream
+                && !session.is_body_done();
+            if waiting_for_client {
+                Reject::new(408, "request body timeout")
+            } else {
+                reject_for(e)
+            }
+        });
         ctx.blame = Some(r.blame);
         let code = if session.response_written().is_some() || r.status == 0 {
             0
@@ -431,6 +549,7 @@ impl ProxyHttp for Handler {
     }
 
     async fn logging(&self, session: &mut Session, _e: Option<&Error>, ctx: &mut RequestCtx) {
+        ctx.unlogged = None;
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let is_worker = matches!(self.route.service.target, Target::Worker);
@@ -484,6 +603,7 @@ impl ProxyHttp for Handler {
             upstream_status = (ctx.upstream_status > 0).then_some(ctx.upstream_status),
             worker = is_worker.then_some(&*self.route.service.name),
             worker_outcome = ctx.worker_outcome.map(Outcome::as_str),
+            worker_cpu_ms = ctx.worker_cpu.map(|d| d.as_secs_f64() * 1000.0),
             duration_ms = ctx.start.elapsed().as_secs_f64() * 1000.0,
             error_source = ctx.blame.map(Blame::as_str),
             user_agent = req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
@@ -559,7 +679,7 @@ pub async fn write_reject_keepalive(session: &mut Session, r: &Reject) {
 }
 
 /// The refusal for an error Pingora reports.
-fn reject_for(e: &Error) -> Reject {
+pub fn reject_for(e: &Error) -> Reject {
     use ErrorType::*;
     match e.etype() {
         HTTPStatus(code) => Reject::new(*code, crate::error::reason_phrase(*code)),
@@ -572,17 +692,25 @@ fn reject_for(e: &Error) -> Reject {
         _ => match e.esource() {
             ErrorSource::Upstream => Reject::upstream(false, "bad response from upstream"),
             ErrorSource::Downstream => match e.etype() {
-                ReadError if !format!("{e}").contains(crate::chunked::INVALID) => Reject {
-                    status: 0,
-                    reason: "client went away".into(),
-                    blame: Blame::Downstream,
-                },
+                ReadError
+                    if !format!("{e}").contains(crate::chunked::INVALID)
+                        && !format!("{e}").contains(crate::conn::BODY_TOO_SLOW) =>
+                {
+                    Reject {
+                        status: 0,
+                        reason: "client went away".into(),
+                        blame: Blame::Downstream,
+                    }
+                }
                 WriteError | ConnectionClosed => Reject {
                     status: 0,
                     reason: "client went away".into(),
                     blame: Blame::Downstream,
                 },
                 ReadTimedout => Reject::new(408, "request timeout"),
+                ReadError if format!("{e}").contains(crate::conn::BODY_TOO_SLOW) => {
+                    Reject::new(408, crate::conn::BODY_TOO_SLOW)
+                }
                 ReadError if format!("{e}").contains(crate::chunked::INVALID) => {
                     Reject::bad_request(crate::chunked::INVALID)
                 }

@@ -7,15 +7,18 @@ mod cli;
 mod conn;
 mod connect;
 mod error;
+mod generation;
 mod handler;
 mod logging;
 mod metrics;
 mod outbound;
 mod policy;
 mod precheck;
+mod reload;
 mod route;
 mod serve;
 mod tls;
+mod upgrade;
 mod upstream;
 mod worker;
 

@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// Buckets for request and upstream durations, in seconds (100 µs .. 60 s).
@@ -51,10 +52,12 @@ pub struct Metrics {
     pub worker_isolates: IntGaugeVec,
     /// Requests refused by a Network's allow/deny rules.
     pub policy_denied: IntCounterVec,
-    /// Config reloads by result (ok, error). Registered now; reload itself
-    /// is not built yet, so it stays at zero.
-    #[allow(dead_code)]
+    /// Config reloads by result (ok, error).
     pub config_reloads: IntCounterVec,
+    /// The config generation serving new requests (1 at start-up).
+    pub config_generation: IntGauge,
+    /// Unix time of the last successful reload (0 before the first).
+    pub config_last_reload: Gauge,
     /// Access-log records dropped because the writer was behind.
     pub access_log_dropped: IntCounter,
 }
@@ -153,6 +156,16 @@ impl Metrics {
             "Config reloads, by result (ok, error).",
             &["result"],
         )?;
+        let config_generation = IntGauge::new(
+            "isoproxy_config_generation",
+            "The config generation serving new requests: 1 at start-up, +1 per successful reload.",
+        )?;
+        registry.register(Box::new(config_generation.clone()))?;
+        let config_last_reload = Gauge::new(
+            "isoproxy_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful config reload (0 before the first).",
+        )?;
+        registry.register(Box::new(config_last_reload.clone()))?;
         let access_log_dropped = IntCounter::new(
             "isoproxy_access_log_dropped_total",
             "Access-log records dropped because the log writer was behind.",
@@ -177,6 +190,8 @@ impl Metrics {
             worker_isolates,
             policy_denied,
             config_reloads,
+            config_generation,
+            config_last_reload,
             access_log_dropped,
         })
     }

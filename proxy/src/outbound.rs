@@ -74,6 +74,12 @@ fn map_error(e: &Error) -> OutboundError {
         ConnectRefused | ConnectNoRoute | ConnectError | TLSHandshakeFailure => {
             OutboundError::Unreachable(e.to_string())
         }
+        // Pingora's message quotes the bytes it could not parse; the
+        // Worker gets the class of fault only, the log gets the rest.
+        InvalidHTTPHeader => {
+            tracing::debug!(error = %e, "malformed upstream response");
+            OutboundError::Other("malformed upstream response head".into())
+        }
         _ => OutboundError::Other(e.to_string()),
     }
 }
@@ -83,6 +89,7 @@ impl Egress {
     fn send(&self, service: &str, request: Request, info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>> {
         let svc = self.services.get(service).cloned();
         let connector = self.connector.clone();
+        let metrics = self.metrics.clone();
         let request_id = info.request_id.clone();
         let service = service.to_string();
         Box::pin(async move {
@@ -178,8 +185,17 @@ impl Egress {
             // requests try the next address once.
             let mut retried = false;
             let mut session = loop {
+                let connect_start = std::time::Instant::now();
                 match connector.get_http_session(&peer).await {
-                    Ok((s, _reused)) => break s,
+                    Ok((s, reused)) => {
+                        if !reused {
+                            metrics
+                                .upstream_connect_duration
+                                .with_label_values(&[&service])
+                                .observe(connect_start.elapsed().as_secs_f64());
+                        }
+                        break s;
+                    }
                     Err(e) => {
                         let (Some(ext), Some(idx)) = (&ext, origin) else {
                             return Err(map_error(&e));
@@ -218,6 +234,16 @@ impl Egress {
             let Some(resp) = session.response_header() else {
                 return Err(OutboundError::Other("no response header".into()));
             };
+            // The same strict checks as the no-script path, plus those only
+            // the raw bytes show (Pingora's client has already repaired them
+            // in the parsed header).
+            let raw_check = session.as_http1().map_or(Ok(()), |h1| {
+                crate::precheck::check_response_raw(&h1.get_headers_raw_bytes())
+            });
+            if let Err(reason) = raw_check.and_then(|()| crate::precheck::check_response_headers(&resp.headers)) {
+                tracing::warn!(service = %service, reason, "refused upstream response");
+                return Err(OutboundError::Other(reason.to_string()));
+            }
             let status = resp.status;
             let mut headers = resp.headers.clone();
             strip_hop_by_hop(&mut headers, false);

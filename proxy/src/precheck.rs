@@ -44,6 +44,12 @@ pub fn check_head(buf: &[u8], limits: &SocketLimits, style: HttpStyle) -> Result
         i += 2;
     }
     let start = i;
+    // Longest field line, with its CRLF; 0 in the config: no own limit.
+    let field_limit = match limits.max_header_line_bytes {
+        0 => usize::MAX,
+        n => n as usize + 2,
+    };
+    let mut field_start = start;
     while i < buf.len() {
         match buf[i] {
             b'\n' => {
@@ -55,7 +61,10 @@ pub fn check_head(buf: &[u8], limits: &SocketLimits, style: HttpStyle) -> Result
                 } else if i >= 3 && &buf[i - 3..i + 1] == b"\r\n\r\n" {
                     head_end = Some(i + 1);
                     break;
+                } else if i + 1 - field_start > field_limit {
+                    return Err(Reject::new(431, "request header field too large"));
                 }
+                field_start = i + 1;
             }
             b'\r' if i + 1 < buf.len() && buf[i + 1] != b'\n' => {
                 return Err(Reject::bad_request("bare CR in request head"));
@@ -69,6 +78,9 @@ pub fn check_head(buf: &[u8], limits: &SocketLimits, style: HttpStyle) -> Result
         return Err(Reject::new(414, "request line too long"));
     }
     let Some(head_end) = head_end else {
+        if line_end.is_some() && buf.len() - field_start > field_limit {
+            return Err(Reject::new(431, "request header field too large"));
+        }
         if buf.len() - start > line_len + header_limit + 2 {
             return Err(Reject::new(431, "request header section too large"));
         }
@@ -286,6 +298,95 @@ fn absolute_authority(target: &str) -> Option<&str> {
     (!authority.is_empty() && !authority.contains('@') && valid_authority(authority.as_bytes())).then_some(authority)
 }
 
+/// Most headers an upstream response may carry (RFC-free; HAProxy and
+/// Envoy use about this many).
+pub const MAX_RESPONSE_HEADERS: usize = 100;
+
+/// Largest upstream response head, counted as name + value + 4 per field.
+pub const MAX_RESPONSE_HEAD_BYTES: usize = 65536;
+
+/// Check an upstream response's parsed header fields: one Content-Length
+/// of digits only, at most one Transfer-Encoding and it `chunked`, no
+/// look-alike framing names, no CR/LF/NUL in values, and within the
+/// count and size limits. Pingora's client parser accepts (and partly
+/// repairs) all of these, so a proxy that forwarded them could hand a
+/// client, or a cache behind it, a response other parsers frame
+/// differently.
+pub fn check_response_headers(headers: &http::HeaderMap) -> Result<(), &'static str> {
+    if headers.len() > MAX_RESPONSE_HEADERS {
+        return Err("too many upstream response headers");
+    }
+    let mut size = 0usize;
+    let mut cl = 0;
+    let mut te = 0;
+    for (name, value) in headers.iter() {
+        size += name.as_str().len() + value.len() + 4;
+        let v = value.as_bytes();
+        if v.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
+            return Err("CR, LF or NUL in an upstream response header");
+        }
+        if name == http::header::CONTENT_LENGTH {
+            cl += 1;
+            parse_content_length(v).map_err(|_| "invalid Content-Length in upstream response")?;
+        } else if name == http::header::TRANSFER_ENCODING {
+            te += 1;
+            if !trim(v).eq_ignore_ascii_case(b"chunked") {
+                return Err("unsupported Transfer-Encoding in upstream response");
+            }
+        } else if looks_like_framing(name.as_str()) {
+            return Err("suspicious framing header name in upstream response");
+        }
+    }
+    if size > MAX_RESPONSE_HEAD_BYTES {
+        return Err("upstream response head too large");
+    }
+    if cl > 1 {
+        return Err("more than one Content-Length in upstream response");
+    }
+    if te > 1 {
+        return Err("more than one Transfer-Encoding in upstream response");
+    }
+    if cl > 0 && te > 0 {
+        return Err("both Content-Length and Transfer-Encoding in upstream response");
+    }
+    Ok(())
+}
+
+/// Check the raw bytes of an upstream response head (status line through
+/// the empty line) for what parsing hides: bare CR or LF, obs-fold,
+/// whitespace before a colon, Content-Length beside Transfer-Encoding
+/// (Pingora drops the Content-Length), and too many fields.
+pub fn check_response_raw(raw: &[u8]) -> Result<(), &'static str> {
+    if raw.len() > MAX_RESPONSE_HEAD_BYTES + 1024 {
+        return Err("upstream response head too large");
+    }
+    for (i, b) in raw.iter().enumerate() {
+        match b {
+            b'\n' if i == 0 || raw[i - 1] != b'\r' => return Err("bare LF in upstream response head"),
+            b'\r' if raw.get(i + 1) != Some(&b'\n') => return Err("bare CR in upstream response head"),
+            b' ' | b'\t' if i > 0 && raw[i - 1] == b'\n' => return Err("obs-fold in upstream response head"),
+            0 => return Err("NUL in upstream response head"),
+            _ => {}
+        }
+    }
+    let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS + 1];
+    let mut resp = httparse::Response::new(&mut storage);
+    match resp.parse(raw) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) => return Err("incomplete upstream response head"),
+        Err(httparse::Error::TooManyHeaders) => return Err("too many upstream response headers"),
+        Err(_) => return Err("malformed upstream response head"),
+    }
+    if resp.headers.len() > MAX_RESPONSE_HEADERS {
+        return Err("too many upstream response headers");
+    }
+    let has = |n: &str| resp.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
+    if has("content-length") && has("transfer-encoding") {
+        return Err("both Content-Length and Transfer-Encoding in upstream response");
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -304,6 +405,9 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(h.len, 27);
+        // A field line of exactly 16 KiB (with "X: " and without CRLF) passes.
+        let field = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "a".repeat(16_381));
+        assert!(check(&field, HttpStyle::Host).unwrap().is_some());
         assert!(check("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n", HttpStyle::Host)
             .unwrap()
             .is_some());
@@ -341,10 +445,14 @@ mod tests {
         let long_line = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(9000));
         let long_head = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "a".repeat(70_000));
         let many = format!("GET / HTTP/1.1\r\nHost: a\r\n{}\r\n", "X: y\r\n".repeat(100));
+        let long_field = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}\r\n\r\n", "a".repeat(16_382));
+        let long_field_partial = format!("GET / HTTP/1.1\r\nHost: a\r\nX: {}", "a".repeat(16_400));
         let cases: &[(&str, HttpStyle, u16)] = &[
             (&long_line, HttpStyle::Host, 414),
             (&long_head, HttpStyle::Host, 431),
             (&many, HttpStyle::Host, 431),
+            (&long_field, HttpStyle::Host, 431),
+            (&long_field_partial, HttpStyle::Host, 431),
             ("GET / HTTP/1.1\nHost: a\n\n", HttpStyle::Host, 400),
             ("GET / HTTP/1.1\r\nHost: a\rX: y\r\n\r\n", HttpStyle::Host, 400),
             ("GET / HTTP/1.1\r\n\r\n", HttpStyle::Host, 400),
@@ -471,5 +579,59 @@ mod tests {
             };
             assert_eq!(got, *want, "{raw:?}");
         }
+    }
+
+    #[test]
+    fn upstream_response_raw() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: y\r\n\r\n";
+        assert_eq!(check_response_raw(ok), Ok(()));
+        let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "X: y\r\n".repeat(101));
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nX : y\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: y\r\n z\r\n\r\n",
+            b"HTTP/1.1 200 OK\nX: y\n\n",
+            b"HTTP/1.1 200 OK\r\nX: y\rz\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: y\0\r\n\r\n",
+            b"HTTP/1.1 2x0 OK\r\n\r\n",
+            b"HTTP/2.0 200 OK\r\n\r\n",
+            many.as_bytes(),
+        ] {
+            assert!(check_response_raw(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn upstream_response_headers() {
+        let map = |pairs: &[(&str, &str)]| {
+            let mut m = http::HeaderMap::new();
+            for (k, v) in pairs {
+                m.append(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    http::HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            m
+        };
+        assert_eq!(check_response_headers(&map(&[("content-length", "5")])), Ok(()));
+        assert_eq!(
+            check_response_headers(&map(&[("transfer-encoding", "Chunked")])),
+            Ok(())
+        );
+        for bad in [
+            map(&[("content-length", "5"), ("content-length", "5")]),
+            map(&[("content-length", "5, 5")]),
+            map(&[("content-length", "+5")]),
+            map(&[("transfer-encoding", "xchunked")]),
+            map(&[("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")]),
+            map(&[("transfer-encoding", "chunked"), ("content-length", "5")]),
+            map(&[("transfer_encoding", "chunked")]),
+            map(&[("x-big", &"a".repeat(70_000))]),
+        ] {
+            assert!(check_response_headers(&bad).is_err(), "{bad:?}");
+        }
+        let many: Vec<(String, String)> = (0..101).map(|i| (format!("x-{i}"), "v".to_string())).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert!(check_response_headers(&map(&many)).is_err());
     }
 }

@@ -30,6 +30,8 @@ pub struct HttpSettings {
     pub request: Vec<Injection>,
     /// Applied to responses.
     pub response: Vec<Injection>,
+    /// Client-sent forwarding headers are believed (`trustForwardedHeaders`).
+    pub trust_forwarded: bool,
 }
 
 impl HttpSettings {
@@ -57,6 +59,7 @@ impl HttpSettings {
             forwarded_proto,
             request: compile(&o.inject_request_headers)?,
             response: compile(&o.inject_response_headers)?,
+            trust_forwarded: o.trust_forwarded_headers,
         })
     }
 }

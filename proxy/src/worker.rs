@@ -61,7 +61,7 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         request_id: ctx.request_id.clone(),
     };
     let max_body = h.route.limits.max_body_bytes;
-    let fetch = pool.fetch_entrypoint(
+    let fetch = pool.invoke(
         &h.route.service.name,
         h.route.entrypoint.as_deref(),
         h.route.props_json.as_deref(),
@@ -89,14 +89,19 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
                     Ok(None) => tx = None,
                     Err(e) => {
                         let _ = sender.send(Err(BodyError(e.to_string().into()))).await;
-                        tx = None;
+                        // The client broke the request (too slow, bad chunked
+                        // framing, gone): answer as the no-script path does,
+                        // not with the Worker's failure.
+                        fail(session, ctx, crate::handler::reject_for(&e.into_down())).await;
+                        return;
                     }
                 }
             }
         }
     };
     drop(tx);
-    let resp = match result {
+    ctx.worker_cpu = Some(result.cpu);
+    let resp = match result.result {
         Ok(r) => r,
         Err(f) => {
             ctx.worker_outcome = Some(f.outcome);

@@ -240,6 +240,12 @@ fn metrics_and_access_log_count_every_request() {
         3
     );
     for r in &records {
+        // JavaScript CPU time: a number for Worker requests, null otherwise.
+        if r["worker"].is_null() {
+            assert!(r["worker_cpu_ms"].is_null(), "{r}");
+        } else {
+            assert!(r["worker_cpu_ms"].as_f64().is_some_and(|v| v >= 0.0), "{r}");
+        }
         for field in [
             "ts",
             "request_id",
@@ -306,4 +312,86 @@ fn combined_log_format_matches_its_grammar() {
         lines[0]
     );
     assert!(lines[0].contains("\"http://r/\""), "{}", lines[0]);
+}
+
+#[test]
+fn cpu_limited_worker_request_logs_at_least_the_limit() {
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"w\", worker = (
+      modules = [ (name = \"m.js\", esModule = \"export default {{ fetch(req) {{ if (req.url.endsWith('/loop')) for (;;) {{}} return new Response('ok'); }} }};\") ],
+      compatibilityDate = \"2024-09-01\",
+      limits = (cpuMs = 50))),
+  ],
+  sockets = [ (name = \"w\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
+  accessLog = (format = json),
+);\n"
+    );
+    let proxy = Proxy::start(&cfg, &["w"]);
+    let port = proxy.port("w");
+    assert_eq!(get(port, "/loop", "w.test").status, 503);
+    assert_eq!(get(port, "/", "w.test").text(), "ok");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        let log = proxy.stdout_text();
+        if log.lines().count() >= 2 || Instant::now() > deadline {
+            break log;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let records: Vec<serde_json::Value> = log.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.len(), 2, "{log}");
+    let limited = records.iter().find(|r| r["path"] == "/loop").expect("record for /loop");
+    assert_eq!(limited["worker_outcome"], "cpu_limit", "{limited}");
+    assert!(
+        limited["worker_cpu_ms"].as_f64().is_some_and(|v| v >= 50.0),
+        "{limited}"
+    );
+    let ok = records.iter().find(|r| r["path"] == "/").expect("record for /");
+    assert_eq!(ok["worker_outcome"], "ok", "{ok}");
+    assert!(ok["worker_cpu_ms"].as_f64().is_some_and(|v| v >= 0.0), "{ok}");
+}
+
+#[test]
+fn worker_subrequest_connects_are_timed() {
+    // The origin closes the connection after /close, so the Worker's
+    // subrequests need more than one upstream connection.
+    let origin = Origin::start(|r| Reply {
+        status: 200,
+        headers: if r.target == "/close" {
+            vec![("connection".into(), "close".into())]
+        } else {
+            vec![]
+        },
+        body: b"origin".to_vec(),
+        chunked: false,
+    });
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"backend\", external = (address = \"{}\", http = ())),
+    (name = \"w\", worker = (
+      modules = [ (name = \"m.js\", esModule = \"export default {{ async fetch(req, env) {{ const r = await env.B.fetch(req); return new Response(await r.text()); }} }};\") ],
+      bindings = [ (name = \"B\", service = \"backend\") ],
+      compatibilityDate = \"2024-09-01\")),
+  ],
+  sockets = [ (name = \"w\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
+  admin = (address = \"127.0.0.1:0\"),
+);\n",
+        origin.addr
+    );
+    let proxy = Proxy::start_listeners(&cfg, &["w"], &[], &["admin"]);
+    let port = proxy.port("w");
+    for path in ["/a", "/close", "/b", "/c"] {
+        assert_eq!(get(port, path, "w.test").text(), "origin");
+    }
+    let text = scrape(proxy.port("admin"), "/metrics").text();
+    let connects = sample(
+        &text,
+        "isoproxy_upstream_connect_duration_seconds_count{service=\"backend\"}",
+    );
+    let accepted = origin.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(accepted >= 2, "the origin accepted {accepted} connections");
+    assert_eq!(connects, Some(accepted as f64), "{text}");
 }

@@ -314,3 +314,296 @@ fn https_upstream_verified_against_configured_ca() {
         assert_eq!(r.status, 502, "{tls}: {}", r.text());
     }
 }
+
+#[test]
+fn reload_swaps_the_certificate_and_sends_http2_connections_goaway() {
+    let (old_ca, new_ca) = (Ca::new(), Ca::new());
+    let (old, new) = (old_ca.leaf(&["localhost"], false), new_ca.leaf(&["localhost"], false));
+    let origin = Origin::echo();
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
+    let files = [("key.pem", old.key.as_str()), ("cert.pem", old.cert.as_str())];
+    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let port = proxy.port("https");
+    let old_h1 = client_config(&old_ca, None, &[b"http/1.1"]);
+    let new_h1 = client_config(&new_ca, None, &[b"http/1.1"]);
+    assert!(https_get(port, "localhost", old_h1.clone())
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let h2_config = client_config(&old_ca, None, &[b"h2"]);
+    let (client, conn) = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(h2_config)
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        h2::client::handshake(tls).await.unwrap()
+    });
+    let conn = rt.spawn(conn);
+    let get = |client: &mut h2::client::SendRequest<bytes::Bytes>| {
+        let req = http::Request::builder().uri("https://localhost/h2").body(()).unwrap();
+        let (resp, _) = client.send_request(req, true).unwrap();
+        resp
+    };
+    rt.block_on(async {
+        let mut ready = client.clone().ready().await.unwrap();
+        assert_eq!(get(&mut ready).await.unwrap().status(), 200);
+    });
+
+    proxy.write_file("key.pem", &new.key);
+    proxy.write_file("cert.pem", &new.cert);
+    let ev = proxy.reload();
+    assert_eq!(ev["result"], "ok", "{ev}");
+    // New connections get the new certificate.
+    assert!(https_get(port, "localhost", new_h1)
+        .unwrap()
+        .starts_with("HTTP/1.1 200"));
+    assert!(https_get(port, "localhost", old_h1).is_err());
+    // The HTTP/2 connection made before the reload is told to go away (it
+    // had no stream open, so it ends; without the GOAWAY it would stay up
+    // for the 60 s idle timeout).
+    let ended = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), conn).await });
+    assert!(matches!(ended, Ok(Ok(_))), "{ended:?}");
+    rt.block_on(async {
+        assert!(client.ready().await.is_err(), "the old connection still takes requests");
+    });
+    // HTTP/1.1 before, HTTP/2, HTTP/1.1 after (the refused handshake sent nothing).
+    assert_eq!(origin.requests().len(), 3);
+}
+
+/// An HTTP/2 connection (TLS, ALPN h2) to the proxy's https socket, and
+/// the task driving it.
+async fn h2_connect(
+    port: u16,
+    ca: &Ca,
+) -> (
+    h2::client::SendRequest<bytes::Bytes>,
+    tokio::task::JoinHandle<Result<(), h2::Error>>,
+) {
+    let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    let connector = tokio_rustls::TlsConnector::from(client_config(ca, None, &[b"h2"]));
+    let tls = connector
+        .connect(ServerName::try_from("localhost").unwrap(), tcp)
+        .await
+        .unwrap();
+    let (client, conn) = h2::client::handshake(tls).await.unwrap();
+    (client, tokio::spawn(conn))
+}
+
+async fn h2_get(client: &mut h2::client::SendRequest<bytes::Bytes>, path: &str) -> u16 {
+    let req = http::Request::builder()
+        .uri(format!("https://localhost{path}"))
+        .body(())
+        .unwrap();
+    let (resp, _) = client.send_request(req, true).unwrap();
+    let resp = resp.await.unwrap();
+    let status = resp.status().as_u16();
+    let mut body = resp.into_body();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+    }
+    status
+}
+
+#[test]
+fn http2_concurrency_is_capped_and_rapid_reset_is_bounded() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["localhost"], false);
+    let origin = Origin::echo();
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
+    let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
+    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let port = proxy.port("https");
+    let pid = proxy.pid();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        // L7: the advertised SETTINGS_MAX_CONCURRENT_STREAMS.
+        let (mut client, _conn) = h2_connect(port, &ca).await;
+        assert_eq!(h2_get(&mut client, "/first").await, 200);
+        let max = client.current_max_send_streams();
+        eprintln!("SETTINGS_MAX_CONCURRENT_STREAMS advertised: {max}");
+        assert!(max <= 100 && max > 0, "{max}");
+
+        // O6: HEADERS + RST_STREAM pairs on one connection.
+        let (mut client, conn) = h2_connect(port, &ca).await;
+        let start = std::time::Instant::now();
+        let mut sent = 0u32;
+        for i in 0..10_000 {
+            let ready = tokio::time::timeout(std::time::Duration::from_secs(5), client.ready()).await;
+            let Ok(Ok(c)) = ready else { break };
+            client = c;
+            let req = http::Request::builder()
+                .uri(format!("https://localhost/reset/{i}"))
+                .body(())
+                .unwrap();
+            let Ok((_resp, mut stream)) = client.send_request(req, false) else {
+                break;
+            };
+            stream.send_reset(h2::Reason::CANCEL);
+            sent += 1;
+        }
+        let conn_result = tokio::time::timeout(std::time::Duration::from_secs(10), conn).await;
+        eprintln!(
+            "rapid reset: {sent} pairs sent in {:?}; connection ended: {conn_result:?}",
+            start.elapsed()
+        );
+        // The server ends the connection (h2's cap on resets of streams
+        // not yet accepted: GOAWAY, then close) rather than serving them.
+        assert!(
+            matches!(conn_result, Ok(Ok(Err(_)))),
+            "connection still open after the flood: {conn_result:?}"
+        );
+
+        // A fresh connection is served promptly afterwards.
+        let probe = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+            let (mut client, _conn) = h2_connect(port, &ca).await;
+            h2_get(&mut client, "/probe").await
+        })
+        .await;
+        assert_eq!(probe.ok(), Some(200), "probe after the reset flood");
+    });
+    let reached = origin
+        .requests()
+        .iter()
+        .filter(|r| r.target.starts_with("/reset/"))
+        .count();
+    eprintln!("requests of reset streams that reached the origin: {reached}");
+    assert!(reached <= 100, "{reached} reset streams reached the origin");
+    assert_eq!(proxy.pid(), pid);
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists(), "proxy died");
+}
+
+/// One HTTP/2 frame: (type, flags, stream id, payload).
+fn h2_frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = payload.len() as u32;
+    let mut f = vec![(len >> 16) as u8, (len >> 8) as u8, len as u8, kind, flags];
+    f.extend_from_slice(&stream.to_be_bytes());
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Read one frame; `None` on EOF or error.
+fn h2_read_frame(r: &mut impl Read) -> Option<(u8, u8, u32, Vec<u8>)> {
+    let mut head = [0u8; 9];
+    r.read_exact(&mut head).ok()?;
+    let len = (usize::from(head[0]) << 16) | (usize::from(head[1]) << 8) | usize::from(head[2]);
+    let stream = u32::from_be_bytes([head[5], head[6], head[7], head[8]]) & 0x7fff_ffff;
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).ok()?;
+    Some((head[3], head[4], stream, payload))
+}
+
+#[test]
+fn http2_stream_over_the_advertised_limit_is_refused() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["localhost"], false);
+    let origin = Origin::echo();
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
+    let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
+    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let config = client_config(&ca, None, &[b"h2"]);
+    let conn = rustls::ClientConnection::new(config, ServerName::try_from("localhost").unwrap()).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", proxy.port("https"))).unwrap();
+    tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut s = rustls::StreamOwned::new(conn, tcp);
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n").unwrap();
+    s.write_all(&h2_frame(4, 0, 0, &[])).unwrap();
+    // Wait for the server's SETTINGS and acknowledge them, so its stream
+    // limit is in force.
+    loop {
+        let (kind, flags, _, _) = h2_read_frame(&mut s).expect("no SETTINGS from the server");
+        if kind == 4 && flags & 1 == 0 {
+            s.write_all(&h2_frame(4, 1, 0, &[])).unwrap();
+            break;
+        }
+    }
+    // HEADERS for a POST whose body never comes: each stream stays open.
+    // HPACK: :method POST (static 3), :scheme https (7), :path / (4),
+    // :authority localhost (literal, name index 1).
+    let mut block = vec![0x83, 0x87, 0x84, 0x41, 9];
+    block.extend_from_slice(b"localhost");
+    for i in 0..101u32 {
+        s.write_all(&h2_frame(1, 0x4, 1 + 2 * i, &block)).unwrap();
+    }
+    s.flush().unwrap();
+    // Stream 101 (id 201) is reset with REFUSED_STREAM (0x7).
+    let mut refused = None;
+    while let Some((kind, _, stream, payload)) = h2_read_frame(&mut s) {
+        if kind == 3 {
+            refused = Some((
+                stream,
+                u32::from_be_bytes([payload[0], payload[1], payload[2], payload[3]]),
+            ));
+            break;
+        }
+        if kind == 7 {
+            panic!("GOAWAY instead of a refused stream: {payload:?}");
+        }
+    }
+    assert_eq!(refused, Some((201, 7)));
+}
+
+#[test]
+fn sigterm_lets_an_http2_stream_finish_then_closes_the_connection() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["localhost"], false);
+    let origin = Origin::start(|_| {
+        // In flight when SIGTERM arrives.
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        Reply::ok("finished")
+    });
+    let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
+    let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
+    let mut proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let port = proxy.port("https");
+    let config = client_config(&ca, None, &[b"h2"]);
+    // A worker thread drives the connection while this thread waits.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (client, conn) = rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let tls = tokio_rustls::TlsConnector::from(config)
+            .connect(ServerName::try_from("localhost").unwrap(), tcp)
+            .await
+            .unwrap();
+        h2::client::handshake(tls).await.unwrap()
+    });
+    let conn = rt.spawn(conn);
+    let exchange = rt.spawn(async move {
+        let mut ready = client.ready().await.unwrap();
+        let req = http::Request::builder().uri("https://localhost/slow").body(()).unwrap();
+        let resp = ready.send_request(req, true).unwrap().0.await.unwrap();
+        let status = resp.status();
+        let mut body = resp.into_body();
+        let mut got = Vec::new();
+        while let Some(chunk) = body.data().await {
+            got.extend_from_slice(&chunk.unwrap());
+        }
+        (status, got)
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while origin.requests().is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(origin.requests().len(), 1, "the request never reached the origin");
+    proxy.signal(libc::SIGTERM);
+    let (status, got) = rt.block_on(exchange).unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(got, b"finished");
+    // The connection ends (after GOAWAY, the server closes it; the client
+    // may report a clean end or a broken pipe on its last write).
+    let ended = rt.block_on(async { tokio::time::timeout(std::time::Duration::from_secs(10), conn).await });
+    assert!(matches!(ended, Ok(Ok(_))), "{ended:?}");
+    assert_eq!(proxy.wait_exit(std::time::Duration::from_secs(10)), Some(0));
+}

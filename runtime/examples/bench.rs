@@ -1,7 +1,12 @@
 //! Measures the Worker runtime alone: isolate + context creation, Worker load
 //! time and heap, and CPU per request of a pass-through Worker (an in-process
 //! `Outbound` answers at once, so only the runtime is measured).
-//! `cargo run --release -p isoproxy-runtime --example bench [-- REQUESTS [CONCURRENCY]]`
+//! `cargo run --release -p isoproxy-runtime --example bench [-- REQUESTS [CONCURRENCY [WORKER]]]`
+//!
+//! WORKER is `pass` (default: forwards the request to the origin), `rewrite`
+//! (rewrites the URL and headers both ways) or `compute` (JSON and a numeric
+//! loop per request, where the optimizing compiler matters). Extra V8 flags
+//! (e.g. `--no-turbofan`) come from `BENCH_V8_FLAGS`.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -52,11 +57,40 @@ fn process_cpu() -> Duration {
     Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
 }
 
+const PASS: &str = "export default { fetch(req, env) { return env.ORIGIN.fetch(req); } }";
+
+const REWRITE: &str = "export default { async fetch(req, env) {
+    const url = new URL(req.url);
+    url.pathname = '/api' + url.pathname;
+    const headers = new Headers(req.headers);
+    headers.set('x-forwarded-by', 'isoproxy');
+    headers.delete('user-agent');
+    const resp = await env.ORIGIN.fetch(new Request(url, { method: req.method, headers }));
+    const out = new Response(resp.body, resp);
+    out.headers.set('x-rewritten', '1');
+    return out;
+} }";
+
+const COMPUTE: &str = "export default { async fetch(req) {
+    const q = new URL(req.url).searchParams.get('q');
+    const items = [];
+    for (let i = 0; i < 200; i++) items.push({ id: i, name: 'item' + i + q, tags: ['a', 'b', String(i % 7)] });
+    const doc = JSON.parse(JSON.stringify(items));
+    let h = 0;
+    for (let r = 0; r < 20; r++) for (const it of doc) for (let k = 0; k < it.name.length; k++) h = (h * 31 + it.name.charCodeAt(k)) | 0;
+    return new Response(String(h));
+} }";
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
     let n: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(20_000);
     let conc: usize = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(32);
-    let code = "export default { fetch(req, env) { return env.ORIGIN.fetch(req); } }";
+    let code = match args.get(3).map(String::as_str).unwrap_or("pass") {
+        "pass" => PASS,
+        "rewrite" => REWRITE,
+        "compute" => COMPUTE,
+        other => return Err(format!("unknown worker {other:?}: pass, rewrite or compute").into()),
+    };
     let worker = Worker {
         source: WorkerSource::Modules(vec![Module {
             name: "main.js".into(),
@@ -88,7 +122,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             },
         ],
         sockets: vec![],
-        v8_flags: vec![],
+        v8_flags: std::env::var("BENCH_V8_FLAGS")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_string)
+            .collect(),
         structured_logging: false,
         metrics: None,
         access_log: AccessLogOptions::default(),

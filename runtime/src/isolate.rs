@@ -285,6 +285,7 @@ impl WorkerIsolate {
         if let Some(id) = request {
             if let Some(p) = st.requests.borrow_mut().get_mut(&id) {
                 p.cpu += spent;
+                p.cpu_ns.store(p.cpu.as_nanos() as u64, Ordering::SeqCst);
             }
         }
         st.current.set(None);
@@ -308,6 +309,7 @@ impl WorkerIsolate {
             reply,
             entrypoint,
             gone,
+            cpu_ns,
             ..
         } = job;
         let has_body = !matches!(request.body, Body::Empty);
@@ -320,30 +322,37 @@ impl WorkerIsolate {
                 reply: Some(reply),
                 info,
                 cpu: Duration::ZERO,
+                cpu_ns,
                 subrequests: 0,
                 subrequest_slots: Arc::new(tokio::sync::Semaphore::new(
                     (st.spec.limits().max_concurrent_subrequests.max(1) as usize)
                         .min(tokio::sync::Semaphore::MAX_PERMITS),
                 )),
                 pass_through: false,
+                abandoned: false,
+                _live: crate::pool::LiveRequest::new(&st.env.shared.live_requests),
                 original: Some(Original {
                     method: request.method.clone(),
                     url: request.url.clone(),
                     headers: request.headers.clone(),
                     body_rid,
+                    body_disturbed: false,
                 }),
             },
         );
         if let Some(gone) = gone {
             let completions = st.completions.clone();
             tokio::task::spawn_local(async move {
-                if gone.await.is_err() {
-                    let _ = completions.send(Completion {
-                        op: 0,
-                        request: Some(id),
-                        result: OpResult::Canceled,
-                    });
-                }
+                let report = match gone.await {
+                    Ok(crate::pool::Settled::Answered) => return,
+                    Ok(crate::pool::Settled::WallLimit) => false,
+                    Err(_) => true,
+                };
+                let _ = completions.send(Completion {
+                    op: 0,
+                    request: Some(id),
+                    result: OpResult::Canceled { report },
+                });
             });
         }
         let method = request.method;
@@ -384,12 +393,19 @@ impl WorkerIsolate {
         })
     }
 
-    /// The caller of request `id` went away: report it and abort the
-    /// request's `signal` in JS.
-    fn cancel(&mut self, id: u32) -> Option<Breach> {
-        if !self.state.cancel(id) {
+    /// The caller of request `id` went away (or gave up at the wall-time
+    /// limit): report it if `report`, abort the request's `signal` in JS,
+    /// and drop the request unless its own ops can still resume it.
+    fn cancel(&mut self, id: u32, report: bool) -> Option<Breach> {
+        if !self.state.cancel(id, report) {
             return None;
         }
+        self.forget(id, true)
+    }
+
+    /// Tell the glue to forget request `id` (aborting its signal first if
+    /// `abort`).
+    fn forget(&mut self, id: u32, abort: bool) -> Option<Breach> {
         let cancel = self.cancel.clone();
         let worker = self.state.spec.name.clone();
         self.enter(Some(id), |scope, _, _| {
@@ -397,7 +413,8 @@ impl WorkerIsolate {
             let f = v8::Local::new(tc, &*cancel);
             let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
             let idv = v8::Integer::new_from_unsigned(tc, id).into();
-            f.call(tc, undefined, &[idv]);
+            let abortv = v8::Boolean::new(tc, abort).into();
+            f.call(tc, undefined, &[idv, abortv]);
             if tc.has_caught() && !tc.has_terminated() {
                 let (msg, stack) = {
                     let e = tc.exception();
@@ -411,12 +428,13 @@ impl WorkerIsolate {
 
     /// Deliver an op completion to JS.
     pub(crate) fn complete(&mut self, c: Completion) -> Option<Breach> {
-        if let (OpResult::Canceled, Some(id)) = (&c.result, c.request) {
-            return self.cancel(id);
+        if let (OpResult::Canceled { report }, Some(id)) = (&c.result, c.request) {
+            return self.cancel(id, *report);
         }
         let st = self.state.clone();
         st.in_flight.set(st.in_flight.get().saturating_sub(1));
         let Completion { op, request, result } = c;
+        st.op_done(op);
         if let OpResult::Timer = result {
             st.timers.borrow_mut().remove(&op);
         }
@@ -468,7 +486,7 @@ impl WorkerIsolate {
                 },
                 OpResult::ReadAll(Ok(bytes)) => (true, ops::uint8_array(tc, bytes).map(Into::into)),
                 OpResult::ReadAll(Err(e)) => (false, v8::String::new(tc, &e).map(Into::into)),
-                OpResult::Canceled => (true, Some(v8::undefined(tc).into())),
+                OpResult::Canceled { .. } => (true, Some(v8::undefined(tc).into())),
             };
             let f = v8::Local::new(tc, complete);
             let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
@@ -508,7 +526,14 @@ impl WorkerIsolate {
         for id in ids {
             self.state
                 .fail(id, Outcome::Exception, "the script will never generate a response");
+            // Nothing can resume it: drop it (no user code runs for this).
+            if let Some(p) = self.state.requests.borrow_mut().get_mut(&id) {
+                p.abandoned = true;
+                self.state.maybe_abandoned.set(true);
+            }
+            self.forget(id, false);
         }
+        self.state.reap_abandoned();
     }
 
     /// Requests still in flight.
@@ -623,6 +648,7 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
         if crx.is_empty() {
             w.fail_stalled();
         }
+        w.state.reap_abandoned();
         if retiring && !w.busy() {
             break;
         }

@@ -55,6 +55,19 @@ pub struct WorkerFailure {
     pub message: String,
 }
 
+/// The outcome of one Worker invocation and what it cost.
+#[derive(Debug)]
+pub struct Invocation {
+    /// The Worker's response, or why there is none.
+    pub result: Result<Response, WorkerFailure>,
+    /// JavaScript CPU time the request used up to its response headers or
+    /// its failure (for a CPU-limit breach: at least the limit; for a
+    /// wall-limit breach or a canceled request: what it had used by then).
+    /// JavaScript that runs later (`waitUntil`, a body produced in JS) is
+    /// not included.
+    pub cpu: Duration,
+}
+
 /// What loading a Worker cost, measured at start-up.
 #[derive(Debug, Clone, Default)]
 pub struct WorkerStats {
@@ -80,27 +93,23 @@ struct Inner {
     specs: HashMap<String, Arc<WorkerSpec>>,
     stats: Vec<WorkerStats>,
     observer: Arc<dyn Observer>,
+    live_requests: Arc<AtomicUsize>,
 }
 
 static V8_INIT: Once = Once::new();
 
 /// V8 flags set before the config's own (which may override them).
 ///
-/// `--no-turbofan`: in this V8 (v8 crate 152.2), some TurboFan-optimized
-/// loops such as `for (;;) new Array(100).fill(1)` never service interrupts,
-/// so neither the CPU watchdog's `terminate_execution` nor the heap limit can
-/// stop them; with Ignition, Sparkplug and Maglev they can. Set
-/// `--turbofan` in the config's `v8Flags` to trade that for peak JS speed.
-///
-/// What goes wrong: Turboshaft's loop-unrolling analysis lets it drop the
-/// per-iteration stack check (where interrupts are serviced) from loops it
-/// believes run only a few thousand times (`LoopStackCheckElisionReducer`),
-/// and the `fill` loop above loses its check although it never ends (why it
-/// is misjudged is not established). Plain loops keep their check. With `--turbofan
-/// --no-turboshaft-loop-unrolling` every loop we tried stopped at the CPU
-/// limit (OSR and normal optimization alike); it is not the default because
-/// it was only tried by hand, not proven for all loop shapes.
-const DEFAULT_V8_FLAGS: &str = "--no-turbofan";
+/// TurboFan is on, but Turboshaft's loop unrolling is off: with it, this V8
+/// (v8 crate 152.2) drops the per-iteration stack check (where interrupts,
+/// and so `terminate_execution`, are serviced) from loops it believes run
+/// only a few thousand times (`LoopStackCheckElisionReducer`), and a loop
+/// such as `for (;;) new Array(100).fill(1)` loses its check although it
+/// never ends; neither the CPU watchdog nor the heap limit could stop it.
+/// Without loop unrolling every loop shape in `tests/turbofan.rs` (forced
+/// optimization, natural tier-up and on-stack replacement) stops at the CPU
+/// limit. `v8Flags = ["--no-turbofan"]` in the config turns TurboFan off.
+const DEFAULT_V8_FLAGS: &str = "--turbofan --no-turboshaft-loop-unrolling";
 
 fn init_v8(flags: &[String]) {
     V8_INIT.call_once(|| {
@@ -134,10 +143,12 @@ impl WorkerPool {
             },
             n => n,
         };
+        let live_requests = Arc::new(AtomicUsize::new(0));
         let shared = Arc::new(Shared {
             specs: specs.clone(),
             outbound,
             observer: observer.clone(),
+            live_requests: live_requests.clone(),
         });
         let threads = pool::start_threads(n, shared).map_err(|message| RuntimeError {
             worker: String::new(),
@@ -183,6 +194,7 @@ impl WorkerPool {
                 specs,
                 stats,
                 observer,
+                live_requests,
             }),
         })
     }
@@ -190,6 +202,14 @@ impl WorkerPool {
     /// What each Worker cost to load (measured at start).
     pub fn stats(&self) -> &[WorkerStats] {
         &self.inner.stats
+    }
+
+    /// Requests the isolates still hold: answered or not, until their
+    /// JavaScript is done with them (`waitUntil` included). A request whose
+    /// caller stopped waiting (client gone, wall-time limit) is dropped as
+    /// soon as none of its own operations is pending.
+    pub fn live_requests(&self) -> usize {
+        self.inner.live_requests.load(Ordering::SeqCst)
     }
 
     /// Run the `fetch` handler of Worker service `worker` for `request`.
@@ -220,6 +240,38 @@ impl WorkerPool {
         request: Request,
         info: RequestInfo,
     ) -> Result<Response, WorkerFailure> {
+        self.invoke(worker, entrypoint, props_json, request, info).await.result
+    }
+
+    /// As [`WorkerPool::fetch_entrypoint`], also returning the JavaScript
+    /// CPU time the request used (see [`Invocation::cpu`]).
+    pub async fn invoke(
+        &self,
+        worker: &str,
+        entrypoint: Option<&str>,
+        props_json: Option<&str>,
+        request: Request,
+        info: RequestInfo,
+    ) -> Invocation {
+        let cpu_ns = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let result = self
+            .run(worker, entrypoint, props_json, request, info, cpu_ns.clone())
+            .await;
+        Invocation {
+            result,
+            cpu: Duration::from_nanos(cpu_ns.load(Ordering::SeqCst)),
+        }
+    }
+
+    async fn run(
+        &self,
+        worker: &str,
+        entrypoint: Option<&str>,
+        props_json: Option<&str>,
+        request: Request,
+        info: RequestInfo,
+        cpu_ns: Arc<std::sync::atomic::AtomicU64>,
+    ) -> Result<Response, WorkerFailure> {
         let Some(spec) = self.inner.specs.get(worker) else {
             return Err(WorkerFailure {
                 outcome: Outcome::Internal,
@@ -231,7 +283,7 @@ impl WorkerPool {
         let (tx, rx) = oneshot::channel();
         // Dropping `done` unsent (this future dropped before the end) tells
         // the isolate that the client went away.
-        let (done, gone) = oneshot::channel::<()>();
+        let (done, gone) = oneshot::channel::<pool::Settled>();
         let job = Job {
             worker: worker.to_string(),
             entrypoint: pool::Entrypoint {
@@ -242,6 +294,7 @@ impl WorkerPool {
             info,
             reply: tx,
             gone: Some(gone),
+            cpu_ns: cpu_ns.clone(),
         };
         if self.inner.threads.get(i).map(|t| t.send(Msg::Job(job)).is_ok()) != Some(true) {
             return Err(WorkerFailure {
@@ -250,6 +303,7 @@ impl WorkerPool {
             });
         }
         let wall = Duration::from_millis(spec.limits().wall_ms.max(1) as u64);
+        let mut settled = pool::Settled::Answered;
         let result = match tokio::time::timeout(wall, rx).await {
             Ok(Ok(r)) => r,
             Ok(Err(_)) => Err(WorkerFailure {
@@ -257,18 +311,20 @@ impl WorkerPool {
                 message: "the isolate dropped the request".into(),
             }),
             Err(_) => {
+                // The isolate gives up on the request too (see `Settled`).
+                settled = pool::Settled::WallLimit;
                 tracing::warn!(target: "isoproxy::worker", worker, limit_ms = spec.limits().wall_ms, "wall-time limit exceeded");
-                // The isolate's own report is dropped with the reply channel.
-                self.inner
-                    .observer
-                    .invocation(worker, Outcome::WallLimit, Duration::ZERO);
+                // The isolate's own report is dropped with the reply channel;
+                // the CPU time is what the request had used by now.
+                let cpu = Duration::from_nanos(cpu_ns.load(Ordering::SeqCst));
+                self.inner.observer.invocation(worker, Outcome::WallLimit, cpu);
                 Err(WorkerFailure {
                     outcome: Outcome::WallLimit,
                     message: format!("no response within the wall-time limit of {} ms", spec.limits().wall_ms),
                 })
             }
         };
-        let _ = done.send(());
+        let _ = done.send(settled);
         result
     }
 }

@@ -33,8 +33,37 @@ pub(crate) struct Job {
     pub(crate) info: RequestInfo,
     pub(crate) reply: oneshot::Sender<Result<Response, WorkerFailure>>,
     /// Settles with an error if the caller stops waiting for `reply` (the
-    /// downstream client went away); with `Ok` once it has its answer.
-    pub(crate) gone: Option<oneshot::Receiver<()>>,
+    /// downstream client went away); otherwise says how the wait ended.
+    pub(crate) gone: Option<oneshot::Receiver<Settled>>,
+    /// JavaScript CPU time (ns) spent on the request so far; kept up to date
+    /// by the isolate, and final before `reply` is sent.
+    pub(crate) cpu_ns: Arc<AtomicU64>,
+}
+
+/// How the caller's wait for a reply ended (when it did not just go away).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Settled {
+    /// The caller has its answer.
+    Answered,
+    /// The caller gave up at the wall-time limit (and reported it).
+    WallLimit,
+}
+
+/// Counts requests held by isolates: each `Pending` holds one, so every
+/// way a request leaves an isolate's table counts it down.
+pub(crate) struct LiveRequest(Arc<std::sync::atomic::AtomicUsize>);
+
+impl LiveRequest {
+    pub(crate) fn new(count: &Arc<std::sync::atomic::AtomicUsize>) -> LiveRequest {
+        count.fetch_add(1, Ordering::SeqCst);
+        LiveRequest(count.clone())
+    }
+}
+
+impl Drop for LiveRequest {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A message to an isolate thread.
@@ -51,6 +80,8 @@ pub(crate) struct Shared {
     pub(crate) specs: HashMap<String, Arc<WorkerSpec>>,
     pub(crate) outbound: Arc<dyn Outbound>,
     pub(crate) observer: Arc<dyn Observer>,
+    /// Requests in the isolates' tables, on every thread.
+    pub(crate) live_requests: Arc<std::sync::atomic::AtomicUsize>,
 }
 
 /// The CPU-time watchdog's view of one isolate thread.

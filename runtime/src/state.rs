@@ -44,6 +44,9 @@ pub(crate) struct Original {
     /// The body's resource id (the body itself stays in the table until JS
     /// consumes it).
     pub(crate) body_rid: Option<u32>,
+    /// JS took the body out of the table at least once (read, forwarded,
+    /// teed): it can no longer be re-sent whole.
+    pub(crate) body_disturbed: bool,
 }
 
 /// One request in flight on this isolate.
@@ -51,11 +54,18 @@ pub(crate) struct Pending {
     pub(crate) reply: Option<Reply>,
     pub(crate) info: RequestInfo,
     pub(crate) cpu: Duration,
+    /// `cpu`, shared with the caller (see `Job::cpu_ns`).
+    pub(crate) cpu_ns: Arc<std::sync::atomic::AtomicU64>,
     pub(crate) subrequests: u32,
     /// Permits for concurrent subrequests (`maxConcurrentSubrequests`).
     pub(crate) subrequest_slots: Arc<tokio::sync::Semaphore>,
     pub(crate) pass_through: bool,
     pub(crate) original: Option<Original>,
+    /// The caller stopped waiting (client gone, wall-time limit): the
+    /// request is dropped once none of its own ops is pending.
+    pub(crate) abandoned: bool,
+    /// Counts this request in `WorkerPool::live_requests` while it exists.
+    pub(crate) _live: crate::pool::LiveRequest,
 }
 
 /// The result of an asynchronous op, delivered to the event loop.
@@ -79,8 +89,10 @@ pub(crate) enum OpResult {
     /// A chunk was written into a body channel (or the reader went away).
     Write(bool),
     /// The caller of the request stopped waiting (not an op: no JS promise
-    /// waits for it, and it is not counted in `in_flight`).
-    Canceled,
+    /// waits for it, and it is not counted in `in_flight`). `report`: tell
+    /// the observer (false when the caller already reported a wall-limit
+    /// breach).
+    Canceled { report: bool },
 }
 
 /// A finished async op: which JS promise, on behalf of which request.
@@ -106,6 +118,10 @@ pub(crate) struct State {
     pub(crate) in_flight: Cell<u32>,
     /// Timer tasks, to abort them on `clearTimeout`.
     pub(crate) timers: RefCell<HashMap<u32, tokio::task::JoinHandle<()>>>,
+    /// Pending ops started on behalf of a request: op id → request id.
+    pub(crate) op_owners: RefCell<HashMap<u32, u32>>,
+    /// Some request may be abandoned (see `reap_abandoned`).
+    pub(crate) maybe_abandoned: Cell<bool>,
     /// Thread CPU time when the current entry into JS began.
     pub(crate) entry_cpu_start: Cell<Duration>,
 }
@@ -127,6 +143,8 @@ impl State {
             current: Cell::new(None),
             in_flight: Cell::new(0),
             timers: RefCell::new(HashMap::new()),
+            op_owners: RefCell::new(HashMap::new()),
+            maybe_abandoned: Cell::new(false),
             entry_cpu_start: Cell::new(Duration::ZERO),
         }
     }
@@ -161,20 +179,33 @@ impl State {
 
     /// Take a body out of the table.
     pub(crate) fn take_body(&self, rid: u32) -> Option<(Option<u32>, Body)> {
-        let mut table = self.resources.borrow_mut();
-        match table.get(&rid) {
-            Some(Entry {
-                resource: Resource::Body(_),
-                ..
-            }) => match table.remove(&rid) {
+        let taken = {
+            let mut table = self.resources.borrow_mut();
+            match table.get(&rid) {
                 Some(Entry {
-                    owner,
-                    resource: Resource::Body(b),
-                }) => Some((owner, b)),
+                    resource: Resource::Body(_),
+                    ..
+                }) => match table.remove(&rid) {
+                    Some(Entry {
+                        owner,
+                        resource: Resource::Body(b),
+                    }) => Some((owner, b)),
+                    _ => None,
+                },
                 _ => None,
-            },
-            _ => None,
+            }
+        };
+        // The downstream request's own body: remember that it was touched.
+        if let Some((Some(owner), _)) = &taken {
+            if let Ok(mut reqs) = self.requests.try_borrow_mut() {
+                if let Some(o) = reqs.get_mut(owner).and_then(|p| p.original.as_mut()) {
+                    if o.body_rid == Some(rid) {
+                        o.body_disturbed = true;
+                    }
+                }
+            }
         }
+        taken
     }
 
     /// A clone of a writer's sender.
@@ -198,6 +229,35 @@ impl State {
     /// A body whose read ended: forget any pending cancellation of it.
     pub(crate) fn discard(&self, rid: u32) {
         self.cancelled.borrow_mut().remove(&rid);
+    }
+
+    /// An op completed or was cancelled: it no longer keeps its request.
+    pub(crate) fn op_done(&self, op: u32) {
+        self.op_owners.borrow_mut().remove(&op);
+    }
+
+    /// Drop abandoned requests that none of their own ops can resume, with
+    /// their resources. Returns the ids dropped.
+    pub(crate) fn reap_abandoned(&self) -> Vec<u32> {
+        if !self.maybe_abandoned.get() {
+            return Vec::new();
+        }
+        let dead: Vec<u32> = {
+            let owners = self.op_owners.borrow();
+            self.requests
+                .borrow()
+                .iter()
+                .filter(|(id, p)| p.abandoned && !owners.values().any(|o| o == *id))
+                .map(|(id, _)| *id)
+                .collect()
+        };
+        for id in &dead {
+            self.requests.borrow_mut().remove(id);
+            self.release_owned_by(*id);
+        }
+        self.maybe_abandoned
+            .set(self.requests.borrow().values().any(|p| p.abandoned));
+        dead
     }
 
     /// Drop every resource a finished request owned.
@@ -224,7 +284,12 @@ impl State {
             (reply, cpu)
         };
         let cpu = match self.requests.borrow().get(&id) {
-            Some(p) => self.cpu_of(id, p),
+            Some(p) => {
+                let cpu = self.cpu_of(id, p);
+                p.cpu_ns
+                    .store(cpu.as_nanos() as u64, std::sync::atomic::Ordering::SeqCst);
+                cpu
+            }
             None => cpu,
         };
         let outcome = match &result {
@@ -242,17 +307,23 @@ impl State {
         true
     }
 
-    /// The caller stopped waiting for request `id`: drop its reply and
-    /// report the invocation canceled. False if it was already answered.
-    pub(crate) fn cancel(&self, id: u32) -> bool {
+    /// The caller stopped waiting for request `id`: drop its reply, mark
+    /// the request abandoned and (if `report`) report the invocation
+    /// canceled. False if it was already answered.
+    pub(crate) fn cancel(&self, id: u32, report: bool) -> bool {
         let cpu = {
             let mut reqs = self.requests.borrow_mut();
             let Some(p) = reqs.get_mut(&id) else { return false };
             if p.reply.take().is_none() {
                 return false;
             }
+            p.abandoned = true;
+            self.maybe_abandoned.set(true);
             p.cpu
         };
+        if !report {
+            return true;
+        }
         tracing::debug!(target: "isoproxy::worker", worker = %self.spec.name, "the client went away before the response");
         self.env
             .shared
@@ -290,6 +361,9 @@ impl State {
         let request = self.current.get();
         let tx = self.completions.clone();
         self.in_flight.set(self.in_flight.get() + 1);
+        if let Some(id) = request {
+            self.op_owners.borrow_mut().insert(op, id);
+        }
         let handle = tokio::task::spawn_local(async move {
             let result = fut.await;
             let _ = tx.send(Completion { op, request, result });

@@ -707,3 +707,279 @@ async fn dropped_fetch_aborts_request_signal_and_reports_canceled() {
     let lines = tokio::time::timeout(limit, events.wait(5)).await.unwrap();
     assert_eq!(&lines[3..], ["fetch done", "outcome ok"]);
 }
+
+#[tokio::test]
+async fn invoke_reports_cpu_time_for_every_outcome() {
+    let mut w = module_worker(
+        "export default { async fetch(req) {
+            const p = new URL(req.url).pathname;
+            const spin = (ms) => { const end = Date.now() + ms; while (Date.now() < end) {} };
+            if (p === '/busy') { spin(20); return new Response('ok'); }
+            if (p === '/throw') { spin(5); throw new Error('no'); }
+            if (p === '/loop') { for (;;) {} }
+            if (p === '/hang') { spin(5); await new Promise((r) => setTimeout(r, 10000)); }
+            return new Response('quick');
+        } }",
+    );
+    w.limits.cpu_ms = 60;
+    w.limits.wall_ms = 10_000;
+    // The same code with a short wall-time limit, for `/hang`.
+    let mut short = w.clone();
+    short.limits.wall_ms = 300;
+    let h = start(config(vec![("w", w), ("short", short)]), 1);
+    let run = |path: &'static str| {
+        let pool = h.pool.clone();
+        let worker = if path == "/hang" { "short" } else { "w" };
+        async move {
+            pool.invoke(worker, None, None, get(&format!("http://x{path}")), Default::default())
+                .await
+        }
+    };
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let busy = run("/busy").await;
+    assert!(busy.result.is_ok());
+    assert!(busy.cpu > std::time::Duration::ZERO, "busy: {:?}", busy.cpu);
+    let thrown = run("/throw").await;
+    assert_eq!(thrown.result.unwrap_err().outcome, isoproxy_runtime::Outcome::Exception);
+    assert!(thrown.cpu > std::time::Duration::ZERO, "throw: {:?}", thrown.cpu);
+    let looped = run("/loop").await;
+    assert_eq!(looped.result.unwrap_err().outcome, isoproxy_runtime::Outcome::CpuLimit);
+    assert!(ms(looped.cpu) >= 60.0, "loop: {:?}", looped.cpu);
+    let hung = run("/hang").await;
+    assert_eq!(hung.result.unwrap_err().outcome, isoproxy_runtime::Outcome::WallLimit);
+    assert!(
+        hung.cpu > std::time::Duration::ZERO && ms(hung.cpu) < 60.0,
+        "hang: {:?}",
+        hung.cpu
+    );
+    let quick = run("/").await;
+    assert!(quick.result.is_ok());
+    assert!(
+        quick.cpu < std::time::Duration::from_millis(60),
+        "quick: {:?}",
+        quick.cpu
+    );
+}
+
+/// Wait (bounded) until the pool holds no request any more.
+async fn settle_live_requests(pool: &isoproxy_runtime::WorkerPool) -> usize {
+    for _ in 0..500 {
+        if pool.live_requests() == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    pool.live_requests()
+}
+
+#[tokio::test]
+async fn abandoned_never_settling_requests_are_dropped() {
+    // Each request holds a request body resource and an unsettled promise;
+    // `/timer` also starts a long timer (cleared when its client goes away),
+    // so something is pending and the isolate does not answer "will never
+    // generate a response" by itself.
+    let mut w = module_worker(
+        "export default { async fetch(req) {
+            if (new URL(req.url).pathname === '/timer') {
+                const t = setTimeout(() => {}, 60000);
+                req.signal.addEventListener('abort', () => clearTimeout(t));
+            }
+            await new Promise(() => {});
+        } }",
+    );
+    w.limits.wall_ms = 30_000;
+    let h = start(config(vec![("w", w)]), 1);
+    // A long-lived timer keeps the isolate from seeing the others as stalled.
+    let keeper = {
+        let pool = h.pool.clone();
+        tokio::spawn(async move { fetch_text(&pool, "w", get("http://x/timer")).await })
+    };
+    for _ in 0..500 {
+        if h.pool.live_requests() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    assert_eq!(h.pool.live_requests(), 1, "the keeper is in");
+    // A thousand requests whose clients go away before any answer.
+    for i in 0..1000 {
+        let mut req = get(&format!("http://x/{i}"));
+        req.method = http::Method::POST;
+        req.body = isoproxy_runtime::Body::Bytes(bytes::Bytes::from(vec![b'x'; 1024]));
+        let fut = h.pool.fetch("w", req, Default::default());
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(1), fut).await;
+    }
+    for _ in 0..500 {
+        if h.pool.live_requests() <= 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(h.pool.live_requests(), 1, "only the request with its own timer is left");
+    keeper.abort();
+    assert_eq!(settle_live_requests(&h.pool).await, 0);
+    let canceled = h
+        .recorder
+        .invocations
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(_, o)| *o == isoproxy_runtime::Outcome::Canceled)
+        .count();
+    assert_eq!(canceled, 1001);
+}
+
+#[tokio::test]
+async fn wall_limited_request_is_dropped_from_the_isolate() {
+    // The handler waits on a timer far beyond the wall limit; when the limit
+    // passes, the request is abandoned and, once its timer is cleared by the
+    // abort listener, dropped.
+    let mut w = module_worker(
+        "export default { async fetch(req) {
+            await new Promise((resolve) => {
+                const t = setTimeout(resolve, 60000);
+                req.signal.addEventListener('abort', () => clearTimeout(t));
+            });
+            return new Response('late');
+        } }",
+    );
+    w.limits.wall_ms = 100;
+    let h = start(config(vec![("w", w)]), 1);
+    for _ in 0..20 {
+        let err = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap_err();
+        assert_eq!(err.outcome, isoproxy_runtime::Outcome::WallLimit);
+    }
+    assert_eq!(settle_live_requests(&h.pool).await, 0);
+    let inv = h.recorder.invocations.lock().unwrap().clone();
+    assert_eq!(inv.len(), 20, "one report per request: {inv:?}");
+    assert!(inv.iter().all(|(_, o)| *o == isoproxy_runtime::Outcome::WallLimit));
+}
+
+#[tokio::test]
+async fn never_settling_handler_fails_at_once_unless_something_is_pending() {
+    // workerd's "script will never generate a response": nothing pending can
+    // settle the promise, so the request fails (500) at once, not at the wall
+    // limit. With a timer pending the request waits, up to the wall limit.
+    let mut w = module_worker(
+        "export default { async fetch(req) {
+            if (new URL(req.url).pathname === '/timer') setTimeout(() => {}, 60000);
+            return new Promise(() => {});
+        } }",
+    );
+    w.limits.wall_ms = 2000;
+    let h = start(config(vec![("w", w)]), 1);
+    let t0 = std::time::Instant::now();
+    let err = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap_err();
+    assert_eq!(err.outcome, isoproxy_runtime::Outcome::Exception);
+    assert!(
+        err.message.contains("will never generate a response"),
+        "{}",
+        err.message
+    );
+    assert!(
+        t0.elapsed() < std::time::Duration::from_millis(1500),
+        "{:?}",
+        t0.elapsed()
+    );
+    assert_eq!(settle_live_requests(&h.pool).await, 0);
+
+    let t0 = std::time::Instant::now();
+    let err = fetch_text(&h.pool, "w", get("http://x/timer")).await.unwrap_err();
+    assert_eq!(err.outcome, isoproxy_runtime::Outcome::WallLimit);
+    assert!(
+        t0.elapsed() >= std::time::Duration::from_millis(2000),
+        "{:?}",
+        t0.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn busy_top_level_code_fails_start_at_the_startup_limit() {
+    // RELIABILITY W9: a Worker whose global scope never finishes is refused
+    // at load with an error naming it, instead of hanging start-up.
+    for (name, code) in [
+        (
+            "spin",
+            "for (;;) {}\nexport default { fetch() { return new Response('x'); } }",
+        ),
+        (
+            "alloc",
+            "let a; for (;;) a = new Array(100).fill(1);\nexport default { fetch() { return new Response('x'); } }",
+        ),
+        (
+            "await",
+            "await new Promise(() => {});\nexport default { fetch() { return new Response('x'); } }",
+        ),
+    ] {
+        let mut w = module_worker(code);
+        w.limits.startup_ms = 200;
+        let t0 = std::time::Instant::now();
+        let err = isoproxy_runtime::WorkerPool::start(
+            config(vec![
+                (
+                    "good",
+                    module_worker("export default { fetch() { return new Response('ok'); } }"),
+                ),
+                (name, w),
+            ]),
+            isoproxy_runtime::PoolOptions { threads: 1 },
+            std::sync::Arc::new(EchoOutbound::default()),
+            std::sync::Arc::new(isoproxy_runtime::NoopObserver),
+        )
+        .err()
+        .unwrap_or_else(|| panic!("{name}: start succeeded"));
+        assert_eq!(err.worker, name);
+        assert!(err.to_string().contains(name), "{err}");
+        assert!(
+            t0.elapsed() < std::time::Duration::from_secs(5),
+            "{name}: {:?}",
+            t0.elapsed()
+        );
+        eprintln!("{name}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn pass_through_on_exception_after_the_body_was_read_answers_500() {
+    // Forwarding a request whose body JS already consumed (wholly or in
+    // part) would send a truncated request upstream: 500 instead.
+    let h = start(
+        config(vec![(
+            "w",
+            module_worker(
+                "export default { async fetch(req, env, ctx) {
+                ctx.passThroughOnException();
+                const p = new URL(req.url).pathname;
+                if (p === '/all') await req.text();
+                if (p === '/part') await req.body.getReader().read();
+                throw new Error('oops');
+            } }",
+            ),
+        )]),
+        1,
+    );
+    let post = |path: &str| {
+        let mut req = get(&format!("http://site.test{path}"));
+        req.method = http::Method::POST;
+        let (tx, body) = isoproxy_runtime::Body::channel(4, Some(8));
+        req.body = body;
+        tokio::spawn(async move {
+            for part in [&b"abcd"[..], &b"efgh"[..]] {
+                if tx.send(Ok(bytes::Bytes::from_static(part))).await.is_err() {
+                    break;
+                }
+            }
+        });
+        req
+    };
+    for path in ["/all", "/part"] {
+        let err = fetch_text(&h.pool, "w", post(path)).await.unwrap_err();
+        assert_eq!(err.outcome, isoproxy_runtime::Outcome::Exception, "{path}");
+        assert!(err.message.contains("already used"), "{path}: {}", err.message);
+    }
+    assert!(h.outbound.seen.lock().unwrap().is_empty(), "nothing forwarded");
+    // Untouched, the body still goes through whole.
+    let (status, body) = fetch_text(&h.pool, "w", post("/untouched")).await.unwrap();
+    assert_eq!((status, body.as_str()), (200, "abcdefgh"));
+    assert_eq!(h.outbound.seen.lock().unwrap().len(), 1);
+}

@@ -141,6 +141,10 @@ fn socket_limits_of(l: socket_limits::Reader<'_>) -> SocketLimits {
         keepalive_timeout_ms: l.get_keepalive_timeout_ms(),
         max_requests_per_connection: l.get_max_requests_per_connection(),
         tunnel_idle_timeout_ms: l.get_tunnel_idle_timeout_ms(),
+        max_header_line_bytes: l.get_max_header_line_bytes(),
+        max_connections: l.get_max_connections(),
+        send_timeout_ms: l.get_send_timeout_ms(),
+        min_body_bytes_per_sec: l.get_min_body_bytes_per_sec(),
     }
 }
 
@@ -175,6 +179,7 @@ fn http(r: http_options::Reader<'_>) -> R<HttpOptions> {
         forwarded_proto_header: opt(r.get_forwarded_proto_header())?,
         inject_request_headers: headers(r.get_inject_request_headers())?,
         inject_response_headers: headers(r.get_inject_response_headers())?,
+        trust_forwarded_headers: r.get_trust_forwarded_headers(),
     })
 }
 

@@ -169,6 +169,14 @@ pub struct SocketLimits {
     pub max_requests_per_connection: u32,
     /// Idle timeout of CONNECT tunnels.
     pub tunnel_idle_timeout_ms: u32,
+    /// Longest single request header field line.
+    pub max_header_line_bytes: u32,
+    /// Most open client connections; 0 = unlimited.
+    pub max_connections: u32,
+    /// Longest wait for one write to the client.
+    pub send_timeout_ms: u32,
+    /// Slowest average request body rate; 0 = no rate limit.
+    pub min_body_bytes_per_sec: u32,
 }
 
 impl Default for SocketLimits {
@@ -183,6 +191,10 @@ impl Default for SocketLimits {
             keepalive_timeout_ms: 60_000,
             max_requests_per_connection: 1000,
             tunnel_idle_timeout_ms: 300_000,
+            max_header_line_bytes: 16_384,
+            max_connections: 10_000,
+            send_timeout_ms: 60_000,
+            min_body_bytes_per_sec: 1024,
         }
     }
 }
@@ -498,6 +510,8 @@ pub struct HttpOptions {
     pub inject_request_headers: Vec<HeaderInjection>,
     /// Headers set (or removed) on responses.
     pub inject_response_headers: Vec<HeaderInjection>,
+    /// Client-sent X-Forwarded-For, Forwarded and X-Real-IP are believed.
+    pub trust_forwarded_headers: bool,
 }
 
 /// A header to set or remove.

@@ -266,6 +266,15 @@ impl V<'_> {
             }
             socket::Tcp(_) => return Err(self.err(&format!("{p}.tcp"), format!("tcp sockets are {UNSUPPORTED}"))),
         }
+        let limits = self.read(&format!("{p}.limits"), s.get_limits())?;
+        // A zero here would not mean "no limit": it would close every
+        // connection at its first write.
+        if limits.get_send_timeout_ms() == 0 {
+            return Err(self.err(
+                &format!("{p}.limits.sendTimeoutMs"),
+                "expected at least 1 (milliseconds)",
+            ));
+        }
         if !s.has_service() {
             return Err(self.err(
                 p,

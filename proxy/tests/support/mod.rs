@@ -36,6 +36,10 @@ pub struct Proxy {
     pub stderr: PathBuf,
     /// Where the child's stdout (access log) goes.
     pub stdout: PathBuf,
+    /// The scratch directory holding the config and its files.
+    pub dir: PathBuf,
+    /// Control-fd lines not read yet (after the start-up listen events).
+    events: Mutex<mpsc::Receiver<Option<String>>>,
 }
 
 impl Proxy {
@@ -66,6 +70,23 @@ impl Proxy {
     /// `listeners` named (e.g. "metrics", "admin").
     pub fn start_listeners(config: &str, sockets: &[&str], extra: &[&str], listeners: &[&str]) -> Proxy {
         Self::spawn(config, &[], sockets, extra, &[], listeners)
+    }
+
+    /// Everything at once: files beside the config, sockets on port 0,
+    /// extra arguments, and other listen events to wait for.
+    pub fn start_full(
+        config: &str,
+        files: &[(&str, &str)],
+        sockets: &[&str],
+        extra: &[&str],
+        listeners: &[&str],
+    ) -> Proxy {
+        Self::spawn(config, files, sockets, extra, &[], listeners)
+    }
+
+    /// As [`Proxy::start_inherited`], with files beside the config.
+    pub fn start_inherited_files(config: &str, files: &[(&str, &str)], inherited: &[(&str, &TcpListener)]) -> Proxy {
+        Self::spawn(config, files, &[], &[], inherited, &[])
     }
 
     fn spawn(
@@ -101,14 +122,23 @@ impl Proxy {
             .stdout(std::fs::File::create(&stdout).unwrap())
             .stderr(std::fs::File::create(&stderr).unwrap());
         let wfd = writer.as_raw_fd();
-        // SAFETY: only async-signal-safe calls between fork and exec.
+        fds.insert(0, (wfd, 3));
+        // Sources first copied above every target, so that no dup2 onto a
+        // target (3, 40, ...) can clobber a source that happens to have that
+        // number in this (busy, multi-threaded) test process.
+        let mut high = vec![0i32; fds.len()];
+        // SAFETY: only async-signal-safe calls between fork and exec; `high`
+        // was allocated before the fork.
         unsafe {
             cmd.pre_exec(move || {
-                if libc::dup2(wfd, 3) < 0 {
-                    return Err(std::io::Error::last_os_error());
+                for (i, (from, _)) in fds.iter().enumerate() {
+                    high[i] = libc::fcntl(*from, libc::F_DUPFD_CLOEXEC, 500);
+                    if high[i] < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
                 }
-                for (from, to) in &fds {
-                    if libc::dup2(*from, *to) < 0 {
+                for (i, (_, to)) in fds.iter().enumerate() {
+                    if libc::dup2(high[i], *to) < 0 {
                         return Err(std::io::Error::last_os_error());
                     }
                 }
@@ -117,12 +147,6 @@ impl Proxy {
         }
         let child = cmd.spawn().unwrap();
         drop(writer);
-        let mut proxy = Proxy {
-            child,
-            ports: HashMap::new(),
-            stderr,
-            stdout,
-        };
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
             let mut r = BufReader::new(reader);
@@ -141,8 +165,17 @@ impl Proxy {
                 }
             }
         });
+        let mut proxy = Proxy {
+            child,
+            ports: HashMap::new(),
+            stderr,
+            stdout,
+            dir,
+            events: Mutex::new(rx),
+        };
         while proxy.ports.len() < sockets.len() + inherited.len() + listeners.len() {
-            match rx.recv_timeout(Duration::from_secs(60)) {
+            let next = proxy.events.lock().unwrap().recv_timeout(Duration::from_secs(60));
+            match next {
                 Ok(Some(line)) => {
                     let v: serde_json::Value = serde_json::from_str(&line).unwrap();
                     if v["event"] == "listen" {
@@ -156,6 +189,64 @@ impl Proxy {
             }
         }
         proxy
+    }
+
+    /// The next control-fd event for which `pred` holds (earlier ones are
+    /// skipped), waiting at most `limit`.
+    pub fn wait_event(&self, limit: Duration, pred: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + limit;
+        let rx = self.events.lock().unwrap();
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(Some(line)) => {
+                    let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+                    if pred(&v) {
+                        return v;
+                    }
+                }
+                _ => panic!(
+                    "no matching control event within {limit:?}; stderr:\n{}",
+                    self.stderr_text()
+                ),
+            }
+        }
+    }
+
+    /// Send SIGHUP and wait for the reload's outcome on the control fd:
+    /// `{"event":"reload","result":"ok"|"error","generation":N}`.
+    pub fn reload(&self) -> serde_json::Value {
+        self.signal(libc::SIGHUP);
+        self.wait_event(Duration::from_secs(30), |v| v["event"] == "reload")
+    }
+
+    /// Write a file into the proxy's config directory (atomically: written
+    /// beside it, then renamed over it).
+    pub fn write_file(&self, name: &str, text: &str) {
+        let tmp = self.dir.join(format!(".{name}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.dir.join(name)).unwrap();
+    }
+
+    /// The names (`comm`) of the child's threads.
+    pub fn thread_names(&self) -> Vec<String> {
+        let dir = format!("/proc/{}/task", self.child.id());
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            if let Ok(name) = std::fs::read_to_string(e.path().join("comm")) {
+                out.push(name.trim().to_string());
+            }
+        }
+        out
+    }
+
+    /// The value of a metric sample (name with labels, exactly as exported)
+    /// scraped from the listener on `port`; 0 when absent.
+    pub fn metric(&self, port: u16, sample: &str) -> f64 {
+        let text = get(port, "/metrics", "admin").text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample).and_then(|v| v.strip_prefix(' ')))
+            .map_or(0.0, |v| v.trim().parse().unwrap())
     }
 
     /// The child's process id.
@@ -558,3 +649,118 @@ pub fn get(port: u16, path: &str, host: &str) -> Response {
 
 /// The config header line every test config starts with.
 pub const USING: &str = "using Workerd = import \"/workerd/workerd.capnp\";\n";
+
+/// What a [`Load`] saw.
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    /// Requests answered with 200.
+    pub ok: usize,
+    /// Requests that failed (anything else), with what went wrong.
+    pub failures: Vec<String>,
+    /// Requests sent again on a new connection because a reused keep-alive
+    /// connection was closed before any byte of the response (what HTTP
+    /// clients do for idempotent requests, RFC 9110 section 9.2.2).
+    pub retried: usize,
+    /// Response bodies seen, with counts.
+    pub bodies: HashMap<String, usize>,
+}
+
+/// A bounded client load: `clients` threads, each sending keep-alive GETs
+/// in a loop until [`Load::stop`].
+pub struct Load {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    done: Arc<AtomicUsize>,
+    threads: Vec<std::thread::JoinHandle<LoadReport>>,
+}
+
+impl Load {
+    pub fn start(port: u16, clients: usize, path: &str) -> Load {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = Arc::new(AtomicUsize::new(0));
+        let threads = (0..clients)
+            .map(|i| {
+                let (stop, done) = (stop.clone(), done.clone());
+                let raw = format!("GET {path} HTTP/1.1\r\nHost: load\r\nX-Client: {i}\r\n\r\n");
+                std::thread::spawn(move || load_loop(port, raw.into_bytes(), &stop, &done))
+            })
+            .collect();
+        Load { stop, done, threads }
+    }
+
+    /// Requests completed so far (all clients).
+    pub fn done(&self) -> usize {
+        self.done.load(Ordering::SeqCst)
+    }
+
+    /// Wait (bounded) until `n` more requests have completed.
+    pub fn wait_more(&self, n: usize) {
+        let target = self.done() + n;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while self.done() < target {
+            assert!(std::time::Instant::now() < deadline, "load made no progress");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    pub fn stop(self) -> LoadReport {
+        self.stop.store(true, Ordering::SeqCst);
+        let mut total = LoadReport::default();
+        for t in self.threads {
+            let r = t.join().unwrap();
+            total.ok += r.ok;
+            total.retried += r.retried;
+            total.failures.extend(r.failures);
+            for (b, n) in r.bodies {
+                *total.bodies.entry(b).or_default() += n;
+            }
+        }
+        total
+    }
+}
+
+fn load_loop(port: u16, raw: Vec<u8>, stop: &std::sync::atomic::AtomicBool, done: &AtomicUsize) -> LoadReport {
+    let mut report = LoadReport::default();
+    let mut conn: Option<Client> = None;
+    while !stop.load(Ordering::SeqCst) {
+        let reused = conn.is_some();
+        let mut c = match conn.take() {
+            Some(c) => c,
+            None => match TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => {
+                    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    Client {
+                        stream: s,
+                        buf: Vec::new(),
+                    }
+                }
+                Err(e) => {
+                    report.failures.push(format!("connect: {e}"));
+                    continue;
+                }
+            },
+        };
+        let sent = c.stream.write_all(&raw).is_ok();
+        let resp = if sent { c.read_response(false) } else { None };
+        match resp {
+            Some(r) if r.status == 200 => {
+                report.ok += 1;
+                *report.bodies.entry(r.text()).or_default() += 1;
+                done.fetch_add(1, Ordering::SeqCst);
+                let close = r.header("connection").is_some_and(|v| v.eq_ignore_ascii_case("close"));
+                if !close {
+                    conn = Some(c);
+                }
+            }
+            Some(r) => report.failures.push(format!("status {}: {}", r.status, r.text())),
+            None if reused && c.buf.is_empty() => {
+                // Closed by the server between requests: send it again on a
+                // new connection.
+                report.retried += 1;
+            }
+            None => report
+                .failures
+                .push(format!("no response (sent: {sent}, reused: {reused})")),
+        }
+    }
+    report
+}

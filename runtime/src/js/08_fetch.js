@@ -283,6 +283,7 @@
       return [new Body(null, null, init), null];
     }
     if (init instanceof Blob) return [new Body(init[kBytes].slice()), init.type === "" ? null : init.type];
+    if (init instanceof FormData) { const [bytes, type] = encodeMultipart(init); return [new Body(bytes), type]; }
     if (init instanceof URLSearchParams) return [new Body(new TextEncoder().encode(init.toString())), "application/x-www-form-urlencoded;charset=UTF-8"];
     const b = internal.toBytes(init);
     if (b !== null) return [new Body(new Uint8Array(b)), null];
@@ -301,15 +302,18 @@
     async bytes() { return new Uint8Array(await this[kBody].consume()); },
     async text() { return new TextDecoder().decode(await this[kBody].consume()); },
     async json() { return JSON.parse(new TextDecoder().decode(await this[kBody].consume())); },
+    // https://fetch.spec.whatwg.org/#dom-body-formdata
     async formData() {
       const type = this[kHeaders].get("content-type") ?? "";
-      const text = new TextDecoder().decode(await this[kBody].consume());
-      if (type.startsWith("application/x-www-form-urlencoded")) {
+      const essence = type.split(";")[0].trim().toLowerCase();
+      const bytes = await this[kBody].consume();
+      if (essence === "multipart/form-data") return parseMultipart(bytes, type);
+      if (essence === "application/x-www-form-urlencoded") {
         const fd = new FormData();
-        for (const [k, v] of new URLSearchParams(text)) fd.append(k, v);
+        for (const [k, v] of new URLSearchParams(new TextDecoder().decode(bytes))) fd.append(k, v);
         return fd;
       }
-      throw new TypeError("formData(): only application/x-www-form-urlencoded bodies are supported");
+      throw new TypeError("formData(): the Content-Type is neither multipart/form-data nor application/x-www-form-urlencoded");
     },
     async blob() { return new Blob([await this[kBody].consume()], { type: this[kHeaders].get("content-type") ?? "" }); },
   };
@@ -319,20 +323,161 @@
     }
   }
 
-  // A minimal FormData for urlencoded forms. https://xhr.spec.whatwg.org/#interface-formdata
+  const toUSV = (v) => { const s = String(v); return typeof s.toWellFormed === "function" ? s.toWellFormed() : s; };
+
+  // https://xhr.spec.whatwg.org/#create-an-entry
+  function entry(name, value, filename) {
+    name = toUSV(name);
+    if (value instanceof Blob) {
+      if (!(value instanceof File) || filename !== undefined) {
+        const f = new File([], filename === undefined ? (value instanceof File ? value.name : "blob") : toUSV(filename), {
+          type: value.type,
+          lastModified: value instanceof File ? value.lastModified : undefined,
+        });
+        f[kBytes] = value[kBytes];
+        value = f;
+      }
+      return [name, value];
+    }
+    return [name, toUSV(value)];
+  }
+
+  // https://xhr.spec.whatwg.org/#interface-formdata (no form elements here)
   class FormData {
     #list = [];
-    append(k, v) { this.#list.push([String(k), String(v)]); }
-    delete(k) { this.#list = this.#list.filter(([n]) => n !== String(k)); }
-    get(k) { const e = this.#list.find(([n]) => n === String(k)); return e ? e[1] : null; }
-    getAll(k) { return this.#list.filter(([n]) => n === String(k)).map(([, v]) => v); }
-    has(k) { return this.#list.some(([n]) => n === String(k)); }
-    set(k, v) { this.delete(k); this.append(k, v); }
-    *entries() { yield* this.#list.map((e) => [...e]); }
-    *keys() { for (const [k] of this.#list) yield k; }
-    *values() { for (const [, v] of this.#list) yield v; }
-    forEach(cb, thisArg) { for (const [k, v] of this.#list) cb.call(thisArg, v, k, this); }
+    constructor(form = undefined) {
+      if (form !== undefined) throw new TypeError("FormData: there are no form elements in a Worker");
+    }
+    append(name, value, filename = undefined) {
+      if (arguments.length < 2) throw new TypeError("FormData.append: 2 arguments required");
+      this.#list.push(entry(name, value, filename));
+    }
+    delete(name) { name = toUSV(name); this.#list = this.#list.filter(([n]) => n !== name); }
+    get(name) { name = toUSV(name); const e = this.#list.find(([n]) => n === name); return e ? e[1] : null; }
+    getAll(name) { name = toUSV(name); return this.#list.filter(([n]) => n === name).map(([, v]) => v); }
+    has(name) { name = toUSV(name); return this.#list.some(([n]) => n === name); }
+    // Replace the first entry named `name` and drop the others.
+    set(name, value, filename = undefined) {
+      if (arguments.length < 2) throw new TypeError("FormData.set: 2 arguments required");
+      const e = entry(name, value, filename);
+      const i = this.#list.findIndex(([n]) => n === e[0]);
+      if (i < 0) { this.#list.push(e); return; }
+      this.#list[i] = e;
+      this.#list = this.#list.filter(([n], j) => j <= i || n !== e[0]);
+    }
+    *entries() { for (const [k, v] of this.#list.slice()) yield [k, v]; }
+    *keys() { for (const [k] of this.#list.slice()) yield k; }
+    *values() { for (const [, v] of this.#list.slice()) yield v; }
+    forEach(cb, thisArg = undefined) {
+      if (typeof cb !== "function") throw new TypeError("FormData.forEach: callback is not a function");
+      for (const [k, v] of this.#list.slice()) cb.call(thisArg, v, k, this);
+    }
     [Symbol.iterator]() { return this.entries(); }
+  }
+
+  const CRLF = "\r\n";
+  // Line breaks in names and string values become CRLF.
+  const normalizeNewlines = (s) => s.replace(/\r(?!\n)|(?<!\r)\n/g, CRLF);
+  // Names and file names inside a quoted Content-Disposition parameter.
+  const escapeQuoted = (s) => s.replace(/\n/g, "%0A").replace(/\r/g, "%0D").replace(/"/g, "%22");
+
+  // https://html.spec.whatwg.org/multipage/form-control-infrastructure.html#multipart/form-data-encoding-algorithm
+  function encodeMultipart(fd) {
+    const rnd = new Uint8Array(12);
+    crypto.getRandomValues(rnd);
+    const boundary = "----isoproxyFormBoundary" + Array.from(rnd, (b) => b.toString(16).padStart(2, "0")).join("");
+    const enc = new TextEncoder();
+    const chunks = [];
+    for (const [name, value] of fd) {
+      let head = `--${boundary}${CRLF}Content-Disposition: form-data; name="${escapeQuoted(normalizeNewlines(name))}"`;
+      if (typeof value === "string") {
+        chunks.push(enc.encode(`${head}${CRLF}${CRLF}${normalizeNewlines(value)}${CRLF}`));
+      } else {
+        head += `; filename="${escapeQuoted(value.name)}"${CRLF}Content-Type: ${value.type || "application/octet-stream"}${CRLF}${CRLF}`;
+        chunks.push(enc.encode(head), value[kBytes], enc.encode(CRLF));
+      }
+    }
+    // An empty form is an empty body (what browsers send, and what WPT's
+    // request-consume-empty expects), not a lone closing delimiter.
+    if (chunks.length > 0) chunks.push(enc.encode(`--${boundary}--${CRLF}`));
+    const total = chunks.reduce((n, c) => n + c.length, 0);
+    const bytes = new Uint8Array(total);
+    let off = 0;
+    for (const c of chunks) { bytes.set(c, off); off += c.length; }
+    return [bytes, `multipart/form-data; boundary=${boundary}`];
+  }
+
+  // A parameter of a header value such as `form-data; name="a"`, unquoted.
+  function headerParam(value, key) {
+    const re = /;\s*([^=;\s]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^;]*)/g;
+    let m;
+    while ((m = re.exec(value)) !== null) {
+      if (m[1].toLowerCase() !== key) continue;
+      const v = m[2].trim();
+      return v.startsWith('"') ? v.slice(1, -1).replace(/\\(.)/g, "$1") : v;
+    }
+    return null;
+  }
+
+  function indexOfBytes(hay, needle, from) {
+    const first = needle[0];
+    const last = hay.length - needle.length;
+    outer: for (let i = hay.indexOf(first, from); i !== -1 && i <= last; i = hay.indexOf(first, i + 1)) {
+      for (let j = 1; j < needle.length; j++) if (hay[i + j] !== needle[j]) continue outer;
+      return i;
+    }
+    return -1;
+  }
+
+  // Parse a multipart/form-data body (RFC 7578) into a FormData.
+  function parseMultipart(bytes, contentType) {
+    const fail = (why) => { throw new TypeError(`formData(): invalid multipart/form-data body: ${why}`); };
+    const boundary = headerParam(contentType, "boundary");
+    if (!boundary) fail("no boundary in the Content-Type");
+    const enc = new TextEncoder();
+    const dec = new TextDecoder();
+    const dash = enc.encode(`--${boundary}`);
+    const delim = enc.encode(`\r\n--${boundary}`);
+    // The first delimiter opens the body or follows a preamble line.
+    let pos = 0;
+    if (indexOfBytes(bytes, dash, 0) !== 0) {
+      const at = indexOfBytes(bytes, delim, 0);
+      if (at < 0) fail("no boundary");
+      pos = at + 2;
+    }
+    pos += dash.length;
+    const fd = new FormData();
+    for (;;) {
+      if (bytes[pos] === 0x2d && bytes[pos + 1] === 0x2d) return fd;
+      while (bytes[pos] === 0x20 || bytes[pos] === 0x09) pos++;
+      if (bytes[pos] !== 0x0d || bytes[pos + 1] !== 0x0a) fail("no line break after a boundary");
+      pos += 2;
+      const headEnd = indexOfBytes(bytes, enc.encode("\r\n\r\n"), pos);
+      const emptyHead = bytes[pos] === 0x0d && bytes[pos + 1] === 0x0a;
+      if (headEnd < 0 && !emptyHead) fail("part without a blank line after its headers");
+      const headText = emptyHead ? "" : dec.decode(bytes.subarray(pos, headEnd));
+      const bodyStart = emptyHead ? pos + 2 : headEnd + 4;
+      const bodyEnd = indexOfBytes(bytes, delim, bodyStart);
+      if (bodyEnd < 0) fail("unterminated part");
+      let disposition = null;
+      let type = null;
+      for (const line of headText.split("\r\n")) {
+        const colon = line.indexOf(":");
+        if (colon <= 0) continue;
+        const key = line.slice(0, colon).trim().toLowerCase();
+        const value = line.slice(colon + 1).trim();
+        if (key === "content-disposition") disposition = value;
+        else if (key === "content-type") type = value;
+      }
+      if (disposition === null || !/^form-data\s*(;|$)/i.test(disposition)) fail("part without Content-Disposition: form-data");
+      const name = headerParam(disposition, "name");
+      if (name === null) fail("part without a name");
+      const filename = headerParam(disposition, "filename");
+      const body = bytes.slice(bodyStart, bodyEnd);
+      if (filename !== null) fd.append(name, new File([body], filename, { type: type ?? "text/plain" }));
+      else fd.append(name, dec.decode(body));
+      pos = bodyEnd + delim.length;
+    }
   }
   internal.brand(FormData, "FormData");
 

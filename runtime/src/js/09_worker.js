@@ -120,11 +120,15 @@
   // Incoming requests by invocation id, until the invocation ends.
   const live = new Map();
 
-  // Called by Rust when the client went away before the response: abort
-  // the request's signal (https://dom.spec.whatwg.org/#abortsignal-signal-abort).
-  internal.cancel = (id) => {
+  // Called by Rust when the caller stopped waiting for the response (the
+  // client went away, the wall-time limit passed; `abort`: abort the
+  // request's signal, https://dom.spec.whatwg.org/#abortsignal-signal-abort)
+  // or when nothing can resume the handler any more (`abort` false). The
+  // request is forgotten here either way.
+  internal.cancel = (id, abort) => {
     const request = live.get(id);
-    if (request !== undefined) internal.signalAbort(request.signal, new DOMException("The client disconnected", "AbortError"));
+    live.delete(id);
+    if (abort && request !== undefined) internal.signalAbort(request.signal, new DOMException("The client disconnected", "AbortError"));
   };
 
   // Finish invocation `id` once `done` and every waitUntil promise settled.

@@ -83,6 +83,7 @@ pub(crate) fn send_to(
                     info,
                     reply: tx,
                     gone: None,
+                    cpu_ns: Default::default(),
                 });
                 OpResult::WorkerFetch(rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {
@@ -388,11 +389,22 @@ pub(crate) fn op_response_error(
         }
     };
     if let Some((o, info)) = original {
-        let body = o
-            .body_rid
-            .and_then(|rid| st.take_body(rid))
-            .map(|(_, b)| b)
-            .unwrap_or_default();
+        // A body that JS has read (even in part), forwarded or teed cannot be
+        // re-sent whole: answer 500 rather than pass on a truncated request.
+        let body = match o.body_rid {
+            None => Some(Body::Empty),
+            Some(_) if o.body_disturbed => None,
+            Some(rid) => st.take_body(rid).map(|(_, b)| b),
+        };
+        let Some(body) = body else {
+            tracing::warn!(target: "isoproxy::worker", worker = %st.spec.name, "passThroughOnException: the request body was already used, answering 500");
+            st.fail(
+                id,
+                Outcome::Exception,
+                format!("uncaught exception: {message} (passThroughOnException: the request body was already used)"),
+            );
+            return;
+        };
         let request = Request {
             method: o.method,
             url: o.url,
@@ -431,6 +443,7 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
                     info,
                     reply: tx,
                     gone: None,
+                    cpu_ns: Default::default(),
                 });
                 rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {

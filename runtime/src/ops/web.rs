@@ -478,6 +478,7 @@ pub(crate) fn op_timer_cancel(
         if !h.is_finished() {
             h.abort();
             st.in_flight.set(st.in_flight.get().saturating_sub(1));
+            st.op_done(op);
         }
     }
 }

@@ -251,6 +251,11 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "config.capnp:4:16: extensions: extensions are not supported by isoproxy",
     ),
     (
+        "sendTimeoutMs zero",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w) ],\n  sockets = [ (name = \"h\", address = \"*:80\", http = (), service = \"a\", limits = (sendTimeoutMs = 0)) ],\n);",
+        "config.capnp:5:98: sockets[0].limits.sendTimeoutMs: expected at least 1 (milliseconds)",
+    ),
+    (
         "cfBlobHeader",
         "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w) ],\n  sockets = [ (name = \"h\", address = \"*:80\", http = (cfBlobHeader = \"CF\"), service = \"a\") ],\n);",
         "config.capnp:5:69: sockets[0].http.cfBlobHeader: cfBlobHeader is not supported by isoproxy",

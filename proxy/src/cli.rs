@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use isoproxy_schema::model::AccessLogFormat;
 use isoproxy_schema::{ConfigError, Overrides};
 
 /// Exit status for usage and config errors (BSD `EX_USAGE`).
@@ -56,6 +57,13 @@ pub struct ConfigArgs {
     /// The config file is a binary message made by `isoproxy compile`.
     #[arg(long)]
     pub binary: bool,
+    /// Access-log format, overriding the config's `accessLog.format`.
+    #[arg(long = "access-log", value_name = "json|combined|off")]
+    pub access_log: Option<String>,
+    /// Access-log file, overriding the config's `accessLog.path`; `-` is
+    /// standard output.
+    #[arg(long = "access-log-path", value_name = "PATH")]
+    pub access_log_path: Option<PathBuf>,
     /// More application log output (repeat for more).
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -107,6 +115,14 @@ impl ConfigArgs {
         for s in &self.external_addr {
             o.external_addrs.push(split("--external-addr", s)?);
         }
+        o.access_log_format = match self.access_log.as_deref() {
+            None => None,
+            Some("json") => Some(AccessLogFormat::Json),
+            Some("combined") => Some(AccessLogFormat::Combined),
+            Some("off") => Some(AccessLogFormat::Off),
+            Some(other) => return Err(format!("--access-log expects json, combined or off, got {other:?}")),
+        };
+        o.access_log_path = self.access_log_path.clone();
         Ok(o)
     }
 

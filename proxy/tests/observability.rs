@@ -395,3 +395,62 @@ fn worker_subrequest_connects_are_timed() {
     assert!(accepted >= 2, "the origin accepted {accepted} connections");
     assert_eq!(connects, Some(accepted as f64), "{text}");
 }
+
+/// `--access-log` and `--access-log-path` override the config: a config
+/// asking for JSON on stdout writes combined lines to the file instead, and
+/// `--access-log off` writes nothing.
+#[test]
+fn access_log_flags_override_the_config() {
+    let origin = Origin::echo();
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+  accessLog = (format = json),
+);\n",
+        origin.addr
+    );
+    let file = scratch_dir().join("flags-access.log");
+    let path = file.to_str().unwrap();
+    let proxy = Proxy::start_with(
+        &cfg,
+        &["http"],
+        &["--access-log", "combined", "--access-log-path", path],
+    );
+    assert_eq!(get(proxy.port("http"), "/flag", "x").status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&file).unwrap_or_default();
+        if !text.is_empty() || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(text.starts_with("127.0.0.1 - - ["), "combined, not JSON: {text}");
+    assert!(text.contains("\"GET /flag HTTP/1.1\" 200"), "{text}");
+    assert_eq!(proxy.stdout_text(), "", "nothing on stdout once a path is given");
+
+    let quiet = Proxy::start_with(&cfg, &["http"], &["--access-log", "off"]);
+    assert_eq!(get(quiet.port("http"), "/quiet", "x").status, 200);
+    // The request is answered, so its record (if any) is queued by now;
+    // give the writer thread a moment to show it would have written.
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(quiet.stdout_text(), "", "--access-log off writes nothing");
+    // Without the flag the same config logs JSON to stdout: the override,
+    // not the config, silenced it.
+    let loud = Proxy::start(&cfg, &["http"]);
+    assert_eq!(get(loud.port("http"), "/loud", "x").status, 200);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while loud.stdout_text().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(loud.stdout_text().starts_with('{'), "{}", loud.stdout_text());
+
+    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_isoproxy"))
+        .args(["check", "/dev/null", "--access-log", "xml"])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--access-log expects json, combined or off"));
+}

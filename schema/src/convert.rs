@@ -62,7 +62,7 @@ pub fn config(r: config::Reader<'_>, overrides: &Overrides) -> R<Config> {
         None
     };
     let al = r.get_access_log()?;
-    let access_log = AccessLogOptions {
+    let mut access_log = AccessLogOptions {
         format: match al.get_format()? {
             access_log_options::Format::Json => AccessLogFormat::Json,
             access_log_options::Format::Combined => AccessLogFormat::Combined,
@@ -71,6 +71,12 @@ pub fn config(r: config::Reader<'_>, overrides: &Overrides) -> R<Config> {
         path: opt(al.get_path())?.map(Into::into),
         buffer_records: al.get_buffer_records(),
     };
+    if let Some(f) = overrides.access_log_format {
+        access_log.format = f;
+    }
+    if let Some(p) = &overrides.access_log_path {
+        access_log.path = (p.as_os_str() != "-").then(|| p.clone());
+    }
     let admin = if r.has_admin() {
         Some(AdminOptions {
             address: s(r.get_admin()?.get_address())?,

@@ -33,6 +33,10 @@ pub struct Overrides {
     pub socket_fds: Vec<(String, i32)>,
     /// `--external-addr name=addr`.
     pub external_addrs: Vec<(String, String)>,
+    /// `--access-log json|combined|off`.
+    pub access_log_format: Option<model::AccessLogFormat>,
+    /// `--access-log-path PATH` (`-` for standard output).
+    pub access_log_path: Option<PathBuf>,
 }
 
 /// A loaded, validated config and the files it was read from.

@@ -58,6 +58,9 @@ def parse_args():
     ap.add_argument("--peers", default="origin,nginx,squid,workerd,isoproxy", help="comma list of peers to run")
     ap.add_argument("--sizes", default="small,large", help="comma list of small,large")
     ap.add_argument("--isoproxy", default=os.environ.get("ISOPROXY_BIN", ""), help="isoproxy binary")
+    ap.add_argument("--isoproxy-access-log", choices=["off", "json", "combined"], default="off",
+                    help="isoproxy's access log during the run, written to a file in the run directory "
+                         "(default off, like the nginx peers); compare two runs to see its cost")
     ap.add_argument("--workerd", default=os.environ.get("WORKERD_BIN", ""), help="workerd binary")
     ap.add_argument("--pin", default="", help="taskset CPU list for the measured proxy process, e.g. 1")
     ap.add_argument("--perf", default="", metavar="PEERS",
@@ -172,6 +175,9 @@ class Bench:
                 raise h.StartError(f"{peer} binary not found ({what})")
             argv = [binary, "serve", "isoproxy.capnp" if peer == "isoproxy" else "workerd.capnp", CONFIG_CONST[scenario]]
             argv += ["-s", f"http=127.0.0.1:{port}"]
+            if peer == "isoproxy" and self.a.isoproxy_access_log != "off":
+                log_file = os.path.join(self.dir, f"access-{scenario}-{size}.log")
+                argv += ["--access-log", self.a.isoproxy_access_log, "--access-log-path", log_file]
             if scenario != "forward":
                 argv += ["-e", f"origin=127.0.0.1:{self.origin_port}"]
         else:

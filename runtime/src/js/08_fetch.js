@@ -9,6 +9,11 @@
 
   const kList = Symbol("list");
   const kGuard = Symbol("guard");
+  // The sorted-and-combined view of a header list, kept until the list
+  // changes: iterating (and copying a Headers into a new Request or
+  // Response) would otherwise sort the list again at every step.
+  const kSorted = Symbol("sorted");
+  let sortedOf, isHeaders;
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
   const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
   const NORMAL_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"]);
@@ -33,6 +38,7 @@
     // https://fetch.spec.whatwg.org/#dom-headers
     constructor(init = undefined) {
       this[kList] = [];
+      this[kSorted] = null;
       this[kGuard] = "none";
       if (init !== undefined && init !== null) fill(this, init);
       else if (init === null) throw new TypeError("Headers: init must not be null");
@@ -44,12 +50,14 @@
     append(name, value) {
       this.#mutable();
       this[kList].push([checkName(name), checkValue(value)]);
+      this[kSorted] = null;
     }
     // https://fetch.spec.whatwg.org/#dom-headers-delete
     delete(name) {
       this.#mutable();
       name = checkName(name);
       this[kList] = this[kList].filter(([k]) => k !== name);
+      this[kSorted] = null;
     }
     // https://fetch.spec.whatwg.org/#dom-headers-get
     get(name) {
@@ -66,20 +74,38 @@
       this.#mutable();
       name = checkName(name);
       value = checkValue(value);
+      this[kSorted] = null;
       const i = this[kList].findIndex(([k]) => k === name);
       if (i < 0) { this[kList].push([name, value]); return; }
       this[kList][i][1] = value;
       this[kList] = this[kList].filter(([k], j) => j <= i || k !== name);
     }
     // https://fetch.spec.whatwg.org/#concept-header-list-sort-and-combine
+    // Names are lower case already; a stable sort keeps the values of one
+    // name in order, and set-cookie values stay separate.
     #sorted() {
-      const names = [...new Set(this[kList].map(([k]) => k))].sort();
+      const cached = this[kSorted];
+      if (cached !== null) return cached;
+      const list = this[kList];
+      const order = list.map((_, i) => i);
+      order.sort((a, b) => {
+        const x = list[a][0], y = list[b][0];
+        return x < y ? -1 : x > y ? 1 : a - b;
+      });
       const out = [];
-      for (const n of names) {
-        if (n === "set-cookie") for (const v of this.getSetCookie()) out.push([n, v]);
-        else out.push([n, this.get(n)]);
+      for (const i of order) {
+        const [k, v] = list[i];
+        const last = out.length > 0 ? out[out.length - 1] : undefined;
+        if (last !== undefined && last[0] === k && k !== "set-cookie") last[1] += ", " + v;
+        else out.push([k, v]);
       }
+      this[kSorted] = out;
       return out;
+    }
+    static {
+      sortedOf = (h) => h.#sorted();
+      // A brand check that runs no user code (a Proxy's traps included).
+      isHeaders = (o) => #sorted in o;
     }
     // https://webidl.spec.whatwg.org/#es-iterable: the pairs are recomputed
     // at each step, so changes during iteration are seen.
@@ -104,6 +130,15 @@
   // https://fetch.spec.whatwg.org/#concept-headers-fill
   function fill(headers, init) {
     if (typeof init === "object" || typeof init === "function") {
+      if (init !== null && isHeaders(init) && init[Symbol.iterator] === headersIterator &&
+          headers[kGuard] !== "immutable") {
+        // Another Headers whose iteration nobody replaced: its pairs are
+        // valid already, so copy the sorted view once instead of iterating
+        // it (which re-validates every name and value).
+        for (const [k, v] of sortedOf(init)) headers[kList].push([k, v]);
+        headers[kSorted] = null;
+        return;
+      }
       if (typeof init[Symbol.iterator] === "function") {
         for (const pair of init) {
           const p = [...pair];
@@ -122,6 +157,7 @@
       throw new TypeError("Headers: init must be an object");
     }
   }
+  const headersIterator = Headers.prototype[Symbol.iterator];
   function headersFrom(flat, guard) {
     const h = new Headers();
     for (let i = 0; i < flat.length; i += 2) h[kList].push([flat[i], flat[i + 1]]);

@@ -29,8 +29,9 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:05_timers.js", include_str!("js/05_timers.js")),
     ("isoproxy:06_streams.js", include_str!("js/06_streams.js")),
     ("isoproxy:07_crypto.js", include_str!("js/07_crypto.js")),
-    ("isoproxy:08_fetch.js", include_str!("js/08_fetch.js")),
-    ("isoproxy:09_worker.js", include_str!("js/09_worker.js")),
+    ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),
+    ("isoproxy:09_fetch.js", include_str!("js/09_fetch.js")),
+    ("isoproxy:10_worker.js", include_str!("js/10_worker.js")),
 ];
 
 /// What stopped an entry into JS.

@@ -1,4 +1,4 @@
-// isoproxy glue, part 9: the Worker entry points. Builds `env` from the
+// isoproxy glue, part 10: the Worker entry points. Builds `env` from the
 // bindings, finds the fetch handler (ES module `export default { fetch }` or
 // a service-worker `addEventListener("fetch", ...)`, or a named export
 // chosen by the caller's `entrypoint`), and runs one invocation per request:

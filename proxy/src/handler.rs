@@ -163,27 +163,32 @@ const HOP_BY_HOP: &[&str] = &["keep-alive", "proxy-connection", "te", "trailer",
 const UNTRUSTED_FORWARDING: &[&str] = &["x-forwarded-for", "forwarded", "x-real-ip"];
 
 /// Remove hop-by-hop headers; `keep_upgrade` keeps Upgrade and Connection.
+///
+/// One pass over the names decides what goes, and only names present are
+/// deleted: most messages carry none of them but `Connection`, and each
+/// deletion of an absent name still costs a hash lookup in both of
+/// Pingora's header maps.
 pub fn strip_hop_by_hop<H: Headers>(headers: &mut H, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = headers
-        .map()
+    let map = headers.map();
+    let listed: Vec<HeaderName> = map
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| !(keep_upgrade && n == header::UPGRADE))
         .collect();
-    for n in named {
-        if keep_upgrade && n == header::UPGRADE {
-            continue;
-        }
-        headers.del(&n);
-    }
-    for h in HOP_BY_HOP {
-        headers.del(&HeaderName::from_static(h));
-    }
-    if !keep_upgrade {
-        headers.del(&header::UPGRADE);
-        headers.del(&header::CONNECTION);
+    let doomed: Vec<HeaderName> = map
+        .keys()
+        .filter(|name| {
+            HOP_BY_HOP.contains(&name.as_str())
+                || (!keep_upgrade && (*name == header::UPGRADE || *name == header::CONNECTION))
+                || listed.contains(name)
+        })
+        .cloned()
+        .collect();
+    for n in &doomed {
+        headers.del(n);
     }
 }
 
@@ -290,8 +295,10 @@ impl ProxyHttp for Handler {
             // Addresses a client claims for itself are not evidence: drop
             // them before a Worker or an origin could believe them. The
             // no-script path then sets X-Forwarded-For to the peer address.
-            for name in UNTRUSTED_FORWARDING {
-                let _ = req.remove_header(*name);
+            if req.headers.keys().any(|k| UNTRUSTED_FORWARDING.contains(&k.as_str())) {
+                for name in UNTRUSTED_FORWARDING {
+                    let _ = req.remove_header(*name);
+                }
             }
         }
         inject(req, &self.route.http.request);

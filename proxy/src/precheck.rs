@@ -200,6 +200,11 @@ pub fn check_head(buf: &[u8], limits: &SocketLimits, style: HttpStyle) -> Result
 /// A name that is not Content-Length or Transfer-Encoding but would read as
 /// one to a parser that folds `_` or repeated `-` (`Transfer_Encoding`).
 fn looks_like_framing(name: &str) -> bool {
+    // Both names start with a letter from {t, c} once separators are
+    // skipped; most names are ruled out by their first byte.
+    if !matches!(name.as_bytes().first(), Some(b't' | b'T' | b'c' | b'C' | b'-' | b'_')) {
+        return false;
+    }
     if !name.bytes().any(|b| b == b'_' || b == b'-') {
         return false;
     }

@@ -172,6 +172,24 @@ pub(crate) fn op_fetch_send(
     }
 }
 
+/// Take the native body named by an op's first argument out of the
+/// resource table: `(rid, owner, body)`. Throws a `TypeError` and returns
+/// `None` when it is gone (used up, or being read by another op).
+fn take_body_arg(
+    scope: &mut v8::PinScope,
+    args: &v8::FunctionCallbackArguments,
+    st: &State,
+) -> Option<(u32, Option<u32>, Body)> {
+    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
+    match st.take_body(rid) {
+        Some((owner, body)) => Some((rid, owner, body)),
+        None => {
+            throw_type_error(scope, "body is not readable (already used or being read)");
+            None
+        }
+    }
+}
+
 /// Read the next chunk of a native body: `(rid)` → op id; the op yields a
 /// `Uint8Array`, or `null` at the end.
 pub(crate) fn op_body_read(
@@ -180,9 +198,7 @@ pub(crate) fn op_body_read(
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
     let Some(st) = state(scope) else { return };
-    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
-    let Some((owner, body)) = st.take_body(rid) else {
-        throw_type_error(scope, "body is not readable (already used or being read)");
+    let Some((rid, owner, body)) = take_body_arg(scope, &args, &st) else {
         return;
     };
     let op = st.spawn_op(async move {
@@ -211,10 +227,8 @@ pub(crate) fn op_body_read_all(
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
     let Some(st) = state(scope) else { return };
-    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let limit = st.spec.limits().max_buffered_body_bytes;
-    let Some((_, body)) = st.take_body(rid) else {
-        throw_type_error(scope, "body is not readable (already used or being read)");
+    let Some((_, _, body)) = take_body_arg(scope, &args, &st) else {
         return;
     };
     let op = st.spawn_op(async move {
@@ -249,9 +263,7 @@ pub(crate) fn op_body_tee(
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
     let Some(st) = state(scope) else { return };
-    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
-    let Some((_, body)) = st.take_body(rid) else {
-        throw_type_error(scope, "body is not readable (already used or being read)");
+    let Some((_, _, body)) = take_body_arg(scope, &args, &st) else {
         return;
     };
     let (a, b) = match body {

@@ -265,23 +265,6 @@ fn malformed_upstream_responses_become_502() {
     assert!(failures.is_empty(), "not refused with 502:\n{}", failures.join("\n"));
 }
 
-fn worker_config(origin: SocketAddr) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [
-    (name = \"w\", worker = .w),
-    (name = \"origin\", external = (address = \"{origin}\", http = ())),
-  ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
-);
-const w :Workerd.Worker = (
-  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
-  compatibilityDate = \"2024-09-01\",
-  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
-);\n"
-    )
-}
-
 #[test]
 fn worker_fetch_rejects_malformed_upstream_responses() {
     // The Worker turns a rejected fetch() into its own 502 naming the error.
@@ -292,7 +275,12 @@ fn worker_fetch_rejects_malformed_upstream_responses() {
     let mut failures = Vec::new();
     for (name, reply, _) in malformed_responses() {
         let origin = RawOrigin::start(reply.into_bytes());
-        let proxy = Proxy::start_files(&worker_config(origin.addr), &[("main.js", script)], &["http"], &[]);
+        let proxy = Proxy::start_files(
+            &gateway_config(origin.addr, "main.js", ""),
+            &[("main.js", script)],
+            &["http"],
+            &[],
+        );
         let (status, raw) = fetch_raw(proxy.port("http"));
         if status != 502 || raw.contains(SMUGGLE) {
             failures.push(format!("{name}: {raw:?}"));
@@ -572,7 +560,7 @@ fn a_worker_reading_a_dripped_body_gets_408_not_its_own_failure() {
         const t = await req.text();
         return new Response('read ' + t.length);
     } };";
-    let config = worker_config(origin.addr).replace(
+    let config = gateway_config(origin.addr, "main.js", "").replace(
         "service = \"w\") ]",
         "service = \"w\", limits = (bodyTimeoutMs = 1000)) ]",
     );

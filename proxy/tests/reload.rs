@@ -32,23 +32,6 @@ const w :Workerd.Worker = (
     )
 }
 
-/// A Worker socket `http` whose script (a file beside the config) reaches
-/// `origin` through the `ORIGIN` binding; one isolate thread.
-fn gateway_config(origin: std::net::SocketAddr, script: &str) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"w\", worker = .w), (name = \"origin\", external = (address = \"{origin}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
-  server = (isolateThreads = 1),
-);
-const w :Workerd.Worker = (
-  modules = [ (name = \"main.js\", esModule = embed \"{script}\") ],
-  compatibilityDate = \"2024-09-01\",
-  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
-);\n"
-    )
-}
-
 fn answer(text: &str) -> String {
     format!("export default {{ fetch() {{ return new Response({text:?}); }} }};\n")
 }
@@ -304,7 +287,7 @@ fn an_in_flight_request_finishes_on_its_own_generation() {
         let _ = gate.lock().unwrap().recv_timeout(Duration::from_secs(15));
         Reply::ok("slow")
     });
-    let config = |script: &str| gateway_config(origin.addr, script);
+    let config = |script: &str| gateway_config(origin.addr, script, "server = (isolateThreads = 1),");
     let v1 = "export default { async fetch(req, env) {\n  const r = await env.ORIGIN.fetch(req);\n  return new Response('v1:' + await r.text());\n} };\n";
     let v2 = "export default { fetch() { return new Response('v2'); } };\n";
     let proxy = Proxy::start_full(&config("v1.js"), &[("v1.js", v1), ("v2.js", v2)], &["http"], &[], &[]);
@@ -482,7 +465,7 @@ fn reload_with_200_clients_in_slow_requests() {
         std::thread::sleep(Duration::from_secs(2));
         Reply::ok("slow")
     });
-    let config = |script: &str| gateway_config(origin.addr, script);
+    let config = |script: &str| gateway_config(origin.addr, script, "server = (isolateThreads = 1),");
     let script = |v: &str| {
         format!("export default {{ async fetch(req, env) {{ const r = await env.ORIGIN.fetch(req); return new Response('{v}:' + await r.text()); }} }};\n")
     };

@@ -6,25 +6,13 @@ mod support;
 
 use support::*;
 
-fn config(origin: std::net::SocketAddr) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [
-    (name = \"w\", worker = .w),
-    (name = \"origin\", external = (address = \"{origin}\", http = ())),
-  ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
-);
-const w :Workerd.Worker = (
-  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
-  compatibilityDate = \"2024-09-01\",
-  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
-);\n"
-    )
-}
-
 fn start(origin: &Origin, script: &str) -> Proxy {
-    Proxy::start_files(&config(origin.addr), &[("main.js", script)], &["http"], &[])
+    Proxy::start_files(
+        &gateway_config(origin.addr, "main.js", ""),
+        &[("main.js", script)],
+        &["http"],
+        &[],
+    )
 }
 
 #[test]
@@ -100,7 +88,7 @@ fn binding_to_a_down_origin_is_502() {
         try { return await env.ORIGIN.fetch(req); }
         catch (e) { return new Response('caught', { status: 599 }); }
     } };";
-    let cfg = config(dead);
+    let cfg = gateway_config(dead, "main.js", "");
     let proxy = Proxy::start_files(&cfg, &[("main.js", script)], &["http"], &[]);
     let r = get(proxy.port("http"), "/", "a");
     assert!(r.status == 599 || r.status == 502, "{} {}", r.status, r.text());
@@ -139,7 +127,7 @@ fn global_fetch_cannot_reach_loopback_through_the_default_internet() {
 fn worker_sees_the_forwarded_scheme() {
     let origin = Origin::echo();
     let script = "export default { fetch(req) { return new Response(req.url); } };";
-    let cfg = config(origin.addr).replace(
+    let cfg = gateway_config(origin.addr, "main.js", "").replace(
         "http = (), service = \"w\"",
         "http = (forwardedProtoHeader = \"X-Forwarded-Proto\"), service = \"w\"",
     );

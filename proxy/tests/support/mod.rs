@@ -650,6 +650,27 @@ pub fn get(port: u16, path: &str, host: &str) -> Response {
 /// The config header line every test config starts with.
 pub const USING: &str = "using Workerd = import \"/workerd/workerd.capnp\";\n";
 
+/// A config with a Worker on socket `http` (script file `script`, beside the
+/// config) that reaches `origin` through its `ORIGIN` service binding.
+/// `extra` goes into the Config struct (e.g. `server = (...),`).
+pub fn gateway_config(origin: SocketAddr, script: &str, extra: &str) -> String {
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"w\", worker = .w),
+    (name = \"origin\", external = (address = \"{origin}\", http = ())),
+  ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
+  {extra}
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"{script}\") ],
+  compatibilityDate = \"2024-09-01\",
+  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
+);\n"
+    )
+}
+
 /// What a [`Load`] saw.
 #[derive(Debug, Default)]
 pub struct LoadReport {

@@ -127,6 +127,10 @@ enum Destination {
     File(PathBuf),
 }
 
+/// How long a control message (reopen, switch) may wait for room in a
+/// full queue.
+const CONTROL_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// A handle to the writer thread, kept by the server to reopen the file
 /// and to apply reloaded settings.
 #[derive(Clone)]
@@ -142,10 +146,28 @@ pub struct Retarget {
 }
 
 impl AccessLogHandle {
+    /// Queue a control message behind the records, waiting at most `limit`
+    /// for room. A writer stuck on its destination (a full disk, a pipe
+    /// nobody reads) must not hang the signal task, a reload or the exit.
+    fn send_control(&self, mut msg: Message, limit: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            match self.tx.try_send(msg) {
+                Ok(()) => return true,
+                Err(TrySendError::Full(m)) if std::time::Instant::now() < deadline => {
+                    msg = m;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                Err(_) => return false,
+            }
+        }
+    }
+
     /// Ask the writer to reopen its file (after logrotate moved it).
     pub fn reopen(&self) {
-        // Blocking is fine here: this runs on the signal task, not a request.
-        let _ = self.tx.send(Message::Reopen);
+        if !self.send_control(Message::Reopen, CONTROL_WAIT) {
+            tracing::warn!("access log: the writer is stuck, the file was not reopened");
+        }
     }
 
     /// Check reloaded settings: open the new file when `path` changed, so a
@@ -169,15 +191,18 @@ impl AccessLogHandle {
     pub fn apply(&self, r: Retarget) {
         self.format.store(format_code(r.format), Ordering::Relaxed);
         if let Some((dest, w)) = r.out {
-            let _ = self.tx.send(Message::Switch(dest, w));
+            if !self.send_control(Message::Switch(dest, w), CONTROL_WAIT) {
+                tracing::warn!("access log: the writer is stuck, it keeps writing to the old destination");
+            }
         }
     }
 
     /// Write out everything queued so far; wait at most `limit` for it.
     pub fn flush(&self, limit: std::time::Duration) {
+        let start = std::time::Instant::now();
         let (tx, rx) = std::sync::mpsc::channel();
-        if self.tx.send(Message::Flush(tx)).is_ok() {
-            let _ = rx.recv_timeout(limit);
+        if self.send_control(Message::Flush(tx), limit) {
+            let _ = rx.recv_timeout(limit.saturating_sub(start.elapsed()));
         }
     }
 }

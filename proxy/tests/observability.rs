@@ -454,3 +454,57 @@ fn access_log_flags_override_the_config() {
     assert_eq!(bad.status.code(), Some(64));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("--access-log expects json, combined or off"));
 }
+
+/// A stalled access-log destination (a pipe nobody reads) must not slow or
+/// fail requests: once `bufferRecords` records wait, new ones are dropped
+/// and counted in `isoproxy_access_log_dropped_total`.
+#[test]
+fn a_stalled_access_log_drops_and_counts_instead_of_blocking() {
+    use std::os::unix::fs::OpenOptionsExt;
+    let origin = Origin::echo();
+    let fifo = scratch_dir().join("access.fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    // The read end stays open and unread, so the proxy's writes fill the
+    // pipe (64 KiB) and then block its writer thread.
+    let _reader = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+  accessLog = (format = json, path = \"{}\", bufferRecords = 4),
+  admin = (address = \"127.0.0.1:0\"),
+);\n",
+        origin.addr,
+        fifo.display()
+    );
+    let mut proxy = Proxy::start_listeners(&cfg, &["http"], &[], &["admin"]);
+    // About 400 bytes a record: 1,000 records are several times what the
+    // pipe and the queue hold together.
+    let mut c = Client::connect(proxy.port("http"));
+    for i in 0..1000 {
+        c.send(format!("GET /r{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
+        let r = c
+            .read_response(false)
+            .unwrap_or_else(|| panic!("request {i} got no response"));
+        assert_eq!(r.status, 200, "request {i}");
+    }
+    let dropped = proxy.metric(proxy.port("admin"), "isoproxy_access_log_dropped_total");
+    assert!(dropped > 0.0, "no record was dropped: {}", proxy.stderr_text());
+    assert!(dropped <= 1000.0);
+    // Nor may the stuck writer hold up shutdown: the exit-time flush gives
+    // up after its deadline.
+    drop(c);
+    proxy.signal(libc::SIGTERM);
+    assert_eq!(
+        proxy.wait_exit(Duration::from_secs(10)),
+        Some(0),
+        "{}",
+        proxy.stderr_text()
+    );
+}

@@ -174,7 +174,7 @@ pub fn main() -> ExitCode {
         },
         Command::Compile { config, output } => compile(&config, &output),
         Command::Serve(args) => match args.config.load() {
-            Ok(loaded) => crate::serve::run(&args, loaded),
+            Ok(loaded) => crate::server::run(&args, loaded),
             Err(e) => fail(&e),
         },
     }

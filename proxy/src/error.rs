@@ -18,6 +18,8 @@ pub enum Blame {
     Upstream,
     /// Our own fault (500).
     Internal,
+    /// The proxy is at a configured cap (connections, queue): 503.
+    Overload,
 }
 
 impl Blame {
@@ -29,6 +31,7 @@ impl Blame {
             Blame::Script => "script",
             Blame::Upstream => "upstream",
             Blame::Internal => "internal",
+            Blame::Overload => "overload",
         }
     }
 }
@@ -81,6 +84,15 @@ impl Reject {
         }
     }
 
+    /// The proxy is at a configured cap (503).
+    pub fn overload(reason: impl Into<Cow<'static, str>>) -> Reject {
+        Reject {
+            status: 503,
+            reason: reason.into(),
+            blame: Blame::Overload,
+        }
+    }
+
     /// An internal failure (500).
     pub fn internal(reason: impl Into<Cow<'static, str>>) -> Reject {
         Reject {
@@ -104,12 +116,67 @@ impl Reject {
     }
 }
 
+/// A fault of the client's found while reading its request body, carried
+/// inside the `io::Error` of the connection's stream so that the status
+/// can be chosen by type when Pingora hands the error back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DownstreamFault {
+    /// The body arrived slower than `minBodyBytesPerSec` allows (408).
+    #[error("request body too slow")]
+    BodyTooSlow,
+    /// The chunked framing of the body is invalid (400).
+    #[error("invalid chunked framing")]
+    InvalidChunked,
+}
+
+impl DownstreamFault {
+    /// The refusal for this fault.
+    pub fn reject(self) -> Reject {
+        match self {
+            DownstreamFault::BodyTooSlow => Reject::new(408, "request body too slow"),
+            DownstreamFault::InvalidChunked => Reject::bad_request("invalid chunked framing"),
+        }
+    }
+
+    /// An `io::Error` that carries this fault.
+    pub fn into_io(self) -> std::io::Error {
+        let kind = match self {
+            DownstreamFault::BodyTooSlow => std::io::ErrorKind::TimedOut,
+            DownstreamFault::InvalidChunked => std::io::ErrorKind::InvalidData,
+        };
+        std::io::Error::new(kind, self)
+    }
+
+    /// The fault carried by a Pingora error, if it is one of ours.
+    pub fn of(e: &pingora_error::Error) -> Option<DownstreamFault> {
+        let mut cause: Option<&(dyn std::error::Error + 'static)> = e.cause.as_deref().map(|c| c as _);
+        while let Some(c) = cause {
+            if let Some(f) = c.downcast_ref::<DownstreamFault>() {
+                return Some(*f);
+            }
+            if let Some(io) = c.downcast_ref::<std::io::Error>() {
+                if let Some(f) = io.get_ref().and_then(|i| i.downcast_ref::<DownstreamFault>()) {
+                    return Some(*f);
+                }
+            }
+            if let Some(pe) = c.downcast_ref::<pingora_error::Error>() {
+                cause = pe.cause.as_deref().map(|c| c as _);
+                continue;
+            }
+            cause = c.source();
+        }
+        None
+    }
+}
+
 /// Status and body for a Worker that produced no response.
 pub fn worker_failure(outcome: Outcome) -> Reject {
     let (status, reason) = match outcome {
         Outcome::CpuLimit => (503, "worker exceeded its CPU time limit"),
         Outcome::HeapLimit => (503, "worker exceeded its memory limit"),
-        Outcome::Overloaded => (503, "worker overloaded"),
+        Outcome::Overloaded => {
+            return Reject::overload("worker overloaded");
+        }
         Outcome::WallLimit => (504, "worker exceeded its time limit"),
         Outcome::Exception => (500, "worker threw an exception"),
         Outcome::Canceled => (499, "request canceled"),

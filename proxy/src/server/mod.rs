@@ -2,6 +2,11 @@
 //! the ports on the control fd, run the accept loops on a multi-threaded
 //! runtime, reload on SIGHUP or `--watch`, and drain on SIGTERM.
 
+
+pub mod generation;
+pub mod reload;
+pub mod upgrade;
+
 use std::os::fd::FromRawFd;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -14,8 +19,7 @@ use pingora_core::server::configuration::ServerConf;
 use tokio::sync::Notify;
 
 use crate::cli::{ServeArgs, EXIT_USAGE};
-use crate::generation;
-use crate::reload::Server;
+use crate::server::reload::Server;
 
 /// Deadline for in-flight requests after SIGINT.
 const SIGINT_DRAIN: Duration = Duration::from_millis(500);
@@ -23,14 +27,14 @@ const SIGINT_DRAIN: Duration = Duration::from_millis(500);
 /// Run the server until it is told to stop.
 pub fn run(args: &ServeArgs, loaded: isoproxy_schema::Loaded) -> ExitCode {
     let config = Arc::new(loaded.config);
-    let metrics = match crate::metrics::Metrics::new() {
+    let metrics = match crate::observe::metrics::Metrics::new() {
         Ok(m) => Arc::new(m),
         Err(e) => {
             eprintln!("isoproxy: metrics: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let logging = match crate::logging::init(
+    let logging = match crate::observe::logging::init(
         &config.access_log,
         config.structured_logging,
         args.config.verbose,
@@ -79,8 +83,8 @@ async fn serve(
     config: Arc<Config>,
     files: Vec<std::path::PathBuf>,
     conf: Arc<ServerConf>,
-    metrics: Arc<crate::metrics::Metrics>,
-    access: crate::access_log::AccessLogHandle,
+    metrics: Arc<crate::observe::metrics::Metrics>,
+    access: crate::observe::access_log::AccessLogHandle,
 ) -> ExitCode {
     // Signal handlers first: a SIGTERM (or SIGHUP) that comes right after
     // the ports are reported must drain (or reload), not kill.
@@ -98,14 +102,14 @@ async fn serve(
     };
     // A successor (`--upgrade`) takes the old process's sockets first.
     let (mut inherited, predecessor) = match (&args.upgrade_socket, args.upgrade) {
-        (Some(path), true) => match crate::upgrade::receive(path) {
+        (Some(path), true) => match crate::server::upgrade::receive(path) {
             Ok((i, stream)) => (i, Some(stream)),
             Err(e) => {
                 eprintln!("isoproxy: upgrade: {e}");
                 return ExitCode::FAILURE;
             }
         },
-        _ => (crate::upgrade::Inherited::default(), None),
+        _ => (crate::server::upgrade::Inherited::default(), None),
     };
     let mut listeners = Vec::with_capacity(config.sockets.len());
     for s in &config.sockets {
@@ -113,7 +117,7 @@ async fn serve(
             None => inherited.take(&s.name, s.address.as_deref()),
             Some(_) => None,
         };
-        match crate::reload::bind(s, adopted) {
+        match crate::server::reload::bind(s, adopted) {
             Ok(l) => listeners.push(l),
             Err(e) => {
                 eprintln!("isoproxy: {e}");
@@ -160,15 +164,15 @@ async fn serve(
     let handed_over = Arc::new(Notify::new());
     if let Some(path) = &args.upgrade_socket {
         let me = server.clone();
-        let started = crate::upgrade::listen(path)
-            .and_then(|l| crate::upgrade::serve(l, path.clone(), move || me.offer(), handed_over.clone()));
+        let started = crate::server::upgrade::listen(path)
+            .and_then(|l| crate::server::upgrade::serve(l, path.clone(), move || me.offer(), handed_over.clone()));
         if let Err(e) = started {
             eprintln!("isoproxy: {e}");
             return ExitCode::FAILURE;
         }
     }
     if let Some(stream) = predecessor {
-        crate::upgrade::say_ready(stream);
+        crate::server::upgrade::say_ready(stream);
     }
 
     let deadline = tokio::select! {
@@ -184,12 +188,12 @@ async fn serve(
     tokio::select! {
         r = tokio::time::timeout(deadline, active.wait_idle()) => {
             if r.is_err() {
-                crate::handler::cut_in_flight();
+                crate::pipeline::handler::cut_in_flight();
                 tracing::warn!(open = active.count(), "drain deadline passed; closing");
             }
         }
         () = signals.second() => {
-            crate::handler::cut_in_flight();
+            crate::pipeline::handler::cut_in_flight();
             tracing::warn!(open = active.count(), "second signal: exiting without waiting for the drain");
         }
     }
@@ -203,18 +207,18 @@ async fn serve(
 fn start_admin(
     args: &ServeArgs,
     config: &Config,
-    metrics: &Arc<crate::metrics::Metrics>,
+    metrics: &Arc<crate::observe::metrics::Metrics>,
     ready: &Arc<AtomicBool>,
     server: &Server,
-    inherited: &mut crate::upgrade::Inherited,
+    inherited: &mut crate::server::upgrade::Inherited,
 ) -> Result<(), String> {
-    use crate::admin::{spawn, AdminState};
+    use crate::observe::admin::{spawn, AdminState};
     // Bind, or take the listener a previous process handed over
     // (`--upgrade`), keeping a copy to hand to the next one.
     let mut open = |name: &str, addr: &str| -> Result<std::net::TcpListener, String> {
         let l = match inherited.take_internal(name, addr) {
             Some(fd) => std::net::TcpListener::from(fd),
-            None => crate::admin::bind(addr).map_err(|e| format!("{name}: cannot listen on {addr}: {e}"))?,
+            None => crate::observe::admin::bind(addr).map_err(|e| format!("{name}: cannot listen on {addr}: {e}"))?,
         };
         if let Ok(copy) = l.try_clone() {
             server.keep_internal(name, addr, copy.into());
@@ -320,7 +324,7 @@ fn reload_on_sighup(mut hup: tokio::signal::unix::Signal, trigger: Arc<Notify>) 
 }
 
 /// SIGUSR1 reopens the access-log file (for logrotate).
-fn reopen_on_sigusr1(access: crate::access_log::AccessLogHandle) {
+fn reopen_on_sigusr1(access: crate::observe::access_log::AccessLogHandle) {
     use tokio::signal::unix::{signal, SignalKind};
     let Ok(mut usr1) = signal(SignalKind::user_defined1()) else {
         return;

@@ -9,7 +9,7 @@ use pingora_core::protocols::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Blame, Reject};
-use crate::route::{SocketRoute, Target};
+use crate::pipeline::route::{SocketRoute, Target};
 
 struct Tunnel<'a> {
     route: &'a SocketRoute,
@@ -31,7 +31,7 @@ impl Drop for Tunnel<'_> {
     fn drop(&mut self) {
         let route = self.route;
         if self.cut && self.blame.is_none() {
-            self.blame = Some(if crate::handler::is_cut() {
+            self.blame = Some(if crate::pipeline::handler::is_cut() {
                 Blame::Internal
             } else {
                 Blame::Downstream
@@ -40,7 +40,7 @@ impl Drop for Tunnel<'_> {
         if self.upstream.is_some() {
             route.metrics.tunnels_active.dec();
         }
-        route.metrics.record_exchange(&crate::metrics::Exchange {
+        route.metrics.record_exchange(&crate::observe::metrics::Exchange {
             socket: &route.name,
             service: &route.service.name,
             method: "CONNECT",
@@ -58,7 +58,7 @@ impl Drop for Tunnel<'_> {
         });
         tracing::info!(
             target: "isoproxy::access",
-            request_id = %crate::handler::request_id(),
+            request_id = %crate::pipeline::handler::request_id(),
             client = %self.peer.map(|a| a.to_string()).unwrap_or_default(),
             socket = %route.name,
             method = "CONNECT",
@@ -125,7 +125,7 @@ async fn open(route: &SocketRoute, authority: &str) -> Result<(tokio::net::TcpSt
         return Err(Reject::new(405, "CONNECT is only allowed to a network service"));
     };
     let (host, port) =
-        crate::precheck::split_port(authority).ok_or(Reject::bad_request("CONNECT target must be host:port"))?;
+        crate::syntax::split_port(authority).ok_or(Reject::bad_request("CONNECT target must be host:port"))?;
     if !net.policy.connect_port_allowed(port) {
         return Err(Reject::policy(format!("CONNECT to port {port} is not allowed")));
     }

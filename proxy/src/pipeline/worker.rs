@@ -9,8 +9,9 @@ use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
 use crate::error::{worker_failure, Reject};
-use crate::handler::{strip_hop_by_hop, write_reject, write_reject_keepalive, Handler, RequestCtx};
-use crate::route::inject;
+use crate::pipeline::handler::{write_reject, write_reject_keepalive, Handler, RequestCtx};
+use crate::upstream::check;
+use crate::upstream::headers::{inject, strip_hop_by_hop};
 
 /// Chunks buffered between the client and the Worker.
 const BODY_CHANNEL: usize = 8;
@@ -23,13 +24,16 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
     };
     let scheme = h.scheme(session);
     let req = session.req_header();
-    let url = match crate::handler::absolute_target(req) {
+    // The URL's authority: the absolute target's, else HTTP/2's
+    // `:authority` (kept in the URI), else Host.
+    let url = match crate::pipeline::handler::absolute_target(req) {
         Some((https, authority, pq)) => format!("{}://{authority}{pq}", if https { "https" } else { "http" }),
         None => {
             let host = req
-                .headers
-                .get(header::HOST)
-                .and_then(|v| v.to_str().ok())
+                .uri
+                .authority()
+                .map(|a| a.as_str())
+                .or_else(|| req.headers.get(header::HOST).and_then(|v| v.to_str().ok()))
                 .unwrap_or("");
             let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
             format!("{scheme}://{host}{pq}")
@@ -43,6 +47,10 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let method = req.method.clone();
+    let expects_continue = req
+        .headers
+        .get(header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
     let has_body = !session.is_body_empty();
     let (mut tx, body) = if has_body {
         let (tx, body) = Body::channel(BODY_CHANNEL, declared);
@@ -51,7 +59,7 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         (None, Body::Empty)
     };
     let request = Request {
-        method,
+        method: method.clone(),
         url,
         headers,
         body,
@@ -69,6 +77,13 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         info,
     );
     tokio::pin!(fetch);
+    if has_body && expects_continue && !session.is_http2() {
+        // The client waits for this before it sends the body; the Worker
+        // reads the body as it arrives, so there is nothing to wait for.
+        if session.as_downstream_mut().write_continue_response().await.is_err() {
+            session.set_keepalive(None);
+        }
+    }
     let result = loop {
         tokio::select! {
             r = &mut fetch => break r,
@@ -92,21 +107,29 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
                         // The client broke the request (too slow, bad chunked
                         // framing, gone): answer as the no-script path does,
                         // not with the Worker's failure.
-                        fail(session, ctx, crate::handler::reject_for(&e.into_down())).await;
+                        fail(session, ctx, crate::pipeline::handler::reject_for(&e.into_down())).await;
                         return;
                     }
                 }
             }
         }
     };
-    drop(tx);
     ctx.worker_cpu = Some(result.cpu);
     let resp = match result.result {
-        Ok(r) => r,
+        Ok(r) => {
+            drop(tx);
+            r
+        }
         Err(f) => {
             ctx.worker_outcome = Some(f.outcome);
             tracing::warn!(socket = %h.route.name, worker = %h.route.service.name, error = %f.message, "worker failed");
-            let r = worker_failure(f.outcome);
+            // Out of time while the client was still sending the body: the
+            // client kept the Worker waiting (the no-script path's rule).
+            let r = if f.outcome == Outcome::WallLimit && tx.is_some() {
+                Reject::new(408, "request body timeout")
+            } else {
+                worker_failure(f.outcome)
+            };
             ctx.blame = Some(r.blame);
             if session.response_written().is_none() {
                 if session.is_body_done() {
@@ -130,12 +153,22 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         let _ = head.append_header(k.clone(), v.clone());
     }
     strip_hop_by_hop(&mut head, false);
+    let _ = head.remove_header(&header::TRANSFER_ENCODING);
+    inject(&mut head, &h.route.http.response);
+    if !check::has_body(&method, resp.status) {
+        // HEAD, 204 and 304: no body is sent whatever the Worker gave; a
+        // HEAD or 304 keeps the Content-Length it describes.
+        if resp.status == http::StatusCode::NO_CONTENT {
+            let _ = head.remove_header(&header::CONTENT_LENGTH);
+        }
+        let _ = session.write_response_header(Box::new(head), true).await;
+        return;
+    }
     let (len, empty) = match &resp.body {
         Body::Empty => (Some(0), true),
         Body::Bytes(b) => (Some(b.len() as u64), b.is_empty()),
         Body::Stream { len, .. } => (*len, false),
     };
-    let _ = head.remove_header(&header::TRANSFER_ENCODING);
     match len {
         Some(n) => {
             let _ = head.insert_header(header::CONTENT_LENGTH, n.to_string());
@@ -147,34 +180,39 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
             }
         }
     }
-    inject(&mut head, &h.route.http.response);
     if session.write_response_header(Box::new(head), empty).await.is_err() {
         return;
     }
-    match resp.body {
-        Body::Empty => {}
-        Body::Bytes(b) => {
-            let _ = session.write_response_body(Some(b), true).await;
-        }
-        Body::Stream { mut rx, .. } => {
+    let complete = match resp.body {
+        Body::Empty => true,
+        Body::Bytes(b) => session.write_response_body(Some(b), true).await.is_ok(),
+        Body::Stream { mut rx, len } => {
+            let mut sent = 0u64;
+            let mut ok = true;
             while let Some(chunk) = rx.recv().await {
                 match chunk {
                     Ok(b) => {
+                        sent += b.len() as u64;
                         if session.write_response_body(Some(b), false).await.is_err() {
-                            return;
+                            ok = false;
+                            break;
                         }
                     }
                     Err(e) => {
-                        // No fake complete body: abort the connection.
                         tracing::warn!(socket = %h.route.name, error = %e, "worker response body failed");
-                        session.set_keepalive(None);
-                        session.shutdown().await;
-                        return;
+                        ok = false;
+                        break;
                     }
                 }
             }
-            let _ = session.write_response_body(Some(Bytes::new()), true).await;
+            // A body shorter than its Content-Length is cut, not complete.
+            ok && len.is_none_or(|n| n == sent) && session.write_response_body(Some(Bytes::new()), true).await.is_ok()
         }
+    };
+    if !complete {
+        // No fake complete body: abort the connection.
+        session.set_keepalive(None);
+        session.shutdown().await;
     }
 }
 

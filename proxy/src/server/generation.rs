@@ -3,7 +3,7 @@
 //! isolate threads and one Pingora app per socket). Start-up builds the
 //! first; each successful reload builds the next off the request threads.
 //!
-//! Listening sockets are not part of a generation (see `crate::reload`):
+//! Listening sockets are not part of a generation (see `crate::server::reload`):
 //! a socket whose name and address are unchanged keeps its listener.
 
 use std::path::PathBuf;
@@ -17,9 +17,9 @@ use pingora_core::listeners::tls::Acceptor;
 use pingora_core::server::configuration::ServerConf;
 use tokio::sync::watch;
 
-use crate::conn::SocketServer;
-use crate::handler::Handler;
-use crate::route::Routes;
+use crate::downstream::conn::SocketServer;
+use crate::pipeline::handler::Handler;
+use crate::pipeline::route::Routes;
 
 /// One generation, ready to serve.
 pub struct Generation {
@@ -66,12 +66,12 @@ pub fn build(
     config: Arc<Config>,
     files: Vec<PathBuf>,
     conf: &Arc<ServerConf>,
-    metrics: &Arc<crate::metrics::Metrics>,
+    metrics: &Arc<crate::observe::metrics::Metrics>,
 ) -> Result<Generation, BuildError> {
     let routes = Routes::new(&config, metrics).map_err(usage)?;
     let workers = if needs_workers(&config) {
         let outbound: Arc<dyn Outbound> =
-            Arc::new(crate::outbound::Egress::new(routes.services.clone(), metrics.clone()));
+            Arc::new(crate::pipeline::outbound::Egress::new(routes.services.clone(), metrics.clone()));
         let options = PoolOptions {
             threads: config.server.isolate_threads as usize,
         };

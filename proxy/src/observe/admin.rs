@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::metrics::Metrics;
+use crate::observe::metrics::Metrics;
 
 /// Largest request head the admin listener reads.
 const MAX_HEAD: usize = 8 * 1024;

@@ -10,6 +10,7 @@
 use isoproxy_schema::model::{HttpStyle, SocketLimits};
 
 use crate::error::Reject;
+use crate::syntax::{looks_like_framing, parse_content_length, split_port, trim, valid_authority};
 
 /// Facts about an accepted head.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,29 +198,6 @@ pub fn check_head(buf: &[u8], limits: &SocketLimits, style: HttpStyle) -> Result
     }))
 }
 
-/// A name that is not Content-Length or Transfer-Encoding but would read as
-/// one to a parser that folds `_` or repeated `-` (`Transfer_Encoding`).
-fn looks_like_framing(name: &str) -> bool {
-    // Both names start with a letter from {t, c} once separators are
-    // skipped; most names are ruled out by their first byte.
-    if !matches!(name.as_bytes().first(), Some(b't' | b'T' | b'c' | b'C' | b'-' | b'_')) {
-        return false;
-    }
-    if !name.bytes().any(|b| b == b'_' || b == b'-') {
-        return false;
-    }
-    let mut folded = [0u8; 32];
-    let mut n = 0;
-    for b in name.bytes().filter(|b| *b != b'_' && *b != b'-') {
-        if n == folded.len() {
-            return false;
-        }
-        folded[n] = b.to_ascii_lowercase();
-        n += 1;
-    }
-    matches!(&folded[..n], b"transferencoding" | b"contentlength")
-}
-
 fn parse_error(e: httparse::Error) -> &'static str {
     match e {
         httparse::Error::HeaderName => "invalid header name",
@@ -229,17 +207,6 @@ fn parse_error(e: httparse::Error) -> &'static str {
         httparse::Error::Version => "unsupported HTTP version",
         httparse::Error::TooManyHeaders => "too many request headers",
     }
-}
-
-fn parse_content_length(v: &[u8]) -> Result<u64, Reject> {
-    if v.is_empty() || v.len() > 19 || !v.iter().all(u8::is_ascii_digit) {
-        return Err(Reject::bad_request("invalid Content-Length"));
-    }
-    let n = v.iter().fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
-    if n > i64::MAX as u64 {
-        return Err(Reject::bad_request("invalid Content-Length"));
-    }
-    Ok(n)
 }
 
 /// Only `chunked` is supported; another valid coding list is 501, anything
@@ -259,34 +226,8 @@ fn check_transfer_encoding(v: &[u8]) -> Result<(), Reject> {
     Err(Reject::bad_request("invalid Transfer-Encoding"))
 }
 
-fn trim(v: &[u8]) -> &[u8] {
-    let start = v.iter().position(|b| *b != b' ' && *b != b'\t').unwrap_or(v.len());
-    let end = v
-        .iter()
-        .rposition(|b| *b != b' ' && *b != b'\t')
-        .map_or(start, |e| e + 1);
-    &v[start..end]
-}
-
 fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
-}
-
-/// `host[:port]` with a reg-name, IPv4 or bracketed IPv6 host.
-pub fn valid_authority(v: &[u8]) -> bool {
-    !v.is_empty()
-        && v.iter()
-            .all(|b| b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(b))
-}
-
-/// Split `host:port`, with `[v6]:port` support.
-pub fn split_port(authority: &str) -> Option<(&str, u16)> {
-    let (host, port) = authority.rsplit_once(':')?;
-    if host.is_empty() || (host.contains(':') && !(host.starts_with('[') && host.ends_with(']'))) {
-        return None;
-    }
-    let port = port.parse::<u16>().ok()?;
-    Some((host, port))
 }
 
 /// The authority of an `http://` or `https://` absolute-form target.
@@ -301,95 +242,6 @@ fn absolute_authority(target: &str) -> Option<&str> {
     let end = rest.find(['/', '?']).unwrap_or(rest.len());
     let authority = &rest[..end];
     (!authority.is_empty() && !authority.contains('@') && valid_authority(authority.as_bytes())).then_some(authority)
-}
-
-/// Most headers an upstream response may carry (RFC-free; HAProxy and
-/// Envoy use about this many).
-pub const MAX_RESPONSE_HEADERS: usize = 100;
-
-/// Largest upstream response head, counted as name + value + 4 per field.
-pub const MAX_RESPONSE_HEAD_BYTES: usize = 65536;
-
-/// Check an upstream response's parsed header fields: one Content-Length
-/// of digits only, at most one Transfer-Encoding and it `chunked`, no
-/// look-alike framing names, no CR/LF/NUL in values, and within the
-/// count and size limits. Pingora's client parser accepts (and partly
-/// repairs) all of these, so a proxy that forwarded them could hand a
-/// client, or a cache behind it, a response other parsers frame
-/// differently.
-pub fn check_response_headers(headers: &http::HeaderMap) -> Result<(), &'static str> {
-    if headers.len() > MAX_RESPONSE_HEADERS {
-        return Err("too many upstream response headers");
-    }
-    let mut size = 0usize;
-    let mut cl = 0;
-    let mut te = 0;
-    for (name, value) in headers.iter() {
-        size += name.as_str().len() + value.len() + 4;
-        let v = value.as_bytes();
-        if v.iter().any(|b| matches!(b, b'\r' | b'\n' | 0)) {
-            return Err("CR, LF or NUL in an upstream response header");
-        }
-        if name == http::header::CONTENT_LENGTH {
-            cl += 1;
-            parse_content_length(v).map_err(|_| "invalid Content-Length in upstream response")?;
-        } else if name == http::header::TRANSFER_ENCODING {
-            te += 1;
-            if !trim(v).eq_ignore_ascii_case(b"chunked") {
-                return Err("unsupported Transfer-Encoding in upstream response");
-            }
-        } else if looks_like_framing(name.as_str()) {
-            return Err("suspicious framing header name in upstream response");
-        }
-    }
-    if size > MAX_RESPONSE_HEAD_BYTES {
-        return Err("upstream response head too large");
-    }
-    if cl > 1 {
-        return Err("more than one Content-Length in upstream response");
-    }
-    if te > 1 {
-        return Err("more than one Transfer-Encoding in upstream response");
-    }
-    if cl > 0 && te > 0 {
-        return Err("both Content-Length and Transfer-Encoding in upstream response");
-    }
-    Ok(())
-}
-
-/// Check the raw bytes of an upstream response head (status line through
-/// the empty line) for what parsing hides: bare CR or LF, obs-fold,
-/// whitespace before a colon, Content-Length beside Transfer-Encoding
-/// (Pingora drops the Content-Length), and too many fields.
-pub fn check_response_raw(raw: &[u8]) -> Result<(), &'static str> {
-    if raw.len() > MAX_RESPONSE_HEAD_BYTES + 1024 {
-        return Err("upstream response head too large");
-    }
-    for (i, b) in raw.iter().enumerate() {
-        match b {
-            b'\n' if i == 0 || raw[i - 1] != b'\r' => return Err("bare LF in upstream response head"),
-            b'\r' if raw.get(i + 1) != Some(&b'\n') => return Err("bare CR in upstream response head"),
-            b' ' | b'\t' if i > 0 && raw[i - 1] == b'\n' => return Err("obs-fold in upstream response head"),
-            0 => return Err("NUL in upstream response head"),
-            _ => {}
-        }
-    }
-    let mut storage = [httparse::EMPTY_HEADER; MAX_RESPONSE_HEADERS + 1];
-    let mut resp = httparse::Response::new(&mut storage);
-    match resp.parse(raw) {
-        Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) => return Err("incomplete upstream response head"),
-        Err(httparse::Error::TooManyHeaders) => return Err("too many upstream response headers"),
-        Err(_) => return Err("malformed upstream response head"),
-    }
-    if resp.headers.len() > MAX_RESPONSE_HEADERS {
-        return Err("too many upstream response headers");
-    }
-    let has = |n: &str| resp.headers.iter().any(|h| h.name.eq_ignore_ascii_case(n));
-    if has("content-length") && has("transfer-encoding") {
-        return Err("both Content-Length and Transfer-Encoding in upstream response");
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -16,7 +16,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
-use crate::access_log::{self, AccessLayer, AccessLogHandle};
+use crate::observe::access_log::{self, AccessLayer, AccessLogHandle};
 
 /// Handles kept alive for the life of the process.
 pub struct Logging {

@@ -1,5 +1,5 @@
 //! One downstream connection: TLS handshake, then for HTTP/1 a loop that
-//! reads each request head, checks it strictly ([`crate::precheck`]),
+//! reads each request head, checks it strictly ([`crate::downstream::precheck`]),
 //! answers refusals and CONNECT itself and hands everything else to
 //! Pingora with the bytes already read put back in front of the stream.
 //! HTTP/2 connections (ALPN `h2`) go to Pingora directly.
@@ -25,11 +25,11 @@ use pingora_proxy::HttpProxy;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
 
-use crate::chunked::{self, ChunkedCheck};
+use crate::downstream::chunked::ChunkedCheck;
 use crate::error::Reject;
-use crate::handler::Handler;
-use crate::precheck::check_head;
-use crate::route::SocketRoute;
+use crate::pipeline::handler::Handler;
+use crate::downstream::precheck::check_head;
+use crate::pipeline::route::SocketRoute;
 use isoproxy_schema::model::SocketLimits;
 
 /// Everything a connection on one socket needs, for one config generation.
@@ -97,14 +97,11 @@ struct BodyPace {
     nanos_per_byte: u64,
 }
 
-/// Why a body read failed when the client sent too slowly.
-pub const BODY_TOO_SLOW: &str = "request body too slow";
-
 impl Prefixed {
     fn new(
         prefix: Vec<u8>,
         inner: Stream,
-        head: &crate::precheck::Head,
+        head: &crate::downstream::precheck::Head,
         limits: &SocketLimits,
         wbuf: Vec<u8>,
     ) -> Prefixed {
@@ -161,7 +158,7 @@ impl Prefixed {
         let deadline = p.deadline.get_or_insert(now + p.grace);
         if now > *deadline {
             self.pace = None;
-            return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, BODY_TOO_SLOW));
+            return Err(crate::error::DownstreamFault::BodyTooSlow.into_io());
         }
         let n = body_bytes as u64;
         *deadline += Duration::from_nanos(n.saturating_mul(p.nanos_per_byte));
@@ -187,7 +184,7 @@ fn inspect(head_left: &mut usize, chunked: &mut Option<ChunkedCheck>, mut bytes:
     bytes = &bytes[skip..];
     if let Some(check) = chunked {
         if check.feed(bytes).is_err() {
-            return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, chunked::INVALID));
+            return Err(crate::error::DownstreamFault::InvalidChunked.into_io());
         }
         if check.done() {
             *chunked = None;
@@ -412,13 +409,9 @@ fn over_connection_cap(server: &SocketServer) -> bool {
 /// closes the connection, TLS clients a close (nothing can be said before
 /// a handshake the cap exists to avoid).
 async fn shed(server: &SocketServer, mut tcp: tokio::net::TcpStream, client: Option<std::net::SocketAddr>) {
-    let r = Reject {
-        status: 503,
-        reason: "connection limit reached".into(),
-        blame: crate::error::Blame::Internal,
-    };
+    let r = Reject::overload("connection limit reached");
     tracing::debug!(socket = %server.route.name, "connection limit reached");
-    crate::handler::log_refusal(&server.route, client, b"", &r);
+    crate::pipeline::handler::log_refusal(&server.route, client, b"", &r);
     if server.tls.is_none() {
         let _ = tokio::time::timeout(Duration::from_secs(1), tcp.write_all(&r.to_http1())).await;
     }
@@ -469,7 +462,7 @@ async fn serve_h1(slot: &Slot, mut stream: Stream, client: Option<std::net::Sock
             Ok(h) => h,
             Err(HeadEnd::Close) => return,
             Err(HeadEnd::Refuse(r)) => {
-                crate::handler::log_refusal(&server.route, client, &buf, &r);
+                crate::pipeline::handler::log_refusal(&server.route, client, &buf, &r);
                 let reply = async {
                     let _ = stream.write_all(&r.to_http1()).await;
                     let _ = stream.flush().await;
@@ -481,7 +474,7 @@ async fn serve_h1(slot: &Slot, mut stream: Stream, client: Option<std::net::Sock
         };
         if let Some(authority) = head.connect {
             let rest = buf.split_off(head.len);
-            crate::connect::serve(&server.route, stream, client, &buf, &authority, rest).await;
+            crate::pipeline::connect::serve(&server.route, stream, client, &buf, &authority, rest).await;
             return;
         }
         served += 1;
@@ -539,7 +532,7 @@ async fn read_head(
     buf: &mut Vec<u8>,
     first_wait_ms: u32,
     shutdown: &ShutdownWatch,
-) -> Result<crate::precheck::Head, HeadEnd> {
+) -> Result<crate::downstream::precheck::Head, HeadEnd> {
     let (limits, style) = {
         let server = slot.load();
         (server.route.limits, server.route.http.style)

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::header::{self, HeaderName, HeaderValue};
+use http::header::{self, HeaderName};
 use isoproxy_runtime::{Outcome, WorkerPool};
 use isoproxy_schema::model::HttpStyle;
 use pingora_core::upstreams::peer::{HttpPeer, Peer};
@@ -18,8 +18,11 @@ use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
-use crate::error::{Blame, Reject};
-use crate::route::{inject, Headers, SocketRoute, Target};
+use crate::error::{Blame, DownstreamFault, Reject};
+use crate::upstream::fault::Fault;
+use crate::pipeline::route::{SocketRoute, Target};
+use crate::upstream::check;
+use crate::upstream::headers::{drop_untrusted_forwarding, incoming_response, inject, outgoing_request, set_str};
 
 /// The per-request record: filled in by the phases, logged at the end.
 #[derive(Debug)]
@@ -93,7 +96,7 @@ impl Drop for RequestCtx {
         let status = self.upstream_status;
         let route = &u.route;
         let is_worker = matches!(route.service.target, Target::Worker);
-        route.metrics.record_exchange(&crate::metrics::Exchange {
+        route.metrics.record_exchange(&crate::observe::metrics::Exchange {
             socket: &route.name,
             service: &route.service.name,
             method: u.method.as_str(),
@@ -152,50 +155,6 @@ fn new_request_id() -> String {
 
 fn valid_request_id(v: &[u8]) -> bool {
     (1..=128).contains(&v.len()) && v.iter().all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(b))
-}
-
-/// Headers that never cross a proxy (RFC 9110 §7.6.1), besides those the
-/// Connection header names.
-const HOP_BY_HOP: &[&str] = &["keep-alive", "proxy-connection", "te", "trailer", "proxy-authorization"];
-
-/// Client-supplied forwarding headers, removed on sockets that do not
-/// trust their clients (`trustForwardedHeaders = false`, the default).
-const UNTRUSTED_FORWARDING: &[&str] = &["x-forwarded-for", "forwarded", "x-real-ip"];
-
-/// Remove hop-by-hop headers; `keep_upgrade` keeps Upgrade and Connection.
-///
-/// One pass over the names decides what goes, and only names present are
-/// deleted: most messages carry none of them but `Connection`, and each
-/// deletion of an absent name still costs a hash lookup in both of
-/// Pingora's header maps.
-pub fn strip_hop_by_hop<H: Headers>(headers: &mut H, keep_upgrade: bool) {
-    let map = headers.map();
-    let listed: Vec<HeaderName> = map
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .filter(|n| !(keep_upgrade && n == header::UPGRADE))
-        .collect();
-    let doomed: Vec<HeaderName> = map
-        .keys()
-        .filter(|name| {
-            HOP_BY_HOP.contains(&name.as_str())
-                || (!keep_upgrade && (*name == header::UPGRADE || *name == header::CONNECTION))
-                || listed.contains(name)
-        })
-        .cloned()
-        .collect();
-    for n in &doomed {
-        headers.del(n);
-    }
-}
-
-fn set_header(req: &mut RequestHeader, name: HeaderName, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        let _ = req.insert_header(name, v);
-    }
 }
 
 impl Handler {
@@ -281,7 +240,7 @@ impl ProxyHttp for Handler {
             Some(v) if valid_request_id(v.as_bytes()) => String::from_utf8_lossy(v.as_bytes()).into_owned(),
             _ => {
                 let id = new_request_id();
-                set_header(req, HeaderName::from_static("x-request-id"), &id);
+                set_str(req, HeaderName::from_static("x-request-id"), &id);
                 id
             }
         };
@@ -292,14 +251,8 @@ impl ProxyHttp for Handler {
             client,
         });
         if !self.route.http.trust_forwarded {
-            // Addresses a client claims for itself are not evidence: drop
-            // them before a Worker or an origin could believe them. The
-            // no-script path then sets X-Forwarded-For to the peer address.
-            if req.headers.keys().any(|k| UNTRUSTED_FORWARDING.contains(&k.as_str())) {
-                for name in UNTRUSTED_FORWARDING {
-                    let _ = req.remove_header(*name);
-                }
-            }
+            // The no-script path then sets X-Forwarded-For to the peer address.
+            drop_untrusted_forwarding(req);
         }
         inject(req, &self.route.http.request);
         // h2c upgrade is gone from HTTP/2 (RFC 9113 §3.1): never tunnel it.
@@ -323,7 +276,7 @@ impl ProxyHttp for Handler {
         }
         match &self.route.service.target {
             Target::Worker => {
-                crate::worker::handle(self, session, ctx).await;
+                crate::pipeline::worker::handle(self, session, ctx).await;
                 Ok(true)
             }
             Target::External(_) | Target::Network(_) => Ok(false),
@@ -349,34 +302,19 @@ impl ProxyHttp for Handler {
 
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
         ctx.peer_picked = Some(Instant::now());
-        match &self.route.service.target {
-            Target::External(ext) => {
-                let (idx, mut peer) = ext.pick();
-                ctx.origin = Some(idx);
-                ctx.upstream_addr = peer.address().as_inet().copied();
-                if let Some(total) = ext.total_timeout {
-                    bound_by_total(&mut peer, total, ctx.start)?;
-                }
-                Ok(Box::new(peer))
+        let Some(dest) = self.route.service.target.destination() else {
+            return Err(self.fail(ctx, Reject::internal("no upstream for this service")));
+        };
+        let authority = Self::authority(session);
+        let https = self.scheme(session) == "https";
+        match dest.choose(authority.as_deref(), https, ctx.start).await {
+            Ok(chosen) => {
+                ctx.origin = chosen.origin;
+                ctx.upstream_addr = chosen.addr();
+                ctx.dest_host = chosen.host_header;
+                Ok(Box::new(chosen.peer))
             }
-            Target::Network(net) => {
-                let Some(authority) = Self::authority(session) else {
-                    return Err(self.fail(ctx, Reject::bad_request("missing Host header")));
-                };
-                let https = self.scheme(session) == "https";
-                let (host, port) = match crate::precheck::split_port(&authority) {
-                    Some((h, p)) => (h.to_string(), p),
-                    None => (authority.clone(), if https { 443 } else { 80 }),
-                };
-                let addr = match net.resolve(&host, port).await {
-                    Ok(a) => a,
-                    Err(r) => return Err(self.fail(ctx, r)),
-                };
-                ctx.upstream_addr = Some(addr);
-                ctx.dest_host = Some(authority);
-                Ok(Box::new(net.peer(addr, https, &host)))
-            }
-            Target::Worker => Err(self.fail(ctx, Reject::internal("no upstream for this service"))),
+            Err(f) => Err(self.fail(ctx, f.reject())),
         }
     }
 
@@ -409,8 +347,7 @@ impl ProxyHttp for Handler {
         mut e: Box<Error>,
     ) -> Box<Error> {
         if let (Target::External(ext), Some(idx)) = (&self.route.service.target, ctx.origin) {
-            ext.mark_down(idx);
-            if ctx.retries == 0 && session.req_header().method.is_idempotent() {
+            if ext.connect_failed(idx, &session.req_header().method, ctx.retries) {
                 ctx.retries += 1;
                 e.set_retry(true);
                 return e;
@@ -445,30 +382,18 @@ impl ProxyHttp for Handler {
             }
         }
         if let Some(h) = &ctx.dest_host {
-            set_header(up, header::HOST, h);
+            set_str(up, header::HOST, h);
         }
-        let keep_upgrade = session.is_upgrade_req();
-        strip_hop_by_hop(up, keep_upgrade);
+        let client = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+        let service = match &self.route.service.target {
+            Target::External(ext) => Some(&ext.http),
+            _ => None,
+        };
+        outgoing_request(up, client, session.is_upgrade_req(), service);
         if ctx.close_after {
             // The origin closes after answering, so this connection never
             // goes back to the pool.
-            set_header(up, header::CONNECTION, "close");
-        }
-        if let Some(addr) = session.client_addr().and_then(|a| a.as_inet()) {
-            let ip = addr.ip().to_string();
-            let xff = match up.headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
-                Some(prev) => format!("{prev}, {ip}"),
-                None => ip,
-            };
-            set_header(up, HeaderName::from_static("x-forwarded-for"), &xff);
-        }
-        let via = match up.headers.get(header::VIA).and_then(|v| v.to_str().ok()) {
-            Some(prev) => format!("{prev}, 1.1 isoproxy"),
-            None => "1.1 isoproxy".to_string(),
-        };
-        set_header(up, header::VIA, &via);
-        if let Target::External(ext) = &self.route.service.target {
-            inject(up, &ext.http.request);
+            set_str(up, header::CONNECTION, "close");
         }
         Ok(())
     }
@@ -481,10 +406,12 @@ impl ProxyHttp for Handler {
     ) -> Result<()> {
         // Pingora's client parses responses leniently; refuse what another
         // parser could frame differently, before anything is forwarded.
-        if let Err(reason) = crate::precheck::check_response_headers(&resp.headers) {
+        // (Pingora's phases give no access to the raw head here; the
+        // parsed fields are checked.)
+        if let Err(f) = check::response_head(resp.status, &resp.headers, None, true) {
             ctx.upstream_status = resp.status.as_u16();
-            tracing::warn!(service = %self.route.service.name, reason, "refused upstream response");
-            return Err(self.fail(ctx, Reject::upstream(false, reason)));
+            tracing::warn!(service = %self.route.service.name, reason = %f, "refused upstream response");
+            return Err(self.fail(ctx, f.reject()));
         }
         Ok(())
     }
@@ -496,10 +423,8 @@ impl ProxyHttp for Handler {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_status = resp.status.as_u16();
-        if resp.status == http::StatusCode::SWITCHING_PROTOCOLS && !session.is_upgrade_req() {
-            // A 101 nobody asked for would turn the connection into a raw
-            // pipe the client never agreed to: refuse it.
-            return Err(self.fail(ctx, Reject::upstream(false, "upstream switched protocols unasked")));
+        if let Err(f) = check::response_head(resp.status, &http::HeaderMap::new(), None, session.is_upgrade_req()) {
+            return Err(self.fail(ctx, f.reject()));
         }
         if let Some(sent) = ctx.upstream_sent {
             self.route
@@ -508,14 +433,11 @@ impl ProxyHttp for Handler {
                 .with_label_values(&[&self.route.service.name])
                 .observe(sent.elapsed().as_secs_f64());
         }
-        let keep_upgrade = resp.status == http::StatusCode::SWITCHING_PROTOCOLS;
-        strip_hop_by_hop(resp, keep_upgrade);
-        if keep_upgrade {
-            let _ = resp.insert_header(header::CONNECTION, "upgrade");
-        }
-        if let Target::External(ext) = &self.route.service.target {
-            inject(resp, &ext.http.response);
-        }
+        let service = match &self.route.service.target {
+            Target::External(ext) => Some(&ext.http),
+            _ => None,
+        };
+        incoming_response(resp, resp.status == http::StatusCode::SWITCHING_PROTOCOLS, service);
         inject(resp, &self.route.http.response);
         Ok(())
     }
@@ -573,7 +495,7 @@ impl ProxyHttp for Handler {
                 _ => None,
             }
         };
-        self.route.metrics.record_exchange(&crate::metrics::Exchange {
+        self.route.metrics.record_exchange(&crate::observe::metrics::Exchange {
             socket: &self.route.name,
             service: &self.route.service.name,
             method: req.method.as_str(),
@@ -617,24 +539,6 @@ impl ProxyHttp for Handler {
             referer = req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
         );
     }
-}
-
-/// Shrink the peer's timeouts to what is left of the whole-exchange budget
-/// (`totalMs`), or fail with 504 when nothing is left.
-fn bound_by_total(peer: &mut HttpPeer, total: std::time::Duration, start: Instant) -> Result<()> {
-    let Some(left) = total.checked_sub(start.elapsed()).filter(|d| !d.is_zero()) else {
-        return Err(Error::explain(ErrorType::ReadTimedout, "total upstream time limit reached").into_up());
-    };
-    let o = &mut peer.options;
-    for t in [
-        &mut o.connection_timeout,
-        &mut o.total_connection_timeout,
-        &mut o.read_timeout,
-        &mut o.write_timeout,
-    ] {
-        *t = Some(t.map_or(left, |v| v.min(left)));
-    }
-    Ok(())
 }
 
 /// The parts of an absolute-form request target, as the client sent it:
@@ -685,46 +589,30 @@ pub async fn write_reject_keepalive(session: &mut Session, r: &Reject) {
     }
 }
 
-/// The refusal for an error Pingora reports.
+/// The refusal for an error Pingora reports: the one map from a Pingora
+/// error to a status, by type (our own faults ride inside the error as a
+/// [`DownstreamFault`]; upstream ones are classified by [`Fault`]).
 pub fn reject_for(e: &Error) -> Reject {
-    use ErrorType::*;
-    match e.etype() {
-        HTTPStatus(code) => Reject::new(*code, crate::error::reason_phrase(*code)),
-        ConnectTimedout | TLSHandshakeTimedout => Reject::upstream(true, "upstream connect timed out"),
-        ReadTimedout | WriteTimedout if e.esource() == &ErrorSource::Upstream => {
-            Reject::upstream(true, "upstream timed out")
+    if let ErrorType::HTTPStatus(code) = e.etype() {
+        return Reject::new(*code, crate::error::reason_phrase(*code));
+    }
+    if let Some(f) = DownstreamFault::of(e) {
+        return f.reject();
+    }
+    if Fault::is_upstream(e) {
+        return Fault::from_pingora(e).reject();
+    }
+    match (e.esource(), e.etype()) {
+        (ErrorSource::Downstream, ErrorType::ReadError | ErrorType::WriteError | ErrorType::ConnectionClosed) => {
+            Reject {
+                status: 0,
+                reason: "client went away".into(),
+                blame: Blame::Downstream,
+            }
         }
-        ConnectRefused => Reject::upstream(false, "upstream refused the connection"),
-        ConnectNoRoute | ConnectError | TLSHandshakeFailure => Reject::upstream(false, "upstream unreachable"),
-        _ => match e.esource() {
-            ErrorSource::Upstream => Reject::upstream(false, "bad response from upstream"),
-            ErrorSource::Downstream => match e.etype() {
-                ReadError
-                    if !format!("{e}").contains(crate::chunked::INVALID)
-                        && !format!("{e}").contains(crate::conn::BODY_TOO_SLOW) =>
-                {
-                    Reject {
-                        status: 0,
-                        reason: "client went away".into(),
-                        blame: Blame::Downstream,
-                    }
-                }
-                WriteError | ConnectionClosed => Reject {
-                    status: 0,
-                    reason: "client went away".into(),
-                    blame: Blame::Downstream,
-                },
-                ReadTimedout => Reject::new(408, "request timeout"),
-                ReadError if format!("{e}").contains(crate::conn::BODY_TOO_SLOW) => {
-                    Reject::new(408, crate::conn::BODY_TOO_SLOW)
-                }
-                ReadError if format!("{e}").contains(crate::chunked::INVALID) => {
-                    Reject::bad_request(crate::chunked::INVALID)
-                }
-                _ => Reject::new(400, "bad request"),
-            },
-            ErrorSource::Internal | ErrorSource::Unset => Reject::internal("internal error"),
-        },
+        (ErrorSource::Downstream, ErrorType::ReadTimedout) => Reject::new(408, "request timeout"),
+        (ErrorSource::Downstream, _) => Reject::new(400, "bad request"),
+        _ => Reject::internal("internal error"),
     }
 }
 
@@ -738,7 +626,7 @@ pub fn log_refusal(route: &SocketRoute, client: Option<SocketAddr>, head: &[u8],
     let mut parts = line.split(' ');
     let method = parts.next().unwrap_or("");
     let path = parts.next().unwrap_or("");
-    route.metrics.record_exchange(&crate::metrics::Exchange {
+    route.metrics.record_exchange(&crate::observe::metrics::Exchange {
         socket: &route.name,
         service: &route.service.name,
         method,

@@ -1,20 +1,17 @@
-//! The services requests leave through: `ExternalServer` pools and
-//! `Network`s with allow/deny rules, used both by the no-script path (as
-//! Pingora peers) and by Workers (as the runtime's [`Outbound`]).
+//! ExternalServer pools: the addresses of one origin service, picked
+//! round-robin, with passive health (a failed connect marks an address down
+//! for `unhealthyMs`).
 
-use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr, ToSocketAddrs};
+use std::net::ToSocketAddrs;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use isoproxy_schema::model::{ExternalProtocol, ExternalServer, Network, UpstreamTimeouts};
+use isoproxy_schema::model::{ExternalProtocol, ExternalServer, UpstreamTimeouts};
 use pingora_core::upstreams::peer::{HttpPeer, PeerOptions};
 
-use crate::error::Reject;
-use crate::policy::Policy;
-use crate::route::HttpSettings;
 use crate::tls;
+use crate::upstream::headers::HttpSettings;
 
 /// Milliseconds since the first call: a cheap monotonic clock for health marks.
 fn now_ms() -> u64 {
@@ -22,7 +19,7 @@ fn now_ms() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_millis() as u64
 }
 
-fn ms(v: u32) -> Option<Duration> {
+pub(crate) fn ms(v: u32) -> Option<Duration> {
     (v > 0).then(|| Duration::from_millis(u64::from(v)))
 }
 
@@ -70,7 +67,7 @@ impl External {
                 .map_err(|err| format!("cannot resolve {a}: {err}"))?
                 .next()
                 .ok_or_else(|| format!("cannot resolve {a}"))?;
-            let host = crate::precheck::split_port(a)
+            let host = crate::syntax::split_port(a)
                 .map(|(h, _)| h.trim_start_matches('[').trim_end_matches(']').to_string())
                 .unwrap_or_else(|| a.clone());
             let sni = sni_override.clone().unwrap_or(host);
@@ -107,6 +104,14 @@ impl External {
         (idx, self.origins[idx].peer.clone())
     }
 
+    /// A connect to origin `idx` failed after `retries` retries: mark it
+    /// down, and say whether to try the next origin (once, and only for an
+    /// idempotent method, which the origin cannot have acted on twice).
+    pub fn connect_failed(&self, idx: usize, method: &http::Method, retries: u8) -> bool {
+        self.mark_down(idx);
+        retries == 0 && method.is_idempotent()
+    }
+
     /// Skip origin `idx` for `unhealthyMs` after a failed connect.
     pub fn mark_down(&self, idx: usize) {
         if let Some(o) = self.origins.get(idx) {
@@ -115,67 +120,3 @@ impl External {
     }
 }
 
-/// A Network service: destinations come from the URL and pass the rules.
-#[derive(Debug)]
-pub struct NetworkTarget {
-    /// Allow/deny rules.
-    pub policy: Policy,
-    /// Timeouts.
-    pub timeouts: UpstreamTimeouts,
-    ca: Option<Arc<pingora_core::protocols::tls::CaType>>,
-}
-
-impl NetworkTarget {
-    /// Compile a Network.
-    pub fn new(n: &Network) -> Result<NetworkTarget, String> {
-        Ok(NetworkTarget {
-            policy: Policy::new(n),
-            timeouts: n.timeouts,
-            ca: tls::peer_ca(&n.tls)?,
-        })
-    }
-
-    /// Resolve `host` (every time: no cache) and return the first address
-    /// that passes the rules. Only checked addresses are ever returned, so
-    /// the connection goes exactly where the check allowed.
-    pub async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, Reject> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        if let Ok(ip) = bare.parse::<IpAddr>() {
-            return match self.policy.check(ip) {
-                Ok(()) => Ok(SocketAddr::new(ip, port)),
-                Err(r) => Err(Reject::policy(format!("{host} refused: {r}"))),
-            };
-        }
-        let lookup = tokio::net::lookup_host((bare, port));
-        let addrs = match ms(self.timeouts.connect_ms) {
-            Some(t) => tokio::time::timeout(t, lookup)
-                .await
-                .map_err(|_| Reject::upstream(true, format!("resolving {host} timed out")))?,
-            None => lookup.await,
-        }
-        .map_err(|_| Reject::upstream(false, format!("cannot resolve {host}")))?;
-        let mut refusal = None;
-        for addr in addrs {
-            match self.policy.check(addr.ip()) {
-                Ok(()) => return Ok(addr),
-                Err(r) => refusal = Some(r),
-            }
-        }
-        Err(match refusal {
-            Some(r) => Reject::policy(format!("{host} refused: {r}")),
-            None => Reject::upstream(false, format!("cannot resolve {host}")),
-        })
-    }
-
-    /// A peer for a checked address.
-    pub fn peer(&self, addr: SocketAddr, tls_on: bool, host: &str) -> HttpPeer {
-        let sni = host.trim_start_matches('[').trim_end_matches(']').to_string();
-        let mut peer = HttpPeer::new(addr, tls_on, sni);
-        apply_timeouts(&mut peer.options, &self.timeouts);
-        peer.options.ca = self.ca.clone();
-        peer
-    }
-}
-
-/// Services by name, for [`crate::outbound`].
-pub type ServiceMap = HashMap<String, Arc<crate::route::ServiceRoute>>;

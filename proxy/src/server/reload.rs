@@ -22,8 +22,8 @@ use pingora_core::server::configuration::ServerConf;
 use tokio::sync::{watch, Notify};
 
 use crate::cli::ServeArgs;
-use crate::conn::{Slot, SocketServer};
-use crate::generation::{self, Generation};
+use crate::downstream::conn::{Slot, SocketServer};
+use crate::server::generation::{self, Generation};
 
 /// How often `--watch` looks at the files.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
@@ -138,8 +138,8 @@ pub struct Server {
     /// change keep these values.
     initial: Arc<Config>,
     conf: Arc<ServerConf>,
-    metrics: Arc<crate::metrics::Metrics>,
-    access: crate::access_log::AccessLogHandle,
+    metrics: Arc<crate::observe::metrics::Metrics>,
+    access: crate::observe::access_log::AccessLogHandle,
     control: Option<Control>,
     /// Copies of the admin and metrics listeners (name, address, socket),
     /// for a successor process.
@@ -156,7 +156,7 @@ struct Prepared {
     /// (its index) or a freshly bound one.
     plan: Vec<Place>,
     /// The access log, reconfigured when its settings changed.
-    access: Option<crate::access_log::Retarget>,
+    access: Option<crate::observe::access_log::Retarget>,
 }
 
 enum Place {
@@ -210,8 +210,8 @@ impl Server {
     pub fn start(
         args: ServeArgs,
         conf: Arc<ServerConf>,
-        metrics: Arc<crate::metrics::Metrics>,
-        access: crate::access_log::AccessLogHandle,
+        metrics: Arc<crate::observe::metrics::Metrics>,
+        access: crate::observe::access_log::AccessLogHandle,
         control: Option<std::fs::File>,
         first: Generation,
         listeners: Vec<StdListener>,
@@ -282,7 +282,7 @@ impl Server {
                             let open_connections = open_connections.clone();
                             open_connections.inc();
                             tokio::spawn(async move {
-                                crate::conn::serve(slot, tcp, sd).await;
+                                crate::downstream::conn::serve(slot, tcp, sd).await;
                                 open_connections.dec();
                                 drop(guard);
                             });
@@ -314,17 +314,17 @@ impl Server {
     }
 
     /// Copies of the listening sockets, for a successor process.
-    pub fn offer(&self) -> Vec<crate::upgrade::Offered> {
+    pub fn offer(&self) -> Vec<crate::server::upgrade::Offered> {
         let st = lock(&self.state);
         if st.closing {
             return Vec::new();
         }
-        let mut out: Vec<crate::upgrade::Offered> = st
+        let mut out: Vec<crate::server::upgrade::Offered> = st
             .listeners
             .iter()
             .filter_map(|l| {
                 let fd = l.handoff.as_ref()?.try_clone().ok()?;
-                Some(crate::upgrade::Offered {
+                Some(crate::server::upgrade::Offered {
                     name: l.name.clone(),
                     address: l.address.clone(),
                     internal: false,
@@ -335,7 +335,7 @@ impl Server {
         let internal = self.internal.lock().unwrap_or_else(|p| p.into_inner());
         for (name, address, fd) in internal.iter() {
             if let Ok(fd) = fd.try_clone() {
-                out.push(crate::upgrade::Offered {
+                out.push(crate::server::upgrade::Offered {
                     name: name.clone(),
                     address: Some(address.clone()),
                     internal: true,

@@ -1,0 +1,132 @@
+//! What each socket does with a request, worked out once at start-up: the
+//! socket's settings and its service resolved into an `Arc` so the request
+//! path does no lookups by name.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use isoproxy_schema::model::{Config, ServiceKind, Socket, SocketLimits};
+
+use crate::upstream::headers::HttpSettings;
+use crate::upstream::peer::Destination;
+use crate::upstream::{External, NetworkTarget};
+
+/// What a service is, resolved.
+#[derive(Debug)]
+pub enum Target {
+    /// An origin server or pool.
+    External(Arc<External>),
+    /// The URL's host, filtered by allow/deny rules.
+    Network(Arc<NetworkTarget>),
+    /// A Worker, run by the runtime.
+    Worker,
+}
+
+impl Target {
+    /// Where a request to this service leaves, if it is not a Worker.
+    pub fn destination(&self) -> Option<Destination<'_>> {
+        match self {
+            Target::External(e) => Some(Destination::External(e)),
+            Target::Network(n) => Some(Destination::Network(n)),
+            Target::Worker => None,
+        }
+    }
+}
+
+/// A named service, resolved.
+#[derive(Debug)]
+pub struct ServiceRoute {
+    /// Service name.
+    pub name: Arc<str>,
+    /// What it is.
+    pub target: Target,
+}
+
+/// Everything about one socket the request path needs.
+#[derive(Debug)]
+pub struct SocketRoute {
+    /// Socket name.
+    pub name: Arc<str>,
+    /// TLS terminated here.
+    pub tls: bool,
+    /// HTTP behaviour.
+    pub http: HttpSettings,
+    /// Limits and timeouts.
+    pub limits: SocketLimits,
+    /// The service behind the socket.
+    pub service: Arc<ServiceRoute>,
+    /// Where this socket's requests are counted.
+    pub metrics: Arc<crate::observe::metrics::Metrics>,
+    /// For a Worker service: the named export to call (`None`: default).
+    pub entrypoint: Option<String>,
+    /// For a Worker service: `ctx.props` as JSON.
+    pub props_json: Option<String>,
+}
+
+/// Every non-Worker service by name, plus the socket routes.
+pub struct Routes {
+    /// Services by name.
+    pub services: HashMap<String, Arc<ServiceRoute>>,
+    /// Socket routes in config order.
+    pub sockets: Vec<Arc<SocketRoute>>,
+}
+
+impl Routes {
+    /// Resolve the config. Fails on anything the proxy cannot serve.
+    pub fn new(config: &Config, metrics: &Arc<crate::observe::metrics::Metrics>) -> Result<Routes, String> {
+        let mut services = HashMap::new();
+        for svc in &config.services {
+            let target = match &svc.kind {
+                ServiceKind::External(e) => Target::External(Arc::new(
+                    External::new(e).map_err(|m| format!("service {}: {m}", svc.name))?,
+                )),
+                ServiceKind::Network(n) => Target::Network(Arc::new(
+                    NetworkTarget::new(n).map_err(|m| format!("service {}: {m}", svc.name))?,
+                )),
+                ServiceKind::Worker(_) => Target::Worker,
+                ServiceKind::Disk(_) => {
+                    // Refused here, before any socket opens, rather than
+                    // answering 500 to every request routed to it.
+                    return Err(format!("service {}: disk services are not supported yet", svc.name));
+                }
+            };
+            services.insert(
+                svc.name.clone(),
+                Arc::new(ServiceRoute {
+                    name: Arc::from(svc.name.as_str()),
+                    target,
+                }),
+            );
+        }
+        let mut sockets = Vec::new();
+        for s in &config.sockets {
+            sockets.push(Arc::new(Self::socket(s, &services, metrics)?));
+        }
+        Ok(Routes { services, sockets })
+    }
+
+    fn socket(
+        s: &Socket,
+        services: &HashMap<String, Arc<ServiceRoute>>,
+        metrics: &Arc<crate::observe::metrics::Metrics>,
+    ) -> Result<SocketRoute, String> {
+        let service = services
+            .get(&s.service.name)
+            .cloned()
+            .ok_or_else(|| format!("socket {}: no service named {:?}", s.name, s.service.name))?;
+        let http = HttpSettings::new(s.http_options()).map_err(|m| format!("socket {}: {m}", s.name))?;
+        Ok(SocketRoute {
+            name: Arc::from(s.name.as_str()),
+            tls: matches!(s.protocol, isoproxy_schema::model::SocketProtocol::Https { .. }),
+            http,
+            limits: s.limits,
+            service,
+            metrics: metrics.clone(),
+            entrypoint: s.service.entrypoint.clone(),
+            props_json: s.service.props_json.clone(),
+        })
+    }
+}
+
+/// Services by name, for [`crate::pipeline::outbound`].
+pub type ServiceMap = HashMap<String, Arc<ServiceRoute>>;

@@ -1,0 +1,244 @@
+//! A Worker's subrequest, sent through the same rules as the no-script
+//! path: the peer from [`crate::upstream::peer`], the header policy of
+//! [`crate::upstream::headers`], the checks of [`crate::upstream::check`]
+//! (interim 1xx read past, bodyless statuses with no body), faults
+//! classified by [`crate::upstream::fault`]. Pooled connections are shared
+//! by all Workers; the response body streams.
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{header, HeaderMap, Method};
+use isoproxy_runtime::{Body, BodyError, BodySender, Response};
+use pingora_core::connectors::http::Connector;
+use pingora_core::protocols::http::client::HttpSession;
+use pingora_core::upstreams::peer::HttpPeer;
+use pingora_http::RequestHeader;
+
+use crate::observe::metrics::Metrics;
+use crate::upstream::check;
+use crate::upstream::fault::{Fault, FaultKind};
+use crate::upstream::headers::{outgoing_request, incoming_response};
+use crate::upstream::peer::Destination;
+
+/// Chunks buffered between an upstream response and the Worker.
+const BODY_CHANNEL: usize = 8;
+
+/// A request on its way upstream.
+#[derive(Debug)]
+pub struct Outgoing {
+    /// Method.
+    pub method: Method,
+    /// The absolute URL.
+    pub uri: http::Uri,
+    /// Headers as the Worker set them.
+    pub headers: HeaderMap,
+    /// Body.
+    pub body: Body,
+    /// The downstream client, appended to `X-Forwarded-For`.
+    pub client: Option<IpAddr>,
+    /// The downstream request's id, sent as `x-request-id` unless set.
+    pub request_id: String,
+}
+
+/// Send `req` to `dest` and return the response head; the body streams
+/// behind it. `service` names the service for the metrics.
+pub async fn send(
+    connector: &Arc<Connector>,
+    dest: Destination<'_>,
+    req: Outgoing,
+    service: &str,
+    metrics: &Metrics,
+) -> Result<Response, Fault> {
+    let start = Instant::now();
+    let https = match req.uri.scheme_str() {
+        Some(s) if s.eq_ignore_ascii_case("https") => true,
+        Some(s) if s.eq_ignore_ascii_case("http") => false,
+        _ => return Err(Fault::new(FaultKind::BadRequest, format!("unsupported URL scheme in {}", req.uri))),
+    };
+    let Some(authority) = req.uri.authority().map(|a| a.as_str().to_string()) else {
+        return Err(Fault::new(FaultKind::BadRequest, "URL without a host"));
+    };
+    let mut chosen = dest.choose(Some(&authority), https, start).await?;
+    let target = if dest.wants_absolute_form() {
+        req.uri.to_string()
+    } else {
+        req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string()
+    };
+    let head = request_head(&req, &target, chosen.host_header.as_deref().unwrap_or(&authority), dest)?;
+
+    // A failed connect marks the pool address down; idempotent requests
+    // try the next address once (the same rule as the no-script path).
+    let mut retries = 0u8;
+    let mut session = loop {
+        let connect_start = Instant::now();
+        match connector.get_http_session(&chosen.peer).await {
+            Ok((s, reused)) => {
+                if !reused {
+                    metrics
+                        .upstream_connect_duration
+                        .with_label_values(&[service])
+                        .observe(connect_start.elapsed().as_secs_f64());
+                }
+                break s;
+            }
+            Err(e) => {
+                let retry = match (dest, chosen.origin) {
+                    (Destination::External(ext), Some(idx)) => ext.connect_failed(idx, &req.method, retries),
+                    _ => false,
+                };
+                if !retry {
+                    return Err(Fault::from_pingora(&e));
+                }
+                retries += 1;
+                chosen = dest.choose(Some(&authority), https, start).await?;
+            }
+        }
+    };
+    session.set_read_timeout(chosen.peer.options.read_timeout);
+    session.set_write_timeout(chosen.peer.options.write_timeout);
+    let sent = Instant::now();
+    session
+        .write_request_header(Box::new(head))
+        .await
+        .map_err(|e| Fault::from_pingora(&e))?;
+    write_body(&mut session, req.body).await?;
+
+    // Interim responses (100 Continue, 103 Early Hints) are read past: a
+    // Worker sees only the final response.
+    let (status, mut headers) = loop {
+        session
+            .read_response_header()
+            .await
+            .map_err(|e| Fault::from_pingora(&e))?;
+        let Some(resp) = session.response_header() else {
+            return Err(Fault::new(FaultKind::BadResponse, "no response header"));
+        };
+        let raw = session.as_http1().map(|h1| h1.get_headers_raw_bytes());
+        if let Err(f) = check::response_head(resp.status, &resp.headers, raw.as_deref(), false) {
+            tracing::warn!(service, reason = %f, "refused upstream response");
+            return Err(f);
+        }
+        if !check::is_interim(resp.status) {
+            break (resp.status, resp.headers.clone());
+        }
+    };
+    metrics
+        .upstream_response_duration
+        .with_label_values(&[service])
+        .observe(sent.elapsed().as_secs_f64());
+    incoming_response(&mut headers, false, dest.http());
+
+    let peer = chosen.peer;
+    let connector = connector.clone();
+    if !check::has_body(&req.method, status) {
+        // HEAD, 204 and 304 have no body whatever Content-Length says: the
+        // Worker sees `body === null`, and the connection goes back to the
+        // pool at once.
+        tokio::spawn(async move {
+            let (tx, _body) = Body::channel(1, None);
+            pump(session, tx, connector, peer).await;
+        });
+        return Ok(Response {
+            status,
+            headers,
+            body: Body::Empty,
+        });
+    }
+    let len = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let (tx, body) = Body::channel(BODY_CHANNEL, len);
+    tokio::spawn(pump(session, tx, connector, peer));
+    Ok(Response { status, headers, body })
+}
+
+/// The request head as it goes upstream.
+fn request_head(req: &Outgoing, target: &str, host: &str, dest: Destination<'_>) -> Result<RequestHeader, Fault> {
+    let mut head = RequestHeader::build(req.method.clone(), target.as_bytes(), Some(req.headers.len() + 6))
+        .map_err(|_| Fault::new(FaultKind::BadRequest, "invalid request target"))?;
+    for (k, v) in req.headers.iter() {
+        if k != header::CONTENT_LENGTH && k != header::TRANSFER_ENCODING && k != header::HOST {
+            let _ = head.append_header(k.clone(), v.clone());
+        }
+    }
+    outgoing_request(&mut head, req.client, false, None);
+    let _ = head.insert_header(header::HOST, host);
+    if !head.headers.contains_key("x-request-id") {
+        let _ = head.insert_header("x-request-id", req.request_id.as_str());
+    }
+    match &req.body {
+        Body::Empty => {
+            if req.method != Method::GET && req.method != Method::HEAD {
+                let _ = head.insert_header(header::CONTENT_LENGTH, "0");
+            }
+        }
+        Body::Bytes(b) => {
+            let _ = head.insert_header(header::CONTENT_LENGTH, b.len().to_string());
+        }
+        Body::Stream { len: Some(n), .. } => {
+            let _ = head.insert_header(header::CONTENT_LENGTH, n.to_string());
+        }
+        Body::Stream { len: None, .. } => {
+            let _ = head.insert_header(header::TRANSFER_ENCODING, "chunked");
+        }
+    }
+    if let Some(http) = dest.http() {
+        crate::upstream::headers::inject(&mut head, &http.request);
+    }
+    Ok(head)
+}
+
+async fn write_body(session: &mut HttpSession, body: Body) -> Result<(), Fault> {
+    match body {
+        Body::Empty => {}
+        Body::Bytes(b) => session
+            .write_request_body(b, true)
+            .await
+            .map_err(|e| Fault::from_pingora(&e))?,
+        Body::Stream { mut rx, .. } => {
+            while let Some(chunk) = rx.recv().await {
+                let chunk = chunk.map_err(|e| Fault::new(FaultKind::BadRequest, format!("request body: {e}")))?;
+                session
+                    .write_request_body(chunk, false)
+                    .await
+                    .map_err(|e| Fault::from_pingora(&e))?;
+            }
+        }
+    }
+    session.finish_request_body().await.map_err(|e| Fault::from_pingora(&e))?;
+    Ok(())
+}
+
+/// Stream the upstream response body to the Worker, then return the
+/// connection to the pool when it is reusable. A body that ends early
+/// (the origin closed before its Content-Length) reaches the Worker as an
+/// error, never as a complete body.
+async fn pump(mut session: HttpSession, tx: BodySender, connector: Arc<Connector>, peer: HttpPeer) {
+    loop {
+        match session.read_response_body().await {
+            Ok(Some(b)) => {
+                if b.is_empty() {
+                    continue;
+                }
+                if tx.send(Ok(b)).await.is_err() {
+                    // The Worker dropped the body: this connection is not reusable.
+                    return;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                let _ = tx.send(Err(BodyError(Arc::from(e.to_string())))).await;
+                return;
+            }
+        }
+    }
+    drop(tx);
+    if session.response_done() {
+        connector
+            .release_http_session(session, &peer, peer.options.idle_timeout)
+            .await;
+    }
+}

@@ -1,0 +1,77 @@
+//! Network services: the destination comes from the request URL and is
+//! resolved on every request; only an address that passes the allow/deny
+//! rules is ever connected to.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+
+use isoproxy_schema::model::{Network, UpstreamTimeouts};
+use pingora_core::upstreams::peer::HttpPeer;
+
+use crate::error::Reject;
+use crate::tls;
+use crate::upstream::policy::Policy;
+use crate::upstream::pool::{apply_timeouts, ms};
+
+/// A Network service: destinations come from the URL and pass the rules.
+#[derive(Debug)]
+pub struct NetworkTarget {
+    /// Allow/deny rules.
+    pub policy: Policy,
+    /// Timeouts.
+    pub timeouts: UpstreamTimeouts,
+    ca: Option<Arc<pingora_core::protocols::tls::CaType>>,
+}
+
+impl NetworkTarget {
+    /// Compile a Network.
+    pub fn new(n: &Network) -> Result<NetworkTarget, String> {
+        Ok(NetworkTarget {
+            policy: Policy::new(n),
+            timeouts: n.timeouts,
+            ca: tls::peer_ca(&n.tls)?,
+        })
+    }
+
+    /// Resolve `host` (every time: no cache) and return the first address
+    /// that passes the rules. Only checked addresses are ever returned, so
+    /// the connection goes exactly where the check allowed.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, Reject> {
+        let bare = host.trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = bare.parse::<IpAddr>() {
+            return match self.policy.check(ip) {
+                Ok(()) => Ok(SocketAddr::new(ip, port)),
+                Err(r) => Err(Reject::policy(format!("{host} refused: {r}"))),
+            };
+        }
+        let lookup = tokio::net::lookup_host((bare, port));
+        let addrs = match ms(self.timeouts.connect_ms) {
+            Some(t) => tokio::time::timeout(t, lookup)
+                .await
+                .map_err(|_| Reject::upstream(true, format!("resolving {host} timed out")))?,
+            None => lookup.await,
+        }
+        .map_err(|_| Reject::upstream(false, format!("cannot resolve {host}")))?;
+        let mut refusal = None;
+        for addr in addrs {
+            match self.policy.check(addr.ip()) {
+                Ok(()) => return Ok(addr),
+                Err(r) => refusal = Some(r),
+            }
+        }
+        Err(match refusal {
+            Some(r) => Reject::policy(format!("{host} refused: {r}")),
+            None => Reject::upstream(false, format!("cannot resolve {host}")),
+        })
+    }
+
+    /// A peer for a checked address.
+    pub fn peer(&self, addr: SocketAddr, tls_on: bool, host: &str) -> HttpPeer {
+        let sni = host.trim_start_matches('[').trim_end_matches(']').to_string();
+        let mut peer = HttpPeer::new(addr, tls_on, sni);
+        apply_timeouts(&mut peer.options, &self.timeouts);
+        peer.options.ca = self.ca.clone();
+        peer
+    }
+}
+

@@ -155,11 +155,15 @@ impl DownstreamFault {
                 return Some(*f);
             }
             if let Some(io) = c.downcast_ref::<std::io::Error>() {
-                if let Some(f) = io.get_ref().and_then(|i| i.downcast_ref::<DownstreamFault>()) {
-                    return Some(*f);
-                }
+                // An io::Error's `source()` skips the error it wraps.
+                cause = io.get_ref().map(|i| i as _);
+                continue;
             }
-            if let Some(pe) = c.downcast_ref::<pingora_error::Error>() {
+            // Pingora nests its errors, boxed (`BError`) or not.
+            let nested = c
+                .downcast_ref::<pingora_error::Error>()
+                .or_else(|| c.downcast_ref::<Box<pingora_error::Error>>().map(|b| &**b));
+            if let Some(pe) = nested {
                 cause = pe.cause.as_deref().map(|c| c as _);
                 continue;
             }
@@ -208,6 +212,20 @@ mod tests {
         assert!(s.starts_with("HTTP/1.1 431 Request Header Fields Too Large\r\n"), "{s}");
         assert!(s.ends_with("\r\n\r\ntoo many request headers\n"), "{s}");
         assert!(s.contains("connection: close"));
+    }
+
+    #[test]
+    fn downstream_fault_is_found_by_type() {
+        let inner = std::io::Error::other(DownstreamFault::BodyTooSlow.into_io());
+        let read = pingora_error::Error::because(pingora_error::ErrorType::ReadError, "when reading body", inner);
+        let e = pingora_error::Error::because(pingora_error::ErrorType::ReadError, "peer", read);
+        assert_eq!(DownstreamFault::of(&e), Some(DownstreamFault::BodyTooSlow));
+        let plain = pingora_error::Error::because(
+            pingora_error::ErrorType::ReadError,
+            "when reading body",
+            std::io::Error::other("request body too slow"),
+        );
+        assert_eq!(DownstreamFault::of(&plain), None, "matched by type, not text");
     }
 
     #[test]

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::header::{self, HeaderName};
 use isoproxy_runtime::{Outcome, WorkerPool};
 use isoproxy_schema::model::HttpStyle;
-use pingora_core::upstreams::peer::{HttpPeer, Peer};
+use pingora_core::upstreams::peer::HttpPeer;
 use pingora_error::{Error, ErrorSource, ErrorType, Result};
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};

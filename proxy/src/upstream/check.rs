@@ -153,4 +153,58 @@ mod tests {
         assert!(response_head(StatusCode::SWITCHING_PROTOCOLS, &h, None, false).is_err());
         assert!(response_head(StatusCode::SWITCHING_PROTOCOLS, &h, None, true).is_ok());
     }
+
+    #[test]
+    fn upstream_response_raw() {
+        let ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nX: y\r\n\r\n";
+        assert_eq!(check_response_raw(ok), Ok(()));
+        let many = format!("HTTP/1.1 200 OK\r\n{}\r\n", "X: y\r\n".repeat(101));
+        for bad in [
+            &b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n"[..],
+            b"HTTP/1.1 200 OK\r\nX : y\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: y\r\n z\r\n\r\n",
+            b"HTTP/1.1 200 OK\nX: y\n\n",
+            b"HTTP/1.1 200 OK\r\nX: y\rz\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nX: y\0\r\n\r\n",
+            b"HTTP/1.1 2x0 OK\r\n\r\n",
+            b"HTTP/2.0 200 OK\r\n\r\n",
+            many.as_bytes(),
+        ] {
+            assert!(check_response_raw(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn upstream_response_headers() {
+        let map = |pairs: &[(&str, &str)]| {
+            let mut m = http::HeaderMap::new();
+            for (k, v) in pairs {
+                m.append(
+                    http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                    http::HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            m
+        };
+        assert_eq!(check_response_headers(&map(&[("content-length", "5")])), Ok(()));
+        assert_eq!(
+            check_response_headers(&map(&[("transfer-encoding", "Chunked")])),
+            Ok(())
+        );
+        for bad in [
+            map(&[("content-length", "5"), ("content-length", "5")]),
+            map(&[("content-length", "5, 5")]),
+            map(&[("content-length", "+5")]),
+            map(&[("transfer-encoding", "xchunked")]),
+            map(&[("transfer-encoding", "chunked"), ("transfer-encoding", "chunked")]),
+            map(&[("transfer-encoding", "chunked"), ("content-length", "5")]),
+            map(&[("transfer_encoding", "chunked")]),
+            map(&[("x-big", &"a".repeat(70_000))]),
+        ] {
+            assert!(check_response_headers(&bad).is_err(), "{bad:?}");
+        }
+        let many: Vec<(String, String)> = (0..101).map(|i| (format!("x-{i}"), "v".to_string())).collect();
+        let many: Vec<(&str, &str)> = many.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert!(check_response_headers(&map(&many)).is_err());
+    }
 }

@@ -41,7 +41,10 @@ impl NetworkTarget {
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return match self.policy.check(ip) {
                 Ok(()) => Ok(SocketAddr::new(ip, port)),
-                Err(r) => Err(Reject::policy(format!("{host} refused: {r}"))),
+                Err(r) => {
+                    tracing::info!(host, address = %ip, rule = %r, "destination refused by policy");
+                    Err(Reject::policy(format!("{host} refused by the network policy ({r})")))
+                }
             };
         }
         let lookup = tokio::net::lookup_host((bare, port));
@@ -56,11 +59,14 @@ impl NetworkTarget {
         for addr in addrs {
             match self.policy.check(addr.ip()) {
                 Ok(()) => return Ok(addr),
-                Err(r) => refusal = Some(r),
+                Err(r) => {
+                    tracing::info!(host, address = %addr.ip(), rule = %r, "destination refused by policy");
+                    refusal = Some(r);
+                }
             }
         }
         Err(match refusal {
-            Some(r) => Reject::policy(format!("{host} refused: {r}")),
+            Some(r) => Reject::policy(format!("{host} refused by the network policy ({r})")),
             None => Reject::upstream(false, format!("cannot resolve {host}")),
         })
     }

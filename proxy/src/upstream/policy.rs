@@ -5,8 +5,12 @@
 //! `private`, `local`, `network`) match with specificity 0, a CIDR block with
 //! its prefix length + 1. An address is allowed when its most specific
 //! matching allow rule is strictly more specific than its most specific
-//! matching deny rule (a deny of equal specificity wins). IPv4-mapped IPv6
-//! addresses are judged as the IPv4 address they carry.
+//! matching deny rule (a deny of equal specificity wins).
+//!
+//! An IPv6 address that carries an IPv4 address (mapped `::ffff:0:0/96`,
+//! translated `::ffff:0:0:0/96`, compatible `::/96`, NAT64 `64:ff9b::/96`
+//! and `64:ff9b:1::/48`, 6to4 `2002::/16`, Teredo `2001::/32`) is judged by
+//! the IPv4 address(es) it carries: a packet sent to it ends up there.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -49,21 +53,63 @@ impl Policy {
         self.connect_ports.iter().any(|r| r.first <= port && port <= r.last)
     }
 
-    /// Decide for one resolved address.
+    /// Decide for one resolved address. The refusal names the rule, not
+    /// the address (the 403 body must not reveal what a name resolved to).
     pub fn check(&self, ip: IpAddr) -> Result<(), Refusal> {
-        let ip = canonical(ip);
+        let carried = match ip {
+            IpAddr::V6(v6) => embedded_v4(v6),
+            IpAddr::V4(_) => [None, None],
+        };
+        if carried.iter().all(Option::is_none) {
+            return self.check_one(ip);
+        }
+        for v4 in carried.into_iter().flatten() {
+            self.check_one(IpAddr::V4(v4))?;
+        }
+        Ok(())
+    }
+
+    fn check_one(&self, ip: IpAddr) -> Result<(), Refusal> {
         let best_allow = best_match(&self.allow, ip);
         let best_deny = best_match(&self.deny, ip);
         match (best_allow, best_deny) {
             (None, _) => Err(Refusal {
-                rule: format!("no allow rule matches {ip}"),
+                rule: "no allow rule matches".into(),
             }),
             (Some((a, _)), Some((d, rule))) if d >= a => Err(Refusal {
-                rule: format!("deny {} matches {ip}", rule_name(rule)),
+                rule: format!("deny {}", rule_name(rule)),
             }),
             _ => Ok(()),
         }
     }
+}
+
+/// The IPv4 addresses an IPv6 address carries, if it is one of the forms
+/// that embed one (Teredo carries two: its server and, obfuscated, its
+/// client).
+fn embedded_v4(a: Ipv6Addr) -> [Option<Ipv4Addr>; 2] {
+    let s = a.segments();
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
+    let low = v4(s[6], s[7]);
+    if s[..5] == [0, 0, 0, 0, 0] && s[5] == 0xffff {
+        return [Some(low), None]; // mapped ::ffff:a.b.c.d
+    }
+    if s[..4] == [0, 0, 0, 0] && s[4] == 0xffff && s[5] == 0 {
+        return [Some(low), None]; // translated ::ffff:0:a.b.c.d (RFC 2765)
+    }
+    if s[..6] == [0, 0, 0, 0, 0, 0] && !a.is_loopback() && !a.is_unspecified() {
+        return [Some(low), None]; // compatible ::a.b.c.d (deprecated)
+    }
+    if s[0] == 0x64 && s[1] == 0xff9b && (s[2..6] == [0, 0, 0, 0] || s[2] == 1) {
+        return [Some(low), None]; // NAT64, well-known and local-use prefixes
+    }
+    if s[0] == 0x2002 {
+        return [Some(v4(s[1], s[2])), None]; // 6to4
+    }
+    if s[0] == 0x2001 && s[1] == 0 {
+        return [Some(v4(s[2], s[3])), Some(v4(!s[6], !s[7]))]; // Teredo
+    }
+    [None, None]
 }
 
 /// The most specific rule of `rules` that matches `ip`, with its specificity.
@@ -111,20 +157,9 @@ pub fn rule_name(rule: &AddressRule) -> String {
     }
 }
 
-/// IPv4-mapped IPv6 addresses are judged as IPv4.
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => IpAddr::V6(v6),
-        },
-        v4 => v4,
-    }
-}
-
 /// Reachable only from this machine.
 fn is_local(ip: IpAddr) -> bool {
-    match canonical(ip) {
+    match ip {
         IpAddr::V4(a) => a.is_loopback(),
         IpAddr::V6(a) => a.is_loopback(),
     }
@@ -133,7 +168,7 @@ fn is_local(ip: IpAddr) -> bool {
 /// Reserved for private or special use (not publicly routable). A superset
 /// of [`is_local`].
 fn is_private(ip: IpAddr) -> bool {
-    match canonical(ip) {
+    match ip {
         IpAddr::V4(a) => is_private_v4(a),
         IpAddr::V6(a) => is_private_v6(a),
     }
@@ -241,6 +276,23 @@ mod tests {
                 false,
             ),
             (policy(vec![], vec![]), "8.8.8.8", false),
+            // IPv6 forms that carry an IPv4 address are judged by it.
+            (policy(vec![Public], vec![]), "::ffff:0:7f00:1", false),
+            (policy(vec![Public], vec![]), "::ffff:0:808:808", true),
+            (policy(vec![Public], vec![]), "64:ff9b::7f00:1", false),
+            (policy(vec![Public], vec![]), "64:ff9b::a00:1", false),
+            (policy(vec![Public], vec![]), "64:ff9b::808:808", true),
+            (policy(vec![Public], vec![]), "64:ff9b:1::7f00:1", false),
+            (policy(vec![Public], vec![]), "2002:7f00:1::", false),
+            (policy(vec![Public], vec![]), "2002:c0a8:101::1", false),
+            (policy(vec![Public], vec![]), "2002:808:808::1", true),
+            (policy(vec![Public], vec![]), "::7f00:1", false),
+            // Teredo: server 65.54.227.120, client 127.0.0.1 (obfuscated).
+            (policy(vec![Public], vec![]), "2001:0:4136:e378:8000:63bf:80ff:fffe", false),
+            // Teredo: server 65.54.227.120, client 8.8.8.8 (obfuscated).
+            (policy(vec![Public], vec![]), "2001:0:4136:e378:8000:63bf:f7f7:f7f7", true),
+            (policy(vec![Local], vec![]), "::ffff:127.0.0.1", true),
+            (policy(vec![Public], vec![cidr("8.8.8.0/24")]), "64:ff9b::808:808", false),
         ];
         for (i, (p, ip, want)) in cases.iter().enumerate() {
             let got = p.check(ip.parse().unwrap()).is_ok();
@@ -260,5 +312,6 @@ mod tests {
         let p = policy(vec![AddressRule::Private], vec![cidr("10.0.0.0/8")]);
         let r = p.check("10.0.0.1".parse().unwrap()).unwrap_err();
         assert!(r.rule.contains("10.0.0.0/8"), "{}", r.rule);
+        assert!(!r.rule.contains("10.0.0.1"), "the refusal names the rule, not the address: {}", r.rule);
     }
 }

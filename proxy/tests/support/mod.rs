@@ -42,51 +42,91 @@ pub struct Proxy {
     events: Mutex<mpsc::Receiver<Option<String>>>,
 }
 
+/// How to start a [`Proxy`]: `Proxy::new(config).socket("http").start()`.
+#[derive(Default)]
+pub struct ProxyBuilder<'a> {
+    config: String,
+    files: Vec<(String, String)>,
+    sockets: Vec<String>,
+    args: Vec<String>,
+    inherited: Vec<(&'a str, &'a TcpListener)>,
+    listeners: Vec<String>,
+}
+
+impl<'a> ProxyBuilder<'a> {
+    /// Override socket `name` to 127.0.0.1:0 and wait for its port.
+    pub fn socket(mut self, name: &str) -> Self {
+        self.sockets.push(name.to_string());
+        self
+    }
+    /// Several sockets at once.
+    pub fn sockets(mut self, names: &[&str]) -> Self {
+        self.sockets.extend(names.iter().map(|s| s.to_string()));
+        self
+    }
+    /// Write `text` as `name` beside the config (for `embed`).
+    pub fn file(mut self, name: &str, text: &str) -> Self {
+        self.files.push((name.to_string(), text.to_string()));
+        self
+    }
+    /// Several files at once.
+    pub fn files(mut self, files: &[(&str, &str)]) -> Self {
+        self.files
+            .extend(files.iter().map(|(n, t)| (n.to_string(), t.to_string())));
+        self
+    }
+    /// One more command-line argument.
+    pub fn arg(mut self, arg: &str) -> Self {
+        self.args.push(arg.to_string());
+        self
+    }
+    /// Several more command-line arguments.
+    pub fn args(mut self, args: &[&str]) -> Self {
+        self.args.extend(args.iter().map(|s| s.to_string()));
+        self
+    }
+    /// Pass `listener` as an inherited listening fd for socket `name`.
+    pub fn inherit(mut self, name: &'a str, listener: &'a TcpListener) -> Self {
+        self.inherited.push((name, listener));
+        self
+    }
+    /// Also wait for the listen event of `name` (e.g. "metrics", "admin").
+    pub fn listener(mut self, name: &str) -> Self {
+        self.listeners.push(name.to_string());
+        self
+    }
+    /// Start the binary and wait until every port is known.
+    pub fn start(self) -> Proxy {
+        let files: Vec<(&str, &str)> = self.files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let sockets: Vec<&str> = self.sockets.iter().map(String::as_str).collect();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let listeners: Vec<&str> = self.listeners.iter().map(String::as_str).collect();
+        Proxy::spawn(&self.config, &files, &sockets, &args, &self.inherited, &listeners)
+    }
+}
+
 impl Proxy {
-    /// Start with `config` (capnp text); every socket in `sockets` is
-    /// overridden to 127.0.0.1:0.
+    /// A builder for a proxy running `config` (capnp text).
+    pub fn new<'a>(config: &str) -> ProxyBuilder<'a> {
+        ProxyBuilder {
+            config: config.to_string(),
+            ..ProxyBuilder::default()
+        }
+    }
+
+    /// Start with `config`; every socket in `sockets` on 127.0.0.1:0.
     pub fn start(config: &str, sockets: &[&str]) -> Proxy {
-        Self::start_with(config, sockets, &[])
+        Proxy::new(config).sockets(sockets).start()
     }
 
     /// As [`Proxy::start`], with extra command-line arguments.
     pub fn start_with(config: &str, sockets: &[&str], extra: &[&str]) -> Proxy {
-        Self::start_files(config, &[], sockets, extra)
+        Proxy::new(config).sockets(sockets).args(extra).start()
     }
 
-    /// As [`Proxy::start_with`], with extra files (for `embed`) written
-    /// beside the config.
+    /// As [`Proxy::start_with`], with files beside the config.
     pub fn start_files(config: &str, files: &[(&str, &str)], sockets: &[&str], extra: &[&str]) -> Proxy {
-        Self::spawn(config, files, sockets, extra, &[], &[])
-    }
-
-    /// Start with `inherited` sockets passed as listening fds (`-S name=fd`)
-    /// and the rest on 127.0.0.1:0.
-    pub fn start_inherited(config: &str, sockets: &[&str], inherited: &[(&str, &TcpListener)]) -> Proxy {
-        Self::spawn(config, &[], sockets, &[], inherited, &[])
-    }
-
-    /// As [`Proxy::start_with`], and also wait for the listen events of the
-    /// `listeners` named (e.g. "metrics", "admin").
-    pub fn start_listeners(config: &str, sockets: &[&str], extra: &[&str], listeners: &[&str]) -> Proxy {
-        Self::spawn(config, &[], sockets, extra, &[], listeners)
-    }
-
-    /// Everything at once: files beside the config, sockets on port 0,
-    /// extra arguments, and other listen events to wait for.
-    pub fn start_full(
-        config: &str,
-        files: &[(&str, &str)],
-        sockets: &[&str],
-        extra: &[&str],
-        listeners: &[&str],
-    ) -> Proxy {
-        Self::spawn(config, files, sockets, extra, &[], listeners)
-    }
-
-    /// As [`Proxy::start_inherited`], with files beside the config.
-    pub fn start_inherited_files(config: &str, files: &[(&str, &str)], inherited: &[(&str, &TcpListener)]) -> Proxy {
-        Self::spawn(config, files, &[], &[], inherited, &[])
+        Proxy::new(config).files(files).sockets(sockets).args(extra).start()
     }
 
     fn spawn(
@@ -784,4 +824,152 @@ fn load_loop(port: u16, raw: Vec<u8>, stop: &std::sync::atomic::AtomicBool, done
         }
     }
     report
+}
+
+/// The three ways a request can go through the proxy; behaviour tables
+/// run every row through each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The socket's service is the ExternalServer itself.
+    NoScript,
+    /// A Worker that returns `env.ORIGIN.fetch(request)`.
+    PassThrough,
+    /// A Worker that rebuilds the request and the response
+    /// (`new Response(r.body, r)`) and adds a header each way.
+    Rewriting,
+}
+
+impl Mode {
+    /// Every mode.
+    pub const ALL: [Mode; 3] = [Mode::NoScript, Mode::PassThrough, Mode::Rewriting];
+
+    /// The Worker script of this mode, if it has one.
+    pub fn script(self) -> Option<&'static str> {
+        match self {
+            Mode::NoScript => None,
+            Mode::PassThrough => Some("export default { fetch(request, env) { return env.ORIGIN.fetch(request); } };\n"),
+            Mode::Rewriting => Some(
+                "export default {
+  async fetch(request, env) {
+    const out = new Request(request);
+    out.headers.set('x-rewritten', 'request');
+    const r = await env.ORIGIN.fetch(out);
+    const resp = new Response(r.body, r);
+    resp.headers.set('x-rewritten', 'response');
+    return resp;
+  },
+};\n",
+            ),
+        }
+    }
+
+    /// A config with socket `http` in front of `origin` in this mode;
+    /// `external` goes inside the origin's `external = (...)` after the
+    /// address (e.g. `timeouts = (readMs = 500)`).
+    pub fn config(self, origin: SocketAddr, external: &str) -> String {
+        let service = if self == Mode::NoScript { "origin" } else { "w" };
+        let mut c = format!(
+            "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"w\", worker = .w),
+    (name = \"origin\", external = (address = \"{origin}\", http = (), {external})),
+  ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"{service}\") ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
+);\n"
+        );
+        c = c.replace(", )", ")");
+        c
+    }
+
+    /// Start the proxy for this mode in front of `origin`.
+    pub fn start(self, origin: SocketAddr, external: &str) -> Proxy {
+        let script = self.script().unwrap_or(Mode::PassThrough.script().unwrap());
+        Proxy::new(&self.config(origin, external))
+            .file("main.js", script)
+            .socket("http")
+            .start()
+    }
+}
+
+/// An origin that answers every request with bytes a test chose, so that
+/// tests can send what no well-behaved server would. The handler gets the
+/// request head and returns the raw response and whether to close after it.
+pub struct RawOrigin {
+    pub addr: SocketAddr,
+    /// Request heads received, in order.
+    pub heads: Arc<Mutex<Vec<String>>>,
+}
+
+impl RawOrigin {
+    pub fn start(handler: impl Fn(&str) -> (Vec<u8>, bool) + Send + Sync + 'static) -> RawOrigin {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let seen = heads.clone();
+        let handler = Arc::new(handler);
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(mut conn) = conn else { return };
+                let handler = handler.clone();
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    conn.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                    let mut buf = Vec::new();
+                    loop {
+                        // One request head (and its Content-Length body).
+                        let end = loop {
+                            if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                                break i + 4;
+                            }
+                            let mut chunk = [0u8; 4096];
+                            match conn.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        };
+                        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                let (k, v) = l.split_once(':')?;
+                                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                            })
+                            .unwrap_or(0);
+                        while buf.len() < end + len {
+                            let mut chunk = [0u8; 4096];
+                            match conn.read(&mut chunk) {
+                                Ok(0) | Err(_) => return,
+                                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                            }
+                        }
+                        buf.drain(..end + len);
+                        seen.lock().unwrap().push(head.clone());
+                        let (reply, close) = handler(&head);
+                        if conn.write_all(&reply).is_err() || close {
+                            let _ = conn.shutdown(Shutdown::Both);
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        RawOrigin { addr, heads }
+    }
+}
+
+impl Client {
+    /// The next final response: interim ones (1xx but 101) are read past.
+    pub fn read_final(&mut self, head_only: bool) -> Option<Response> {
+        loop {
+            let r = self.read_response(head_only)?;
+            if !(100..200).contains(&r.status) || r.status == 101 {
+                return Some(r);
+            }
+        }
+    }
 }

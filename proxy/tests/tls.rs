@@ -224,6 +224,55 @@ fn http2_clients_are_served_over_alpn_h2() {
     assert_eq!(got[0].header("host"), Some("localhost"));
 }
 
+#[test]
+fn http2_requests_to_a_worker_carry_the_authority_in_the_url() {
+    // HTTP/2 has no Host header; the URL a Worker sees must take its host
+    // from `:authority` (RELIABILITY W13), the same as HTTP/1.1 gives.
+    let ca = Ca::new();
+    let server = ca.leaf(&["localhost"], false);
+    let script = "export default { fetch(request) {
+  const u = new URL(request.url);
+  return new Response(`${u.protocol}//${u.host}${u.pathname} ${request.headers.get('host') ?? '-'}`);
+} };\n";
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"w\", worker = (modules = [ (name = \"m.js\", esModule = embed \"m.js\") ], compatibilityDate = \"2024-09-01\")) ],
+  sockets = [ (name = \"https\", address = \"127.0.0.1:0\", service = \"w\",
+    https = (options = (), tlsOptions = (keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")))) ],
+);\n"
+    );
+    let proxy = Proxy::new(&config)
+        .file("m.js", script)
+        .file("key.pem", &server.key)
+        .file("cert.pem", &server.cert)
+        .socket("https")
+        .start();
+    let port = proxy.port("https");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let body = rt.block_on(async move {
+        let (mut client, _conn) = h2_connect(port, &ca).await;
+        let req = http::Request::builder()
+            .uri("https://localhost/path/x")
+            .body(())
+            .unwrap();
+        let (resp, _) = client.send_request(req, true).unwrap();
+        let resp = resp.await.unwrap();
+        assert_eq!(resp.status(), 200);
+        let mut body = resp.into_body();
+        let mut got = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            body.flow_control().release_capacity(chunk.len()).unwrap();
+            got.extend_from_slice(&chunk);
+        }
+        String::from_utf8(got).unwrap()
+    });
+    assert!(body.starts_with("https://localhost/path/x "), "{body}");
+}
+
 /// A one-connection-at-a-time TLS origin that answers every request 200 "tls origin".
 fn tls_origin(leaf: &Leaf) -> std::net::SocketAddr {
     let config = rustls::ServerConfig::builder_with_provider(provider())

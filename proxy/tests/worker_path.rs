@@ -1,0 +1,91 @@
+//! End-to-end: what the Worker path must do as well as the no-script path
+//! does for the client: `100 Continue`, the status of a slow body, and
+//! the Worker's HTTP/1.1 response framing.
+
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+
+fn worker_config(limits: &str, socket_limits: &str) -> String {
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"w\", worker = .w) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\", limits = ({socket_limits})) ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  limits = ({limits}),
+);\n"
+    )
+}
+
+const ECHO: &str = "export default { async fetch(request) {
+  const body = await request.text();
+  return new Response(`got ${body}`);
+} };\n";
+
+#[test]
+fn expect_100_continue_is_answered_on_the_worker_path() {
+    let proxy = Proxy::new(&worker_config("", "")).file("main.js", ECHO).socket("http").start();
+    let mut c = Client::connect(proxy.port("http"));
+    c.send(b"POST /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
+    // The client waits for the 100 before sending the body (curl waits 1 s,
+    // then sends anyway); the proxy must not make it wait.
+    c.stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let interim = c.read_response(true).expect("no 100 Continue before the body was sent");
+    assert_eq!(interim.status, 100);
+    c.stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    c.send(b"hello");
+    let r = c.read_final(false).expect("no final response");
+    assert_eq!(r.status, 200);
+    assert_eq!(r.text(), "got hello");
+}
+
+#[test]
+fn a_body_still_arriving_at_the_wall_limit_is_408_not_504() {
+    // The Worker waits for the body; the client stops sending. The Worker
+    // runs out of wall time first (1 s, the body pause limit is 10 s), but
+    // it was the client that kept it waiting: 408, as without a script.
+    let proxy = Proxy::new(&worker_config("wallMs = 1000", "bodyTimeoutMs = 10000"))
+        .file("main.js", ECHO)
+        .socket("http")
+        .start();
+    let mut c = Client::connect(proxy.port("http"));
+    c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 8192\r\n\r\nabcd");
+    let r = c.read_response(false).expect("no response");
+    assert_eq!(r.status, 408, "{}", r.text());
+    assert!(c.closed_within(Duration::from_secs(2)), "the connection stayed open");
+    let log = proxy.stdout_text();
+    assert!(log.contains("\"status\":408"), "{log}");
+}
+
+#[test]
+fn worker_responses_to_head_and_bodyless_statuses_carry_no_body() {
+    // A Worker that answers HEAD with a body, and 204/304 built from a
+    // streamed body: the client gets heads only and the connection stays
+    // in step for the next request.
+    let script = "export default { async fetch(request) {
+  const u = new URL(request.url);
+  if (u.pathname === '/head') return new Response('x'.repeat(1000));
+  if (u.pathname === '/304') return new Response(null, { status: 304, headers: { etag: '\"v\"' } });
+  if (u.pathname === '/204') return new Response(null, { status: 204 });
+  return new Response('next');
+} };\n";
+    let proxy = Proxy::new(&worker_config("", "")).file("main.js", script).socket("http").start();
+    let mut c = Client::connect(proxy.port("http"));
+    for (req, status) in [
+        ("HEAD /head HTTP/1.1\r\nHost: a\r\n\r\n", 200),
+        ("GET /304 HTTP/1.1\r\nHost: a\r\n\r\n", 304),
+        ("GET /204 HTTP/1.1\r\nHost: a\r\n\r\n", 204),
+    ] {
+        c.send(req.as_bytes());
+        let r = c.read_final(true).expect("no response");
+        assert_eq!(r.status, status, "{req}");
+        c.send(b"GET /next HTTP/1.1\r\nHost: a\r\n\r\n");
+        let next = c.read_final(false).expect("no next response");
+        assert_eq!((next.status, next.text().as_str()), (200, "next"), "after {req}");
+    }
+}

@@ -172,3 +172,41 @@ fn connect_tunnel_closes_when_idle() {
     assert!(c.is_closed());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 }
+
+#[test]
+fn ipv6_forms_that_carry_an_ipv4_address_are_judged_by_it() {
+    // Each of these reaches 127.0.0.1 on a network that translates or
+    // tunnels it; `allow = ["public"]` must refuse them before connecting.
+    let canary = Origin::echo();
+    let port = canary.addr.port();
+    let proxy = Proxy::start(&config("allow = [\"public\"]"), &["fwd"]);
+    for host in [
+        "[::ffff:0:7f00:1]",                        // IPv4-translated
+        "[::ffff:127.0.0.1]",                       // IPv4-mapped
+        "[64:ff9b::7f00:1]",                        // NAT64
+        "[2002:7f00:1::1]",                         // 6to4
+        "[2001:0:4136:e378:8000:63bf:80ff:fffe]",   // Teredo, client 127.0.0.1
+    ] {
+        let raw = format!("GET http://{host}:{port}/x HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n");
+        let (resp, _) = exchange(proxy.port("fwd"), raw.as_bytes());
+        let resp = resp.expect("no response");
+        assert_eq!(resp.status, 403, "{host}: {}", resp.text());
+    }
+    assert!(canary.requests().is_empty(), "a refused destination was reached");
+}
+
+#[test]
+fn a_refusal_names_the_rule_and_the_host_never_the_resolved_address() {
+    let canary = Origin::echo();
+    let port = canary.addr.port();
+    let proxy = Proxy::start(&config("allow = [\"public\"]"), &["fwd"]);
+    let raw = format!("GET http://localhost:{port}/x HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n");
+    let (resp, _) = exchange(proxy.port("fwd"), raw.as_bytes());
+    let resp = resp.expect("no response");
+    assert_eq!(resp.status, 403);
+    let body = resp.text();
+    assert!(body.contains("localhost"), "{body}");
+    assert!(body.contains("no allow rule matches"), "{body}");
+    assert!(!body.contains("127.0.0.1") && !body.contains("::1"), "the body names the address: {body}");
+    assert!(canary.requests().is_empty());
+}

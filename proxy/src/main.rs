@@ -3,10 +3,10 @@
 mod cli;
 mod downstream;
 mod error;
-mod syntax;
 mod observe;
 mod pipeline;
 mod server;
+mod syntax;
 mod tls;
 mod upstream;
 

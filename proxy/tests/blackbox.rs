@@ -33,7 +33,7 @@ fn severe_desync_vectors_are_rejected_and_never_forwarded() {
 );\n",
         origin.addr
     );
-    let proxy = Proxy::start(&cfg, &["http"]);
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let out = scratch_dir().join("severe.json");
     let status = match Command::new("python3")
         .arg(dir.join("tools/send_vectors.py"))

@@ -19,7 +19,7 @@ fn config(network: &str) -> String {
 #[test]
 fn absolute_form_reaches_allowed_origin_in_origin_form() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&config("allow = [\"local\"]"), &["fwd"]);
+    let proxy = Proxy::new(&config("allow = [\"local\"]")).sockets(&["fwd"]).start();
     let port = proxy.port("fwd");
     let a = origin.addr;
     let raw = format!(
@@ -55,7 +55,7 @@ fn policy_refuses_with_403_naming_the_rule() {
         ("allow = [\"::1/128\"]", 403),
     ];
     for (rules, want) in table {
-        let proxy = Proxy::start(&config(rules), &["fwd"]);
+        let proxy = Proxy::new(&config(rules)).sockets(&["fwd"]).start();
         let raw = format!("GET http://{a}/x HTTP/1.1\r\nHost: {a}\r\n\r\n");
         let (resp, _) = exchange(proxy.port("fwd"), raw.as_bytes());
         let resp = resp.unwrap();
@@ -72,7 +72,7 @@ fn policy_refuses_with_403_naming_the_rule() {
 fn names_resolving_to_denied_addresses_are_refused() {
     let origin = Origin::echo();
     let port = origin.addr.port();
-    let proxy = Proxy::start(&config("allow = [\"public\"]"), &["fwd"]);
+    let proxy = Proxy::new(&config("allow = [\"public\"]")).sockets(&["fwd"]).start();
     for host in ["localhost", "127.1", "2130706433", "[::ffff:127.0.0.1]"] {
         let raw = format!("GET http://{host}:{port}/ HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n");
         let (resp, _) = exchange(proxy.port("fwd"), raw.as_bytes());
@@ -89,7 +89,7 @@ fn names_resolving_to_denied_addresses_are_refused() {
 
 #[test]
 fn origin_form_on_proxy_socket_is_400() {
-    let proxy = Proxy::start(&config("allow = [\"local\"]"), &["fwd"]);
+    let proxy = Proxy::new(&config("allow = [\"local\"]")).sockets(&["fwd"]).start();
     let (resp, closed) = exchange(proxy.port("fwd"), b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     assert_eq!(resp.unwrap().status, 400);
     assert!(closed);
@@ -99,7 +99,9 @@ fn origin_form_on_proxy_socket_is_400() {
 fn connect_tunnels_http_to_a_local_origin() {
     let origin = Origin::echo();
     let a = origin.addr;
-    let proxy = Proxy::start(&config("allow = [\"local\"], connectPorts = [\"1-65535\"]"), &["fwd"]);
+    let proxy = Proxy::new(&config("allow = [\"local\"], connectPorts = [\"1-65535\"]"))
+        .sockets(&["fwd"])
+        .start();
     let mut c = Client::connect(proxy.port("fwd"));
     c.send(format!("CONNECT {a} HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes());
     let r = c.read_response(true).unwrap();
@@ -137,7 +139,7 @@ fn connect_refusals() {
         ),
     ];
     for (rules, target, want) in table {
-        let proxy = Proxy::start(&config(rules), &["fwd"]);
+        let proxy = Proxy::new(&config(rules)).sockets(&["fwd"]).start();
         let mut c = Client::connect(proxy.port("fwd"));
         c.send(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes());
         let r = c.read_response(false).unwrap();
@@ -158,7 +160,7 @@ fn connect_tunnel_closes_when_idle() {
                limits = (tunnelIdleTimeoutMs = 200)) ],
 );\n"
     );
-    let proxy = Proxy::start(&cfg, &["fwd"]);
+    let proxy = Proxy::new(&cfg).sockets(&["fwd"]).start();
     let mut c = Client::connect(proxy.port("fwd"));
     c.send(format!("CONNECT {a} HTTP/1.1\r\nHost: {a}\r\n\r\n").as_bytes());
     assert_eq!(c.read_response(true).unwrap().status, 200);
@@ -179,13 +181,13 @@ fn ipv6_forms_that_carry_an_ipv4_address_are_judged_by_it() {
     // tunnels it; `allow = ["public"]` must refuse them before connecting.
     let canary = Origin::echo();
     let port = canary.addr.port();
-    let proxy = Proxy::start(&config("allow = [\"public\"]"), &["fwd"]);
+    let proxy = Proxy::new(&config("allow = [\"public\"]")).sockets(&["fwd"]).start();
     for host in [
-        "[::ffff:0:7f00:1]",                        // IPv4-translated
-        "[::ffff:127.0.0.1]",                       // IPv4-mapped
-        "[64:ff9b::7f00:1]",                        // NAT64
-        "[2002:7f00:1::1]",                         // 6to4
-        "[2001:0:4136:e378:8000:63bf:80ff:fffe]",   // Teredo, client 127.0.0.1
+        "[::ffff:0:7f00:1]",                      // IPv4-translated
+        "[::ffff:127.0.0.1]",                     // IPv4-mapped
+        "[64:ff9b::7f00:1]",                      // NAT64
+        "[2002:7f00:1::1]",                       // 6to4
+        "[2001:0:4136:e378:8000:63bf:80ff:fffe]", // Teredo, client 127.0.0.1
     ] {
         let raw = format!("GET http://{host}:{port}/x HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n");
         let (resp, _) = exchange(proxy.port("fwd"), raw.as_bytes());
@@ -199,7 +201,7 @@ fn ipv6_forms_that_carry_an_ipv4_address_are_judged_by_it() {
 fn a_refusal_names_the_rule_and_the_host_never_the_resolved_address() {
     let canary = Origin::echo();
     let port = canary.addr.port();
-    let proxy = Proxy::start(&config("allow = [\"public\"]"), &["fwd"]);
+    let proxy = Proxy::new(&config("allow = [\"public\"]")).sockets(&["fwd"]).start();
     let raw = format!("GET http://localhost:{port}/x HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n");
     let (resp, _) = exchange(proxy.port("fwd"), raw.as_bytes());
     let resp = resp.expect("no response");
@@ -207,6 +209,9 @@ fn a_refusal_names_the_rule_and_the_host_never_the_resolved_address() {
     let body = resp.text();
     assert!(body.contains("localhost"), "{body}");
     assert!(body.contains("no allow rule matches"), "{body}");
-    assert!(!body.contains("127.0.0.1") && !body.contains("::1"), "the body names the address: {body}");
+    assert!(
+        !body.contains("127.0.0.1") && !body.contains("::1"),
+        "the body names the address: {body}"
+    );
     assert!(canary.requests().is_empty());
 }

@@ -233,7 +233,7 @@ fn malformed_upstream_responses_become_502() {
     let mut failures = Vec::new();
     for (name, reply, repaired) in malformed_responses() {
         let origin = RawOrigin::start(reply.into_bytes());
-        let proxy = Proxy::start(&external_config(origin.addr, ""), &["http"]);
+        let proxy = Proxy::new(&external_config(origin.addr, "")).sockets(&["http"]).start();
         let (status, raw) = fetch_raw(proxy.port("http"));
         assert_eq!(origin.heads().len(), 1, "{name}: the request reached the origin once");
         if repaired {
@@ -275,12 +275,10 @@ fn worker_fetch_rejects_malformed_upstream_responses() {
     let mut failures = Vec::new();
     for (name, reply, _) in malformed_responses() {
         let origin = RawOrigin::start(reply.into_bytes());
-        let proxy = Proxy::start_files(
-            &gateway_config(origin.addr, "main.js", ""),
-            &[("main.js", script)],
-            &["http"],
-            &[],
-        );
+        let proxy = Proxy::new(&gateway_config(origin.addr, "main.js", ""))
+            .files(&[("main.js", script)])
+            .sockets(&["http"])
+            .start();
         let (status, raw) = fetch_raw(proxy.port("http"));
         if status != 502 || raw.contains(SMUGGLE) {
             failures.push(format!("{name}: {raw:?}"));
@@ -305,7 +303,9 @@ fn spoofable_forwarding_headers_are_dropped_unless_trusted() {
                Connection: close\r\n\r\n";
     for (trusted, http) in [(false, ""), (true, "trustForwardedHeaders = true")] {
         let origin = Origin::echo();
-        let proxy = Proxy::start(&echo_config(origin.addr, http, ""), &["http"]);
+        let proxy = Proxy::new(&echo_config(origin.addr, http, ""))
+            .sockets(&["http"])
+            .start();
         let (r, _) = exchange(proxy.port("http"), raw.as_bytes());
         assert_eq!(r.unwrap().status, 200, "trusted={trusted}");
         let got = &origin.requests()[0];
@@ -326,7 +326,7 @@ fn spoofable_forwarding_headers_are_dropped_unless_trusted() {
 #[test]
 fn one_header_line_over_16_kib_is_431_and_closed() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&echo_config(origin.addr, "", ""), &["http"]);
+    let proxy = Proxy::new(&echo_config(origin.addr, "", "")).sockets(&["http"]).start();
     let port = proxy.port("http");
     // "X-Big: " + value + CRLF: the field line without CRLF is 16 KiB exactly.
     let field = |len: usize| {
@@ -355,7 +355,11 @@ fn sample(port: u16, series: &str) -> Option<f64> {
 fn connections_over_the_cap_get_503_and_existing_ones_are_served() {
     let origin = Origin::echo();
     let config = echo_config(origin.addr, "", ", limits = (maxConnections = 2)");
-    let proxy = Proxy::start_listeners(&config, &["http"], &["--metrics-addr", "127.0.0.1:0"], &["metrics"]);
+    let proxy = Proxy::new(&config)
+        .sockets(&["http"])
+        .args(&["--metrics-addr", "127.0.0.1:0"])
+        .listeners(&["metrics"])
+        .start();
     let (port, metrics) = (proxy.port("http"), proxy.port("metrics"));
     let request = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     let mut open: Vec<Client> = (0..2).map(|_| Client::connect(port)).collect();
@@ -429,7 +433,9 @@ fn slow_body_config(origin: SocketAddr, read_ms: u32, body_ms: u32) -> String {
 /// timeout passes, whatever the upstream's read timeout.
 fn stalled_body(read_ms: u32, body_ms: u32) -> (u16, bool, Duration) {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&slow_body_config(origin.addr, read_ms, body_ms), &["http"]);
+    let proxy = Proxy::new(&slow_body_config(origin.addr, read_ms, body_ms))
+        .sockets(&["http"])
+        .start();
     let mut c = Client::connect(proxy.port("http"));
     let start = std::time::Instant::now();
     c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 8192\r\n\r\nabcd");
@@ -457,7 +463,7 @@ fn a_client_that_stops_reading_is_cut_off_after_the_send_timeout() {
     const BODY: usize = 32 << 20;
     let origin = Origin::start(|_| Reply::ok(vec![b'x'; BODY]));
     let config = echo_config(origin.addr, "", ", limits = (sendTimeoutMs = 1000)");
-    let proxy = Proxy::start(&config, &["http"]);
+    let proxy = Proxy::new(&config).sockets(&["http"]).start();
     let baseline_kib = proxy.peak_rss_kib();
     // Kernel buffers on both sides hold a few MiB; the rest of the 32 MiB
     // must wait for a reader that does not come.
@@ -498,7 +504,9 @@ fn dripped_request_body_is_408_by_the_minimum_body_rate() {
     // reading timing out (10 s); the body deadline (1 s plus one second
     // per 1024 bytes received) ends it with 408.
     let origin = Origin::echo();
-    let proxy = Proxy::start(&slow_body_config(origin.addr, 10_000, 1000), &["http"]);
+    let proxy = Proxy::new(&slow_body_config(origin.addr, 10_000, 1000))
+        .sockets(&["http"])
+        .start();
     let mut c = Client::connect(proxy.port("http"));
     c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 8192\r\n\r\n");
     let mut writer = c.stream.try_clone().unwrap();
@@ -524,7 +532,7 @@ fn dripped_request_body_is_408_by_the_minimum_body_rate() {
 fn an_http_1_0_origin_is_answered_as_http_1_1_with_sound_framing() {
     // Close-delimited body: no Content-Length, the end is the close.
     let origin = RawOrigin::start(b"HTTP/1.0 200 OK\r\nX-Origin: old\r\n\r\nhello from 1.0".to_vec());
-    let proxy = Proxy::start(&external_config(origin.addr, ""), &["http"]);
+    let proxy = Proxy::new(&external_config(origin.addr, "")).sockets(&["http"]).start();
     let mut c = Client::connect(proxy.port("http"));
     c.send(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n");
     let mut raw = Vec::new();
@@ -565,7 +573,10 @@ fn a_worker_reading_a_dripped_body_gets_408_not_its_own_failure() {
         "service = \"w\", limits = (bodyTimeoutMs = 1000)) ]",
     );
     assert!(config.contains("bodyTimeoutMs"));
-    let proxy = Proxy::start_files(&config, &[("main.js", script)], &["http"], &[]);
+    let proxy = Proxy::new(&config)
+        .files(&[("main.js", script)])
+        .sockets(&["http"])
+        .start();
     let mut c = Client::connect(proxy.port("http"));
     c.send(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 8192\r\n\r\n");
     let mut writer = c.stream.try_clone().unwrap();
@@ -587,7 +598,7 @@ fn a_worker_reading_a_dripped_body_gets_408_not_its_own_failure() {
 fn a_refused_upstream_response_does_not_leave_its_connection_in_the_pool() {
     let count = |reply: &str| {
         let (origin, connections) = RawOrigin::keepalive(reply.as_bytes().to_vec());
-        let proxy = Proxy::start(&external_config(origin.addr, ""), &["http"]);
+        let proxy = Proxy::new(&external_config(origin.addr, "")).sockets(&["http"]).start();
         let statuses: Vec<u16> = (0..2).map(|_| fetch_raw(proxy.port("http")).0).collect();
         assert_eq!(origin.heads().len(), 2);
         (statuses, connections.load(std::sync::atomic::Ordering::SeqCst))

@@ -28,7 +28,9 @@ fn pool_round_robin_skips_and_retries_dead_addresses() {
         .unwrap();
     let one = Origin::echo();
     let two = Origin::echo();
-    let proxy = Proxy::start(&pool_config(&[dead, one.addr, two.addr]), &["http"]);
+    let proxy = Proxy::new(&pool_config(&[dead, one.addr, two.addr]))
+        .sockets(&["http"])
+        .start();
     let port = proxy.port("http");
     for i in 0..10 {
         let r = get(port, &format!("/{i}"), "a");
@@ -46,7 +48,7 @@ fn non_idempotent_requests_are_not_retried() {
         .local_addr()
         .unwrap();
     let live = Origin::echo();
-    let proxy = Proxy::start(&pool_config(&[dead, live.addr]), &["http"]);
+    let proxy = Proxy::new(&pool_config(&[dead, live.addr])).sockets(&["http"]).start();
     let port = proxy.port("http");
     let mut failed = 0;
     for i in 0..6 {
@@ -75,7 +77,7 @@ const w :Workerd.Worker = (
   compatibilityDate = \"2024-09-01\",
 );\n"
     );
-    let proxy = Proxy::start(&cfg, &["http"]);
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let raw = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
     let (r, _) = exchange(proxy.port("http"), raw.as_bytes());
     let r = r.unwrap();
@@ -98,7 +100,7 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
 );\n",
         origin.addr
     );
-    let mut proxy = Proxy::start(&cfg, &["http"]);
+    let mut proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let port = proxy.port("http");
     let mut c = Client::connect(port);
     c.send(b"GET /slow HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -127,10 +129,12 @@ fn limits_config(origin: std::net::SocketAddr, limits: &str) -> String {
 #[test]
 fn idle_keepalive_and_slow_bodies_are_closed_by_their_timeouts() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(
-        &limits_config(origin.addr, "keepaliveTimeoutMs = 300, bodyTimeoutMs = 300"),
-        &["http"],
-    );
+    let proxy = Proxy::new(&limits_config(
+        origin.addr,
+        "keepaliveTimeoutMs = 300, bodyTimeoutMs = 300",
+    ))
+    .sockets(&["http"])
+    .start();
     let port = proxy.port("http");
 
     let mut c = Client::connect(port);
@@ -153,7 +157,9 @@ fn idle_keepalive_and_slow_bodies_are_closed_by_their_timeouts() {
 #[test]
 fn max_requests_per_connection_closes_after_the_cap() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&limits_config(origin.addr, "maxRequestsPerConnection = 3"), &["http"]);
+    let proxy = Proxy::new(&limits_config(origin.addr, "maxRequestsPerConnection = 3"))
+        .sockets(&["http"])
+        .start();
     let mut c = Client::connect(proxy.port("http"));
     for i in 0..3 {
         c.send(format!("GET /{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes());
@@ -169,7 +175,7 @@ fn max_requests_per_connection_closes_after_the_cap() {
 #[test]
 fn sigint_exits_promptly() {
     let origin = Origin::echo();
-    let mut proxy = Proxy::start(&limits_config(origin.addr, ""), &["http"]);
+    let mut proxy = Proxy::new(&limits_config(origin.addr, "")).sockets(&["http"]).start();
     assert_eq!(get(proxy.port("http"), "/", "a").status, 200);
     proxy.signal(libc::SIGINT);
     assert_eq!(proxy.wait_exit(Duration::from_secs(5)), Some(0));
@@ -180,7 +186,9 @@ fn inherited_listening_socket_is_served() {
     let origin = Origin::echo();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
-    let proxy = Proxy::start_inherited(&limits_config(origin.addr, ""), &[], &[("http", &listener)]);
+    let proxy = Proxy::new(&limits_config(origin.addr, ""))
+        .inherit_all(&[("http", &listener)])
+        .start();
     assert_eq!(proxy.port("http"), port);
     drop(listener);
     assert_eq!(get(port, "/fd", "a").status, 200);
@@ -189,7 +197,7 @@ fn inherited_listening_socket_is_served() {
 #[test]
 fn sighup_reloads_without_stopping_the_server() {
     let origin = Origin::echo();
-    let mut proxy = Proxy::start(&limits_config(origin.addr, ""), &["http"]);
+    let mut proxy = Proxy::new(&limits_config(origin.addr, "")).sockets(&["http"]).start();
     let port = proxy.port("http");
     assert_eq!(get(port, "/before", "a").status, 200);
     // An unchanged config reloads too: a new generation, same listener.

@@ -18,7 +18,7 @@ fn config(origin: std::net::SocketAddr) -> String {
 #[test]
 fn malformed_requests_are_rejected_and_never_forwarded() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&config(origin.addr), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr)).sockets(&["http"]).start();
     let port = proxy.port("http");
     let long_target = format!("GET /{} HTTP/1.1\r\nHost: a\r\n\r\n", "a".repeat(1100));
     let big_header = format!("GET / HTTP/1.1\r\nHost: a\r\nX-Big: {}\r\n\r\n", "b".repeat(5000));
@@ -155,7 +155,7 @@ fn malformed_requests_are_rejected_and_never_forwarded() {
 #[test]
 fn chunked_body_over_limit_is_413() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&config(origin.addr), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr)).sockets(&["http"]).start();
     let mut raw = b"POST /big HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
     for _ in 0..3 {
         raw.extend_from_slice(b"200\r\n");
@@ -173,7 +173,7 @@ fn chunked_body_over_limit_is_413() {
 fn header_timeout_closes_silent_connections() {
     let origin = Origin::echo();
     let cfg = config(origin.addr).replace("maxBodyBytes = 1000", "headerTimeoutMs = 300");
-    let proxy = Proxy::start(&cfg, &["http"]);
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let started = std::time::Instant::now();
     let mut c = Client::connect(proxy.port("http"));
     c.send(b"GET / HTTP/1.1\r\nHost: a\r\n");

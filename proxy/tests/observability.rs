@@ -59,7 +59,10 @@ fn metrics_and_access_log_count_every_request() {
             chunked: false,
         }
     });
-    let proxy = Proxy::start_listeners(&config(origin.addr), &["http", "fwd", "gw", "pass"], &[], &["admin"]);
+    let proxy = Proxy::new(&config(origin.addr))
+        .sockets(&["http", "fwd", "gw", "pass"])
+        .listeners(&["admin"])
+        .start();
     let (http, fwd, gw, admin) = (
         proxy.port("http"),
         proxy.port("fwd"),
@@ -271,7 +274,7 @@ fn combined_log_format_matches_its_grammar() {
 );\n",
         origin.addr
     );
-    let proxy = Proxy::start(&cfg, &["http"]);
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let port = proxy.port("http");
     let raw =
         b"GET /a?b=c HTTP/1.1\r\nHost: x\r\nUser-Agent: t\"est\r\nReferer: http://r/\r\nConnection: close\r\n\r\n";
@@ -328,7 +331,7 @@ fn cpu_limited_worker_request_logs_at_least_the_limit() {
   accessLog = (format = json),
 );\n"
     );
-    let proxy = Proxy::start(&cfg, &["w"]);
+    let proxy = Proxy::new(&cfg).sockets(&["w"]).start();
     let port = proxy.port("w");
     assert_eq!(get(port, "/loop", "w.test").status, 503);
     assert_eq!(get(port, "/", "w.test").text(), "ok");
@@ -381,7 +384,7 @@ fn worker_subrequest_connects_are_timed() {
 );\n",
         origin.addr
     );
-    let proxy = Proxy::start_listeners(&cfg, &["w"], &[], &["admin"]);
+    let proxy = Proxy::new(&cfg).sockets(&["w"]).listeners(&["admin"]).start();
     let port = proxy.port("w");
     for path in ["/a", "/close", "/b", "/c"] {
         assert_eq!(get(port, path, "w.test").text(), "origin");
@@ -412,11 +415,10 @@ fn access_log_flags_override_the_config() {
     );
     let file = scratch_dir().join("flags-access.log");
     let path = file.to_str().unwrap();
-    let proxy = Proxy::start_with(
-        &cfg,
-        &["http"],
-        &["--access-log", "combined", "--access-log-path", path],
-    );
+    let proxy = Proxy::new(&cfg)
+        .sockets(&["http"])
+        .args(&["--access-log", "combined", "--access-log-path", path])
+        .start();
     assert_eq!(get(proxy.port("http"), "/flag", "x").status, 200);
     let deadline = Instant::now() + Duration::from_secs(10);
     let text = loop {
@@ -431,7 +433,10 @@ fn access_log_flags_override_the_config() {
     assert!(text.contains("\"GET /flag HTTP/1.1\" 200"), "{text}");
     assert_eq!(proxy.stdout_text(), "", "nothing on stdout once a path is given");
 
-    let quiet = Proxy::start_with(&cfg, &["http"], &["--access-log", "off"]);
+    let quiet = Proxy::new(&cfg)
+        .sockets(&["http"])
+        .args(&["--access-log", "off"])
+        .start();
     assert_eq!(get(quiet.port("http"), "/quiet", "x").status, 200);
     // The request is answered, so its record (if any) is queued by now;
     // give the writer thread a moment to show it would have written.
@@ -439,7 +444,7 @@ fn access_log_flags_override_the_config() {
     assert_eq!(quiet.stdout_text(), "", "--access-log off writes nothing");
     // Without the flag the same config logs JSON to stdout: the override,
     // not the config, silenced it.
-    let loud = Proxy::start(&cfg, &["http"]);
+    let loud = Proxy::new(&cfg).sockets(&["http"]).start();
     assert_eq!(get(loud.port("http"), "/loud", "x").status, 200);
     let deadline = Instant::now() + Duration::from_secs(10);
     while loud.stdout_text().is_empty() && Instant::now() < deadline {
@@ -483,7 +488,7 @@ fn a_stalled_access_log_drops_and_counts_instead_of_blocking() {
         origin.addr,
         fifo.display()
     );
-    let mut proxy = Proxy::start_listeners(&cfg, &["http"], &[], &["admin"]);
+    let mut proxy = Proxy::new(&cfg).sockets(&["http"]).listeners(&["admin"]).start();
     // About 400 bytes a record: 1,000 records are several times what the
     // pipe and the queue hold together.
     let mut c = Client::connect(proxy.port("http"));

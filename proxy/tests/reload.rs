@@ -52,7 +52,11 @@ fn eventually(limit: Duration, what: &str, mut cond: impl FnMut() -> bool) {
 #[test]
 fn twenty_reloads_under_load_fail_no_request_and_leak_no_threads() {
     let files = [("a.js", answer("A").leak() as &str), ("b.js", answer("B").leak())];
-    let proxy = Proxy::start_full(&worker_config("a.js", ""), &files, &["http"], &[], &["admin"]);
+    let proxy = Proxy::new(&worker_config("a.js", ""))
+        .files(&files)
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
     let (port, admin) = (proxy.port("http"), proxy.port("admin"));
     assert_eq!(get(port, "/", "a").text(), "A");
     // A keep-alive connection opened before any reload: its later requests
@@ -116,7 +120,11 @@ fn a_bad_config_is_refused_and_the_old_one_keeps_serving() {
         ("throws.js", "throw new Error('top-level boom');\nexport default {};\n"),
         ("spins.js", "for (;;) {}\nexport default {};\n"),
     ];
-    let proxy = Proxy::start_full(&worker_config("a.js", ""), &files, &["http"], &[], &["admin"]);
+    let proxy = Proxy::new(&worker_config("a.js", ""))
+        .files(&files)
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
     let (port, admin) = (proxy.port("http"), proxy.port("admin"));
     let load = Load::start(port, 8, "/");
     load.wait_more(50);
@@ -183,13 +191,12 @@ fn a_bad_config_is_refused_and_the_old_one_keeps_serving() {
 #[test]
 fn watch_reloads_an_edited_script_and_retries_after_a_broken_one() {
     let files = [("main.js", answer("one").leak() as &str)];
-    let proxy = Proxy::start_full(
-        &worker_config("main.js", ""),
-        &files,
-        &["http"],
-        &["--watch"],
-        &["admin"],
-    );
+    let proxy = Proxy::new(&worker_config("main.js", ""))
+        .files(&files)
+        .sockets(&["http"])
+        .args(&["--watch"])
+        .listeners(&["admin"])
+        .start();
     let port = proxy.port("http");
     assert_eq!(get(port, "/", "a").text(), "one");
 
@@ -226,13 +233,10 @@ fn two_socket_config(origin: std::net::SocketAddr, second: &str) -> String {
 fn reload_opens_added_sockets_and_drains_removed_ones() {
     let origin = Origin::echo();
     let old = "(name = \"old\", address = \"127.0.0.1:0\", http = (), service = \"origin\"),";
-    let proxy = Proxy::start_full(
-        &two_socket_config(origin.addr, old),
-        &[],
-        &["http"],
-        &[],
-        &["admin", "old"],
-    );
+    let proxy = Proxy::new(&two_socket_config(origin.addr, old))
+        .sockets(&["http"])
+        .listeners(&["admin", "old"])
+        .start();
     let (port, old_port) = (proxy.port("http"), proxy.port("old"));
     let mut kept = Client::connect(port);
     kept.send(b"GET /1 HTTP/1.1\r\nHost: a\r\n\r\n");
@@ -290,7 +294,10 @@ fn an_in_flight_request_finishes_on_its_own_generation() {
     let config = |script: &str| gateway_config(origin.addr, script, "server = (isolateThreads = 1),");
     let v1 = "export default { async fetch(req, env) {\n  const r = await env.ORIGIN.fetch(req);\n  return new Response('v1:' + await r.text());\n} };\n";
     let v2 = "export default { fetch() { return new Response('v2'); } };\n";
-    let proxy = Proxy::start_full(&config("v1.js"), &[("v1.js", v1), ("v2.js", v2)], &["http"], &[], &[]);
+    let proxy = Proxy::new(&config("v1.js"))
+        .files(&[("v1.js", v1), ("v2.js", v2)])
+        .sockets(&["http"])
+        .start();
     let port = proxy.port("http");
 
     let mut slow = Client::connect(port);
@@ -314,12 +321,18 @@ fn restart_with_an_inherited_listener_fails_no_request() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let config = worker_config("main.js", "").replace(ADMIN, "");
-    let mut old = Proxy::start_inherited_files(&config, &[("main.js", &answer("old"))], &[("http", &listener)]);
+    let mut old = Proxy::new(&config)
+        .files(&[("main.js", &answer("old"))])
+        .inherit_all(&[("http", &listener)])
+        .start();
     let load = Load::start(port, 8, "/");
     load.wait_more(100);
     // The new process shares the listening socket; once it reports it, it
     // accepts too.
-    let new = Proxy::start_inherited_files(&config, &[("main.js", &answer("new"))], &[("http", &listener)]);
+    let new = Proxy::new(&config)
+        .files(&[("main.js", &answer("new"))])
+        .inherit_all(&[("http", &listener)])
+        .start();
     assert_eq!(new.port("http"), port);
     load.wait_more(50);
     old.signal(libc::SIGTERM);
@@ -378,7 +391,9 @@ fn access_records(proxy: &Proxy) -> Vec<serde_json::Value> {
 #[test]
 fn a_second_sigterm_exits_at_once_and_logs_the_cut_request() {
     let (origin, _release) = stuck_origin();
-    let mut proxy = Proxy::start(&slow_origin_config(origin.addr, 20_000), &["http"]);
+    let mut proxy = Proxy::new(&slow_origin_config(origin.addr, 20_000))
+        .sockets(&["http"])
+        .start();
     let mut c = Client::connect(proxy.port("http"));
     c.send(b"GET /stuck HTTP/1.1\r\nHost: a\r\n\r\n");
     eventually(Duration::from_secs(10), "the origin to get the request", || {
@@ -404,7 +419,9 @@ fn a_second_sigterm_exits_at_once_and_logs_the_cut_request() {
 #[test]
 fn requests_cut_at_the_drain_deadline_are_logged() {
     let (origin, _release) = stuck_origin();
-    let mut proxy = Proxy::start(&slow_origin_config(origin.addr, 300), &["http"]);
+    let mut proxy = Proxy::new(&slow_origin_config(origin.addr, 300))
+        .sockets(&["http"])
+        .start();
     let mut c = Client::connect(proxy.port("http"));
     c.send(b"GET /cut HTTP/1.1\r\nHost: a\r\n\r\n");
     eventually(Duration::from_secs(10), "the origin to get the request", || {
@@ -434,7 +451,7 @@ fn a_tunnel_cut_at_the_drain_deadline_is_logged() {
   server = (drainTimeoutMs = 300),
 );\n"
     );
-    let mut proxy = Proxy::start(&config, &["fwd"]);
+    let mut proxy = Proxy::new(&config).sockets(&["fwd"]).start();
     let mut c = Client::connect(proxy.port("fwd"));
     c.send(format!("CONNECT {addr} HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes());
     let (mut far, _) = target.accept().unwrap();
@@ -470,7 +487,10 @@ fn reload_with_200_clients_in_slow_requests() {
         format!("export default {{ async fetch(req, env) {{ const r = await env.ORIGIN.fetch(req); return new Response('{v}:' + await r.text()); }} }};\n")
     };
     let (v1, v2) = (script("v1"), script("v2"));
-    let proxy = Proxy::start_full(&config("v1.js"), &[("v1.js", &v1), ("v2.js", &v2)], &["http"], &[], &[]);
+    let proxy = Proxy::new(&config("v1.js"))
+        .files(&[("v1.js", &v1), ("v2.js", &v2)])
+        .sockets(&["http"])
+        .start();
     let port = proxy.port("http");
     // Set once the reload has been reported; requests sent after that must
     // see v2.
@@ -553,7 +573,7 @@ fn reload_moves_the_access_log_and_names_settings_that_need_a_restart() {
             origin.addr
         )
     };
-    let proxy = Proxy::start(&config(""), &["http"]);
+    let proxy = Proxy::new(&config("")).sockets(&["http"]).start();
     let port = proxy.port("http");
     assert_eq!(get(port, "/before", "a").status, 200);
     let file = proxy.dir.join("access.log");
@@ -602,23 +622,21 @@ fn upgrade_hands_the_listeners_to_a_new_process_without_failing_a_request() {
     let sock_arg = sock.to_str().unwrap();
     // With an admin listener: it is handed over too (same address).
     let config = worker_config("main.js", "");
-    let mut old = Proxy::start_full(
-        &config,
-        &[("main.js", &answer("old"))],
-        &["http"],
-        &["--upgrade-socket", sock_arg],
-        &["admin"],
-    );
+    let mut old = Proxy::new(&config)
+        .files(&[("main.js", &answer("old"))])
+        .sockets(&["http"])
+        .args(&["--upgrade-socket", sock_arg])
+        .listeners(&["admin"])
+        .start();
     let port = old.port("http");
     let load = Load::start(port, 8, "/");
     load.wait_more(100);
-    let new = Proxy::start_full(
-        &config,
-        &[("main.js", &answer("new"))],
-        &["http"],
-        &["--upgrade-socket", sock_arg, "--upgrade"],
-        &["admin"],
-    );
+    let new = Proxy::new(&config)
+        .files(&[("main.js", &answer("new"))])
+        .sockets(&["http"])
+        .args(&["--upgrade-socket", sock_arg, "--upgrade"])
+        .listeners(&["admin"])
+        .start();
     // Same sockets, not new ones on other ports.
     assert_eq!(new.port("http"), port);
     assert_eq!(new.port("admin"), old.port("admin"));
@@ -678,7 +696,11 @@ fn reload_requests_during_a_reload_are_merged_into_one() {
     // burst of signals below lands while a reload is running.
     let slow = "const end = Date.now() + 300; while (Date.now() < end) {}\nexport default { fetch() { return new Response('slow'); } };\n";
     let files = [("fast.js", answer("fast").leak() as &str), ("slow.js", slow)];
-    let proxy = Proxy::start_full(&worker_config("fast.js", ""), &files, &["http"], &[], &["admin"]);
+    let proxy = Proxy::new(&worker_config("fast.js", ""))
+        .files(&files)
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
     let port = proxy.port("http");
     proxy.write_file("config.capnp", &worker_config("slow.js", ""));
     proxy.signal(libc::SIGHUP);

@@ -25,7 +25,7 @@ fn forwards_methods_statuses_and_bodies() {
             chunked: false,
         }
     });
-    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr, "", "")).sockets(&["http"]).start();
     let port = proxy.port("http");
     // method, path, request body, expected status
     let table: &[(&str, &str, &str, u16)] = &[
@@ -72,7 +72,7 @@ fn large_and_chunked_bodies_both_ways() {
         body: r.body.clone(),
         chunked: r.target == "/chunked",
     });
-    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr, "", "")).sockets(&["http"]).start();
     let port = proxy.port("http");
     let big: Vec<u8> = (0..5 * 1024 * 1024).map(|i| (i % 251) as u8).collect();
 
@@ -105,7 +105,7 @@ fn large_and_chunked_bodies_both_ways() {
 #[test]
 fn keeps_upstream_connections_alive() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr, "", "")).sockets(&["http"]).start();
     let port = proxy.port("http");
     let mut c = Client::connect(port);
     for i in 0..5 {
@@ -141,7 +141,9 @@ fn strips_hop_by_hop_and_injects_headers() {
     let socket = "injectRequestHeaders = [(name = \"x-from-socket\", value = \"s\"), (name = \"x-drop\")], \
                   injectResponseHeaders = [(name = \"x-socket-resp\", value = \"r\"), (name = \"x-remove-me\")]";
     let external = "injectRequestHeaders = [(name = \"x-from-external\", value = \"e\")]";
-    let proxy = Proxy::start(&config(origin.addr, socket, external), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr, socket, external))
+        .sockets(&["http"])
+        .start();
     let port = proxy.port("http");
     let raw = "GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive, x-internal\r\nX-Internal: secret\r\n\
                Proxy-Authorization: Basic Zm9vOmJhcg==\r\nKeep-Alive: 5\r\nX-Drop: 1\r\nX-Forwarded-For: 10.9.9.9\r\n\
@@ -171,7 +173,7 @@ fn upstream_down_is_502_and_timeout_is_504() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let proxy = Proxy::start(&config(dead, "", ""), &["http"]);
+    let proxy = Proxy::new(&config(dead, "", "")).sockets(&["http"]).start();
     let r = get(proxy.port("http"), "/", "a");
     assert_eq!(r.status, 502);
     assert!(r.text().contains("upstream"), "{}", r.text());
@@ -185,14 +187,16 @@ fn upstream_down_is_502_and_timeout_is_504() {
   sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
 );\n"
     );
-    let proxy = Proxy::start(&cfg, &["http"]);
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let started = std::time::Instant::now();
     let r = get(proxy.port("http"), "/", "a");
     assert_eq!(r.status, 504, "{}", r.text());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
 
     // The whole-exchange budget bounds the wait too.
-    let proxy = Proxy::start(&cfg.replace("readMs = 300", "totalMs = 300"), &["http"]);
+    let proxy = Proxy::new(&cfg.replace("readMs = 300", "totalMs = 300"))
+        .sockets(&["http"])
+        .start();
     let started = std::time::Instant::now();
     let r = get(proxy.port("http"), "/", "a");
     assert_eq!(r.status, 504, "{}", r.text());
@@ -203,7 +207,7 @@ fn upstream_down_is_502_and_timeout_is_504() {
 #[test]
 fn access_log_has_one_line_per_request() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr, "", "")).sockets(&["http"]).start();
     let port = proxy.port("http");
     assert_eq!(get(port, "/logged", "a").status, 200);
     let (r, _) = exchange(port, b"GET / HTTP/1.1\r\n\r\n");
@@ -227,7 +231,7 @@ fn access_log_has_one_line_per_request() {
 #[test]
 fn h2c_upgrade_is_stripped() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr, "", "")).sockets(&["http"]).start();
     let raw = "GET / HTTP/1.1\r\nHost: a\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n\
                HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\n\r\n";
     let (r, _) = exchange(proxy.port("http"), raw.as_bytes());
@@ -240,7 +244,9 @@ fn h2c_upgrade_is_stripped() {
 #[test]
 fn proxy_style_external_server_gets_absolute_form() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&config(origin.addr, "", "style = proxy"), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr, "", "style = proxy"))
+        .sockets(&["http"])
+        .start();
     let r = get(proxy.port("http"), "/x?y=1", "site.test");
     assert_eq!(r.status, 200, "{}", r.text());
     let got = &origin.requests()[0];
@@ -264,7 +270,7 @@ fn unrequested_101_from_upstream_is_refused() {
             );
         }
     });
-    let proxy = Proxy::start(&config(origin, "", ""), &["http"]);
+    let proxy = Proxy::new(&config(origin, "", "")).sockets(&["http"]).start();
     let resp = get(proxy.port("http"), "/", "a.test");
     assert_eq!(resp.status, 502, "{}", proxy.stderr_text());
     assert!(!resp.text().contains("RAW-BYTES"));
@@ -273,7 +279,7 @@ fn unrequested_101_from_upstream_is_refused() {
 #[test]
 fn get_with_a_body_is_forwarded_but_no_connection_is_reused() {
     let origin = Origin::echo();
-    let proxy = Proxy::start(&config(origin.addr, "", ""), &["http"]);
+    let proxy = Proxy::new(&config(origin.addr, "", "")).sockets(&["http"]).start();
     let port = proxy.port("http");
     let mut c = Client::connect(port);
     c.send(b"GET /with-body HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello");
@@ -331,7 +337,7 @@ fn streamed_body_pieces_are_not_held_back() {
             }
         }
     });
-    let proxy = Proxy::start(&config(origin, "", ""), &["http"]);
+    let proxy = Proxy::new(&config(origin, "", "")).sockets(&["http"]).start();
     let mut c = std::net::TcpStream::connect(("127.0.0.1", proxy.port("http"))).unwrap();
     c.set_read_timeout(Some(std::time::Duration::from_secs(5))).unwrap();
     for round in 0..2 {

@@ -133,7 +133,10 @@ fn https_socket_with_sni_and_default_certificate() {
         ("b.key", b.key.as_str()),
         ("b.pem", b.cert.as_str()),
     ];
-    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let proxy = Proxy::new(&socket_config(origin.addr, tls))
+        .files(&files)
+        .sockets(&["https"])
+        .start();
     let port = proxy.port("https");
     let config = client_config(&ca, None, &[b"http/1.1"]);
     // Verification checks the name: success means the right certificate.
@@ -164,7 +167,10 @@ fn mutual_tls_requires_a_trusted_client_certificate() {
         ("cert.pem", server.cert.as_str()),
         ("ca.pem", ca_pem.as_str()),
     ];
-    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let proxy = Proxy::new(&socket_config(origin.addr, tls))
+        .files(&files)
+        .sockets(&["https"])
+        .start();
     let port = proxy.port("https");
     let text = https_get(port, "localhost", client_config(&ca, Some(&client), &[])).unwrap();
     assert!(text.starts_with("HTTP/1.1 200"), "{text}");
@@ -180,7 +186,10 @@ fn http2_clients_are_served_over_alpn_h2() {
     let origin = Origin::echo();
     let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
     let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
-    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let proxy = Proxy::new(&socket_config(origin.addr, tls))
+        .files(&files)
+        .sockets(&["https"])
+        .start();
     let port = proxy.port("https");
     let config = client_config(&ca, None, &[b"h2"]);
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -336,29 +345,27 @@ fn https_upstream_verified_against_configured_ca() {
         )
     };
     let files = [("ca.pem", ca_pem.as_str())];
-    let proxy = Proxy::start_files(
-        &cfg("trustedCertificates = [ embed \"ca.pem\" ]"),
-        &files,
-        &["http"],
-        &[],
-    );
+    let proxy = Proxy::new(&cfg("trustedCertificates = [ embed \"ca.pem\" ]"))
+        .files(&files)
+        .sockets(&["http"])
+        .start();
     let r = get(proxy.port("http"), "/", "a");
     assert_eq!(r.status, 200, "{}", r.text());
     assert_eq!(r.text(), "tls origin");
 
     // Browser CAs and the configured CA together: the configured one still counts.
-    let proxy = Proxy::start_files(
-        &cfg("trustBrowserCas = true, trustedCertificates = [ embed \"ca.pem\" ]"),
-        &files,
-        &["http"],
-        &[],
-    );
+    let proxy = Proxy::new(&cfg(
+        "trustBrowserCas = true, trustedCertificates = [ embed \"ca.pem\" ]",
+    ))
+    .files(&files)
+    .sockets(&["http"])
+    .start();
     assert_eq!(get(proxy.port("http"), "/", "a").status, 200);
 
     // Without the CA the origin's certificate is not trusted: 502, never plain
     // HTTP; the public CAs do not vouch for a private one either.
     for tls in ["", "trustBrowserCas = true"] {
-        let proxy = Proxy::start_files(&cfg(tls), &files, &["http"], &[]);
+        let proxy = Proxy::new(&cfg(tls)).files(&files).sockets(&["http"]).start();
         let r = get(proxy.port("http"), "/", "a");
         assert_eq!(r.status, 502, "{tls}: {}", r.text());
     }
@@ -371,7 +378,10 @@ fn reload_swaps_the_certificate_and_sends_http2_connections_goaway() {
     let origin = Origin::echo();
     let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
     let files = [("key.pem", old.key.as_str()), ("cert.pem", old.cert.as_str())];
-    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let proxy = Proxy::new(&socket_config(origin.addr, tls))
+        .files(&files)
+        .sockets(&["https"])
+        .start();
     let port = proxy.port("https");
     let old_h1 = client_config(&old_ca, None, &[b"http/1.1"]);
     let new_h1 = client_config(&new_ca, None, &[b"http/1.1"]);
@@ -466,7 +476,10 @@ fn http2_concurrency_is_capped_and_rapid_reset_is_bounded() {
     let origin = Origin::echo();
     let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
     let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
-    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let proxy = Proxy::new(&socket_config(origin.addr, tls))
+        .files(&files)
+        .sockets(&["https"])
+        .start();
     let port = proxy.port("https");
     let pid = proxy.pid();
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -557,7 +570,10 @@ fn http2_stream_over_the_advertised_limit_is_refused() {
     let origin = Origin::echo();
     let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
     let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
-    let proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let proxy = Proxy::new(&socket_config(origin.addr, tls))
+        .files(&files)
+        .sockets(&["https"])
+        .start();
     let config = client_config(&ca, None, &[b"h2"]);
     let conn = rustls::ClientConnection::new(config, ServerName::try_from("localhost").unwrap()).unwrap();
     let tcp = TcpStream::connect(("127.0.0.1", proxy.port("https"))).unwrap();
@@ -611,7 +627,10 @@ fn sigterm_lets_an_http2_stream_finish_then_closes_the_connection() {
     });
     let tls = "keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\")";
     let files = [("key.pem", server.key.as_str()), ("cert.pem", server.cert.as_str())];
-    let mut proxy = Proxy::start_files(&socket_config(origin.addr, tls), &files, &["https"], &[]);
+    let mut proxy = Proxy::new(&socket_config(origin.addr, tls))
+        .files(&files)
+        .sockets(&["https"])
+        .start();
     let port = proxy.port("https");
     let config = client_config(&ca, None, &[b"h2"]);
     // A worker thread drives the connection while this thread waits.

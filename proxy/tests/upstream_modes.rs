@@ -38,37 +38,65 @@ const ROWS: &[Row] = &[
     Row {
         name: "103 Early Hints then 200",
         request: "GET /early HTTP/1.1\r\nHost: t\r\n\r\n",
-        expect: Expect::Response { status: 200, body: "hello", headers: &[] },
+        expect: Expect::Response {
+            status: 200,
+            body: "hello",
+            headers: &[],
+        },
     },
     Row {
         name: "100 Continue then 200",
         request: "POST /continue HTTP/1.1\r\nHost: t\r\nContent-Length: 5\r\n\r\nabcde",
-        expect: Expect::Response { status: 200, body: "hello", headers: &[] },
+        expect: Expect::Response {
+            status: 200,
+            body: "hello",
+            headers: &[],
+        },
     },
     Row {
         name: "204 with a Content-Length",
         request: "GET /204 HTTP/1.1\r\nHost: t\r\n\r\n",
-        expect: Expect::Response { status: 204, body: "", headers: &[] },
+        expect: Expect::Response {
+            status: 204,
+            body: "",
+            headers: &[],
+        },
     },
     Row {
         name: "304 revalidation",
         request: "GET /304 HTTP/1.1\r\nHost: t\r\nIf-None-Match: \"v1\"\r\n\r\n",
-        expect: Expect::Response { status: 304, body: "", headers: &[("etag", "\"v1\"")] },
+        expect: Expect::Response {
+            status: 304,
+            body: "",
+            headers: &[("etag", "\"v1\"")],
+        },
     },
     Row {
         name: "HEAD keeps the Content-Length, sends no body",
         request: "HEAD /head HTTP/1.1\r\nHost: t\r\n\r\n",
-        expect: Expect::Response { status: 200, body: "", headers: &[("content-length", "1000")] },
+        expect: Expect::Response {
+            status: 200,
+            body: "",
+            headers: &[("content-length", "1000")],
+        },
     },
     Row {
         name: "close-delimited body",
         request: "GET /close HTTP/1.1\r\nHost: t\r\n\r\n",
-        expect: Expect::Response { status: 200, body: "hello close", headers: &[] },
+        expect: Expect::Response {
+            status: 200,
+            body: "hello close",
+            headers: &[],
+        },
     },
     Row {
         name: "chunked body",
         request: "GET /chunked HTTP/1.1\r\nHost: t\r\n\r\n",
-        expect: Expect::Response { status: 200, body: "hello chunked", headers: &[] },
+        expect: Expect::Response {
+            status: 200,
+            body: "hello chunked",
+            headers: &[],
+        },
     },
     Row {
         name: "body shorter than its Content-Length",
@@ -150,7 +178,9 @@ fn check_row(mode: Mode, port: u16, row: &Row) -> Result<(), String> {
             }
             // The connection is intact: the next request gets its own answer.
             c.send(b"GET /next HTTP/1.1\r\nHost: t\r\n\r\n");
-            let next = c.read_final(false).ok_or("no response to the next request on the connection")?;
+            let next = c
+                .read_final(false)
+                .ok_or("no response to the next request on the connection")?;
             if next.status != 200 || next.text() != "next" {
                 return Err(format!("next response {} {:?}", next.status, next.text()));
             }
@@ -232,7 +262,13 @@ fn the_origin_sees_the_same_forwarding_headers_in_every_mode() {
             b"GET /fwd HTTP/1.1\r\nHost: t\r\nX-Forwarded-For: 6.6.6.6\r\nConnection: close, x-drop\r\nX-Drop: 1\r\nKeep-Alive: 5\r\n\r\n",
         );
         assert_eq!(c.read_final(false).expect("no response").status, 200, "{mode:?}");
-        let head = origin.heads.lock().unwrap().pop().expect("the origin got nothing").to_ascii_lowercase();
+        let head = origin
+            .heads
+            .lock()
+            .unwrap()
+            .pop()
+            .expect("the origin got nothing")
+            .to_ascii_lowercase();
         assert!(head.contains("\r\nx-forwarded-for: 127.0.0.1\r\n"), "{mode:?}: {head}");
         assert!(head.contains("\r\nvia: 1.1 isoproxy\r\n"), "{mode:?}: {head}");
         assert!(!head.contains("x-drop"), "{mode:?}: {head}");

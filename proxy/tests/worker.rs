@@ -7,12 +7,10 @@ mod support;
 use support::*;
 
 fn start(origin: &Origin, script: &str) -> Proxy {
-    Proxy::start_files(
-        &gateway_config(origin.addr, "main.js", ""),
-        &[("main.js", script)],
-        &["http"],
-        &[],
-    )
+    Proxy::new(&gateway_config(origin.addr, "main.js", ""))
+        .files(&[("main.js", script)])
+        .sockets(&["http"])
+        .start()
 }
 
 #[test]
@@ -89,7 +87,10 @@ fn binding_to_a_down_origin_is_502() {
         catch (e) { return new Response('caught', { status: 599 }); }
     } };";
     let cfg = gateway_config(dead, "main.js", "");
-    let proxy = Proxy::start_files(&cfg, &[("main.js", script)], &["http"], &[]);
+    let proxy = Proxy::new(&cfg)
+        .files(&[("main.js", script)])
+        .sockets(&["http"])
+        .start();
     let r = get(proxy.port("http"), "/", "a");
     assert!(r.status == 599 || r.status == 502, "{} {}", r.status, r.text());
 }
@@ -131,7 +132,10 @@ fn worker_sees_the_forwarded_scheme() {
         "http = (), service = \"w\"",
         "http = (forwardedProtoHeader = \"X-Forwarded-Proto\"), service = \"w\"",
     );
-    let proxy = Proxy::start_files(&cfg, &[("main.js", script)], &["http"], &[]);
+    let proxy = Proxy::new(&cfg)
+        .files(&[("main.js", script)])
+        .sockets(&["http"])
+        .start();
     let raw = "GET /p?q=1 HTTP/1.1\r\nHost: site.test\r\nX-Forwarded-Proto: https\r\nConnection: close\r\n\r\n";
     let (r, _) = exchange(proxy.port("http"), raw.as_bytes());
     assert_eq!(r.unwrap().text(), "https://site.test/p?q=1");

@@ -29,7 +29,10 @@ const ECHO: &str = "export default { async fetch(request) {
 
 #[test]
 fn expect_100_continue_is_answered_on_the_worker_path() {
-    let proxy = Proxy::new(&worker_config("", "")).file("main.js", ECHO).socket("http").start();
+    let proxy = Proxy::new(&worker_config("", ""))
+        .file("main.js", ECHO)
+        .socket("http")
+        .start();
     let mut c = Client::connect(proxy.port("http"));
     c.send(b"POST /up HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n");
     // The client waits for the 100 before sending the body (curl waits 1 s,
@@ -74,7 +77,10 @@ fn worker_responses_to_head_and_bodyless_statuses_carry_no_body() {
   if (u.pathname === '/204') return new Response(null, { status: 204 });
   return new Response('next');
 } };\n";
-    let proxy = Proxy::new(&worker_config("", "")).file("main.js", script).socket("http").start();
+    let proxy = Proxy::new(&worker_config("", ""))
+        .file("main.js", script)
+        .socket("http")
+        .start();
     let mut c = Client::connect(proxy.port("http"));
     for (req, status) in [
         ("HEAD /head HTTP/1.1\r\nHost: a\r\n\r\n", 200),

@@ -40,12 +40,10 @@ const INNER: &str = "export default { async fetch(req) {
 } };";
 
 fn start(origin: std::net::SocketAddr, script: &str, limits: &str) -> Proxy {
-    Proxy::start_files(
-        &config(origin, limits),
-        &[("main.js", script), ("inner.js", INNER)],
-        &["http"],
-        &[],
-    )
+    Proxy::new(&config(origin, limits))
+        .files(&[("main.js", script), ("inner.js", INNER)])
+        .sockets(&["http"])
+        .start()
 }
 
 #[test]
@@ -252,7 +250,10 @@ const w :Workerd.Worker = (
     );
     let script = "export default { fetch(req, env, ctx) { return new Response('default'); } };
         export const admin = { fetch(req, env, ctx) { return new Response('admin for ' + ctx.props.role); } };";
-    let proxy = Proxy::start_files(&cfg, &[("main.js", script)], &["main", "admin"], &[]);
+    let proxy = Proxy::new(&cfg)
+        .files(&[("main.js", script)])
+        .sockets(&["main", "admin"])
+        .start();
     assert_eq!(get(proxy.port("main"), "/", "a").text(), "default");
     let r = get(proxy.port("admin"), "/", "a");
     assert_eq!(r.text(), "admin for ops", "{}", proxy.stderr_text());

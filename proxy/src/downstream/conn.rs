@@ -26,9 +26,9 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
 
 use crate::downstream::chunked::ChunkedCheck;
+use crate::downstream::precheck::check_head;
 use crate::error::Reject;
 use crate::pipeline::handler::Handler;
-use crate::downstream::precheck::check_head;
 use crate::pipeline::route::SocketRoute;
 use isoproxy_schema::model::SocketLimits;
 

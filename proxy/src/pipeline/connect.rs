@@ -9,6 +9,7 @@ use pingora_core::protocols::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Blame, Reject};
+use crate::observe::record::AccessRecord;
 use crate::pipeline::route::{SocketRoute, Target};
 
 struct Tunnel<'a> {
@@ -40,38 +41,29 @@ impl Drop for Tunnel<'_> {
         if self.upstream.is_some() {
             route.metrics.tunnels_active.dec();
         }
-        route.metrics.record_exchange(&crate::observe::metrics::Exchange {
+        AccessRecord {
+            request_id: &crate::pipeline::handler::request_id(),
+            client: self.peer,
             socket: &route.name,
             service: &route.service.name,
             method: "CONNECT",
+            host: Some(self.authority),
+            protocol: "HTTP/1.1",
             status: self.status,
-            elapsed: self.start.elapsed(),
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
+            upstream_addr: self.upstream,
             upstream_outcome: Some(match (self.upstream, self.blame) {
                 (Some(_), _) => "ok",
                 (None, Some(Blame::Policy)) => "denied",
                 (None, _) if self.status == 504 => "timeout",
                 (None, _) => "error",
             }),
-            denied: self.blame == Some(Blame::Policy),
-        });
-        tracing::info!(
-            target: "isoproxy::access",
-            request_id = %crate::pipeline::handler::request_id(),
-            client = %self.peer.map(|a| a.to_string()).unwrap_or_default(),
-            socket = %route.name,
-            method = "CONNECT",
-            host = self.authority,
-            protocol = "HTTP/1.1",
-            status = self.status,
-            bytes_in = self.bytes_in,
-            bytes_out = self.bytes_out,
-            upstream_service = %route.service.name,
-            upstream_addr = self.upstream.map(|a| a.to_string()),
-            duration_ms = self.start.elapsed().as_secs_f64() * 1000.0,
-            error_source = self.blame.map(Blame::as_str),
-        );
+            elapsed: self.start.elapsed(),
+            blame: self.blame,
+            ..AccessRecord::default()
+        }
+        .emit(&route.metrics);
     }
 }
 

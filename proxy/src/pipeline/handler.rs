@@ -19,9 +19,10 @@ use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
 use crate::error::{Blame, DownstreamFault, Reject};
-use crate::upstream::fault::Fault;
+use crate::observe::record::AccessRecord;
 use crate::pipeline::route::{SocketRoute, Target};
 use crate::upstream::check;
+use crate::upstream::fault::Fault;
 use crate::upstream::headers::{drop_untrusted_forwarding, incoming_response, inject, outgoing_request, set_str};
 
 /// The per-request record: filled in by the phases, logged at the end.
@@ -51,6 +52,8 @@ pub struct RequestCtx {
     pub dest_host: Option<String>,
     /// Connect attempts that were retried.
     pub retries: u8,
+    /// The upstream exchange's outcome label, when it failed.
+    pub upstream_outcome: Option<&'static str>,
     /// When the upstream peer was chosen (connect timing starts here).
     pub peer_picked: Option<Instant>,
     /// When the request was handed to the upstream connection.
@@ -92,37 +95,25 @@ pub fn is_cut() -> bool {
 impl Drop for RequestCtx {
     fn drop(&mut self) {
         let Some(u) = self.unlogged.take() else { return };
-        let blame = if is_cut() { Blame::Internal } else { Blame::Downstream };
-        let status = self.upstream_status;
         let route = &u.route;
-        let is_worker = matches!(route.service.target, Target::Worker);
-        route.metrics.record_exchange(&crate::observe::metrics::Exchange {
+        AccessRecord {
+            request_id: &self.request_id,
+            client: u.client,
             socket: &route.name,
             service: &route.service.name,
             method: u.method.as_str(),
-            status,
-            elapsed: self.start.elapsed(),
+            path: Some(u.uri.path_and_query().map_or("/", |p| p.as_str())),
+            protocol: "HTTP/1.1",
+            status: self.upstream_status,
             bytes_in: self.bytes_in,
-            bytes_out: 0,
-            upstream_outcome: None,
-            denied: false,
-        });
-        tracing::info!(
-            target: "isoproxy::access",
-            request_id = %self.request_id,
-            client = %u.client.map(|a| a.to_string()).unwrap_or_default(),
-            socket = %route.name,
-            method = %u.method,
-            path = u.uri.path_and_query().map_or("/", |p| p.as_str()),
-            status = status,
-            bytes_in = self.bytes_in,
-            upstream_service = (!is_worker).then_some(&*route.service.name),
-            upstream_addr = self.upstream_addr.map(|a| a.to_string()),
-            upstream_status = (self.upstream_status > 0).then_some(self.upstream_status),
-            worker = is_worker.then_some(&*route.service.name),
-            duration_ms = self.start.elapsed().as_secs_f64() * 1000.0,
-            error_source = blame.as_str(),
-        );
+            upstream_addr: self.upstream_addr,
+            upstream_status: (self.upstream_status > 0).then_some(self.upstream_status),
+            worker: matches!(route.service.target, Target::Worker),
+            elapsed: self.start.elapsed(),
+            blame: Some(if is_cut() { Blame::Internal } else { Blame::Downstream }),
+            ..AccessRecord::default()
+        }
+        .emit(&route.metrics);
     }
 }
 
@@ -226,6 +217,7 @@ impl ProxyHttp for Handler {
             blame: None,
             dest_host: None,
             retries: 0,
+            upstream_outcome: None,
             peer_picked: None,
             upstream_sent: None,
             close_after: false,
@@ -314,7 +306,10 @@ impl ProxyHttp for Handler {
                 ctx.dest_host = chosen.host_header;
                 Ok(Box::new(chosen.peer))
             }
-            Err(f) => Err(self.fail(ctx, f.reject())),
+            Err(f) => {
+                ctx.upstream_outcome = Some(f.outcome());
+                Err(self.fail(ctx, f.reject()))
+            }
         }
     }
 
@@ -411,6 +406,7 @@ impl ProxyHttp for Handler {
         if let Err(f) = check::response_head(resp.status, &resp.headers, None, true) {
             ctx.upstream_status = resp.status.as_u16();
             tracing::warn!(service = %self.route.service.name, reason = %f, "refused upstream response");
+            ctx.upstream_outcome = Some(f.outcome());
             return Err(self.fail(ctx, f.reject()));
         }
         Ok(())
@@ -463,6 +459,9 @@ impl ProxyHttp for Handler {
                 reject_for(e)
             }
         });
+        if ctx.upstream_outcome.is_none() && r.blame == Blame::Upstream && Fault::is_upstream(e) {
+            ctx.upstream_outcome = Some(Fault::from_pingora(e).outcome());
+        }
         ctx.blame = Some(r.blame);
         let code = if session.response_written().is_some() || r.status == 0 {
             0
@@ -482,62 +481,46 @@ impl ProxyHttp for Handler {
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
         let is_worker = matches!(self.route.service.target, Target::Worker);
-        let bytes_out = session.body_bytes_sent() as u64;
         let upstream_outcome = if is_worker {
             None
-        } else if ctx.upstream_status > 0 {
+        } else if ctx.upstream_status > 0 && ctx.upstream_outcome.is_none() {
             Some("ok")
         } else {
-            match ctx.blame {
-                Some(Blame::Policy) => Some("denied"),
-                Some(Blame::Upstream) if status == 504 => Some("timeout"),
-                Some(Blame::Upstream) => Some("error"),
-                _ => None,
-            }
+            ctx.upstream_outcome
         };
-        self.route.metrics.record_exchange(&crate::observe::metrics::Exchange {
+        let host = absolute_target(req)
+            .map(|(_, a, _)| a)
+            .or_else(|| req.uri.authority().map(|a| a.as_str()))
+            .or_else(|| req.headers.get(header::HOST).and_then(|h| h.to_str().ok()));
+        AccessRecord {
+            request_id: &ctx.request_id,
+            client: session.client_addr().and_then(|a| a.as_inet()).copied(),
             socket: &self.route.name,
             service: &self.route.service.name,
             method: req.method.as_str(),
-            status,
-            elapsed: ctx.start.elapsed(),
-            bytes_in: ctx.bytes_in,
-            bytes_out,
-            upstream_outcome,
-            denied: ctx.blame == Some(Blame::Policy),
-        });
-        let host = absolute_target(req)
-            .map(|(_, a, _)| a)
-            .or_else(|| req.headers.get(header::HOST).and_then(|h| h.to_str().ok()))
-            .unwrap_or("");
-        tracing::info!(
-            target: "isoproxy::access",
-            request_id = %ctx.request_id,
-            client = %session.client_addr().map(|a| a.to_string()).unwrap_or_default(),
-            socket = %self.route.name,
-            method = %req.method,
-            scheme = self.scheme(session),
-            host = host,
-            path = req.uri.path_and_query().map_or("/", |p| p.as_str()),
-            protocol = match req.version {
+            scheme: Some(self.scheme(session)),
+            host,
+            path: Some(req.uri.path_and_query().map_or("/", |p| p.as_str())),
+            protocol: match req.version {
                 http::Version::HTTP_2 => "HTTP/2",
                 http::Version::HTTP_10 => "HTTP/1.0",
                 _ => "HTTP/1.1",
             },
-            status = status,
-            bytes_in = ctx.bytes_in,
-            bytes_out = bytes_out,
-            upstream_service = (!is_worker).then_some(&*self.route.service.name),
-            upstream_addr = ctx.upstream_addr.map(|a| a.to_string()),
-            upstream_status = (ctx.upstream_status > 0).then_some(ctx.upstream_status),
-            worker = is_worker.then_some(&*self.route.service.name),
-            worker_outcome = ctx.worker_outcome.map(Outcome::as_str),
-            worker_cpu_ms = ctx.worker_cpu.map(|d| d.as_secs_f64() * 1000.0),
-            duration_ms = ctx.start.elapsed().as_secs_f64() * 1000.0,
-            error_source = ctx.blame.map(Blame::as_str),
-            user_agent = req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
-            referer = req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
-        );
+            status,
+            bytes_in: ctx.bytes_in,
+            bytes_out: session.body_bytes_sent() as u64,
+            upstream_addr: ctx.upstream_addr,
+            upstream_status: (ctx.upstream_status > 0).then_some(ctx.upstream_status),
+            upstream_outcome,
+            worker: is_worker,
+            worker_outcome: ctx.worker_outcome.map(Outcome::as_str),
+            worker_cpu: ctx.worker_cpu,
+            elapsed: ctx.start.elapsed(),
+            blame: ctx.blame,
+            user_agent: req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
+            referer: req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
+        }
+        .emit(&self.route.metrics);
     }
 }
 
@@ -626,32 +609,21 @@ pub fn log_refusal(route: &SocketRoute, client: Option<SocketAddr>, head: &[u8],
     let mut parts = line.split(' ');
     let method = parts.next().unwrap_or("");
     let path = parts.next().unwrap_or("");
-    route.metrics.record_exchange(&crate::observe::metrics::Exchange {
+    let method = method.escape_debug().to_string();
+    let path = path.escape_debug().to_string();
+    AccessRecord {
+        request_id: &new_request_id(),
+        client,
         socket: &route.name,
         service: &route.service.name,
-        method,
+        method: &method,
+        path: Some(&path),
+        protocol: "HTTP/1.1",
         status: r.status,
-        elapsed: std::time::Duration::ZERO,
-        bytes_in: 0,
-        bytes_out: 0,
-        upstream_outcome: None,
-        denied: r.blame == Blame::Policy,
-    });
-    tracing::info!(
-        target: "isoproxy::access",
-        request_id = %new_request_id(),
-        client = %client.map(|a| a.to_string()).unwrap_or_default(),
-        socket = %route.name,
-        method = method.escape_debug().to_string(),
-        path = path.escape_debug().to_string(),
-        protocol = "HTTP/1.1",
-        status = r.status,
-        bytes_in = 0u64,
-        bytes_out = 0u64,
-        upstream_service = %route.service.name,
-        duration_ms = 0.0,
-        error_source = r.blame.as_str(),
-    );
+        blame: Some(r.blame),
+        ..AccessRecord::default()
+    }
+    .emit(&route.metrics);
 }
 
 /// A fresh request id (for CONNECT tunnels and refusals).

@@ -47,7 +47,10 @@ impl Outbound for Egress {
                     format!("service {service} cannot be fetched"),
                 )),
                 Some(dest) => match request.url.parse::<http::Uri>() {
-                    Err(_) => Err(Fault::new(FaultKind::BadRequest, format!("invalid URL {}", request.url))),
+                    Err(_) => Err(Fault::new(
+                        FaultKind::BadRequest,
+                        format!("invalid URL {}", request.url),
+                    )),
                     Ok(uri) => {
                         let out = Outgoing {
                             method: request.method,

@@ -70,8 +70,10 @@ pub fn build(
 ) -> Result<Generation, BuildError> {
     let routes = Routes::new(&config, metrics).map_err(usage)?;
     let workers = if needs_workers(&config) {
-        let outbound: Arc<dyn Outbound> =
-            Arc::new(crate::pipeline::outbound::Egress::new(routes.services.clone(), metrics.clone()));
+        let outbound: Arc<dyn Outbound> = Arc::new(crate::pipeline::outbound::Egress::new(
+            routes.services.clone(),
+            metrics.clone(),
+        ));
         let options = PoolOptions {
             threads: config.server.isolate_threads as usize,
         };

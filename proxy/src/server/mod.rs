@@ -2,7 +2,6 @@
 //! the ports on the control fd, run the accept loops on a multi-threaded
 //! runtime, reload on SIGHUP or `--watch`, and drain on SIGTERM.
 
-
 pub mod generation;
 pub mod reload;
 pub mod upgrade;

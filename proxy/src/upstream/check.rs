@@ -106,12 +106,17 @@ pub fn response_head(
     raw: Option<&[u8]>,
     upgrade_requested: bool,
 ) -> Result<(), Fault> {
-    let checked = raw.map_or(Ok(()), check_response_raw).and_then(|()| check_response_headers(headers));
+    let checked = raw
+        .map_or(Ok(()), check_response_raw)
+        .and_then(|()| check_response_headers(headers));
     if let Err(reason) = checked {
         return Err(Fault::new(FaultKind::BadResponse, reason));
     }
     if status == StatusCode::SWITCHING_PROTOCOLS && !upgrade_requested {
-        return Err(Fault::new(FaultKind::BadResponse, "upstream switched protocols unasked"));
+        return Err(Fault::new(
+            FaultKind::BadResponse,
+            "upstream switched protocols unasked",
+        ));
     }
     Ok(())
 }

@@ -19,7 +19,7 @@ use pingora_http::RequestHeader;
 use crate::observe::metrics::Metrics;
 use crate::upstream::check;
 use crate::upstream::fault::{Fault, FaultKind};
-use crate::upstream::headers::{outgoing_request, incoming_response};
+use crate::upstream::headers::{incoming_response, outgoing_request};
 use crate::upstream::peer::Destination;
 
 /// Chunks buffered between an upstream response and the Worker.
@@ -55,7 +55,12 @@ pub async fn send(
     let https = match req.uri.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("https") => true,
         Some(s) if s.eq_ignore_ascii_case("http") => false,
-        _ => return Err(Fault::new(FaultKind::BadRequest, format!("unsupported URL scheme in {}", req.uri))),
+        _ => {
+            return Err(Fault::new(
+                FaultKind::BadRequest,
+                format!("unsupported URL scheme in {}", req.uri),
+            ))
+        }
     };
     let Some(authority) = req.uri.authority().map(|a| a.as_str().to_string()) else {
         return Err(Fault::new(FaultKind::BadRequest, "URL without a host"));
@@ -208,7 +213,10 @@ async fn write_body(session: &mut HttpSession, body: Body) -> Result<(), Fault> 
             }
         }
     }
-    session.finish_request_body().await.map_err(|e| Fault::from_pingora(&e))?;
+    session
+        .finish_request_body()
+        .await
+        .map_err(|e| Fault::from_pingora(&e))?;
     Ok(())
 }
 

@@ -55,9 +55,8 @@ impl Fault {
             ConnectTimedout | TLSHandshakeTimedout => Fault::new(FaultKind::Timeout, "upstream connect timed out"),
             ReadTimedout | WriteTimedout => Fault::new(FaultKind::Timeout, "upstream timed out"),
             ConnectRefused => Fault::new(FaultKind::Refused, "upstream refused the connection"),
-            ConnectNoRoute | ConnectError | TLSHandshakeFailure | InvalidCert | HandshakeError | ConnectProxyFailure => {
-                Fault::new(FaultKind::Unreachable, "upstream unreachable")
-            }
+            ConnectNoRoute | ConnectError | TLSHandshakeFailure | InvalidCert | HandshakeError
+            | ConnectProxyFailure => Fault::new(FaultKind::Unreachable, "upstream unreachable"),
             InvalidHTTPHeader | H1Error | InvalidH2 | H2Error | H2Downgrade => {
                 tracing::debug!(error = %e, "malformed upstream response");
                 Fault::new(FaultKind::BadResponse, "malformed upstream response head")

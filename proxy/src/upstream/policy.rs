@@ -288,11 +288,23 @@ mod tests {
             (policy(vec![Public], vec![]), "2002:808:808::1", true),
             (policy(vec![Public], vec![]), "::7f00:1", false),
             // Teredo: server 65.54.227.120, client 127.0.0.1 (obfuscated).
-            (policy(vec![Public], vec![]), "2001:0:4136:e378:8000:63bf:80ff:fffe", false),
+            (
+                policy(vec![Public], vec![]),
+                "2001:0:4136:e378:8000:63bf:80ff:fffe",
+                false,
+            ),
             // Teredo: server 65.54.227.120, client 8.8.8.8 (obfuscated).
-            (policy(vec![Public], vec![]), "2001:0:4136:e378:8000:63bf:f7f7:f7f7", true),
+            (
+                policy(vec![Public], vec![]),
+                "2001:0:4136:e378:8000:63bf:f7f7:f7f7",
+                true,
+            ),
             (policy(vec![Local], vec![]), "::ffff:127.0.0.1", true),
-            (policy(vec![Public], vec![cidr("8.8.8.0/24")]), "64:ff9b::808:808", false),
+            (
+                policy(vec![Public], vec![cidr("8.8.8.0/24")]),
+                "64:ff9b::808:808",
+                false,
+            ),
         ];
         for (i, (p, ip, want)) in cases.iter().enumerate() {
             let got = p.check(ip.parse().unwrap()).is_ok();
@@ -312,6 +324,10 @@ mod tests {
         let p = policy(vec![AddressRule::Private], vec![cidr("10.0.0.0/8")]);
         let r = p.check("10.0.0.1".parse().unwrap()).unwrap_err();
         assert!(r.rule.contains("10.0.0.0/8"), "{}", r.rule);
-        assert!(!r.rule.contains("10.0.0.1"), "the refusal names the rule, not the address: {}", r.rule);
+        assert!(
+            !r.rule.contains("10.0.0.1"),
+            "the refusal names the rule, not the address: {}",
+            r.rule
+        );
     }
 }

@@ -90,6 +90,16 @@ impl<'a> ProxyBuilder<'a> {
         self.inherited.push((name, listener));
         self
     }
+    /// Pass each `(name, listener)` as an inherited listening fd.
+    pub fn inherit_all(mut self, inherited: &[(&'a str, &'a TcpListener)]) -> Self {
+        self.inherited.extend_from_slice(inherited);
+        self
+    }
+    /// Also wait for the listen events of `names`.
+    pub fn listeners(mut self, names: &[&str]) -> Self {
+        self.listeners.extend(names.iter().map(|s| s.to_string()));
+        self
+    }
     /// Also wait for the listen event of `name` (e.g. "metrics", "admin").
     pub fn listener(mut self, name: &str) -> Self {
         self.listeners.push(name.to_string());
@@ -112,21 +122,6 @@ impl Proxy {
             config: config.to_string(),
             ..ProxyBuilder::default()
         }
-    }
-
-    /// Start with `config`; every socket in `sockets` on 127.0.0.1:0.
-    pub fn start(config: &str, sockets: &[&str]) -> Proxy {
-        Proxy::new(config).sockets(sockets).start()
-    }
-
-    /// As [`Proxy::start`], with extra command-line arguments.
-    pub fn start_with(config: &str, sockets: &[&str], extra: &[&str]) -> Proxy {
-        Proxy::new(config).sockets(sockets).args(extra).start()
-    }
-
-    /// As [`Proxy::start_with`], with files beside the config.
-    pub fn start_files(config: &str, files: &[(&str, &str)], sockets: &[&str], extra: &[&str]) -> Proxy {
-        Proxy::new(config).files(files).sockets(sockets).args(extra).start()
     }
 
     fn spawn(
@@ -847,7 +842,9 @@ impl Mode {
     pub fn script(self) -> Option<&'static str> {
         match self {
             Mode::NoScript => None,
-            Mode::PassThrough => Some("export default { fetch(request, env) { return env.ORIGIN.fetch(request); } };\n"),
+            Mode::PassThrough => {
+                Some("export default { fetch(request, env) { return env.ORIGIN.fetch(request); } };\n")
+            }
             Mode::Rewriting => Some(
                 "export default {
   async fetch(request, env) {
@@ -937,7 +934,8 @@ impl RawOrigin {
                             .lines()
                             .find_map(|l| {
                                 let (k, v) = l.split_once(':')?;
-                                k.eq_ignore_ascii_case("content-length").then(|| v.trim().parse::<usize>().ok())?
+                                k.eq_ignore_ascii_case("content-length")
+                                    .then(|| v.trim().parse::<usize>().ok())?
                             })
                             .unwrap_or(0);
                         while buf.len() < end + len {

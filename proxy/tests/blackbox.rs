@@ -26,13 +26,7 @@ fn severe_desync_vectors_are_rejected_and_never_forwarded() {
         return;
     };
     let origin = Origin::echo();
-    let cfg = format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
-);\n",
-        origin.addr
-    );
+    let cfg = reverse_config(origin.addr, Reverse::default());
     let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let out = scratch_dir().join("severe.json");
     let status = match Command::new("python3")

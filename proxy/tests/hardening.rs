@@ -97,13 +97,12 @@ fn read_head(conn: &mut TcpStream) -> Option<String> {
 }
 
 fn external_config(origin: SocketAddr, limits: &str) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{origin}\", http = (),
-                                             timeouts = (readMs = 5000))) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\"{limits}) ],
-);\n"
-    )
+    let o = Reverse {
+        external: "timeouts = (readMs = 5000)",
+        socket: limits,
+        ..Reverse::default()
+    };
+    reverse_config(origin, o)
 }
 
 const SMUGGLE: &str = "SMUGGLED";
@@ -288,11 +287,13 @@ fn worker_fetch_rejects_malformed_upstream_responses() {
 }
 
 fn echo_config(origin: SocketAddr, http: &str, limits: &str) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{origin}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = ({http}), service = \"origin\"{limits}) ],
-);\n"
+    reverse_config(
+        origin,
+        Reverse {
+            http,
+            socket: limits,
+            ..Reverse::default()
+        },
     )
 }
 
@@ -418,13 +419,15 @@ fn connections_over_the_cap_get_503_and_existing_ones_are_served() {
 }
 
 fn slow_body_config(origin: SocketAddr, read_ms: u32, body_ms: u32) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{origin}\", http = (),
-                                             timeouts = (readMs = {read_ms}))) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\",
-               limits = (bodyTimeoutMs = {body_ms})) ],
-);\n"
+    let external = format!("timeouts = (readMs = {read_ms})");
+    let socket = format!("limits = (bodyTimeoutMs = {body_ms})");
+    reverse_config(
+        origin,
+        Reverse {
+            external: &external,
+            socket: &socket,
+            ..Reverse::default()
+        },
     )
 }
 

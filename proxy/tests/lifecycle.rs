@@ -92,13 +92,12 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
         std::thread::sleep(Duration::from_millis(500));
         Reply::ok("slow")
     });
-    let cfg = format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
-  server = (drainTimeoutMs = 5000),
-);\n",
-        origin.addr
+    let cfg = reverse_config(
+        origin.addr,
+        Reverse {
+            top: "server = (drainTimeoutMs = 5000),",
+            ..Reverse::default()
+        },
     );
     let mut proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let port = proxy.port("http");
@@ -118,11 +117,13 @@ fn sigterm_drains_in_flight_requests_then_exits_zero() {
 }
 
 fn limits_config(origin: std::net::SocketAddr, limits: &str) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{origin}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\", limits = ({limits})) ],
-);\n"
+    let socket = format!("limits = ({limits})");
+    reverse_config(
+        origin,
+        Reverse {
+            socket: &socket,
+            ..Reverse::default()
+        },
     )
 }
 

@@ -6,12 +6,14 @@ mod support;
 use support::*;
 
 fn config(origin: std::net::SocketAddr) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{origin}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\",
-               limits = (maxBodyBytes = 1000, maxRequestLineBytes = 1024, maxHeaderBytes = 4096, maxHeaderCount = 20)) ],
-);\n"
+    let socket =
+        "limits = (maxBodyBytes = 1000, maxRequestLineBytes = 1024, maxHeaderBytes = 4096, maxHeaderCount = 20)";
+    reverse_config(
+        origin,
+        Reverse {
+            socket,
+            ..Reverse::default()
+        },
     )
 }
 

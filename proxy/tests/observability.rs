@@ -266,13 +266,12 @@ fn metrics_and_access_log_count_every_request() {
 #[test]
 fn combined_log_format_matches_its_grammar() {
     let origin = Origin::echo();
-    let cfg = format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
-  accessLog = (format = combined),
-);\n",
-        origin.addr
+    let cfg = reverse_config(
+        origin.addr,
+        Reverse {
+            top: "accessLog = (format = combined),",
+            ..Reverse::default()
+        },
     );
     let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let port = proxy.port("http");
@@ -405,13 +404,12 @@ fn worker_subrequest_connects_are_timed() {
 #[test]
 fn access_log_flags_override_the_config() {
     let origin = Origin::echo();
-    let cfg = format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
-  accessLog = (format = json),
-);\n",
-        origin.addr
+    let cfg = reverse_config(
+        origin.addr,
+        Reverse {
+            top: "accessLog = (format = json),",
+            ..Reverse::default()
+        },
     );
     let file = scratch_dir().join("flags-access.log");
     let path = file.to_str().unwrap();
@@ -478,15 +476,15 @@ fn a_stalled_access_log_drops_and_counts_instead_of_blocking() {
         .custom_flags(libc::O_NONBLOCK)
         .open(&fifo)
         .unwrap();
-    let cfg = format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
-  accessLog = (format = json, path = \"{}\", bufferRecords = 4),
-  admin = (address = \"127.0.0.1:0\"),
-);\n",
+    let cfg = reverse_config(
         origin.addr,
-        fifo.display()
+        Reverse {
+            top: &format!(
+                "accessLog = (format = json, path = \"{}\", bufferRecords = 4), admin = (address = \"127.0.0.1:0\"),",
+                fifo.display()
+            ),
+            ..Reverse::default()
+        },
     );
     let mut proxy = Proxy::new(&cfg).sockets(&["http"]).listeners(&["admin"]).start();
     // About 400 bytes a record: 1,000 records are several times what the

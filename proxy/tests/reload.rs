@@ -360,12 +360,13 @@ fn restart_with_an_inherited_listener_fails_no_request() {
 }
 
 fn slow_origin_config(origin: std::net::SocketAddr, drain_ms: u32) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{origin}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
-  server = (drainTimeoutMs = {drain_ms}),
-);\n"
+    let top = format!("server = (drainTimeoutMs = {drain_ms}),");
+    reverse_config(
+        origin,
+        Reverse {
+            top: &top,
+            ..Reverse::default()
+        },
     )
 }
 
@@ -563,14 +564,13 @@ fn reload_with_200_clients_in_slow_requests() {
 #[test]
 fn reload_moves_the_access_log_and_names_settings_that_need_a_restart() {
     let origin = Origin::echo();
-    let config = |extra: &str| {
-        format!(
-            "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
-  {extra}
-);\n",
-            origin.addr
+    let config = |top: &str| {
+        reverse_config(
+            origin.addr,
+            Reverse {
+                top,
+                ..Reverse::default()
+            },
         )
     };
     let proxy = Proxy::new(&config("")).sockets(&["http"]).start();

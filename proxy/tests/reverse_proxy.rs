@@ -6,12 +6,12 @@ mod support;
 use support::*;
 
 fn config(origin: std::net::SocketAddr, socket_extra: &str, external_extra: &str) -> String {
-    format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{origin}\", http = ({external_extra}))) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = ({socket_extra}), service = \"origin\") ],
-);\n"
-    )
+    let o = Reverse {
+        http: socket_extra,
+        external_http: external_extra,
+        ..Reverse::default()
+    };
+    reverse_config(origin, o)
 }
 
 #[test]
@@ -181,11 +181,12 @@ fn upstream_down_is_502_and_timeout_is_504() {
     // An origin that accepts and never answers.
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = silent.local_addr().unwrap();
-    let cfg = format!(
-        "{USING}const config :Workerd.Config = (
-  services = [ (name = \"origin\", external = (address = \"{addr}\", http = (), timeouts = (readMs = 300))) ],
-  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
-);\n"
+    let cfg = reverse_config(
+        addr,
+        Reverse {
+            external: "timeouts = (readMs = 300)",
+            ..Reverse::default()
+        },
     );
     let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
     let started = std::time::Instant::now();

@@ -971,3 +971,44 @@ impl Client {
         }
     }
 }
+
+/// Options of [`reverse_config`], each spliced into the config as written.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Reverse<'a> {
+    /// Inside the origin's `external = (address = ..., http = (...), ...)`,
+    /// e.g. `timeouts = (readMs = 500)`.
+    pub external: &'a str,
+    /// Inside the origin's `http = (...)`.
+    pub external_http: &'a str,
+    /// Inside the socket's `http = (...)`.
+    pub http: &'a str,
+    /// After the socket's service, e.g. `limits = (maxBodyBytes = 10)`.
+    pub socket: &'a str,
+    /// Into the Config struct, e.g. `accessLog = (format = json),`.
+    pub top: &'a str,
+}
+
+/// The common no-script config: socket `http` in front of the
+/// ExternalServer `origin` at `origin`.
+pub fn reverse_config(origin: SocketAddr, o: Reverse<'_>) -> String {
+    let comma = |s: &str| {
+        let s = s.trim().trim_start_matches(',').trim();
+        if s.is_empty() {
+            String::new()
+        } else {
+            format!(", {s}")
+        }
+    };
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{origin}\", http = ({}){})) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = ({}), service = \"origin\"{}) ],
+  {}
+);\n",
+        o.external_http,
+        comma(o.external),
+        o.http,
+        comma(o.socket),
+        o.top
+    )
+}

@@ -1,5 +1,6 @@
 //! The `isoproxy` command: `serve`, `check` and `compile`.
 
+mod args;
 mod cli;
 mod downstream;
 mod error;

@@ -17,7 +17,7 @@ use pingora_core::apps::HttpServerApp;
 use pingora_core::server::configuration::ServerConf;
 use tokio::sync::Notify;
 
-use crate::cli::{ServeArgs, EXIT_USAGE};
+use crate::args::{ServeArgs, EXIT_USAGE};
 use crate::server::reload::Server;
 
 /// Deadline for in-flight requests after SIGINT.

@@ -21,7 +21,7 @@ use isoproxy_schema::model::{Config, Socket};
 use pingora_core::server::configuration::ServerConf;
 use tokio::sync::{watch, Notify};
 
-use crate::cli::ServeArgs;
+use crate::args::ServeArgs;
 use crate::downstream::conn::{Slot, SocketServer};
 use crate::server::generation::{self, Generation};
 

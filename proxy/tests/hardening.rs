@@ -387,6 +387,11 @@ fn connections_over_the_cap_get_503_and_existing_ones_are_served() {
         found
     });
     assert!(logged, "no access-log record for the 503:\n{}", proxy.stdout_text());
+    assert!(
+        proxy.stdout_text().contains("\"error_source\":\"overload\""),
+        "the cap is an overload, not an internal fault:\n{}",
+        proxy.stdout_text()
+    );
     assert_eq!(
         sample(
             metrics,

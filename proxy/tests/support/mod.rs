@@ -117,6 +117,7 @@ impl<'a> ProxyBuilder<'a> {
 
 impl Proxy {
     /// A builder for a proxy running `config` (capnp text).
+    #[allow(clippy::new_ret_no_self)] // `Proxy::new(config)...start()` reads as what it does
     pub fn new<'a>(config: &str) -> ProxyBuilder<'a> {
         ProxyBuilder {
             config: config.to_string(),

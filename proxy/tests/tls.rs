@@ -218,14 +218,7 @@ fn http2_clients_are_served_over_alpn_h2() {
             stream.send_data(bytes::Bytes::from_static(b"over h2"), true).unwrap();
             let resp = resp.await.unwrap();
             assert_eq!(resp.status(), 200);
-            let mut body = resp.into_body();
-            let mut got = Vec::new();
-            while let Some(chunk) = body.data().await {
-                let chunk = chunk.unwrap();
-                body.flow_control().release_capacity(chunk.len()).unwrap();
-                got.extend_from_slice(&chunk);
-            }
-            assert_eq!(got, b"over h2");
+            assert_eq!(h2_body(resp).await, b"over h2");
         }
     });
     let got = origin.requests();
@@ -270,14 +263,7 @@ fn http2_requests_to_a_worker_carry_the_authority_in_the_url() {
         let (resp, _) = client.send_request(req, true).unwrap();
         let resp = resp.await.unwrap();
         assert_eq!(resp.status(), 200);
-        let mut body = resp.into_body();
-        let mut got = Vec::new();
-        while let Some(chunk) = body.data().await {
-            let chunk = chunk.unwrap();
-            body.flow_control().release_capacity(chunk.len()).unwrap();
-            got.extend_from_slice(&chunk);
-        }
-        String::from_utf8(got).unwrap()
+        String::from_utf8(h2_body(resp).await).unwrap()
     });
     assert!(body.starts_with("https://localhost/path/x "), "{body}");
 }
@@ -451,6 +437,19 @@ async fn h2_connect(
         .unwrap();
     let (client, conn) = h2::client::handshake(tls).await.unwrap();
     (client, tokio::spawn(conn))
+}
+
+/// The whole body of an HTTP/2 response, releasing flow-control capacity
+/// as it arrives.
+async fn h2_body(resp: http::Response<h2::RecvStream>) -> Vec<u8> {
+    let mut body = resp.into_body();
+    let mut got = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let chunk = chunk.unwrap();
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+        got.extend_from_slice(&chunk);
+    }
+    got
 }
 
 async fn h2_get(client: &mut h2::client::SendRequest<bytes::Bytes>, path: &str) -> u16 {

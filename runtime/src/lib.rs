@@ -11,6 +11,7 @@ mod isolate;
 mod modules;
 mod ops;
 mod pool;
+mod resources;
 mod snapshot;
 mod spec;
 mod state;

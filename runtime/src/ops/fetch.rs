@@ -12,8 +12,9 @@ use tokio::sync::{oneshot, Semaphore};
 use super::{bytes_of, headers_from_js, pair, state, string, throw_error, throw_type_error};
 use crate::api::{Body, BodyError, Request, RequestInfo, Response};
 use crate::pool::Job;
+use crate::resources::Resource;
 use crate::spec::Target;
-use crate::state::{OpResult, Resource, State};
+use crate::state::{OpResult, State};
 use crate::{Outcome, WorkerFailure};
 
 /// A body argument from JS: `null`, bytes, or a native body's resource id.
@@ -76,21 +77,26 @@ pub(crate) fn send_to(
             Ok(st.spawn_op(async move {
                 let _permit = permit.await;
                 let (tx, rx) = oneshot::channel();
+                // Dropped unsent when this op is aborted (the calling
+                // request ended): the called Worker's request is canceled.
+                let (done, gone) = oneshot::channel();
                 env.dispatch(Job {
                     worker: name,
                     entrypoint,
                     request,
                     info,
                     reply: tx,
-                    gone: None,
+                    gone: Some(gone),
                     cpu_ns: Default::default(),
                 });
-                OpResult::WorkerFetch(rx.await.unwrap_or_else(|_| {
+                let result = rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {
                         outcome: Outcome::Internal,
                         message: "the called Worker went away".into(),
                     })
-                }))
+                });
+                let _ = done.send(crate::pool::Settled::Answered);
+                OpResult::WorkerFetch(result)
             }))
         }
     }
@@ -425,6 +431,7 @@ pub(crate) fn op_response_error(
         };
         let reply = st.requests.borrow_mut().get_mut(&id).and_then(|p| p.reply.take());
         if let Some(reply) = reply {
+            st.start_grace(id);
             pass_through(&st, request, info, reply);
             return;
         }
@@ -487,15 +494,17 @@ pub(crate) fn op_request_pass_through(
     }
 }
 
-/// The request is over (response sent, `waitUntil` settled): `(requestId)`.
+/// The request is over (response sent, `waitUntil` settled): `(requestId)`
+/// → the ids of its ops still pending, now aborted: JS drops their
+/// callbacks (a timer of a finished request never fires).
 pub(crate) fn op_request_done(
     scope: &mut v8::PinScope,
     args: v8::FunctionCallbackArguments,
-    _rv: v8::ReturnValue<v8::Value>,
+    mut rv: v8::ReturnValue<v8::Value>,
 ) {
     let Some(st) = state(scope) else { return };
     let id = args.get(0).uint32_value(scope).unwrap_or(0);
     st.fail(id, Outcome::Exception, "the handler finished without a response");
-    st.requests.borrow_mut().remove(&id);
-    st.release_owned_by(id);
+    let dropped = st.end_request(id);
+    rv.set(super::u32_array(scope, &dropped).into());
 }

@@ -319,6 +319,7 @@ impl WorkerIsolate {
             entrypoint,
             gone,
             cpu_ns,
+            depth,
             ..
         } = job;
         let has_body = !matches!(request.body, Body::Empty);
@@ -339,6 +340,7 @@ impl WorkerIsolate {
                 )),
                 pass_through: false,
                 abandoned: false,
+                depth,
                 _live: crate::pool::LiveRequest::new(&st.env.shared.live_requests),
                 original: Some(Original {
                     method: request.method.clone(),

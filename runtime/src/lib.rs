@@ -29,6 +29,14 @@ use tokio::sync::{mpsc, oneshot};
 use crate::pool::{Job, Msg, Shared};
 use crate::spec::WorkerSpec;
 
+/// The most Workers one request may pass through in a chain of
+/// Worker-to-Worker calls (service bindings, a Worker calling itself),
+/// counting the first. The call that would go deeper fails at once: its
+/// `fetch()` rejects with an `Error` naming this limit, and the observer's
+/// [`Observer::depth_exceeded`] counts it. Cloudflare's hosted platform
+/// cuts such chains at the same depth.
+pub const MAX_WORKER_DEPTH: u32 = 32;
+
 /// Settings of the isolate threads.
 #[derive(Debug, Clone, Default)]
 pub struct PoolOptions {
@@ -296,6 +304,7 @@ impl WorkerPool {
             reply: tx,
             gone: Some(gone),
             cpu_ns: cpu_ns.clone(),
+            depth: 1,
         };
         if self.inner.threads.get(i).map(|t| t.send(Msg::Job(job)).is_ok()) != Some(true) {
             return Err(WorkerFailure {

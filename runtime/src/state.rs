@@ -52,6 +52,9 @@ pub(crate) struct Pending {
     /// The caller stopped waiting (client gone, wall-time limit): the
     /// request is dropped once none of its own ops is pending.
     pub(crate) abandoned: bool,
+    /// Workers in the chain of calls that led here, this one included (1
+    /// for a request from the proxy).
+    pub(crate) depth: u32,
     /// Counts this request in `WorkerPool::live_requests` while it exists.
     pub(crate) _live: crate::pool::LiveRequest,
 }

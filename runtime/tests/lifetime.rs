@@ -1,6 +1,7 @@
 //! A request owns what it starts: its timers, subrequests and body reads
 //! end with it (once answered and its `waitUntil` work settled, or past the
-//! grace period), even with many requests interleaved on one isolate.
+//! grace period), even with many requests interleaved on one isolate. And
+//! the depth of Worker-to-Worker calls is capped.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -222,4 +223,27 @@ async fn subrequests_and_body_reads_of_an_answered_request_are_cancelled() {
         .unwrap()
         .forget();
     assert_eq!(until_no_live_requests(&pool).await, 0);
+}
+
+#[tokio::test]
+async fn worker_to_worker_calls_are_cut_at_the_depth_cap() {
+    let mut w = module_worker(
+        "export default { async fetch(req, env) {
+            const depth = Number(req.headers.get('x-depth') ?? '1');
+            if (depth >= 100) return new Response('reached ' + depth);
+            try {
+                const r = await env.SELF.fetch('http://self/', { headers: { 'x-depth': String(depth + 1) } });
+                return new Response(await r.text());
+            } catch (e) {
+                return new Response('cut at ' + depth + ': ' + e.name + ': ' + e.message);
+            }
+        } }",
+    );
+    w.bindings = vec![service_binding("SELF", "w")];
+    let h = start(config(vec![("w", w)]), 1);
+    let body = text(&h, "http://x/").await;
+    assert!(body.starts_with("cut at 32: Error: "), "{body}");
+    assert!(body.contains("depth limit of 32"), "{body}");
+    assert_eq!(h.recorder.depth_exceeded.lock().unwrap().clone(), ["w"]);
+    assert_eq!(until_no_live_requests(&h.pool).await, 0);
 }

@@ -43,12 +43,16 @@ fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Re
 /// The permit is held until the response headers arrive (or the call
 /// fails); bodies stream without one, so a Worker that leaves a response
 /// body unread cannot block its own later subrequests.
+///
+/// `depth` is the depth of the calling request; a Worker called here runs
+/// one deeper (the caller checks [`crate::MAX_WORKER_DEPTH`]).
 pub(crate) fn send_to(
     st: &Rc<State>,
     target: &Target,
     request: Request,
     info: RequestInfo,
     slots: Option<Arc<Semaphore>>,
+    depth: u32,
 ) -> Result<u32, String> {
     let permit = async move {
         match slots {
@@ -88,6 +92,7 @@ pub(crate) fn send_to(
                     reply: tx,
                     gone: Some(gone),
                     cpu_ns: Default::default(),
+                    depth: depth + 1,
                 });
                 let result = rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {
@@ -122,11 +127,25 @@ pub(crate) fn op_fetch_send(
             }
         }
     };
-    let (info, slots) = match st.current.get() {
+    let (info, slots, depth) = match st.current.get() {
         Some(id) => {
             let mut reqs = st.requests.borrow_mut();
             match reqs.get_mut(&id) {
                 Some(p) => {
+                    if matches!(target, Target::Worker(..)) && p.depth >= crate::MAX_WORKER_DEPTH {
+                        let depth = p.depth;
+                        drop(reqs);
+                        tracing::warn!(target: "isoproxy::worker", worker = %st.spec.name, depth, "Worker-to-Worker call refused: depth limit reached");
+                        st.env.shared.observer.depth_exceeded(&st.spec.name);
+                        throw_error(
+                            scope,
+                            &format!(
+                                "Worker call depth limit of {} exceeded: this request already passed through {depth} Workers (service bindings calling Workers, or a Worker calling itself)",
+                                crate::MAX_WORKER_DEPTH
+                            ),
+                        );
+                        return;
+                    }
                     p.subrequests += 1;
                     if p.subrequests > st.spec.limits().subrequests {
                         drop(reqs);
@@ -139,12 +158,12 @@ pub(crate) fn op_fetch_send(
                         );
                         return;
                     }
-                    (p.info.clone(), Some(p.subrequest_slots.clone()))
+                    (p.info.clone(), Some(p.subrequest_slots.clone()), p.depth)
                 }
-                None => (RequestInfo::default(), None),
+                None => (RequestInfo::default(), None, 1),
             }
         }
-        None => (RequestInfo::default(), None),
+        None => (RequestInfo::default(), None, 1),
     };
     let method = string(scope, args.get(1));
     let Ok(method) = Method::from_bytes(method.as_bytes()) else {
@@ -172,7 +191,7 @@ pub(crate) fn op_fetch_send(
         headers,
         body,
     };
-    match send_to(&st, &target, request, info, slots) {
+    match send_to(&st, &target, request, info, slots, depth) {
         Ok(op) => rv.set_uint32(op),
         Err(e) => throw_type_error(scope, &e),
     }
@@ -402,11 +421,11 @@ pub(crate) fn op_response_error(
     let original = {
         let mut reqs = st.requests.borrow_mut();
         match reqs.get_mut(&id) {
-            Some(p) if p.pass_through && p.reply.is_some() => p.original.take().map(|o| (o, p.info.clone())),
+            Some(p) if p.pass_through && p.reply.is_some() => p.original.take().map(|o| (o, p.info.clone(), p.depth)),
             _ => None,
         }
     };
-    if let Some((o, info)) = original {
+    if let Some((o, info, depth)) = original {
         // A body that JS has read (even in part), forwarded or teed cannot be
         // re-sent whole: answer 500 rather than pass on a truncated request.
         let body = match o.body_rid {
@@ -432,17 +451,18 @@ pub(crate) fn op_response_error(
         let reply = st.requests.borrow_mut().get_mut(&id).and_then(|p| p.reply.take());
         if let Some(reply) = reply {
             st.start_grace(id);
-            pass_through(&st, request, info, reply);
+            pass_through(&st, request, info, reply, depth);
             return;
         }
     }
     st.fail(id, Outcome::Exception, format!("uncaught exception: {message}"));
 }
 
-fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crate::state::Reply) {
+fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crate::state::Reply, depth: u32) {
     let target = st.spec.global_outbound.clone();
     let outbound = st.env.shared.outbound.clone();
     let env = st.env.clone();
+    let worker = st.spec.name.clone();
     st.env
         .shared
         .observer
@@ -453,6 +473,16 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
                 outcome: Outcome::Exception,
                 message: format!("passThroughOnException: {e}"),
             }),
+            Target::Worker(_, _) if depth >= crate::MAX_WORKER_DEPTH => {
+                env.shared.observer.depth_exceeded(&worker);
+                Err(WorkerFailure {
+                    outcome: Outcome::Exception,
+                    message: format!(
+                        "passThroughOnException: Worker call depth limit of {} exceeded",
+                        crate::MAX_WORKER_DEPTH
+                    ),
+                })
+            }
             Target::Worker(name, entrypoint) => {
                 let (tx, rx) = oneshot::channel();
                 env.dispatch(Job {
@@ -463,6 +493,7 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
                     reply: tx,
                     gone: None,
                     cpu_ns: Default::default(),
+                    depth: depth + 1,
                 });
                 rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {

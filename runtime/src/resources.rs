@@ -8,10 +8,11 @@
 //! (at the Worker's global scope) belong to the isolate and stay.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use tokio::task::AbortHandle;
 
-use crate::api::{Body, BodySender};
+use crate::api::{Body, BodyError, BodySender};
 
 /// A resource JS refers to by number.
 pub(crate) enum Resource {
@@ -152,7 +153,19 @@ impl Table {
     /// Drop everything request `id` owns: its resources, and its ops, whose
     /// tasks are aborted.
     pub(crate) fn release(&mut self, id: u32) -> Released {
-        self.resources.retain(|_, e| e.owner != Some(id));
+        self.resources.retain(|_, e| {
+            if e.owner != Some(id) {
+                return true;
+            }
+            if let Resource::Writer(tx) = &e.resource {
+                // A body JS was still writing ends in an error, not as if
+                // it were complete.
+                let _ = tx.try_send(Err(BodyError(Arc::from(
+                    "the request ended before its body was complete",
+                ))));
+            }
+            false
+        });
         let mut released = Released::default();
         for op in self.ops_of.remove(&id).unwrap_or_default() {
             if let Some((_, task)) = self.ops.remove(&op) {

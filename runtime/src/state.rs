@@ -242,8 +242,9 @@ impl State {
         ops
     }
 
-    /// Request `id` got its answer (or lost its caller): from now on it may
-    /// go on for `waitUntil` work for at most the Worker's grace period.
+    /// Request `id` has sent its whole response (or lost its caller): from
+    /// now on it may go on for `waitUntil` work for at most the Worker's
+    /// grace period.
     pub(crate) fn start_grace(&self, id: u32) {
         let grace = Duration::from_millis(self.spec.limits().wait_until_ms as u64);
         self.next_grace_end();
@@ -299,7 +300,6 @@ impl State {
             let cpu = p.cpu;
             (reply, cpu)
         };
-        self.start_grace(id);
         let cpu = match self.requests.borrow().get(&id) {
             Some(p) => {
                 let cpu = self.cpu_of(id, p);

@@ -139,6 +139,32 @@ async fn wait_until_past_its_grace_period_ends_the_request() {
     assert_eq!(lines, ["log: fired within the grace period"]);
 }
 
+#[tokio::test]
+async fn a_body_streamed_from_js_outlasts_the_grace_period() {
+    // The grace period starts when the response is complete, body
+    // included: a body that JS produces for longer than `waitUntilMs` is
+    // sent whole, and the request ends after it.
+    let mut w = module_worker(
+        "export default { async fetch(req, env, ctx) {
+            let n = 0;
+            const body = new ReadableStream({
+                async pull(c) {
+                    await new Promise((r) => setTimeout(r, 50));
+                    if (++n > 6) c.close(); else c.enqueue(new TextEncoder().encode('chunk' + n + ' '));
+                },
+            });
+            return new Response(body);
+        } }",
+    );
+    w.limits.wait_until_ms = 100;
+    let h = start(config(vec![("w", w)]), 1);
+    assert_eq!(
+        text(&h, "http://x/").await,
+        "chunk1 chunk2 chunk3 chunk4 chunk5 chunk6 "
+    );
+    assert_eq!(until_no_live_requests(&h.pool).await, 0);
+}
+
 /// An `Outbound` whose calls never answer; counts calls dropped unfinished.
 struct Hanging {
     started: tokio::sync::Semaphore,

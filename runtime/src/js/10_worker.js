@@ -133,14 +133,20 @@
     if (abort && request !== undefined) internal.signalAbort(request.signal, new DOMException("The client disconnected", "AbortError"));
   };
 
-  // Finish invocation `id` once `done` and every waitUntil promise settled.
+  // Finish invocation `id` once `done` (the response, body included) and
+  // every waitUntil promise settled; Rust ends it anyway at its grace
+  // period after `done`.
   function finish(id, done, waits) {
     const settle = (n) => Promise.allSettled(waits.slice(0)).then(() => {
       if (waits.length > n) return settle(waits.length);
       live.delete(id);
       internal.dropOps(ops.request_done(id));
     });
-    done.then(() => settle(waits.length), () => settle(waits.length));
+    const responded = () => {
+      ops.request_responded(id);
+      return settle(waits.length);
+    };
+    done.then(responded, responded);
   }
 
   function fail(id, e) {

@@ -450,7 +450,6 @@ pub(crate) fn op_response_error(
         };
         let reply = st.requests.borrow_mut().get_mut(&id).and_then(|p| p.reply.take());
         if let Some(reply) = reply {
-            st.start_grace(id);
             pass_through(&st, request, info, reply, depth);
             return;
         }
@@ -523,6 +522,19 @@ pub(crate) fn op_request_pass_through(
     if let Some(p) = reqs.get_mut(&id) {
         p.pass_through = true;
     }
+}
+
+/// The response is complete, its body included (or the handler failed):
+/// `(requestId)`. From now on the request may go on for its `waitUntil`
+/// work for at most the Worker's grace period.
+pub(crate) fn op_request_responded(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let id = args.get(0).uint32_value(scope).unwrap_or(0);
+    st.start_grace(id);
 }
 
 /// The request is over (response sent, `waitUntil` settled): `(requestId)`

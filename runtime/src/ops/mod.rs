@@ -66,6 +66,7 @@ ops_table! {
     "response_send" => fetch::op_response_send,
     "response_error" => fetch::op_response_error,
     "request_pass_through" => fetch::op_request_pass_through,
+    "request_responded" => fetch::op_request_responded,
     "request_done" => fetch::op_request_done,
 }
 

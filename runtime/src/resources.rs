@@ -41,8 +41,9 @@ pub(crate) struct Released {
 #[derive(Default)]
 pub(crate) struct Table {
     resources: HashMap<u32, Entry>,
-    /// Bodies whose read was in flight when JS closed them.
-    closed_while_read: HashSet<u32>,
+    /// Bodies whose read was in flight when JS closed them, with the
+    /// request that closed them (an aborted read never comes back).
+    closed_while_read: HashMap<u32, Option<u32>>,
     /// Ops in flight: op id → the task to abort and its owner.
     ops: HashMap<u32, (Option<u32>, AbortHandle)>,
     /// Ops in flight by owning request.
@@ -57,7 +58,7 @@ impl Table {
 
     /// Put back a body whose read completed, unless JS closed it meanwhile.
     pub(crate) fn put_back(&mut self, rid: u32, owner: Option<u32>, resource: Resource) {
-        if self.closed_while_read.remove(&rid) {
+        if self.closed_while_read.remove(&rid).is_some() {
             return;
         }
         self.insert(rid, owner, resource);
@@ -95,9 +96,10 @@ impl Table {
     }
 
     /// Drop a resource (or, if a read has it, drop it when the read ends).
-    pub(crate) fn close(&mut self, rid: u32) {
+    /// `by` is the request closing it.
+    pub(crate) fn close(&mut self, rid: u32, by: Option<u32>) {
         if self.resources.remove(&rid).is_none() {
-            self.closed_while_read.insert(rid);
+            self.closed_while_read.insert(rid, by);
         }
     }
 
@@ -166,6 +168,7 @@ impl Table {
             }
             false
         });
+        self.closed_while_read.retain(|_, by| *by != Some(id));
         let mut released = Released::default();
         for op in self.ops_of.remove(&id).unwrap_or_default() {
             if let Some((_, task)) = self.ops.remove(&op) {

@@ -50,7 +50,8 @@ pub(crate) struct Pending {
     pub(crate) pass_through: bool,
     pub(crate) original: Option<Original>,
     /// The caller stopped waiting (client gone, wall-time limit): the
-    /// request is dropped once none of its own ops is pending.
+    /// request is dropped once none of its own ops is pending, or at the
+    /// end of its grace period.
     pub(crate) abandoned: bool,
     /// Workers in the chain of calls that led here, this one included (1
     /// for a request from the proxy).
@@ -185,7 +186,7 @@ impl State {
 
     /// Drop a resource (or remember to drop it when its read comes back).
     pub(crate) fn close(&self, rid: u32) {
-        self.table.borrow_mut().close(rid);
+        self.table.borrow_mut().close(rid, self.current.get());
     }
 
     /// A body whose read ended: forget any pending cancellation of it.

@@ -252,6 +252,35 @@ async fn subrequests_and_body_reads_of_an_answered_request_are_cancelled() {
 }
 
 #[tokio::test]
+async fn a_worker_called_by_a_request_that_ended_is_canceled() {
+    // '/front' calls '/back' through a service binding and answers without
+    // waiting for it; when '/front' ends, its call is aborted and '/back'
+    // sees its caller go away (its signal aborts), as a client going away.
+    let mut w = module_worker(
+        "let backStarted = null;
+        export default { async fetch(req, env) {
+            if (new URL(req.url).pathname === '/back') {
+                const keep = setTimeout(() => {}, 1e9);
+                req.signal.addEventListener('abort', () => { clearTimeout(keep); console.log('back: aborted'); });
+                backStarted();
+                return new Promise(() => {});
+            }
+            const started = new Promise((r) => { backStarted = r; });
+            env.SELF.fetch('http://w/back').catch(() => {});
+            await started;
+            return new Response('front answered');
+        } }",
+    );
+    w.bindings = vec![service_binding("SELF", "w")];
+    let h = start(config(vec![("w", w)]), 1);
+    assert_eq!(text(&h, "http://x/front").await, "front answered");
+    assert_eq!(until_no_live_requests(&h.pool).await, 0);
+    assert_eq!(h.recorder.console.lock().unwrap().clone(), ["log: back: aborted"]);
+    let outcomes: Vec<_> = h.recorder.invocations.lock().unwrap().iter().map(|(_, o)| *o).collect();
+    assert!(outcomes.contains(&isoproxy_runtime::Outcome::Canceled), "{outcomes:?}");
+}
+
+#[tokio::test]
 async fn worker_to_worker_calls_are_cut_at_the_depth_cap() {
     let mut w = module_worker(
         "export default { async fetch(req, env) {

@@ -214,9 +214,12 @@ impl WorkerPool {
     }
 
     /// Requests the isolates still hold: answered or not, until their
-    /// JavaScript is done with them (`waitUntil` included). A request whose
-    /// caller stopped waiting (client gone, wall-time limit) is dropped as
-    /// soon as none of its own operations is pending.
+    /// JavaScript is done with them (`waitUntil` included), at most the
+    /// Worker's `waitUntilMs` after the response is complete. A request
+    /// whose caller stopped waiting (client gone, wall-time limit) is
+    /// dropped as soon as none of its own operations is pending, and at
+    /// most `waitUntilMs` later. What a request started and left pending
+    /// (timers, subrequests, body reads) is cancelled when it goes.
     pub fn live_requests(&self) -> usize {
         self.inner.live_requests.load(Ordering::SeqCst)
     }

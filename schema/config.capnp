@@ -532,6 +532,13 @@ struct WorkerLimits {
 
   maxBufferedBodyBytes @6 :UInt64 = 134217728;
   # Largest body `text()`, `json()` or `arrayBuffer()` will read into memory.
+
+  waitUntilMs @7 :UInt32 = 30000;
+  # How long a request may go on after its response (or after its client
+  # went away) for work passed to `ctx.waitUntil()`, as workerd's 30 seconds.
+  # A request ends when its response is done and its `waitUntil` promises
+  # have settled, or when this time has passed; then its timers,
+  # subrequests and body reads still pending are cancelled and never run.
 }
 
 # ---------------------------------------------------------------------------

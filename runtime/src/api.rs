@@ -167,6 +167,10 @@ pub trait Observer: Send + Sync + 'static {
     /// `error`). The runtime also logs it through `tracing` (target
     /// `isoproxy::worker`); this hook exists for tests and tools.
     fn console(&self, _worker: &str, _level: &str, _message: &str) {}
+    /// Worker `worker` tried to call a Worker (through a service binding)
+    /// from a request already [`crate::MAX_WORKER_DEPTH`] Workers deep; the
+    /// call was refused.
+    fn depth_exceeded(&self, _worker: &str) {}
 }
 
 /// An observer that ignores everything.

@@ -15,8 +15,9 @@ use crate::api::Body;
 use crate::modules;
 use crate::ops;
 use crate::pool::{thread_cpu, Job, ThreadEnv};
+use crate::resources::Resource;
 use crate::spec::WorkerSpec;
-use crate::state::{Completion, OpResult, Original, Pending, Resource, State};
+use crate::state::{Completion, OpResult, Original, Pending, State};
 use crate::Outcome;
 
 /// The JS glue, in load order.
@@ -153,6 +154,10 @@ impl WorkerIsolate {
             let context = v8::Context::new(hs, Default::default());
             let scope = &mut v8::ContextScope::new(hs, context);
             context.set_slot(state.clone());
+            // What the glue and the Worker's top level start belongs to no
+            // request.
+            let tag = ops::request_tag(scope, None);
+            scope.set_continuation_preserved_embedder_data(tag);
             (|| -> Result<_, String> {
                 if !from_snapshot {
                     ops::install(scope).ok_or("installing ops failed")?;
@@ -276,6 +281,9 @@ impl WorkerIsolate {
             v8::scope!(let hs, isolate);
             let context = v8::Local::new(hs, &self.context);
             let scope = &mut v8::ContextScope::new(hs, context);
+            // Promise continuations created from here on carry `request`.
+            let tag = ops::request_tag(scope, request);
+            scope.set_continuation_preserved_embedder_data(tag);
             f(scope, &self.dispatch, &self.complete);
             scope.perform_microtask_checkpoint();
         }
@@ -311,6 +319,7 @@ impl WorkerIsolate {
             entrypoint,
             gone,
             cpu_ns,
+            depth,
             ..
         } = job;
         let has_body = !matches!(request.body, Body::Empty);
@@ -331,6 +340,7 @@ impl WorkerIsolate {
                 )),
                 pass_through: false,
                 abandoned: false,
+                depth,
                 _live: crate::pool::LiveRequest::new(&st.env.shared.live_requests),
                 original: Some(Original {
                     method: request.method.clone(),
@@ -401,12 +411,27 @@ impl WorkerIsolate {
         if !self.state.cancel(id, report) {
             return None;
         }
-        self.forget(id, true)
+        self.forget(id, true, Vec::new())
+    }
+
+    /// End the requests whose grace period after their response (or after
+    /// their caller left) is over, whatever they still wait for.
+    pub(crate) fn end_past_grace(&mut self) -> Option<Breach> {
+        let due = self.state.past_grace(tokio::time::Instant::now());
+        for id in due {
+            tracing::debug!(target: "isoproxy::worker", worker = %self.state.spec.name, limit_ms = self.state.spec.limits().wait_until_ms, "the request's waitUntil work is past its grace period; ending it");
+            let dropped = self.state.end_request(id);
+            if let Some(breach) = self.forget(id, false, dropped) {
+                return Some(breach);
+            }
+        }
+        None
     }
 
     /// Tell the glue to forget request `id` (aborting its signal first if
-    /// `abort`).
-    fn forget(&mut self, id: u32, abort: bool) -> Option<Breach> {
+    /// `abort`) and the callbacks of its ops in `dropped`, which were
+    /// aborted.
+    fn forget(&mut self, id: u32, abort: bool, dropped: Vec<u32>) -> Option<Breach> {
         let cancel = self.cancel.clone();
         let worker = self.state.spec.name.clone();
         self.enter(Some(id), |scope, _, _| {
@@ -415,7 +440,8 @@ impl WorkerIsolate {
             let undefined: v8::Local<v8::Value> = v8::undefined(tc).into();
             let idv = v8::Integer::new_from_unsigned(tc, id).into();
             let abortv = v8::Boolean::new(tc, abort).into();
-            f.call(tc, undefined, &[idv, abortv]);
+            let dropped = ops::u32_array(tc, &dropped).into();
+            f.call(tc, undefined, &[idv, abortv, dropped]);
             if tc.has_caught() && !tc.has_terminated() {
                 let (msg, stack) = {
                     let e = tc.exception();
@@ -433,11 +459,11 @@ impl WorkerIsolate {
             return self.cancel(id, *report);
         }
         let st = self.state.clone();
-        st.in_flight.set(st.in_flight.get().saturating_sub(1));
         let Completion { op, request, result } = c;
-        st.op_done(op);
-        if let OpResult::Timer = result {
-            st.timers.borrow_mut().remove(&op);
+        if !st.op_done(op) {
+            // Cancelled after its task had finished (a cleared timer, or
+            // the op of a request that ended): nobody waits for it.
+            return None;
         }
         let request = request.filter(|id| st.requests.borrow().contains_key(id));
         self.enter(request, |scope, _, complete| {
@@ -506,8 +532,8 @@ impl WorkerIsolate {
         let ids: Vec<u32> = self.state.requests.borrow().keys().copied().collect();
         for id in ids {
             self.state.fail(id, outcome, message);
+            self.state.end_request(id);
         }
-        self.state.requests.borrow_mut().clear();
     }
 
     /// Fail requests that can no longer get a response: nothing is pending
@@ -532,7 +558,7 @@ impl WorkerIsolate {
                 p.abandoned = true;
                 self.state.maybe_abandoned.set(true);
             }
-            self.forget(id, false);
+            self.forget(id, false, Vec::new());
         }
         self.state.reap_abandoned();
     }
@@ -583,6 +609,7 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
     env.shared.observer.isolates_changed(&spec.name, 1);
     let mut retiring = false;
     loop {
+        let grace_over = w.state.next_grace_end();
         let breach = tokio::select! {
             biased;
             Some(c) = crx.recv() => w.complete(c),
@@ -590,6 +617,7 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
                 Some(job) => w.start(job),
                 None => { retiring = true; None }
             },
+            () = sleep_until(grace_over), if grace_over.is_some() => w.end_past_grace(),
         };
         match breach {
             Some(Breach::Heap) => {
@@ -631,8 +659,7 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
                         // Its JavaScript was terminated and will never report
                         // the request done: forget it here, or the retiring
                         // isolate stays busy (and allocated) forever.
-                        w.state.requests.borrow_mut().remove(&id);
-                        w.state.release_owned_by(id);
+                        w.state.end_request(id);
                     }
                 }
                 if !failed {
@@ -656,6 +683,14 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
     }
     drop(w);
     env.shared.observer.isolates_changed(&spec.name, -1);
+}
+
+/// Sleep until `at` (forever if `None`).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Hand the jobs queued for a retiring isolate to its successor.

@@ -11,6 +11,7 @@ mod isolate;
 mod modules;
 mod ops;
 mod pool;
+mod resources;
 mod snapshot;
 mod spec;
 mod state;
@@ -27,6 +28,14 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::pool::{Job, Msg, Shared};
 use crate::spec::WorkerSpec;
+
+/// The most Workers one request may pass through in a chain of
+/// Worker-to-Worker calls (service bindings, a Worker calling itself),
+/// counting the first. The call that would go deeper fails at once: its
+/// `fetch()` rejects with an `Error` naming this limit, and the observer's
+/// [`Observer::depth_exceeded`] counts it. Cloudflare's hosted platform
+/// cuts such chains at the same depth.
+pub const MAX_WORKER_DEPTH: u32 = 32;
 
 /// Settings of the isolate threads.
 #[derive(Debug, Clone, Default)]
@@ -205,9 +214,12 @@ impl WorkerPool {
     }
 
     /// Requests the isolates still hold: answered or not, until their
-    /// JavaScript is done with them (`waitUntil` included). A request whose
-    /// caller stopped waiting (client gone, wall-time limit) is dropped as
-    /// soon as none of its own operations is pending.
+    /// JavaScript is done with them (`waitUntil` included), at most the
+    /// Worker's `waitUntilMs` after the response is complete. A request
+    /// whose caller stopped waiting (client gone, wall-time limit) is
+    /// dropped as soon as none of its own operations is pending, and at
+    /// most `waitUntilMs` later. What a request started and left pending
+    /// (timers, subrequests, body reads) is cancelled when it goes.
     pub fn live_requests(&self) -> usize {
         self.inner.live_requests.load(Ordering::SeqCst)
     }
@@ -295,6 +307,7 @@ impl WorkerPool {
             reply: tx,
             gone: Some(gone),
             cpu_ns: cpu_ns.clone(),
+            depth: 1,
         };
         if self.inner.threads.get(i).map(|t| t.send(Msg::Job(job)).is_ok()) != Some(true) {
             return Err(WorkerFailure {

@@ -38,6 +38,10 @@ pub(crate) struct Job {
     /// JavaScript CPU time (ns) spent on the request so far; kept up to date
     /// by the isolate, and final before `reply` is sent.
     pub(crate) cpu_ns: Arc<AtomicU64>,
+    /// Workers in the chain of calls this request makes, itself included:
+    /// 1 from the proxy, one more per Worker-to-Worker call (at most
+    /// [`crate::MAX_WORKER_DEPTH`]).
+    pub(crate) depth: u32,
 }
 
 /// How the caller's wait for a reply ended (when it did not just go away).

@@ -1,11 +1,11 @@
-//! The Rust-side state of one isolate: its resources (bodies, body writers),
-//! the requests in flight, and the completions of asynchronous operations.
+//! The Rust-side state of one isolate: the requests in flight, what they
+//! own (see `resources`), and the completions of asynchronous operations.
 //!
 //! The state lives in an `Rc` in a context slot so that ops (called from JS
 //! on the isolate's thread) and the isolate's event loop share it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,28 +13,16 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method};
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Instant;
 
 use crate::api::{Body, BodyError, BodySender, OutboundError, RequestInfo, Response};
 use crate::pool::ThreadEnv;
+use crate::resources::{Released, Resource, Table};
 use crate::spec::WorkerSpec;
 use crate::WorkerFailure;
 
 /// Reply channel of one Worker invocation.
 pub(crate) type Reply = oneshot::Sender<Result<Response, WorkerFailure>>;
-
-/// A resource JS refers to by number.
-pub(crate) enum Resource {
-    /// A body that can be read, forwarded or teed.
-    Body(Body),
-    /// The writing end of a body that JS produces.
-    Writer(BodySender),
-}
-
-/// A resource table entry with the request that owns it.
-pub(crate) struct Entry {
-    pub(crate) owner: Option<u32>,
-    pub(crate) resource: Resource,
-}
 
 /// The downstream request as it arrived, kept for `passThroughOnException`.
 pub(crate) struct Original {
@@ -62,8 +50,12 @@ pub(crate) struct Pending {
     pub(crate) pass_through: bool,
     pub(crate) original: Option<Original>,
     /// The caller stopped waiting (client gone, wall-time limit): the
-    /// request is dropped once none of its own ops is pending.
+    /// request is dropped once none of its own ops is pending, or at the
+    /// end of its grace period.
     pub(crate) abandoned: bool,
+    /// Workers in the chain of calls that led here, this one included (1
+    /// for a request from the proxy).
+    pub(crate) depth: u32,
     /// Counts this request in `WorkerPool::live_requests` while it exists.
     pub(crate) _live: crate::pool::LiveRequest,
 }
@@ -95,6 +87,12 @@ pub(crate) enum OpResult {
     Canceled { report: bool },
 }
 
+/// Requests past their response (or given up by their caller) and the time
+/// at which they end whatever is still pending, in time order: every
+/// request of an isolate gets the same grace period.
+#[derive(Default)]
+pub(crate) struct Deadlines(VecDeque<(Instant, u32)>);
+
 /// A finished async op: which JS promise, on behalf of which request.
 pub(crate) struct Completion {
     pub(crate) op: u32,
@@ -108,18 +106,17 @@ pub(crate) struct State {
     pub(crate) env: Rc<ThreadEnv>,
     pub(crate) completions: mpsc::UnboundedSender<Completion>,
     next_id: Cell<u32>,
-    resources: RefCell<HashMap<u32, Entry>>,
-    /// Bodies whose read was in flight when JS cancelled them.
-    cancelled: RefCell<HashSet<u32>>,
+    /// Resources and ops, with the requests that own them.
+    table: RefCell<Table>,
+    /// When answered requests stop waiting for their `waitUntil` work.
+    deadlines: RefCell<Deadlines>,
     pub(crate) requests: RefCell<HashMap<u32, Pending>>,
-    /// The request on whose behalf JS runs right now.
+    /// The request on whose behalf JS runs right now: the request entered,
+    /// or, inside an op, the request the running JS continues (see
+    /// `ops::state`).
     pub(crate) current: Cell<Option<u32>>,
     /// Async ops started and not completed yet.
     pub(crate) in_flight: Cell<u32>,
-    /// Timer tasks, to abort them on `clearTimeout`.
-    pub(crate) timers: RefCell<HashMap<u32, tokio::task::JoinHandle<()>>>,
-    /// Pending ops started on behalf of a request: op id → request id.
-    pub(crate) op_owners: RefCell<HashMap<u32, u32>>,
     /// Some request may be abandoned (see `reap_abandoned`).
     pub(crate) maybe_abandoned: Cell<bool>,
     /// Thread CPU time when the current entry into JS began.
@@ -137,13 +134,11 @@ impl State {
             env,
             completions,
             next_id: Cell::new(1),
-            resources: RefCell::new(HashMap::new()),
-            cancelled: RefCell::new(HashSet::new()),
+            table: RefCell::new(Table::default()),
+            deadlines: RefCell::new(Deadlines::default()),
             requests: RefCell::new(HashMap::new()),
             current: Cell::new(None),
             in_flight: Cell::new(0),
-            timers: RefCell::new(HashMap::new()),
-            op_owners: RefCell::new(HashMap::new()),
             maybe_abandoned: Cell::new(false),
             entry_cpu_start: Cell::new(Duration::ZERO),
         }
@@ -159,42 +154,18 @@ impl State {
     /// Store a resource owned by the current request.
     pub(crate) fn add(&self, resource: Resource) -> u32 {
         let rid = self.next_id();
-        self.resources.borrow_mut().insert(
-            rid,
-            Entry {
-                owner: self.current.get(),
-                resource,
-            },
-        );
+        self.table.borrow_mut().insert(rid, self.current.get(), resource);
         rid
     }
 
     /// Store a resource under a given id (a body coming back from a read).
     pub(crate) fn put_back(&self, rid: u32, owner: Option<u32>, resource: Resource) {
-        if self.cancelled.borrow_mut().remove(&rid) {
-            return;
-        }
-        self.resources.borrow_mut().insert(rid, Entry { owner, resource });
+        self.table.borrow_mut().put_back(rid, owner, resource);
     }
 
     /// Take a body out of the table.
     pub(crate) fn take_body(&self, rid: u32) -> Option<(Option<u32>, Body)> {
-        let taken = {
-            let mut table = self.resources.borrow_mut();
-            match table.get(&rid) {
-                Some(Entry {
-                    resource: Resource::Body(_),
-                    ..
-                }) => match table.remove(&rid) {
-                    Some(Entry {
-                        owner,
-                        resource: Resource::Body(b),
-                    }) => Some((owner, b)),
-                    _ => None,
-                },
-                _ => None,
-            }
-        };
+        let taken = self.table.borrow_mut().take_body(rid);
         // The downstream request's own body: remember that it was touched.
         if let Some((Some(owner), _)) = &taken {
             if let Ok(mut reqs) = self.requests.try_borrow_mut() {
@@ -210,30 +181,32 @@ impl State {
 
     /// A clone of a writer's sender.
     pub(crate) fn writer(&self, rid: u32) -> Option<BodySender> {
-        match self.resources.borrow().get(&rid) {
-            Some(Entry {
-                resource: Resource::Writer(tx),
-                ..
-            }) => Some(tx.clone()),
-            _ => None,
-        }
+        self.table.borrow().writer(rid)
     }
 
     /// Drop a resource (or remember to drop it when its read comes back).
     pub(crate) fn close(&self, rid: u32) {
-        if self.resources.borrow_mut().remove(&rid).is_none() {
-            self.cancelled.borrow_mut().insert(rid);
-        }
+        self.table.borrow_mut().close(rid, self.current.get());
     }
 
     /// A body whose read ended: forget any pending cancellation of it.
     pub(crate) fn discard(&self, rid: u32) {
-        self.cancelled.borrow_mut().remove(&rid);
+        self.table.borrow_mut().discard(rid);
     }
 
-    /// An op completed or was cancelled: it no longer keeps its request.
-    pub(crate) fn op_done(&self, op: u32) {
-        self.op_owners.borrow_mut().remove(&op);
+    /// An op's completion arrived: it no longer keeps its request. False if
+    /// the op was cancelled meanwhile (its result goes nowhere).
+    pub(crate) fn op_done(&self, op: u32) -> bool {
+        self.in_flight.set(self.in_flight.get().saturating_sub(1));
+        self.table.borrow_mut().op_done(op)
+    }
+
+    /// Cancel one op (`clearTimeout`).
+    pub(crate) fn cancel_op(&self, op: u32) {
+        if self.table.borrow_mut().cancel_op(op) {
+            // No completion will come to count it down.
+            self.in_flight.set(self.in_flight.get().saturating_sub(1));
+        }
     }
 
     /// Drop abandoned requests that none of their own ops can resume, with
@@ -243,26 +216,71 @@ impl State {
             return Vec::new();
         }
         let dead: Vec<u32> = {
-            let owners = self.op_owners.borrow();
+            let table = self.table.borrow();
             self.requests
                 .borrow()
                 .iter()
-                .filter(|(id, p)| p.abandoned && !owners.values().any(|o| o == *id))
+                .filter(|(id, p)| p.abandoned && !table.has_ops(**id))
                 .map(|(id, _)| *id)
                 .collect()
         };
         for id in &dead {
-            self.requests.borrow_mut().remove(id);
-            self.release_owned_by(*id);
+            self.end_request(*id);
         }
         self.maybe_abandoned
             .set(self.requests.borrow().values().any(|p| p.abandoned));
         dead
     }
 
-    /// Drop every resource a finished request owned.
-    pub(crate) fn release_owned_by(&self, request: u32) {
-        self.resources.borrow_mut().retain(|_, e| e.owner != Some(request));
+    /// Request `id` is over: forget it and drop everything it owns (its
+    /// resources, and its ops, which are aborted). Returns the ops aborted,
+    /// whose callbacks JS is to drop.
+    pub(crate) fn end_request(&self, id: u32) -> Vec<u32> {
+        let pending = self.requests.borrow_mut().remove(&id);
+        let Released { ops, in_flight } = self.table.borrow_mut().release(id);
+        self.in_flight.set(self.in_flight.get().saturating_sub(in_flight));
+        drop(pending);
+        ops
+    }
+
+    /// Request `id` has sent its whole response (or lost its caller): from
+    /// now on it may go on for `waitUntil` work for at most the Worker's
+    /// grace period.
+    pub(crate) fn start_grace(&self, id: u32) {
+        let grace = Duration::from_millis(self.spec.limits().wait_until_ms as u64);
+        self.next_grace_end();
+        self.deadlines.borrow_mut().0.push_back((Instant::now() + grace, id));
+    }
+
+    /// When the grace period of a request still here ends next. Most
+    /// requests end by themselves right after their response; their
+    /// entries at the front go here, so that the queue stays short and an
+    /// idle isolate sets no timer.
+    pub(crate) fn next_grace_end(&self) -> Option<Instant> {
+        let mut deadlines = self.deadlines.borrow_mut();
+        if let Ok(reqs) = self.requests.try_borrow() {
+            while deadlines.0.front().is_some_and(|(_, r)| !reqs.contains_key(r)) {
+                deadlines.0.pop_front();
+            }
+        }
+        deadlines.0.front().map(|(at, _)| *at)
+    }
+
+    /// Requests whose grace period is over at `now` (and still here).
+    pub(crate) fn past_grace(&self, now: Instant) -> Vec<u32> {
+        let mut due = Vec::new();
+        let mut deadlines = self.deadlines.borrow_mut();
+        let reqs = self.requests.borrow();
+        while let Some((at, id)) = deadlines.0.front().copied() {
+            if at > now {
+                break;
+            }
+            deadlines.0.pop_front();
+            if reqs.contains_key(&id) {
+                due.push(id);
+            }
+        }
+        due
     }
 
     /// CPU time used by request `id` so far, the current entry included.
@@ -321,6 +339,7 @@ impl State {
             self.maybe_abandoned.set(true);
             p.cpu
         };
+        self.start_grace(id);
         if !report {
             return true;
         }
@@ -343,17 +362,10 @@ impl State {
         )
     }
 
-    /// Start an async op: returns its id; `fut` runs on the thread's local
-    /// task set and its result is delivered to the event loop.
+    /// Start an async op on behalf of the current request: returns its
+    /// id; `fut` runs on the thread's local task set and its result is
+    /// delivered to the event loop. The op ends with its request.
     pub(crate) fn spawn_op<F>(&self, fut: F) -> u32
-    where
-        F: std::future::Future<Output = OpResult> + 'static,
-    {
-        self.spawn_op_with_handle(fut).0
-    }
-
-    /// As [`State::spawn_op`], also returning the task's handle.
-    pub(crate) fn spawn_op_with_handle<F>(&self, fut: F) -> (u32, tokio::task::JoinHandle<()>)
     where
         F: std::future::Future<Output = OpResult> + 'static,
     {
@@ -361,13 +373,11 @@ impl State {
         let request = self.current.get();
         let tx = self.completions.clone();
         self.in_flight.set(self.in_flight.get() + 1);
-        if let Some(id) = request {
-            self.op_owners.borrow_mut().insert(op, id);
-        }
-        let handle = tokio::task::spawn_local(async move {
+        let task = tokio::task::spawn_local(async move {
             let result = fut.await;
             let _ = tx.send(Completion { op, request, result });
         });
-        (op, handle)
+        self.table.borrow_mut().add_op(op, request, task.abort_handle());
+        op
     }
 }

@@ -342,6 +342,9 @@ pub struct WorkerLimits {
     pub max_concurrent_subrequests: u32,
     /// Largest body read into memory by `text()` and friends.
     pub max_buffered_body_bytes: u64,
+    /// Milliseconds a request may go on after its response for
+    /// `waitUntil` work before what it left pending is cancelled.
+    pub wait_until_ms: u32,
 }
 
 impl Default for WorkerLimits {
@@ -354,6 +357,7 @@ impl Default for WorkerLimits {
             startup_ms: 1000,
             max_concurrent_subrequests: 6,
             max_buffered_body_bytes: 128 * 1024 * 1024,
+            wait_until_ms: 30_000,
         }
     }
 }

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub worker_cpu: HistogramVec,
     /// Live isolates by worker.
     pub worker_isolates: IntGaugeVec,
+    /// Worker-to-Worker calls refused at the depth limit, by calling worker.
+    pub worker_depth_exceeded: IntCounterVec,
     /// Requests refused by a Network's allow/deny rules.
     pub policy_denied: IntCounterVec,
     /// Config reloads by result (ok, error).
@@ -146,6 +148,11 @@ impl Metrics {
             CPU_BUCKETS,
         )?;
         let worker_isolates = gauge("isoproxy_worker_isolates", "Live V8 isolates, by worker.", &["worker"])?;
+        let worker_depth_exceeded = counter(
+            "isoproxy_worker_depth_exceeded_total",
+            "Worker-to-Worker calls refused because the request was already as deep as the call depth limit, by calling worker.",
+            &["worker"],
+        )?;
         let policy_denied = counter(
             "isoproxy_policy_denied_total",
             "Requests and tunnels refused by a Network's allow/deny rules, by service.",
@@ -188,6 +195,7 @@ impl Metrics {
             worker_invocations,
             worker_cpu,
             worker_isolates,
+            worker_depth_exceeded,
             policy_denied,
             config_reloads,
             config_generation,
@@ -247,6 +255,10 @@ impl isoproxy_runtime::Observer for Metrics {
 
     fn isolates_changed(&self, worker: &str, delta: i64) {
         self.worker_isolates.with_label_values(&[worker]).add(delta);
+    }
+
+    fn depth_exceeded(&self, worker: &str) {
+        self.worker_depth_exceeded.with_label_values(&[worker]).inc();
     }
 }
 

@@ -13,8 +13,9 @@
   // A promise for the async op `id` (an op's result arrives via `complete`).
   internal.opPromise = (id) => new Promise((resolve, reject) => { waiters.set(id, { resolve, reject }); });
 
-  // Call `fn(ok, value)` when the async op `id` completes.
-  internal.onOp = (id, fn) => { waiters.set(id, fn); };
+  // Call `fn(ok, value)` when the async op `id` completes, or `drop()` if
+  // it is cancelled with its request instead.
+  internal.onOp = (id, fn, drop) => { waiters.set(id, { fn, drop }); };
   internal.forgetOp = (id) => { waiters.delete(id); };
 
   // Called by Rust when an op completes. A failed op's value is a message.
@@ -22,8 +23,19 @@
     const w = waiters.get(id);
     if (w === undefined) return;
     waiters.delete(id);
-    if (typeof w === "function") { w(ok, value); return; }
+    if (w.fn !== undefined) { w.fn(ok, value); return; }
     if (ok) w.resolve(value); else w.reject(new TypeError(String(value)));
+  };
+
+  // The request that started ops `ids` ended and Rust aborted them: what
+  // waits for them is let go (a promise stays pending and is collected).
+  internal.dropOps = (ids) => {
+    for (let i = 0; i < ids.length; i++) {
+      const w = waiters.get(ids[i]);
+      if (w === undefined) continue;
+      waiters.delete(ids[i]);
+      if (w.drop !== undefined) w.drop();
+    }
   };
 
   // Bytes of a BufferSource as a Uint8Array view (no copy).

@@ -19,6 +19,9 @@
       if (t.repeat) arm(handle); else timers.delete(handle);
       if (typeof t.cb === "function") t.cb(...t.args);
       else (0, eval)(String(t.cb));
+    }, () => {
+      // Its request ended: the timer goes, callback and all.
+      if (timers.get(handle) === t) timers.delete(handle);
     });
   }
 

@@ -124,21 +124,29 @@
   // client went away, the wall-time limit passed; `abort`: abort the
   // request's signal, https://dom.spec.whatwg.org/#abortsignal-signal-abort)
   // or when nothing can resume the handler any more (`abort` false). The
-  // request is forgotten here either way.
-  internal.cancel = (id, abort) => {
+  // request is forgotten here either way, with the callbacks of `dropped`,
+  // its ops that Rust aborted when the request ended.
+  internal.cancel = (id, abort, dropped) => {
     const request = live.get(id);
     live.delete(id);
+    internal.dropOps(dropped);
     if (abort && request !== undefined) internal.signalAbort(request.signal, new DOMException("The client disconnected", "AbortError"));
   };
 
-  // Finish invocation `id` once `done` and every waitUntil promise settled.
+  // Finish invocation `id` once `done` (the response, body included) and
+  // every waitUntil promise settled; Rust ends it anyway at its grace
+  // period after `done`.
   function finish(id, done, waits) {
     const settle = (n) => Promise.allSettled(waits.slice(0)).then(() => {
       if (waits.length > n) return settle(waits.length);
       live.delete(id);
-      ops.request_done(id);
+      internal.dropOps(ops.request_done(id));
     });
-    done.then(() => settle(waits.length), () => settle(waits.length));
+    const responded = () => {
+      ops.request_responded(id);
+      return settle(waits.length);
+    };
+    done.then(responded, responded);
   }
 
   function fail(id, e) {

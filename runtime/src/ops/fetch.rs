@@ -12,8 +12,9 @@ use tokio::sync::{oneshot, Semaphore};
 use super::{bytes_of, headers_from_js, pair, state, string, throw_error, throw_type_error};
 use crate::api::{Body, BodyError, Request, RequestInfo, Response};
 use crate::pool::Job;
+use crate::resources::Resource;
 use crate::spec::Target;
-use crate::state::{OpResult, Resource, State};
+use crate::state::{OpResult, State};
 use crate::{Outcome, WorkerFailure};
 
 /// A body argument from JS: `null`, bytes, or a native body's resource id.
@@ -42,12 +43,16 @@ fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Re
 /// The permit is held until the response headers arrive (or the call
 /// fails); bodies stream without one, so a Worker that leaves a response
 /// body unread cannot block its own later subrequests.
+///
+/// `depth` is the depth of the calling request; a Worker called here runs
+/// one deeper (the caller checks [`crate::MAX_WORKER_DEPTH`]).
 pub(crate) fn send_to(
     st: &Rc<State>,
     target: &Target,
     request: Request,
     info: RequestInfo,
     slots: Option<Arc<Semaphore>>,
+    depth: u32,
 ) -> Result<u32, String> {
     let permit = async move {
         match slots {
@@ -76,21 +81,27 @@ pub(crate) fn send_to(
             Ok(st.spawn_op(async move {
                 let _permit = permit.await;
                 let (tx, rx) = oneshot::channel();
+                // Dropped unsent when this op is aborted (the calling
+                // request ended): the called Worker's request is canceled.
+                let (done, gone) = oneshot::channel();
                 env.dispatch(Job {
                     worker: name,
                     entrypoint,
                     request,
                     info,
                     reply: tx,
-                    gone: None,
+                    gone: Some(gone),
                     cpu_ns: Default::default(),
+                    depth: depth + 1,
                 });
-                OpResult::WorkerFetch(rx.await.unwrap_or_else(|_| {
+                let result = rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {
                         outcome: Outcome::Internal,
                         message: "the called Worker went away".into(),
                     })
-                }))
+                });
+                let _ = done.send(crate::pool::Settled::Answered);
+                OpResult::WorkerFetch(result)
             }))
         }
     }
@@ -116,11 +127,25 @@ pub(crate) fn op_fetch_send(
             }
         }
     };
-    let (info, slots) = match st.current.get() {
+    let (info, slots, depth) = match st.current.get() {
         Some(id) => {
             let mut reqs = st.requests.borrow_mut();
             match reqs.get_mut(&id) {
                 Some(p) => {
+                    if matches!(target, Target::Worker(..)) && p.depth >= crate::MAX_WORKER_DEPTH {
+                        let depth = p.depth;
+                        drop(reqs);
+                        tracing::warn!(target: "isoproxy::worker", worker = %st.spec.name, depth, "Worker-to-Worker call refused: depth limit reached");
+                        st.env.shared.observer.depth_exceeded(&st.spec.name);
+                        throw_error(
+                            scope,
+                            &format!(
+                                "Worker call depth limit of {} exceeded: this request already passed through {depth} Workers (service bindings calling Workers, or a Worker calling itself)",
+                                crate::MAX_WORKER_DEPTH
+                            ),
+                        );
+                        return;
+                    }
                     p.subrequests += 1;
                     if p.subrequests > st.spec.limits().subrequests {
                         drop(reqs);
@@ -133,12 +158,12 @@ pub(crate) fn op_fetch_send(
                         );
                         return;
                     }
-                    (p.info.clone(), Some(p.subrequest_slots.clone()))
+                    (p.info.clone(), Some(p.subrequest_slots.clone()), p.depth)
                 }
-                None => (RequestInfo::default(), None),
+                None => (RequestInfo::default(), None, 1),
             }
         }
-        None => (RequestInfo::default(), None),
+        None => (RequestInfo::default(), None, 1),
     };
     let method = string(scope, args.get(1));
     let Ok(method) = Method::from_bytes(method.as_bytes()) else {
@@ -166,7 +191,7 @@ pub(crate) fn op_fetch_send(
         headers,
         body,
     };
-    match send_to(&st, &target, request, info, slots) {
+    match send_to(&st, &target, request, info, slots, depth) {
         Ok(op) => rv.set_uint32(op),
         Err(e) => throw_type_error(scope, &e),
     }
@@ -396,11 +421,11 @@ pub(crate) fn op_response_error(
     let original = {
         let mut reqs = st.requests.borrow_mut();
         match reqs.get_mut(&id) {
-            Some(p) if p.pass_through && p.reply.is_some() => p.original.take().map(|o| (o, p.info.clone())),
+            Some(p) if p.pass_through && p.reply.is_some() => p.original.take().map(|o| (o, p.info.clone(), p.depth)),
             _ => None,
         }
     };
-    if let Some((o, info)) = original {
+    if let Some((o, info, depth)) = original {
         // A body that JS has read (even in part), forwarded or teed cannot be
         // re-sent whole: answer 500 rather than pass on a truncated request.
         let body = match o.body_rid {
@@ -425,17 +450,18 @@ pub(crate) fn op_response_error(
         };
         let reply = st.requests.borrow_mut().get_mut(&id).and_then(|p| p.reply.take());
         if let Some(reply) = reply {
-            pass_through(&st, request, info, reply);
+            pass_through(&st, request, info, reply, depth);
             return;
         }
     }
     st.fail(id, Outcome::Exception, format!("uncaught exception: {message}"));
 }
 
-fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crate::state::Reply) {
+fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crate::state::Reply, depth: u32) {
     let target = st.spec.global_outbound.clone();
     let outbound = st.env.shared.outbound.clone();
     let env = st.env.clone();
+    let worker = st.spec.name.clone();
     st.env
         .shared
         .observer
@@ -446,6 +472,16 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
                 outcome: Outcome::Exception,
                 message: format!("passThroughOnException: {e}"),
             }),
+            Target::Worker(_, _) if depth >= crate::MAX_WORKER_DEPTH => {
+                env.shared.observer.depth_exceeded(&worker);
+                Err(WorkerFailure {
+                    outcome: Outcome::Exception,
+                    message: format!(
+                        "passThroughOnException: Worker call depth limit of {} exceeded",
+                        crate::MAX_WORKER_DEPTH
+                    ),
+                })
+            }
             Target::Worker(name, entrypoint) => {
                 let (tx, rx) = oneshot::channel();
                 env.dispatch(Job {
@@ -456,6 +492,7 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
                     reply: tx,
                     gone: None,
                     cpu_ns: Default::default(),
+                    depth: depth + 1,
                 });
                 rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {
@@ -487,15 +524,30 @@ pub(crate) fn op_request_pass_through(
     }
 }
 
-/// The request is over (response sent, `waitUntil` settled): `(requestId)`.
-pub(crate) fn op_request_done(
+/// The response is complete, its body included (or the handler failed):
+/// `(requestId)`. From now on the request may go on for its `waitUntil`
+/// work for at most the Worker's grace period.
+pub(crate) fn op_request_responded(
     scope: &mut v8::PinScope,
     args: v8::FunctionCallbackArguments,
     _rv: v8::ReturnValue<v8::Value>,
 ) {
     let Some(st) = state(scope) else { return };
     let id = args.get(0).uint32_value(scope).unwrap_or(0);
+    st.start_grace(id);
+}
+
+/// The request is over (response sent, `waitUntil` settled): `(requestId)`
+/// → the ids of its ops still pending, now aborted: JS drops their
+/// callbacks (a timer of a finished request never fires).
+pub(crate) fn op_request_done(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let id = args.get(0).uint32_value(scope).unwrap_or(0);
     st.fail(id, Outcome::Exception, "the handler finished without a response");
-    st.requests.borrow_mut().remove(&id);
-    st.release_owned_by(id);
+    let dropped = st.end_request(id);
+    rv.set(super::u32_array(scope, &dropped).into());
 }

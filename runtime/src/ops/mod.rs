@@ -66,12 +66,37 @@ ops_table! {
     "response_send" => fetch::op_response_send,
     "response_error" => fetch::op_response_error,
     "request_pass_through" => fetch::op_request_pass_through,
+    "request_responded" => fetch::op_request_responded,
     "request_done" => fetch::op_request_done,
 }
 
-/// The isolate state of the current context.
+/// The isolate state of the current context, with `current` set to the
+/// request the running JS belongs to.
+///
+/// While JS runs for one request, promise reactions of another may run too
+/// (a continuation of request B resumed by something request A resolved).
+/// V8 carries an embedder value along every promise continuation (the
+/// continuation-preserved embedder data); the isolate sets it to the
+/// request's id whenever it enters JS for a request (see `request_tag`), so
+/// it names the request whose continuation is running, and what the op
+/// starts belongs to that request.
 pub(crate) fn state(scope: &mut v8::PinScope<'_, '_>) -> Option<Rc<State>> {
-    scope.get_current_context().get_slot::<State>()
+    let st = scope.get_current_context().get_slot::<State>()?;
+    let tag = scope.get_continuation_preserved_embedder_data();
+    if let Some(tag) = tag.is_uint32().then(|| tag.uint32_value(scope)).flatten() {
+        st.current.set((tag != NO_REQUEST).then_some(tag));
+    }
+    Some(st)
+}
+
+/// The tag of JS that runs for no request (the Worker's global scope);
+/// request ids are never 0.
+const NO_REQUEST: u32 = 0;
+
+/// The continuation-preserved embedder data for JS run on behalf of
+/// `request` (see `state`).
+pub(crate) fn request_tag<'s>(scope: &mut v8::PinScope<'s, '_>, request: Option<u32>) -> v8::Local<'s, v8::Value> {
+    v8::Integer::new_from_unsigned(scope, request.unwrap_or(NO_REQUEST)).into()
 }
 
 /// Throw a `TypeError`.
@@ -137,6 +162,15 @@ pub(crate) fn pair<'s>(
     b: v8::Local<'s, v8::Value>,
 ) -> v8::Local<'s, v8::Array> {
     v8::Array::new_with_elements(scope, &[a, b])
+}
+
+/// A JS array of numbers.
+pub(crate) fn u32_array<'s>(scope: &mut v8::PinScope<'s, '_>, values: &[u32]) -> v8::Local<'s, v8::Array> {
+    let elements: Vec<v8::Local<v8::Value>> = values
+        .iter()
+        .map(|v| v8::Integer::new_from_unsigned(scope, *v).into())
+        .collect();
+    v8::Array::new_with_elements(scope, &elements)
 }
 
 /// A new `Uint8Array` owning `bytes` (no copy).

@@ -455,11 +455,10 @@ pub(crate) fn op_timer_start(
     let ms = args.get(0).number_value(scope).unwrap_or(0.0);
     let ms = if ms.is_finite() && ms > 0.0 { ms.min(1e10) } else { 0.0 };
     let Some(st) = state(scope) else { return };
-    let (op, handle) = st.spawn_op_with_handle(async move {
+    let op = st.spawn_op(async move {
         tokio::time::sleep(Duration::from_micros((ms * 1000.0) as u64)).await;
         OpResult::Timer
     });
-    st.timers.borrow_mut().insert(op, handle);
     rv.set_uint32(op);
 }
 
@@ -471,14 +470,5 @@ pub(crate) fn op_timer_cancel(
 ) {
     let op = args.get(0).uint32_value(scope).unwrap_or(0);
     let Some(st) = state(scope) else { return };
-    let handle = st.timers.borrow_mut().remove(&op);
-    if let Some(h) = handle {
-        // A finished timer's completion is already queued and will count
-        // itself down when delivered.
-        if !h.is_finished() {
-            h.abort();
-            st.in_flight.set(st.in_flight.get().saturating_sub(1));
-            st.op_done(op);
-        }
-    }
+    st.cancel_op(op);
 }

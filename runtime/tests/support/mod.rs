@@ -183,6 +183,8 @@ pub struct Recorder {
     pub console: Mutex<Vec<String>>,
     /// Live isolates, from `isolates_changed`.
     pub isolates: std::sync::atomic::AtomicI64,
+    /// Workers whose call was refused at the depth limit.
+    pub depth_exceeded: Mutex<Vec<String>>,
 }
 
 impl Observer for Recorder {
@@ -194,6 +196,9 @@ impl Observer for Recorder {
     }
     fn console(&self, _worker: &str, level: &str, message: &str) {
         self.console.lock().unwrap().push(format!("{level}: {message}"));
+    }
+    fn depth_exceeded(&self, worker: &str) {
+        self.depth_exceeded.lock().unwrap().push(worker.into());
     }
 }
 

@@ -49,10 +49,16 @@ pub fn main() -> ExitCode {
             Err(e) => fail(&e),
         },
         Command::Compile { config, output } => compile(&config, &output),
-        Command::Serve(args) => match args.config.load() {
-            Ok(loaded) => crate::server::run(&args, loaded),
-            Err(e) => fail(&e),
-        },
+        Command::Serve(args) => {
+            let loaded = args.config.load().and_then(|loaded| {
+                crate::server::socket_fd::check(&loaded.config).map_err(LoadError::Usage)?;
+                Ok(loaded)
+            });
+            match loaded {
+                Ok(loaded) => crate::server::run(&args, loaded),
+                Err(e) => fail(&e),
+            }
+        }
     }
 }
 

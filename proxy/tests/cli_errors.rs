@@ -162,3 +162,125 @@ fn const_name_picks_among_several_configs() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64), "CONST makes no sense with --binary");
 }
+
+/// `isoproxy serve` with each of `sockets` on the inherited fd 40, made
+/// from `source` in the child (`None`: fd 40 is closed). Returns the exit
+/// status and stderr (see [`finish`]).
+fn serve_on_fd(dir: &Scratch, source: Option<std::os::fd::RawFd>, sockets: &[&str]) -> (Option<i32>, String) {
+    use std::os::unix::process::CommandExt;
+    let cfg = dir.0.join("config.capnp");
+    let socket_list: Vec<String> = sockets
+        .iter()
+        .map(|name| format!("(name = \"{name}\", http = (), service = \"o\")"))
+        .collect();
+    std::fs::write(
+        &cfg,
+        format!(
+            "{}const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (address = \"127.0.0.1:9\", http = ())) ],\n  sockets = [ {} ],\n);\n",
+            broken_cases::HEADER,
+            socket_list.join(", ")
+        ),
+    )
+    .unwrap();
+    let stderr = dir.0.join("stderr.log");
+    let mut cmd = isoproxy();
+    cmd.arg("serve").arg(&cfg);
+    for name in sockets {
+        cmd.arg("-S").arg(format!("{name}=40"));
+    }
+    cmd.stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&stderr).unwrap());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rc = match source {
+                Some(fd) => libc::dup2(fd, 40),
+                None => {
+                    libc::close(40);
+                    0
+                }
+            };
+            if rc < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    finish(cmd, &stderr)
+}
+
+/// Run `cmd` (its stderr already sent to `stderr`) to its end; one still
+/// running after 30 s is killed and reported as `None` (a `serve` that
+/// should have refused to start).
+fn finish(mut cmd: Command, stderr: &std::path::Path) -> (Option<i32>, String) {
+    let mut child = cmd.spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let code = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status.code();
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    (code, std::fs::read_to_string(stderr).unwrap())
+}
+
+#[test]
+fn socket_fd_that_is_not_a_listening_tcp_socket_exits_64() {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let dir = Scratch::new("socket-fd");
+
+    let (pipe_r, _pipe_w) = std::io::pipe().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let connected = std::net::TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let unix_path = dir.0.join("unix.sock");
+    let unix = std::os::unix::net::UnixListener::bind(&unix_path).unwrap();
+    // A TCP socket bound to an address, but never told to listen.
+    // SAFETY: plain socket(2) and bind(2) on a socket this test owns.
+    let bound = unsafe {
+        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
+        assert!(fd >= 0);
+        let mut addr: libc::sockaddr_in = std::mem::zeroed();
+        addr.sin_family = libc::AF_INET as libc::sa_family_t;
+        addr.sin_addr.s_addr = u32::from(std::net::Ipv4Addr::LOCALHOST).to_be();
+        let rc = libc::bind(
+            fd,
+            std::ptr::addr_of!(addr).cast(),
+            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+        );
+        assert_eq!(rc, 0);
+        std::os::fd::OwnedFd::from_raw_fd(fd)
+    };
+
+    let cases: [(&str, Option<std::os::fd::RawFd>, &str); 6] = [
+        ("pipe", Some(pipe_r.as_raw_fd()), "fd 40 is a pipe, not a listening socket"),
+        ("connected TCP socket", Some(connected.as_raw_fd()), "fd 40 is not listening"),
+        ("bound, not listening", Some(bound.as_raw_fd()), "fd 40 is not listening"),
+        ("UDP socket", Some(udp.as_raw_fd()), "fd 40 is a datagram (UDP) socket"),
+        ("Unix listening socket", Some(unix.as_raw_fd()), "fd 40 is a Unix-domain socket"),
+        ("closed fd", None, "fd 40 is not open"),
+    ];
+    let mut failures = Vec::new();
+    for (name, source, want) in cases {
+        let (code, stderr) = serve_on_fd(&dir, source, &["http"]);
+        if code != Some(64) || !stderr.contains("--socket-fd http=40: ") || !stderr.contains(want) {
+            // A server that adopted the fd may log without end: show the start.
+            let start: String = stderr.chars().take(400).collect();
+            failures.push(format!("{name}: status {code:?}, stderr {start:?}, want {want:?}"));
+        }
+    }
+    // One descriptor cannot be two sockets (both would own, and close, it).
+    let listening = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let (code, stderr) = serve_on_fd(&dir, Some(listening.as_raw_fd()), &["a", "b"]);
+    if code != Some(64) || !stderr.contains("--socket-fd b=40: fd 40 is already given to socket \"a\"") {
+        let start: String = stderr.chars().take(400).collect();
+        failures.push(format!("one fd for two sockets: status {code:?}, stderr {start:?}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -4,6 +4,7 @@
 
 pub mod generation;
 pub mod reload;
+pub mod socket_fd;
 pub mod upgrade;
 
 use std::os::fd::FromRawFd;

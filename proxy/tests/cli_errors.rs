@@ -26,6 +26,9 @@ impl Drop for Scratch {
     }
 }
 
+/// A Worker `serve` (and so `check`) accepts: it has a fetch handler.
+const SERVING_WORKER: &str = "export default { fetch() { return new Response(\"ok\"); } };\n";
+
 fn isoproxy() -> Command {
     Command::new(env!("CARGO_BIN_EXE_isoproxy"))
 }
@@ -70,7 +73,7 @@ fn override_naming_an_unknown_socket_exits_64() {
     );
     let cfg = dir.0.join("config.capnp");
     std::fs::write(&cfg, text).unwrap();
-    std::fs::write(dir.0.join("worker.js"), "export default {};\n").unwrap();
+    std::fs::write(dir.0.join("worker.js"), SERVING_WORKER).unwrap();
 
     let out = isoproxy()
         .arg("check")
@@ -129,7 +132,7 @@ fn const_name_picks_among_several_configs() {
     );
     let cfg = dir.0.join("config.capnp");
     std::fs::write(&cfg, text).unwrap();
-    std::fs::write(dir.0.join("worker.js"), "export default {};\n").unwrap();
+    std::fs::write(dir.0.join("worker.js"), SERVING_WORKER).unwrap();
 
     let out = isoproxy().arg("check").arg(&cfg).output().unwrap();
     assert_eq!(out.status.code(), Some(64));
@@ -281,6 +284,80 @@ fn socket_fd_that_is_not_a_listening_tcp_socket_exits_64() {
     if code != Some(64) || !stderr.contains("--socket-fd b=40: fd 40 is already given to socket \"a\"") {
         let start: String = stderr.chars().take(400).collect();
         failures.push(format!("one fd for two sockets: status {code:?}, stderr {start:?}"));
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Configs that load but that `serve` refuses at start-up: `check` must
+/// refuse each the same way (status 64, the same message), having run the
+/// same start-up steps short of binding sockets.
+#[test]
+fn check_refuses_what_serve_refuses_with_the_same_message() {
+    let header = broken_cases::HEADER;
+    let worker_socket = |files: &str| {
+        format!(
+            "{header}const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w) ],\n  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"a\") ],\n);\nconst w :Workerd.Worker = (modules = [(name = \"m.js\", esModule = embed \"{files}\")], compatibilityDate = \"2024-09-01\");\n"
+        )
+    };
+    let cases: [(&str, String, &str, &str); 4] = [
+        (
+            "disk service",
+            format!(
+                "{header}const c :Workerd.Config = (\n  services = [ (name = \"files\", disk = (path = \".\")) ],\n  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"files\") ],\n);\n"
+            ),
+            "export default {};\n",
+            "service files: disk services are not supported yet",
+        ),
+        (
+            "import that cannot resolve",
+            worker_socket("worker.js"),
+            "import { Buffer } from \"node:buffer\";\nexport default { fetch() { return new Response(Buffer.from(\"x\")); } };\n",
+            "worker a: ",
+        ),
+        (
+            "top-level throw",
+            worker_socket("worker.js"),
+            "throw new Error(\"refused at load\");\nexport default {};\n",
+            "refused at load",
+        ),
+        (
+            "https socket whose certificate is not PEM",
+            format!(
+                "{header}const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (address = \"127.0.0.1:9\", http = ())) ],\n  sockets = [ (name = \"tls\", address = \"127.0.0.1:0\", service = \"o\",\n    https = (options = (), tlsOptions = (keypair = (privateKey = \"no key\", certificateChain = \"no certificate\")))) ],\n);\n"
+            ),
+            "export default {};\n",
+            "socket tls: ",
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (i, (name, config, script, want)) in cases.iter().enumerate() {
+        let dir = Scratch::new(&format!("refused{i}"));
+        let cfg = dir.0.join("config.capnp");
+        std::fs::write(&cfg, config).unwrap();
+        std::fs::write(dir.0.join("worker.js"), script).unwrap();
+        let check = isoproxy().arg("check").arg(&cfg).output().unwrap();
+        let check_err = String::from_utf8_lossy(&check.stderr).trim().to_string();
+        let serve_log = dir.0.join("serve.log");
+        let mut serve = isoproxy();
+        serve
+            .arg("serve")
+            .arg(&cfg)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&serve_log).unwrap());
+        let (serve_code, serve_err) = finish(serve, &serve_log);
+        if serve_code != Some(64) || !serve_err.contains(want) {
+            failures.push(format!("{name}: serve: status {serve_code:?}, stderr {serve_err:?}, want {want:?}"));
+        }
+        if check.status.code() != Some(64) || !check_err.contains(want) || !check.stdout.is_empty() {
+            failures.push(format!(
+                "{name}: check: status {:?}, stderr {check_err:?}, stdout {:?}, want {want:?}",
+                check.status.code(),
+                String::from_utf8_lossy(&check.stdout)
+            ));
+        } else if !serve_err.contains(&check_err) {
+            failures.push(format!("{name}: check says {check_err:?}, serve says {serve_err:?}"));
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

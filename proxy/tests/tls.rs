@@ -1,5 +1,6 @@
 //! End-to-end TLS: https sockets (test CA made with rcgen), certificates by
-//! SNI, client certificates, HTTP/2 by ALPN, and https upstreams.
+//! SNI, client certificates, HTTP/2 by ALPN, and https upstreams with
+//! their trust anchors and client certificates.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -270,10 +271,26 @@ fn http2_requests_to_a_worker_carry_the_authority_in_the_url() {
 
 /// A one-connection-at-a-time TLS origin that answers every request 200 "tls origin".
 fn tls_origin(leaf: &Leaf) -> std::net::SocketAddr {
-    let config = rustls::ServerConfig::builder_with_provider(provider())
+    tls_origin_with(leaf, None)
+}
+
+/// As [`tls_origin`]; with `clients`, the origin requires a client
+/// certificate signed by that CA (mutual TLS) and adds to its answer
+/// whether the certificate presented is `expected` (DER).
+fn tls_origin_with(leaf: &Leaf, clients: Option<(&Ca, Vec<u8>)>) -> std::net::SocketAddr {
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
+        .unwrap();
+    let (builder, expected) = match clients {
+        Some((ca, expected)) => {
+            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(ca.roots()), provider())
+                .build()
+                .unwrap();
+            (builder.with_client_cert_verifier(verifier), Some(expected))
+        }
+        None => (builder.with_no_client_auth(), None),
+    };
+    let config = builder
         .with_single_cert(
             CertificateDer::pem_slice_iter(leaf.cert.as_bytes())
                 .collect::<Result<Vec<_>, _>>()
@@ -288,6 +305,7 @@ fn tls_origin(leaf: &Leaf) -> std::net::SocketAddr {
         for tcp in listener.incoming() {
             let Ok(tcp) = tcp else { return };
             let config = config.clone();
+            let expected = expected.clone();
             std::thread::spawn(move || {
                 tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
                 let conn = rustls::ServerConnection::new(config).unwrap();
@@ -302,7 +320,12 @@ fn tls_origin(leaf: &Leaf) -> std::net::SocketAddr {
                     buf.extend_from_slice(&tmp[..n]);
                     while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         buf.drain(..end + 4);
-                        let body = "tls origin";
+                        let presented = tls.conn.peer_certificates().and_then(|c| c.first());
+                        let body = match (&expected, presented) {
+                            (None, _) => "tls origin",
+                            (Some(e), Some(c)) if c.as_ref() == e.as_slice() => "tls origin; client certificate as configured",
+                            (Some(_), _) => "tls origin; some other client certificate",
+                        };
                         let resp = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
                         if tls.write_all(resp.as_bytes()).is_err() {
                             return;
@@ -354,6 +377,112 @@ fn https_upstream_verified_against_configured_ca() {
         let proxy = Proxy::new(&cfg(tls)).files(&files).sockets(&["http"]).start();
         let r = get(proxy.port("http"), "/", "a");
         assert_eq!(r.status, 502, "{tls}: {}", r.text());
+    }
+}
+
+/// `tlsOptions.keypair` on an https ExternalServer is the client
+/// certificate sent to the origin, on the no-script path and by a Worker's
+/// `fetch()`; an origin that requires one refuses the handshake without it
+/// (502).
+#[test]
+fn https_upstream_gets_the_configured_client_certificate() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["origin.test"], false);
+    let client = ca.leaf(&["isoproxy"], true);
+    let client_der = CertificateDer::pem_slice_iter(client.cert.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let origin = tls_origin_with(&server, Some((&ca, client_der)));
+    let ca_pem = ca.pem();
+    let files = [
+        ("ca.pem", ca_pem.as_str()),
+        ("client.key", client.key.as_str()),
+        ("client.pem", client.cert.as_str()),
+        (
+            "main.js",
+            "export default { async fetch(request, env) {\n  try { return await env.ORIGIN.fetch(request); }\n  catch (e) { return new Response(\"fetch failed\", { status: 502 }); }\n} };\n",
+        ),
+    ];
+    let cfg = |tls: &str| {
+        format!(
+            "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"origin\", external = (address = \"{origin}\",
+      https = (options = (), certificateHost = \"origin.test\", tlsOptions = (trustedCertificates = [ embed \"ca.pem\" ]{tls})))),
+    (name = \"w\", worker = .w),
+  ],
+  sockets = [
+    (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\"),
+    (name = \"worker\", address = \"127.0.0.1:0\", http = (), service = \"w\"),
+  ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
+);\n"
+        )
+    };
+    let with_cert = cfg(", keypair = (privateKey = embed \"client.key\", certificateChain = embed \"client.pem\")");
+    let proxy = Proxy::new(&with_cert)
+        .files(&files)
+        .sockets(&["http", "worker"])
+        .start();
+    for socket in ["http", "worker"] {
+        let r = get(proxy.port(socket), "/", "origin.test");
+        assert_eq!(r.status, 200, "{socket}: {}", r.text());
+        assert_eq!(r.text(), "tls origin; client certificate as configured", "{socket}");
+    }
+
+    // Without it: 502, and the Worker's fetch() rejects (the Worker turns
+    // that into its own 502).
+    let proxy = Proxy::new(&cfg("")).files(&files).sockets(&["http", "worker"]).start();
+    for socket in ["http", "worker"] {
+        let r = get(proxy.port(socket), "/", "origin.test");
+        assert_eq!(r.status, 502, "{socket}: {}", r.text());
+    }
+    assert_eq!(get(proxy.port("worker"), "/", "origin.test").text(), "fetch failed");
+}
+
+/// A keypair that cannot be used as a client certificate is refused at
+/// start-up, by `check` as by `serve`, not at the first connection.
+#[test]
+fn unusable_client_keypair_is_a_config_error() {
+    let ca = Ca::new();
+    let client = ca.leaf(&["isoproxy"], true);
+    let other = ca.leaf(&["someone else"], true);
+    let dir = scratch_dir();
+    let cases = [
+        ("not PEM", "no certificate here", client.key.as_str(), "tlsOptions.keypair: no certificate in PEM text"),
+        ("key of another certificate", client.cert.as_str(), other.key.as_str(), "tlsOptions.keypair: the private key does not match the certificate"),
+    ];
+    for (name, cert, key, want) in cases {
+        std::fs::write(dir.join("client.pem"), cert).unwrap();
+        std::fs::write(dir.join("client.key"), key).unwrap();
+        let cfg = dir.join("config.capnp");
+        std::fs::write(
+            &cfg,
+            format!(
+                "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"127.0.0.1:9\",
+    https = (options = (), tlsOptions = (trustBrowserCas = true,
+      keypair = (privateKey = embed \"client.key\", certificateChain = embed \"client.pem\"))))) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+);\n"
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_isoproxy"))
+            .arg("check")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{name}: {stderr}");
+        assert!(stderr.contains("service origin: ") && stderr.contains(want), "{name}: {stderr}");
     }
 }
 

@@ -1,6 +1,7 @@
 //! End-to-end TLS: https sockets (test CA made with rcgen), certificates by
-//! SNI, client certificates, HTTP/2 by ALPN, and https upstreams with
-//! their trust anchors and client certificates.
+//! SNI, client certificates, HTTP/2 by ALPN (and by prior knowledge on
+//! plain-text sockets), and https upstreams with their trust anchors and
+//! client certificates.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -267,6 +268,65 @@ fn http2_requests_to_a_worker_carry_the_authority_in_the_url() {
         String::from_utf8(h2_body(resp).await).unwrap()
     });
     assert!(body.starts_with("https://localhost/path/x "), "{body}");
+}
+
+/// HTTP/2 with prior knowledge (h2c) on a plain-text `http` socket, as the
+/// schema describes it: a client that opens with the HTTP/2 preface is
+/// served over HTTP/2, and HTTP/1.1 on the same socket (a `POST`, whose
+/// first byte is the preface's) still is.
+#[test]
+fn h2c_with_prior_knowledge_on_a_plain_text_socket() {
+    let origin = Origin::echo();
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+);\n",
+        origin.addr
+    );
+    let proxy = Proxy::new(&config).socket("http").start();
+    let port = proxy.port("http");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        for i in 0..2 {
+            let req = http::Request::builder()
+                .method("POST")
+                .uri(format!("http://h2c.test/h2c/{i}"))
+                .body(())
+                .unwrap();
+            let (resp, mut stream) = client.send_request(req, false).unwrap();
+            stream.send_data(bytes::Bytes::from_static(b"over h2c"), true).unwrap();
+            let resp = resp.await.unwrap();
+            assert_eq!(resp.status(), 200);
+            let mut body = resp.into_body();
+            let mut got = Vec::new();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.unwrap();
+                body.flow_control().release_capacity(chunk.len()).unwrap();
+                got.extend_from_slice(&chunk);
+            }
+            assert_eq!(got, b"over h2c");
+        }
+    });
+    let (r, _) = exchange(
+        port,
+        b"POST /h1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    let r = r.expect("no HTTP/1.1 response");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    let got = origin.requests();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].target, "/h2c/0");
+    assert_eq!(got[0].header("host"), Some("h2c.test"));
+    assert_eq!(got[2].target, "/h1");
 }
 
 /// A one-connection-at-a-time TLS origin that answers every request 200 "tls origin".

@@ -176,6 +176,9 @@ pub fn build(
         let mut options = HttpServerOptions::default();
         let cap = route.limits.max_requests_per_connection;
         options.keepalive_request_limit = (cap > 0).then_some(cap);
+        // Plain-text sockets also speak HTTP/2 with prior knowledge (the
+        // connection loop hands over a stream that opens with the preface).
+        options.h2c = !route.tls;
         options.h2_idle_timeout = Some(Duration::from_millis(u64::from(
             route.limits.keepalive_timeout_ms.max(1),
         )));

@@ -262,11 +262,27 @@ fn socket_fd_that_is_not_a_listening_tcp_socket_exits_64() {
     };
 
     let cases: [(&str, Option<std::os::fd::RawFd>, &str); 6] = [
-        ("pipe", Some(pipe_r.as_raw_fd()), "fd 40 is a pipe, not a listening socket"),
-        ("connected TCP socket", Some(connected.as_raw_fd()), "fd 40 is not listening"),
-        ("bound, not listening", Some(bound.as_raw_fd()), "fd 40 is not listening"),
+        (
+            "pipe",
+            Some(pipe_r.as_raw_fd()),
+            "fd 40 is a pipe, not a listening socket",
+        ),
+        (
+            "connected TCP socket",
+            Some(connected.as_raw_fd()),
+            "fd 40 is not listening",
+        ),
+        (
+            "bound, not listening",
+            Some(bound.as_raw_fd()),
+            "fd 40 is not listening",
+        ),
         ("UDP socket", Some(udp.as_raw_fd()), "fd 40 is a datagram (UDP) socket"),
-        ("Unix listening socket", Some(unix.as_raw_fd()), "fd 40 is a Unix-domain socket"),
+        (
+            "Unix listening socket",
+            Some(unix.as_raw_fd()),
+            "fd 40 is a Unix-domain socket",
+        ),
         ("closed fd", None, "fd 40 is not open"),
     ];
     let mut failures = Vec::new();
@@ -347,7 +363,9 @@ fn check_refuses_what_serve_refuses_with_the_same_message() {
             .stderr(std::fs::File::create(&serve_log).unwrap());
         let (serve_code, serve_err) = finish(serve, &serve_log);
         if serve_code != Some(64) || !serve_err.contains(want) {
-            failures.push(format!("{name}: serve: status {serve_code:?}, stderr {serve_err:?}, want {want:?}"));
+            failures.push(format!(
+                "{name}: serve: status {serve_code:?}, stderr {serve_err:?}, want {want:?}"
+            ));
         }
         if check.status.code() != Some(64) || !check_err.contains(want) || !check.stdout.is_empty() {
             failures.push(format!(

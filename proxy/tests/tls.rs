@@ -343,9 +343,10 @@ fn tls_origin_with(leaf: &Leaf, clients: Option<(&Ca, Vec<u8>)>) -> std::net::So
         .unwrap();
     let (builder, expected) = match clients {
         Some((ca, expected)) => {
-            let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(ca.roots()), provider())
-                .build()
-                .unwrap();
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(ca.roots()), provider())
+                    .build()
+                    .unwrap();
             (builder.with_client_cert_verifier(verifier), Some(expected))
         }
         None => (builder.with_no_client_auth(), None),
@@ -383,7 +384,9 @@ fn tls_origin_with(leaf: &Leaf, clients: Option<(&Ca, Vec<u8>)>) -> std::net::So
                         let presented = tls.conn.peer_certificates().and_then(|c| c.first());
                         let body = match (&expected, presented) {
                             (None, _) => "tls origin",
-                            (Some(e), Some(c)) if c.as_ref() == e.as_slice() => "tls origin; client certificate as configured",
+                            (Some(e), Some(c)) if c.as_ref() == e.as_slice() => {
+                                "tls origin; client certificate as configured"
+                            }
                             (Some(_), _) => "tls origin; some other client certificate",
                         };
                         let resp = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
@@ -516,8 +519,18 @@ fn unusable_client_keypair_is_a_config_error() {
     let other = ca.leaf(&["someone else"], true);
     let dir = scratch_dir();
     let cases = [
-        ("not PEM", "no certificate here", client.key.as_str(), "tlsOptions.keypair: no certificate in PEM text"),
-        ("key of another certificate", client.cert.as_str(), other.key.as_str(), "tlsOptions.keypair: the private key does not match the certificate"),
+        (
+            "not PEM",
+            "no certificate here",
+            client.key.as_str(),
+            "tlsOptions.keypair: no certificate in PEM text",
+        ),
+        (
+            "key of another certificate",
+            client.cert.as_str(),
+            other.key.as_str(),
+            "tlsOptions.keypair: the private key does not match the certificate",
+        ),
     ];
     for (name, cert, key, want) in cases {
         std::fs::write(dir.join("client.pem"), cert).unwrap();
@@ -542,7 +555,10 @@ fn unusable_client_keypair_is_a_config_error() {
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(64), "{name}: {stderr}");
-        assert!(stderr.contains("service origin: ") && stderr.contains(want), "{name}: {stderr}");
+        assert!(
+            stderr.contains("service origin: ") && stderr.contains(want),
+            "{name}: {stderr}"
+        );
     }
 }
 

@@ -110,7 +110,10 @@ pub fn prepare(
     let workers = if needs_workers(config) {
         let (outbound, threads): (Arc<dyn Outbound>, usize) = match purpose {
             Purpose::Serve => (
-                Arc::new(crate::pipeline::outbound::Egress::new(routes.services.clone(), metrics.clone())),
+                Arc::new(crate::pipeline::outbound::Egress::new(
+                    routes.services.clone(),
+                    metrics.clone(),
+                )),
                 config.server.isolate_threads as usize,
             ),
             Purpose::Check => (Arc::new(Nowhere), 1),
@@ -150,7 +153,12 @@ pub fn check(config: &Arc<Config>) -> Result<(), BuildError> {
 struct Nowhere;
 
 impl Outbound for Nowhere {
-    fn fetch(&self, service: &str, _request: Request, _info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>> {
+    fn fetch(
+        &self,
+        service: &str,
+        _request: Request,
+        _info: &RequestInfo,
+    ) -> BoxFuture<Result<Response, OutboundError>> {
         let message = format!("service {service}: no request leaves during isoproxy check");
         Box::pin(async move { Err(OutboundError::Other(message)) })
     }

@@ -72,7 +72,15 @@ fn sockopt(fd: RawFd, name: libc::c_int) -> Result<libc::c_int, String> {
     let mut value: libc::c_int = 0;
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: `value` and `len` are valid for writes of the sizes given.
-    let rc = unsafe { libc::getsockopt(fd, libc::SOL_SOCKET, name, std::ptr::addr_of_mut!(value).cast(), &mut len) };
+    let rc = unsafe {
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            name,
+            std::ptr::addr_of_mut!(value).cast(),
+            &mut len,
+        )
+    };
     if rc != 0 {
         return Err(format!("cannot be examined: {}", std::io::Error::last_os_error()));
     }

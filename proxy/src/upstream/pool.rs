@@ -58,7 +58,12 @@ impl External {
             ExternalProtocol::Http(_) => (false, None, None, None),
             ExternalProtocol::Https {
                 tls, certificate_host, ..
-            } => (true, certificate_host.clone(), tls::peer_ca(tls)?, tls::peer_client_cert(tls)?),
+            } => (
+                true,
+                certificate_host.clone(),
+                tls::peer_ca(tls)?,
+                tls::peer_client_cert(tls)?,
+            ),
         };
         let mut origins = Vec::new();
         for a in &e.addresses {

@@ -510,6 +510,61 @@ const w :Workerd.Worker = (
     assert_eq!(get(proxy.port("worker"), "/", "origin.test").text(), "fetch failed");
 }
 
+/// The same for a Network: a Worker whose global `fetch()` goes through
+/// the Network presents its `tlsOptions.keypair` to the origin.
+#[test]
+fn network_gets_the_configured_client_certificate() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["127.0.0.1"], false);
+    let client = ca.leaf(&["isoproxy"], true);
+    let client_der = CertificateDer::pem_slice_iter(client.cert.as_bytes())
+        .next()
+        .unwrap()
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let origin = tls_origin_with(&server, Some((&ca, client_der)));
+    let ca_pem = ca.pem();
+    let script = format!(
+        "export default {{ async fetch() {{\n  try {{ return await fetch(\"https://{origin}/from-worker\"); }}\n  catch (e) {{ return new Response(\"fetch failed\", {{ status: 502 }}); }}\n}} }};\n"
+    );
+    let files = [
+        ("ca.pem", ca_pem.as_str()),
+        ("client.key", client.key.as_str()),
+        ("client.pem", client.cert.as_str()),
+        ("main.js", script.as_str()),
+    ];
+    let cfg = |tls: &str| {
+        format!(
+            "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"net\", network = (allow = [\"local\"], tlsOptions = (trustedCertificates = [ embed \"ca.pem\" ]{tls}))),
+    (name = \"w\", worker = .w),
+  ],
+  sockets = [
+    (name = \"worker\", address = \"127.0.0.1:0\", http = (), service = \"w\"),
+  ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  globalOutbound = \"net\",
+);\n"
+        )
+    };
+    let with_cert = cfg(", keypair = (privateKey = embed \"client.key\", certificateChain = embed \"client.pem\")");
+    let proxy = Proxy::new(&with_cert).files(&files).socket("worker").start();
+    let r = get(proxy.port("worker"), "/", "a");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "tls origin; client certificate as configured")
+    );
+
+    let proxy = Proxy::new(&cfg("")).files(&files).socket("worker").start();
+    let r = get(proxy.port("worker"), "/", "a");
+    assert_eq!((r.status, r.text().as_str()), (502, "fetch failed"));
+}
+
 /// A keypair that cannot be used as a client certificate is refused at
 /// start-up, by `check` as by `serve`, not at the first connection.
 #[test]

@@ -27,6 +27,16 @@ struct Leaf {
     key: String,
 }
 
+impl Leaf {
+    /// The certificate in DER.
+    fn der(&self) -> Vec<u8> {
+        CertificateDer::from_pem_slice(self.cert.as_bytes())
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
+}
+
 impl Ca {
     fn new() -> Ca {
         let key = KeyPair::generate().unwrap();
@@ -306,14 +316,7 @@ fn h2c_with_prior_knowledge_on_a_plain_text_socket() {
             stream.send_data(bytes::Bytes::from_static(b"over h2c"), true).unwrap();
             let resp = resp.await.unwrap();
             assert_eq!(resp.status(), 200);
-            let mut body = resp.into_body();
-            let mut got = Vec::new();
-            while let Some(chunk) = body.data().await {
-                let chunk = chunk.unwrap();
-                body.flow_control().release_capacity(chunk.len()).unwrap();
-                got.extend_from_slice(&chunk);
-            }
-            assert_eq!(got, b"over h2c");
+            assert_eq!(h2_body(resp).await, b"over h2c");
         }
     });
     let (r, _) = exchange(
@@ -452,13 +455,7 @@ fn https_upstream_gets_the_configured_client_certificate() {
     let ca = Ca::new();
     let server = ca.leaf(&["origin.test"], false);
     let client = ca.leaf(&["isoproxy"], true);
-    let client_der = CertificateDer::pem_slice_iter(client.cert.as_bytes())
-        .next()
-        .unwrap()
-        .unwrap()
-        .as_ref()
-        .to_vec();
-    let origin = tls_origin_with(&server, Some((&ca, client_der)));
+    let origin = tls_origin_with(&server, Some((&ca, client.der())));
     let ca_pem = ca.pem();
     let files = [
         ("ca.pem", ca_pem.as_str()),
@@ -517,13 +514,7 @@ fn network_gets_the_configured_client_certificate() {
     let ca = Ca::new();
     let server = ca.leaf(&["127.0.0.1"], false);
     let client = ca.leaf(&["isoproxy"], true);
-    let client_der = CertificateDer::pem_slice_iter(client.cert.as_bytes())
-        .next()
-        .unwrap()
-        .unwrap()
-        .as_ref()
-        .to_vec();
-    let origin = tls_origin_with(&server, Some((&ca, client_der)));
+    let origin = tls_origin_with(&server, Some((&ca, client.der())));
     let ca_pem = ca.pem();
     let script = format!(
         "export default {{ async fetch() {{\n  try {{ return await fetch(\"https://{origin}/from-worker\"); }}\n  catch (e) {{ return new Response(\"fetch failed\", {{ status: 502 }}); }}\n}} }};\n"

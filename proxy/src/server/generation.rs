@@ -92,7 +92,7 @@ pub enum Purpose {
 /// networks, header injections; a `disk` service is refused there), the
 /// Worker pool (every Worker compiled and evaluated, every import
 /// resolved) and the TLS server config of each https socket.
-pub struct Prepared {
+pub struct Parts {
     routes: Routes,
     workers: Option<WorkerPool>,
     /// One per socket, in config order; `None` for plain-text sockets.
@@ -105,7 +105,7 @@ pub fn prepare(
     config: &Arc<Config>,
     metrics: &Arc<crate::observe::metrics::Metrics>,
     purpose: Purpose,
-) -> Result<Prepared, BuildError> {
+) -> Result<Parts, BuildError> {
     let routes = Routes::new(config, metrics).map_err(usage)?;
     let workers = if needs_workers(config) {
         let (outbound, threads): (Arc<dyn Outbound>, usize) = match purpose {
@@ -135,7 +135,7 @@ pub fn prepare(
             SocketProtocol::Http(_) => None,
         });
     }
-    Ok(Prepared { routes, workers, tls })
+    Ok(Parts { routes, workers, tls })
 }
 
 /// `isoproxy check`: everything `serve` does before it binds a socket,
@@ -173,7 +173,7 @@ pub fn build(
     conf: &Arc<ServerConf>,
     metrics: &Arc<crate::observe::metrics::Metrics>,
 ) -> Result<Generation, BuildError> {
-    let Prepared { routes, workers, tls } = prepare(&config, metrics, Purpose::Serve)?;
+    let Parts { routes, workers, tls } = prepare(&config, metrics, Purpose::Serve)?;
     let mut servers = Vec::with_capacity(config.sockets.len());
     for (route, tls) in routes.sockets.iter().zip(tls) {
         let handler = Handler {

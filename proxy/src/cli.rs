@@ -24,7 +24,9 @@ struct Cli {
 enum Command {
     /// Load a config and serve it.
     Serve(ServeArgs),
-    /// Validate a config and print a summary of its sockets and services.
+    /// Validate a config as `serve` would (load every Worker, build every
+    /// upstream and TLS config, bind nothing) and print a summary of its
+    /// sockets and services.
     Check(ConfigArgs),
     /// Compile a text config into a binary Cap'n Proto message.
     Compile {
@@ -42,17 +44,28 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => match args.load() {
             Ok(loaded) => {
+                // The same start-up steps as `serve`, short of the sockets.
+                let config = std::sync::Arc::new(loaded.config);
+                if let Err(e) = crate::server::generation::check(&config) {
+                    return e.report();
+                }
                 let mut out = std::io::stdout().lock();
-                let _ = write!(out, "{}", summary(&loaded.config));
+                let _ = write!(out, "{}", summary(&config));
                 ExitCode::SUCCESS
             }
             Err(e) => fail(&e),
         },
         Command::Compile { config, output } => compile(&config, &output),
-        Command::Serve(args) => match args.config.load() {
-            Ok(loaded) => crate::server::run(&args, loaded),
-            Err(e) => fail(&e),
-        },
+        Command::Serve(args) => {
+            let loaded = args.config.load().and_then(|loaded| {
+                crate::server::socket_fd::check(&loaded.config).map_err(LoadError::Usage)?;
+                Ok(loaded)
+            });
+            match loaded {
+                Ok(loaded) => crate::server::run(&args, loaded),
+                Err(e) => fail(&e),
+            }
+        }
     }
 }
 

@@ -1,12 +1,12 @@
 //! TLS by rustls: server configs for https sockets (certificates by SNI,
-//! client certificates, minimum version, ALPN h2) and trust anchors for
-//! https upstreams.
+//! client certificates, minimum version, ALPN h2), and for https
+//! upstreams the trust anchors and the client certificate sent.
 
 use std::sync::Arc;
 
 use isoproxy_schema::model::{Keypair, TlsOptions, TlsVersion};
 use pingora_core::protocols::tls::CaType;
-use pingora_core::utils::tls::{parse_x509, WrappedX509};
+use pingora_core::utils::tls::{parse_x509, CertKey, WrappedX509};
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
@@ -68,6 +68,42 @@ pub fn peer_ca(tls: &TlsOptions) -> Result<Option<Arc<CaType>>, String> {
         }
     }
     Ok(Some(Arc::from(list.into_boxed_slice())))
+}
+
+/// The client certificate an upstream connection presents
+/// (`tlsOptions.keypair` of an https ExternalServer or a Network), in
+/// Pingora's form; `None` without a keypair. Everything is checked here,
+/// at start-up: Pingora's connector panics on a certificate its parser
+/// rejects or a key it cannot read, and only finds out per connection.
+pub fn peer_client_cert(tls: &TlsOptions) -> Result<Option<Arc<CertKey>>, String> {
+    let Some(kp) = &tls.keypair else {
+        return Ok(None);
+    };
+    let chain = certs(&kp.certificate_chain).map_err(|e| format!("tlsOptions.keypair: {e}"))?;
+    for c in &chain {
+        // The same parse as for trusted certificates in `peer_ca`.
+        RootCertStore::empty()
+            .add(c.clone())
+            .map_err(|e| format!("tlsOptions.keypair: invalid certificate: {e}"))?;
+    }
+    let key = PrivateKeyDer::from_pem_slice(kp.private_key.as_bytes())
+        .map_err(|e| format!("tlsOptions.keypair: invalid private key: {e}"))?;
+    // Pingora rebuilds the key from its DER bytes alone, guessing the
+    // format; make sure that guess lands on this key.
+    let der = key.secret_der().to_vec();
+    if PrivateKeyDer::try_from(der.clone()).is_err() {
+        return Err("tlsOptions.keypair: private key in an unrecognised format".into());
+    }
+    let provider = provider();
+    let signing = provider
+        .key_provider
+        .load_private_key(key)
+        .map_err(|e| format!("tlsOptions.keypair: unusable private key: {e}"))?;
+    CertifiedKey::new(chain.clone(), signing)
+        .keys_match()
+        .map_err(|e| format!("tlsOptions.keypair: the private key does not match the certificate: {e}"))?;
+    let chain = chain.into_iter().map(|c| c.as_ref().to_vec()).collect();
+    Ok(Some(Arc::new(CertKey::new(chain, der))))
 }
 
 fn certified(kp: &Keypair, provider: &CryptoProvider) -> Result<Arc<CertifiedKey>, String> {

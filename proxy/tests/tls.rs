@@ -1,5 +1,7 @@
 //! End-to-end TLS: https sockets (test CA made with rcgen), certificates by
-//! SNI, client certificates, HTTP/2 by ALPN, and https upstreams.
+//! SNI, client certificates, HTTP/2 by ALPN (and by prior knowledge on
+//! plain-text sockets), and https upstreams with their trust anchors and
+//! client certificates.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -23,6 +25,16 @@ struct Ca {
 struct Leaf {
     cert: String,
     key: String,
+}
+
+impl Leaf {
+    /// The certificate in DER.
+    fn der(&self) -> Vec<u8> {
+        CertificateDer::from_pem_slice(self.cert.as_bytes())
+            .unwrap()
+            .as_ref()
+            .to_vec()
+    }
 }
 
 impl Ca {
@@ -268,12 +280,81 @@ fn http2_requests_to_a_worker_carry_the_authority_in_the_url() {
     assert!(body.starts_with("https://localhost/path/x "), "{body}");
 }
 
+/// HTTP/2 with prior knowledge (h2c) on a plain-text `http` socket, as the
+/// schema describes it: a client that opens with the HTTP/2 preface is
+/// served over HTTP/2, and HTTP/1.1 on the same socket (a `POST`, whose
+/// first byte is the preface's) still is.
+#[test]
+fn h2c_with_prior_knowledge_on_a_plain_text_socket() {
+    let origin = Origin::echo();
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+);\n",
+        origin.addr
+    );
+    let proxy = Proxy::new(&config).socket("http").start();
+    let port = proxy.port("http");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        for i in 0..2 {
+            let req = http::Request::builder()
+                .method("POST")
+                .uri(format!("http://h2c.test/h2c/{i}"))
+                .body(())
+                .unwrap();
+            let (resp, mut stream) = client.send_request(req, false).unwrap();
+            stream.send_data(bytes::Bytes::from_static(b"over h2c"), true).unwrap();
+            let resp = resp.await.unwrap();
+            assert_eq!(resp.status(), 200);
+            assert_eq!(h2_body(resp).await, b"over h2c");
+        }
+    });
+    let (r, _) = exchange(
+        port,
+        b"POST /h1 HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello",
+    );
+    let r = r.expect("no HTTP/1.1 response");
+    assert_eq!((r.status, r.text().as_str()), (200, "hello"));
+    let got = origin.requests();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0].target, "/h2c/0");
+    assert_eq!(got[0].header("host"), Some("h2c.test"));
+    assert_eq!(got[2].target, "/h1");
+}
+
 /// A one-connection-at-a-time TLS origin that answers every request 200 "tls origin".
 fn tls_origin(leaf: &Leaf) -> std::net::SocketAddr {
-    let config = rustls::ServerConfig::builder_with_provider(provider())
+    tls_origin_with(leaf, None)
+}
+
+/// As [`tls_origin`]; with `clients`, the origin requires a client
+/// certificate signed by that CA (mutual TLS) and adds to its answer
+/// whether the certificate presented is `expected` (DER).
+fn tls_origin_with(leaf: &Leaf, clients: Option<(&Ca, Vec<u8>)>) -> std::net::SocketAddr {
+    let builder = rustls::ServerConfig::builder_with_provider(provider())
         .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
+        .unwrap();
+    let (builder, expected) = match clients {
+        Some((ca, expected)) => {
+            let verifier =
+                rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(ca.roots()), provider())
+                    .build()
+                    .unwrap();
+            (builder.with_client_cert_verifier(verifier), Some(expected))
+        }
+        None => (builder.with_no_client_auth(), None),
+    };
+    let config = builder
         .with_single_cert(
             CertificateDer::pem_slice_iter(leaf.cert.as_bytes())
                 .collect::<Result<Vec<_>, _>>()
@@ -288,6 +369,7 @@ fn tls_origin(leaf: &Leaf) -> std::net::SocketAddr {
         for tcp in listener.incoming() {
             let Ok(tcp) = tcp else { return };
             let config = config.clone();
+            let expected = expected.clone();
             std::thread::spawn(move || {
                 tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
                 let conn = rustls::ServerConnection::new(config).unwrap();
@@ -302,7 +384,14 @@ fn tls_origin(leaf: &Leaf) -> std::net::SocketAddr {
                     buf.extend_from_slice(&tmp[..n]);
                     while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
                         buf.drain(..end + 4);
-                        let body = "tls origin";
+                        let presented = tls.conn.peer_certificates().and_then(|c| c.first());
+                        let body = match (&expected, presented) {
+                            (None, _) => "tls origin",
+                            (Some(e), Some(c)) if c.as_ref() == e.as_slice() => {
+                                "tls origin; client certificate as configured"
+                            }
+                            (Some(_), _) => "tls origin; some other client certificate",
+                        };
                         let resp = format!("HTTP/1.1 200 OK\r\ncontent-length: {}\r\n\r\n{body}", body.len());
                         if tls.write_all(resp.as_bytes()).is_err() {
                             return;
@@ -354,6 +443,168 @@ fn https_upstream_verified_against_configured_ca() {
         let proxy = Proxy::new(&cfg(tls)).files(&files).sockets(&["http"]).start();
         let r = get(proxy.port("http"), "/", "a");
         assert_eq!(r.status, 502, "{tls}: {}", r.text());
+    }
+}
+
+/// `tlsOptions.keypair` on an https ExternalServer is the client
+/// certificate sent to the origin, on the no-script path and by a Worker's
+/// `fetch()`; an origin that requires one refuses the handshake without it
+/// (502).
+#[test]
+fn https_upstream_gets_the_configured_client_certificate() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["origin.test"], false);
+    let client = ca.leaf(&["isoproxy"], true);
+    let origin = tls_origin_with(&server, Some((&ca, client.der())));
+    let ca_pem = ca.pem();
+    let files = [
+        ("ca.pem", ca_pem.as_str()),
+        ("client.key", client.key.as_str()),
+        ("client.pem", client.cert.as_str()),
+        (
+            "main.js",
+            "export default { async fetch(request, env) {\n  try { return await env.ORIGIN.fetch(request); }\n  catch (e) { return new Response(\"fetch failed\", { status: 502 }); }\n} };\n",
+        ),
+    ];
+    let cfg = |tls: &str| {
+        format!(
+            "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"origin\", external = (address = \"{origin}\",
+      https = (options = (), certificateHost = \"origin.test\", tlsOptions = (trustedCertificates = [ embed \"ca.pem\" ]{tls})))),
+    (name = \"w\", worker = .w),
+  ],
+  sockets = [
+    (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\"),
+    (name = \"worker\", address = \"127.0.0.1:0\", http = (), service = \"w\"),
+  ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
+);\n"
+        )
+    };
+    let with_cert = cfg(", keypair = (privateKey = embed \"client.key\", certificateChain = embed \"client.pem\")");
+    let proxy = Proxy::new(&with_cert)
+        .files(&files)
+        .sockets(&["http", "worker"])
+        .start();
+    for socket in ["http", "worker"] {
+        let r = get(proxy.port(socket), "/", "origin.test");
+        assert_eq!(r.status, 200, "{socket}: {}", r.text());
+        assert_eq!(r.text(), "tls origin; client certificate as configured", "{socket}");
+    }
+
+    // Without it: 502, and the Worker's fetch() rejects (the Worker turns
+    // that into its own 502).
+    let proxy = Proxy::new(&cfg("")).files(&files).sockets(&["http", "worker"]).start();
+    for socket in ["http", "worker"] {
+        let r = get(proxy.port(socket), "/", "origin.test");
+        assert_eq!(r.status, 502, "{socket}: {}", r.text());
+    }
+    assert_eq!(get(proxy.port("worker"), "/", "origin.test").text(), "fetch failed");
+}
+
+/// The same for a Network: a Worker whose global `fetch()` goes through
+/// the Network presents its `tlsOptions.keypair` to the origin.
+#[test]
+fn network_gets_the_configured_client_certificate() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["127.0.0.1"], false);
+    let client = ca.leaf(&["isoproxy"], true);
+    let origin = tls_origin_with(&server, Some((&ca, client.der())));
+    let ca_pem = ca.pem();
+    let script = format!(
+        "export default {{ async fetch() {{\n  try {{ return await fetch(\"https://{origin}/from-worker\"); }}\n  catch (e) {{ return new Response(\"fetch failed\", {{ status: 502 }}); }}\n}} }};\n"
+    );
+    let files = [
+        ("ca.pem", ca_pem.as_str()),
+        ("client.key", client.key.as_str()),
+        ("client.pem", client.cert.as_str()),
+        ("main.js", script.as_str()),
+    ];
+    let cfg = |tls: &str| {
+        format!(
+            "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"net\", network = (allow = [\"local\"], tlsOptions = (trustedCertificates = [ embed \"ca.pem\" ]{tls}))),
+    (name = \"w\", worker = .w),
+  ],
+  sockets = [
+    (name = \"worker\", address = \"127.0.0.1:0\", http = (), service = \"w\"),
+  ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  globalOutbound = \"net\",
+);\n"
+        )
+    };
+    let with_cert = cfg(", keypair = (privateKey = embed \"client.key\", certificateChain = embed \"client.pem\")");
+    let proxy = Proxy::new(&with_cert).files(&files).socket("worker").start();
+    let r = get(proxy.port("worker"), "/", "a");
+    assert_eq!(
+        (r.status, r.text().as_str()),
+        (200, "tls origin; client certificate as configured")
+    );
+
+    let proxy = Proxy::new(&cfg("")).files(&files).socket("worker").start();
+    let r = get(proxy.port("worker"), "/", "a");
+    assert_eq!((r.status, r.text().as_str()), (502, "fetch failed"));
+}
+
+/// A keypair that cannot be used as a client certificate is refused at
+/// start-up, by `check` as by `serve`, not at the first connection.
+#[test]
+fn unusable_client_keypair_is_a_config_error() {
+    let ca = Ca::new();
+    let client = ca.leaf(&["isoproxy"], true);
+    let other = ca.leaf(&["someone else"], true);
+    let dir = scratch_dir();
+    let cases = [
+        (
+            "not PEM",
+            "no certificate here",
+            client.key.as_str(),
+            "tlsOptions.keypair: no certificate in PEM text",
+        ),
+        (
+            "key of another certificate",
+            client.cert.as_str(),
+            other.key.as_str(),
+            "tlsOptions.keypair: the private key does not match the certificate",
+        ),
+    ];
+    for (name, cert, key, want) in cases {
+        std::fs::write(dir.join("client.pem"), cert).unwrap();
+        std::fs::write(dir.join("client.key"), key).unwrap();
+        let cfg = dir.join("config.capnp");
+        std::fs::write(
+            &cfg,
+            format!(
+                "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"127.0.0.1:9\",
+    https = (options = (), tlsOptions = (trustBrowserCas = true,
+      keypair = (privateKey = embed \"client.key\", certificateChain = embed \"client.pem\"))))) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+);\n"
+            ),
+        )
+        .unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_isoproxy"))
+            .arg("check")
+            .arg(&cfg)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{name}: {stderr}");
+        assert!(
+            stderr.contains("service origin: ") && stderr.contains(want),
+            "{name}: {stderr}"
+        );
     }
 }
 

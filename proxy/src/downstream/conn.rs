@@ -2,7 +2,9 @@
 //! reads each request head, checks it strictly ([`crate::downstream::precheck`]),
 //! answers refusals and CONNECT itself and hands everything else to
 //! Pingora with the bytes already read put back in front of the stream.
-//! HTTP/2 connections (ALPN `h2`) go to Pingora directly.
+//! HTTP/2 connections (ALPN `h2`, or on a plain-text socket the HTTP/2
+//! preface as the first bytes: h2c with prior knowledge) go to Pingora
+//! directly.
 
 use std::pin::Pin;
 use std::sync::Arc;
@@ -14,6 +16,7 @@ use async_trait::async_trait;
 use pingora_core::apps::{HttpPersistentSettings, HttpServerApp, ServerApp};
 use pingora_core::listeners::tls::Acceptor;
 use pingora_core::protocols::http::ServerSession;
+use pingora_core::protocols::l4::stream::Stream as L4Stream;
 use pingora_core::protocols::raw_connect::ProxyDigest;
 use pingora_core::protocols::tls::{SslDigest, TlsRef};
 use pingora_core::protocols::{
@@ -342,12 +345,17 @@ fn ms(v: u32) -> Duration {
     Duration::from_millis(u64::from(v.max(1)))
 }
 
+/// What an HTTP/2 client with prior knowledge sends first (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
 /// Why reading a head stopped without a head.
 enum HeadEnd {
     /// Closed, idle or timed out: just close.
     Close,
     /// Refused: answer and close.
     Refuse(Reject),
+    /// The connection opened with the HTTP/2 preface (now in the buffer).
+    H2c,
 }
 
 /// Serve one accepted TCP connection until it closes. The TLS handshake
@@ -383,8 +391,9 @@ pub async fn serve(slot: Arc<Slot>, tcp: tokio::net::TcpStream, shutdown: Shutdo
         server.app.process_new(stream, &shutdown).await;
         return;
     }
+    let plain = server.tls.is_none();
     drop(server);
-    serve_h1(&slot, stream, client, shutdown).await;
+    serve_h1(&slot, stream, client, shutdown, plain).await;
 }
 
 /// Whether this connection is one more than `maxConnections` allows.
@@ -443,7 +452,15 @@ fn h2_shutdown(server: &SocketServer, mut shutdown: ShutdownWatch) -> ShutdownWa
     rx
 }
 
-async fn serve_h1(slot: &Slot, mut stream: Stream, client: Option<std::net::SocketAddr>, shutdown: ShutdownWatch) {
+/// `plain`: a plain-text socket, where the first bytes may be the HTTP/2
+/// preface instead of a request.
+async fn serve_h1(
+    slot: &Slot,
+    mut stream: Stream,
+    client: Option<std::net::SocketAddr>,
+    shutdown: ShutdownWatch,
+    plain: bool,
+) {
     let mut buf: Vec<u8> = Vec::new();
     let mut wbuf: Vec<u8> = Vec::new();
     let mut settings: Option<HttpPersistentSettings> = None;
@@ -455,7 +472,8 @@ async fn serve_h1(slot: &Slot, mut stream: Stream, client: Option<std::net::Sock
         } else {
             limits.keepalive_timeout_ms
         };
-        let head = read_head(slot, &mut stream, &mut buf, first_wait, &shutdown).await;
+        let h2c = plain && served == 0;
+        let head = read_head(slot, &mut stream, &mut buf, first_wait, &shutdown, h2c).await;
         // The head is here: this request belongs to the generation current now.
         let server = slot.load_full();
         let head = match head {
@@ -469,6 +487,18 @@ async fn serve_h1(slot: &Slot, mut stream: Stream, client: Option<std::net::Sock
                 };
                 let _ = tokio::time::timeout(ms(limits.send_timeout_ms), reply).await;
                 let _ = AsyncWriteExt::shutdown(&mut stream).await;
+                return;
+            }
+            Err(HeadEnd::H2c) => {
+                // Put the bytes read back in front of the TCP stream; the
+                // app's `h2c` option makes Pingora see the preface and
+                // speak HTTP/2.
+                let Ok(mut tcp) = stream.into_any().downcast::<L4Stream>() else {
+                    return;
+                };
+                tcp.rewind(&buf);
+                let shutdown = h2_shutdown(&server, shutdown);
+                server.app.process_new(tcp, &shutdown).await;
                 return;
             }
         };
@@ -525,13 +555,16 @@ async fn serve_h1(slot: &Slot, mut stream: Stream, client: Option<std::net::Sock
 
 /// Read until a complete, valid head is in `buf` (which may already hold
 /// some bytes). The first byte may take `first_wait_ms`, the rest of
-/// the head the header timeout.
+/// the head the header timeout. With `h2c`, bytes that begin the HTTP/2
+/// preface are read until the whole preface is there ([`HeadEnd::H2c`])
+/// or they turn out to be something else.
 async fn read_head(
     slot: &Slot,
     stream: &mut Stream,
     buf: &mut Vec<u8>,
     first_wait_ms: u32,
     shutdown: &ShutdownWatch,
+    h2c: bool,
 ) -> Result<crate::downstream::precheck::Head, HeadEnd> {
     let (limits, style) = {
         let server = slot.load();
@@ -561,10 +594,17 @@ async fn read_head(
     }
     let deadline = Instant::now() + ms(limits.header_timeout_ms);
     loop {
-        match check_head(buf, limits, style) {
-            Ok(Some(h)) => return Ok(h),
-            Ok(None) => {}
-            Err(r) => return Err(HeadEnd::Refuse(r)),
+        if h2c && buf.starts_with(H2_PREFACE) {
+            return Err(HeadEnd::H2c);
+        }
+        // Bytes that may still become the preface wait for more; at the
+        // first byte that differs they are an HTTP/1 head like any other.
+        if !(h2c && H2_PREFACE.starts_with(buf)) {
+            match check_head(buf, limits, style) {
+                Ok(Some(h)) => return Ok(h),
+                Ok(None) => {}
+                Err(r) => return Err(HeadEnd::Refuse(r)),
+            }
         }
         buf.reserve(4096);
         match tokio::time::timeout_at(deadline.into(), stream.read_buf(buf)).await {

@@ -5,12 +5,16 @@
 //!
 //! Listening sockets are not part of a generation (see `crate::server::reload`):
 //! a socket whose name and address are unchanged keeps its listener.
+//!
+//! Every step that can refuse a config lives in [`prepare`], which `serve`,
+//! each reload and `isoproxy check` all run, so a config that passes
+//! `check` starts.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use isoproxy_runtime::{Outbound, PoolOptions, WorkerPool};
+use isoproxy_runtime::{BoxFuture, Outbound, OutboundError, PoolOptions, Request, RequestInfo, Response, WorkerPool};
 use isoproxy_schema::model::{Config, ServiceKind, SocketProtocol};
 use pingora_core::apps::HttpServerOptions;
 use pingora_core::listeners::tls::Acceptor;
@@ -51,12 +55,113 @@ impl std::fmt::Display for BuildError {
     }
 }
 
+impl BuildError {
+    /// Print the error as `serve` and `check` both do, and return the exit
+    /// status that goes with it.
+    pub fn report(&self) -> std::process::ExitCode {
+        eprintln!("isoproxy: {}", self.message);
+        if self.usage {
+            std::process::ExitCode::from(crate::args::EXIT_USAGE)
+        } else {
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
 fn usage(message: String) -> BuildError {
     BuildError { usage: true, message }
 }
 
 fn needs_workers(config: &Config) -> bool {
     config.services.iter().any(|s| matches!(s.kind, ServiceKind::Worker(_)))
+}
+
+/// What [`prepare`] is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// `serve` or a reload: the configured isolate threads, and Workers'
+    /// requests leave through the config's services.
+    Serve,
+    /// `isoproxy check`: one isolate thread and nowhere for a request to go;
+    /// the result is dropped once built.
+    Check,
+}
+
+/// What start-up builds from a config before any socket opens, made by
+/// the steps that can refuse the config: the routes (upstream pools,
+/// networks, header injections; a `disk` service is refused there), the
+/// Worker pool (every Worker compiled and evaluated, every import
+/// resolved) and the TLS server config of each https socket.
+pub struct Parts {
+    routes: Routes,
+    workers: Option<WorkerPool>,
+    /// One per socket, in config order; `None` for plain-text sockets.
+    tls: Vec<Option<Acceptor>>,
+}
+
+/// Run every start-up step that can refuse `config`, binding nothing.
+/// This blocks (it compiles and evaluates every Worker).
+pub fn prepare(
+    config: &Arc<Config>,
+    metrics: &Arc<crate::observe::metrics::Metrics>,
+    purpose: Purpose,
+) -> Result<Parts, BuildError> {
+    let routes = Routes::new(config, metrics).map_err(usage)?;
+    let workers = if needs_workers(config) {
+        let (outbound, threads): (Arc<dyn Outbound>, usize) = match purpose {
+            Purpose::Serve => (
+                Arc::new(crate::pipeline::outbound::Egress::new(
+                    routes.services.clone(),
+                    metrics.clone(),
+                )),
+                config.server.isolate_threads as usize,
+            ),
+            Purpose::Check => (Arc::new(Nowhere), 1),
+        };
+        let options = PoolOptions { threads };
+        let pool =
+            WorkerPool::start(config.clone(), options, outbound, metrics.clone()).map_err(|e| usage(e.to_string()))?;
+        Some(pool)
+    } else {
+        None
+    };
+    let mut tls = Vec::with_capacity(config.sockets.len());
+    for sock in &config.sockets {
+        tls.push(match &sock.protocol {
+            SocketProtocol::Https { tls, .. } => match crate::tls::server_config(tls) {
+                Ok(c) => Some(Acceptor::from_server_config(c)),
+                Err(e) => return Err(usage(format!("socket {}: {e}", sock.name))),
+            },
+            SocketProtocol::Http(_) => None,
+        });
+    }
+    Ok(Parts { routes, workers, tls })
+}
+
+/// `isoproxy check`: everything `serve` does before it binds a socket,
+/// then nothing more.
+pub fn check(config: &Arc<Config>) -> Result<(), BuildError> {
+    let metrics = crate::observe::metrics::Metrics::new().map_err(|e| BuildError {
+        usage: false,
+        message: format!("metrics: {e}"),
+    })?;
+    prepare(config, &Arc::new(metrics), Purpose::Check).map(drop)
+}
+
+/// The outbound of a `check` pool. No request runs there, so nothing
+/// should ever reach it; if top-level code tries, it fails.
+struct Nowhere;
+
+impl Outbound for Nowhere {
+    fn fetch(
+        &self,
+        service: &str,
+        _request: Request,
+        _info: &RequestInfo,
+    ) -> BoxFuture<Result<Response, OutboundError>> {
+        let message = format!("service {service}: no request leaves during isoproxy check");
+        Box::pin(async move { Err(OutboundError::Other(message)) })
+    }
 }
 
 /// Build generation `number` from `config`. This blocks (it compiles and
@@ -68,30 +173,9 @@ pub fn build(
     conf: &Arc<ServerConf>,
     metrics: &Arc<crate::observe::metrics::Metrics>,
 ) -> Result<Generation, BuildError> {
-    let routes = Routes::new(&config, metrics).map_err(usage)?;
-    let workers = if needs_workers(&config) {
-        let outbound: Arc<dyn Outbound> = Arc::new(crate::pipeline::outbound::Egress::new(
-            routes.services.clone(),
-            metrics.clone(),
-        ));
-        let options = PoolOptions {
-            threads: config.server.isolate_threads as usize,
-        };
-        let pool =
-            WorkerPool::start(config.clone(), options, outbound, metrics.clone()).map_err(|e| usage(e.to_string()))?;
-        Some(pool)
-    } else {
-        None
-    };
+    let Parts { routes, workers, tls } = prepare(&config, metrics, Purpose::Serve)?;
     let mut servers = Vec::with_capacity(config.sockets.len());
-    for (sock, route) in config.sockets.iter().zip(&routes.sockets) {
-        let tls = match &sock.protocol {
-            SocketProtocol::Https { tls, .. } => match crate::tls::server_config(tls) {
-                Ok(c) => Some(Acceptor::from_server_config(c)),
-                Err(e) => return Err(usage(format!("socket {}: {e}", sock.name))),
-            },
-            SocketProtocol::Http(_) => None,
-        };
+    for (route, tls) in routes.sockets.iter().zip(tls) {
         let handler = Handler {
             route: route.clone(),
             workers: workers.clone(),
@@ -100,6 +184,9 @@ pub fn build(
         let mut options = HttpServerOptions::default();
         let cap = route.limits.max_requests_per_connection;
         options.keepalive_request_limit = (cap > 0).then_some(cap);
+        // Plain-text sockets also speak HTTP/2 with prior knowledge (the
+        // connection loop hands over a stream that opens with the preface).
+        options.h2c = !route.tls;
         options.h2_idle_timeout = Some(Duration::from_millis(u64::from(
             route.limits.keepalive_timeout_ms.max(1),
         )));

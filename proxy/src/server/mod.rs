@@ -4,6 +4,7 @@
 
 pub mod generation;
 pub mod reload;
+pub mod socket_fd;
 pub mod upgrade;
 
 use std::os::fd::FromRawFd;
@@ -17,7 +18,7 @@ use pingora_core::apps::HttpServerApp;
 use pingora_core::server::configuration::ServerConf;
 use tokio::sync::Notify;
 
-use crate::args::{ServeArgs, EXIT_USAGE};
+use crate::args::ServeArgs;
 use crate::server::reload::Server;
 
 /// Deadline for in-flight requests after SIGINT.
@@ -90,14 +91,7 @@ async fn serve(
     let mut signals = Signals::install();
     let first = match generation::build(1, config.clone(), files, &conf, &metrics) {
         Ok(g) => g,
-        Err(e) => {
-            eprintln!("isoproxy: {e}");
-            return if e.usage {
-                ExitCode::from(EXIT_USAGE)
-            } else {
-                ExitCode::FAILURE
-            };
-        }
+        Err(e) => return e.report(),
     };
     // A successor (`--upgrade`) takes the old process's sockets first.
     let (mut inherited, predecessor) = match (&args.upgrade_socket, args.upgrade) {

@@ -21,6 +21,7 @@ pub struct NetworkTarget {
     /// Timeouts.
     pub timeouts: UpstreamTimeouts,
     ca: Option<Arc<pingora_core::protocols::tls::CaType>>,
+    client_cert: Option<Arc<pingora_core::utils::tls::CertKey>>,
 }
 
 impl NetworkTarget {
@@ -30,6 +31,7 @@ impl NetworkTarget {
             policy: Policy::new(n),
             timeouts: n.timeouts,
             ca: tls::peer_ca(&n.tls)?,
+            client_cert: tls::peer_client_cert(&n.tls)?,
         })
     }
 
@@ -77,6 +79,7 @@ impl NetworkTarget {
         let mut peer = HttpPeer::new(addr, tls_on, sni);
         apply_timeouts(&mut peer.options, &self.timeouts);
         peer.options.ca = self.ca.clone();
+        peer.client_cert_key = self.client_cert.clone();
         peer
     }
 }

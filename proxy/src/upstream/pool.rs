@@ -54,11 +54,16 @@ pub struct External {
 impl External {
     /// Resolve the addresses (once, at start-up) and prepare a peer for each.
     pub fn new(e: &ExternalServer) -> Result<External, String> {
-        let (tls_on, sni_override, ca) = match &e.protocol {
-            ExternalProtocol::Http(_) => (false, None, None),
+        let (tls_on, sni_override, ca, client_cert) = match &e.protocol {
+            ExternalProtocol::Http(_) => (false, None, None, None),
             ExternalProtocol::Https {
                 tls, certificate_host, ..
-            } => (true, certificate_host.clone(), tls::peer_ca(tls)?),
+            } => (
+                true,
+                certificate_host.clone(),
+                tls::peer_ca(tls)?,
+                tls::peer_client_cert(tls)?,
+            ),
         };
         let mut origins = Vec::new();
         for a in &e.addresses {
@@ -74,6 +79,7 @@ impl External {
             let mut peer = HttpPeer::new(addr, tls_on, sni);
             apply_timeouts(&mut peer.options, &e.timeouts);
             peer.options.ca = ca.clone();
+            peer.client_cert_key = client_cert.clone();
             origins.push(Origin {
                 peer,
                 down_until_ms: AtomicU64::new(0),

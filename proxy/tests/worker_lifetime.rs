@@ -47,13 +47,11 @@ fn timers_left_by_answered_requests_are_freed() {
     } };";
     // Creating 10,000 timers takes more than the default 50 ms of CPU in a
     // debug build.
-    let proxy = Proxy::start_full(
-        &worker_config("limits = (cpuMs = 10000),"),
-        &[("main.js", script)],
-        &["http"],
-        &[],
-        &["admin"],
-    );
+    let proxy = Proxy::new(&worker_config("limits = (cpuMs = 10000),"))
+        .files(&[("main.js", script)])
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
     let port = proxy.port("http");
     // Warm up: the isolate, its heap and the allocator's arenas exist.
     for _ in 0..5 {
@@ -99,13 +97,11 @@ fn worker_calling_itself_is_cut_at_the_depth_cap() {
             return new Response('cut at ' + depth + ': ' + e.name + ': ' + e.message);
         }
     } };";
-    let proxy = Proxy::start_full(
-        &worker_config("bindings = [ (name = \"SELF\", service = \"w\") ],"),
-        &[("main.js", script)],
-        &["http"],
-        &[],
-        &["admin"],
-    );
+    let proxy = Proxy::new(&worker_config("bindings = [ (name = \"SELF\", service = \"w\") ],"))
+        .files(&[("main.js", script)])
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
     let port = proxy.port("http");
     let counter = "isoproxy_worker_depth_exceeded_total{worker=\"w\"}";
     assert_eq!(proxy.metric(proxy.port("admin"), counter), 0.0);

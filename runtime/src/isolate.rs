@@ -59,6 +59,32 @@ unsafe extern "C" fn near_heap_limit(data: *mut c_void, current: usize, _initial
     current + current / 2
 }
 
+/// Whether compiling WebAssembly from bytes is allowed now: the same switch
+/// as `eval` (the context's "code generation from strings" flag), which the
+/// isolate turns on only while declared modules compile and, when the
+/// compatibility date allows it, while the Worker's global scope runs.
+unsafe extern "C" fn allow_wasm_code_generation(
+    context: v8::Local<v8::Context>,
+    _source: v8::Local<v8::String>,
+) -> bool {
+    context.is_code_generation_from_strings_allowed()
+}
+
+/// Most foreground tasks run in one go when the isolate pumps them; the
+/// rest wait for the next time.
+const MAX_TASKS_PER_PUMP: usize = 32;
+
+/// How often, at most, an entry into the isolate also runs the foreground
+/// tasks V8 posted for it: looking takes the platform's locks, too dear for
+/// every entry, and the tasks (GC steps, FinalizationRegistry callbacks)
+/// can wait that long. A WebAssembly compilation in the background is
+/// pumped every `BACKGROUND_POLL` instead.
+const PUMP_INTERVAL: Duration = Duration::from_millis(10);
+
+/// How often an isolate with a WebAssembly compilation running in the
+/// background looks for its next step.
+const BACKGROUND_POLL: Duration = Duration::from_millis(1);
+
 unsafe extern "C" fn terminate_interrupt(_isolate: v8::UnsafeRawIsolatePtr, data: *mut c_void) {
     // SAFETY: as in `near_heap_limit`.
     let guard = unsafe { &*(data as *const HeapGuard) };
@@ -80,6 +106,12 @@ pub(crate) struct WorkerIsolate {
     pub(crate) create_time: Duration,
     /// Time to evaluate the Worker's own code.
     pub(crate) load_time: Duration,
+    /// Whether a WebAssembly compilation may still run in the background:
+    /// only one started by the global scope can (requests may not compile),
+    /// so this is cleared for good once none is left.
+    background: bool,
+    /// When an entry next runs the platform's foreground tasks.
+    next_pump: Instant,
 }
 
 /// Build the `bindings` argument of the glue's `setup`.
@@ -140,6 +172,7 @@ impl WorkerIsolate {
         );
         let mut isolate = v8::Isolate::new(params);
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
+        isolate.set_allow_wasm_code_generation_callback(allow_wasm_code_generation);
         let handle = isolate.thread_safe_handle();
         let heap = Box::new(HeapGuard {
             handle: handle.clone(),
@@ -158,6 +191,9 @@ impl WorkerIsolate {
             // request.
             let tag = ops::request_tag(scope, None);
             scope.set_continuation_preserved_embedder_data(tag);
+            // On while the bindings and declared modules compile; the Worker's
+            // own code gets what its compatibility date allows; requests never.
+            context.set_allow_generation_from_strings(true);
             (|| -> Result<_, String> {
                 if !from_snapshot {
                     ops::install(scope).ok_or("installing ops failed")?;
@@ -185,11 +221,24 @@ impl WorkerIsolate {
                 let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
                 let is_modules = v8::Boolean::new(scope, spec.is_modules());
                 let undefined = v8::undefined(scope).into();
-                setup
-                    .call(scope, undefined, &[bindings.into(), is_modules.into()])
-                    .ok_or("glue setup failed")?;
+                {
+                    v8::tc_scope!(let tc, scope);
+                    if setup
+                        .call(tc, undefined, &[bindings.into(), is_modules.into()])
+                        .is_none()
+                    {
+                        // A binding the glue could not build: the glue
+                        // throws a string naming it.
+                        let reason = tc
+                            .exception()
+                            .map(|e| e.to_rust_string_lossy(tc))
+                            .unwrap_or_else(|| "the bindings could not be set up".into());
+                        return Err(reason);
+                    }
+                }
                 cpu.arm(&handle, Duration::from_millis(spec.limits().startup_ms.max(1) as u64));
-                let loaded = modules::load_worker(scope, &spec.worker.source);
+                let loaded = modules::load_worker(scope, &spec.worker.source, spec.code_generation_at_start_up());
+                context.set_allow_generation_from_strings(false);
                 let fired = cpu.disarm();
                 if fired {
                     return Err(format!(
@@ -243,7 +292,24 @@ impl WorkerIsolate {
             heap,
             create_time,
             load_time,
+            background: spec.code_generation_at_start_up(),
+            next_pump: Instant::now(),
         })
+    }
+
+    /// Whether V8 has work in the background (an asynchronous WebAssembly
+    /// compilation) that will post its next step to this isolate.
+    pub(crate) fn background_work(&mut self) -> bool {
+        if self.background && !self.isolate.has_pending_background_tasks() {
+            self.background = false;
+        }
+        self.background
+    }
+
+    /// Run the foreground tasks V8 posted for this isolate (see `enter`).
+    pub(crate) fn pump(&mut self) -> Option<Breach> {
+        self.next_pump = Instant::now();
+        self.enter(None, |_, _, _| {})
     }
 
     /// Heap in use, bytes.
@@ -274,6 +340,7 @@ impl WorkerIsolate {
         st.entry_cpu_start.set(start);
         let cpu = st.env.cpu.clone();
         cpu.arm(&self.handle, budget);
+        let pump_now = Instant::now() >= self.next_pump;
         // SAFETY: balanced with `exit` below, on the isolate's thread.
         unsafe { self.isolate.enter() };
         {
@@ -286,9 +353,27 @@ impl WorkerIsolate {
             scope.set_continuation_preserved_embedder_data(tag);
             f(scope, &self.dispatch, &self.complete);
             scope.perform_microtask_checkpoint();
+            // Tasks V8 posted for this isolate (steps of an asynchronous
+            // WebAssembly compilation, FinalizationRegistry callbacks) run
+            // here, under the same CPU budget; nothing else would run them.
+            if let Some(platform) = crate::platform().filter(|_| pump_now) {
+                let mut ran = false;
+                for _ in 0..MAX_TASKS_PER_PUMP {
+                    if !v8::Platform::pump_message_loop(platform, scope, false) {
+                        break;
+                    }
+                    ran = true;
+                }
+                if ran {
+                    scope.perform_microtask_checkpoint();
+                }
+            }
         }
         // SAFETY: entered above.
         unsafe { self.isolate.exit() };
+        if pump_now {
+            self.next_pump = Instant::now() + PUMP_INTERVAL;
+        }
         let fired = cpu.disarm();
         let spent = thread_cpu().saturating_sub(start);
         if let Some(id) = request {
@@ -539,7 +624,7 @@ impl WorkerIsolate {
     /// Fail requests that can no longer get a response: nothing is pending
     /// in the isolate that could resume them.
     pub(crate) fn fail_stalled(&mut self) {
-        if self.state.in_flight.get() > 0 {
+        if self.state.in_flight.get() > 0 || self.background_work() {
             return;
         }
         let ids: Vec<u32> = self
@@ -618,6 +703,7 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
                 None => { retiring = true; None }
             },
             () = sleep_until(grace_over), if grace_over.is_some() => w.end_past_grace(),
+            _ = tokio::time::sleep(BACKGROUND_POLL), if w.background_work() => w.pump(),
         };
         match breach {
             Some(Breach::Heap) => {

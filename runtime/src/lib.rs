@@ -107,6 +107,15 @@ struct Inner {
 
 static V8_INIT: Once = Once::new();
 
+/// The V8 platform, kept to pump each isolate's foreground tasks (the steps
+/// of an asynchronous WebAssembly compilation among them).
+static PLATFORM: std::sync::OnceLock<v8::SharedRef<v8::Platform>> = std::sync::OnceLock::new();
+
+/// The V8 platform, once V8 is initialized.
+pub(crate) fn platform() -> Option<&'static v8::SharedRef<v8::Platform>> {
+    PLATFORM.get()
+}
+
 /// V8 flags set before the config's own (which may override them).
 ///
 /// TurboFan is on, but Turboshaft's loop unrolling is off: with it, this V8
@@ -127,6 +136,7 @@ fn init_v8(flags: &[String]) {
             v8::V8::set_flags_from_string(&flags.join(" "));
         }
         let platform = v8::new_default_platform(0, false).make_shared();
+        let _ = PLATFORM.set(platform.clone());
         v8::V8::initialize_platform(platform);
         v8::V8::initialize();
     });

@@ -2,7 +2,7 @@
 //! the listed modules and `text`/`data`/`json`/`wasm` modules) or one
 //! service-worker script.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use isoproxy_schema::model::{ModuleKind, WorkerSource};
 
@@ -15,7 +15,8 @@ struct ModuleMap {
     synthetic: HashMap<i32, v8::Global<v8::Value>>,
 }
 
-/// Format a caught exception as `file:line: message` plus the stack.
+/// Format a caught exception as `file:line:column: message` (1-based, from
+/// where V8 places it) plus the stack.
 pub(crate) fn describe_exception(
     tc: &mut v8::PinScope<'_, '_>,
     exception: Option<v8::Local<v8::Value>>,
@@ -32,7 +33,8 @@ pub(crate) fn describe_exception(
             .map(|n| n.to_rust_string_lossy(tc))
             .unwrap_or_default();
         if let Some(line) = m.get_line_number(tc) {
-            location = format!("{file}:{line}: ");
+            let column = m.get_start_column() + 1;
+            location = format!("{file}:{line}:{column}: ");
         }
     }
     let stack = exception
@@ -44,6 +46,8 @@ pub(crate) fn describe_exception(
         })
         .filter(|s| s.is_string())
         .map(|s| s.to_rust_string_lossy(tc))
+        // A stack without frames repeats the message only.
+        .filter(|s| *s != text)
         .unwrap_or_default();
     (format!("{location}{text}"), stack)
 }
@@ -65,7 +69,7 @@ fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, name: &str, is_module: bool) -> 
     ))
 }
 
-/// Compile and run a classic script; `Err` carries `file:line: message`.
+/// Compile and run a classic script; `Err` carries `file:line:column: message`.
 pub(crate) fn run_script(
     scope: &mut v8::PinScope<'_, '_>,
     name: &str,
@@ -116,6 +120,65 @@ fn normalize(referrer: &str, specifier: &str) -> String {
     parts.join("/")
 }
 
+/// The listed module `specifier` names when imported from `referrer`.
+fn resolve(map: &ModuleMap, referrer: &str, specifier: &str) -> Option<v8::Global<v8::Module>> {
+    map.by_name
+        .get(&normalize(referrer, specifier))
+        .or_else(|| map.by_name.get(specifier))
+        .cloned()
+}
+
+/// Check that every import of the ES modules reachable from `main` names a
+/// listed module, so that a missing one fails with the importing module's
+/// name and the import's line and column, as the config names them.
+fn check_imports(
+    scope: &mut v8::PinScope<'_, '_>,
+    map: &ModuleMap,
+    es_modules: &HashSet<String>,
+    main: &str,
+) -> Result<(), String> {
+    let mut seen = HashSet::from([main.to_string()]);
+    let mut todo = vec![main.to_string()];
+    while let Some(name) = todo.pop() {
+        let Some(module) = map.by_name.get(&name).filter(|_| es_modules.contains(&name)) else {
+            continue;
+        };
+        let module = v8::Local::new(scope, module);
+        let requests = module.get_module_requests();
+        for i in 0..requests.length() {
+            let Some(request) = requests
+                .get(scope, i)
+                .and_then(|d| v8::Local::<v8::ModuleRequest>::try_from(d).ok())
+            else {
+                continue;
+            };
+            let specifier = request.get_specifier().to_rust_string_lossy(scope);
+            if let Some(found) = resolve(map, &name, &specifier) {
+                let found = v8::Local::new(scope, &found);
+                if let Some(next) = map.names.get(&found.get_identity_hash().get()) {
+                    if seen.insert(next.clone()) {
+                        todo.push(next.clone());
+                    }
+                }
+                continue;
+            }
+            let at = module.source_offset_to_location(request.get_source_offset());
+            let hint = if specifier.contains(':') && !specifier.starts_with("./") {
+                " (isoproxy has no built-in modules such as node:* or cloudflare:*; list the module in the config)"
+            } else {
+                ""
+            };
+            return Err(format!(
+                "{name}:{}:{}: Error: No such module \"{}\", imported from \"{name}\"{hint}",
+                at.get_line_number() + 1,
+                at.get_column_number() + 1,
+                normalize(&name, &specifier),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn resolve_callback<'s>(
     context: v8::Local<'s, v8::Context>,
     specifier: v8::Local<'s, v8::String>,
@@ -125,21 +188,24 @@ fn resolve_callback<'s>(
     v8::callback_scope!(unsafe scope, context);
     let map = context.get_slot::<std::cell::RefCell<ModuleMap>>()?;
     let spec = specifier.to_rust_string_lossy(scope);
-    let found = {
+    let (found, referrer_name) = {
         let map = map.borrow();
         let referrer_name = map
             .names
             .get(&referrer.get_identity_hash().get())
             .cloned()
             .unwrap_or_default();
-        let name = normalize(&referrer_name, &spec);
-        map.by_name.get(&name).or_else(|| map.by_name.get(&spec)).cloned()
+        (resolve(&map, &referrer_name, &spec), referrer_name)
     };
     match found {
         Some(m) => Some(v8::Local::new(scope, &m)),
         None => {
-            let msg = v8::String::new(scope, &format!("module not found: {spec}"))?;
-            let exc = v8::Exception::type_error(scope, msg);
+            // `check_imports` reports these first, with a location.
+            let msg = v8::String::new(
+                scope,
+                &format!("No such module \"{spec}\", imported from \"{referrer_name}\""),
+            )?;
+            let exc = v8::Exception::error(scope, msg);
             scope.throw_exception(exc);
             None
         }
@@ -166,23 +232,31 @@ fn array_buffer<'s>(scope: &mut v8::PinScope<'s, '_>, bytes: &[u8]) -> v8::Local
 
 /// Evaluate the Worker's code. For modules, returns the main module's
 /// namespace object (or `undefined`), whose exports are the entrypoints.
+/// Declared Wasm modules compile first; then `code_generation` decides
+/// whether the Worker's global scope may use `eval`, `new Function` or
+/// compile WebAssembly from bytes (the caller turns it off afterwards).
 pub(crate) fn load_worker(
     scope: &mut v8::PinScope<'_, '_>,
     source: &WorkerSource,
+    code_generation: bool,
 ) -> Result<v8::Global<v8::Value>, String> {
     match source {
         WorkerSource::ServiceWorkerScript(code) => {
+            scope
+                .get_current_context()
+                .set_allow_generation_from_strings(code_generation);
             run_script(scope, "worker.js", code)?;
             let undefined: v8::Local<v8::Value> = v8::undefined(scope).into();
             Ok(v8::Global::new(scope, undefined))
         }
-        WorkerSource::Modules(modules) => load_modules(scope, modules),
+        WorkerSource::Modules(modules) => load_modules(scope, modules, code_generation),
     }
 }
 
 fn load_modules(
     scope: &mut v8::PinScope<'_, '_>,
     modules: &[isoproxy_schema::model::Module],
+    code_generation: bool,
 ) -> Result<v8::Global<v8::Value>, String> {
     let context = scope.get_current_context();
     context.set_slot(std::rc::Rc::new(std::cell::RefCell::new(ModuleMap::default())));
@@ -190,6 +264,7 @@ fn load_modules(
         .get_slot::<std::cell::RefCell<ModuleMap>>()
         .ok_or_else(|| "module map missing".to_string())?;
     let mut main = None;
+    let mut es_modules = HashSet::new();
     v8::tc_scope!(let tc, scope);
     for m in modules {
         let module = match &m.kind {
@@ -237,6 +312,9 @@ fn load_modules(
             }
         };
         let global = v8::Global::new(tc, module);
+        if let ModuleKind::EsModule(_) = m.kind {
+            es_modules.insert(m.name.clone());
+        }
         let mut mm = map.borrow_mut();
         mm.names.insert(module.get_identity_hash().get(), m.name.clone());
         mm.by_name.insert(m.name.clone(), global);
@@ -246,6 +324,9 @@ fn load_modules(
         }
     }
     let main = main.ok_or("a modules Worker needs at least one module")?;
+    if let Some(first) = modules.first() {
+        check_imports(tc, &map.borrow(), &es_modules, &first.name)?;
+    }
     if main.instantiate_module(tc, resolve_callback) != Some(true) {
         let (msg, _) = {
             let e = tc.exception();
@@ -254,6 +335,7 @@ fn load_modules(
         };
         return Err(msg);
     }
+    context.set_allow_generation_from_strings(code_generation);
     let Some(result) = main.evaluate(tc) else {
         let (msg, _) = {
             let e = tc.exception();

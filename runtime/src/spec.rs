@@ -41,6 +41,10 @@ impl Target {
     }
 }
 
+/// The compatibility date from which workerd lets a Worker's global scope
+/// generate code (`allow_eval_during_startup`).
+const EVAL_DURING_STARTUP_DATE: &str = "2025-06-01";
+
 /// A Worker as the isolates see it.
 #[derive(Debug)]
 pub(crate) struct WorkerSpec {
@@ -64,6 +68,23 @@ impl WorkerSpec {
     /// Whether the code is ES modules.
     pub(crate) fn is_modules(&self) -> bool {
         matches!(self.worker.source, WorkerSource::Modules(_))
+    }
+
+    /// Whether the Worker's global scope may generate code from strings
+    /// (`eval`, `new Function`) and compile WebAssembly from bytes while it
+    /// starts, as workerd's `allow_eval_during_startup` flag decides: on from
+    /// compatibility date 2025-06-01, forced by that flag, turned off by
+    /// `disallow_eval_during_startup`. Once a request runs, never.
+    pub(crate) fn code_generation_at_start_up(&self) -> bool {
+        let flags = &self.worker.compatibility_flags;
+        if flags.iter().any(|f| f == "disallow_eval_during_startup") {
+            return false;
+        }
+        if flags.iter().any(|f| f == "allow_eval_during_startup") {
+            return true;
+        }
+        // Validated as YYYY-MM-DD, so the text order is the date order.
+        self.worker.compatibility_date.as_str() >= EVAL_DURING_STARTUP_DATE
     }
 
     /// Index in `fetchers` of each service binding, by binding position.

@@ -4,6 +4,11 @@
 "use strict";
 (function () {
   const internal = globalThis.__internal;
+  const {
+    Map, RangeError, String, Symbol, TypeError, Uint8Array,
+    MapPrototypeGet, StringPrototypeCharCodeAt, StringPrototypeSlice, StringPrototypeToLowerCase,
+    StringPrototypeToWellFormed, StringPrototypeTrim, TypedArrayPrototypeSet, TypedArrayPrototypeSlice,
+  } = internal.primordials;
   const ops = internal.ops;
 
   // https://encoding.spec.whatwg.org/#names-and-labels (the subset we decode)
@@ -14,8 +19,7 @@
   for (const l of ["ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1", "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1", "us-ascii", "windows-1252", "x-cp1252"]) LABELS.set(l, "windows-1252");
 
   function toUSVString(s) {
-    s = String(s);
-    return typeof s.toWellFormed === "function" ? s.toWellFormed() : s;
+    return StringPrototypeToWellFormed(String(s));
   }
 
   // https://encoding.spec.whatwg.org/#interface-textencoder
@@ -26,8 +30,8 @@
     // https://encoding.spec.whatwg.org/#dom-textencoder-encodeinto
     encodeInto(source, destination) {
       if (!(destination instanceof Uint8Array)) throw new TypeError("encodeInto: destination must be a Uint8Array");
-      const [read, written] = ops.encoding_encode_into(toUSVString(source), destination);
-      return { read, written };
+      const counts = ops.encoding_encode_into(toUSVString(source), destination);
+      return { read: counts[0], written: counts[1] };
     }
   }
   internal.brand(TextEncoder, "TextEncoder");
@@ -36,7 +40,7 @@
   // https://encoding.spec.whatwg.org/#interface-textdecoder
   class TextDecoder {
     constructor(label = "utf-8", options = {}) {
-      const enc = LABELS.get(String(label).trim().toLowerCase());
+      const enc = MapPrototypeGet(LABELS, StringPrototypeToLowerCase(StringPrototypeTrim(String(label))));
       if (enc === undefined) throw new RangeError(`The encoding label provided ('${label}') is invalid.`);
       options = options ?? {};
       this[kState] = { enc, fatal: !!options.fatal, ignoreBOM: !!options.ignoreBOM, pending: null, bomSeen: false };
@@ -52,22 +56,24 @@
       if (bytes === null) throw new TypeError("decode: input must be a BufferSource");
       if (st.pending) {
         const joined = new Uint8Array(st.pending.length + bytes.length);
-        joined.set(st.pending, 0);
-        joined.set(bytes, st.pending.length);
+        TypedArrayPrototypeSet(joined, st.pending, 0);
+        TypedArrayPrototypeSet(joined, bytes, st.pending.length);
         bytes = joined;
         st.pending = null;
       }
       let text, leftover;
       try {
-        [text, leftover] = ops.encoding_decode(bytes, st.enc, st.fatal, stream);
+        const decoded = ops.encoding_decode(bytes, st.enc, st.fatal, stream);
+        text = decoded[0];
+        leftover = decoded[1];
       } catch (e) {
         st.bomSeen = false;
         throw e;
       }
-      if (leftover > 0) st.pending = bytes.slice(bytes.length - leftover);
+      if (leftover > 0) st.pending = TypedArrayPrototypeSlice(bytes, bytes.length - leftover);
       if (!st.bomSeen && text.length > 0) {
         st.bomSeen = true;
-        if (!st.ignoreBOM && text.charCodeAt(0) === 0xfeff && st.enc !== "windows-1252") text = text.slice(1);
+        if (!st.ignoreBOM && StringPrototypeCharCodeAt(text, 0) === 0xfeff && st.enc !== "windows-1252") text = StringPrototypeSlice(text, 1);
       }
       if (!stream) { st.bomSeen = false; st.pending = null; }
       return text;

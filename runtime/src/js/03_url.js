@@ -4,6 +4,11 @@
 (function () {
   const internal = globalThis.__internal;
   const ops = internal.ops;
+  const {
+    Object, Reflect, String, Symbol, TypeError,
+    ArrayPrototypePush, ArrayPrototypeSplice, StringPrototypeCharCodeAt, StringPrototypeSlice,
+    StringPrototypeToWellFormed,
+  } = internal.primordials;
   const kParts = Symbol("parts");
   const kParams = Symbol("params");
   const kList = Symbol("list");
@@ -33,7 +38,12 @@
     #set(field, value) {
       const parts = ops.url_set(this[kParts][HREF], field, String(value));
       if (parts !== null) this[kParts] = parts;
-      if (field === HREF || field === SEARCH) this[kParams]?.[kList].splice(0, Infinity, ...parse(this[kParts][SEARCH]));
+      if ((field === HREF || field === SEARCH) && this[kParams] !== null) {
+        const list = this[kParams][kList];
+        ArrayPrototypeSplice(list, 0, list.length);
+        const parsed = parse(this[kParts][SEARCH]);
+        for (let i = 0; i < parsed.length; i++) ArrayPrototypePush(list, parsed[i]);
+      }
     }
     get href() { return this[kParts][HREF]; }
     set href(v) { this.#set(HREF, v); }
@@ -71,15 +81,14 @@
   internal.brand(URL, "URL");
 
   function parse(query) {
-    const flat = ops.url_params_parse(query.startsWith("?") ? query.slice(1) : query);
+    const flat = ops.url_params_parse(StringPrototypeCharCodeAt(query, 0) === 0x3f ? StringPrototypeSlice(query, 1) : query);
     const list = [];
-    for (let i = 0; i < flat.length; i += 2) list.push([flat[i], flat[i + 1]]);
+    for (let i = 0; i < flat.length; i += 2) list[list.length] = [flat[i], flat[i + 1]];
     return list;
   }
 
   function usv(s) {
-    s = String(s);
-    return typeof s.toWellFormed === "function" ? s.toWellFormed() : s;
+    return StringPrototypeToWellFormed(String(s));
   }
 
   // https://url.spec.whatwg.org/#interface-urlsearchparams

@@ -4,6 +4,11 @@
 "use strict";
 (function () {
   const internal = globalThis.__internal;
+  const {
+    Error, Map, Number, String, Symbol, TypeError,
+    DateNow, ArrayPrototypeFindIndex, ArrayPrototypePush, ArrayPrototypeSlice, ArrayPrototypeSome, ArrayPrototypeSplice,
+    MapPrototypeGet, MapPrototypeSet, ReflectApply,
+  } = internal.primordials;
 
   const CODES = {
     IndexSizeError: 1, HierarchyRequestError: 3, WrongDocumentError: 4, InvalidCharacterError: 5,
@@ -37,7 +42,7 @@
 
   // https://dom.spec.whatwg.org/#interface-event
   class Event {
-    #type; #bubbles; #cancelable; #canceled = false; #timeStamp = Date.now();
+    #type; #bubbles; #cancelable; #canceled = false; #timeStamp = DateNow();
     constructor(type, init = {}) {
       if (arguments.length === 0) throw new TypeError("Event: 1 argument required");
       this.#type = String(type);
@@ -76,30 +81,31 @@
       const once = typeof options === "object" && options !== null && !!options.once;
       const signal = typeof options === "object" && options !== null ? options.signal : undefined;
       if (signal?.aborted) return;
-      const list = this[kListeners].get(type) ?? [];
-      if (list.some((l) => l.listener === listener)) return;
+      const list = MapPrototypeGet(this[kListeners], type) ?? [];
+      if (ArrayPrototypeSome(list, (l) => l.listener === listener)) return;
       const entry = { listener, once, removed: false };
-      list.push(entry);
-      this[kListeners].set(type, list);
+      ArrayPrototypePush(list, entry);
+      MapPrototypeSet(this[kListeners], type, list);
       signal?.addEventListener("abort", () => this.removeEventListener(type, listener));
     }
     // https://dom.spec.whatwg.org/#dom-eventtarget-removeeventlistener
     removeEventListener(type, listener) {
-      const list = this[kListeners].get(type);
+      const list = MapPrototypeGet(this[kListeners], type);
       if (!list) return;
-      const i = list.findIndex((l) => l.listener === listener);
-      if (i >= 0) { list[i].removed = true; list.splice(i, 1); }
+      const i = ArrayPrototypeFindIndex(list, (l) => l.listener === listener);
+      if (i >= 0) { list[i].removed = true; ArrayPrototypeSplice(list, i, 1); }
     }
     // https://dom.spec.whatwg.org/#dom-eventtarget-dispatchevent
     dispatchEvent(event) {
       if (!(event instanceof Event)) throw new TypeError("dispatchEvent: argument is not an Event");
       event[kTarget] = this;
-      const list = [...(this[kListeners].get(event.type) ?? [])];
-      for (const entry of list) {
+      const list = ArrayPrototypeSlice(MapPrototypeGet(this[kListeners], event.type) ?? []);
+      for (let i = 0; i < list.length; i++) {
+        const entry = list[i];
         if (entry.removed) continue;
         if (entry.once) this.removeEventListener(event.type, entry.listener);
         try {
-          if (typeof entry.listener === "function") entry.listener.call(this, event);
+          if (typeof entry.listener === "function") ReflectApply(entry.listener, this, [event]);
           else if (typeof entry.listener?.handleEvent === "function") entry.listener.handleEvent(event);
         } catch (e) {
           internal.reportError(e);
@@ -110,7 +116,13 @@
     }
   }
   internal.brand(EventTarget, "EventTarget");
-  internal.reportError = (e) => { console.error("Uncaught", e); };
+  internal.reportError = (e) => {
+    try {
+      internal.logError("Uncaught", e);
+    } catch {
+      internal.ops.console_log(3, "Uncaught exception (it could not be formatted)");
+    }
+  };
 
   const kAborted = Symbol("aborted");
   const kReason = Symbol("reason");

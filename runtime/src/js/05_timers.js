@@ -6,9 +6,17 @@
 (function () {
   const internal = globalThis.__internal;
   const ops = internal.ops;
+  const {
+    Array, ArrayBuffer, BigInt, Boolean, DataView, Date, Error, EvalError, Map, Number, Object, Promise,
+    RangeError, ReferenceError, RegExp, Set, String, SyntaxError, TypeError, URIError, WeakMap, WeakSet,
+    globalThis: global, ArrayBufferIsView, ArrayIsArray, ArrayBufferPrototypeSlice, DateNow, MapPrototypeGet,
+    MapPrototypeHas, MapPrototypeSet, ObjectCreate, ObjectDefineProperty, ObjectGetPrototypeOf,
+    ObjectKeys, ObjectPrototypeToString, PromisePrototypeThen, PromiseResolve, ReflectApply, SafeMap,
+  } = internal.primordials;
+  const { DOMException } = globalThis;
 
   // Timer handle -> { op, cb, args, ms, repeat }
-  const timers = new Map();
+  const timers = new SafeMap();
   let nextHandle = 1;
 
   function arm(handle) {
@@ -17,15 +25,19 @@
     internal.onOp(t.op, () => {
       if (timers.get(handle) !== t) return;
       if (t.repeat) arm(handle); else timers.delete(handle);
-      if (typeof t.cb === "function") t.cb(...t.args);
-      else (0, eval)(String(t.cb));
+      ReflectApply(t.cb, global, t.args);
     }, () => {
       // Its request ended: the timer goes, callback and all.
       if (timers.get(handle) === t) timers.delete(handle);
     });
   }
 
-  function start(cb, ms, args, repeat) {
+  function start(name, cb, ms, args, repeat) {
+    // Code in a string is refused, as in workerd (code generation from
+    // strings is off while requests run).
+    if (typeof cb !== "function") {
+      throw new TypeError(`The "callback" argument of ${name}() must be a function; received ${typeof cb}`);
+    }
     ms = Number(ms);
     if (!(ms >= 0)) ms = 0;
     const handle = nextHandle++;
@@ -43,9 +55,9 @@
   }
 
   // https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#dom-settimeout
-  function setTimeout(cb, ms = 0, ...args) { return start(cb, ms, args, false); }
+  function setTimeout(cb, ms = 0, ...args) { return start("setTimeout", cb, ms, args, false); }
   // https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#dom-setinterval
-  function setInterval(cb, ms = 0, ...args) { return start(cb, ms, args, true); }
+  function setInterval(cb, ms = 0, ...args) { return start("setInterval", cb, ms, args, true); }
   // https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#dom-cleartimeout
   function clearTimeout(handle) { clear(handle); }
   function clearInterval(handle) { clear(handle); }
@@ -53,7 +65,7 @@
   // https://html.spec.whatwg.org/multipage/timers-and-user-prompts.html#dom-queuemicrotask
   function queueMicrotask(cb) {
     if (typeof cb !== "function") throw new TypeError("queueMicrotask: callback must be a function");
-    Promise.resolve().then(() => {
+    PromisePrototypeThen(PromiseResolve(undefined), () => {
       try { cb(); } catch (e) { internal.reportError(e); }
     });
   }
@@ -65,55 +77,57 @@
       return v;
     }
     if (typeof v === "function") throw new DOMException("function could not be cloned", "DataCloneError");
-    if (memo.has(v)) return memo.get(v);
+    if (MapPrototypeHas(memo, v)) return MapPrototypeGet(memo, v);
     let out;
     if (v instanceof Boolean) out = new Boolean(v.valueOf());
     else if (v instanceof Number) out = new Number(v.valueOf());
     else if (v instanceof String) out = new String(v.valueOf());
-    else if (typeof BigInt !== "undefined" && Object.prototype.toString.call(v) === "[object BigInt]") out = Object(v.valueOf());
+    else if (ObjectPrototypeToString(v) === "[object BigInt]") out = Object(v.valueOf());
     else if (v instanceof Date) out = new Date(v.getTime());
     else if (v instanceof RegExp) out = new RegExp(v.source, v.flags);
-    else if (v instanceof ArrayBuffer) out = v.slice(0);
-    else if (ArrayBuffer.isView(v)) {
+    else if (v instanceof ArrayBuffer) out = ArrayBufferPrototypeSlice(v, 0);
+    else if (ArrayBufferIsView(v)) {
       const buf = clone(v.buffer, memo);
       out = v instanceof DataView ? new DataView(buf, v.byteOffset, v.byteLength) : new v.constructor(buf, v.byteOffset, v.length);
     } else if (v instanceof Map) {
       out = new Map();
-      memo.set(v, out);
+      MapPrototypeSet(memo, v, out);
       for (const [k, x] of v) out.set(clone(k, memo), clone(x, memo));
       return out;
     } else if (v instanceof Set) {
       out = new Set();
-      memo.set(v, out);
+      MapPrototypeSet(memo, v, out);
       for (const x of v) out.add(clone(x, memo));
       return out;
     } else if (v instanceof Error) {
       const ctor = { EvalError, RangeError, ReferenceError, SyntaxError, TypeError, URIError }[v.name] ?? Error;
-      out = Object.create(ctor.prototype);
-      memo.set(v, out);
-      Object.defineProperty(out, "message", { value: String(v.message), writable: true, configurable: true });
-      if (v.stack !== undefined) Object.defineProperty(out, "stack", { value: String(v.stack), writable: true, configurable: true });
-      if ("cause" in v) Object.defineProperty(out, "cause", { value: clone(v.cause, memo), writable: true, configurable: true });
+      out = ObjectCreate(ctor.prototype);
+      MapPrototypeSet(memo, v, out);
+      ObjectDefineProperty(out, "message", { value: String(v.message), writable: true, configurable: true });
+      if (v.stack !== undefined) ObjectDefineProperty(out, "stack", { value: String(v.stack), writable: true, configurable: true });
+      if ("cause" in v) ObjectDefineProperty(out, "cause", { value: clone(v.cause, memo), writable: true, configurable: true });
       return out;
-    } else if (Array.isArray(v)) {
+    } else if (ArrayIsArray(v)) {
       out = new Array(v.length);
-      memo.set(v, out);
-      for (const k of Object.keys(v)) out[k] = clone(v[k], memo);
+      MapPrototypeSet(memo, v, out);
+      const keys = ObjectKeys(v);
+      for (let i = 0; i < keys.length; i++) out[keys[i]] = clone(v[keys[i]], memo);
       return out;
     } else {
-      const proto = Object.getPrototypeOf(v);
+      const proto = ObjectGetPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null && !(v instanceof Object && proto.constructor === Object)) {
-        const tag = Object.prototype.toString.call(v);
+        const tag = ObjectPrototypeToString(v);
         if (tag !== "[object Object]" || v instanceof Promise || v instanceof WeakMap || v instanceof WeakSet) {
           throw new DOMException(`${tag} could not be cloned`, "DataCloneError");
         }
       }
       out = {};
-      memo.set(v, out);
-      for (const k of Object.keys(v)) out[k] = clone(v[k], memo);
+      MapPrototypeSet(memo, v, out);
+      const keys = ObjectKeys(v);
+      for (let i = 0; i < keys.length; i++) out[keys[i]] = clone(v[keys[i]], memo);
       return out;
     }
-    memo.set(v, out);
+    MapPrototypeSet(memo, v, out);
     return out;
   }
 
@@ -124,12 +138,12 @@
   }
 
   // Reset when the Worker starts (the glue may come from a snapshot).
-  let origin = Date.now();
-  internal.resetClock = () => { origin = Date.now(); };
+  let origin = DateNow();
+  internal.resetClock = () => { origin = DateNow(); };
   // https://w3c.github.io/hr-time/#the-performance-attribute
   const performance = {
     get timeOrigin() { return origin; },
-    now: () => Date.now() - origin,
+    now: () => DateNow() - origin,
     toJSON() { return { timeOrigin: origin }; },
   };
 

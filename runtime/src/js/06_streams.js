@@ -6,33 +6,40 @@
 (function () {
   const internal = globalThis.__internal;
   const ops = internal.ops;
+  const {
+    ArrayBuffer, Number, Promise, RangeError, String, Symbol, TypeError, Uint8Array,
+    ArrayBufferIsView, ArrayPrototypePush, ArrayPrototypeShift, NumberIsNaN, PromisePrototypeThen, PromiseReject,
+    PromiseResolve, ReflectApply, SafePromiseAllSettled, SymbolAsyncIterator, SymbolIterator, TypedArrayPrototypeSet,
+  } = internal.primordials;
+  const { AbortController, TextEncoder } = globalThis;
+  const noop = () => {};
 
   const kState = Symbol("state");
   const kNative = Symbol("nativeBody");
   let creating = false;
 
-  const resolved = (v) => Promise.resolve(v);
+  const resolved = (v) => PromiseResolve(v);
   function deferred() {
     let resolve, reject;
     const promise = new Promise((a, b) => { resolve = a; reject = b; });
-    promise.catch(() => {});
+    PromisePrototypeThen(promise, undefined, noop);
     return { promise, resolve, reject };
   }
   function call(obj, name, args, fallback = undefined) {
     const f = obj?.[name];
     if (f === undefined || f === null) return fallback;
     if (typeof f !== "function") throw new TypeError(`${name} must be a function`);
-    return f.apply(obj, args);
+    return ReflectApply(f, obj, args);
   }
   function promiseCall(obj, name, args) {
-    try { return resolved(call(obj, name, args)); } catch (e) { return Promise.reject(e); }
+    try { return resolved(call(obj, name, args)); } catch (e) { return PromiseReject(e); }
   }
   function strategyOf(strategy, defaultHwm) {
     const hwm = strategy?.highWaterMark === undefined ? defaultHwm : Number(strategy.highWaterMark);
-    if (Number.isNaN(hwm) || hwm < 0) throw new RangeError("highWaterMark must be a non-negative number");
+    if (NumberIsNaN(hwm) || hwm < 0) throw new RangeError("highWaterMark must be a non-negative number");
     const size = strategy?.size;
     if (size !== undefined && typeof size !== "function") throw new TypeError("size must be a function");
-    return { hwm, size: size ? (c) => size.call(undefined, c) : () => 1 };
+    return { hwm, size: size ? (c) => ReflectApply(size, undefined, [c]) : () => 1 };
   }
 
   // https://streams.spec.whatwg.org/#rs-default-controller-class
@@ -48,14 +55,14 @@
     enqueue(chunk) {
       const c = this[kState];
       if (c.closeRequested || c.stream[kState].state !== "readable") throw new TypeError("The stream is not in a state that permits enqueue");
-      if (c.isBytes && !ArrayBuffer.isView(chunk)) throw new TypeError("chunk must be an ArrayBufferView");
+      if (c.isBytes && !ArrayBufferIsView(chunk)) throw new TypeError("chunk must be an ArrayBufferView");
       const s = c.stream[kState];
       if (s.reader && s.reader[kState].requests.length > 0) {
-        s.reader[kState].requests.shift().resolve({ value: chunk, done: false });
+        ArrayPrototypeShift(s.reader[kState].requests).resolve({ value: chunk, done: false });
       } else {
         let size;
         try { size = c.size(chunk); if (!(size >= 0) || size === Infinity) throw new RangeError("invalid chunk size"); } catch (e) { errorStream(c.stream, e); throw e; }
-        c.queue.push({ chunk, size });
+        ArrayPrototypePush(c.queue, { chunk, size });
         c.queueSize += size;
       }
       pullIfNeeded(c);
@@ -79,7 +86,7 @@
     if (!wanted) return;
     if (c.pulling) { c.pullAgain = true; return; }
     c.pulling = true;
-    c.pull().then(() => {
+    PromisePrototypeThen(c.pull(), () => {
       c.pulling = false;
       if (c.pullAgain) { c.pullAgain = false; pullIfNeeded(c); }
     }, (e) => { if (c.stream[kState].state === "readable") errorStream(c.stream, e); });
@@ -90,7 +97,8 @@
     s.state = "closed";
     const r = s.reader;
     if (!r) return;
-    for (const req of r[kState].requests) req.resolve({ value: undefined, done: true });
+    const requests = r[kState].requests;
+    for (let i = 0; i < requests.length; i++) requests[i].resolve({ value: undefined, done: true });
     r[kState].requests = [];
     r[kState].closed.resolve(undefined);
   }
@@ -104,7 +112,8 @@
     s.controller[kState].queueSize = 0;
     const r = s.reader;
     if (!r) return;
-    for (const req of r[kState].requests) req.reject(e);
+    const requests = r[kState].requests;
+    for (let i = 0; i < requests.length; i++) requests[i].reject(e);
     r[kState].requests = [];
     r[kState].closed.reject(e);
   }
@@ -114,14 +123,14 @@
     const s = stream[kState];
     s.disturbed = true;
     if (s.state === "closed") return resolved(undefined);
-    if (s.state === "errored") return Promise.reject(s.error);
+    if (s.state === "errored") return PromiseReject(s.error);
     const c = s.controller[kState];
     c.queue = [];
     c.queueSize = 0;
     closeStream(stream);
     const cancel = c.cancel;
     clearAlgorithms(c);
-    return (cancel ? cancel(reason) : resolved()).then(() => undefined);
+    return PromisePrototypeThen(cancel ? cancel(reason) : resolved(), noop);
   }
 
   // https://streams.spec.whatwg.org/#rs-class
@@ -145,12 +154,12 @@
       controller[kState] = c;
       this[kState].controller = controller;
       const startResult = call(source, "start", [controller]);
-      resolved(startResult).then(() => { c.started = true; pullIfNeeded(c); }, (e) => errorStream(this, e));
+      PromisePrototypeThen(resolved(startResult), () => { c.started = true; pullIfNeeded(c); }, (e) => errorStream(this, e));
     }
     get locked() { return this[kState].reader !== null; }
     // https://streams.spec.whatwg.org/#rs-cancel
     cancel(reason = undefined) {
-      if (this.locked) return Promise.reject(new TypeError("Cannot cancel a locked stream"));
+      if (this.locked) return PromiseReject(new TypeError("Cannot cancel a locked stream"));
       return cancelStream(this, reason);
     }
     // https://streams.spec.whatwg.org/#rs-get-reader
@@ -165,13 +174,13 @@
     pipeThrough(transform, options = {}) {
       if (this.locked) throw new TypeError("The stream is locked");
       if (transform?.writable?.locked) throw new TypeError("The writable is locked");
-      this.pipeTo(transform.writable, options).catch(() => {});
+      PromisePrototypeThen(this.pipeTo(transform.writable, options), undefined, noop);
       return transform.readable;
     }
     // https://streams.spec.whatwg.org/#rs-pipe-to
     pipeTo(dest, options = {}) {
-      if (!(dest instanceof WritableStream)) return Promise.reject(new TypeError("pipeTo: destination must be a WritableStream"));
-      if (this.locked || dest.locked) return Promise.reject(new TypeError("pipeTo: a stream is locked"));
+      if (!(dest instanceof WritableStream)) return PromiseReject(new TypeError("pipeTo: destination must be a WritableStream"));
+      if (this.locked || dest.locked) return PromiseReject(new TypeError("pipeTo: a stream is locked"));
       const { preventClose = false, preventAbort = false, preventCancel = false, signal } = options ?? {};
       const reader = this.getReader();
       const writer = dest.getWriter();
@@ -187,35 +196,36 @@
         const onAbort = () => {
           const reason = signal.reason;
           const actions = [];
-          if (!preventAbort) actions.push(writer.abort(reason).catch(() => {}));
-          if (!preventCancel) actions.push(reader.cancel(reason).catch(() => {}));
-          Promise.all(actions).then(() => finish(reason, true));
+          if (!preventAbort) ArrayPrototypePush(actions, writer.abort(reason));
+          if (!preventCancel) ArrayPrototypePush(actions, reader.cancel(reason));
+          PromisePrototypeThen(SafePromiseAllSettled(actions), () => finish(reason, true));
         };
         if (signal) {
           if (signal.aborted) { onAbort(); return; }
           signal.addEventListener("abort", onAbort, { once: true });
         }
-        writer.closed.catch((e) => {
+        PromisePrototypeThen(writer.closed, undefined, (e) => {
           if (done) return;
-          if (!preventCancel) reader.cancel(e).catch(() => {});
+          if (!preventCancel) PromisePrototypeThen(reader.cancel(e), undefined, noop);
           finish(e, true);
         });
         const step = () => {
           if (done) return;
-          writer.ready.then(() => reader.read()).then(({ value, done: end }) => {
+          const failed = (e) => {
+            if (done) return;
+            if (preventAbort) finish(e, true);
+            else PromisePrototypeThen(writer.abort(e), () => finish(e, true), () => finish(e, true));
+          };
+          PromisePrototypeThen(writer.ready, () => PromisePrototypeThen(reader.read(), ({ value, done: end }) => {
             if (done) return;
             if (end) {
               if (preventClose) finish(undefined, false);
-              else writer.close().then(() => finish(undefined, false), (e) => finish(e, true));
+              else PromisePrototypeThen(writer.close(), () => finish(undefined, false), (e) => finish(e, true));
               return;
             }
-            writer.write(value).catch(() => {});
+            PromisePrototypeThen(writer.write(value), undefined, noop);
             step();
-          }, (e) => {
-            if (done) return;
-            if (preventAbort) finish(e, true);
-            else writer.abort(e).then(() => finish(e, true), () => finish(e, true));
-          });
+          }, failed), failed);
         };
         step();
       });
@@ -224,8 +234,8 @@
     tee() {
       const rid = takeNative(this);
       if (rid !== undefined) {
-        const [a, b] = ops.body_tee(rid);
-        return [nativeStream(a), nativeStream(b)];
+        const pair = ops.body_tee(rid);
+        return [nativeStream(pair[0]), nativeStream(pair[1])];
       }
       const reader = this.getReader();
       let canceled1 = false, canceled2 = false, reason1, reason2, reading = false;
@@ -234,7 +244,7 @@
       const pull = () => {
         if (reading) return resolved();
         reading = true;
-        reader.read().then(({ value, done }) => {
+        PromisePrototypeThen(reader.read(), ({ value, done }) => {
           reading = false;
           if (done) {
             if (!canceled1) try { c1.close(); } catch {}
@@ -249,13 +259,13 @@
       };
       const b1 = new ReadableStream({
         start: (c) => { c1 = c; }, pull,
-        cancel: (r) => { canceled1 = true; reason1 = r; if (canceled2) reader.cancel([reason1, reason2]).then(cancelDone.resolve, cancelDone.reject); return cancelDone.promise; },
+        cancel: (r) => { canceled1 = true; reason1 = r; if (canceled2) PromisePrototypeThen(reader.cancel([reason1, reason2]), cancelDone.resolve, cancelDone.reject); return cancelDone.promise; },
       });
       const b2 = new ReadableStream({
         start: (c) => { c2 = c; }, pull,
-        cancel: (r) => { canceled2 = true; reason2 = r; if (canceled1) reader.cancel([reason1, reason2]).then(cancelDone.resolve, cancelDone.reject); return cancelDone.promise; },
+        cancel: (r) => { canceled2 = true; reason2 = r; if (canceled1) PromisePrototypeThen(reader.cancel([reason1, reason2]), cancelDone.resolve, cancelDone.reject); return cancelDone.promise; },
       });
-      reader.closed.catch((e) => { c1.error(e); c2.error(e); if (!canceled1 || !canceled2) cancelDone.resolve(); });
+      PromisePrototypeThen(reader.closed, undefined, (e) => { c1.error(e); c2.error(e); if (!canceled1 || !canceled2) cancelDone.resolve(); });
       return [b1, b2];
     }
     // https://streams.spec.whatwg.org/#rs-asynciterator
@@ -265,12 +275,12 @@
       return {
         next() {
           if (finished) return resolved({ value: undefined, done: true });
-          return reader.read().then((r) => { if (r.done) { finished = true; reader.releaseLock(); } return r; }, (e) => { finished = true; reader.releaseLock(); throw e; });
+          return PromisePrototypeThen(reader.read(), (r) => { if (r.done) { finished = true; reader.releaseLock(); } return r; }, (e) => { finished = true; reader.releaseLock(); throw e; });
         },
         return(value) {
           if (finished) return resolved({ value, done: true });
           finished = true;
-          if (!preventCancel) { const p = reader.cancel(value); reader.releaseLock(); return p.then(() => ({ value, done: true })); }
+          if (!preventCancel) { const p = reader.cancel(value); reader.releaseLock(); return PromisePrototypeThen(p, () => ({ value, done: true })); }
           reader.releaseLock();
           return resolved({ value, done: true });
         },
@@ -313,21 +323,21 @@
     // https://streams.spec.whatwg.org/#default-reader-read
     read() {
       const stream = this[kState].stream;
-      if (!stream) return Promise.reject(new TypeError("The reader was released"));
+      if (!stream) return PromiseReject(new TypeError("The reader was released"));
       const s = stream[kState];
       s.disturbed = true;
       if (s.state === "closed") return resolved({ value: undefined, done: true });
-      if (s.state === "errored") return Promise.reject(s.error);
+      if (s.state === "errored") return PromiseReject(s.error);
       const c = s.controller[kState];
       if (c.queue.length > 0) {
-        const { chunk, size } = c.queue.shift();
+        const { chunk, size } = ArrayPrototypeShift(c.queue);
         c.queueSize -= size;
         if (c.queue.length === 0) c.queueSize = 0;
         if (c.closeRequested && c.queue.length === 0) { clearAlgorithms(c); closeStream(stream); } else pullIfNeeded(c);
         return resolved({ value: chunk, done: false });
       }
       const d = deferred();
-      this[kState].requests.push(d);
+      ArrayPrototypePush(this[kState].requests, d);
       pullIfNeeded(c);
       return d.promise;
     }
@@ -336,7 +346,8 @@
       const stream = this[kState].stream;
       if (!stream) return;
       const err = new TypeError("The reader was released");
-      for (const r of this[kState].requests) r.reject(err);
+      const requests = this[kState].requests;
+      for (let i = 0; i < requests.length; i++) requests[i].reject(err);
       this[kState].requests = [];
       if (stream[kState].state === "readable") this[kState].closed.reject(err);
       else { this[kState].closed = deferred(); this[kState].closed.reject(err); }
@@ -346,7 +357,7 @@
     // https://streams.spec.whatwg.org/#generic-reader-cancel
     cancel(reason = undefined) {
       const stream = this[kState].stream;
-      if (!stream) return Promise.reject(new TypeError("The reader was released"));
+      if (!stream) return PromiseReject(new TypeError("The reader was released"));
       return cancelStream(stream, reason);
     }
   }
@@ -357,7 +368,7 @@
     const stream = new ReadableStream({
       type: "bytes",
       pull(c) {
-        return internal.opPromise(ops.body_read(rid)).then((chunk) => {
+        return PromisePrototypeThen(internal.opPromise(ops.body_read(rid)), (chunk) => {
           if (chunk === null) c.close(); else c.enqueue(chunk);
         });
       },
@@ -387,7 +398,7 @@
   // Read a whole stream into one Uint8Array.
   internal.readAll = async (stream) => {
     const rid = takeNative(stream);
-    if (rid !== undefined) return internal.opPromise(ops.body_read_all(rid));
+    if (rid !== undefined) return await internal.opPromise(ops.body_read_all(rid));
     const reader = stream.getReader();
     const chunks = [];
     let total = 0;
@@ -397,16 +408,16 @@
       // https://fetch.spec.whatwg.org/#body-fully-read: chunks must be Uint8Arrays.
       if (!(value instanceof Uint8Array)) {
         const e = new TypeError("body stream chunks must be Uint8Arrays");
-        reader.cancel(e).catch(() => {});
+        PromisePrototypeThen(reader.cancel(e), undefined, noop);
         throw e;
       }
       const bytes = value;
-      chunks.push(bytes);
+      ArrayPrototypePush(chunks, bytes);
       total += bytes.length;
     }
     const out = new Uint8Array(total);
     let off = 0;
-    for (const c of chunks) { out.set(c, off); off += c.length; }
+    for (let i = 0; i < chunks.length; i++) { TypedArrayPrototypeSet(out, chunks[i], off); off += chunks[i].length; }
     return out;
   };
 
@@ -464,7 +475,7 @@
   function finishErroring(ws) {
     const s = ws[kState];
     s.state = "errored";
-    for (const q of s.queue) q.reject(s.error);
+    for (let i = 0; i < s.queue.length; i++) s.queue[i].reject(s.error);
     s.queue = [];
     s.queueSize = 0;
     const done = () => {
@@ -475,7 +486,7 @@
       const a = s.pendingAbort;
       s.pendingAbort = null;
       if (a.wasAlreadyErroring) { a.reject(s.error); done(); return; }
-      promiseCall(s.sink, "abort", [a.reason]).then(() => { a.resolve(); done(); }, (e) => { a.reject(e); done(); });
+      PromisePrototypeThen(promiseCall(s.sink, "abort", [a.reason]), () => { a.resolve(); done(); }, (e) => { a.reject(e); done(); });
       return;
     }
     done();
@@ -489,7 +500,7 @@
       if (s.closeRequest) {
         const req = s.closeRequest;
         s.inFlight = true;
-        promiseCall(s.sink, "close", []).then(() => {
+        PromisePrototypeThen(promiseCall(s.sink, "close", []), () => {
           s.inFlight = false;
           s.state = "closed";
           req.resolve(undefined);
@@ -501,16 +512,16 @@
     }
     const w = s.queue[0];
     s.inFlight = true;
-    promiseCall(s.sink, "write", [w.chunk, s.controller]).then(() => {
+    PromisePrototypeThen(promiseCall(s.sink, "write", [w.chunk, s.controller]), () => {
       s.inFlight = false;
-      s.queue.shift();
+      ArrayPrototypeShift(s.queue);
       s.queueSize -= w.size;
       w.resolve(undefined);
       updateBackpressure(ws);
       advance(ws);
     }, (e) => {
       s.inFlight = false;
-      s.queue.shift();
+      ArrayPrototypeShift(s.queue);
       w.reject(e);
       if (s.state === "writable") startErroring(ws, e);
       finishErroring(ws);
@@ -531,18 +542,18 @@
       };
       controller[kState] = { stream: this, abort: new AbortController() };
       updateBackpressure(this);
-      resolved(call(sink, "start", [controller])).then(() => { this[kState].started = true; advance(this); },
+      PromisePrototypeThen(resolved(call(sink, "start", [controller])), () => { this[kState].started = true; advance(this); },
         (e) => { this[kState].started = true; startErroring(this, e); finishErroring(this); });
     }
     get locked() { return this[kState].writer !== null; }
     // https://streams.spec.whatwg.org/#ws-abort
     abort(reason = undefined) {
-      if (this.locked) return Promise.reject(new TypeError("The stream is locked"));
+      if (this.locked) return PromiseReject(new TypeError("The stream is locked"));
       return abortStream(this, reason);
     }
     // https://streams.spec.whatwg.org/#ws-close
     close() {
-      if (this.locked) return Promise.reject(new TypeError("The stream is locked"));
+      if (this.locked) return PromiseReject(new TypeError("The stream is locked"));
       return closeWritable(this);
     }
     getWriter() { return new WritableStreamDefaultWriter(this); }
@@ -562,8 +573,8 @@
   }
   function closeWritable(ws) {
     const s = ws[kState];
-    if (s.state === "closed" || s.state === "errored") return Promise.reject(new TypeError("The stream is closed or errored"));
-    if (s.closeRequest) return Promise.reject(new TypeError("The stream is already closing"));
+    if (s.state === "closed" || s.state === "errored") return PromiseReject(new TypeError("The stream is closed or errored"));
+    if (s.closeRequest) return PromiseReject(new TypeError("The stream is already closing"));
     const d = deferred();
     s.closeRequest = d;
     if (s.writer && s.backpressure && s.state === "writable") s.writer[kState].ready.resolve(undefined);
@@ -598,24 +609,24 @@
       return wsDesired(this[kState].stream);
     }
     abort(reason = undefined) {
-      if (!this[kState].stream) return Promise.reject(new TypeError("The writer was released"));
+      if (!this[kState].stream) return PromiseReject(new TypeError("The writer was released"));
       return abortStream(this[kState].stream, reason);
     }
     close() {
-      if (!this[kState].stream) return Promise.reject(new TypeError("The writer was released"));
+      if (!this[kState].stream) return PromiseReject(new TypeError("The writer was released"));
       return closeWritable(this[kState].stream);
     }
     // https://streams.spec.whatwg.org/#default-writer-write
     write(chunk = undefined) {
       const ws = this[kState].stream;
-      if (!ws) return Promise.reject(new TypeError("The writer was released"));
+      if (!ws) return PromiseReject(new TypeError("The writer was released"));
       const s = ws[kState];
       let size = 1;
-      try { size = s.size(chunk); } catch (e) { startErroring(ws, e); return Promise.reject(e); }
-      if (s.state === "errored" || s.state === "erroring") return Promise.reject(s.error);
-      if (s.closeRequest || s.state === "closed") return Promise.reject(new TypeError("The stream is closing or closed"));
+      try { size = s.size(chunk); } catch (e) { startErroring(ws, e); return PromiseReject(e); }
+      if (s.state === "errored" || s.state === "erroring") return PromiseReject(s.error);
+      if (s.closeRequest || s.state === "closed") return PromiseReject(new TypeError("The stream is closing or closed"));
       const d = deferred();
-      s.queue.push({ chunk, size, resolve: d.resolve, reject: d.reject });
+      ArrayPrototypePush(s.queue, { chunk, size, resolve: d.resolve, reject: d.reject });
       s.queueSize += size;
       updateBackpressure(ws);
       advance(ws);
@@ -669,18 +680,21 @@
       const writable = new WritableStream({
         start: (c) => { st.writableController = c; return started.promise; },
         write: (chunk) => {
-          const go = () => transform(chunk).then(() => {
+          const go = () => PromisePrototypeThen(transform(chunk), () => {
             if (!st.backpressure && st.readableController.desiredSize <= 0) { st.backpressure = true; st.waiter = deferred(); }
           });
-          return st.backpressure ? st.waiter.promise.then(go) : go();
+          if (!st.backpressure) return go();
+          return new Promise((resolve, reject) => {
+            PromisePrototypeThen(st.waiter.promise, () => PromisePrototypeThen(go(), resolve, reject), reject);
+          });
         },
-        close: () => promiseCall(transformer, "flush", [controller]).then(() => { try { st.readableController.close(); } catch {} }, (e) => { st.readableController.error(e); throw e; }),
+        close: () => PromisePrototypeThen(promiseCall(transformer, "flush", [controller]), () => { try { st.readableController.close(); } catch {} }, (e) => { st.readableController.error(e); throw e; }),
         abort: (r) => { st.readableController.error(r); return promiseCall(transformer, "cancel", [r]); },
       }, writableStrategy);
       this[kState] = { readable, writable };
       delete this.readableStream;
       try {
-        resolved(call(transformer, "start", [controller])).then(started.resolve, started.reject);
+        PromisePrototypeThen(resolved(call(transformer, "start", [controller])), started.resolve, started.reject);
       } catch (e) { started.reject(e); throw e; }
     }
     get readable() { return this[kState].readable; }

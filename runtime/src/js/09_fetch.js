@@ -6,6 +6,15 @@
 (function () {
   const internal = globalThis.__internal;
   const ops = internal.ops;
+  const {
+    Number, Object, Promise, RangeError, Set, String, Symbol, TypeError, Uint8Array,
+    ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypePush, ArrayPrototypeSort, JSONParse, JSONStringify,
+    NumberIsInteger, ObjectCreate, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectGetOwnPropertyNames,
+    PromisePrototypeThen, PromiseReject, PromiseResolve, ReflectApply, ReflectOwnKeys, RegExpTest, SetPrototypeHas,
+    StringPrototypeCharCodeAt, StringPrototypeIndexOf, StringPrototypeSlice, StringPrototypeToLowerCase,
+    StringPrototypeToUpperCase, StringPrototypeTrim, SymbolIterator, TypedArrayPrototypeSlice, uncurryThis,
+  } = internal.primordials;
+  const { AbortSignal, ReadableStream, TextDecoder, TextEncoder, URL, URLSearchParams } = globalThis;
   const { Blob, File, FormData, kBytes, encodeMultipart, parseMultipart } = internal.forms;
 
   const kList = Symbol("list");
@@ -14,24 +23,75 @@
   // changes: iterating (and copying a Headers into a new Request or
   // Response) would otherwise sort the list again at every step.
   const kSorted = Symbol("sorted");
+  // Set once a value the headers of a Request or Response could not take
+  // (a control character) was added, so that adopting a list needs no scan
+  // in the usual case.
+  const kUnsendable = Symbol("unsendable");
   let sortedOf, isHeaders;
   const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
   const FORBIDDEN_METHODS = new Set(["CONNECT", "TRACE", "TRACK"]);
   const NORMAL_METHODS = new Set(["DELETE", "GET", "HEAD", "OPTIONS", "POST", "PUT", "PATCH"]);
 
+  // https://fetch.spec.whatwg.org/#http-whitespace-byte
+  const isHttpWhitespace = (c) => c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
   // https://fetch.spec.whatwg.org/#concept-header-value-normalize
   function normalizeValue(v) {
-    return String(v).replace(/^[\t\n\r ]+|[\t\n\r ]+$/g, "");
+    v = String(v);
+    let start = 0;
+    let end = v.length;
+    while (start < end && isHttpWhitespace(StringPrototypeCharCodeAt(v, start))) start++;
+    while (end > start && isHttpWhitespace(StringPrototypeCharCodeAt(v, end - 1))) end--;
+    return start === 0 && end === v.length ? v : StringPrototypeSlice(v, start, end);
   }
   function checkName(name) {
     name = String(name);
-    if (!TOKEN.test(name)) throw new TypeError(`Invalid header name: ${JSON.stringify(name)}`);
-    return name.toLowerCase();
+    if (!RegExpTest(TOKEN, name)) throw new TypeError(`Invalid header name: ${JSONStringify(name)}`);
+    return StringPrototypeToLowerCase(name);
   }
-  function checkValue(value) {
+  // https://fetch.spec.whatwg.org/#header-value: no NUL, CR or LF, and (a
+  // byte string) nothing beyond Latin-1.
+  const INVALID_VALUE = /[\0\r\n]|[^\0-\xff]/;
+  // What isoproxy can send: no control character but tab. A standalone
+  // Headers may hold other control characters, as the spec allows; the
+  // headers of a Request or Response may not, so that a Worker learns of
+  // such a value where it gives it (a TypeError it can catch) rather than
+  // from an uncatchable 500 when the response is sent.
+  const UNSENDABLE_VALUE = /[^\t\x20-\x7e\x80-\xff]/;
+  // A value for an error message, control characters as \xNN escapes.
+  const HEX = "0123456789abcdef";
+  function quote(v) {
+    let out = "\"";
+    for (let i = 0; i < v.length; i++) {
+      const n = StringPrototypeCharCodeAt(v, i);
+      if (n === 0x22 || n === 0x5c) out += `\\${v[i]}`;
+      else if (n >= 0x20 && n <= 0x7e) out += v[i];
+      else if (n <= 0xff) out += `\\x${HEX[n >> 4]}${HEX[n & 15]}`;
+      else out += `\\u${HEX[n >> 12]}${HEX[(n >> 8) & 15]}${HEX[(n >> 4) & 15]}${HEX[n & 15]}`;
+    }
+    return `${out}"`;
+  }
+  // The normalized `value` for headers `h` (one regexp test when it is
+  // fine, the usual case).
+  function checkValue(value, h) {
     value = normalizeValue(value);
-    if (/[\0\r\n]/.test(value) || /[^\0-\xff]/.test(value)) throw new TypeError(`Invalid header value: ${JSON.stringify(value)}`);
+    if (RegExpTest(UNSENDABLE_VALUE, value)) {
+      if (RegExpTest(INVALID_VALUE, value)) throw new TypeError(`Invalid header value: ${quote(value)}`);
+      if (h[kGuard] !== "none") throw unsendable(value);
+      h[kUnsendable] = true;
+    }
     return value;
+  }
+  function unsendable(value) {
+    return new TypeError(`Invalid header value: ${quote(value)} (a request or response header cannot hold a control character)`);
+  }
+  // Headers `h` become those of a Request or Response.
+  function checkSendable(h) {
+    if (!h[kUnsendable]) return;
+    const list = h[kList];
+    for (let i = 0; i < list.length; i++) {
+      if (RegExpTest(UNSENDABLE_VALUE, list[i][1])) throw unsendable(list[i][1]);
+    }
+    h[kUnsendable] = false;
   }
 
   // https://fetch.spec.whatwg.org/#headers-class
@@ -41,6 +101,7 @@
       this[kList] = [];
       this[kSorted] = null;
       this[kGuard] = "none";
+      this[kUnsendable] = false;
       if (init !== undefined && init !== null) fill(this, init);
       else if (init === null) throw new TypeError("Headers: init must not be null");
     }
@@ -50,36 +111,53 @@
     // https://fetch.spec.whatwg.org/#dom-headers-append
     append(name, value) {
       this.#mutable();
-      this[kList].push([checkName(name), checkValue(value)]);
+      const list = this[kList];
+      list[list.length] = [checkName(name), checkValue(value, this)];
       this[kSorted] = null;
     }
     // https://fetch.spec.whatwg.org/#dom-headers-delete
     delete(name) {
       this.#mutable();
       name = checkName(name);
-      this[kList] = this[kList].filter(([k]) => k !== name);
+      this[kList] = ArrayPrototypeFilter(this[kList], (e) => e[0] !== name);
       this[kSorted] = null;
     }
     // https://fetch.spec.whatwg.org/#dom-headers-get
     get(name) {
       name = checkName(name);
-      const vals = this[kList].filter(([k]) => k === name).map(([, v]) => v);
-      return vals.length === 0 ? null : vals.join(", ");
+      const list = this[kList];
+      let out = null;
+      for (let i = 0; i < list.length; i++) {
+        if (list[i][0] === name) out = out === null ? list[i][1] : `${out}, ${list[i][1]}`;
+      }
+      return out;
     }
     // https://fetch.spec.whatwg.org/#dom-headers-getsetcookie
-    getSetCookie() { return this[kList].filter(([k]) => k === "set-cookie").map(([, v]) => v); }
+    getSetCookie() {
+      const list = this[kList];
+      const out = [];
+      for (let i = 0; i < list.length; i++) if (list[i][0] === "set-cookie") out[out.length] = list[i][1];
+      return out;
+    }
     // https://fetch.spec.whatwg.org/#dom-headers-has
-    has(name) { name = checkName(name); return this[kList].some(([k]) => k === name); }
+    has(name) {
+      name = checkName(name);
+      const list = this[kList];
+      for (let i = 0; i < list.length; i++) if (list[i][0] === name) return true;
+      return false;
+    }
     // https://fetch.spec.whatwg.org/#dom-headers-set
     set(name, value) {
       this.#mutable();
       name = checkName(name);
-      value = checkValue(value);
+      value = checkValue(value, this);
       this[kSorted] = null;
-      const i = this[kList].findIndex(([k]) => k === name);
-      if (i < 0) { this[kList].push([name, value]); return; }
-      this[kList][i][1] = value;
-      this[kList] = this[kList].filter(([k], j) => j <= i || k !== name);
+      const list = this[kList];
+      let i = 0;
+      while (i < list.length && list[i][0] !== name) i++;
+      if (i === list.length) { list[i] = [name, value]; return; }
+      list[i][1] = value;
+      this[kList] = ArrayPrototypeFilter(list, (e, j) => j <= i || e[0] !== name);
     }
     // https://fetch.spec.whatwg.org/#concept-header-list-sort-and-combine
     // Names are lower case already; a stable sort keeps the values of one
@@ -88,17 +166,18 @@
       const cached = this[kSorted];
       if (cached !== null) return cached;
       const list = this[kList];
-      const order = list.map((_, i) => i);
-      order.sort((a, b) => {
+      const order = [];
+      for (let i = 0; i < list.length; i++) order[i] = i;
+      ArrayPrototypeSort(order, (a, b) => {
         const x = list[a][0], y = list[b][0];
         return x < y ? -1 : x > y ? 1 : a - b;
       });
       const out = [];
-      for (const i of order) {
-        const [k, v] = list[i];
+      for (let j = 0; j < order.length; j++) {
+        const k = list[order[j]][0], v = list[order[j]][1];
         const last = out.length > 0 ? out[out.length - 1] : undefined;
         if (last !== undefined && last[0] === k && k !== "set-cookie") last[1] += ", " + v;
-        else out.push([k, v]);
+        else out[out.length] = [k, v];
       }
       this[kSorted] = out;
       return out;
@@ -114,12 +193,17 @@
       for (let i = 0; ; i++) {
         const list = this.#sorted();
         if (i >= list.length) return;
-        const [k, v] = list[i];
+        const k = list[i][0], v = list[i][1];
         yield kind === "keys" ? k : kind === "values" ? v : [k, v];
       }
     }
     forEach(cb, thisArg = undefined) {
-      for (const [k, v] of this.#iterate("entries")) cb.call(thisArg, v, k, this);
+      if (typeof cb !== "function") throw new TypeError("Headers.forEach: callback must be a function");
+      for (let i = 0; ; i++) {
+        const list = this.#sorted();
+        if (i >= list.length) return;
+        ReflectApply(cb, thisArg, [list[i][1], list[i][0], this]);
+      }
     }
     entries() { return this.#iterate("entries"); }
     keys() { return this.#iterate("keys"); }
@@ -131,43 +215,56 @@
   // https://fetch.spec.whatwg.org/#concept-headers-fill
   function fill(headers, init) {
     if (typeof init === "object" || typeof init === "function") {
-      if (init !== null && isHeaders(init) && init[Symbol.iterator] === headersIterator &&
+      if (init !== null && isHeaders(init) && init[SymbolIterator] === headersIterator &&
           headers[kGuard] !== "immutable") {
         // Another Headers whose iteration nobody replaced: its pairs are
         // valid already, so copy the sorted view once instead of iterating
         // it (which re-validates every name and value).
-        for (const [k, v] of sortedOf(init)) headers[kList].push([k, v]);
+        const sorted = sortedOf(init);
+        const list = headers[kList];
+        for (let i = 0; i < sorted.length; i++) list[list.length] = [sorted[i][0], sorted[i][1]];
         headers[kSorted] = null;
+        if (init[kUnsendable]) headers[kUnsendable] = true;
         return;
       }
-      if (typeof init[Symbol.iterator] === "function") {
+      if (typeof init[SymbolIterator] === "function") {
         for (const pair of init) {
           const p = [...pair];
           if (p.length !== 2) throw new TypeError("Headers: each header must be a [name, value] pair");
-          headers.append(p[0], p[1]);
+          HeadersAppend(headers, p[0], p[1]);
         }
       } else {
-        for (const k of Reflect.ownKeys(init)) {
-          const d = Object.getOwnPropertyDescriptor(init, k);
+        const keys = ReflectOwnKeys(init);
+        for (let i = 0; i < keys.length; i++) {
+          const k = keys[i];
+          const d = ObjectGetOwnPropertyDescriptor(init, k);
           if (d === undefined || !d.enumerable) continue;
           if (typeof k === "symbol") throw new TypeError("Headers: symbol keys are not allowed");
-          headers.append(k, init[k]);
+          HeadersAppend(headers, k, init[k]);
         }
       }
     } else {
       throw new TypeError("Headers: init must be an object");
     }
   }
-  const headersIterator = Headers.prototype[Symbol.iterator];
+  const headersIterator = Headers.prototype[SymbolIterator];
+  // The glue's own uses of Headers methods, whatever a Worker does to the
+  // prototype.
+  const HeadersAppend = uncurryThis(Headers.prototype.append);
+  const HeadersGet = uncurryThis(Headers.prototype.get);
+  const HeadersHas = uncurryThis(Headers.prototype.has);
+  const HeadersSet = uncurryThis(Headers.prototype.set);
   function headersFrom(flat, guard) {
     const h = new Headers();
-    for (let i = 0; i < flat.length; i += 2) h[kList].push([flat[i], flat[i + 1]]);
+    const list = h[kList];
+    for (let i = 0; i < flat.length; i += 2) list[i >> 1] = [flat[i], flat[i + 1]];
     h[kGuard] = guard;
     return h;
   }
   function headersFlat(h) {
+    const list = h[kList];
     const out = [];
-    for (const [k, v] of h[kList]) out.push(k, v);
+    for (let i = 0; i < list.length; i++) { out[out.length] = list[i][0]; out[out.length] = list[i][1]; }
     return out;
   }
 
@@ -224,24 +321,24 @@
       if (this.isNull) return new Uint8Array(0);
       this.wasNonNull = true;
       this.used = true;
-      if (this.rid !== null) { const r = this.rid; this.rid = null; return internal.opPromise(ops.body_read_all(r)); }
+      if (this.rid !== null) { const r = this.rid; this.rid = null; return await internal.opPromise(ops.body_read_all(r)); }
       if (this.bytes !== null) return this.bytes;
-      if (this.stream !== null) return internal.readAll(this.stream);
+      if (this.stream !== null) return await internal.readAll(this.stream);
       return new Uint8Array(0);
     }
     // https://fetch.spec.whatwg.org/#concept-body-clone
     clone() {
       if (this.bodyUsed) throw new TypeError("Body has already been used");
       if (this.rid !== null) {
-        const [a, b] = ops.body_tee(this.rid);
-        this.rid = a;
-        return new Body(null, b, null);
+        const pair = ops.body_tee(this.rid);
+        this.rid = pair[0];
+        return new Body(null, pair[1], null);
       }
       if (this.bytes !== null) return new Body(this.bytes, null, null);
       if (this.stream !== null) {
-        const [a, b] = this.stream.tee();
-        this.stream = a;
-        return new Body(null, null, b);
+        const pair = this.stream.tee();
+        this.stream = pair[0];
+        return new Body(null, null, pair[1]);
       }
       return new Body();
     }
@@ -259,8 +356,8 @@
       }
       return [new Body(null, null, init), null];
     }
-    if (init instanceof Blob) return [new Body(init[kBytes].slice()), init.type === "" ? null : init.type];
-    if (init instanceof FormData) { const [bytes, type] = encodeMultipart(init); return [new Body(bytes), type]; }
+    if (init instanceof Blob) return [new Body(TypedArrayPrototypeSlice(init[kBytes])), init.type === "" ? null : init.type];
+    if (init instanceof FormData) { const encoded = encodeMultipart(init); return [new Body(encoded[0]), encoded[1]]; }
     if (init instanceof URLSearchParams) return [new Body(new TextEncoder().encode(init.toString())), "application/x-www-form-urlencoded;charset=UTF-8"];
     const b = internal.toBytes(init);
     if (b !== null) return [new Body(new Uint8Array(b)), null];
@@ -275,14 +372,15 @@
   const BodyMixin = {
     get body() { return this[kBody].readable(); },
     get bodyUsed() { return this[kBody].bodyUsed; },
-    async arrayBuffer() { const b = await this[kBody].consume(); return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : b.slice().buffer; },
+    async arrayBuffer() { const b = await this[kBody].consume(); return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength ? b.buffer : TypedArrayPrototypeSlice(b).buffer; },
     async bytes() { return new Uint8Array(await this[kBody].consume()); },
     async text() { return new TextDecoder().decode(await this[kBody].consume()); },
-    async json() { return JSON.parse(new TextDecoder().decode(await this[kBody].consume())); },
+    async json() { return JSONParse(new TextDecoder().decode(await this[kBody].consume())); },
     // https://fetch.spec.whatwg.org/#dom-body-formdata
     async formData() {
-      const type = this[kHeaders].get("content-type") ?? "";
-      const essence = type.split(";")[0].trim().toLowerCase();
+      const type = HeadersGet(this[kHeaders], "content-type") ?? "";
+      const semicolon = StringPrototypeIndexOf(type, ";");
+      const essence = StringPrototypeToLowerCase(StringPrototypeTrim(semicolon < 0 ? type : StringPrototypeSlice(type, 0, semicolon)));
       const bytes = await this[kBody].consume();
       if (essence === "multipart/form-data") return parseMultipart(bytes, type);
       if (essence === "application/x-www-form-urlencoded") {
@@ -292,7 +390,7 @@
       }
       throw new TypeError("formData(): the Content-Type is neither multipart/form-data nor application/x-www-form-urlencoded");
     },
-    async blob() { return new Blob([await this[kBody].consume()], { type: this[kHeaders].get("content-type") ?? "" }); },
+    async blob() { return new Blob([await this[kBody].consume()], { type: HeadersGet(this[kHeaders], "content-type") ?? "" }); },
   };
   function mixBody(cls) {
     for (const k of Object.getOwnPropertyNames(BodyMixin)) {
@@ -310,7 +408,7 @@
   // for members isoproxy otherwise ignores.
   function checkInit(init, method) {
     const oneOf = (name, allowed) => {
-      if (init[name] !== undefined && !allowed.includes(String(init[name]))) throw new TypeError(`Invalid ${name}: ${init[name]}`);
+      if (init[name] !== undefined && !ArrayPrototypeIncludes(allowed, String(init[name]))) throw new TypeError(`Invalid ${name}: ${init[name]}`);
     };
     if (init.window !== undefined && init.window !== null) throw new TypeError("RequestInit.window must be null");
     oneOf("mode", MODES);
@@ -319,7 +417,7 @@
     oneOf("referrerPolicy", POLICIES);
     if (init.mode === "navigate") throw new TypeError("Request mode cannot be navigate");
     if (init.cache === "only-if-cached" && init.mode !== "same-origin") throw new TypeError("only-if-cached requires mode same-origin");
-    if (init.mode === "no-cors" && !["GET", "HEAD", "POST"].includes(method)) throw new TypeError(`${method} is not allowed in no-cors mode`);
+    if (init.mode === "no-cors" && !ArrayPrototypeIncludes(["GET", "HEAD", "POST"], method)) throw new TypeError(`${method} is not allowed in no-cors mode`);
     if (init.referrer !== undefined && init.referrer !== "") {
       const base = typeof globalThis.location === "object" && globalThis.location !== null ? String(globalThis.location.href) : undefined;
       if (!URL.canParse(String(init.referrer), base)) throw new TypeError(`Invalid referrer: ${init.referrer}`);
@@ -352,13 +450,14 @@
       }
       if (init.method !== undefined) {
         let m = String(init.method);
-        if (!TOKEN.test(m)) throw new TypeError(`Invalid method: ${m}`);
-        if (FORBIDDEN_METHODS.has(m.toUpperCase())) throw new TypeError(`Forbidden method: ${m}`);
-        if (NORMAL_METHODS.has(m.toUpperCase())) m = m.toUpperCase();
+        if (!RegExpTest(TOKEN, m)) throw new TypeError(`Invalid method: ${m}`);
+        const upper = StringPrototypeToUpperCase(m);
+        if (SetPrototypeHas(FORBIDDEN_METHODS, upper)) throw new TypeError(`Forbidden method: ${m}`);
+        if (SetPrototypeHas(NORMAL_METHODS, upper)) m = upper;
         inner.method = m;
       }
       if (init.redirect !== undefined) {
-        if (!["follow", "error", "manual"].includes(init.redirect)) throw new TypeError(`Invalid redirect: ${init.redirect}`);
+        if (!ArrayPrototypeIncludes(["follow", "error", "manual"], init.redirect)) throw new TypeError(`Invalid redirect: ${init.redirect}`);
         inner.redirect = init.redirect;
       }
       if (init.signal !== undefined) {
@@ -371,15 +470,17 @@
         const h = new Headers(init.headers);
         this[kHeaders] = h;
       }
+      checkSendable(this[kHeaders]);
       this[kHeaders][kGuard] = "request";
       const hasInitBody = init.body !== undefined && init.body !== null;
       if ((hasInitBody || (inputBody !== null && !inputBody.isNull && init.body === undefined)) && (inner.method === "GET" || inner.method === "HEAD")) {
         throw new TypeError("Request with GET/HEAD method cannot have body.");
       }
       if (init.body !== undefined) {
-        const [body, type] = extract(init.body);
-        this[kBody] = body;
-        if (type !== null && !this[kHeaders].has("content-type")) this[kHeaders].append("content-type", type);
+        const extracted = extract(init.body);
+        this[kBody] = extracted[0];
+        const type = extracted[1];
+        if (type !== null && !HeadersHas(this[kHeaders], "content-type")) HeadersAppend(this[kHeaders], "content-type", type);
       } else if (inputBody !== null) {
         if (inputBody.bodyUsed) throw new TypeError("Cannot construct a Request with a Request object that has already been used.");
         if (inputBody.stream !== null && inputBody.stream.locked) throw new TypeError("Cannot construct a Request from a Request whose body is locked.");
@@ -415,7 +516,7 @@
     // https://fetch.spec.whatwg.org/#dom-request-clone
     clone() {
       if (this.bodyUsed) throw new TypeError("Body has already been used");
-      const r = Object.create(Request.prototype);
+      const r = ObjectCreate(Request.prototype);
       r[kInner] = { ...this[kInner] };
       r[kHeaders] = new Headers(this[kHeaders]);
       r[kHeaders][kGuard] = this[kHeaders][kGuard];
@@ -435,17 +536,19 @@
     constructor(body = null, init = {}) {
       init = init ?? {};
       const status = init.status === undefined ? 200 : Number(init.status);
-      if (!Number.isInteger(status) || status < 200 || status > 599) throw new RangeError(`Response status must be between 200 and 599 (got ${init.status})`);
+      if (!NumberIsInteger(status) || status < 200 || status > 599) throw new RangeError(`Response status must be between 200 and 599 (got ${init.status})`);
       const statusText = init.statusText === undefined ? "" : String(init.statusText);
-      if (/[^\t\x20-\x7e\x80-\xff]/.test(statusText)) throw new TypeError("Invalid statusText");
+      if (RegExpTest(UNSENDABLE_VALUE, statusText)) throw new TypeError("Invalid statusText");
       this[kInner] = { status, statusText, type: "default", url: "", redirected: false, webSocket: init.webSocket ?? null };
       this[kHeaders] = new Headers(init.headers instanceof Headers ? init.headers : init.headers ?? undefined);
+      checkSendable(this[kHeaders]);
       this[kHeaders][kGuard] = "response";
       if (body !== null && body !== undefined) {
-        if (NULL_BODY_STATUS.has(status)) throw new TypeError(`Response with null body status ${status} cannot have body`);
-        const [b, type] = extract(body);
-        this[kBody] = b;
-        if (type !== null && !this[kHeaders].has("content-type")) this[kHeaders].append("content-type", type);
+        if (SetPrototypeHas(NULL_BODY_STATUS, status)) throw new TypeError(`Response with null body status ${status} cannot have body`);
+        const extracted = extract(body);
+        this[kBody] = extracted[0];
+        const type = extracted[1];
+        if (type !== null && !HeadersHas(this[kHeaders], "content-type")) HeadersAppend(this[kHeaders], "content-type", type);
       } else {
         this[kBody] = new Body();
       }
@@ -462,17 +565,17 @@
     static redirect(url, status = 302) {
       const base = typeof globalThis.location === "object" && globalThis.location !== null ? String(globalThis.location.href) : undefined;
       const parsed = new URL(String(url), base);
-      if (!REDIRECT_STATUS.has(status)) throw new RangeError(`Invalid redirect status ${status}`);
+      if (!SetPrototypeHas(REDIRECT_STATUS, status)) throw new RangeError(`Invalid redirect status ${status}`);
       const r = new Response(null, { status, headers: { location: parsed.href } });
       r[kHeaders][kGuard] = "immutable";
       return r;
     }
     // https://fetch.spec.whatwg.org/#dom-response-json
     static json(data, init = {}) {
-      const text = JSON.stringify(data);
+      const text = JSONStringify(data);
       if (text === undefined) throw new TypeError("Response.json: data is not JSON-serializable");
       const r = new Response(text, init);
-      r[kHeaders].set("content-type", "application/json");
+      HeadersSet(r[kHeaders], "content-type", "application/json");
       return r;
     }
     get type() { return this[kInner].type; }
@@ -486,7 +589,7 @@
     // https://fetch.spec.whatwg.org/#dom-response-clone
     clone() {
       if (this.bodyUsed) throw new TypeError("Body has already been used");
-      const r = Object.create(Response.prototype);
+      const r = ObjectCreate(Response.prototype);
       r[kInner] = { ...this[kInner] };
       r[kHeaders] = new Headers(this[kHeaders]);
       r[kHeaders][kGuard] = this[kHeaders][kGuard];
@@ -499,7 +602,7 @@
 
   // A Response for a subrequest's answer (headers immutable, body native).
   function responseFromNative(status, flat, rid, url) {
-    const r = Object.create(Response.prototype);
+    const r = ObjectCreate(Response.prototype);
     r[kInner] = { status, statusText: "", type: "basic", url, redirected: false, webSocket: null };
     r[kHeaders] = headersFrom(flat, "immutable");
     r[kBody] = new Body(null, rid, null);
@@ -508,7 +611,7 @@
 
   // The incoming request of a Worker invocation.
   internal.incomingRequest = (method, url, flat, rid) => {
-    const r = Object.create(Request.prototype);
+    const r = ObjectCreate(Request.prototype);
     r[kInner] = { method, url, redirect: "manual", signal: null, cf: undefined };
     r[kHeaders] = headersFrom(flat, "immutable");
     r[kBody] = new Body(null, rid, null);
@@ -520,8 +623,9 @@
   function bodyForRust(body, onPump) {
     const b = body.take();
     if (b === null || typeof b === "number" || b instanceof Uint8Array) return b;
-    const [writer, rid] = ops.body_writer();
-    const pump = internal.pumpToWriter(b.stream, writer);
+    const writer = ops.body_writer();
+    const rid = writer[1];
+    const pump = internal.pumpToWriter(b.stream, writer[0]);
     if (onPump) onPump(pump);
     return rid;
   }
@@ -534,7 +638,7 @@
     const status = response.status === 0 ? 500 : response.status;
     const body = response[kBody].isNull ? null : bodyForRust(response[kBody], (p) => { pump = p; });
     ops.response_send(id, status, headersFlat(response[kHeaders]), body);
-    return pump ?? Promise.resolve();
+    return pump ?? PromiseResolve(undefined);
   };
 
   // Send a request through binding `target` (-1: the global outbound).
@@ -544,35 +648,40 @@
     try {
       request = new Request(input, init);
     } catch (e) {
-      return Promise.reject(e);
+      return PromiseReject(e);
     }
     const signal = request[kInner].signal;
-    if (signal?.aborted) return Promise.reject(signal.reason);
+    if (signal?.aborted) return PromiseReject(signal.reason);
     let body;
     try {
       body = request[kBody].isNull ? null : bodyForRust(request[kBody]);
     } catch (e) {
-      return Promise.reject(e);
+      return PromiseReject(e);
     }
     const p = send(target, request.method, request.url, headersFlat(request[kHeaders]), body, request.redirect, 0);
     if (!signal) return p;
     return new Promise((resolve, reject) => {
       const onAbort = () => reject(signal.reason);
       signal.addEventListener("abort", onAbort, { once: true });
-      p.then((r) => { signal.removeEventListener("abort", onAbort); resolve(r); }, (e) => { signal.removeEventListener("abort", onAbort); reject(e); });
+      PromisePrototypeThen(p, (r) => { signal.removeEventListener("abort", onAbort); resolve(r); }, (e) => { signal.removeEventListener("abort", onAbort); reject(e); });
     });
   }
+
+  // The request-body-header names, dropped when a redirect turns the request
+  // into a GET: https://fetch.spec.whatwg.org/#request-body-header-name
+  const REQUEST_BODY_HEADERS = new Set(["content-type", "content-length", "content-encoding", "content-language", "content-location"]);
 
   // Send one request and follow redirects when `mode` is "follow".
   // https://fetch.spec.whatwg.org/#http-redirect-fetch
   async function send(target, method, url, flat, body, mode, count) {
-    const [status, rflat, rid] = await internal.opPromise(ops.fetch_send(target, method, url, flat, body));
-    const response = responseFromNative(status, rflat, rid, url);
-    if (!REDIRECT_STATUS.has(status) || mode === "manual") {
+    const answer = await internal.opPromise(ops.fetch_send(target, method, url, flat, body));
+    const status = answer[0], rid = answer[2];
+    const response = responseFromNative(status, answer[1], rid, url);
+    if (!SetPrototypeHas(REDIRECT_STATUS, status) || mode === "manual") {
       if (count > 0) response[kInner].redirected = true;
       return response;
     }
-    const location = response[kHeaders].get("location");
+    const location = HeadersGet(response[kHeaders], "location");
     if (location === null) return response;
     if (mode === "error") { if (rid !== null) ops.body_close(rid); throw new TypeError(`redirect to ${location} with redirect mode "error"`); }
     if (rid !== null) ops.body_close(rid);
@@ -584,14 +693,15 @@
     if ((status === 303 && method !== "GET" && method !== "HEAD") || ((status === 301 || status === 302) && method === "POST")) {
       method = "GET";
       body = null;
-      const drop = new Set(["content-type", "content-length", "content-encoding", "content-language", "content-location"]);
       nextFlat = [];
-      for (let i = 0; i < flat.length; i += 2) if (!drop.has(flat[i])) nextFlat.push(flat[i], flat[i + 1]);
+      for (let i = 0; i < flat.length; i += 2) {
+        if (!SetPrototypeHas(REQUEST_BODY_HEADERS, flat[i])) ArrayPrototypePush(nextFlat, flat[i], flat[i + 1]);
+      }
     } else if (typeof body === "number") {
       throw new TypeError("cannot follow a redirect with a streamed request body; use redirect: \"manual\"");
     }
-    if (new URL(url).origin !== next.origin) nextFlat = nextFlat.filter((_, i, a) => i % 2 === 0 ? a[i] !== "authorization" : a[i - 1] !== "authorization");
-    return send(target, method, next.href, nextFlat, body, mode, count + 1);
+    if (new URL(url).origin !== next.origin) nextFlat = ArrayPrototypeFilter(nextFlat, (_, i, a) => i % 2 === 0 ? a[i] !== "authorization" : a[i - 1] !== "authorization");
+    return await send(target, method, next.href, nextFlat, body, mode, count + 1);
   }
 
   // https://fetch.spec.whatwg.org/#fetch-method
@@ -600,19 +710,20 @@
   }
 
   const kTarget = Symbol("target");
+  const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
   // A service binding: https://developers.cloudflare.com/workers/runtime-apis/bindings/service-bindings/
   class Fetcher {
     constructor() { throw new TypeError("Illegal constructor"); }
     fetch(input, init = undefined) {
-      if (typeof input === "string" && !/^[a-zA-Z][a-zA-Z0-9+.-]*:/.test(input)) input = new URL(input, "http://fake-host/").href;
+      if (typeof input === "string" && !RegExpTest(SCHEME, input)) input = new URL(input, "http://fake-host/").href;
       return fetchVia(this[kTarget], input, init);
     }
     connect() { throw new TypeError("Fetcher.connect() is not supported"); }
   }
   internal.brand(Fetcher, "Fetcher");
   internal.newFetcher = (target) => {
-    const f = Object.create(Fetcher.prototype);
-    Object.defineProperty(f, kTarget, { value: target });
+    const f = ObjectCreate(Fetcher.prototype);
+    ObjectDefineProperty(f, kTarget, { value: target });
     return f;
   };
 

@@ -7,6 +7,12 @@
 (function () {
   const internal = globalThis.__internal;
   const ops = internal.ops;
+  const {
+    Error, Promise, SafeMap, String, TypeError, globalThis: global,
+    ArrayPrototypeIndexOf, ArrayPrototypePush, ArrayPrototypeSplice, JSONParse, ObjectDefineProperty, ObjectEntries,
+    ObjectHasOwn, PromisePrototypeThen, PromiseReject, PromiseResolve, ReflectApply, SafePromiseAllSettled,
+  } = internal.primordials;
+  const { DOMException } = globalThis;
 
   let env = {};
   let handler = null;
@@ -26,7 +32,7 @@
     // https://w3c.github.io/ServiceWorker/#fetch-event-respondwith
     respondWith(r) {
       if (this.#response !== null) throw new DOMException("respondWith() was already called", "InvalidStateError");
-      this.#response = Promise.resolve(r);
+      this.#response = PromiseResolve(r);
     }
     waitUntil(p) { this.#ctx.waitUntil(p); }
     passThroughOnException() { this.#ctx.passThroughOnException(); }
@@ -38,19 +44,22 @@
   function addEventListener(type, listener) {
     if (type === "fetch") {
       if (typeof listener !== "function" && typeof listener?.handleEvent !== "function") throw new TypeError("listener must be a function");
-      fetchListeners.push(listener);
+      ArrayPrototypePush(fetchListeners, listener);
     }
   }
   function removeEventListener(type, listener) {
-    const i = fetchListeners.indexOf(listener);
-    if (type === "fetch" && i >= 0) fetchListeners.splice(i, 1);
+    const i = ArrayPrototypeIndexOf(fetchListeners, listener);
+    if (type === "fetch" && i >= 0) ArrayPrototypeSplice(fetchListeners, i, 1);
   }
 
   // https://developers.cloudflare.com/workers/runtime-apis/context/
   class ExecutionContext {
     #id; #waits; #props;
     constructor(id, waits, props) { this.#id = id; this.#waits = waits; this.#props = props; }
-    waitUntil(p) { this.#waits.push(Promise.resolve(p).catch((e) => internal.reportError(e))); }
+    waitUntil(p) {
+      const waits = this.#waits;
+      waits[waits.length] = PromisePrototypeThen(PromiseResolve(p), undefined, (e) => internal.reportError(e));
+    }
     passThroughOnException() { ops.request_pass_through(this.#id); }
     // What the caller's binding or socket passed along (`props` in the
     // config); an empty object when it passed nothing.
@@ -64,20 +73,26 @@
     const out = {};
     for (const [name, kind, value] of bindings) {
       let v;
-      switch (kind) {
-        case "text": v = value; break;
-        case "json": v = JSON.parse(value); break;
-        case "data": v = value.buffer; break;
-        case "wasm": v = new WebAssembly.Module(value); break;
-        case "fetcher": v = internal.newFetcher(value); break;
-        default: v = null;
+      try {
+        switch (kind) {
+          case "text": v = value; break;
+          case "json": v = JSONParse(value); break;
+          case "data": v = value.buffer; break;
+          case "wasm": v = new WebAssembly.Module(value); break;
+          case "fetcher": v = internal.newFetcher(value); break;
+          default: v = null;
+        }
+      } catch (e) {
+        // Rust reports this message as the reason the Worker cannot start.
+        throw `binding "${name}" (${kind === "wasm" ? "wasmModule" : kind}): ${e.name}: ${e.message}`;
       }
       out[name] = v;
     }
     env = out;
     if (!isModules) {
-      for (const [k, v] of Object.entries(out)) {
-        Object.defineProperty(globalThis, k, { value: v, writable: true, configurable: true, enumerable: true });
+      const entries = ObjectEntries(out);
+      for (let i = 0; i < entries.length; i++) {
+        ObjectDefineProperty(global, entries[i][0], { value: entries[i][1], writable: true, configurable: true, enumerable: true });
       }
       internal.defineGlobals({ addEventListener, removeEventListener, FetchEvent });
     }
@@ -108,8 +123,9 @@
     if (fetchListeners.length === 0) throw new TypeError("No fetch handler: export default { fetch } or addEventListener('fetch', ...)");
     handler = (req, ctx) => {
       const ev = new FetchEvent("fetch", { request: req, ctx });
-      for (const l of fetchListeners) {
-        if (typeof l === "function") l.call(globalThis, ev); else l.handleEvent(ev);
+      for (let i = 0; i < fetchListeners.length; i++) {
+        const l = fetchListeners[i];
+        if (typeof l === "function") ReflectApply(l, global, [ev]); else l.handleEvent(ev);
         if (ev._response !== null) break;
       }
       if (ev._response === null) throw new Error("No event listener called respondWith()");
@@ -118,7 +134,7 @@
   };
 
   // Incoming requests by invocation id, until the invocation ends.
-  const live = new Map();
+  const live = new SafeMap();
 
   // Called by Rust when the caller stopped waiting for the response (the
   // client went away, the wall-time limit passed; `abort`: abort the
@@ -137,28 +153,45 @@
   // every waitUntil promise settled; Rust ends it anyway at its grace
   // period after `done`.
   function finish(id, done, waits) {
-    const settle = (n) => Promise.allSettled(waits.slice(0)).then(() => {
-      if (waits.length > n) return settle(waits.length);
-      live.delete(id);
-      internal.dropOps(ops.request_done(id));
-    });
+    const settle = () => {
+      const n = waits.length;
+      const settled = () => {
+        if (waits.length > n) { settle(); return; }
+        live.delete(id);
+        internal.dropOps(ops.request_done(id));
+      };
+      // One microtask later even without waitUntil work, so that work
+      // registered right after the response still counts.
+      PromisePrototypeThen(n === 0 ? PromiseResolve(undefined) : SafePromiseAllSettled(waits), settled);
+    };
+    // The grace period for waitUntil work starts when the response is done.
     const responded = () => {
       ops.request_responded(id);
-      return settle(waits.length);
+      settle();
     };
-    done.then(responded, responded);
+    PromisePrototypeThen(done, responded, responded);
   }
 
   function fail(id, e) {
-    const message = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
-    const stack = e instanceof Error && e.stack ? String(e.stack) : "";
+    let message = "uncaught exception";
+    let stack = "";
+    try {
+      if (e instanceof Error) {
+        message = `${e.name}: ${e.message}`;
+        if (e.stack) stack = `${e.stack}`;
+      } else {
+        message = String(e);
+      }
+    } catch {
+      // An exception that throws when described: the generic message.
+    }
     ops.response_error(id, message, stack);
   }
 
   // The handler for entrypoint `name` (null or "default": the main one).
   function entrypoint(name) {
     if (name === null || name === "default") return handler;
-    const h = exports !== null && Object.hasOwn(exports, name) ? handlerOf(exports[name]) : null;
+    const h = exports !== null && ObjectHasOwn(exports, name) ? handlerOf(exports[name]) : null;
     if (h === null) throw new TypeError(`The Worker has no entrypoint named "${name}" with a fetch() handler`);
     return h;
   }
@@ -169,15 +202,30 @@
     let result;
     let ctx;
     try {
-      ctx = new ExecutionContext(id, waits, propsJson === null ? {} : JSON.parse(propsJson));
+      ctx = new ExecutionContext(id, waits, propsJson === null ? {} : JSONParse(propsJson));
       const h = entrypoint(entry);
       const request = internal.incomingRequest(method, url, flat, rid);
       live.set(id, request);
-      result = Promise.resolve(h(request, ctx));
+      result = PromiseResolve(h(request, ctx));
     } catch (e) {
-      result = Promise.reject(e);
+      result = PromiseReject(e);
     }
-    const done = result.then((response) => internal.sendResponse(id, response)).catch((e) => fail(id, e));
+    // Settles when the response (its body included, if JS makes it) was
+    // handed over or the failure reported. No promise is resolved with
+    // another promise here: that would call the `then` a Worker may replace.
+    const done = new Promise((resolve) => {
+      const failed = (e) => { fail(id, e); resolve(undefined); };
+      PromisePrototypeThen(result, (response) => {
+        let written;
+        try {
+          written = internal.sendResponse(id, response);
+        } catch (e) {
+          failed(e);
+          return;
+        }
+        PromisePrototypeThen(written, resolve, failed);
+      }, failed);
+    });
     finish(id, done, waits);
   };
 })();

@@ -925,3 +925,25 @@ fn sigterm_lets_an_http2_stream_finish_then_closes_the_connection() {
     assert!(matches!(ended, Ok(Ok(_))), "{ended:?}");
     assert_eq!(proxy.wait_exit(std::time::Duration::from_secs(10)), Some(0));
 }
+
+/// `GET https://host/` sent to a forward proxy (absolute form) leaves over
+/// TLS, verified against the Network's trusted certificates; it is never
+/// sent to the origin as plain text.
+#[test]
+fn absolute_form_https_on_a_proxy_socket_leaves_over_tls() {
+    let ca = Ca::new();
+    let server = ca.leaf(&["127.0.0.1"], false);
+    let origin = tls_origin(&server);
+    let ca_pem = ca.pem();
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"net\", network = (allow = [\"local\"], tlsOptions = (trustedCertificates = [ embed \"ca.pem\" ]))) ],
+  sockets = [ (name = \"fwd\", address = \"127.0.0.1:0\", http = (style = proxy), service = \"net\") ],
+);\n"
+    );
+    let proxy = Proxy::new(&config).file("ca.pem", &ca_pem).socket("fwd").start();
+    let raw = format!("GET https://{origin}/abs HTTP/1.1\r\nHost: {origin}\r\nConnection: close\r\n\r\n");
+    let (r, _) = exchange(proxy.port("fwd"), raw.as_bytes());
+    let r = r.expect("no response");
+    assert_eq!((r.status, r.text().as_str()), (200, "tls origin"));
+}

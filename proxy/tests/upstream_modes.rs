@@ -277,3 +277,130 @@ fn the_origin_sees_the_same_forwarding_headers_in_every_mode() {
         assert!(head.contains("\r\nx-request-id: "), "{mode:?}: {head}");
     }
 }
+
+#[test]
+fn an_origin_that_fails_the_tls_handshake_fails_alike() {
+    // The origin is configured as https but speaks plain HTTP: the
+    // handshake fails before any request is sent.
+    let origin = RawOrigin::start(|_| (b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_vec(), true));
+    for mode in Mode::ALL {
+        let plain = format!("external = (address = \"{}\", http = ()", origin.addr);
+        let tls = format!("external = (address = \"{}\", https = (options = ())", origin.addr);
+        let config = mode.config(origin.addr, "");
+        assert!(config.contains(&plain), "{config}");
+        let proxy = support::Proxy::new(&config.replace(&plain, &tls))
+            .file("main.js", mode.script().unwrap_or(Mode::PassThrough.script().unwrap()))
+            .socket("http")
+            .start();
+        let mut c = Client::connect(proxy.port("http"));
+        c.send(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n");
+        let r = c.read_final(false).expect("no response");
+        let want = if mode == Mode::NoScript { 502 } else { 500 };
+        assert_eq!(r.status, want, "{mode:?}: {}", r.text());
+        assert!(!r.text().contains("hello"), "{mode:?}: {}", r.text());
+    }
+}
+
+/// What an HTTP/2 client gets for one request: status, content-length,
+/// body; `None` for the body when the stream was reset before its end.
+async fn h2_exchange(
+    client: &mut h2::client::SendRequest<bytes::Bytes>,
+    method: &str,
+    path: &str,
+) -> Result<(u16, Option<String>, Option<Vec<u8>>), h2::Error> {
+    let req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://t{path}"))
+        .body(())
+        .unwrap();
+    let (resp, _) = client.send_request(req, true)?;
+    let resp = resp.await?;
+    let status = resp.status().as_u16();
+    let length = resp
+        .headers()
+        .get("content-length")
+        .map(|v| v.to_str().unwrap().to_string());
+    let mut body = resp.into_body();
+    let mut got = Vec::new();
+    while let Some(chunk) = body.data().await {
+        let Ok(chunk) = chunk else {
+            return Ok((status, length, None));
+        };
+        body.flow_control().release_capacity(chunk.len()).unwrap();
+        got.extend_from_slice(&chunk);
+    }
+    Ok((status, length, Some(got)))
+}
+
+#[test]
+fn h2_clients_get_the_same_answers_in_every_mode() {
+    // HTTP/2 with prior knowledge on the plain-text socket, the same
+    // origin answers as the table above, each on one h2 connection.
+    let origin = RawOrigin::start(answer);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mut failures = Vec::new();
+    for mode in Mode::ALL {
+        let proxy = mode.start(origin.addr, "timeouts = (readMs = 500)");
+        let port = proxy.port("http");
+        let fault = if mode == Mode::NoScript { 502 } else { 500 };
+        let rows: [(&str, &str, u16, Option<&str>, Option<&str>); 7] = [
+            ("GET", "/early", 200, None, Some("hello")),
+            ("GET", "/204", 204, None, Some("")),
+            ("HEAD", "/head", 200, Some("1000"), Some("")),
+            ("GET", "/chunked", 200, None, Some("hello chunked")),
+            ("GET", "/close", 200, None, Some("hello close")),
+            ("GET", "/short", 200, None, None),
+            ("GET", "/twocl", fault, None, Some("")),
+        ];
+        rt.block_on(async {
+            let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+            let (mut client, conn) = h2::client::handshake(tcp).await.unwrap();
+            tokio::spawn(async move {
+                let _ = conn.await;
+            });
+            for (method, path, status, length, body) in rows {
+                let got = match h2_exchange(&mut client, method, path).await {
+                    Ok(got) => got,
+                    // A cut body: the stream may be reset before the head
+                    // was sent (a Worker's body failed before its first
+                    // byte) as well as after; either way nothing is faked.
+                    Err(e) if body.is_none() && e.is_reset() => continue,
+                    Err(e) => {
+                        failures.push(format!("{mode:?} / {method} {path}: {e}"));
+                        continue;
+                    }
+                };
+                if got.0 != status {
+                    failures.push(format!("{mode:?} / {method} {path}: status {}, want {status}", got.0));
+                    continue;
+                }
+                if let Some(l) = length {
+                    if got.1.as_deref() != Some(l) {
+                        failures.push(format!("{mode:?} / {method} {path}: content-length {:?}", got.1));
+                    }
+                }
+                let text = got.2.map(|b| String::from_utf8_lossy(&b).into_owned());
+                match body {
+                    // A refusal's own text is fine; the origin's is not.
+                    Some("") if status >= 500 => {
+                        if text.as_deref().is_some_and(|t| t.contains("hello")) {
+                            failures.push(format!("{mode:?} / {path}: origin bytes forwarded"));
+                        }
+                    }
+                    want => {
+                        if text.as_deref() != want {
+                            failures.push(format!("{mode:?} / {method} {path}: body {text:?}, want {want:?}"));
+                        }
+                    }
+                }
+            }
+        });
+        if proxy.stderr_text().contains("panicked") {
+            failures.push(format!("{mode:?}: a thread panicked:\n{}", proxy.stderr_text()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

@@ -61,8 +61,11 @@ fn a_body_still_arriving_at_the_wall_limit_is_408_not_504() {
     let r = c.read_response(false).expect("no response");
     assert_eq!(r.status, 408, "{}", r.text());
     assert!(c.closed_within(Duration::from_secs(2)), "the connection stayed open");
-    let log = proxy.stdout_text();
-    assert!(log.contains("\"status\":408"), "{log}");
+    assert!(
+        proxy.wait_stdout(Duration::from_secs(5), "\"status\":408"),
+        "{}",
+        proxy.stdout_text()
+    );
 }
 
 #[test]

@@ -174,6 +174,9 @@ impl Handler {
     /// The scheme of the request URL.
     pub fn scheme(&self, session: &Session) -> &'static str {
         let req = session.req_header();
+        if let Some((https, _, _)) = absolute_target(req) {
+            return if https { "https" } else { "http" };
+        }
         if let Some(s) = req.uri.scheme_str() {
             return if s.eq_ignore_ascii_case("https") {
                 "https"

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long any single test I/O may block.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(15);
@@ -313,6 +313,21 @@ impl Proxy {
     /// The child's stdout (access log) so far.
     pub fn stdout_text(&self) -> String {
         std::fs::read_to_string(&self.stdout).unwrap_or_default()
+    }
+
+    /// Wait until stdout (the access log) contains `needle`; records are
+    /// written after the response, so a test that just read one polls.
+    pub fn wait_stdout(&self, limit: Duration, needle: &str) -> bool {
+        let until = Instant::now() + limit;
+        loop {
+            if self.stdout_text().contains(needle) {
+                return true;
+            }
+            if Instant::now() >= until {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Send a signal.

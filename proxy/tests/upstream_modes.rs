@@ -2,6 +2,7 @@
 //! pass-through Worker, a rewriting Worker with `new Response(r.body, r)`):
 //! the client must get the same final response in each, and the next
 //! request on the same connection must get its own response intact.
+#![allow(clippy::unwrap_used)]
 
 mod support;
 
@@ -301,6 +302,15 @@ fn an_origin_that_fails_the_tls_handshake_fails_alike() {
     }
 }
 
+/// One h2 row: method, path, status, content-length, body (`None`: cut).
+type H2Row = (
+    &'static str,
+    &'static str,
+    u16,
+    Option<&'static str>,
+    Option<&'static str>,
+);
+
 /// What an HTTP/2 client gets for one request: status, content-length,
 /// body; `None` for the body when the stream was reset before its end.
 async fn h2_exchange(
@@ -346,7 +356,7 @@ fn h2_clients_get_the_same_answers_in_every_mode() {
         let proxy = mode.start(origin.addr, "timeouts = (readMs = 500)");
         let port = proxy.port("http");
         let fault = if mode == Mode::NoScript { 502 } else { 500 };
-        let rows: [(&str, &str, u16, Option<&str>, Option<&str>); 7] = [
+        let rows: [H2Row; 7] = [
             ("GET", "/early", 200, None, Some("hello")),
             ("GET", "/204", 204, None, Some("")),
             ("HEAD", "/head", 200, Some("1000"), Some("")),

@@ -109,11 +109,11 @@ const SMUGGLE: &str = "SMUGGLED";
 
 /// Malformed upstream response heads; each carries the marker so a test
 /// can see that nothing of it reached the client. The bool is true for
-/// the faults the no-script path cannot see because Pingora's client
-/// repairs them while parsing (as RFC 9112 §§5.1, 5.2, 6.3 permit a proxy
+/// the faults Pingora's client repairs while parsing (as RFC 9112 §§5.1, 5.2, 6.3 permit a proxy
 /// to): whitespace before a colon and obs-fold are normalised, a bare LF
 /// is read as CRLF, and Content-Length is dropped beside
-/// Transfer-Encoding. The Worker path sees the raw head and refuses them.
+/// Transfer-Encoding. Both ways out read heads with that parser and apply
+/// one check after it, so each row has one result in every mode.
 fn malformed_responses() -> Vec<(&'static str, String, bool)> {
     let body = format!("{SMUGGLE}-body");
     let n = body.len();
@@ -216,9 +216,13 @@ fn malformed_responses() -> Vec<(&'static str, String, bool)> {
 /// Send `GET /x` with `Connection: close` and read everything the proxy
 /// sends until it closes: (status, raw bytes).
 fn fetch_raw(port: u16) -> (u16, String) {
+    fetch_raw_path(port, "/x")
+}
+
+fn fetch_raw_path(port: u16, path: &str) -> (u16, String) {
     let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     c.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    c.write_all(b"GET /x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+    c.write_all(format!("GET {path} HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n").as_bytes())
         .unwrap();
     let mut raw = Vec::new();
     let _ = c.read_to_end(&mut raw);
@@ -228,62 +232,90 @@ fn fetch_raw(port: u16) -> (u16, String) {
 }
 
 #[test]
-fn malformed_upstream_responses_become_502() {
+fn malformed_upstream_responses_are_refused_or_repaired_alike_in_every_mode() {
+    // One origin answers row i at path /i; every mode sees the same rows.
+    let rows = malformed_responses();
+    let replies: Vec<String> = rows.iter().map(|r| r.1.clone()).collect();
+    let origin = support::RawOrigin::start(move |head| {
+        let i: usize = head
+            .split(' ')
+            .nth(1)
+            .and_then(|p| p.strip_prefix('/'))
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        (replies.get(i).cloned().unwrap_or_default().into_bytes(), true)
+    });
     let mut failures = Vec::new();
-    for (name, reply, repaired) in malformed_responses() {
-        let origin = RawOrigin::start(reply.into_bytes());
-        let proxy = Proxy::new(&external_config(origin.addr, "")).sockets(&["http"]).start();
-        let (status, raw) = fetch_raw(proxy.port("http"));
-        assert_eq!(origin.heads().len(), 1, "{name}: the request reached the origin once");
-        if repaired {
-            // Forwarded, but in canonical form: one framing header, CRLF
-            // line ends, no folded or padded field lines.
-            let head = raw.split("\r\n\r\n").next().unwrap_or("");
-            let framing = head
-                .lines()
-                .filter(|l| {
-                    let l = l.to_ascii_lowercase();
-                    l.starts_with("content-length:") || l.starts_with("transfer-encoding:")
-                })
-                .count();
-            if status != 200
-                || framing != 1
-                || raw.contains(" :")
-                || head.contains("\n ")
-                || !raw.contains("X-M: SMUGGLED")
-            {
-                failures.push(format!("{name} (repaired): {raw:?}"));
+    for mode in Mode::ALL {
+        let proxy = mode.start(origin.addr, "");
+        let port = proxy.port("http");
+        for (i, (name, _, repaired)) in rows.iter().enumerate() {
+            origin.heads.lock().unwrap().clear();
+            let path = format!("/{i}");
+            let (status, raw) = fetch_raw_path(port, &path);
+            let sent = origin.heads.lock().unwrap().len();
+            if sent != 1 {
+                failures.push(format!("{mode:?} / {name}: reached the origin {sent} times"));
             }
-        } else if status != 502 || raw.contains(SMUGGLE) {
-            failures.push(format!("{name}: {raw:?}"));
+            if *repaired {
+                // Forwarded, but in canonical form: one framing header, CRLF
+                // line ends, no folded or padded field lines.
+                let head = raw.split("\r\n\r\n").next().unwrap_or("");
+                let framing = head
+                    .lines()
+                    .filter(|l| {
+                        let l = l.to_ascii_lowercase();
+                        l.starts_with("content-length:") || l.starts_with("transfer-encoding:")
+                    })
+                    .count();
+                if status != 200
+                    || framing != 1
+                    || raw.contains(" :")
+                    || head.contains("\n ")
+                    || !raw.to_ascii_lowercase().contains("\r\nx-m: smuggled")
+                    || !raw.contains("SMUGGLED-body")
+                {
+                    failures.push(format!("{mode:?} / {name} (repaired): {raw:?}"));
+                }
+            } else {
+                // Refused: 502 without a script; a Worker's fetch() rejects
+                // and the uncaught rejection is a 500. Nothing of it passes.
+                let want = if mode == Mode::NoScript { 502 } else { 500 };
+                if status != want || raw.contains(SMUGGLE) {
+                    failures.push(format!("{mode:?} / {name}: {raw:?}"));
+                }
+            }
+            // The proxy survives the bad response and answers alike again.
+            let (again, _) = fetch_raw_path(port, &path);
+            if again != status {
+                failures.push(format!("{mode:?} / {name}: second request {again}, first {status}"));
+            }
         }
-        // The proxy survives the bad response and still answers.
-        let (again, _) = fetch_raw(proxy.port("http"));
-        assert_eq!(again, status, "{name}: second request");
     }
-    assert!(failures.is_empty(), "not refused with 502:\n{}", failures.join("\n"));
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
-fn worker_fetch_rejects_malformed_upstream_responses() {
-    // The Worker turns a rejected fetch() into its own 502 naming the error.
+fn worker_fetch_rejection_names_the_fault_never_the_bytes() {
+    // A Worker that catches the rejected fetch() sees the fault's reason.
     let script = "export default { async fetch(req, env) {
         try { return await env.ORIGIN.fetch(req); }
         catch (e) { return new Response('refused: ' + e.message, { status: 502 }); }
     } };";
-    let mut failures = Vec::new();
-    for (name, reply, _) in malformed_responses() {
-        let origin = RawOrigin::start(reply.into_bytes());
-        let proxy = Proxy::new(&gateway_config(origin.addr, "main.js", ""))
-            .files(&[("main.js", script)])
-            .sockets(&["http"])
-            .start();
-        let (status, raw) = fetch_raw(proxy.port("http"));
-        if status != 502 || raw.contains(SMUGGLE) {
-            failures.push(format!("{name}: {raw:?}"));
-        }
-    }
-    assert!(failures.is_empty(), "Worker fetch() accepted:\n{}", failures.join("\n"));
+    let (_, reply, _) = malformed_responses()
+        .into_iter()
+        .find(|r| r.0 == "two different Content-Length")
+        .unwrap();
+    let origin = RawOrigin::start(reply.into_bytes());
+    let proxy = Proxy::new(&gateway_config(origin.addr, "main.js", ""))
+        .files(&[("main.js", script)])
+        .sockets(&["http"])
+        .start();
+    let (status, raw) = fetch_raw(proxy.port("http"));
+    assert_eq!(status, 502, "{raw}");
+    assert!(raw.contains("refused: "), "{raw}");
+    assert!(raw.contains("Content-Length"), "{raw}");
+    assert!(!raw.contains(SMUGGLE), "{raw}");
 }
 
 fn echo_config(origin: SocketAddr, http: &str, limits: &str) -> String {

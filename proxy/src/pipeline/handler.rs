@@ -406,7 +406,7 @@ impl ProxyHttp for Handler {
         // parser could frame differently, before anything is forwarded.
         // (Pingora's phases give no access to the raw head here; the
         // parsed fields are checked.)
-        if let Err(f) = check::response_head(resp.status, &resp.headers, None, true) {
+        if let Err(f) = check::response_head(resp.status, &resp.headers, true) {
             ctx.upstream_status = resp.status.as_u16();
             tracing::warn!(service = %self.route.service.name, reason = %f, "refused upstream response");
             ctx.upstream_outcome = Some(f.outcome());
@@ -422,7 +422,7 @@ impl ProxyHttp for Handler {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_status = resp.status.as_u16();
-        if let Err(f) = check::response_head(resp.status, &http::HeaderMap::new(), None, session.is_upgrade_req()) {
+        if let Err(f) = check::response_head(resp.status, &http::HeaderMap::new(), session.is_upgrade_req()) {
             return Err(self.fail(ctx, f.reject()));
         }
         if let Some(sent) = ctx.upstream_sent {

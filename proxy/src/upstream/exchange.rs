@@ -120,8 +120,7 @@ pub async fn send(
         let Some(resp) = session.response_header() else {
             return Err(Fault::new(FaultKind::BadResponse, "no response header"));
         };
-        let raw = session.as_http1().map(|h1| h1.get_headers_raw_bytes());
-        if let Err(f) = check::response_head(resp.status, &resp.headers, raw.as_deref(), false) {
+        if let Err(f) = check::response_head(resp.status, &resp.headers, false) {
             tracing::warn!(service, reason = %f, "refused upstream response");
             return Err(f);
         }

@@ -106,18 +106,7 @@ pub fn summary(config: &isoproxy_schema::model::Config) -> String {
     use std::fmt::Write as _;
 
     fn rules(r: &[AddressRule]) -> String {
-        let names: Vec<String> = r
-            .iter()
-            .map(|r| match r {
-                AddressRule::Public => "public".into(),
-                AddressRule::Private => "private".into(),
-                AddressRule::Local => "local".into(),
-                AddressRule::Network => "network".into(),
-                AddressRule::Unix => "unix".into(),
-                AddressRule::UnixAbstract => "unix-abstract".into(),
-                AddressRule::Cidr(n) => n.to_string(),
-            })
-            .collect();
+        let names: Vec<String> = r.iter().map(ToString::to_string).collect();
         if names.is_empty() {
             "nothing".into()
         } else {

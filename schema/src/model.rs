@@ -475,6 +475,21 @@ pub enum AddressRule {
     Cidr(ipnet::IpNet),
 }
 
+impl std::fmt::Display for AddressRule {
+    /// The rule as written in the config (`public`, `10.0.0.0/8`, ...).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AddressRule::Public => f.write_str("public"),
+            AddressRule::Private => f.write_str("private"),
+            AddressRule::Local => f.write_str("local"),
+            AddressRule::Network => f.write_str("network"),
+            AddressRule::Unix => f.write_str("unix"),
+            AddressRule::UnixAbstract => f.write_str("unix-abstract"),
+            AddressRule::Cidr(n) => n.fmt(f),
+        }
+    }
+}
+
 /// An inclusive port range.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PortRange {

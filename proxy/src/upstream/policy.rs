@@ -77,7 +77,7 @@ impl Policy {
                 rule: "no allow rule matches".into(),
             }),
             (Some((a, _)), Some((d, rule))) if d >= a => Err(Refusal {
-                rule: format!("deny {}", rule_name(rule)),
+                rule: format!("deny {rule}"),
             }),
             _ => Ok(()),
         }
@@ -142,19 +142,6 @@ fn specificity(rule: &AddressRule, ip: IpAddr) -> Option<u32> {
         }
     };
     hit.then_some(0)
-}
-
-/// A short name of a rule as written in the config.
-pub fn rule_name(rule: &AddressRule) -> String {
-    match rule {
-        AddressRule::Public => "public".into(),
-        AddressRule::Private => "private".into(),
-        AddressRule::Local => "local".into(),
-        AddressRule::Network => "network".into(),
-        AddressRule::Unix => "unix".into(),
-        AddressRule::UnixAbstract => "unix-abstract".into(),
-        AddressRule::Cidr(n) => n.to_string(),
-    }
 }
 
 /// Reachable only from this machine.

@@ -130,6 +130,15 @@ struct ServerOptions {
   drainTimeoutMs @2 :UInt32 = 30000;
   # On SIGTERM or reload, how long in-flight requests and tunnels may run
   # before they are cut off.
+
+  maxQueuedPerWorker @3 :UInt32 = 1024;
+  # Requests of one Worker that may wait for an isolate to start them, on
+  # all isolate threads together. One more is answered 503 with
+  # Retry-After at once. 0 means the default.
+
+  maxQueuedPerIsolateThread @4 :UInt32 = 4096;
+  # Requests, of all Workers, that may wait on one isolate thread. 0 means
+  # the default.
 }
 
 # ---------------------------------------------------------------------------

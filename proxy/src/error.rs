@@ -102,19 +102,39 @@ impl Reject {
         }
     }
 
+    /// The header fields of this refusal's response besides its status:
+    /// a short plain-text body, and for an overload `Retry-After` (the
+    /// queue or cap that was full drains within about a second).
+    pub fn fields(&self) -> Vec<(&'static str, String)> {
+        let mut f = vec![
+            ("content-type", "text/plain; charset=utf-8".to_string()),
+            ("content-length", self.body().len().to_string()),
+        ];
+        if self.blame == Blame::Overload {
+            f.push(("retry-after", RETRY_AFTER_SECS.to_string()));
+        }
+        f
+    }
+
+    /// The body of this refusal's response.
+    pub fn body(&self) -> String {
+        format!("{}\n", self.reason)
+    }
+
     /// The whole HTTP/1.1 response for this refusal, closing the connection.
     pub fn to_http1(&self) -> Vec<u8> {
-        let body = format!("{}\n", self.reason);
-        format!(
-            "HTTP/1.1 {} {}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{}",
-            self.status,
-            reason_phrase(self.status),
-            body.len(),
-            body
-        )
-        .into_bytes()
+        let mut head = format!("HTTP/1.1 {} {}\r\n", self.status, reason_phrase(self.status));
+        for (name, value) in self.fields() {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+        head.push_str("connection: close\r\n\r\n");
+        head.push_str(&self.body());
+        head.into_bytes()
     }
 }
+
+/// `Retry-After` of an overload refusal, in seconds.
+pub const RETRY_AFTER_SECS: u32 = 1;
 
 /// A fault of the client's found while reading its request body, carried
 /// inside the `io::Error` of the connection's stream so that the status

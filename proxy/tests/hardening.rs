@@ -407,7 +407,9 @@ fn connections_over_the_cap_get_503_and_existing_ones_are_served() {
 
     // A third connection is turned away with a 503 and closed.
     let (r, closed) = exchange(port, request);
-    assert_eq!(r.unwrap().status, 503);
+    let r = r.unwrap();
+    assert_eq!(r.status, 503);
+    assert_eq!(r.header("retry-after"), Some("1"));
     assert!(closed);
     // It is logged and counted like any refusal (the writer is a
     // background thread: poll, bounded).

@@ -98,3 +98,47 @@ fn worker_responses_to_head_and_bodyless_statuses_carry_no_body() {
         assert_eq!((next.status, next.text().as_str()), (200, "next"), "after {req}");
     }
 }
+
+#[test]
+fn a_worker_with_a_full_queue_answers_503_with_retry_after() {
+    // One isolate thread, one request of the Worker may wait: of many at
+    // once, some are refused at once with 503 + Retry-After (overload),
+    // the rest are answered, and the Worker serves again afterwards.
+    let config = worker_config("", "").replace(
+        "  services = [",
+        "  server = (isolateThreads = 1, maxQueuedPerWorker = 1),\n  services = [",
+    );
+    let spin = "export default { fetch() { const t = Date.now(); while (Date.now() - t < 20) {} return new Response('spun'); } };\n";
+    let proxy = Proxy::new(&config).file("main.js", spin).socket("http").start();
+    let port = proxy.port("http");
+    let clients: Vec<_> = (0..12)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let mut c = Client::connect(port);
+                c.send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+                c.read_final(false).expect("no response")
+            })
+        })
+        .collect();
+    let (mut ok, mut refused) = (0, 0);
+    for c in clients {
+        let r = c.join().unwrap();
+        match r.status {
+            200 => ok += 1,
+            503 => {
+                assert_eq!(r.header("retry-after"), Some("1"), "{}", r.text());
+                refused += 1;
+            }
+            s => panic!("status {s}: {}", r.text()),
+        }
+    }
+    assert!(ok >= 1 && refused >= 1, "{ok} answered, {refused} refused");
+    assert!(
+        proxy.wait_stdout(Duration::from_secs(5), "\"error_source\":\"overload\""),
+        "{}",
+        proxy.stdout_text()
+    );
+    let mut c = Client::connect(port);
+    c.send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
+    assert_eq!(c.read_final(false).expect("no response").status, 200);
+}

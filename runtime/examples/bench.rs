@@ -134,7 +134,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         server: ServerOptions::default(),
     });
     let cpu = Arc::new(Cpu::default());
-    let pool = WorkerPool::start(config, PoolOptions { threads: 1 }, Arc::new(Origin), cpu.clone())?;
+    let pool = WorkerPool::start(
+        config,
+        PoolOptions {
+            threads: 1,
+            ..Default::default()
+        },
+        Arc::new(Origin),
+        cpu.clone(),
+    )?;
     for s in pool.stats() {
         println!(
             "worker {}: isolate+context+glue {:?}, worker load {:?}, heap after load {} KiB",

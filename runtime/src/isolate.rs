@@ -112,7 +112,20 @@ pub(crate) struct WorkerIsolate {
     background: bool,
     /// When an entry next runs the platform's foreground tasks.
     next_pump: Instant,
+    /// CPU time used since this isolate last let the others on its thread
+    /// have a turn (see [`CPU_QUANTUM`]).
+    owed: Duration,
 }
+
+/// For each quantum of CPU time an isolate uses, the other isolates on its
+/// thread get one turn before it runs again: a Worker flooded with
+/// CPU-heavy requests yields the thread in proportion to what it uses
+/// (deficit round robin by CPU), and a cheap request of another Worker
+/// waits for at most one running handler, never for a whole queue.
+const CPU_QUANTUM: Duration = Duration::from_millis(1);
+
+/// The most turns an isolate gives up at once.
+const MAX_TURNS: u32 = 64;
 
 /// Build the `bindings` argument of the glue's `setup`.
 fn bindings_js<'s>(scope: &mut v8::PinScope<'s, '_>, spec: &WorkerSpec) -> Option<v8::Local<'s, v8::Array>> {
@@ -294,6 +307,7 @@ impl WorkerIsolate {
             load_time,
             background: spec.code_generation_at_start_up(),
             next_pump: Instant::now(),
+            owed: Duration::ZERO,
         })
     }
 
@@ -376,6 +390,7 @@ impl WorkerIsolate {
         }
         let fired = cpu.disarm();
         let spent = thread_cpu().saturating_sub(start);
+        self.owed += spent;
         if let Some(id) = request {
             if let Some(p) = st.requests.borrow_mut().get_mut(&id) {
                 p.cpu += spent;
@@ -405,8 +420,11 @@ impl WorkerIsolate {
             gone,
             cpu_ns,
             depth,
+            ticket,
             ..
         } = job;
+        // Started: no longer waiting in the scheduler's queue.
+        drop(ticket);
         let has_body = !matches!(request.body, Body::Empty);
         st.current.set(Some(id));
         let body_rid = has_body.then(|| st.add(Resource::Body(request.body)));
@@ -652,6 +670,18 @@ impl WorkerIsolate {
     pub(crate) fn busy(&self) -> bool {
         !self.state.requests.borrow().is_empty()
     }
+
+    /// How many turns to give the other isolates on this thread for the
+    /// CPU time used since the last call (whole quanta; the rest carries).
+    fn turns_owed(&mut self) -> u32 {
+        let q = CPU_QUANTUM.as_nanos();
+        let turns = self.owed.as_nanos() / q;
+        if turns == 0 {
+            return 0;
+        }
+        self.owed = Duration::from_nanos((self.owed.as_nanos() % q) as u64);
+        turns.min(MAX_TURNS as u128) as u32
+    }
 }
 
 impl Drop for WorkerIsolate {
@@ -704,6 +734,16 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
             },
             () = sleep_until(grace_over), if grace_over.is_some() => w.end_past_grace(),
             _ = tokio::time::sleep(BACKGROUND_POLL), if w.background_work() => w.pump(),
+            // Idle: an isolate on one of the Worker's extra threads exits.
+            _ = tokio::time::sleep(env.shared.idle_isolate), if !retiring && !w.busy() => {
+                if env.shared.sched.release(&spec.name, env.index) {
+                    tracing::debug!(target: "isoproxy::worker", worker = %spec.name, thread = env.index, "idle isolate exits");
+                    retiring = true;
+                    env.retire(&spec.name, generation);
+                    redispatch(&env, &mut inbox);
+                }
+                None
+            }
         };
         match breach {
             Some(Breach::Heap) => {
@@ -765,6 +805,9 @@ async fn run(spec: Arc<WorkerSpec>, env: Rc<ThreadEnv>, mut inbox: mpsc::Unbound
         w.state.reap_abandoned();
         if retiring && !w.busy() {
             break;
+        }
+        for _ in 0..w.turns_owed() {
+            tokio::task::yield_now().await;
         }
     }
     drop(w);

@@ -12,11 +12,13 @@ mod modules;
 mod ops;
 mod pool;
 mod resources;
+mod sched;
 mod snapshot;
 mod spec;
 mod state;
 
 pub use api::*;
+pub use sched::QueueLimits;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -42,7 +44,16 @@ pub const MAX_WORKER_DEPTH: u32 = 32;
 pub struct PoolOptions {
     /// Number of isolate threads; 0 = one per core.
     pub threads: usize,
+    /// Bounds of the queues in front of the isolates.
+    pub queue: QueueLimits,
+    /// How long an isolate on one of a Worker's extra threads may sit idle
+    /// before it exits (a Worker's first thread keeps its isolate); zero
+    /// means [`DEFAULT_IDLE_ISOLATE`].
+    pub idle_isolate: Duration,
 }
+
+/// How long an extra isolate of a Worker stays after its last request.
+pub const DEFAULT_IDLE_ISOLATE: Duration = Duration::from_secs(30);
 
 /// A failure to start Workers (bad script, failed top-level evaluation).
 #[derive(Debug, Clone, thiserror::Error)]
@@ -98,11 +109,11 @@ pub struct WorkerPool {
 
 struct Inner {
     threads: Vec<mpsc::UnboundedSender<Msg>>,
-    next: AtomicUsize,
     specs: HashMap<String, Arc<WorkerSpec>>,
     stats: Vec<WorkerStats>,
     observer: Arc<dyn Observer>,
     live_requests: Arc<AtomicUsize>,
+    sched: Arc<sched::Scheduler>,
 }
 
 static V8_INIT: Once = Once::new();
@@ -163,19 +174,27 @@ impl WorkerPool {
             n => n,
         };
         let live_requests = Arc::new(AtomicUsize::new(0));
+        let mut names: Vec<&String> = specs.keys().collect();
+        names.sort();
+        let sched = Arc::new(sched::Scheduler::new(names.iter().copied(), n, options.queue));
+        let idle_isolate = if options.idle_isolate.is_zero() {
+            DEFAULT_IDLE_ISOLATE
+        } else {
+            options.idle_isolate
+        };
         let shared = Arc::new(Shared {
             specs: specs.clone(),
             outbound,
             observer: observer.clone(),
             live_requests: live_requests.clone(),
+            sched: sched.clone(),
+            idle_isolate,
         });
         let threads = pool::start_threads(n, shared).map_err(|message| RuntimeError {
             worker: String::new(),
             message,
         })?;
         let mut stats = Vec::new();
-        let mut names: Vec<&String> = specs.keys().collect();
-        names.sort();
         for name in names {
             let (tx, rx) = std::sync::mpsc::channel();
             let sent = threads
@@ -209,11 +228,11 @@ impl WorkerPool {
         Ok(WorkerPool {
             inner: Arc::new(Inner {
                 threads,
-                next: AtomicUsize::new(0),
                 specs,
                 stats,
                 observer,
                 live_requests,
+                sched,
             }),
         })
     }
@@ -300,8 +319,26 @@ impl WorkerPool {
                 message: format!("no Worker service named {worker:?}"),
             });
         };
-        let n = self.inner.threads.len().max(1);
-        let i = self.inner.next.fetch_add(1, Ordering::Relaxed) % n;
+        let (i, ticket) = match self.inner.sched.admit(worker) {
+            Some(Ok(admitted)) => admitted,
+            Some(Err(full)) => {
+                let message = match full {
+                    sched::Full::Worker => "too many requests waiting for this Worker",
+                    sched::Full::Thread => "too many requests waiting for the isolate threads",
+                };
+                tracing::warn!(target: "isoproxy::worker", worker, message, "request refused");
+                return Err(WorkerFailure {
+                    outcome: Outcome::Overloaded,
+                    message: message.into(),
+                });
+            }
+            None => {
+                return Err(WorkerFailure {
+                    outcome: Outcome::Internal,
+                    message: format!("no Worker service named {worker:?}"),
+                })
+            }
+        };
         let (tx, rx) = oneshot::channel();
         // Dropping `done` unsent (this future dropped before the end) tells
         // the isolate that the client went away.
@@ -318,6 +355,7 @@ impl WorkerPool {
             gone: Some(gone),
             cpu_ns: cpu_ns.clone(),
             depth: 1,
+            ticket: Some(ticket),
         };
         if self.inner.threads.get(i).map(|t| t.send(Msg::Job(job)).is_ok()) != Some(true) {
             return Err(WorkerFailure {

@@ -42,6 +42,10 @@ pub(crate) struct Job {
     /// 1 from the proxy, one more per Worker-to-Worker call (at most
     /// [`crate::MAX_WORKER_DEPTH`]).
     pub(crate) depth: u32,
+    /// Counts the request as waiting in the scheduler's queues until the
+    /// isolate starts it; `None` for Worker-to-Worker calls, which run on
+    /// the caller's thread without queueing.
+    pub(crate) ticket: Option<crate::sched::Ticket>,
 }
 
 /// How the caller's wait for a reply ended (when it did not just go away).
@@ -86,6 +90,11 @@ pub(crate) struct Shared {
     pub(crate) observer: Arc<dyn Observer>,
     /// Requests in the isolates' tables, on every thread.
     pub(crate) live_requests: Arc<std::sync::atomic::AtomicUsize>,
+    /// Which threads each Worker is placed on.
+    pub(crate) sched: Arc<crate::sched::Scheduler>,
+    /// How long an isolate on one of a Worker's extra threads may sit idle
+    /// before it exits.
+    pub(crate) idle_isolate: Duration,
 }
 
 /// The CPU-time watchdog's view of one isolate thread.
@@ -170,6 +179,8 @@ impl CpuSlot {
 /// Per-thread state shared by the isolates on that thread.
 pub(crate) struct ThreadEnv {
     pub(crate) shared: Arc<Shared>,
+    /// This thread's index among the isolate threads.
+    pub(crate) index: usize,
     pub(crate) cpu: Arc<CpuSlot>,
     /// Inbox of the live isolate of each Worker on this thread.
     isolates: RefCell<HashMap<String, (u64, mpsc::UnboundedSender<Job>)>>,
@@ -247,7 +258,7 @@ pub(crate) fn start_threads(n: usize, shared: Arc<Shared>) -> Result<Vec<mpsc::U
         std::thread::Builder::new()
             .name(format!("isoproxy-isolate-{i}"))
             .stack_size(8 << 20)
-            .spawn(move || thread_main(rx, shared, slot_tx))
+            .spawn(move || thread_main(i, rx, shared, slot_tx))
             .map_err(|e| format!("spawning isolate thread: {e}"))?;
         let slot = slot_rx
             .recv()
@@ -279,6 +290,7 @@ fn watchdog(slots: Vec<Weak<CpuSlot>>) {
 }
 
 fn thread_main(
+    index: usize,
     mut rx: mpsc::UnboundedReceiver<Msg>,
     shared: Arc<Shared>,
     slot_tx: std::sync::mpsc::Sender<Arc<CpuSlot>>,
@@ -295,6 +307,7 @@ fn thread_main(
     let local = tokio::task::LocalSet::new();
     let env = Rc::new(ThreadEnv {
         shared,
+        index,
         cpu,
         isolates: RefCell::new(HashMap::new()),
         generation: std::cell::Cell::new(0),

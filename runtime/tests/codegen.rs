@@ -167,7 +167,10 @@ async fn top_level_await_of_a_wasm_compilation_fails_the_start_clearly() {
         let t0 = std::time::Instant::now();
         let err = isoproxy_runtime::WorkerPool::start(
             config(vec![("w", w)]),
-            isoproxy_runtime::PoolOptions { threads: 1 },
+            isoproxy_runtime::PoolOptions {
+                threads: 1,
+                ..Default::default()
+            },
             std::sync::Arc::new(EchoOutbound::default()),
             std::sync::Arc::new(isoproxy_runtime::NoopObserver),
         )

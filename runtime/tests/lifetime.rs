@@ -216,7 +216,10 @@ async fn subrequests_and_body_reads_of_an_answered_request_are_cancelled() {
     });
     let pool = isoproxy_runtime::WorkerPool::start(
         config(vec![("w", w)]),
-        isoproxy_runtime::PoolOptions { threads: 1 },
+        isoproxy_runtime::PoolOptions {
+            threads: 1,
+            ..Default::default()
+        },
         outbound.clone(),
         Arc::new(isoproxy_runtime::NoopObserver),
     )

@@ -12,7 +12,10 @@ use support::*;
 fn start_error(w: Worker) -> String {
     let err = isoproxy_runtime::WorkerPool::start(
         config(vec![("w", w)]),
-        isoproxy_runtime::PoolOptions { threads: 1 },
+        isoproxy_runtime::PoolOptions {
+            threads: 1,
+            ..Default::default()
+        },
         std::sync::Arc::new(EchoOutbound::default()),
         std::sync::Arc::new(isoproxy_runtime::NoopObserver),
     )

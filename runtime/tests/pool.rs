@@ -67,7 +67,10 @@ async fn broken_script_fails_at_start_with_location() {
             "bad",
             module_worker("export default {\n  fetch() { return 1 +; }\n}"),
         )]),
-        isoproxy_runtime::PoolOptions { threads: 1 },
+        isoproxy_runtime::PoolOptions {
+            threads: 1,
+            ..Default::default()
+        },
         outbound.clone(),
         std::sync::Arc::new(isoproxy_runtime::NoopObserver),
     )
@@ -80,7 +83,10 @@ async fn broken_script_fails_at_start_with_location() {
             "bad",
             module_worker("throw new Error('boom at top');\nexport default {}"),
         )]),
-        isoproxy_runtime::PoolOptions { threads: 1 },
+        isoproxy_runtime::PoolOptions {
+            threads: 1,
+            ..Default::default()
+        },
         outbound,
         std::sync::Arc::new(isoproxy_runtime::NoopObserver),
     )
@@ -496,7 +502,10 @@ async fn seventh_concurrent_subrequest_waits_for_a_slot() {
     let gate = outbound.0.clone();
     let pool = isoproxy_runtime::WorkerPool::start(
         config(vec![("w", w)]),
-        isoproxy_runtime::PoolOptions { threads: 1 },
+        isoproxy_runtime::PoolOptions {
+            threads: 1,
+            ..Default::default()
+        },
         outbound,
         std::sync::Arc::new(isoproxy_runtime::NoopObserver),
     )
@@ -678,7 +687,10 @@ async fn dropped_fetch_aborts_request_signal_and_reports_canceled() {
     let events = std::sync::Arc::new(Events::default());
     let pool = isoproxy_runtime::WorkerPool::start(
         config(vec![("w", w)]),
-        isoproxy_runtime::PoolOptions { threads: 1 },
+        isoproxy_runtime::PoolOptions {
+            threads: 1,
+            ..Default::default()
+        },
         outbound,
         events.clone(),
     )
@@ -922,7 +934,10 @@ async fn busy_top_level_code_fails_start_at_the_startup_limit() {
                 ),
                 (name, w),
             ]),
-            isoproxy_runtime::PoolOptions { threads: 1 },
+            isoproxy_runtime::PoolOptions {
+                threads: 1,
+                ..Default::default()
+            },
             std::sync::Arc::new(EchoOutbound::default()),
             std::sync::Arc::new(isoproxy_runtime::NoopObserver),
         )

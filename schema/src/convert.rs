@@ -89,6 +89,8 @@ pub fn config(r: config::Reader<'_>, overrides: &Overrides) -> R<Config> {
         threads: so.get_threads(),
         isolate_threads: so.get_isolate_threads(),
         drain_timeout_ms: so.get_drain_timeout_ms(),
+        max_queued_per_worker: so.get_max_queued_per_worker(),
+        max_queued_per_isolate_thread: so.get_max_queued_per_isolate_thread(),
     };
     Ok(Config {
         services,

@@ -94,6 +94,10 @@ pub struct ServerOptions {
     pub isolate_threads: u32,
     /// Drain deadline on shutdown and reload, in milliseconds.
     pub drain_timeout_ms: u32,
+    /// Requests of one Worker waiting to start, all threads together.
+    pub max_queued_per_worker: u32,
+    /// Requests waiting to start on one isolate thread, all Workers.
+    pub max_queued_per_isolate_thread: u32,
 }
 
 impl Default for ServerOptions {
@@ -102,6 +106,8 @@ impl Default for ServerOptions {
             threads: 0,
             isolate_threads: 0,
             drain_timeout_ms: 30_000,
+            max_queued_per_worker: 1024,
+            max_queued_per_isolate_thread: 4096,
         }
     }
 }

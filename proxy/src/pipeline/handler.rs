@@ -543,15 +543,20 @@ pub fn absolute_target(req: &RequestHeader) -> Option<(bool, &str, &str)> {
     Some((https, &rest[..end], pq))
 }
 
+/// The head and body of a refusal's response.
+fn reject_response(r: &Reject) -> Option<(ResponseHeader, Bytes)> {
+    let mut resp = ResponseHeader::build(r.status, Some(3)).ok()?;
+    for (name, value) in r.fields() {
+        let _ = resp.insert_header(name, value);
+    }
+    Some((resp, Bytes::from(r.body())))
+}
+
 /// Write a short plain-text error response and close the connection after it.
 pub async fn write_reject(session: &mut Session, r: &Reject) {
-    let body = Bytes::from(format!("{}\n", r.reason));
-    let mut resp = match ResponseHeader::build(r.status, Some(3)) {
-        Ok(h) => h,
-        Err(_) => return,
+    let Some((resp, body)) = reject_response(r) else {
+        return;
     };
-    let _ = resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    let _ = resp.insert_header(header::CONTENT_LENGTH, body.len().to_string());
     session.set_keepalive(None);
     let _ = session.as_downstream_mut().write_error_response(resp, body).await;
 }
@@ -560,12 +565,9 @@ pub async fn write_reject(session: &mut Session, r: &Reject) {
 /// reusable: for failures after the whole request was read (a Worker that
 /// threw), where closing would only cost the client a new connection.
 pub async fn write_reject_keepalive(session: &mut Session, r: &Reject) {
-    let body = Bytes::from(format!("{}\n", r.reason));
-    let Ok(mut resp) = ResponseHeader::build(r.status, Some(3)) else {
+    let Some((resp, body)) = reject_response(r) else {
         return;
     };
-    let _ = resp.insert_header(header::CONTENT_TYPE, "text/plain; charset=utf-8");
-    let _ = resp.insert_header(header::CONTENT_LENGTH, body.len().to_string());
     if session.write_response_header(Box::new(resp), false).await.is_err() {
         session.set_keepalive(None);
         return;

@@ -14,7 +14,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use isoproxy_runtime::{BoxFuture, Outbound, OutboundError, PoolOptions, Request, RequestInfo, Response, WorkerPool};
+use isoproxy_runtime::{
+    BoxFuture, Outbound, OutboundError, PoolOptions, QueueLimits, Request, RequestInfo, Response, WorkerPool,
+};
 use isoproxy_schema::model::{Config, ServiceKind, SocketProtocol};
 use pingora_core::apps::HttpServerOptions;
 use pingora_core::listeners::tls::Acceptor;
@@ -118,7 +120,16 @@ pub fn prepare(
             ),
             Purpose::Check => (Arc::new(Nowhere), 1),
         };
-        let options = PoolOptions { threads };
+        let d = QueueLimits::default();
+        let or_default = |n: u32, default: usize| if n == 0 { default } else { n as usize };
+        let options = PoolOptions {
+            threads,
+            queue: QueueLimits {
+                max_queued_per_worker: or_default(config.server.max_queued_per_worker, d.max_queued_per_worker),
+                max_queued_per_thread: or_default(config.server.max_queued_per_isolate_thread, d.max_queued_per_thread),
+            },
+            ..PoolOptions::default()
+        };
         let pool =
             WorkerPool::start(config.clone(), options, outbound, metrics.clone()).map_err(|e| usage(e.to_string()))?;
         Some(pool)

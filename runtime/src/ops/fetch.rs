@@ -93,6 +93,7 @@ pub(crate) fn send_to(
                     gone: Some(gone),
                     cpu_ns: Default::default(),
                     depth: depth + 1,
+                    ticket: None,
                 });
                 let result = rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {
@@ -493,6 +494,7 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
                     gone: None,
                     cpu_ns: Default::default(),
                     depth: depth + 1,
+                    ticket: None,
                 });
                 rx.await.unwrap_or_else(|_| {
                     Err(WorkerFailure {

@@ -210,10 +210,20 @@ pub struct Harness {
 }
 
 pub fn start(config: Arc<Config>, threads: usize) -> Harness {
+    start_with(
+        config,
+        PoolOptions {
+            threads,
+            ..PoolOptions::default()
+        },
+    )
+}
+
+/// As [`start`], with every pool option chosen by the test.
+pub fn start_with(config: Arc<Config>, options: PoolOptions) -> Harness {
     let outbound = Arc::new(EchoOutbound::default());
     let recorder = Arc::new(Recorder::default());
-    let pool =
-        WorkerPool::start(config, PoolOptions { threads }, outbound.clone(), recorder.clone()).expect("pool starts");
+    let pool = WorkerPool::start(config, options, outbound.clone(), recorder.clone()).expect("pool starts");
     Harness {
         pool,
         outbound,

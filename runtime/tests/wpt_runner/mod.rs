@@ -273,7 +273,10 @@ pub async fn run_file(root: &Path, rel: &str) -> FileResult {
     });
     let pool = match WorkerPool::start(
         config_for(script, m.long),
-        PoolOptions { threads: 1 },
+        PoolOptions {
+            threads: 1,
+            ..Default::default()
+        },
         outbound,
         Arc::new(NoopObserver),
     ) {

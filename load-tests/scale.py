@@ -59,6 +59,12 @@ def parse_args():
     ap.add_argument("-t", "--threads", type=int, default=2)
     ap.add_argument("-d", "--duration", type=int, default=5, help="seconds of load per count")
     ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument(
+        "--isolate-threads",
+        type=int,
+        default=1,
+        help="isoproxy's isolate threads (more than the cores simulates a bigger machine's placement)",
+    )
     ap.add_argument("--isoproxy", default=os.environ.get("ISOPROXY_BIN", ""))
     ap.add_argument("--workerd", default=os.environ.get("WORKERD_BIN", ""))
     ap.add_argument("--start-timeout", type=float, default=300.0)
@@ -83,7 +89,7 @@ def free_ports(n):
     return ports
 
 
-def write_config(dirpath, peer, n, layout, ports):
+def write_config(dirpath, peer, n, layout, ports, isolate_threads=1):
     """Write N Worker scripts and the config; returns the config path."""
     os.makedirs(dirpath, exist_ok=True)
     for i in range(n):
@@ -118,7 +124,7 @@ def write_config(dirpath, peer, n, layout, ports):
     lines.append("  ],")
     if peer == "isoproxy":
         lines.append("  accessLog = (format = off),")
-        lines.append("  server = (threads = 1, isolateThreads = 1),")
+        lines.append(f"  server = (threads = 1, isolateThreads = {isolate_threads}),")
     lines.append(");")
     path = os.path.join(dirpath, "config.capnp")
     with open(path, "w") as f:
@@ -165,7 +171,7 @@ def run_one(a, procs, rundir, peer, binary, n):
     row = {"peer": peer, "workers": n, "layout": a.layout, "error": None}
     d = os.path.join(rundir, f"{peer}-{n}")
     ports = free_ports(1 if a.layout == "router" else n)
-    conf = write_config(d, peer, n, a.layout, ports)
+    conf = write_config(d, peer, n, a.layout, ports, a.isolate_threads)
     logp = os.path.join(d, "server.log")
     proc = None
     try:

@@ -62,6 +62,9 @@ pub struct Metrics {
     pub config_last_reload: Gauge,
     /// Access-log records dropped because the writer was behind.
     pub access_log_dropped: IntCounter,
+    /// Pooled upstream connections lost to the race in Pingora's connector
+    /// (see `logging::PoolRace`).
+    pub upstream_pool_races: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -178,6 +181,11 @@ impl Metrics {
             "Access-log records dropped because the log writer was behind.",
         )?;
         registry.register(Box::new(access_log_dropped.clone()))?;
+        let upstream_pool_races = IntCounter::new(
+            "isoproxy_upstream_pool_races_total",
+            "Idle pooled upstream connections Pingora's connector failed to take back (a race in Pingora); each costs a new connection.",
+        )?;
+        registry.register(Box::new(upstream_pool_races.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
 
@@ -201,6 +209,7 @@ impl Metrics {
             config_generation,
             config_last_reload,
             access_log_dropped,
+            upstream_pool_races,
         })
     }
 

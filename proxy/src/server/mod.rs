@@ -38,7 +38,7 @@ pub fn run(args: &ServeArgs, loaded: isoproxy_schema::Loaded) -> ExitCode {
         &config.access_log,
         config.structured_logging,
         args.config.verbose,
-        metrics.access_log_dropped.clone(),
+        &metrics,
     ) {
         Ok(l) => l,
         Err(e) => {

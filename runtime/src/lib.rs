@@ -189,11 +189,13 @@ impl WorkerPool {
             live_requests: live_requests.clone(),
             sched: sched.clone(),
             idle_isolate,
+            inboxes: std::sync::OnceLock::new(),
         });
-        let threads = pool::start_threads(n, shared).map_err(|message| RuntimeError {
+        let threads = pool::start_threads(n, shared.clone()).map_err(|message| RuntimeError {
             worker: String::new(),
             message,
         })?;
+        let _ = shared.inboxes.set(threads.iter().map(|t| t.downgrade()).collect());
         let mut stats = Vec::new();
         for name in names {
             let (tx, rx) = std::sync::mpsc::channel();
@@ -319,7 +321,7 @@ impl WorkerPool {
                 message: format!("no Worker service named {worker:?}"),
             });
         };
-        let (i, ticket) = match self.inner.sched.admit(worker) {
+        let (i, ticket) = match self.inner.sched.admit(worker, None) {
             Some(Ok(admitted)) => admitted,
             Some(Err(full)) => {
                 let message = match full {

@@ -95,6 +95,10 @@ pub(crate) struct Shared {
     /// How long an isolate on one of a Worker's extra threads may sit idle
     /// before it exits.
     pub(crate) idle_isolate: Duration,
+    /// Every isolate thread's inbox, for calls to a Worker placed on
+    /// another thread; weak, so that dropping the pool still ends the
+    /// threads. Set once the threads have started.
+    pub(crate) inboxes: std::sync::OnceLock<Vec<mpsc::WeakUnboundedSender<Msg>>>,
 }
 
 /// The CPU-time watchdog's view of one isolate thread.
@@ -223,6 +227,44 @@ impl ThreadEnv {
             outcome: crate::Outcome::Overloaded,
             message: "no isolate could take the request".into(),
         }));
+    }
+
+    /// Hand a Worker-to-Worker call to the callee: here when the callee is
+    /// placed on this thread (or placed nowhere yet, and so placed here),
+    /// else on a thread it is placed on; refused at once when its queue is
+    /// full (see [`crate::sched`]).
+    pub(crate) fn call(self: &Rc<Self>, mut job: Job) {
+        let (thread, ticket) = match self.shared.sched.admit(&job.worker, Some(self.index)) {
+            // A Worker the scheduler does not know: `dispatch` says so.
+            None => return self.dispatch(job),
+            Some(Ok(admitted)) => admitted,
+            Some(Err(_)) => {
+                let _ = job.reply.send(Err(WorkerFailure {
+                    outcome: crate::Outcome::Overloaded,
+                    message: format!("too many requests waiting for Worker {:?}", job.worker),
+                }));
+                return;
+            }
+        };
+        job.ticket = Some(ticket);
+        if thread == self.index {
+            return self.dispatch(job);
+        }
+        let inbox = self
+            .shared
+            .inboxes
+            .get()
+            .and_then(|v| v.get(thread))
+            .and_then(mpsc::WeakUnboundedSender::upgrade);
+        match inbox {
+            Some(tx) => {
+                if let Err(mpsc::error::SendError(Msg::Job(job))) = tx.send(Msg::Job(job)) {
+                    // That thread is gone (the pool is shutting down).
+                    self.dispatch(job);
+                }
+            }
+            None => self.dispatch(job),
+        }
     }
 
     /// Load Worker `name` in a throw-away isolate and measure it.

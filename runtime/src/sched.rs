@@ -1,11 +1,13 @@
 //! Where a request for a Worker runs, and whether it may wait at all.
 //!
 //! Each Worker is placed on as few isolate threads as its load needs: one
-//! at first (the thread with the fewest Workers), one more each time every
-//! thread it is on already has requests of it waiting, and one fewer when
-//! an isolate on an extra thread has been idle for a while. Idle memory so
-//! does not grow with the thread count: a Worker has one isolate, not one
-//! per thread.
+//! at its first request (the caller's thread for a Worker-to-Worker call,
+//! so a chain of calls runs on one thread; else the thread with the fewest
+//! Workers), one more each time every thread it is on already has requests
+//! of it waiting, and one fewer when an isolate on an extra thread has been
+//! idle for a while. Idle memory so does not grow with the thread count: a
+//! Worker has one isolate, not one per thread. A call from a thread the
+//! callee is not placed on crosses to one it is placed on.
 //!
 //! Waiting is bounded: a Worker may have at most `max_queued_per_worker`
 //! requests waiting to start, and a thread at most `max_queued_per_thread`
@@ -54,7 +56,7 @@ pub(crate) enum Full {
 
 /// One Worker's placement and queue counts.
 struct Placement {
-    /// Threads the Worker's requests go to; never empty.
+    /// Threads the Worker's requests go to; empty until its first request.
     threads: Mutex<Vec<usize>>,
     /// Requests of this Worker waiting to start, per thread.
     queued: Vec<AtomicUsize>,
@@ -95,63 +97,85 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl Scheduler {
-    /// Place each of `workers` on one of `threads` threads, spread evenly
-    /// (in the order given).
+    /// A scheduler for `workers` on `threads` threads; each Worker is
+    /// placed at its first request.
     pub(crate) fn new<'a>(
         workers: impl IntoIterator<Item = &'a String>,
         threads: usize,
         limits: QueueLimits,
     ) -> Scheduler {
         let threads = threads.max(1);
-        let thread_workers: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
-        let mut map = HashMap::new();
-        for (i, name) in workers.into_iter().enumerate() {
-            let t = i % threads;
-            thread_workers[t].fetch_add(1, Ordering::SeqCst);
-            map.insert(
-                name.clone(),
-                Placement {
-                    threads: Mutex::new(vec![t]),
+        let map = workers
+            .into_iter()
+            .map(|name| {
+                let p = Placement {
+                    threads: Mutex::new(Vec::new()),
                     queued: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
                     total: AtomicUsize::new(0),
-                },
-            );
-        }
+                };
+                (name.clone(), p)
+            })
+            .collect();
         Scheduler {
             workers: map,
             thread_queued: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
-            thread_workers,
+            thread_workers: (0..threads).map(|_| AtomicUsize::new(0)).collect(),
             limits,
         }
     }
 
+    fn has_room(&self, t: usize) -> bool {
+        self.thread_queued[t].load(Ordering::SeqCst) < self.limits.max_queued_per_thread
+    }
+
     /// Choose the thread for one request of `worker` and count it as
     /// waiting there; `None` for a Worker this scheduler does not know.
-    pub(crate) fn admit(self: &Arc<Self>, worker: &str) -> Option<Result<(usize, Ticket), Full>> {
+    /// `from` is the caller's thread for a Worker-to-Worker call: it is
+    /// chosen whenever the callee is placed there (no thread hop), and
+    /// preferred when the callee is first placed or spreads.
+    pub(crate) fn admit(self: &Arc<Self>, worker: &str, from: Option<usize>) -> Option<Result<(usize, Ticket), Full>> {
         let p = self.workers.get(worker)?;
         if p.total.load(Ordering::SeqCst) >= self.limits.max_queued_per_worker {
             return Some(Err(Full::Worker));
         }
+        let from = from.filter(|&t| t < self.thread_queued.len());
         let thread = {
             let mut placed = lock(&p.threads);
-            let mut best = None::<(usize, usize)>;
-            for &t in placed.iter() {
-                if self.thread_queued[t].load(Ordering::SeqCst) >= self.limits.max_queued_per_thread {
-                    continue;
-                }
-                let q = p.queued[t].load(Ordering::SeqCst);
-                if best.is_none_or(|(_, bq)| q < bq) {
-                    best = Some((t, q));
+            if placed.is_empty() {
+                // First request: the caller's thread, else the thread with
+                // the fewest Workers.
+                let t = from.unwrap_or_else(|| {
+                    (0..self.thread_workers.len())
+                        .min_by_key(|&t| {
+                            (
+                                self.thread_workers[t].load(Ordering::SeqCst),
+                                self.thread_queued[t].load(Ordering::SeqCst),
+                            )
+                        })
+                        .unwrap_or(0)
+                });
+                placed.push(t);
+                self.thread_workers[t].fetch_add(1, Ordering::SeqCst);
+            }
+            let mut best = from.filter(|t| placed.contains(t) && self.has_room(*t)).map(|t| (t, 0));
+            if best.is_none() {
+                for &t in placed.iter().filter(|&&t| self.has_room(t)) {
+                    let q = p.queued[t].load(Ordering::SeqCst);
+                    if best.is_none_or(|(_, bq)| q < bq) {
+                        best = Some((t, q));
+                    }
                 }
             }
             let busy = best.is_none_or(|(_, q)| q >= EXPAND_AT);
             if busy && placed.len() < self.thread_queued.len() {
                 // Every thread of this Worker has requests of it waiting (or
-                // is full): add the least loaded thread it is not on.
-                let extra = (0..self.thread_queued.len())
-                    .filter(|t| !placed.contains(t))
-                    .filter(|&t| self.thread_queued[t].load(Ordering::SeqCst) < self.limits.max_queued_per_thread)
-                    .min_by_key(|&t| self.thread_queued[t].load(Ordering::SeqCst));
+                // is full): add the caller's thread, else the least loaded
+                // thread it is not on.
+                let extra = from.filter(|t| !placed.contains(t) && self.has_room(*t)).or_else(|| {
+                    (0..self.thread_queued.len())
+                        .filter(|t| !placed.contains(t) && self.has_room(*t))
+                        .min_by_key(|&t| self.thread_queued[t].load(Ordering::SeqCst))
+                });
                 if let Some(t) = extra {
                     placed.push(t);
                     self.thread_workers[t].fetch_add(1, Ordering::SeqCst);
@@ -219,21 +243,44 @@ mod tests {
     }
 
     #[test]
-    fn workers_start_on_one_thread_each_spread_evenly() {
+    fn workers_are_placed_at_first_use_spread_evenly() {
         let s = sched(&["a", "b", "c", "d"], 2, QueueLimits::default());
+        assert!(s.threads_of("a").is_empty());
+        for w in ["a", "b", "c", "d"] {
+            drop(s.admit(w, None).unwrap().unwrap());
+        }
         assert_eq!(s.threads_of("a"), vec![0]);
         assert_eq!(s.threads_of("b"), vec![1]);
         assert_eq!(s.threads_of("c"), vec![0]);
         assert_eq!(s.threads_of("d"), vec![1]);
-        assert!(s.admit("nobody").is_none());
+        assert!(s.admit("nobody", None).is_none());
+    }
+
+    #[test]
+    fn calls_stay_on_the_callers_thread_where_the_callee_is() {
+        let s = sched(&["router", "w"], 4, QueueLimits::default());
+        // First call from thread 2: the callee is placed there.
+        let (t, _ticket) = s.admit("w", Some(2)).unwrap().unwrap();
+        assert_eq!(t, 2);
+        assert_eq!(s.threads_of("w"), vec![2]);
+        // A call from thread 3 crosses to thread 2 while it is not busy...
+        let (t, ticket) = s.admit("w", Some(3)).unwrap().unwrap();
+        assert_eq!(t, 2);
+        drop(ticket);
+        // ...and once thread 2 has a queue of it, the callee spreads to
+        // the caller's thread.
+        let _more = s.admit("w", Some(2)).unwrap().unwrap();
+        let (t, _) = s.admit("w", Some(3)).unwrap().unwrap();
+        assert_eq!(t, 3);
+        assert_eq!(s.threads_of("w"), vec![2, 3]);
     }
 
     #[test]
     fn a_sequential_load_stays_on_one_thread() {
         let s = sched(&["a"], 16, QueueLimits::default());
         for _ in 0..100 {
-            let (t, ticket) = s.admit("a").unwrap().unwrap();
-            assert_eq!(t, 0);
+            let (t, ticket) = s.admit("a", None).unwrap().unwrap();
+            assert_eq!(t, 0, "the first of 16 threads, then always the same");
             drop(ticket);
         }
         assert_eq!(s.threads_of("a"), vec![0]);
@@ -244,7 +291,7 @@ mod tests {
         let s = sched(&["a", "b"], 4, QueueLimits::default());
         let mut held = Vec::new();
         for _ in 0..20 {
-            held.push(s.admit("a").unwrap().unwrap());
+            held.push(s.admit("a", None).unwrap().unwrap());
         }
         assert_eq!(s.threads_of("a"), vec![0, 1, 2, 3]);
         // Spread evenly, not piled on the first thread.
@@ -269,12 +316,12 @@ mod tests {
             max_queued_per_thread: 5,
         };
         let s = sched(&["a", "b"], 1, limits);
-        let a: Vec<_> = (0..3).map(|_| s.admit("a").unwrap().unwrap()).collect();
-        assert_eq!(s.admit("a").unwrap().err(), Some(Full::Worker));
-        let b: Vec<_> = (0..2).map(|_| s.admit("b").unwrap().unwrap()).collect();
-        assert_eq!(s.admit("b").unwrap().err(), Some(Full::Thread));
+        let a: Vec<_> = (0..3).map(|_| s.admit("a", None).unwrap().unwrap()).collect();
+        assert_eq!(s.admit("a", None).unwrap().err(), Some(Full::Worker));
+        let b: Vec<_> = (0..2).map(|_| s.admit("b", None).unwrap().unwrap()).collect();
+        assert_eq!(s.admit("b", None).unwrap().err(), Some(Full::Thread));
         drop(a);
-        assert!(s.admit("b").unwrap().is_ok());
+        assert!(s.admit("b", None).unwrap().is_ok());
         drop(b);
     }
 }

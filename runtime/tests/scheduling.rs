@@ -142,3 +142,25 @@ async fn requests_past_the_queue_bound_are_refused_at_once() {
     let pool = h.pool.clone();
     assert!(eventually(|| pool.live_requests() == 0).await);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_chain_of_worker_calls_runs_on_one_thread_with_one_isolate_each() {
+    // router -> middle -> leaf, on a pool of 4 threads: the callees are
+    // placed on their caller's thread at the first call, so sequential
+    // requests make one isolate per Worker, not one per thread.
+    let mut router = module_worker(
+        "export default { async fetch(req, env) { const r = await env.NEXT.fetch(req); return new Response('router>' + await r.text()); } }",
+    );
+    router.bindings = vec![service_binding("NEXT", "middle")];
+    let mut middle = module_worker(
+        "export default { async fetch(req, env) { const r = await env.NEXT.fetch(req); return new Response('middle>' + await r.text()); } }",
+    );
+    middle.bindings = vec![service_binding("NEXT", "leaf")];
+    let leaf = module_worker("export default { fetch() { return new Response('leaf'); } }");
+    let h = start(config(vec![("router", router), ("middle", middle), ("leaf", leaf)]), 4);
+    for _ in 0..30 {
+        let (status, body) = fetch_text(&h.pool, "router", get("http://r/")).await.unwrap();
+        assert_eq!((status, body.as_str()), (200, "router>middle>leaf"));
+    }
+    assert_eq!(h.recorder.isolates.load(Ordering::SeqCst), 3);
+}

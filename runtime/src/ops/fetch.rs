@@ -84,7 +84,7 @@ pub(crate) fn send_to(
                 // Dropped unsent when this op is aborted (the calling
                 // request ended): the called Worker's request is canceled.
                 let (done, gone) = oneshot::channel();
-                env.dispatch(Job {
+                env.call(Job {
                     worker: name,
                     entrypoint,
                     request,
@@ -485,7 +485,7 @@ fn pass_through(st: &Rc<State>, request: Request, info: RequestInfo, reply: crat
             }
             Target::Worker(name, entrypoint) => {
                 let (tx, rx) = oneshot::channel();
-                env.dispatch(Job {
+                env.call(Job {
                     worker: name,
                     entrypoint,
                     request,

@@ -640,6 +640,30 @@ struct Network {
 
   timeouts @4 :UpstreamTimeouts;
   # isoproxy addition: connect, read and total timeouts.
+
+  allowNames @5 :List(Text);
+  # isoproxy addition: host names that may be reached, exact ("api.example.com")
+  # or every subdomain of a name ("*.example.com", not example.com itself).
+  # Empty (and allowNamesList empty): any name. When names are listed, a
+  # request naming an IP address is refused (it has no name to match). Both
+  # these and the address rules must pass: a permitted name still has every
+  # address it resolves to checked against allow/deny. Names are compared
+  # case-insensitively after IDNA normalisation, without a trailing dot.
+
+  denyNames @6 :List(Text);
+  # isoproxy addition: host names that may not be reached, in the same forms.
+  # When a name matches both lists, the more specific pattern decides (an
+  # exact name is more specific than a "*." pattern, a longer suffix more
+  # than a shorter one); at equal specificity deny wins.
+
+  allowNamesList @7 :Text;
+  # isoproxy addition: more allowNames, one a line ("#" starts a comment),
+  # usually `allowNamesList = embed "allowed-hosts.txt"`.
+
+  denyNamesList @8 :Text;
+  # isoproxy addition: more denyNames, one a line, usually
+  # `denyNamesList = embed "blocked-hosts.txt"` (large lists are fine: a
+  # lookup costs one hash probe per label of the host name).
 }
 
 struct DiskDirectory {

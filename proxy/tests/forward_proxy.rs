@@ -1,5 +1,6 @@
 //! End-to-end: proxy-style sockets (forward proxy): absolute-form
 //! requests, Network allow/deny, CONNECT tunnels.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
@@ -214,4 +215,128 @@ fn a_refusal_names_the_rule_and_the_host_never_the_resolved_address() {
         "the body names the address: {body}"
     );
     assert!(canary.requests().is_empty());
+}
+
+/// How a request for `host` (port `port`) fares on a proxy socket, as an
+/// absolute-form GET and as a CONNECT: status and body of the GET, status
+/// of the CONNECT (its head only: a tunnel has no body to wait for).
+fn try_both(proxy_port: u16, host: &str, port: u16) -> ((u16, String), (u16, String)) {
+    let raw = format!("GET http://{host}:{port}/n HTTP/1.1\r\nHost: {host}:{port}\r\nConnection: close\r\n\r\n");
+    let (r, _) = exchange(proxy_port, raw.as_bytes());
+    let r = r.expect("no response to the GET");
+    let get = (r.status, r.text());
+    let mut c = Client::connect(proxy_port);
+    c.send(format!("CONNECT {host}:{port} HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n").as_bytes());
+    let r = c.read_response(true).expect("no response to the CONNECT");
+    (get, (r.status, String::new()))
+}
+
+#[test]
+fn name_rules_decide_before_resolving_and_the_address_rules_still_apply() {
+    let origin = Origin::echo();
+    let port = origin.addr.port();
+    // (network rules, host, status, what a 403 body names)
+    let table: &[(&str, &str, u16, &str)] = &[
+        ("allowNames = [\"localhost\"]", "localhost", 200, ""),
+        ("allowNames = [\"localhost\"]", "LocalHost.", 200, ""),
+        (
+            "allowNames = [\"localhost\"]",
+            "127.0.0.1",
+            403,
+            "an IP address matches no allowed name",
+        ),
+        (
+            "allowNames = [\"localhost\"]",
+            "other.test",
+            403,
+            "no allowed name matches",
+        ),
+        (
+            "allowNames = [\"*.localhost\"]",
+            "localhost",
+            403,
+            "no allowed name matches",
+        ),
+        ("denyNames = [\"localhost\"]", "localhost", 403, "deny name localhost"),
+        ("denyNames = [\"localhost\"]", "127.0.0.1", 200, ""),
+        (
+            "denyNames = [\"*.blocked.test\"]",
+            "a.b.blocked.test",
+            403,
+            "deny name *.blocked.test",
+        ),
+        (
+            "denyNames = [\"bücher.test\"]",
+            "xn--bcher-kva.test",
+            403,
+            "deny name bücher.test",
+        ),
+        (
+            "denyNames = [\"xn--bcher-kva.test\"]",
+            "XN--Bcher-KVA.test",
+            403,
+            "deny name xn--bcher-kva.test",
+        ),
+        (
+            "allowNames = [\"*.test\", \"localhost\"], denyNames = [\"localhost\"]",
+            "localhost",
+            403,
+            "deny name localhost",
+        ),
+        ("allowNamesList = embed \"allowed.txt\"", "localhost", 200, ""),
+        (
+            "denyNamesList = embed \"blocked.txt\"",
+            "localhost",
+            403,
+            "deny name localhost",
+        ),
+        (
+            "denyNamesList = embed \"blocked.txt\"",
+            "ads.example",
+            403,
+            "deny name ads.example",
+        ),
+    ];
+    let lists = [
+        ("allowed.txt", "# hosts we may reach\nlocalhost\n\n*.example\n"),
+        ("blocked.txt", "ads.example  # trackers\nlocalhost\n"),
+    ];
+    for (rules, host, want, named) in table {
+        let net = format!("allow = [\"local\"], connectPorts = [\"*\"], {rules}");
+        let proxy = Proxy::new(&config(&net)).files(&lists).sockets(&["fwd"]).start();
+        let ((get, get_body), (connect, connect_body)) = try_both(proxy.port("fwd"), host, port);
+        assert_eq!(
+            (get, connect),
+            (*want, *want),
+            "{rules} / {host}: {get_body} / {connect_body}"
+        );
+        if *want == 403 {
+            assert!(get_body.contains(named), "{rules} / {host}: {get_body:?}");
+            assert!(get_body.contains(host), "{rules} / {host}: {get_body:?}");
+        }
+    }
+    // A permitted name whose address is refused: the address rules decide.
+    let proxy = Proxy::new(&config(
+        "allow = [\"public\"], connectPorts = [\"*\"], allowNames = [\"localhost\"]",
+    ))
+    .sockets(&["fwd"])
+    .start();
+    let ((get, body), (connect, _)) = try_both(proxy.port("fwd"), "localhost", port);
+    assert_eq!((get, connect), (403, 403), "{body}");
+    assert!(body.contains("no allow rule matches"), "{body}");
+}
+
+#[test]
+fn an_invalid_name_pattern_is_a_config_error() {
+    let proxy_config = config("allow = [\"local\"], denyNames = [\"*.\"]");
+    let dir = scratch_dir();
+    std::fs::write(dir.join("bad.capnp"), &proxy_config).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isoproxy"))
+        .args(["check", "bad.capnp"])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("denyNames") && err.contains("\"*.\""), "{err}");
 }

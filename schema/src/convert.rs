@@ -262,7 +262,23 @@ fn network_of(r: network::Reader<'_>) -> R<Network> {
             .map(|p| parse_ports(p).map_err(bad))
             .collect::<R<_>>()?,
         timeouts: timeouts(r.get_timeouts()?),
+        allow_names: names(texts(r.get_allow_names())?, opt(r.get_allow_names_list())?),
+        deny_names: names(texts(r.get_deny_names())?, opt(r.get_deny_names_list())?),
     })
+}
+
+/// Name patterns from a list field and a text of one pattern a line (`#`
+/// starts a comment; blank lines are skipped).
+fn names(mut listed: Vec<String>, text: Option<String>) -> Vec<String> {
+    if let Some(text) = text {
+        listed.extend(
+            text.lines()
+                .map(|l| l.split('#').next().unwrap_or("").trim())
+                .filter(|l| !l.is_empty())
+                .map(str::to_string),
+        );
+    }
+    listed
 }
 
 fn external(r: external_server::Reader<'_>, name: &str, overrides: &Overrides) -> R<ExternalServer> {

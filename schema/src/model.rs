@@ -445,6 +445,11 @@ pub struct Network {
     pub connect_ports: Vec<PortRange>,
     /// Timeouts.
     pub timeouts: UpstreamTimeouts,
+    /// Host-name patterns that may be reached (`allowNames` and the lines of
+    /// `allowNamesList`); empty: any name.
+    pub allow_names: Vec<String>,
+    /// Host-name patterns that may not be reached.
+    pub deny_names: Vec<String>,
 }
 
 impl Default for Network {
@@ -458,6 +463,8 @@ impl Default for Network {
             },
             connect_ports: vec![PortRange { first: 443, last: 443 }],
             timeouts: UpstreamTimeouts::default(),
+            allow_names: Vec::new(),
+            deny_names: Vec::new(),
         }
     }
 }

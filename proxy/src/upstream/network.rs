@@ -1,6 +1,6 @@
 //! Network services: the destination comes from the request URL and is
-//! resolved on every request; only an address that passes the allow/deny
-//! rules is ever connected to.
+//! resolved on every request; only a name that passes the name rules, and
+//! an address that passes the allow/deny rules, is ever connected to.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -10,14 +10,17 @@ use pingora_core::upstreams::peer::HttpPeer;
 
 use crate::error::Reject;
 use crate::tls;
+use crate::upstream::names::{self, NameRules};
 use crate::upstream::policy::Policy;
 use crate::upstream::pool::{apply_timeouts, ms};
 
 /// A Network service: destinations come from the URL and pass the rules.
 #[derive(Debug)]
 pub struct NetworkTarget {
-    /// Allow/deny rules.
+    /// Allow/deny rules for addresses.
     pub policy: Policy,
+    /// Allow/deny rules for host names, checked before resolving.
+    pub names: NameRules,
     /// Timeouts.
     pub timeouts: UpstreamTimeouts,
     ca: Option<Arc<pingora_core::protocols::tls::CaType>>,
@@ -29,6 +32,7 @@ impl NetworkTarget {
     pub fn new(n: &Network) -> Result<NetworkTarget, String> {
         Ok(NetworkTarget {
             policy: Policy::new(n),
+            names: NameRules::new(&n.allow_names, &n.deny_names)?,
             timeouts: n.timeouts,
             ca: tls::peer_ca(&n.tls)?,
             client_cert: tls::peer_client_cert(&n.tls)?,
@@ -39,7 +43,18 @@ impl NetworkTarget {
     /// that passes the rules. Only checked addresses are ever returned, so
     /// the connection goes exactly where the check allowed.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, Reject> {
+        if let Err(r) = self.names.check(host) {
+            tracing::info!(host, rule = %r, "destination refused by policy");
+            return Err(Reject::policy(format!("{host} refused by the network policy ({r})")));
+        }
         let bare = host.trim_start_matches('[').trim_end_matches(']');
+        // The name resolved is the one the name rules judged: IDNA ASCII,
+        // lower case, no trailing dot.
+        let canonical = match names::canonical(host) {
+            Some(names::Host::Name(n)) => Some(n),
+            _ => None,
+        };
+        let bare = canonical.as_deref().unwrap_or(bare);
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return match self.policy.check(ip) {
                 Ok(()) => Ok(SocketAddr::new(ip, port)),

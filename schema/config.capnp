@@ -184,6 +184,46 @@ struct Socket {
 
   limits @7 :SocketLimits;
   # isoproxy addition: request limits and timeouts for this socket.
+
+  proxyAuth @8 :ProxyAuth;
+  # isoproxy addition: on a proxy-style socket, require
+  # `Proxy-Authorization: Basic` from a listed user (absolute-URI requests
+  # and CONNECT alike). Unset: no authentication.
+}
+
+struct ProxyAuth {
+  # isoproxy addition: forward-proxy users. A request without valid
+  # credentials gets 407 with `Proxy-Authenticate: Basic`; the header is
+  # never forwarded upstream.
+
+  realm @0 :Text = "isoproxy";
+  # The realm named in Proxy-Authenticate.
+
+  users @1 :List(ProxyUser);
+  # The users.
+
+  usersList @2 :Text;
+  # More users, one a line: `name:hash` or `name:hash:service` ("#" starts
+  # a comment); usually `usersList = embed "users.txt"` (the output of
+  # `htpasswd -nbB name password` is such a line). Reloaded with the config.
+
+  maxFailuresPerMinute @3 :UInt32 = 20;
+  # Wrong credentials one client address may send in a minute; past that it
+  # gets 429 with Retry-After until the minute is over. 0 means no limit.
+}
+
+struct ProxyUser {
+  name @0 :Text;
+  # The user name (no ":").
+
+  passwordHash @1 :Text;
+  # The password's hash: argon2 in PHC form ("$argon2id$v=19$...") or
+  # bcrypt ("$2b$...", "$2y$...", as `htpasswd -B` writes). Never the
+  # password itself.
+
+  service @2 :Text;
+  # A Network service this user's requests go to instead of the socket's,
+  # so that users reach different destinations. Empty: the socket's.
 }
 
 struct SocketLimits {

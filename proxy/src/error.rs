@@ -45,6 +45,8 @@ pub struct Reject {
     pub reason: Cow<'static, str>,
     /// Who is to blame.
     pub blame: Blame,
+    /// For a 407: the realm of the `Proxy-Authenticate: Basic` challenge.
+    pub challenge: Option<std::sync::Arc<str>>,
 }
 
 impl Reject {
@@ -54,6 +56,7 @@ impl Reject {
             status,
             reason: reason.into(),
             blame: Blame::Downstream,
+            challenge: None,
         }
     }
 
@@ -63,6 +66,7 @@ impl Reject {
             status: 400,
             reason: Cow::Borrowed(reason),
             blame: Blame::Downstream,
+            challenge: None,
         }
     }
 
@@ -72,6 +76,7 @@ impl Reject {
             status: 403,
             reason: reason.into(),
             blame: Blame::Policy,
+            challenge: None,
         }
     }
 
@@ -81,6 +86,7 @@ impl Reject {
             status: if timeout { 504 } else { 502 },
             reason: reason.into(),
             blame: Blame::Upstream,
+            challenge: None,
         }
     }
 
@@ -90,6 +96,29 @@ impl Reject {
             status: 503,
             reason: reason.into(),
             blame: Blame::Overload,
+            challenge: None,
+        }
+    }
+
+    /// 407: the forward proxy wants credentials (`Proxy-Authenticate: Basic`
+    /// with `realm`).
+    pub fn proxy_auth_required(reason: &'static str, realm: std::sync::Arc<str>) -> Reject {
+        Reject {
+            status: 407,
+            reason: Cow::Borrowed(reason),
+            blame: Blame::Downstream,
+            challenge: Some(realm),
+        }
+    }
+
+    /// 429: the client sent too many of something; `Retry-After` says when
+    /// the window is over.
+    pub fn too_many(reason: &'static str) -> Reject {
+        Reject {
+            status: 429,
+            reason: Cow::Borrowed(reason),
+            blame: Blame::Downstream,
+            challenge: None,
         }
     }
 
@@ -99,6 +128,7 @@ impl Reject {
             status: 500,
             reason: reason.into(),
             blame: Blame::Internal,
+            challenge: None,
         }
     }
 
@@ -112,6 +142,16 @@ impl Reject {
         ];
         if self.blame == Blame::Overload {
             f.push(("retry-after", RETRY_AFTER_SECS.to_string()));
+        }
+        if self.status == 429 {
+            f.push(("retry-after", "60".to_string()));
+        }
+        if let Some(realm) = &self.challenge {
+            let realm = realm.replace(['"', '\\'], "");
+            f.push((
+                "proxy-authenticate",
+                format!("Basic realm=\"{realm}\", charset=\"UTF-8\""),
+            ));
         }
         f
     }
@@ -210,6 +250,7 @@ pub fn worker_failure(outcome: Outcome) -> Reject {
         status,
         reason: Cow::Borrowed(reason),
         blame: Blame::Script,
+        challenge: None,
     }
 }
 

@@ -340,3 +340,182 @@ fn an_invalid_name_pattern_is_a_config_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("denyNames") && err.contains("\"*.\""), "{err}");
 }
+
+/// A forward proxy with two users: alice (bcrypt) reaches the socket's
+/// Network, which allows this machine; bob (argon2) has his own Network,
+/// which allows only public addresses.
+fn auth_config(extra: &str) -> (String, [(&'static str, String); 1]) {
+    let alice = bcrypt::hash("alice-pw", 4).unwrap();
+    // argon2id with a tiny cost, so that the test stays fast.
+    let bob = {
+        use argon2::password_hash::{PasswordHasher, SaltString};
+        let params = argon2::Params::new(64, 1, 1, None).unwrap();
+        let a = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        a.hash_password(b"bob-pw", &salt).unwrap().to_string()
+    };
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"net\", network = (allow = [\"local\"], connectPorts = [\"*\"])),
+    (name = \"public-only\", network = (allow = [\"public\"], connectPorts = [\"*\"])),
+  ],
+  sockets = [ (name = \"fwd\", address = \"127.0.0.1:0\", http = (style = proxy), service = \"net\",
+               proxyAuth = (realm = \"corp\", usersList = embed \"users.txt\"{extra})) ],
+);\n"
+    );
+    let users = format!("# name:hash[:service]\nalice:{alice}\nbob:{bob}:public-only\n");
+    (config, [("users.txt", users)])
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine;
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"));
+    format!("Proxy-Authorization: Basic {token}\r\n")
+}
+
+#[test]
+fn proxy_authentication_and_per_user_networks() {
+    let origin = Origin::echo();
+    let a = origin.addr;
+    let (config, files) = auth_config("");
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let proxy = Proxy::new(&config).files(&files).sockets(&["fwd"]).start();
+    let port = proxy.port("fwd");
+    let get = |auth: &str| {
+        let raw = format!("GET http://{a}/x HTTP/1.1\r\nHost: {a}\r\n{auth}Connection: close\r\n\r\n");
+        exchange(port, raw.as_bytes()).0.expect("no response")
+    };
+    // (credentials, status)
+    let table = [
+        (String::new(), 407),
+        (basic("alice", "wrong"), 407),
+        (basic("nobody", "alice-pw"), 407),
+        ("Proxy-Authorization: Bearer abc\r\n".to_string(), 407),
+        (basic("alice", "alice-pw"), 200),
+        (basic("alice", "alice-pw"), 200), // remembered
+        (basic("bob", "bob-pw"), 403),     // his Network refuses this machine
+    ];
+    for (auth, want) in &table {
+        let r = get(auth);
+        assert_eq!(r.status, *want, "{auth:?}: {}", r.text());
+        if *want == 407 {
+            assert_eq!(
+                r.header("proxy-authenticate"),
+                Some("Basic realm=\"corp\", charset=\"UTF-8\""),
+                "{auth:?}"
+            );
+        }
+    }
+    let got = origin.requests();
+    assert_eq!(got.len(), 2, "only alice's requests reached the origin");
+    assert!(got.iter().all(|r| r.header("proxy-authorization").is_none()));
+
+    // CONNECT: the same rules.
+    for (auth, want) in [
+        (String::new(), 407),
+        (basic("alice", "alice-pw"), 200),
+        (basic("bob", "bob-pw"), 403),
+    ] {
+        let mut c = Client::connect(port);
+        c.send(format!("CONNECT {a} HTTP/1.1\r\nHost: {a}\r\n{auth}\r\n").as_bytes());
+        let r = c.read_response(true).expect("no response to the CONNECT");
+        assert_eq!(r.status, want, "CONNECT with {auth:?}");
+    }
+
+    // The access log names the user (and the user's own Network), for
+    // requests and tunnels; tunnel records are written when they close.
+    let logged = |log: &str| {
+        let has = |parts: &[&str]| log.lines().any(|l| parts.iter().all(|p| l.contains(p)));
+        has(&["\"method\":\"GET\"", "\"user\":\"alice\"", "\"status\":200"])
+            && has(&["\"method\":\"CONNECT\"", "\"user\":\"alice\""])
+            && has(&[
+                "\"user\":\"bob\"",
+                "\"status\":403",
+                "\"upstream_service\":\"public-only\"",
+            ])
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !logged(&proxy.stdout_text()) && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(logged(&proxy.stdout_text()), "{}", proxy.stdout_text());
+}
+
+#[test]
+fn repeated_wrong_credentials_are_answered_429_for_the_rest_of_the_minute() {
+    let origin = Origin::echo();
+    let a = origin.addr;
+    let (config, files) = auth_config(", maxFailuresPerMinute = 3");
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let proxy = Proxy::new(&config).files(&files).sockets(&["fwd"]).start();
+    let get = |auth: &str| {
+        let raw = format!("GET http://{a}/x HTTP/1.1\r\nHost: {a}\r\n{auth}Connection: close\r\n\r\n");
+        exchange(proxy.port("fwd"), raw.as_bytes()).0.expect("no response")
+    };
+    assert_eq!(get(&basic("alice", "alice-pw")).status, 200);
+    for _ in 0..3 {
+        assert_eq!(get(&basic("alice", "guess")).status, 407);
+    }
+    let r = get(&basic("alice", "guess"));
+    assert_eq!(r.status, 429, "{}", r.text());
+    assert_eq!(r.header("retry-after"), Some("60"));
+    // Even right credentials wait out the minute from this address.
+    assert_eq!(get(&basic("alice", "alice-pw")).status, 429);
+    assert_eq!(origin.requests().len(), 1);
+}
+
+#[test]
+fn curl_through_an_authenticating_proxy() {
+    let origin = Origin::echo();
+    let (config, files) = auth_config("");
+    let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
+    let proxy = Proxy::new(&config).files(&files).sockets(&["fwd"]).start();
+    let proxy_url = format!("http://127.0.0.1:{}", proxy.port("fwd"));
+    let url = format!("http://{}/via-curl", origin.addr);
+    let curl = |user: Option<&str>| -> String {
+        let mut cmd = std::process::Command::new("curl");
+        cmd.args(["-s", "-o", "/dev/null", "-w", "%{http_code}", "-x", &proxy_url, &url]);
+        if let Some(u) = user {
+            cmd.args(["--proxy-user", u]);
+        }
+        let out = cmd
+            .output()
+            .expect("curl is needed for this test (.ci/run installs it)");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert_eq!(curl(None), "407");
+    assert_eq!(curl(Some("alice:nope")), "407");
+    assert_eq!(curl(Some("alice:alice-pw")), "200");
+    assert_eq!(origin.requests().len(), 1);
+}
+
+#[test]
+fn proxy_auth_config_errors_are_refused_at_start() {
+    let dir = scratch_dir();
+    let cases = [
+        ("users = [(name = \"a\", passwordHash = \"plain\")]", "password hash"),
+        (
+            "users = [(name = \"a\", passwordHash = \"$2b$04$abcdefghijklmnopqrstuu5s2v8.iXieOjg/.AySBTTZIIVFJeBui\", service = \"nope\")]",
+            "no service named \\\"nope\\\"",
+        ),
+        ("usersList = \"just-a-name\\n\"", "usersList line 1"),
+    ];
+    for (auth, want) in cases {
+        let cfg = format!(
+            "{USING}const config :Workerd.Config = (
+  services = [ (name = \"net\", network = (allow = [\"local\"])) ],
+  sockets = [ (name = \"fwd\", address = \"127.0.0.1:0\", http = (style = proxy), service = \"net\", proxyAuth = ({auth})) ],
+);\n"
+        );
+        std::fs::write(dir.join("auth.capnp"), &cfg).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_isoproxy"))
+            .args(["check", "auth.capnp"])
+            .current_dir(&dir)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(64), "{auth}: {err}");
+        assert!(err.contains(want.replace("\\\"", "\"").as_str()), "{auth}: {err}");
+    }
+}

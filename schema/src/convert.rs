@@ -5,14 +5,14 @@
 use capnp::text;
 
 use crate::config_capnp::{
-    access_log_options, config, external_server, http_options, network, service, service_designator, socket,
-    socket_limits, tls_options, upstream_timeouts, worker, worker_limits,
+    access_log_options, config, external_server, http_options, network, proxy_auth, service, service_designator,
+    socket, socket_limits, tls_options, upstream_timeouts, worker, worker_limits,
 };
 use crate::model::{
     AccessLogFormat, AccessLogOptions, AdminOptions, Binding, BindingValue, Config, DiskDirectory, ExternalProtocol,
     ExternalServer, HeaderInjection, HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network,
-    ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair, Socket, SocketLimits, SocketProtocol,
-    TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
+    ProxyAuth, ProxyUser, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair, Socket, SocketLimits,
+    SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
 };
 use crate::rules::{parse_ports, parse_rule};
 use crate::Overrides;
@@ -128,6 +128,11 @@ fn socket_of(r: socket::Reader<'_>, overrides: &Overrides) -> R<Socket> {
             )))
         }
     };
+    let proxy_auth = if r.has_proxy_auth() {
+        Some(proxy_auth_of(r.get_proxy_auth()?, &name)?)
+    } else {
+        None
+    };
     Ok(Socket {
         name,
         address,
@@ -135,6 +140,43 @@ fn socket_of(r: socket::Reader<'_>, overrides: &Overrides) -> R<Socket> {
         protocol,
         service: designator(r.get_service()?)?,
         limits: socket_limits_of(r.get_limits()?),
+        proxy_auth,
+    })
+}
+
+fn proxy_auth_of(r: proxy_auth::Reader<'_>, socket: &str) -> R<ProxyAuth> {
+    let mut users = Vec::new();
+    for u in r.get_users()? {
+        users.push(ProxyUser {
+            name: s(u.get_name())?,
+            password_hash: s(u.get_password_hash())?,
+            service: opt(u.get_service())?,
+        });
+    }
+    if let Some(list) = opt(r.get_users_list())? {
+        for (i, line) in list.lines().enumerate() {
+            let line = line.split('#').next().unwrap_or("").trim();
+            if line.is_empty() {
+                continue;
+            }
+            let mut parts = line.splitn(3, ':');
+            let (Some(name), Some(hash)) = (parts.next(), parts.next()) else {
+                return Err(bad(format!(
+                    "socket {socket:?}: proxyAuth.usersList line {}: expected name:hash or name:hash:service",
+                    i + 1
+                )));
+            };
+            users.push(ProxyUser {
+                name: name.to_string(),
+                password_hash: hash.to_string(),
+                service: parts.next().filter(|s| !s.is_empty()).map(str::to_string),
+            });
+        }
+    }
+    Ok(ProxyAuth {
+        realm: s(r.get_realm())?,
+        users,
+        max_failures_per_minute: r.get_max_failures_per_minute(),
     })
 }
 

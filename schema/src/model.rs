@@ -128,6 +128,30 @@ pub struct Socket {
     pub service: ServiceDesignator,
     /// Request limits and timeouts.
     pub limits: SocketLimits,
+    /// Forward-proxy authentication, when required.
+    pub proxy_auth: Option<ProxyAuth>,
+}
+
+/// Forward-proxy users of a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyAuth {
+    /// Realm of `Proxy-Authenticate`.
+    pub realm: String,
+    /// Users, from `users` and the lines of `usersList`.
+    pub users: Vec<ProxyUser>,
+    /// Wrong credentials per client address and minute; 0 = no limit.
+    pub max_failures_per_minute: u32,
+}
+
+/// One forward-proxy user.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyUser {
+    /// User name.
+    pub name: String,
+    /// Password hash (argon2 PHC or bcrypt).
+    pub password_hash: String,
+    /// The Network service of this user's requests; `None`: the socket's.
+    pub service: Option<String>,
 }
 
 impl Socket {

@@ -51,6 +51,7 @@ pub const FIELDS: &[&str] = &[
     "error_source",
     "user_agent",
     "referer",
+    "user",
 ];
 
 /// One field value as recorded from the event.
@@ -342,7 +343,8 @@ fn format_json(record: &Record, now: SystemTime) -> Vec<u8> {
     out
 }
 
-/// `client - - [time] "METHOD path PROTOCOL" status bytes "referer" "user-agent"`
+/// `client - user [time] "METHOD path PROTOCOL" status bytes "referer" "user-agent"`;
+/// a CONNECT shows its target (`host:port`) where a request has its path.
 fn format_combined(record: &Record, now: SystemTime) -> Vec<u8> {
     let text = |name: &str| -> String {
         match record.get(name) {
@@ -367,12 +369,19 @@ fn format_combined(record: &Record, now: SystemTime) -> Vec<u8> {
         Some(Value::Uint(0)) | Some(Value::Int(0)) | None => "-".to_string(),
         _ => text("bytes_out"),
     };
+    let method = text("method");
+    let target = if method == "CONNECT" {
+        text("host")
+    } else {
+        text("path")
+    };
     format!(
-        "{} - - [{}] \"{} {} {}\" {} {} \"{}\" \"{}\"\n",
+        "{} - {} [{}] \"{} {} {}\" {} {} \"{}\" \"{}\"\n",
         client,
+        text("user"),
         clf_time(now),
-        text("method"),
-        text("path"),
+        method,
+        target,
         text("protocol"),
         text("status"),
         bytes,

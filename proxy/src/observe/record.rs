@@ -56,6 +56,8 @@ pub struct AccessRecord<'a> {
     pub user_agent: Option<&'a str>,
     /// `Referer`.
     pub referer: Option<&'a str>,
+    /// The forward-proxy user (`proxyAuth`), when one was authenticated.
+    pub user: Option<&'a str>,
 }
 
 impl AccessRecord<'_> {
@@ -95,6 +97,7 @@ impl AccessRecord<'_> {
             error_source = self.blame.map(Blame::as_str),
             user_agent = self.user_agent,
             referer = self.referer,
+            user = self.user,
         );
     }
 }

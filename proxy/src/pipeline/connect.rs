@@ -10,7 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::{Blame, Reject};
 use crate::observe::record::AccessRecord;
-use crate::pipeline::route::{SocketRoute, Target};
+use crate::pipeline::route::{ServiceRoute, SocketRoute, Target};
 
 struct Tunnel<'a> {
     route: &'a SocketRoute,
@@ -24,6 +24,10 @@ struct Tunnel<'a> {
     blame: Option<Blame>,
     /// Cleared once the tunnel has ended normally.
     cut: bool,
+    /// The forward-proxy user, when `proxyAuth` let the tunnel in.
+    user: Option<std::sync::Arc<str>>,
+    /// The user's own Network, when it has one.
+    service: Option<std::sync::Arc<ServiceRoute>>,
 }
 
 /// The tunnel's metrics and access-log record, written when it ends, also
@@ -45,7 +49,8 @@ impl Drop for Tunnel<'_> {
             request_id: &crate::pipeline::handler::request_id(),
             client: self.peer,
             socket: &route.name,
-            service: &route.service.name,
+            service: &self.service.as_ref().unwrap_or(&route.service).name,
+            user: self.user.as_deref(),
             method: "CONNECT",
             host: Some(self.authority),
             protocol: "HTTP/1.1",
@@ -72,7 +77,7 @@ pub async fn serve(
     route: &SocketRoute,
     mut client: Stream,
     peer: Option<SocketAddr>,
-    _head: &[u8],
+    head: &[u8],
     authority: &str,
     rest: Vec<u8>,
 ) {
@@ -87,8 +92,28 @@ pub async fn serve(
         status: 200,
         blame: None,
         cut: true,
+        user: None,
+        service: None,
     };
-    match open(route, authority).await {
+    if let Some(auth) = &route.auth {
+        let header = proxy_authorization(head);
+        match auth.check(header.as_deref(), peer.map(|a| a.ip())).await {
+            Ok(who) => {
+                t.user = Some(who.user);
+                t.service = who.service;
+            }
+            Err(r) => {
+                t.status = r.status;
+                t.blame = Some(r.blame);
+                let _ = client.write_all(&r.to_http1()).await;
+                let _ = client.flush().await;
+                t.cut = false;
+                return;
+            }
+        }
+    }
+    let service = t.service.clone().unwrap_or_else(|| route.service.clone());
+    match open(&service, authority).await {
         Err(r) => {
             t.status = r.status;
             t.blame = Some(r.blame);
@@ -111,9 +136,20 @@ pub async fn serve(
     t.cut = false;
 }
 
+/// The `Proxy-Authorization` value of a CONNECT head, if it has one.
+fn proxy_authorization(head: &[u8]) -> Option<Vec<u8>> {
+    let mut storage = [httparse::EMPTY_HEADER; 128];
+    let mut req = httparse::Request::new(&mut storage);
+    req.parse(head).ok()?;
+    req.headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("proxy-authorization"))
+        .map(|h| h.value.to_vec())
+}
+
 /// Check the destination and connect to it.
-async fn open(route: &SocketRoute, authority: &str) -> Result<(tokio::net::TcpStream, SocketAddr), Reject> {
-    let Target::Network(net) = &route.service.target else {
+async fn open(service: &ServiceRoute, authority: &str) -> Result<(tokio::net::TcpStream, SocketAddr), Reject> {
+    let Target::Network(net) = &service.target else {
         return Err(Reject::new(405, "CONNECT is only allowed to a network service"));
     };
     let (host, port) =

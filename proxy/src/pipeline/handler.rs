@@ -62,6 +62,10 @@ pub struct RequestCtx {
     /// is reused afterwards (origins that ignore such bodies would read
     /// them as the next request).
     pub close_after: bool,
+    /// The forward-proxy user, once `proxyAuth` let the request in.
+    pub user: Option<Arc<str>>,
+    /// The user's own Network, replacing the socket's service.
+    pub service: Option<Arc<crate::pipeline::route::ServiceRoute>>,
     /// Set once the request is known and until `logging` has run: if the
     /// request is dropped in between (cut at the drain deadline), its
     /// access-log record is written from here.
@@ -149,6 +153,11 @@ fn valid_request_id(v: &[u8]) -> bool {
 }
 
 impl Handler {
+    /// The service this request goes to: the user's own, else the socket's.
+    fn service<'a>(&'a self, ctx: &'a RequestCtx) -> &'a crate::pipeline::route::ServiceRoute {
+        ctx.service.as_deref().unwrap_or(&self.route.service)
+    }
+
     fn fail(&self, ctx: &mut RequestCtx, r: Reject) -> Box<Error> {
         let status = r.status;
         ctx.blame = Some(r.blame);
@@ -224,6 +233,8 @@ impl ProxyHttp for Handler {
             peer_picked: None,
             upstream_sent: None,
             close_after: false,
+            user: None,
+            service: None,
             unlogged: None,
         }
     }
@@ -245,6 +256,25 @@ impl ProxyHttp for Handler {
             uri: req.uri.clone(),
             client,
         });
+        if let Some(auth) = &self.route.auth {
+            let header = req
+                .headers
+                .get(header::PROXY_AUTHORIZATION)
+                .map(|v| v.as_bytes().to_vec());
+            match auth.check(header.as_deref(), client.map(|a| a.ip())).await {
+                Ok(who) => {
+                    ctx.user = Some(who.user);
+                    ctx.service = who.service;
+                }
+                Err(r) => {
+                    ctx.blame = Some(r.blame);
+                    write_reject(session, &r).await;
+                    ctx.reject = Some(r);
+                    return Ok(true);
+                }
+            }
+        }
+        let req = session.req_header_mut();
         if !self.route.http.trust_forwarded {
             // The no-script path then sets X-Forwarded-For to the peer address.
             drop_untrusted_forwarding(req);
@@ -269,7 +299,7 @@ impl ProxyHttp for Handler {
             ctx.close_after = true;
             session.set_keepalive(None);
         }
-        match &self.route.service.target {
+        match &self.service(ctx).target {
             Target::Worker => {
                 crate::pipeline::worker::handle(self, session, ctx).await;
                 Ok(true)
@@ -297,7 +327,7 @@ impl ProxyHttp for Handler {
 
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
         ctx.peer_picked = Some(Instant::now());
-        let Some(dest) = self.route.service.target.destination() else {
+        let Some(dest) = self.service(ctx).target.destination() else {
             return Err(self.fail(ctx, Reject::internal("no upstream for this service")));
         };
         let authority = Self::authority(session);
@@ -330,7 +360,7 @@ impl ProxyHttp for Handler {
             self.route
                 .metrics
                 .upstream_connect_duration
-                .with_label_values(&[&self.route.service.name])
+                .with_label_values(&[&self.service(ctx).name])
                 .observe(now.duration_since(picked).as_secs_f64());
         }
         ctx.upstream_sent = Some(now);
@@ -344,7 +374,7 @@ impl ProxyHttp for Handler {
         ctx: &mut RequestCtx,
         mut e: Box<Error>,
     ) -> Box<Error> {
-        if let (Target::External(ext), Some(idx)) = (&self.route.service.target, ctx.origin) {
+        if let (Target::External(ext), Some(idx)) = (&self.service(ctx).target, ctx.origin) {
             if ext.connect_failed(idx, &session.req_header().method, ctx.retries) {
                 ctx.retries += 1;
                 e.set_retry(true);
@@ -361,7 +391,7 @@ impl ProxyHttp for Handler {
         up: &mut RequestHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        let absolute_upstream = match &self.route.service.target {
+        let absolute_upstream = match &self.service(ctx).target {
             Target::External(ext) => ext.http.style == HttpStyle::Proxy,
             _ => false,
         };
@@ -383,7 +413,7 @@ impl ProxyHttp for Handler {
             set_str(up, header::HOST, h);
         }
         let client = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
-        let service = match &self.route.service.target {
+        let service = match &self.service(ctx).target {
             Target::External(ext) => Some(&ext.http),
             _ => None,
         };
@@ -408,7 +438,7 @@ impl ProxyHttp for Handler {
         // parsed fields are checked.)
         if let Err(f) = check::response_head(resp.status, &resp.headers, true) {
             ctx.upstream_status = resp.status.as_u16();
-            tracing::warn!(service = %self.route.service.name, reason = %f, "refused upstream response");
+            tracing::warn!(service = %self.service(ctx).name, reason = %f, "refused upstream response");
             ctx.upstream_outcome = Some(f.outcome());
             return Err(self.fail(ctx, f.reject()));
         }
@@ -429,10 +459,10 @@ impl ProxyHttp for Handler {
             self.route
                 .metrics
                 .upstream_response_duration
-                .with_label_values(&[&self.route.service.name])
+                .with_label_values(&[&self.service(ctx).name])
                 .observe(sent.elapsed().as_secs_f64());
         }
-        let service = match &self.route.service.target {
+        let service = match &self.service(ctx).target {
             Target::External(ext) => Some(&ext.http),
             _ => None,
         };
@@ -483,7 +513,7 @@ impl ProxyHttp for Handler {
         ctx.unlogged = None;
         let req = session.req_header();
         let status = session.response_written().map_or(0, |r| r.status.as_u16());
-        let is_worker = matches!(self.route.service.target, Target::Worker);
+        let is_worker = matches!(self.service(ctx).target, Target::Worker);
         let upstream_outcome = if is_worker {
             None
         } else if ctx.upstream_status > 0 && ctx.upstream_outcome.is_none() {
@@ -499,7 +529,7 @@ impl ProxyHttp for Handler {
             request_id: &ctx.request_id,
             client: session.client_addr().and_then(|a| a.as_inet()).copied(),
             socket: &self.route.name,
-            service: &self.route.service.name,
+            service: &self.service(ctx).name,
             method: req.method.as_str(),
             scheme: Some(self.scheme(session)),
             host,
@@ -520,6 +550,7 @@ impl ProxyHttp for Handler {
             worker_cpu: ctx.worker_cpu,
             elapsed: ctx.start.elapsed(),
             blame: ctx.blame,
+            user: ctx.user.as_deref(),
             user_agent: req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
             referer: req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
         }
@@ -596,6 +627,7 @@ pub fn reject_for(e: &Error) -> Reject {
                 status: 0,
                 reason: "client went away".into(),
                 blame: Blame::Downstream,
+                challenge: None,
             }
         }
         (ErrorSource::Downstream, ErrorType::ReadTimedout) => Reject::new(408, "request timeout"),

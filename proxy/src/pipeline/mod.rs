@@ -2,6 +2,7 @@
 //! phases for the no-script path, the Worker path, CONNECT tunnels, the
 //! per-socket routes, and the Worker's way out (`Outbound`).
 
+pub mod auth;
 pub mod connect;
 pub mod handler;
 pub mod outbound;

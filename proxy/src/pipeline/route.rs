@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use isoproxy_schema::model::{Config, ServiceKind, Socket, SocketLimits};
+use isoproxy_schema::model::{Config, HttpStyle, ServiceKind, Socket, SocketLimits};
 
 use crate::upstream::headers::HttpSettings;
 use crate::upstream::peer::Destination;
@@ -61,6 +61,8 @@ pub struct SocketRoute {
     pub entrypoint: Option<String>,
     /// For a Worker service: `ctx.props` as JSON.
     pub props_json: Option<String>,
+    /// Forward-proxy authentication (`proxyAuth`), when required.
+    pub auth: Option<Arc<crate::pipeline::auth::ProxyAuth>>,
 }
 
 /// Every non-Worker service by name, plus the socket routes.
@@ -115,6 +117,21 @@ impl Routes {
             .cloned()
             .ok_or_else(|| format!("socket {}: no service named {:?}", s.name, s.service.name))?;
         let http = HttpSettings::new(s.http_options()).map_err(|m| format!("socket {}: {m}", s.name))?;
+        let auth = match &s.proxy_auth {
+            None => None,
+            Some(_) if http.style != HttpStyle::Proxy => {
+                return Err(format!("socket {}: proxyAuth needs http = (style = proxy)", s.name))
+            }
+            Some(_) if !matches!(service.target, Target::Network(_)) => {
+                return Err(format!(
+                    "socket {}: proxyAuth is supported on sockets whose service is a network",
+                    s.name
+                ))
+            }
+            Some(a) => Some(Arc::new(
+                crate::pipeline::auth::ProxyAuth::new(a, services).map_err(|m| format!("socket {}: {m}", s.name))?,
+            )),
+        };
         Ok(SocketRoute {
             name: Arc::from(s.name.as_str()),
             tls: matches!(s.protocol, isoproxy_schema::model::SocketProtocol::Https { .. }),
@@ -124,6 +141,7 @@ impl Routes {
             metrics: metrics.clone(),
             entrypoint: s.service.entrypoint.clone(),
             props_json: s.service.props_json.clone(),
+            auth,
         })
     }
 }

@@ -472,7 +472,10 @@ mod tests {
     }
 
     fn capture(format: AccessLogFormat, emit: impl FnOnce()) -> String {
-        let dir = std::env::temp_dir().join(format!("isoproxy-al-{}-{:?}", std::process::id(), format));
+        // One file per call: tests run in parallel.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("isoproxy-al-{}-{format:?}-{n}", std::process::id()));
         let _ = std::fs::remove_file(&dir);
         let opts = AccessLogOptions {
             format,
@@ -548,6 +551,28 @@ mod tests {
         assert!(line.starts_with("::1 - - ["), "{line}");
         assert!(
             line.ends_with("] \"POST /a b HTTP/1.1\" 201 - \"-\" \"curl/8\""),
+            "{line}"
+        );
+    }
+
+    #[test]
+    fn combined_tunnel_record_names_user_and_target() {
+        let text = capture(AccessLogFormat::Combined, || {
+            tracing::info!(
+                target: "isoproxy::access",
+                client = "10.0.0.7:5000",
+                method = "CONNECT",
+                host = "example.com:443",
+                protocol = "HTTP/1.1",
+                status = 200u64,
+                bytes_out = 5120u64,
+                user = "alice",
+            );
+        });
+        let line = text.trim_end();
+        assert!(line.starts_with("10.0.0.7 - alice ["), "{line}");
+        assert!(
+            line.contains("] \"CONNECT example.com:443 HTTP/1.1\" 200 5120 "),
             "{line}"
         );
     }

@@ -447,8 +447,16 @@ fn repeated_wrong_credentials_are_answered_429_for_the_rest_of_the_minute() {
     let origin = Origin::echo();
     let a = origin.addr;
     let (config, files) = auth_config(", maxFailuresPerMinute = 3");
+    let config = config.replace(
+        "  services = [",
+        "  admin = (address = \"127.0.0.1:0\"),\n  services = [",
+    );
     let files: Vec<(&str, &str)> = files.iter().map(|(n, t)| (*n, t.as_str())).collect();
-    let proxy = Proxy::new(&config).files(&files).sockets(&["fwd"]).start();
+    let proxy = Proxy::new(&config)
+        .files(&files)
+        .sockets(&["fwd"])
+        .listeners(&["admin"])
+        .start();
     let get = |auth: &str| {
         let raw = format!("GET http://{a}/x HTTP/1.1\r\nHost: {a}\r\n{auth}Connection: close\r\n\r\n");
         exchange(proxy.port("fwd"), raw.as_bytes()).0.expect("no response")
@@ -463,6 +471,24 @@ fn repeated_wrong_credentials_are_answered_429_for_the_rest_of_the_minute() {
     // Even right credentials wait out the minute from this address.
     assert_eq!(get(&basic("alice", "alice-pw")).status, 429);
     assert_eq!(origin.requests().len(), 1);
+    // Counted: by user, and refusals by status (the metrics are updated as
+    // the records are written, just after each response).
+    let admin = proxy.port("admin");
+    let want = [
+        (
+            "isoproxy_proxy_user_requests_total{socket=\"fwd\",status_class=\"2xx\",user=\"alice\"}",
+            1.0,
+        ),
+        ("isoproxy_proxy_auth_refused_total{socket=\"fwd\",status=\"407\"}", 3.0),
+        ("isoproxy_proxy_auth_refused_total{socket=\"fwd\",status=\"429\"}", 2.0),
+    ];
+    for (sample, n) in want {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while proxy.metric(admin, sample) < n && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert_eq!(proxy.metric(admin, sample), n, "{sample}");
+    }
 }
 
 #[test]

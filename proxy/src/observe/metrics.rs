@@ -54,6 +54,10 @@ pub struct Metrics {
     pub worker_depth_exceeded: IntCounterVec,
     /// Requests refused by a Network's allow/deny rules.
     pub policy_denied: IntCounterVec,
+    /// Forward-proxy requests and tunnels by authenticated user.
+    pub proxy_user_requests: IntCounterVec,
+    /// Requests and tunnels refused by proxy authentication (407, 429).
+    pub proxy_auth_refused: IntCounterVec,
     /// Config reloads by result (ok, error).
     pub config_reloads: IntCounterVec,
     /// The config generation serving new requests (1 at start-up).
@@ -161,6 +165,16 @@ impl Metrics {
             "Requests and tunnels refused by a Network's allow/deny rules, by service.",
             &["service"],
         )?;
+        let proxy_user_requests = counter(
+            "isoproxy_proxy_user_requests_total",
+            "Forward-proxy requests and tunnels of authenticated users (proxyAuth), by socket, user and status class.",
+            &["socket", "user", "status_class"],
+        )?;
+        let proxy_auth_refused = counter(
+            "isoproxy_proxy_auth_refused_total",
+            "Requests and tunnels refused by proxy authentication, by socket and status (407 credentials missing or wrong, 429 too many failures).",
+            &["socket", "status"],
+        )?;
         let config_reloads = counter(
             "isoproxy_config_reloads_total",
             "Config reloads, by result (ok, error).",
@@ -205,6 +219,8 @@ impl Metrics {
             worker_isolates,
             worker_depth_exceeded,
             policy_denied,
+            proxy_user_requests,
+            proxy_auth_refused,
             config_reloads,
             config_generation,
             config_last_reload,
@@ -240,6 +256,15 @@ impl Metrics {
         }
         if x.denied {
             self.policy_denied.with_label_values(&[x.service]).inc();
+        }
+        if let Some(user) = x.user {
+            self.proxy_user_requests
+                .with_label_values(&[x.socket, user, status_class(x.status)])
+                .inc();
+        } else if x.auth_refused {
+            self.proxy_auth_refused
+                .with_label_values(&[x.socket, if x.status == 429 { "429" } else { "407" }])
+                .inc();
         }
     }
 
@@ -293,6 +318,10 @@ pub struct Exchange<'a> {
     pub upstream_outcome: Option<&'static str>,
     /// A Network rule refused the destination.
     pub denied: bool,
+    /// The forward-proxy user, when one authenticated.
+    pub user: Option<&'a str>,
+    /// Proxy authentication refused the request (407 or 429).
+    pub auth_refused: bool,
 }
 
 /// The method as a label: one of the standard methods, else `OTHER`.

@@ -58,6 +58,8 @@ pub struct AccessRecord<'a> {
     pub referer: Option<&'a str>,
     /// The forward-proxy user (`proxyAuth`), when one was authenticated.
     pub user: Option<&'a str>,
+    /// Proxy authentication refused the request (407 or 429).
+    pub auth_refused: bool,
 }
 
 impl AccessRecord<'_> {
@@ -73,6 +75,8 @@ impl AccessRecord<'_> {
             bytes_out: self.bytes_out,
             upstream_outcome: self.upstream_outcome,
             denied: self.blame == Some(Blame::Policy),
+            user: self.user,
+            auth_refused: self.auth_refused,
         });
         tracing::info!(
             target: "isoproxy::access",

@@ -545,3 +545,38 @@ fn proxy_auth_config_errors_are_refused_at_start() {
         assert!(err.contains(want.replace("\\\"", "\"").as_str()), "{auth}: {err}");
     }
 }
+
+#[test]
+fn a_worker_on_a_proxy_socket_sees_proxy_authorization_and_never_forwards_it() {
+    let origin = Origin::echo();
+    let a = origin.addr;
+    let script = "export default { async fetch(request, env) {
+  const auth = request.headers.get('proxy-authorization');
+  if (auth !== 'Basic YWxpY2U6cHc=') return new Response('who are you? ' + auth, { status: 407, headers: { 'proxy-authenticate': 'Basic realm=\"w\"' } });
+  const r = await fetch(request);
+  return new Response('checked:' + await r.text(), r);
+} };\n";
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"net\", network = (allow = [\"local\"])),
+    (name = \"w\", worker = (modules = [(name = \"main.js\", esModule = embed \"main.js\")], compatibilityDate = \"2024-09-01\", globalOutbound = \"net\")),
+  ],
+  sockets = [ (name = \"fwd\", address = \"127.0.0.1:0\", http = (style = proxy), service = \"w\") ],
+);\n"
+    );
+    let proxy = Proxy::new(&config).file("main.js", script).sockets(&["fwd"]).start();
+    let send = |auth: &str| {
+        let raw = format!(
+            "POST http://{a}/w HTTP/1.1\r\nHost: {a}\r\n{auth}Content-Length: 2\r\nConnection: close\r\n\r\nhi"
+        );
+        exchange(proxy.port("fwd"), raw.as_bytes()).0.expect("no response")
+    };
+    let r = send("");
+    assert_eq!(r.status, 407, "{}", r.text());
+    let r = send("Proxy-Authorization: Basic YWxpY2U6cHc=\r\n");
+    assert_eq!((r.status, r.text().as_str()), (200, "checked:hi"));
+    let got = origin.requests();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].header("proxy-authorization"), None);
+}

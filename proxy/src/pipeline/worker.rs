@@ -41,6 +41,13 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
     };
     let mut headers = req.headers.clone();
     strip_hop_by_hop(&mut headers, false);
+    // On a forward-proxy socket the Worker is the proxy: it sees the
+    // client's Proxy-Authorization (its own fetch() never sends it on).
+    if h.route.http.style == isoproxy_schema::model::HttpStyle::Proxy {
+        if let Some(v) = req.headers.get(header::PROXY_AUTHORIZATION) {
+            headers.insert(header::PROXY_AUTHORIZATION, v.clone());
+        }
+    }
     let declared = req
         .headers
         .get(header::CONTENT_LENGTH)

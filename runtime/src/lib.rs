@@ -197,12 +197,21 @@ impl WorkerPool {
         })?;
         let _ = shared.inboxes.set(threads.iter().map(|t| t.downgrade()).collect());
         let mut stats = Vec::new();
-        for name in names {
-            let (tx, rx) = std::sync::mpsc::channel();
-            let sent = threads
-                .first()
-                .map(|t| t.send(Msg::Check(name.clone(), tx)).is_ok())
-                .unwrap_or(false);
+        // Every Worker is loaded once, the loads spread over the isolate
+        // threads; results are read in name order, so the first failure
+        // (by name) is the one reported.
+        let pending: Vec<_> = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
+                let (tx, rx) = std::sync::mpsc::channel();
+                let sent = threads
+                    .get(i % threads.len().max(1))
+                    .is_some_and(|t| t.send(Msg::Check((*name).clone(), tx)).is_ok());
+                (*name, sent, rx)
+            })
+            .collect();
+        for (name, sent, rx) in pending {
             let result = if sent {
                 rx.recv().unwrap_or_else(|_| Err("isolate thread died".into()))
             } else {

@@ -1,0 +1,78 @@
+//! HMAC, HKDF and PBKDF2, all with ring.
+
+use std::num::NonZeroU32;
+
+use super::Error;
+
+fn unknown(hash: &str) -> Error {
+    Error::NotSupported(format!("Unrecognized hash algorithm: {hash}"))
+}
+
+fn hmac_alg(hash: &str) -> Result<ring::hmac::Algorithm, Error> {
+    Ok(match hash {
+        "SHA-1" => ring::hmac::HMAC_SHA1_FOR_LEGACY_USE_ONLY,
+        "SHA-256" => ring::hmac::HMAC_SHA256,
+        "SHA-384" => ring::hmac::HMAC_SHA384,
+        "SHA-512" => ring::hmac::HMAC_SHA512,
+        _ => return Err(unknown(hash)),
+    })
+}
+
+pub(crate) fn hmac_sign(hash: &str, key: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
+    let k = ring::hmac::Key::new(hmac_alg(hash)?, key);
+    Ok(ring::hmac::sign(&k, data).as_ref().to_vec())
+}
+
+/// Constant-time comparison of the tag.
+pub(crate) fn hmac_verify(hash: &str, key: &[u8], sig: &[u8], data: &[u8]) -> Result<bool, Error> {
+    let k = ring::hmac::Key::new(hmac_alg(hash)?, key);
+    Ok(ring::hmac::verify(&k, data, sig).is_ok())
+}
+
+/// An output length for ring's HKDF.
+struct Len(usize);
+
+impl ring::hkdf::KeyType for Len {
+    fn len(&self) -> usize {
+        self.0
+    }
+}
+
+pub(crate) fn hkdf(hash: &str, key: &[u8], salt: &[u8], info: &[u8], bytes: usize) -> Result<Vec<u8>, Error> {
+    let alg = match hash {
+        "SHA-1" => ring::hkdf::HKDF_SHA1_FOR_LEGACY_USE_ONLY,
+        "SHA-256" => ring::hkdf::HKDF_SHA256,
+        "SHA-384" => ring::hkdf::HKDF_SHA384,
+        "SHA-512" => ring::hkdf::HKDF_SHA512,
+        _ => return Err(unknown(hash)),
+    };
+    let mut out = vec![0u8; bytes];
+    if bytes == 0 {
+        return Ok(out);
+    }
+    let info = [info];
+    let prk = ring::hkdf::Salt::new(alg, salt).extract(key);
+    let okm = prk
+        .expand(&info, Len(bytes))
+        .map_err(|_| Error::Operation("HKDF output too long for this hash".into()))?;
+    okm.fill(&mut out)
+        .map_err(|_| Error::Operation("HKDF output too long for this hash".into()))?;
+    Ok(out)
+}
+
+pub(crate) fn pbkdf2(hash: &str, key: &[u8], salt: &[u8], iterations: u32, bytes: usize) -> Result<Vec<u8>, Error> {
+    let alg = match hash {
+        "SHA-1" => ring::pbkdf2::PBKDF2_HMAC_SHA1,
+        "SHA-256" => ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        "SHA-384" => ring::pbkdf2::PBKDF2_HMAC_SHA384,
+        "SHA-512" => ring::pbkdf2::PBKDF2_HMAC_SHA512,
+        _ => return Err(unknown(hash)),
+    };
+    let iterations =
+        NonZeroU32::new(iterations).ok_or_else(|| Error::Operation("PBKDF2 iterations must not be 0".into()))?;
+    let mut out = vec![0u8; bytes];
+    if bytes > 0 {
+        ring::pbkdf2::derive(alg, iterations, salt, key, &mut out);
+    }
+    Ok(out)
+}

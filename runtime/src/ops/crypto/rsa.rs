@@ -1,0 +1,181 @@
+//! RSASSA-PKCS1-v1_5, RSA-PSS and RSA-OAEP with RustCrypto's `rsa`, and
+//! the RSA key formats. Private-key operations are blinded (the crate's
+//! `*_with_rng`/`decrypt_blinded` paths), which is what stands between its
+//! variable-time big-integer code and a timing attack.
+
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
+use rsa::traits::{PrivateKeyParts, PublicKeyParts};
+use rsa::{BigUint, Oaep, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
+
+use super::digest::sha_digest;
+use super::Error;
+
+/// The largest modulus accepted, in bits (as workerd).
+const MAX_BITS: usize = 16384;
+
+/// Run `$body` with `$D` bound to the digest type named `$hash`.
+macro_rules! with_hash {
+    ($hash:expr, $D:ident => $body:expr) => {
+        match $hash {
+            "SHA-1" => {
+                type $D = sha1::Sha1;
+                $body
+            }
+            "SHA-256" => {
+                type $D = sha2::Sha256;
+                $body
+            }
+            "SHA-384" => {
+                type $D = sha2::Sha384;
+                $body
+            }
+            "SHA-512" => {
+                type $D = sha2::Sha512;
+                $body
+            }
+            other => return Err(Error::NotSupported(format!("Unrecognized hash algorithm: {other}"))),
+        }
+    };
+}
+
+/// A new key pair; `exponent` is the big-endian public exponent.
+pub(crate) fn generate(bits: u32, exponent: &[u8]) -> Result<RsaPrivateKey, Error> {
+    let e = BigUint::from_bytes_be(exponent);
+    // An even or tiny exponent has no inverse; the crate would search for
+    // primes forever. workerd accepts 3 and 65537 only, and so do we.
+    if e != BigUint::from(3u32) && e != BigUint::from(65537u32) {
+        return Err(Error::Operation("The public exponent must be 3 or 65537".into()));
+    }
+    let bits = bits as usize;
+    if !(256..=MAX_BITS).contains(&bits) || bits % 8 != 0 {
+        return Err(Error::Operation(format!(
+            "The modulus length must be a multiple of 8 between 256 and {MAX_BITS}"
+        )));
+    }
+    RsaPrivateKey::new_with_exp(&mut rand_core::OsRng, bits, &e)
+        .map_err(|e| Error::Operation(format!("RSA key generation failed: {e}")))
+}
+
+pub(crate) fn public_of(k: &RsaPrivateKey) -> RsaPublicKey {
+    k.to_public_key()
+}
+
+pub(crate) fn from_pkcs8(der: &[u8]) -> Result<RsaPrivateKey, Error> {
+    let k = RsaPrivateKey::from_pkcs8_der(der).map_err(|_| Error::Data("Invalid PKCS#8 RSA private key".into()))?;
+    k.validate().map_err(|_| Error::Data("Invalid RSA private key".into()))?;
+    Ok(k)
+}
+
+pub(crate) fn from_spki(der: &[u8]) -> Result<RsaPublicKey, Error> {
+    RsaPublicKey::from_public_key_der(der).map_err(|_| Error::Data("Invalid SPKI RSA public key".into()))
+}
+
+/// From JWK members, each big-endian: `n`, `e`, and for a private key `d`,
+/// `p`, `q` (the CRT values are recomputed and must match when given).
+pub(crate) fn from_jwk_public(n: &[u8], e: &[u8]) -> Result<RsaPublicKey, Error> {
+    if n.is_empty() || e.is_empty() {
+        return Err(Error::Data("JWK members n and e are required".into()));
+    }
+    RsaPublicKey::new_with_max_size(BigUint::from_bytes_be(n), BigUint::from_bytes_be(e), MAX_BITS)
+        .map_err(|e| Error::Data(format!("Invalid RSA public key: {e}")))
+}
+
+pub(crate) fn from_jwk_private(parts: &[&[u8]; 8]) -> Result<RsaPrivateKey, Error> {
+    let [n, e, d, p, q, dp, dq, qi] = *parts;
+    if [n, e, d, p, q].iter().any(|b| b.is_empty()) {
+        return Err(Error::Data("JWK members n, e, d, p and q are required".into()));
+    }
+    let big = BigUint::from_bytes_be;
+    let mut k = RsaPrivateKey::from_components(big(n), big(e), big(d), vec![big(p), big(q)])
+        .map_err(|e| Error::Data(format!("Invalid RSA private key: {e}")))?;
+    k.validate().map_err(|e| Error::Data(format!("Invalid RSA private key: {e}")))?;
+    k.precompute().map_err(|e| Error::Data(format!("Invalid RSA private key: {e}")))?;
+    let same = |want: &[u8], got: Option<BigUint>| want.is_empty() || got.is_some_and(|g| g == big(want));
+    if !same(dp, k.dp().cloned()) || !same(dq, k.dq().cloned()) || !same(qi, k.crt_coefficient()) {
+        return Err(Error::Data("JWK members dp, dq and qi do not match the key".into()));
+    }
+    Ok(k)
+}
+
+pub(crate) fn to_pkcs8(k: &RsaPrivateKey) -> Result<Vec<u8>, Error> {
+    k.to_pkcs8_der()
+        .map(|d| d.as_bytes().to_vec())
+        .map_err(|_| Error::Operation("PKCS#8 encoding failed".into()))
+}
+
+pub(crate) fn to_spki(k: &RsaPublicKey) -> Result<Vec<u8>, Error> {
+    k.to_public_key_der()
+        .map(|d| d.as_bytes().to_vec())
+        .map_err(|_| Error::Operation("SPKI encoding failed".into()))
+}
+
+/// JWK members `n`, `e` (public) and `d`, `p`, `q`, `dp`, `dq`, `qi`.
+pub(crate) fn jwk_public(k: &RsaPublicKey) -> Vec<Vec<u8>> {
+    vec![k.n().to_bytes_be(), k.e().to_bytes_be()]
+}
+
+pub(crate) fn jwk_private(k: &RsaPrivateKey) -> Vec<Vec<u8>> {
+    let mut out = vec![k.n().to_bytes_be(), k.e().to_bytes_be(), k.d().to_bytes_be()];
+    let primes = k.primes();
+    for p in primes.iter().take(2) {
+        out.push(p.to_bytes_be());
+    }
+    let b = |v: Option<BigUint>| v.map(|v| v.to_bytes_be()).unwrap_or_default();
+    out.push(b(k.dp().cloned()));
+    out.push(b(k.dq().cloned()));
+    out.push(b(k.crt_coefficient()));
+    out
+}
+
+/// The modulus length in bits and the public exponent (big-endian).
+pub(crate) fn info(k: &RsaPublicKey) -> (u32, Vec<u8>) {
+    (k.n().bits() as u32, k.e().to_bytes_be())
+}
+
+/// Sign with RSASSA-PKCS1-v1_5 (`pss == None`) or RSA-PSS with that salt
+/// length.
+pub(crate) fn sign(k: &RsaPrivateKey, hash: &str, pss: Option<usize>, data: &[u8]) -> Result<Vec<u8>, Error> {
+    let h = sha_digest(hash, data)?;
+    let mut rng = rand_core::OsRng;
+    let r = with_hash!(hash, D => match pss {
+        None => k.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<D>(), &h),
+        Some(salt) => k.sign_with_rng(&mut rng, Pss::new_blinded_with_salt::<D>(salt), &h),
+    });
+    r.map_err(|e| Error::Operation(format!("RSA signing failed: {e}")))
+}
+
+pub(crate) fn verify(k: &RsaPublicKey, hash: &str, pss: Option<usize>, sig: &[u8], data: &[u8]) -> Result<bool, Error> {
+    let h = sha_digest(hash, data)?;
+    let r = with_hash!(hash, D => match pss {
+        None => k.verify(Pkcs1v15Sign::new::<D>(), &h, sig),
+        Some(salt) => k.verify(Pss::new_with_salt::<D>(salt), &h, sig),
+    });
+    Ok(r.is_ok())
+}
+
+fn oaep(hash: &str, label: &[u8]) -> Result<Oaep, Error> {
+    let label = if label.is_empty() {
+        None
+    } else {
+        Some(
+            String::from_utf8(label.to_vec())
+                .map_err(|_| Error::NotSupported("RSA-OAEP labels must be UTF-8 text here".into()))?,
+        )
+    };
+    Ok(with_hash!(hash, D => match label {
+        None => Oaep::new::<D>(),
+        Some(l) => Oaep::new_with_label::<D, _>(l),
+    }))
+}
+
+pub(crate) fn encrypt(k: &RsaPublicKey, hash: &str, label: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
+    let padding = oaep(hash, label)?;
+    k.encrypt(&mut rand_core::OsRng, padding, data)
+        .map_err(|e| Error::Operation(format!("RSA-OAEP encryption failed: {e}")))
+}
+
+pub(crate) fn decrypt(k: &RsaPrivateKey, hash: &str, label: &[u8], data: &[u8]) -> Result<Vec<u8>, Error> {
+    let padding = oaep(hash, label)?;
+    k.decrypt_blinded(&mut rand_core::OsRng, padding, data)
+        .map_err(|_| Error::Operation("RSA-OAEP decryption failed".into()))
+}

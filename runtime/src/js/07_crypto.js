@@ -14,13 +14,16 @@
   const ops = internal.ops;
   const { primordials } = internal;
   const {
-    Math, Promise, RangeError, String, Symbol, TypeError, Uint8Array,
-    ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSort,
+    Math, Promise, String, Symbol, TypeError, Uint8Array,
+    ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeSlice, ReflectApply, StringPrototypeCharCodeAt, ArrayPrototypeIncludes, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSort,
     JSONParse, JSONStringify, NumberIsFinite, ObjectKeys, PromisePrototypeThen, RegExpTest, SafeMap, SafeSet,
     StringPrototypeIndexOf, StringPrototypeSlice, StringPrototypeToUpperCase,
     SymbolIterator, TypedArrayPrototypeSlice, globalThis: global,
   } = primordials;
   const DOMException = global.DOMException;
+  const StringFromCharCode = String.fromCharCode;
+  const RegExpReplace = primordials.uncurryThis(String.prototype.replace);
+  const ArrayPrototypeConcat = primordials.uncurryThis(Array.prototype.concat);
   const WritableStream = global.WritableStream;
   const FinalizationRegistry = global.FinalizationRegistry;
   const TextEncoder = global.TextEncoder;
@@ -51,7 +54,7 @@
   // thread, the id of an async op.
   async function native(op, ...args) {
     let r;
-    try { r = op(...args); } catch (e) { throw fromNative(e); }
+    try { r = ReflectApply(op, undefined, args); } catch (e) { throw fromNative(e); }
     if (typeof r !== "number") return r;
     return await new Promise((resolve, reject) => {
       internal.onOp(r, (ok, value) => { if (ok) resolve(value); else reject(fromNative(value)); }, () => {});
@@ -68,17 +71,15 @@
 
   function b64urlEncode(b) {
     let s = "";
-    for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode.apply(null, b.subarray(i, i + 0x8000));
-    let out = btoa(s);
-    out = out.replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
-    return out;
+    for (let i = 0; i < b.length; i++) s += StringFromCharCode(b[i]);
+    return RegExpReplace(RegExpReplace(RegExpReplace(btoa(s), /\+/g, "-"), /\//g, "_"), /=+$/, "");
   }
   function b64urlDecode(s, member) {
     if (typeof s !== "string" || !RegExpTest(/^[A-Za-z0-9_-]*$/, s)) throw dom(`JWK member ${member} is not base64url`, "DataError");
     let bin;
-    try { bin = atob(s.replace(/-/g, "+").replace(/_/g, "/")); } catch { throw dom(`JWK member ${member} is not base64url`, "DataError"); }
+    try { bin = atob(RegExpReplace(RegExpReplace(s, /-/g, "+"), /_/g, "/")); } catch { throw dom(`JWK member ${member} is not base64url`, "DataError"); }
     const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    for (let i = 0; i < bin.length; i++) out[i] = StringPrototypeCharCodeAt(bin, i);
     return out;
   }
 
@@ -145,15 +146,20 @@
   DICTS.unwrapKey = DICTS.wrapKey;
   // Upper-cased name → registered name, per operation.
   const NAMES = {};
-  for (const op of ObjectKeys(DICTS)) {
+  const OPS = ObjectKeys(DICTS);
+  for (let i = 0; i < OPS.length; i++) {
+    const op = OPS[i];
     NAMES[op] = new SafeMap();
-    for (const name of ObjectKeys(DICTS[op])) NAMES[op].set(StringPrototypeToUpperCase(name), name);
+    const names = ObjectKeys(DICTS[op]);
+    for (let j = 0; j < names.length; j++) NAMES[op].set(StringPrototypeToUpperCase(names[j]), names[j]);
   }
 
   function normalize(algorithm, op) {
-    if (typeof algorithm === "string") return normalize({ name: algorithm }, op);
+    // AlgorithmIdentifier is (object or DOMString): anything not an
+    // object is taken as the name.
     if (algorithm === null || (typeof algorithm !== "object" && typeof algorithm !== "function")) {
-      throw new TypeError("Algorithm must be a string or an object with a name");
+      if (typeof algorithm === "symbol") throw new TypeError("Algorithm must be a string or an object");
+      return normalize({ name: String(algorithm) }, op);
     }
     if (algorithm.name === undefined) throw new TypeError("Algorithm: name is required");
     const given = String(algorithm.name);
@@ -218,7 +224,9 @@
   // Uint8Array copies, hash as { name }).
   function algorithmView(a) {
     const o = {};
-    for (const k of ObjectKeys(a)) {
+    const keys = ObjectKeys(a);
+    for (let i = 0; i < keys.length; i++) {
+      const k = keys[i];
       const v = a[k];
       o[k] = v instanceof Uint8Array ? TypedArrayPrototypeSlice(v) : v !== null && typeof v === "object" ? { name: v.name } : v;
     }
@@ -235,7 +243,7 @@
     key[kKey] = {
       handle, type, extractable: !!extractable, algorithm, usages: ordered,
       algorithmObject: algorithmView(algorithm),
-      usagesObject: [...ordered],
+      usagesObject: ArrayPrototypeSlice(ordered),
     };
     if (registry === null) registry = new FinalizationRegistry((h) => ops.crypto_key_drop(h));
     registry.register(key, handle);
@@ -282,7 +290,7 @@
     "AES-GCM": [["encrypt", "decrypt", "wrapKey", "unwrapKey"]], "AES-KW": [["wrapKey", "unwrapKey"]],
     "HKDF": [["deriveKey", "deriveBits"]], "PBKDF2": [["deriveKey", "deriveBits"]],
   };
-  const allUsages = (name) => (KEY_USAGES[name].length === 1 ? KEY_USAGES[name][0] : [...KEY_USAGES[name][0], ...KEY_USAGES[name][1]]);
+  const allUsages = (name) => (KEY_USAGES[name].length === 1 ? KEY_USAGES[name][0] : ArrayPrototypeConcat(KEY_USAGES[name][0], KEY_USAGES[name][1]));
   const CURVES = ["P-256", "P-384", "P-521"];
   const JWK_RSA_ALG = {
     "RSASSA-PKCS1-v1_5": { "SHA-1": "RS1", "SHA-256": "RS256", "SHA-384": "RS384", "SHA-512": "RS512" },
@@ -291,7 +299,7 @@
   };
   const JWK_EC_ALG = { "P-256": "ES256", "P-384": "ES384", "P-521": "ES512" };
   const JWK_AES_ALG = { "AES-CTR": "CTR", "AES-CBC": "CBC", "AES-GCM": "GCM", "AES-KW": "KW" };
-  const JWK_USE = { sign: "sig", verify: "sig", encrypt: "enc", decrypt: "enc", wrapKey: "enc", unwrapKey: "enc" };
+  const JWK_USE = { sign: "sig", verify: "sig", encrypt: "enc", decrypt: "enc", wrapKey: "enc", unwrapKey: "enc", deriveKey: "enc", deriveBits: "enc" };
 
   // ---------------------------------------------------------------------
   // generateKey
@@ -318,13 +326,25 @@
         length = alg.length;
       }
       if (usages.length === 0) throw dom("usages must not be empty", "SyntaxError");
-      const [h] = handlesOf(await native(ops.crypto_generate, "secret", (length + 7) >> 3));
+      const h = handlesOf(await native(ops.crypto_generate, "secret", (length + 7) >> 3))[0];
       const algorithm = name === "HMAC" ? { name, hash: alg.hash, length } : { name, length };
       return makeKey(h, "secret", extractable, algorithm, usages);
     }
-    const [privateUsages, publicUsages] = KEY_USAGES[name];
-    // The spec checks this after making the pair; checking first spares an
-    // RSA key generation and fails the same way.
+    // The parameter checks come first, then (as if the pair had been made)
+    // the check for a private-key usage, then the work.
+    if (family === "rsa") {
+      const e = alg.publicExponent;
+      let value = 0;
+      for (let i = 0; i < e.length; i++) value = value * 256 + e[i];
+      if (value !== 3 && value !== 65537) throw dom("The public exponent must be 3 or 65537", "OperationError");
+      if (alg.modulusLength < 256 || alg.modulusLength > 8192 || alg.modulusLength % 8 !== 0) {
+        throw dom("The modulus length must be a multiple of 8 between 256 and 8192", "OperationError");
+      }
+    } else if (family === "ec" && !ArrayPrototypeIncludes(CURVES, alg.namedCurve)) {
+      throw dom(`Unsupported namedCurve: ${alg.namedCurve}`, "NotSupportedError");
+    }
+    const privateUsages = KEY_USAGES[name][0];
+    const publicUsages = KEY_USAGES[name][1];
     if (only(usages, privateUsages).length === 0) throw dom("usages must include a private-key usage", "SyntaxError");
     let algorithm;
     let handles;
@@ -332,7 +352,6 @@
       handles = handlesOf(await native(ops.crypto_generate, "rsa", alg.modulusLength, alg.publicExponent));
       algorithm = { name, modulusLength: alg.modulusLength, publicExponent: alg.publicExponent, hash: alg.hash };
     } else if (family === "ec") {
-      if (!ArrayPrototypeIncludes(CURVES, alg.namedCurve)) throw dom(`Unsupported namedCurve: ${alg.namedCurve}`, "NotSupportedError");
       handles = handlesOf(await native(ops.crypto_generate, "ec", alg.namedCurve));
       algorithm = { name, namedCurve: alg.namedCurve };
     } else {
@@ -350,19 +369,19 @@
 
   function checkJwkCommon(jwk, kty, usages, extractable) {
     if (jwk.kty !== kty) throw dom(`JWK kty must be ${kty}`, "DataError");
-    if (usages.length > 0 && jwk.use !== undefined) {
-      const want = JWK_USE[usages[0]] ?? null;
-      for (const u of usages) if ((JWK_USE[u] ?? null) !== jwk.use) throw dom(`JWK use '${jwk.use}' does not allow ${u}`, "DataError");
-      if (want === null) throw dom(`JWK use '${jwk.use}' is not valid here`, "DataError");
+    // Every usage a key may have maps to the same `use`.
+    if (usages.length > 0 && jwk.use !== undefined && jwk.use !== JWK_USE[usages[0]]) {
+      throw dom(`JWK use '${jwk.use}' does not allow ${usages[0]}`, "DataError");
     }
     if (jwk.key_ops !== undefined) {
       if (!ArrayIsArray(jwk.key_ops)) throw dom("JWK key_ops must be an array", "DataError");
       const seen = new SafeSet();
-      for (const op of jwk.key_ops) {
-        if (seen.has(op)) throw dom("JWK key_ops has duplicates", "DataError");
-        seen.add(op);
+      const keyOps = jwk.key_ops;
+      for (let i = 0; i < keyOps.length; i++) {
+        if (seen.has(keyOps[i])) throw dom("JWK key_ops has duplicates", "DataError");
+        seen.add(keyOps[i]);
       }
-      for (const u of usages) if (!seen.has(u)) throw dom(`JWK key_ops does not allow ${u}`, "DataError");
+      for (let i = 0; i < usages.length; i++) if (!seen.has(usages[i])) throw dom(`JWK key_ops does not allow ${usages[i]}`, "DataError");
     }
     if (jwk.ext === false && extractable) throw dom("JWK ext is false but the key is to be extractable", "DataError");
   }
@@ -371,7 +390,8 @@
   function jwkDict(x) {
     if (x === null || typeof x !== "object") throw new TypeError("keyData must be a JsonWebKey object");
     const out = {};
-    for (const k of ["kty", "use", "alg", "crv", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi", "k"]) {
+    for (let i = 0; i < JWK_MEMBERS.length; i++) {
+      const k = JWK_MEMBERS[i];
       if (x[k] !== undefined) out[k] = String(x[k]);
     }
     if (x.key_ops !== undefined) out.key_ops = usageListLoose(x.key_ops);
@@ -379,6 +399,7 @@
     if (x.oth !== undefined) out.oth = x.oth;
     return out;
   }
+  const JWK_MEMBERS = ["kty", "use", "alg", "crv", "x", "y", "d", "n", "e", "p", "q", "dp", "dq", "qi", "k"];
   function usageListLoose(v) {
     if (v === null || typeof v !== "object" || typeof v[SymbolIterator] !== "function") throw new TypeError("JWK key_ops must be a sequence");
     const out = [];
@@ -432,7 +453,8 @@
       [handle] = await native(ops.crypto_import, "secret", format === "jwk" ? "raw" : format, raw, "");
       type = "secret";
     } else {
-      const [privateUsages, publicUsages] = KEY_USAGES[name];
+      const privateUsages = KEY_USAGES[name][0];
+      const publicUsages = KEY_USAGES[name][1];
       let payload = data;
       let nativeFormat = format;
       let curve = "";
@@ -453,7 +475,8 @@
           if (data.oth !== undefined) throw dom("RSA keys with more than two primes are not supported", "NotSupportedError");
           const members = priv ? ["n", "e", "d", "p", "q", "dp", "dq", "qi"] : ["n", "e"];
           payload = [];
-          for (const m of members) {
+          for (let i = 0; i < members.length; i++) {
+            const m = members[i];
             if (data[m] === undefined) throw dom(`JWK member ${m} is required`, "DataError");
             ArrayPrototypePush(payload, b64urlDecode(data[m], m));
           }
@@ -480,9 +503,11 @@
         if (!ArrayPrototypeIncludes(CURVES, alg.namedCurve)) throw dom(`Unsupported namedCurve: ${alg.namedCurve}`, "NotSupportedError");
         curve = alg.namedCurve;
       }
-      const [h, isPrivate, bits, exponent] = await native(ops.crypto_import, family, nativeFormat, payload, curve);
-      handle = h;
-      type = isPrivate ? "private" : "public";
+      const r = await native(ops.crypto_import, family, nativeFormat, payload, curve);
+      handle = r[0];
+      type = r[1] ? "private" : "public";
+      const bits = r[2];
+      const exponent = r[3];
       if (family === "rsa") algorithm = { name, modulusLength: bits, publicExponent: exponent, hash: alg.hash };
       else if (family === "ec") algorithm = { name, namedCurve: alg.namedCurve };
       else algorithm = { name };
@@ -515,10 +540,10 @@
 
   async function exportOf(format, key) {
     const s = slot(key);
-    if (!s.extractable) throw dom("The key is not extractable", "InvalidAccessError");
     const name = s.algorithm.name;
     const family = FAMILY[name];
     if (name === "HKDF" || name === "PBKDF2") throw dom(`${name} keys cannot be exported`, "NotSupportedError");
+    if (!s.extractable) throw dom("The key is not extractable", "InvalidAccessError");
     if (family === "secret") {
       if (format !== "raw" && format !== "jwk") throw dom(`secret keys export as raw or jwk`, "NotSupportedError");
     } else if (format === "raw") {
@@ -555,7 +580,7 @@
       if (out.length > 1) jwk.d = b64urlEncode(out[1]);
       if (name === "Ed25519") jwk.alg = "Ed25519";
     }
-    jwk.key_ops = [...s.usages];
+    jwk.key_ops = ArrayPrototypeSlice(s.usages);
     jwk.ext = s.extractable;
     return jwk;
   }
@@ -676,8 +701,8 @@
       const bytes = copyBytes(data, "data");
       const s = checkKey(key, alg, "sign");
       if (s.type !== (alg.name === "HMAC" ? "secret" : "private")) throw dom("The key cannot sign", "InvalidAccessError");
-      const [hash, param] = signParams(alg, s);
-      return bufferOf(await native(ops.crypto_sign, s.handle, alg.name, hash, param, bytes));
+      const p = signParams(alg, s);
+      return bufferOf(await native(ops.crypto_sign, s.handle, alg.name, p[0], p[1], bytes));
     }
 
     async verify(algorithm, key, signature, data) {
@@ -686,8 +711,8 @@
       const bytes = copyBytes(data, "data");
       const s = checkKey(key, alg, "verify");
       if (s.type !== (alg.name === "HMAC" ? "secret" : "public")) throw dom("The key cannot verify", "InvalidAccessError");
-      const [hash, param] = signParams(alg, s);
-      const r = await native(ops.crypto_verify, s.handle, alg.name, hash, param, sig, bytes);
+      const p = signParams(alg, s);
+      const r = await native(ops.crypto_verify, s.handle, alg.name, p[0], p[1], sig, bytes);
       return r[0] === 1;
     }
 
@@ -771,7 +796,7 @@
       const x = internal.toBytes(a);
       const y = internal.toBytes(b);
       if (x === null || y === null) throw new TypeError("timingSafeEqual: arguments must be ArrayBuffers or views");
-      if (x.byteLength !== y.byteLength) throw new RangeError("timingSafeEqual: the inputs must have the same length");
+      if (x.byteLength !== y.byteLength) throw new TypeError("timingSafeEqual: the inputs must have the same length");
       return ops.crypto_timing_safe_equal(x, y);
     }
   }

@@ -29,6 +29,11 @@ pub(crate) fn hmac_verify(hash: &str, key: &[u8], sig: &[u8], data: &[u8]) -> Re
     Ok(ring::hmac::verify(&k, data, sig).is_ok())
 }
 
+/// The most PBKDF2 iterations one call may ask for: the work cannot be
+/// interrupted once started, so it is bounded (about 10 s of one core).
+/// workerd has no such bound.
+pub(crate) const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+
 /// An output length for ring's HKDF.
 struct Len(usize);
 
@@ -70,6 +75,11 @@ pub(crate) fn pbkdf2(hash: &str, key: &[u8], salt: &[u8], iterations: u32, bytes
     };
     let iterations =
         NonZeroU32::new(iterations).ok_or_else(|| Error::Operation("PBKDF2 iterations must not be 0".into()))?;
+    if iterations.get() > MAX_PBKDF2_ITERATIONS {
+        return Err(Error::NotSupported(format!(
+            "PBKDF2 iteration counts above {MAX_PBKDF2_ITERATIONS} are not supported"
+        )));
+    }
     let mut out = vec![0u8; bytes];
     if bytes > 0 {
         ring::pbkdf2::derive(alg, iterations, salt, key, &mut out);

@@ -22,7 +22,7 @@ use super::ec::{EcPrivate, EcPublic};
 pub(crate) enum Material {
     /// Secret bytes: HMAC, AES-*, HKDF, PBKDF2.
     Secret(Zeroizing<Vec<u8>>),
-    RsaPrivate(Box<rsa::RsaPrivateKey>),
+    RsaPrivate(Box<super::rsa::RsaPrivate>),
     RsaPublic(rsa::RsaPublicKey),
     EcPrivate(EcPrivate),
     EcPublic(EcPublic),
@@ -38,13 +38,27 @@ pub(crate) enum Material {
 }
 
 /// The key table of one context.
-#[derive(Default)]
 pub(crate) struct Keys {
     next: Cell<u32>,
     map: RefCell<HashMap<u32, Arc<Material>>>,
+    /// Permits for crypto work on the blocking pool (`JOBS` at a time).
+    pub(crate) jobs: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Keys {
+    fn default() -> Keys {
+        Keys {
+            next: Cell::new(0),
+            map: RefCell::new(HashMap::new()),
+            jobs: Arc::new(tokio::sync::Semaphore::new(Keys::JOBS)),
+        }
+    }
 }
 
 impl Keys {
+    /// How many crypto jobs of one isolate may run off its thread at once.
+    pub(crate) const JOBS: usize = 2;
+
     /// The table of the current context, made on first use.
     pub(crate) fn of(scope: &mut v8::PinScope<'_, '_>) -> Rc<Keys> {
         let context = scope.get_current_context();

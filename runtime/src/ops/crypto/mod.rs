@@ -6,7 +6,8 @@
 //! An op whose input is large (or whose work is slow: RSA key generation,
 //! many PBKDF2 iterations, big RSA private-key operations) runs on tokio's
 //! blocking pool and returns an op id instead of the result, so that other
-//! requests on the isolate's thread keep running meanwhile.
+//! requests on the isolate's thread keep running meanwhile (see
+//! `off_thread` for how that work is bounded and charged).
 //!
 //! Errors reach JS as an `Error` whose message starts with the DOMException
 //! name (`"OperationError: ..."`); the glue turns it into that DOMException.
@@ -48,65 +49,89 @@ const OFF_THREAD_ITERATIONS: u32 = 10_000;
 const OFF_THREAD_RSA_BITS: usize = 4096;
 
 type Job = Box<dyn FnOnce() -> Result<Vec<u8>, Error> + Send + 'static>;
+type KeyJob = Box<dyn FnOnce() -> Result<Vec<Material>, Error> + Send + 'static>;
 
 /// Run `job` now (and return its bytes or throw), or, if `heavy`, on the
 /// blocking pool (and return the op id whose promise gets the bytes).
 fn finish(scope: &mut v8::PinScope<'_, '_>, rv: &mut v8::ReturnValue<v8::Value>, heavy: bool, job: Job) {
-    if !heavy {
-        match job() {
-            Ok(bytes) => {
-                if let Some(a) = uint8_array(scope, bytes) {
-                    rv.set(a.into());
-                }
-            }
-            Err(e) => throw_error(scope, &e.to_string()),
+    if heavy {
+        if let Some(op) = off_thread(scope, job, |bytes| bytes) {
+            rv.set_uint32(op);
         }
         return;
     }
-    let Some(st) = state(scope) else { return };
-    let op = st.spawn_op(async move {
-        let result = match tokio::task::spawn_blocking(job).await {
-            Ok(r) => r.map_err(|e| e.to_string()),
-            Err(_) => Err("OperationError: the operation was interrupted".to_string()),
-        };
-        OpResult::ReadAll(result)
-    });
-    rv.set_uint32(op);
+    match job() {
+        Ok(bytes) => {
+            if let Some(a) = uint8_array(scope, bytes) {
+                rv.set(a.into());
+            }
+        }
+        Err(e) => throw_error(scope, &e.to_string()),
+    }
 }
 
 /// Like `finish`, for jobs that make keys: the keys go into the table and
 /// JS gets their handles (little-endian u32s).
-fn finish_keys(
-    scope: &mut v8::PinScope<'_, '_>,
-    rv: &mut v8::ReturnValue<v8::Value>,
-    heavy: bool,
-    job: Box<dyn FnOnce() -> Result<Vec<Material>, Error> + Send + 'static>,
-) {
+fn finish_keys(scope: &mut v8::PinScope<'_, '_>, rv: &mut v8::ReturnValue<v8::Value>, heavy: bool, job: KeyJob) {
     let keys = Keys::of(scope);
     let store = move |made: Vec<Material>| -> Vec<u8> {
         made.into_iter().flat_map(|m| keys.insert(m).to_le_bytes()).collect()
     };
-    if !heavy {
-        match job() {
-            Ok(made) => {
-                if let Some(a) = uint8_array(scope, store(made)) {
-                    rv.set(a.into());
-                }
-            }
-            Err(e) => throw_error(scope, &e.to_string()),
+    if heavy {
+        if let Some(op) = off_thread(scope, job, store) {
+            rv.set_uint32(op);
         }
         return;
     }
-    let Some(st) = state(scope) else { return };
-    let op = st.spawn_op(async move {
-        let result = match tokio::task::spawn_blocking(job).await {
-            Ok(Ok(made)) => Ok(store(made)),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err("OperationError: the operation was interrupted".to_string()),
+    match job() {
+        Ok(made) => {
+            if let Some(a) = uint8_array(scope, store(made)) {
+                rv.set(a.into());
+            }
+        }
+        Err(e) => throw_error(scope, &e.to_string()),
+    }
+}
+
+/// Start `job` on tokio's blocking pool as an async op of the current
+/// request; `then` turns its result into the bytes JS receives. At most
+/// `Keys::JOBS` such jobs of one isolate run at a time (the rest wait, and
+/// are dropped unstarted if their request ends), and the CPU time a job
+/// takes is charged to its request, as if it had run on the isolate's
+/// thread.
+fn off_thread<T: Send + 'static>(
+    scope: &mut v8::PinScope<'_, '_>,
+    job: Box<dyn FnOnce() -> Result<T, Error> + Send + 'static>,
+    then: impl FnOnce(T) -> Vec<u8> + 'static,
+) -> Option<u32> {
+    let permits = Keys::of(scope).jobs.clone();
+    let st = state(scope)?;
+    let request = st.current.get();
+    let weak = std::rc::Rc::downgrade(&st);
+    Some(st.spawn_op(async move {
+        let Ok(permit) = permits.acquire_owned().await else {
+            return OpResult::ReadAll(Err("OperationError: the operation was interrupted".to_string()));
         };
-        OpResult::ReadAll(result)
-    });
-    rv.set_uint32(op);
+        let ran = tokio::task::spawn_blocking(move || {
+            // Held until the job is done, even if its request is not.
+            let _permit = permit;
+            let start = crate::pool::thread_cpu();
+            let result = job();
+            (result, crate::pool::thread_cpu().saturating_sub(start))
+        })
+        .await;
+        let Ok((result, cpu)) = ran else {
+            return OpResult::ReadAll(Err("OperationError: the operation was interrupted".to_string()));
+        };
+        if let (Some(st), Some(id)) = (weak.upgrade(), request) {
+            if let Some(p) = st.requests.borrow_mut().get_mut(&id) {
+                p.cpu += cpu;
+                p.cpu_ns
+                    .store(p.cpu.as_nanos() as u64, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+        OpResult::ReadAll(result.map(then).map_err(|e| e.to_string()))
+    }))
 }
 
 fn arg_u32(scope: &mut v8::PinScope<'_, '_>, args: &v8::FunctionCallbackArguments, i: i32) -> u32 {
@@ -208,7 +233,7 @@ pub(crate) fn op_crypto_generate(
 ) {
     let kind = string(scope, args.get(0));
     let mut heavy = false;
-    let job: Box<dyn FnOnce() -> Result<Vec<Material>, Error> + Send> = match kind.as_str() {
+    let job: KeyJob = match kind.as_str() {
         "secret" => {
             let len = arg_u32(scope, &args, 1) as usize;
             Box::new(move || {
@@ -225,7 +250,7 @@ pub(crate) fn op_crypto_generate(
             Box::new(move || {
                 let k = rsa::generate(bits, &e)?;
                 let public = rsa::public_of(&k);
-                Ok(vec![Material::RsaPrivate(Box::new(k)), Material::RsaPublic(public)])
+                Ok(vec![Material::RsaPrivate(Box::new(rsa::RsaPrivate::new(k))), Material::RsaPublic(public)])
             })
         }
         "ec" => {
@@ -283,7 +308,7 @@ pub(crate) fn op_crypto_import(
                     rsa::from_jwk_public(&p[0], &p[1]).map(Material::RsaPublic)
                 } else {
                     let refs = [&p[0][..], &p[1], &p[2], &p[3], &p[4], &p[5], &p[6], &p[7]];
-                    rsa::from_jwk_private(&refs).map(|k| Material::RsaPrivate(Box::new(k)))
+                    rsa::from_jwk_private(&refs).map(|k| Material::RsaPrivate(Box::new(rsa::RsaPrivate::new(k))))
                 }
             }
             "ec" => {
@@ -317,7 +342,7 @@ pub(crate) fn op_crypto_import(
         match (kind.as_str(), format.as_str()) {
             ("secret", "raw") => Ok(Material::Secret(data.into())),
             ("rsa", "spki") => rsa::from_spki(&data).map(Material::RsaPublic),
-            ("rsa", "pkcs8") => rsa::from_pkcs8(&data).map(|k| Material::RsaPrivate(Box::new(k))),
+            ("rsa", "pkcs8") => rsa::from_pkcs8(&data).map(|k| Material::RsaPrivate(Box::new(rsa::RsaPrivate::new(k)))),
             ("ec", "raw") => ec::EcPublic::from_sec1(&curve, &data).map(Material::EcPublic),
             ("ec", "spki") => ec::EcPublic::from_spki(&curve, &data).map(Material::EcPublic),
             ("ec", "pkcs8") => ec::EcPrivate::from_pkcs8(&curve, &data).map(Material::EcPrivate),
@@ -342,7 +367,7 @@ pub(crate) fn op_crypto_import(
         Material::RsaPrivate(_) | Material::EcPrivate(_) | Material::Ed25519Private(_) | Material::X25519Private(_)
     );
     let (bits, exponent) = match &made {
-        Material::RsaPrivate(k) => rsa::info(&rsa::public_of(k)),
+        Material::RsaPrivate(k) => rsa::info(&rsa::public_of(&k.key)),
         Material::RsaPublic(k) => rsa::info(k),
         _ => (0, Vec::new()),
     };
@@ -369,9 +394,9 @@ pub(crate) fn op_crypto_export(
     let out: Result<Vec<Vec<u8>>, Error> = match (&*k, format.as_str()) {
         (Material::Secret(b), "raw" | "jwk") => Ok(vec![b.to_vec()]),
         (Material::RsaPublic(p), "spki") => rsa::to_spki(p).map(|d| vec![d]),
-        (Material::RsaPrivate(p), "pkcs8") => rsa::to_pkcs8(p).map(|d| vec![d]),
+        (Material::RsaPrivate(p), "pkcs8") => rsa::to_pkcs8(&p.key).map(|d| vec![d]),
         (Material::RsaPublic(p), "jwk") => Ok(rsa::jwk_public(p)),
-        (Material::RsaPrivate(p), "jwk") => Ok(rsa::jwk_private(p)),
+        (Material::RsaPrivate(p), "jwk") => Ok(rsa::jwk_private(&p.key)),
         (Material::EcPublic(p), "raw") => Ok(vec![p.to_sec1()]),
         (Material::EcPublic(p), "spki") => p.to_spki().map(|d| vec![d]),
         (Material::EcPrivate(p), "pkcs8") => p.to_pkcs8().map(|d| vec![d]),
@@ -427,7 +452,7 @@ pub(crate) fn op_crypto_sign(
     let param = arg_u32(scope, &args, 3) as usize;
     let data = arg_bytes(&args, 4);
     let heavy = data.len() > OFF_THREAD_BYTES
-        || matches!(&*k, Material::RsaPrivate(r) if rsa_bits(r) >= OFF_THREAD_RSA_BITS);
+        || matches!(&*k, Material::RsaPrivate(r) if rsa_bits(&r.key) >= OFF_THREAD_RSA_BITS);
     finish(
         scope,
         &mut rv,
@@ -493,7 +518,7 @@ pub(crate) fn op_crypto_cipher(
     let param = arg_u32(scope, &args, 6);
     let data = arg_bytes(&args, 7);
     let heavy = data.len() > OFF_THREAD_BYTES
-        || matches!(&*k, Material::RsaPrivate(r) if rsa_bits(r) >= OFF_THREAD_RSA_BITS);
+        || matches!(&*k, Material::RsaPrivate(r) if rsa_bits(&r.key) >= OFF_THREAD_RSA_BITS);
     finish(
         scope,
         &mut rv,
@@ -504,7 +529,7 @@ pub(crate) fn op_crypto_cipher(
             (Material::Secret(key), "AES-CTR", _) => aes::ctr(key, &iv, param, &data),
             (Material::Secret(key), "AES-KW", _) => aes::kw(key, &data, encrypt),
             (Material::RsaPublic(key), "RSA-OAEP", true) => rsa::encrypt(key, &hash, &iv, &data),
-            (Material::RsaPrivate(key), "RSA-OAEP", false) => rsa::decrypt(key, &hash, &iv, &data),
+            (Material::RsaPrivate(key), "RSA-OAEP", false) => rsa::decrypt(&key.key, &hash, &iv, &data),
             _ => Err(wrong_key()),
         }),
     );

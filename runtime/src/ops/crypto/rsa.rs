@@ -1,8 +1,14 @@
-//! RSASSA-PKCS1-v1_5, RSA-PSS and RSA-OAEP with RustCrypto's `rsa`, and
-//! the RSA key formats. Private-key operations are blinded (the crate's
-//! `*_with_rng`/`decrypt_blinded` paths), which is what stands between its
-//! variable-time big-integer code and a timing attack.
+//! RSASSA-PKCS1-v1_5, RSA-PSS and RSA-OAEP, and the RSA key formats.
+//!
+//! Signing goes through ring (constant-time) whenever ring takes the key
+//! and the parameters: a 2048- to 4096-bit key, SHA-256/384/512, and for
+//! PSS a salt as long as the hash, which covers JWT's RS*/PS* algorithms.
+//! Everything else (key generation, OAEP, other keys and parameters,
+//! verification) uses RustCrypto's `rsa`, whose private-key operations are
+//! blinded (the crate's `*_with_rng`/`decrypt_blinded` paths): that is what
+//! stands between its variable-time big-integer code and a timing attack.
 
+use rsa::pkcs1::EncodeRsaPrivateKey;
 use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use rsa::traits::{PrivateKeyParts, PublicKeyParts};
 use rsa::{BigUint, Oaep, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
@@ -10,8 +16,11 @@ use rsa::{BigUint, Oaep, Pkcs1v15Sign, Pss, RsaPrivateKey, RsaPublicKey};
 use super::digest::sha_digest;
 use super::Error;
 
-/// The largest modulus accepted, in bits (as workerd).
+/// The largest modulus accepted for import, in bits.
 const MAX_BITS: usize = 16384;
+/// The largest modulus `generateKey` makes: generation cannot be
+/// interrupted once started, and past this it takes minutes.
+pub(crate) const MAX_GENERATE_BITS: usize = 8192;
 
 /// Run `$body` with `$D` bound to the digest type named `$hash`.
 macro_rules! with_hash {
@@ -47,9 +56,9 @@ pub(crate) fn generate(bits: u32, exponent: &[u8]) -> Result<RsaPrivateKey, Erro
         return Err(Error::Operation("The public exponent must be 3 or 65537".into()));
     }
     let bits = bits as usize;
-    if !(256..=MAX_BITS).contains(&bits) || bits % 8 != 0 {
+    if !(256..=MAX_GENERATE_BITS).contains(&bits) || bits % 8 != 0 {
         return Err(Error::Operation(format!(
-            "The modulus length must be a multiple of 8 between 256 and {MAX_BITS}"
+            "The modulus length must be a multiple of 8 between 256 and {MAX_GENERATE_BITS}"
         )));
     }
     RsaPrivateKey::new_with_exp(&mut rand_core::OsRng, bits, &e)
@@ -132,9 +141,45 @@ pub(crate) fn info(k: &RsaPublicKey) -> (u32, Vec<u8>) {
     (k.n().bits() as u32, k.e().to_bytes_be())
 }
 
+/// A private key, with ring's form of it when ring accepts the key.
+pub(crate) struct RsaPrivate {
+    pub(crate) key: RsaPrivateKey,
+    ring: Option<ring::rsa::KeyPair>,
+}
+
+impl RsaPrivate {
+    pub(crate) fn new(key: RsaPrivateKey) -> RsaPrivate {
+        let ring = key
+            .to_pkcs1_der()
+            .ok()
+            .and_then(|der| ring::rsa::KeyPair::from_der(der.as_bytes()).ok());
+        RsaPrivate { key, ring }
+    }
+}
+
+/// ring's padding for these parameters, if it has one.
+fn ring_padding(hash: &str, pss: Option<usize>) -> Option<&'static dyn ring::signature::RsaEncoding> {
+    Some(match (hash, pss) {
+        ("SHA-256", None) => &ring::signature::RSA_PKCS1_SHA256,
+        ("SHA-384", None) => &ring::signature::RSA_PKCS1_SHA384,
+        ("SHA-512", None) => &ring::signature::RSA_PKCS1_SHA512,
+        ("SHA-256", Some(32)) => &ring::signature::RSA_PSS_SHA256,
+        ("SHA-384", Some(48)) => &ring::signature::RSA_PSS_SHA384,
+        ("SHA-512", Some(64)) => &ring::signature::RSA_PSS_SHA512,
+        _ => return None,
+    })
+}
+
 /// Sign with RSASSA-PKCS1-v1_5 (`pss == None`) or RSA-PSS with that salt
 /// length.
-pub(crate) fn sign(k: &RsaPrivateKey, hash: &str, pss: Option<usize>, data: &[u8]) -> Result<Vec<u8>, Error> {
+pub(crate) fn sign(k: &RsaPrivate, hash: &str, pss: Option<usize>, data: &[u8]) -> Result<Vec<u8>, Error> {
+    if let (Some(pair), Some(padding)) = (&k.ring, ring_padding(hash, pss)) {
+        let mut sig = vec![0u8; pair.public().modulus_len()];
+        pair.sign(padding, &ring::rand::SystemRandom::new(), data, &mut sig)
+            .map_err(|_| Error::Operation("RSA signing failed".into()))?;
+        return Ok(sig);
+    }
+    let k = &k.key;
     let h = sha_digest(hash, data)?;
     let mut rng = rand_core::OsRng;
     let r = with_hash!(hash, D => match pss {

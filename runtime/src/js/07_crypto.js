@@ -305,6 +305,10 @@
   // generateKey
   // https://w3c.github.io/webcrypto/#SubtleCrypto-method-generateKey
 
+  // A bound on generated HMAC keys (far past any hash's block size), so
+  // that one call cannot allocate gigabytes natively.
+  const MAX_HMAC_GENERATE_BITS = 65536;
+
   function handlesOf(bytes) {
     const out = [];
     for (let i = 0; i + 4 <= bytes.length; i += 4) ArrayPrototypePush(out, (bytes[i] | (bytes[i + 1] << 8) | (bytes[i + 2] << 16) | (bytes[i + 3] << 24)) >>> 0);
@@ -320,6 +324,7 @@
       if (name === "HMAC") {
         if (alg.length === undefined) length = HASH_BLOCK_BITS[alg.hash.name];
         else if (alg.length === 0) throw dom("HMAC length must not be 0", "OperationError");
+        else if (alg.length > MAX_HMAC_GENERATE_BITS) throw dom(`HMAC keys are generated with at most ${MAX_HMAC_GENERATE_BITS} bits`, "OperationError");
         else length = alg.length;
       } else {
         if (alg.length !== 128 && alg.length !== 192 && alg.length !== 256) throw dom("AES key length must be 128, 192 or 256", "OperationError");

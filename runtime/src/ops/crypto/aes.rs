@@ -41,7 +41,14 @@ macro_rules! with_aes {
 
 /// AES-GCM. `tag_len` is in bytes (4, 8, 12..=16); the tag follows the
 /// ciphertext, as Web Crypto wants.
-pub(crate) fn gcm(key: &[u8], iv: &[u8], aad: &[u8], tag_len: usize, data: &[u8], encrypt: bool) -> Result<Vec<u8>, Error> {
+pub(crate) fn gcm(
+    key: &[u8],
+    iv: &[u8],
+    aad: &[u8],
+    tag_len: usize,
+    data: &[u8],
+    encrypt: bool,
+) -> Result<Vec<u8>, Error> {
     // aes-gcm fixes the IV length in the type; these are the lengths
     // offered (96 bits is the one to use).
     with_aes!(key, A => match iv.len() {
@@ -140,7 +147,9 @@ pub(crate) fn ctr(key: &[u8], counter: &[u8], length: u32, data: &[u8]) -> Resul
     let value = u128::from_be_bytes(block);
     let mask = (1u128 << length) - 1;
     if blocks > mask + 1 {
-        return Err(Error::Operation("The message is too long for this AES-CTR counter length".into()));
+        return Err(Error::Operation(
+            "The message is too long for this AES-CTR counter length".into(),
+        ));
     }
     // Blocks left before the counter bits wrap; past that point the
     // keystream restarts from the counter with those bits at zero, so the
@@ -167,7 +176,11 @@ fn ctr_run(key: &[u8], block: &[u8; 16], buf: &mut [u8]) -> Result<(), Error> {
 
 /// AES-KW (RFC 3394): wrap or unwrap.
 pub(crate) fn kw(key: &[u8], data: &[u8], wrap: bool) -> Result<Vec<u8>, Error> {
-    let fail = if wrap { "AES-KW wrapping failed (the data must be a multiple of 8 bytes, at least 16)" } else { "AES-KW unwrapping failed" };
+    let fail = if wrap {
+        "AES-KW wrapping failed (the data must be a multiple of 8 bytes, at least 16)"
+    } else {
+        "AES-KW unwrapping failed"
+    };
     with_aes!(key, A => {
         let kek = aes_kw::Kek::<A>::try_from(key).map_err(op_err("invalid AES-KW key"))?;
         if wrap { kek.wrap_vec(data) } else { kek.unwrap_vec(data) }

@@ -134,13 +134,19 @@ impl EcPrivate {
         let mismatch = || Error::InvalidAccess("The keys are on different curves".into());
         Ok(match (self, public) {
             (EcPrivate::P256(k), EcPublic::P256(p)) => {
-                elliptic_curve::ecdh::diffie_hellman(k.to_nonzero_scalar(), p.as_affine()).raw_secret_bytes().to_vec()
+                elliptic_curve::ecdh::diffie_hellman(k.to_nonzero_scalar(), p.as_affine())
+                    .raw_secret_bytes()
+                    .to_vec()
             }
             (EcPrivate::P384(k), EcPublic::P384(p)) => {
-                elliptic_curve::ecdh::diffie_hellman(k.to_nonzero_scalar(), p.as_affine()).raw_secret_bytes().to_vec()
+                elliptic_curve::ecdh::diffie_hellman(k.to_nonzero_scalar(), p.as_affine())
+                    .raw_secret_bytes()
+                    .to_vec()
             }
             (EcPrivate::P521(k), EcPublic::P521(p)) => {
-                elliptic_curve::ecdh::diffie_hellman(k.to_nonzero_scalar(), p.as_affine()).raw_secret_bytes().to_vec()
+                elliptic_curve::ecdh::diffie_hellman(k.to_nonzero_scalar(), p.as_affine())
+                    .raw_secret_bytes()
+                    .to_vec()
             }
             _ => return Err(mismatch()),
         })
@@ -238,16 +244,24 @@ impl EcPublic {
         let h = prehash(hash, data, self.field_len())?;
         Ok(match self {
             EcPublic::P256(k) => {
-                let Ok(s) = p256::ecdsa::Signature::from_slice(sig) else { return Ok(false) };
+                let Ok(s) = p256::ecdsa::Signature::from_slice(sig) else {
+                    return Ok(false);
+                };
                 p256::ecdsa::VerifyingKey::from(k).verify_prehash(&h, &s).is_ok()
             }
             EcPublic::P384(k) => {
-                let Ok(s) = p384::ecdsa::Signature::from_slice(sig) else { return Ok(false) };
+                let Ok(s) = p384::ecdsa::Signature::from_slice(sig) else {
+                    return Ok(false);
+                };
                 p384::ecdsa::VerifyingKey::from(k).verify_prehash(&h, &s).is_ok()
             }
             EcPublic::P521(k) => {
-                let Ok(s) = p521::ecdsa::Signature::from_slice(sig) else { return Ok(false) };
-                let Ok(v) = p521::ecdsa::VerifyingKey::from_affine(*k.as_affine()) else { return Ok(false) };
+                let Ok(s) = p521::ecdsa::Signature::from_slice(sig) else {
+                    return Ok(false);
+                };
+                let Ok(v) = p521::ecdsa::VerifyingKey::from_affine(*k.as_affine()) else {
+                    return Ok(false);
+                };
                 v.verify_prehash(&h, &s).is_ok()
             }
         })

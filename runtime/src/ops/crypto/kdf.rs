@@ -29,9 +29,9 @@ pub(crate) fn hmac_verify(hash: &str, key: &[u8], sig: &[u8], data: &[u8]) -> Re
     Ok(ring::hmac::verify(&k, data, sig).is_ok())
 }
 
-/// The most PBKDF2 iterations one call may ask for: the work cannot be
-/// interrupted once started, so it is bounded (about 10 s of one core).
-/// workerd has no such bound.
+/// The most PBKDF2 iterations one call may ask for, summed over the blocks
+/// of output: the work cannot be interrupted once started, so it is
+/// bounded (about 10 s of one core). workerd has no such bound.
 pub(crate) const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
 /// An output length for ring's HKDF.
@@ -51,6 +51,11 @@ pub(crate) fn hkdf(hash: &str, key: &[u8], salt: &[u8], info: &[u8], bytes: usiz
         "SHA-512" => ring::hkdf::HKDF_SHA512,
         _ => return Err(unknown(hash)),
     };
+    // HKDF makes at most 255 blocks of the hash's length; checked before
+    // the output is allocated.
+    if bytes > 255 * alg.hmac_algorithm().digest_algorithm().output_len() {
+        return Err(Error::Operation("HKDF output too long for this hash".into()));
+    }
     let mut out = vec![0u8; bytes];
     if bytes == 0 {
         return Ok(out);
@@ -65,6 +70,15 @@ pub(crate) fn hkdf(hash: &str, key: &[u8], salt: &[u8], info: &[u8], bytes: usiz
     Ok(out)
 }
 
+fn hash_len(hash: &str) -> usize {
+    match hash {
+        "SHA-1" => 20,
+        "SHA-256" => 32,
+        "SHA-384" => 48,
+        _ => 64,
+    }
+}
+
 pub(crate) fn pbkdf2(hash: &str, key: &[u8], salt: &[u8], iterations: u32, bytes: usize) -> Result<Vec<u8>, Error> {
     let alg = match hash {
         "SHA-1" => ring::pbkdf2::PBKDF2_HMAC_SHA1,
@@ -75,9 +89,11 @@ pub(crate) fn pbkdf2(hash: &str, key: &[u8], salt: &[u8], iterations: u32, bytes
     };
     let iterations =
         NonZeroU32::new(iterations).ok_or_else(|| Error::Operation("PBKDF2 iterations must not be 0".into()))?;
-    if iterations.get() > MAX_PBKDF2_ITERATIONS {
+    // Each block of output costs `iterations` HMACs.
+    let blocks = bytes.div_ceil(hash_len(hash)).max(1) as u64;
+    if u64::from(iterations.get()) * blocks > u64::from(MAX_PBKDF2_ITERATIONS) {
         return Err(Error::NotSupported(format!(
-            "PBKDF2 iteration counts above {MAX_PBKDF2_ITERATIONS} are not supported"
+            "PBKDF2 work above {MAX_PBKDF2_ITERATIONS} iterations (per block of output, summed) is not supported"
         )));
     }
     let mut out = vec![0u8; bytes];

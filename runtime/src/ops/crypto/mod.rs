@@ -74,9 +74,8 @@ fn finish(scope: &mut v8::PinScope<'_, '_>, rv: &mut v8::ReturnValue<v8::Value>,
 /// JS gets their handles (little-endian u32s).
 fn finish_keys(scope: &mut v8::PinScope<'_, '_>, rv: &mut v8::ReturnValue<v8::Value>, heavy: bool, job: KeyJob) {
     let keys = Keys::of(scope);
-    let store = move |made: Vec<Material>| -> Vec<u8> {
-        made.into_iter().flat_map(|m| keys.insert(m).to_le_bytes()).collect()
-    };
+    let store =
+        move |made: Vec<Material>| -> Vec<u8> { made.into_iter().flat_map(|m| keys.insert(m).to_le_bytes()).collect() };
     if heavy {
         if let Some(op) = off_thread(scope, job, store) {
             rv.set_uint32(op);
@@ -250,7 +249,10 @@ pub(crate) fn op_crypto_generate(
             Box::new(move || {
                 let k = rsa::generate(bits, &e)?;
                 let public = rsa::public_of(&k);
-                Ok(vec![Material::RsaPrivate(Box::new(rsa::RsaPrivate::new(k))), Material::RsaPublic(public)])
+                Ok(vec![
+                    Material::RsaPrivate(Box::new(rsa::RsaPrivate::new(k))),
+                    Material::RsaPublic(public),
+                ])
             })
         }
         "ec" => {
@@ -352,7 +354,9 @@ pub(crate) fn op_crypto_import(
             ("x25519", "raw") => okp::x_public_raw(&data).map(Material::X25519Public),
             ("x25519", "spki") => okp::x_from_spki(&data).map(Material::X25519Public),
             ("x25519", "pkcs8") => okp::x_from_pkcs8(&data).map(Material::X25519Private),
-            _ => Err(Error::NotSupported(format!("cannot import {kind} keys in {format} format"))),
+            _ => Err(Error::NotSupported(format!(
+                "cannot import {kind} keys in {format} format"
+            ))),
         }
     };
     let made = match made {
@@ -372,7 +376,9 @@ pub(crate) fn op_crypto_import(
         _ => (0, Vec::new()),
     };
     let id = Keys::of(scope).insert(made);
-    let Some(exp) = uint8_array(scope, exponent) else { return };
+    let Some(exp) = uint8_array(scope, exponent) else {
+        return;
+    };
     let values: [v8::Local<v8::Value>; 4] = [
         v8::Integer::new_from_unsigned(scope, id).into(),
         v8::Boolean::new(scope, private).into(),
@@ -416,7 +422,9 @@ pub(crate) fn op_crypto_export(
         (Material::X25519Public(p), "spki") => okp::x_to_spki(p).map(|d| vec![d]),
         (Material::X25519Private(p), "pkcs8") => okp::x_to_pkcs8(p).map(|d| vec![d]),
         (Material::X25519Private(p), "jwk") => Ok(vec![okp::x_public(p).as_bytes().to_vec(), p.to_bytes().to_vec()]),
-        _ => Err(Error::InvalidAccess(format!("The key cannot be exported in {format} format"))),
+        _ => Err(Error::InvalidAccess(format!(
+            "The key cannot be exported in {format} format"
+        ))),
     };
     let parts = match out {
         Ok(p) => p,
@@ -580,7 +588,9 @@ pub(crate) fn op_crypto_derive(
 /// The first `bits` bits of a shared secret (all of it for -1); the bits
 /// past `bits` in the last byte are zeroed.
 fn truncate(mut secret: Vec<u8>, bits: i32) -> Result<Vec<u8>, Error> {
-    let Ok(bits) = usize::try_from(bits) else { return Ok(secret) };
+    let Ok(bits) = usize::try_from(bits) else {
+        return Ok(secret);
+    };
     if bits > secret.len() * 8 {
         return Err(Error::Operation(format!(
             "The length {bits} is longer than the {}-bit shared secret",

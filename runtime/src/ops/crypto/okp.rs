@@ -14,7 +14,8 @@ use super::Error;
 const X25519_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.110");
 
 fn key32(b: &[u8], what: &str) -> Result<[u8; 32], Error> {
-    b.try_into().map_err(|_| Error::Data(format!("{what} must be 32 bytes")))
+    b.try_into()
+        .map_err(|_| Error::Data(format!("{what} must be 32 bytes")))
 }
 
 /// A fresh 32-byte secret.
@@ -85,8 +86,12 @@ pub(crate) fn ed_sign(k: &ed25519_dalek::SigningKey, data: &[u8]) -> Vec<u8> {
 
 /// Strict verification: small-order public keys and `R` values fail.
 pub(crate) fn ed_verify(public: &[u8; 32], sig: &[u8], data: &[u8]) -> bool {
-    let Ok(k) = ed25519_dalek::VerifyingKey::from_bytes(public) else { return false };
-    let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else { return false };
+    let Ok(k) = ed25519_dalek::VerifyingKey::from_bytes(public) else {
+        return false;
+    };
+    let Ok(sig) = ed25519_dalek::Signature::from_slice(sig) else {
+        return false;
+    };
     if k.is_weak() {
         return false;
     }
@@ -126,7 +131,10 @@ pub(crate) fn x_from_pkcs8(der: &[u8]) -> Result<x25519_dalek::StaticSecret, Err
     // The private key is a CurvePrivateKey: an OCTET STRING inside the
     // OCTET STRING.
     let inner = OctetStringRef::from_der(info.private_key).map_err(|_| bad())?;
-    Ok(x25519_dalek::StaticSecret::from(key32(inner.as_bytes(), "An X25519 private key")?))
+    Ok(x25519_dalek::StaticSecret::from(key32(
+        inner.as_bytes(),
+        "An X25519 private key",
+    )?))
 }
 
 pub(crate) fn x_from_jwk(x: &[u8], d: &[u8]) -> Result<x25519_dalek::StaticSecret, Error> {

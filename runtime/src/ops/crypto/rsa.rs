@@ -71,7 +71,8 @@ pub(crate) fn public_of(k: &RsaPrivateKey) -> RsaPublicKey {
 
 pub(crate) fn from_pkcs8(der: &[u8]) -> Result<RsaPrivateKey, Error> {
     let k = RsaPrivateKey::from_pkcs8_der(der).map_err(|_| Error::Data("Invalid PKCS#8 RSA private key".into()))?;
-    k.validate().map_err(|_| Error::Data("Invalid RSA private key".into()))?;
+    k.validate()
+        .map_err(|_| Error::Data("Invalid RSA private key".into()))?;
     Ok(k)
 }
 
@@ -97,8 +98,10 @@ pub(crate) fn from_jwk_private(parts: &[&[u8]; 8]) -> Result<RsaPrivateKey, Erro
     let big = BigUint::from_bytes_be;
     let mut k = RsaPrivateKey::from_components(big(n), big(e), big(d), vec![big(p), big(q)])
         .map_err(|e| Error::Data(format!("Invalid RSA private key: {e}")))?;
-    k.validate().map_err(|e| Error::Data(format!("Invalid RSA private key: {e}")))?;
-    k.precompute().map_err(|e| Error::Data(format!("Invalid RSA private key: {e}")))?;
+    k.validate()
+        .map_err(|e| Error::Data(format!("Invalid RSA private key: {e}")))?;
+    k.precompute()
+        .map_err(|e| Error::Data(format!("Invalid RSA private key: {e}")))?;
     let same = |want: &[u8], got: Option<BigUint>| want.is_empty() || got.is_some_and(|g| g == big(want));
     if !same(dp, k.dp().cloned()) || !same(dq, k.dq().cloned()) || !same(qi, k.crt_coefficient()) {
         return Err(Error::Data("JWK members dp, dq and qi do not match the key".into()));

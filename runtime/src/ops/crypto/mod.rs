@@ -598,7 +598,7 @@ fn truncate(mut secret: Vec<u8>, bits: i32) -> Result<Vec<u8>, Error> {
         )));
     }
     secret.truncate(bits.div_ceil(8));
-    if bits % 8 != 0 {
+    if !bits.is_multiple_of(8) {
         if let Some(last) = secret.last_mut() {
             *last &= 0xffu8 << (8 - bits % 8);
         }

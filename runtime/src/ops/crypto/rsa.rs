@@ -56,7 +56,7 @@ pub(crate) fn generate(bits: u32, exponent: &[u8]) -> Result<RsaPrivateKey, Erro
         return Err(Error::Operation("The public exponent must be 3 or 65537".into()));
     }
     let bits = bits as usize;
-    if !(256..=MAX_GENERATE_BITS).contains(&bits) || bits % 8 != 0 {
+    if !(256..=MAX_GENERATE_BITS).contains(&bits) || !bits.is_multiple_of(8) {
         return Err(Error::Operation(format!(
             "The modulus length must be a multiple of 8 between 256 and {MAX_GENERATE_BITS}"
         )));

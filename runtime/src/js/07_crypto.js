@@ -15,21 +15,17 @@
   const { primordials } = internal;
   const {
     Math, Promise, String, Symbol, TypeError, Uint8Array,
-    ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeSlice, ReflectApply, StringPrototypeCharCodeAt, ArrayPrototypeIncludes, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSort,
+    ArrayIsArray, ArrayPrototypeFilter, ArrayPrototypeSlice, ReflectApply, ArrayPrototypeIncludes, ArrayPrototypePush, ArrayPrototypeSome, ArrayPrototypeSort,
     JSONParse, JSONStringify, NumberIsFinite, ObjectKeys, PromisePrototypeThen, RegExpTest, SafeMap, SafeSet,
     StringPrototypeIndexOf, StringPrototypeSlice, StringPrototypeToUpperCase,
     SymbolIterator, TypedArrayPrototypeSlice, globalThis: global,
   } = primordials;
   const DOMException = global.DOMException;
-  const StringFromCharCode = String.fromCharCode;
-  const RegExpReplace = primordials.uncurryThis(String.prototype.replace);
   const ArrayPrototypeConcat = primordials.uncurryThis(Array.prototype.concat);
   const WritableStream = global.WritableStream;
   const FinalizationRegistry = global.FinalizationRegistry;
   const TextEncoder = global.TextEncoder;
   const TextDecoder = global.TextDecoder;
-  const btoa = global.btoa;
-  const atob = global.atob;
   const kKey = Symbol("key");
   let creating = false;
 
@@ -69,17 +65,11 @@
     return TypedArrayPrototypeSlice(b);
   }
 
-  function b64urlEncode(b) {
-    let s = "";
-    for (let i = 0; i < b.length; i++) s += StringFromCharCode(b[i]);
-    return RegExpReplace(RegExpReplace(RegExpReplace(btoa(s), /\+/g, "-"), /\//g, "_"), /=+$/, "");
-  }
+  // JWK members are unpadded base64url (RFC 7515); converted natively.
+  const b64urlEncode = (b) => ops.crypto_b64url_encode(b);
   function b64urlDecode(s, member) {
-    if (typeof s !== "string" || !RegExpTest(/^[A-Za-z0-9_-]*$/, s)) throw dom(`JWK member ${member} is not base64url`, "DataError");
-    let bin;
-    try { bin = atob(RegExpReplace(RegExpReplace(s, /-/g, "+"), /_/g, "/")); } catch { throw dom(`JWK member ${member} is not base64url`, "DataError"); }
-    const out = new Uint8Array(bin.length);
-    for (let i = 0; i < bin.length; i++) out[i] = StringPrototypeCharCodeAt(bin, i);
+    const out = typeof s === "string" ? ops.crypto_b64url_decode(s) : null;
+    if (out === null) throw dom(`JWK member ${member} is not base64url`, "DataError");
     return out;
   }
 

@@ -63,6 +63,8 @@ ops_table! {
     "crypto_cipher" => crypto::op_crypto_cipher,
     "crypto_derive" => crypto::op_crypto_derive,
     "crypto_timing_safe_equal" => crypto::op_crypto_timing_safe_equal,
+    "crypto_b64url_decode" => crypto::op_crypto_b64url_decode,
+    "crypto_b64url_encode" => crypto::op_crypto_b64url_encode,
     "timer_start" => web::op_timer_start,
     "timer_cancel" => web::op_timer_cancel,
     "fetch_send" => fetch::op_fetch_send,

@@ -606,6 +606,38 @@ fn truncate(mut secret: Vec<u8>, bits: i32) -> Result<Vec<u8>, Error> {
     Ok(secret)
 }
 
+/// `(string)` → the bytes of unpadded base64url text (a JWK member), or
+/// null if it is not that.
+pub(crate) fn op_crypto_b64url_decode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    use base64::Engine as _;
+    let text = string(scope, args.get(0));
+    match base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(text.trim_end_matches('=')) {
+        Ok(bytes) => {
+            if let Some(a) = uint8_array(scope, bytes) {
+                rv.set(a.into());
+            }
+        }
+        Err(_) => rv.set_null(),
+    }
+}
+
+/// `(bytes)` → unpadded base64url text.
+pub(crate) fn op_crypto_b64url_encode(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(arg_bytes(&args, 0));
+    if let Some(s) = v8::String::new(scope, &text) {
+        rv.set(s.into());
+    }
+}
+
 /// `(a, b)` → whether the two buffers are equal, in time that depends on
 /// their length only.
 pub(crate) fn op_crypto_timing_safe_equal(

@@ -187,3 +187,57 @@ pub(crate) fn kw(key: &[u8], data: &[u8], wrap: bool) -> Result<Vec<u8>, Error> 
     })
     .map_err(op_err(fail))
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use aes::cipher::{BlockEncrypt, KeyInit as _};
+
+    use super::*;
+
+    /// AES of one block, the reference for the counter-mode keystream.
+    fn block(key: &[u8; 16], input: [u8; 16]) -> [u8; 16] {
+        let mut b = GenericArray::from(input);
+        Aes128::new(GenericArray::from_slice(key)).encrypt_block(&mut b);
+        b.into()
+    }
+
+    #[test]
+    fn ctr_counter_wraps_within_its_bits() {
+        let key = [7u8; 16];
+        let mut counter = [0xabu8; 16];
+        counter[15] = 0xff;
+        // Three blocks with an 8-bit counter: ff, then 00 and 01, the
+        // other 120 bits unchanged.
+        let out = ctr(&key, &counter, 8, &[0u8; 48]).unwrap();
+        let mut expected = Vec::new();
+        for low in [0xffu8, 0x00, 0x01] {
+            let mut c = counter;
+            c[15] = low;
+            expected.extend_from_slice(&block(&key, c));
+        }
+        assert_eq!(out, expected);
+        // A 1-bit counter allows two blocks only.
+        assert!(ctr(&key, &counter, 1, &[0u8; 33]).is_err());
+        assert_eq!(ctr(&key, &counter, 1, &[0u8; 32]).unwrap().len(), 32);
+    }
+
+    #[test]
+    fn gcm_truncated_tags_are_prefixes_and_checked() {
+        let key = [1u8; 32];
+        let iv = [2u8; 12];
+        let full = gcm(&key, &iv, b"aad", 16, b"plaintext", true).unwrap();
+        for tag_len in [4, 8, 12, 13, 14, 15] {
+            let short = gcm(&key, &iv, b"aad", tag_len, b"plaintext", true).unwrap();
+            assert_eq!(short, full[..9 + tag_len]);
+            assert_eq!(gcm(&key, &iv, b"aad", tag_len, &short, false).unwrap(), b"plaintext");
+            let mut bad = short.clone();
+            *bad.last_mut().unwrap() ^= 1;
+            assert!(gcm(&key, &iv, b"aad", tag_len, &bad, false).is_err());
+            assert!(gcm(&key, &iv, b"other", tag_len, &short, false).is_err());
+        }
+        assert!(gcm(&key, &iv, b"aad", 16, &full[..10], false).is_err());
+        assert!(gcm(&key, &[0u8; 13], b"", 16, b"x", true).is_err());
+    }
+}

@@ -651,3 +651,18 @@ pub(crate) fn op_crypto_timing_safe_equal(
     let equal = a.len() == b.len() && bool::from(a.ct_eq(&b));
     rv.set(v8::Boolean::new(scope, equal).into());
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::truncate;
+
+    #[test]
+    fn truncate_keeps_leading_bits() {
+        assert_eq!(truncate(vec![0xff, 0xff, 0xff], 12).unwrap(), vec![0xff, 0xf0]);
+        assert_eq!(truncate(vec![0xab, 0xcd], -1).unwrap(), vec![0xab, 0xcd]);
+        assert_eq!(truncate(vec![0xab, 0xcd], 0).unwrap(), Vec::<u8>::new());
+        assert!(truncate(vec![0xab, 0xcd], 17).is_err());
+    }
+}

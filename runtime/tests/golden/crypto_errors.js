@@ -82,6 +82,11 @@ export default {
     await expect("RSASSA verify short sig", () => s.verify("RSASSA-PKCS1-v1_5", rsa.publicKey, new Uint8Array(3), data));
     await expect("RSASSA as RSA-PSS", () => s.sign({ name: "RSA-PSS", saltLength: 32 }, rsa.privateKey, data));
     await expect("RSA-PSS no saltLength", () => s.sign({ name: "RSA-PSS" }, rsa.privateKey, data));
+    const pss = await s.generateKey({ name: "RSA-PSS", hash: "SHA-256", modulusLength: 512, publicExponent: new Uint8Array([1, 0, 1]) }, false, ["sign", "verify"]);
+    await expect("RSA-PSS saltLength 2^32-1", () => s.sign({ name: "RSA-PSS", saltLength: 4294967295 }, pss.privateKey, data));
+    await expect("RSA-PSS saltLength too long", () => s.sign({ name: "RSA-PSS", saltLength: 31 }, pss.privateKey, data));
+    await expect("RSA-PSS saltLength longest", () => s.sign({ name: "RSA-PSS", saltLength: 30 }, pss.privateKey, data));
+    await expect("RSA-PSS verify saltLength 2^32-1", () => s.verify({ name: "RSA-PSS", saltLength: 4294967295 }, pss.publicKey, new Uint8Array(64), data));
     await expect("RSASSA export private spki", () => s.exportKey("spki", rsa.privateKey));
     await expect("RSASSA export public raw", () => s.exportKey("raw", rsa.publicKey));
     await expect("RSASSA export public spki", () => s.exportKey("spki", rsa.publicKey));

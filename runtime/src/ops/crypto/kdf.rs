@@ -33,6 +33,8 @@ pub(crate) fn hmac_verify(hash: &str, key: &[u8], sig: &[u8], data: &[u8]) -> Re
 /// of output: the work cannot be interrupted once started, so it is
 /// bounded (about 10 s of one core). workerd has no such bound.
 pub(crate) const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
+/// The longest PBKDF2 output, allocated natively.
+const MAX_PBKDF2_BYTES: usize = 1 << 20;
 
 /// An output length for ring's HKDF.
 struct Len(usize);
@@ -89,6 +91,11 @@ pub(crate) fn pbkdf2(hash: &str, key: &[u8], salt: &[u8], iterations: u32, bytes
     };
     let iterations =
         NonZeroU32::new(iterations).ok_or_else(|| Error::Operation("PBKDF2 iterations must not be 0".into()))?;
+    if bytes > MAX_PBKDF2_BYTES {
+        return Err(Error::NotSupported(format!(
+            "PBKDF2 outputs of more than {MAX_PBKDF2_BYTES} bytes are not supported"
+        )));
+    }
     // Each block of output costs `iterations` HMACs.
     let blocks = bytes.div_ceil(hash_len(hash)).max(1) as u64;
     if u64::from(iterations.get()) * blocks > u64::from(MAX_PBKDF2_ITERATIONS) {

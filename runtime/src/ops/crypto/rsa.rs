@@ -70,6 +70,14 @@ pub(crate) fn public_of(k: &RsaPrivateKey) -> RsaPublicKey {
 }
 
 pub(crate) fn from_pkcs8(der: &[u8]) -> Result<RsaPrivateKey, Error> {
+    // Checking a private key costs big-integer work on the isolate's
+    // thread: keys past MAX_BITS (a DER of 8 numbers of at most that size)
+    // are refused before it.
+    if der.len() > MAX_BITS / 8 * 5 + 64 {
+        return Err(Error::Data(format!(
+            "RSA keys of more than {MAX_BITS} bits are not supported"
+        )));
+    }
     let k = RsaPrivateKey::from_pkcs8_der(der).map_err(|_| Error::Data("Invalid PKCS#8 RSA private key".into()))?;
     k.validate()
         .map_err(|_| Error::Data("Invalid RSA private key".into()))?;
@@ -94,6 +102,11 @@ pub(crate) fn from_jwk_private(parts: &[&[u8]; 8]) -> Result<RsaPrivateKey, Erro
     let [n, e, d, p, q, dp, dq, qi] = *parts;
     if [n, e, d, p, q].iter().any(|b| b.is_empty()) {
         return Err(Error::Data("JWK members n, e, d, p and q are required".into()));
+    }
+    if n.len() > MAX_BITS / 8 || parts.iter().any(|b| b.len() > n.len()) {
+        return Err(Error::Data(format!(
+            "RSA keys of more than {MAX_BITS} bits are not supported"
+        )));
     }
     let big = BigUint::from_bytes_be;
     let mut k = RsaPrivateKey::from_components(big(n), big(e), big(d), vec![big(p), big(q)])
@@ -144,6 +157,12 @@ pub(crate) fn info(k: &RsaPublicKey) -> (u32, Vec<u8>) {
     (k.n().bits() as u32, k.e().to_bytes_be())
 }
 
+/// Whether a PSS salt fits an encoded message of a `modulus`-byte key
+/// (RFC 8017 9.1.1: emLen >= hLen + sLen + 2).
+fn salt_fits(modulus: usize, hash: usize, salt: usize) -> bool {
+    salt.checked_add(hash + 2).is_some_and(|need| need <= modulus)
+}
+
 /// A private key, with ring's form of it when ring accepts the key.
 pub(crate) struct RsaPrivate {
     pub(crate) key: RsaPrivateKey,
@@ -184,6 +203,10 @@ pub(crate) fn sign(k: &RsaPrivate, hash: &str, pss: Option<usize>, data: &[u8]) 
     }
     let k = &k.key;
     let h = sha_digest(hash, data)?;
+    // The crate allocates the salt before checking that it fits.
+    if pss.is_some_and(|salt| !salt_fits(k.size(), h.len(), salt)) {
+        return Err(Error::Operation("The RSA-PSS salt is too long for this key".into()));
+    }
     let mut rng = rand_core::OsRng;
     let r = with_hash!(hash, D => match pss {
         None => k.sign_with_rng(&mut rng, Pkcs1v15Sign::new::<D>(), &h),
@@ -194,6 +217,9 @@ pub(crate) fn sign(k: &RsaPrivate, hash: &str, pss: Option<usize>, data: &[u8]) 
 
 pub(crate) fn verify(k: &RsaPublicKey, hash: &str, pss: Option<usize>, sig: &[u8], data: &[u8]) -> Result<bool, Error> {
     let h = sha_digest(hash, data)?;
+    if pss.is_some_and(|salt| !salt_fits(k.size(), h.len(), salt)) {
+        return Ok(false);
+    }
     let r = with_hash!(hash, D => match pss {
         None => k.verify(Pkcs1v15Sign::new::<D>(), &h, sig),
         Some(salt) => k.verify(Pss::new_with_salt::<D>(salt), &h, sig),

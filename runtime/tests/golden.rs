@@ -1,7 +1,9 @@
 //! Golden tests of the Web APIs: each `golden/<name>.js` module Worker runs
 //! once for `http://example.com/<name>`; its console output, then `---`,
 //! the status and the body must equal `golden/<name>.out`. Set
-//! `UPDATE_GOLDEN=1` to rewrite the `.out` files.
+//! `UPDATE_GOLDEN=1` to rewrite the `.out` files. A file whose first line
+//! is `// golden: cpuMs=N` runs with that CPU limit (for crypto work that
+//! debug builds do slowly).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -29,6 +31,14 @@ async fn golden_files() {
     for name in &names {
         let code = std::fs::read_to_string(dir.join(format!("{name}.js"))).unwrap();
         let mut w = module_worker(&code);
+        if let Some(ms) = code
+            .lines()
+            .next()
+            .and_then(|l| l.strip_prefix("// golden: cpuMs="))
+            .and_then(|n| n.trim().parse().ok())
+        {
+            w.limits.cpu_ms = ms;
+        }
         w.global_outbound = isoproxy_schema::model::ServiceDesignator::named("origin");
         let h = start(config(vec![(name.as_str(), w)]), 1);
         let result = fetch_text(&h.pool, name, get(&format!("http://example.com/{name}"))).await;

@@ -2,7 +2,8 @@
 //! `$ISOPROXY_WPT_ROOT` or `../shared/wpt` beside the workspace) and fails
 //! if any file passes fewer subtests than `wpt-expectations.txt` records.
 //! Skipped, with a message, when the WPT folder is absent. Set
-//! `UPDATE_WPT_EXPECTATIONS=1` to rewrite the expectations.
+//! `UPDATE_WPT_EXPECTATIONS=1` to rewrite the expectations, and
+//! `WPT_SHOW_FAILURES=1` to print every failing subtest.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod wpt_runner;
@@ -41,6 +42,11 @@ fn wpt_pass_counts_do_not_drop() {
         .filter(|l| !l.is_empty() && !l.starts_with('#'))
     {
         let r = rt.block_on(wpt_runner::run_file(&root, file));
+        if std::env::var_os("WPT_SHOW_FAILURES").is_some() {
+            for f in &r.failures {
+                eprintln!("{file}: {f}");
+            }
+        }
         lines.push(format!(
             "{} {}/{} {}",
             r.path,

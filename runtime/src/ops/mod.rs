@@ -3,6 +3,7 @@
 //! They are installed on a private `__ops` object that the glue captures and
 //! then removes from the global scope, so Worker code cannot call them.
 
+mod crypto;
 mod fetch;
 mod web;
 
@@ -50,9 +51,20 @@ ops_table! {
     "encoding_decode" => web::op_encoding_decode,
     "crypto_random_fill" => web::op_crypto_random_fill,
     "crypto_random_uuid" => web::op_crypto_random_uuid,
-    "crypto_digest" => web::op_crypto_digest,
-    "crypto_hmac_sign" => web::op_crypto_hmac_sign,
-    "crypto_hmac_verify" => web::op_crypto_hmac_verify,
+    "crypto_digest" => crypto::op_crypto_digest,
+    "crypto_digest_stream" => crypto::op_crypto_digest_stream,
+    "crypto_digest_update" => crypto::op_crypto_digest_update,
+    "crypto_key_drop" => crypto::op_crypto_key_drop,
+    "crypto_generate" => crypto::op_crypto_generate,
+    "crypto_import" => crypto::op_crypto_import,
+    "crypto_export" => crypto::op_crypto_export,
+    "crypto_sign" => crypto::op_crypto_sign,
+    "crypto_verify" => crypto::op_crypto_verify,
+    "crypto_cipher" => crypto::op_crypto_cipher,
+    "crypto_derive" => crypto::op_crypto_derive,
+    "crypto_timing_safe_equal" => crypto::op_crypto_timing_safe_equal,
+    "crypto_b64url_decode" => crypto::op_crypto_b64url_decode,
+    "crypto_b64url_encode" => crypto::op_crypto_b64url_encode,
     "timer_start" => web::op_timer_start,
     "timer_cancel" => web::op_timer_cancel,
     "fetch_send" => fetch::op_fetch_send,

@@ -44,6 +44,9 @@ pub struct Metrics {
     pub connections_active: IntGaugeVec,
     /// Open CONNECT tunnels.
     pub tunnels_active: IntGauge,
+    /// Open WebSockets by socket, on every path (no script, through a
+    /// Worker, served by a Worker).
+    pub websockets_active: IntGaugeVec,
     /// Worker invocations by worker and outcome.
     pub worker_invocations: IntCounterVec,
     /// Worker CPU time per invocation.
@@ -136,6 +139,11 @@ impl Metrics {
         )?;
         let tunnels_active = IntGauge::new("isoproxy_tunnels_active", "Open CONNECT tunnels.")?;
         registry.register(Box::new(tunnels_active.clone()))?;
+        let websockets_active = gauge(
+            "isoproxy_websockets_active",
+            "Open WebSocket connections, by socket.",
+            &["socket"],
+        )?;
         let worker_invocations = counter(
             "isoproxy_worker_invocations_total",
             "Worker fetch invocations, by worker and outcome (ok, exception, cpu_limit, heap_limit, wall_limit, overloaded, canceled, internal).",
@@ -192,6 +200,7 @@ impl Metrics {
             bytes_sent,
             connections_active,
             tunnels_active,
+            websockets_active,
             worker_invocations,
             worker_cpu,
             worker_isolates,

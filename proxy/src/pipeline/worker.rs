@@ -41,6 +41,11 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
     };
     let mut headers = req.headers.clone();
     strip_hop_by_hop(&mut headers, false);
+    if !session.is_http2() && session.is_upgrade_req() && crate::upstream::exchange::is_websocket_upgrade(&req.headers) {
+        // A WebSocket handshake: the Worker sees `Upgrade: websocket` (and
+        // may pass the request on with fetch(), or answer with a pair).
+        headers.insert(header::UPGRADE, http::HeaderValue::from_static("websocket"));
+    }
     let declared = req
         .headers
         .get(header::CONTENT_LENGTH)
@@ -145,6 +150,15 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
     };
     ctx.worker_outcome = Some(Outcome::Ok);
     ctx.upstream_status = resp.status.as_u16();
+    let mut resp = resp;
+    if let Some(socket) = resp.upgrade.take() {
+        crate::pipeline::websocket::serve(h, session, ctx, resp, socket).await;
+        return;
+    }
+    if resp.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        fail(session, ctx, Reject::internal("the Worker answered 101 without a WebSocket")).await;
+        return;
+    }
     let Ok(mut head) = ResponseHeader::build(resp.status, Some(resp.headers.len() + 2)) else {
         fail(session, ctx, Reject::internal("invalid worker response")).await;
         return;

@@ -1,0 +1,129 @@
+//! A WebSocket a Worker answered with `101`: the handshake response goes to
+//! the client, then the client's connection is joined to the socket the
+//! Worker gave (the origin's connection passed through, or the end of a
+//! `WebSocketPair` it serves). Bytes move natively both ways until either
+//! side closes or nothing moves for `tunnelIdleTimeoutMs`; the request's
+//! access-log record is written when the socket closes.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::header;
+use isoproxy_runtime::{Response, Upgraded};
+use pingora_http::ResponseHeader;
+use pingora_proxy::Session;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::error::Reject;
+use crate::pipeline::handler::{write_reject, Handler, RequestCtx};
+use crate::upstream::headers::{incoming_response, inject};
+
+/// Counts an open WebSocket in the gauge while it lives.
+struct Active(prometheus::IntGauge);
+
+impl Drop for Active {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Why a Worker's `101` cannot go to this client, if it cannot.
+pub fn refusal(session: &Session) -> Option<Reject> {
+    if session.is_http2() {
+        return Some(Reject::new(
+            501,
+            "WebSocket over HTTP/2 (extended CONNECT) is not supported; use HTTP/1.1",
+        ));
+    }
+    if !session.is_upgrade_req() {
+        let mut r = Reject::internal("the Worker answered with a WebSocket a request that did not ask for one");
+        r.blame = crate::error::Blame::Script;
+        return Some(r);
+    }
+    None
+}
+
+/// Send the Worker's `101` and carry the socket until it closes.
+pub async fn serve(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, resp: Response, socket: Upgraded) {
+    if let Some(r) = refusal(session) {
+        ctx.blame = Some(r.blame);
+        write_reject(session, &r).await;
+        ctx.reject = Some(r);
+        return;
+    }
+    let Ok(mut head) = ResponseHeader::build(http::StatusCode::SWITCHING_PROTOCOLS, Some(resp.headers.len() + 2)) else {
+        return;
+    };
+    for (k, v) in resp.headers.iter() {
+        if k != header::CONTENT_LENGTH && k != header::TRANSFER_ENCODING {
+            let _ = head.append_header(k.clone(), v.clone());
+        }
+    }
+    incoming_response(&mut head, true, None);
+    let _ = head.insert_header(header::UPGRADE, "websocket");
+    // A socket the Worker serves itself (a `WebSocketPair`) comes with no
+    // handshake answer: it is made here from the client's key (RFC 6455
+    // §4.2.2). An origin's answer, passed through, is kept.
+    if !head.headers.contains_key(header::SEC_WEBSOCKET_ACCEPT) {
+        if let Some(key) = session.req_header().headers.get(header::SEC_WEBSOCKET_KEY) {
+            let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+            let _ = head.insert_header(header::SEC_WEBSOCKET_ACCEPT, accept);
+        }
+    }
+    inject(&mut head, &h.route.http.response);
+    if session.write_response_header(Box::new(head), false).await.is_err() {
+        return;
+    }
+    splice(h, session, ctx, socket).await;
+}
+
+/// Move bytes between the client and `socket` until one side closes or
+/// the connection is idle for the socket's `tunnelIdleTimeoutMs`.
+async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket: Upgraded) {
+    let gauge = h.route.metrics.websockets_active.with_label_values(&[&h.route.name]);
+    gauge.inc();
+    let _active = Active(gauge);
+    // A WebSocket may rightly be quiet for longer than a request body may
+    // pause; the idle timeout below is its limit.
+    session.set_read_timeout(None);
+    let idle = Duration::from_millis(u64::from(h.route.limits.tunnel_idle_timeout_ms.max(1)));
+    let (mut rd, mut wr) = tokio::io::split(socket.0);
+    let mut buf = vec![0u8; 16 * 1024];
+    // Whether the client's bytes still go somewhere. Once either direction
+    // ends, the other runs until it ends too (what the socket said last,
+    // a close frame, still reaches the client) or goes idle.
+    let mut inbound = true;
+    loop {
+        tokio::select! {
+            chunk = session.read_request_body(), if inbound => match chunk {
+                Ok(Some(b)) => {
+                    ctx.bytes_in += b.len() as u64;
+                    if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
+                        inbound = false;
+                    }
+                }
+                // The client closed (or broke) its side.
+                _ => {
+                    inbound = false;
+                    let _ = wr.shutdown().await;
+                }
+            },
+            n = rd.read(&mut buf) => match n {
+                Ok(n) if n > 0 => {
+                    let chunk = Bytes::copy_from_slice(&buf[..n]);
+                    if session.write_response_body(Some(chunk), false).await.is_err() {
+                        break;
+                    }
+                }
+                _ => break,
+            },
+            () = tokio::time::sleep(idle) => {
+                tracing::debug!(socket = %h.route.name, "WebSocket idle timeout");
+                break;
+            }
+        }
+    }
+    let _ = wr.shutdown().await;
+    session.set_keepalive(None);
+    let _ = session.write_response_body(None, true).await;
+}

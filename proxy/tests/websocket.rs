@@ -1,0 +1,469 @@
+//! WebSockets end to end through the real binary, with a real WebSocket
+//! client and origin (`tungstenite`): no script, a pass-through Worker, a
+//! rewriting Worker, a Worker serving the socket itself (`WebSocketPair`),
+//! message sizes, fragmentation, close codes both ways, invalid frames,
+//! and open sockets across a live reload.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::{get, Mode, Proxy, IO_TIMEOUT, USING};
+use tungstenite::handshake::server::{Request as HsRequest, Response as HsResponse};
+use tungstenite::protocol::frame::coding::{CloseCode, Data, OpCode};
+use tungstenite::protocol::frame::Frame;
+use tungstenite::protocol::{CloseFrame, WebSocketConfig};
+use tungstenite::{Message, WebSocket};
+
+type Ws = WebSocket<TcpStream>;
+
+/// A WebSocket origin that echoes every message and records each
+/// handshake's headers.
+struct EchoOrigin {
+    addr: SocketAddr,
+    handshakes: Arc<Mutex<Vec<Vec<(String, String)>>>>,
+}
+
+impl EchoOrigin {
+    fn start() -> EchoOrigin {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handshakes = Arc::new(Mutex::new(Vec::new()));
+        let seen = handshakes.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let seen = seen.clone();
+                std::thread::spawn(move || {
+                    let record = |req: &HsRequest, mut resp: HsResponse| {
+                        let headers = req
+                            .headers()
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                            .collect();
+                        seen.lock().unwrap().push(headers);
+                        resp.headers_mut().insert("x-origin", "echo".parse().unwrap());
+                        Ok(resp)
+                    };
+                    let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
+                    let Ok(mut ws) = tungstenite::accept_hdr_with_config(stream, record, Some(config)) else {
+                        return;
+                    };
+                    loop {
+                        match ws.read() {
+                            Ok(m @ (Message::Text(_) | Message::Binary(_))) => {
+                                if ws.send(m).is_err() {
+                                    return;
+                                }
+                            }
+                            Ok(Message::Close(_)) => {
+                                let _ = ws.flush();
+                            }
+                            Ok(_) => {}
+                            Err(_) => return,
+                        }
+                    }
+                });
+            }
+        });
+        EchoOrigin { addr, handshakes }
+    }
+
+    fn handshake_header(&self, i: usize, name: &str) -> Option<String> {
+        self.handshakes.lock().unwrap().get(i).and_then(|h| {
+            h.iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v.clone())
+        })
+    }
+}
+
+/// Open a WebSocket to `port` at `path`; returns the socket and the 101.
+fn connect(port: u16, path: &str) -> (Ws, tungstenite::handshake::client::Response) {
+    let stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
+    let url = format!("ws://127.0.0.1:{port}{path}");
+    let (ws, resp) = tungstenite::client::client_with_config(url.as_str(), stream, Some(config)).unwrap();
+    (ws, resp)
+}
+
+/// Send `m` and expect it back.
+fn echo(ws: &mut Ws, m: Message) {
+    ws.send(m.clone()).unwrap();
+    let got = ws.read().unwrap();
+    assert_eq!(got, m);
+}
+
+/// Read until a close frame arrives; returns its code and reason.
+fn read_close(ws: &mut Ws) -> (u16, String) {
+    loop {
+        match ws.read() {
+            Ok(Message::Close(Some(f))) => return (u16::from(f.code), f.reason.to_string()),
+            Ok(Message::Close(None)) => return (1005, String::new()),
+            Ok(_) => continue,
+            Err(e) => panic!("no close frame: {e}"),
+        }
+    }
+}
+
+/// A Worker that serves WebSockets itself: it echoes messages, closes when
+/// asked (`close CODE REASON`), says which version it is (`version`), and
+/// logs the close events it gets.
+fn pair_worker(version: &str) -> String {
+    format!(
+        "export default {{
+  async fetch(request) {{
+    if (request.headers.get('Upgrade') !== 'websocket') return new Response('expected a WebSocket', {{ status: 426 }});
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.addEventListener('message', (e) => {{
+      if (typeof e.data === 'string' && e.data.startsWith('close ')) {{
+        const [, code, reason] = e.data.split(' ');
+        server.close(Number(code), reason);
+        return;
+      }}
+      if (e.data === 'version') {{ server.send('{version}'); return; }}
+      server.send(e.data);
+    }});
+    server.addEventListener('close', (e) => console.log(`closed ${{e.code}} ${{e.reason}} ${{e.wasClean}}`));
+    server.addEventListener('error', (e) => console.log(`error ${{e.message}}`));
+    return new Response(null, {{ status: 101, webSocket: client, headers: {{ 'x-served-by': 'pair' }} }});
+  }},
+}};\n"
+    )
+}
+
+fn worker_config(origin: SocketAddr, extra: &str) -> String {
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"w\", worker = .w),
+    (name = \"origin\", external = (address = \"{origin}\", http = ())),
+  ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
+  accessLog = (format = json),
+  {extra}
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
+);\n"
+    )
+}
+
+fn pair_proxy() -> Proxy {
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    Proxy::new(&worker_config(unused, ""))
+        .file("main.js", &pair_worker("v1"))
+        .socket("http")
+        .start()
+}
+
+#[test]
+fn echo_through_no_script_pass_through_and_rewriting() {
+    for mode in Mode::ALL {
+        let origin = EchoOrigin::start();
+        let proxy = mode.start(origin.addr, "");
+        let (mut ws, resp) = connect(proxy.port("http"), "/chat?room=1");
+        assert_eq!(resp.status(), 101, "{mode:?}");
+        assert_eq!(resp.headers().get("x-origin").unwrap(), "echo", "{mode:?}");
+        echo(&mut ws, Message::text("hello"));
+        echo(&mut ws, Message::binary(vec![0u8, 1, 2, 255]));
+        echo(&mut ws, Message::text(""));
+        ws.close(Some(CloseFrame {
+            code: CloseCode::Normal,
+            reason: "done".into(),
+        }))
+        .unwrap();
+        assert_eq!(read_close(&mut ws), (1000, "done".to_string()), "{mode:?}");
+        if mode == Mode::Rewriting {
+            // The rewriting Worker changed the upgrade request and the 101.
+            assert_eq!(origin.handshake_header(0, "x-rewritten").as_deref(), Some("request"));
+            assert_eq!(resp.headers().get("x-rewritten").unwrap(), "response");
+        }
+        assert_eq!(origin.handshake_header(0, "upgrade").as_deref(), Some("websocket"), "{mode:?}");
+    }
+}
+
+#[test]
+fn a_worker_may_rewrite_the_upgrade_request_url() {
+    let origin = EchoOrigin::start();
+    let script = "export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    url.pathname = '/rewritten' + url.pathname;
+    const r = await env.ORIGIN.fetch(new Request(url, request));
+    if (r.status !== 101 || r.webSocket === null) return new Response('no socket', { status: 500 });
+    return r;
+  },
+};\n";
+    let proxy = Proxy::new(&worker_config(origin.addr, ""))
+        .file("main.js", script)
+        .socket("http")
+        .start();
+    let (mut ws, _) = connect(proxy.port("http"), "/x");
+    echo(&mut ws, Message::text("through"));
+    drop(ws);
+    let path = origin.handshakes.lock().unwrap().len();
+    assert_eq!(path, 1);
+}
+
+#[test]
+fn a_worker_serves_a_websocket_pair() {
+    let proxy = pair_proxy();
+    let (mut ws, resp) = connect(proxy.port("http"), "/");
+    assert_eq!(resp.headers().get("x-served-by").unwrap(), "pair");
+    echo(&mut ws, Message::text("hi"));
+    echo(&mut ws, Message::text("héllo wörld ✓"));
+    echo(&mut ws, Message::binary(vec![9u8; 10]));
+    // The Worker closes with a code and reason of its choice.
+    ws.send(Message::text("close 4001 enough")).unwrap();
+    assert_eq!(read_close(&mut ws), (4001, "enough".to_string()));
+    // The client's answer completes the handshake: the Worker's close event.
+    ws.flush().unwrap();
+    wait_log(&proxy, "closed 4001 enough true");
+}
+
+#[test]
+fn close_codes_from_the_client_reach_the_worker() {
+    let proxy = pair_proxy();
+    let (mut ws, _) = connect(proxy.port("http"), "/");
+    echo(&mut ws, Message::text("x"));
+    ws.close(Some(CloseFrame {
+        code: CloseCode::from(4321),
+        reason: "client says bye".into(),
+    }))
+    .unwrap();
+    // The runtime answers the close handshake with the client's code.
+    assert_eq!(read_close(&mut ws).0, 4321);
+    wait_log(&proxy, "closed 4321 client says bye true");
+}
+
+/// Wait for a line of the Worker's console output.
+fn wait_log(proxy: &Proxy, needle: &str) {
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while !proxy.stderr_text().contains(needle) && !proxy.stdout_text().contains(needle) {
+        assert!(std::time::Instant::now() < deadline, "no {needle:?} in {}", proxy.stderr_text());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Sizes around the frame-length encodings, up to the 1 MiB default limit.
+const SIZES: &[usize] = &[0, 1, 125, 126, 127, 65_535, 65_536, 100_000, 1 << 20];
+
+#[test]
+fn messages_of_every_size_both_ways() {
+    let origin = EchoOrigin::start();
+    let pass = Mode::PassThrough.start(origin.addr, "");
+    let pair = pair_proxy();
+    for port in [pass.port("http"), pair.port("http")] {
+        let (mut ws, _) = connect(port, "/");
+        for &n in SIZES {
+            let bytes: Vec<u8> = (0..n).map(|i| (i % 251) as u8).collect();
+            echo(&mut ws, Message::binary(bytes));
+            let text: String = (0..n).map(|i| char::from(b'a' + (i % 26) as u8)).collect();
+            echo(&mut ws, Message::text(text));
+        }
+        // Many small messages, in order.
+        for i in 0..1000 {
+            ws.send(Message::text(format!("m{i}"))).unwrap();
+        }
+        for i in 0..1000 {
+            assert_eq!(ws.read().unwrap(), Message::text(format!("m{i}")));
+        }
+    }
+}
+
+#[test]
+fn fragmented_messages_are_joined() {
+    let origin = EchoOrigin::start();
+    let pass = Mode::PassThrough.start(origin.addr, "");
+    let pair = pair_proxy();
+    for port in [pass.port("http"), pair.port("http")] {
+        let (mut ws, _) = connect(port, "/");
+        // "hello world" in three frames, a ping in between.
+        ws.write(Message::Frame(Frame::message(&b"hel"[..], OpCode::Data(Data::Text), false)))
+            .unwrap();
+        ws.write(Message::Ping("p".into())).unwrap();
+        ws.write(Message::Frame(Frame::message(&b"lo wo"[..], OpCode::Data(Data::Continue), false)))
+            .unwrap();
+        ws.write(Message::Frame(Frame::message(&b"rld"[..], OpCode::Data(Data::Continue), true)))
+            .unwrap();
+        ws.flush().unwrap();
+        let mut got = None;
+        while got.is_none() {
+            match ws.read().unwrap() {
+                Message::Text(t) => got = Some(t.to_string()),
+                Message::Pong(p) => assert_eq!(&p[..], b"p"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(got.as_deref(), Some("hello world"));
+    }
+}
+
+/// A raw client frame: FIN + `opcode` (+ `rsv` bits), masked when `mask`.
+fn raw_frame(first: u8, payload: &[u8], mask: bool) -> Vec<u8> {
+    let mut out = vec![first];
+    let m = if mask { 0x80 } else { 0 };
+    if payload.len() < 126 {
+        out.push(m | payload.len() as u8);
+    } else if payload.len() <= 0xffff {
+        out.push(m | 126);
+        out.extend_from_slice(&(payload.len() as u16).to_be_bytes());
+    } else {
+        out.push(m | 127);
+        out.extend_from_slice(&(payload.len() as u64).to_be_bytes());
+    }
+    if mask {
+        let key = [1u8, 2, 3, 4];
+        out.extend_from_slice(&key);
+        out.extend(payload.iter().enumerate().map(|(i, b)| b ^ key[i % 4]));
+    } else {
+        out.extend_from_slice(payload);
+    }
+    out
+}
+
+/// The head of a masked binary frame one byte over 1 MiB.
+fn oversized_header() -> Vec<u8> {
+    let mut out = vec![0x82, 0x80 | 127];
+    out.extend_from_slice(&((1u64 << 20) + 1).to_be_bytes());
+    out.extend_from_slice(&[1, 2, 3, 4]);
+    out
+}
+
+#[test]
+fn invalid_frames_from_the_client_get_the_right_close_code() {
+    let proxy = pair_proxy();
+    let port = proxy.port("http");
+    let cases: Vec<(&str, Vec<u8>, u16)> = vec![
+        ("unmasked frame", raw_frame(0x81, b"hi", false), 1002),
+        ("reserved bit", raw_frame(0x81 | 0x40, b"hi", true), 1002),
+        ("unknown data opcode", raw_frame(0x83, b"hi", true), 1002),
+        ("unknown control opcode", raw_frame(0x8b, b"", true), 1002),
+        ("fragmented control frame", raw_frame(0x09, b"", true), 1002),
+        ("continuation without start", raw_frame(0x80, b"x", true), 1002),
+        ("invalid UTF-8 text", raw_frame(0x81, &[0xc3, 0x28], true), 1007),
+        // Refused from the frame header alone: the payload is never sent.
+        ("message over 1 MiB", oversized_header(), 1009),
+    ];
+    for (name, bytes, code) in cases {
+        let (mut ws, _) = connect(port, "/");
+        echo(&mut ws, Message::text("before"));
+        ws.get_mut().write_all(&bytes).unwrap();
+        // The close frame the proxy sends, read off the raw socket.
+        let s = ws.get_mut();
+        let mut head = [0u8; 4];
+        s.read_exact(&mut head).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(head[0], 0x88, "{name}: not a close frame");
+        assert_eq!(u16::from_be_bytes([head[2], head[3]]), code, "{name}");
+    }
+}
+
+#[test]
+fn an_upstream_that_refuses_the_upgrade_is_relayed_as_http() {
+    let origin = support::Origin::start(|_| support::Reply {
+        status: 403,
+        headers: vec![],
+        body: b"no sockets here".to_vec(),
+        chunked: false,
+    });
+    for mode in Mode::ALL {
+        let proxy = mode.start(origin.addr, "");
+        let stream = TcpStream::connect(("127.0.0.1", proxy.port("http"))).unwrap();
+        stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        let url = format!("ws://127.0.0.1:{}/", proxy.port("http"));
+        match tungstenite::client::client(url.as_str(), stream) {
+            Err(tungstenite::HandshakeError::Failure(tungstenite::Error::Http(resp))) => {
+                assert_eq!(resp.status(), 403, "{mode:?}");
+            }
+            Err(e) => panic!("{mode:?}: {e}"),
+            Ok(_) => panic!("{mode:?}: upgraded"),
+        }
+    }
+}
+
+#[test]
+fn a_101_to_a_request_without_upgrade_is_an_error() {
+    let proxy = pair_proxy();
+    // The pair Worker answers 426 to a plain request ...
+    assert_eq!(get(proxy.port("http"), "/", "a.test").status, 426);
+    // ... and a Worker that answers 101 anyway gets a 500, not a raw socket.
+    let script = "export default { fetch() { const p = new WebSocketPair(); p[1].accept(); return new Response(null, { status: 101, webSocket: p[0] }); } };\n";
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let proxy = Proxy::new(&worker_config(unused, ""))
+        .file("main.js", script)
+        .socket("http")
+        .start();
+    assert_eq!(get(proxy.port("http"), "/", "a.test").status, 500);
+}
+
+#[test]
+fn open_sockets_stay_on_their_generation_across_a_reload() {
+    let origin = EchoOrigin::start();
+    let unused = origin.addr;
+    let proxy = Proxy::new(&worker_config(unused, ""))
+        .file("main.js", &pair_worker("v1"))
+        .socket("http")
+        .start();
+    let port = proxy.port("http");
+    let mut old: Vec<Ws> = (0..200).map(|_| connect(port, "/").0).collect();
+    for ws in old.iter_mut().step_by(20) {
+        echo(ws, Message::text("warm"));
+    }
+    proxy.write_file("main.js", &pair_worker("v2"));
+    assert_eq!(proxy.reload()["result"], "ok", "{}", proxy.stderr_text());
+    // Every old socket still works and still talks to the old Worker.
+    for ws in &mut old {
+        ws.send(Message::text("version")).unwrap();
+    }
+    for ws in &mut old {
+        assert_eq!(ws.read().unwrap(), Message::text("v1"));
+    }
+    // A new socket gets the new Worker.
+    let (mut fresh, _) = connect(port, "/");
+    fresh.send(Message::text("version")).unwrap();
+    assert_eq!(fresh.read().unwrap(), Message::text("v2"));
+    for ws in &mut old {
+        ws.close(None).unwrap();
+        let _ = read_close(ws);
+    }
+}
+
+#[test]
+fn the_access_log_has_one_record_per_socket_when_it_closes() {
+    let origin = EchoOrigin::start();
+    let proxy = Proxy::new(&worker_config(origin.addr, "admin = (address = \"127.0.0.1:0\"),"))
+        .file("main.js", Mode::PassThrough.script().unwrap())
+        .socket("http")
+        .listeners(&["admin"])
+        .start();
+    let admin = proxy.port("admin");
+    let (mut ws, _) = connect(proxy.port("http"), "/logged");
+    echo(&mut ws, Message::binary(vec![7u8; 1000]));
+    let gauge = "isoproxy_websockets_active{socket=\"http\"}";
+    assert_eq!(proxy.metric(admin, gauge), 1.0);
+    ws.close(None).unwrap();
+    let _ = read_close(&mut ws);
+    drop(ws);
+    assert!(proxy.wait_stdout(IO_TIMEOUT, "\"status\":101"), "{}", proxy.stdout_text());
+    let line = proxy
+        .stdout_text()
+        .lines()
+        .find(|l| l.contains("/logged"))
+        .map(str::to_string)
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(record["status"], 101);
+    // A masked 1000-byte frame in (1008 bytes) and an unmasked one out (1004).
+    assert!(record["bytes_in"].as_u64().unwrap() >= 1008, "{line}");
+    assert!(record["bytes_out"].as_u64().unwrap() >= 1004, "{line}");
+    assert_eq!(proxy.metric(admin, gauge), 0.0);
+}

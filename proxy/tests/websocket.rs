@@ -467,3 +467,60 @@ fn the_access_log_has_one_record_per_socket_when_it_closes() {
     assert!(record["bytes_out"].as_u64().unwrap() >= 1004, "{line}");
     assert_eq!(proxy.metric(admin, gauge), 0.0);
 }
+
+/// A Worker between the client and the origin that accepts both sockets
+/// and relays messages, changing text on the way: upper case towards the
+/// origin, brackets back. `how` opens the origin's socket.
+fn relay_worker(how: &str) -> String {
+    format!(
+        "export default {{
+  async fetch(request, env) {{
+    const upstream = await {how};
+    const origin = upstream.webSocket;
+    if (origin === null) return new Response('the origin did not upgrade', {{ status: 502 }});
+    origin.accept();
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.addEventListener('message', (e) => origin.send(typeof e.data === 'string' ? e.data.toUpperCase() : e.data));
+    origin.addEventListener('message', (e) => server.send(typeof e.data === 'string' ? `[${{e.data}}]` : e.data));
+    server.addEventListener('close', (e) => origin.close(e.code, e.reason));
+    origin.addEventListener('close', (e) => server.close(e.code, e.reason));
+    return new Response(null, {{ status: 101, webSocket: client }});
+  }},
+}};\n"
+    )
+}
+
+#[test]
+fn a_worker_relays_between_client_and_origin_transforming_text() {
+    let origin = EchoOrigin::start();
+    let variants = [
+        // The client's own upgrade request, passed on.
+        "env.ORIGIN.fetch(request)",
+        // A fresh upgrade request: the exchange makes the key and checks the answer.
+        "env.ORIGIN.fetch('http://origin.test/relay', { headers: { Upgrade: 'websocket' } })",
+    ];
+    for (i, how) in variants.iter().enumerate() {
+        let proxy = Proxy::new(&worker_config(origin.addr, ""))
+            .file("main.js", &relay_worker(how))
+            .socket("http")
+            .start();
+        let (mut ws, _) = connect(proxy.port("http"), "/");
+        ws.send(Message::text("hello")).unwrap();
+        assert_eq!(ws.read().unwrap(), Message::text("[HELLO]"), "{how}");
+        echo(&mut ws, Message::binary(vec![1u8, 2, 3]));
+        for n in [0usize, 70_000, 1 << 20] {
+            let text = "x".repeat(n);
+            ws.send(Message::text(text)).unwrap();
+            assert_eq!(ws.read().unwrap(), Message::text(format!("[{}]", "X".repeat(n))), "{how} {n}");
+        }
+        ws.close(Some(CloseFrame {
+            code: CloseCode::from(4000),
+            reason: "relay".into(),
+        }))
+        .unwrap();
+        assert_eq!(read_close(&mut ws).0, 4000, "{how}");
+        assert_eq!(origin.handshake_header(i, "upgrade").as_deref(), Some("websocket"), "{how}");
+        assert_eq!(origin.handshake_header(i, "sec-websocket-version").as_deref(), Some("13"), "{how}");
+    }
+}

@@ -440,8 +440,18 @@ fn open_sockets_stay_on_their_generation_across_a_reload() {
 #[test]
 fn the_access_log_has_one_record_per_socket_when_it_closes() {
     let origin = EchoOrigin::start();
-    let proxy = Proxy::new(&worker_config(origin.addr, "admin = (address = \"127.0.0.1:0\"),"))
-        .file("main.js", Mode::PassThrough.script().unwrap())
+    for mode in Mode::ALL {
+        access_log_record(mode, origin.addr);
+    }
+}
+
+fn access_log_record(mode: Mode, origin: SocketAddr) {
+    let config = limited_config(mode, origin, "", "").replace(
+        "\n);\nconst w",
+        "\n  accessLog = (format = json), admin = (address = \"127.0.0.1:0\"),\n);\nconst w",
+    );
+    let proxy = Proxy::new(&config)
+        .file("main.js", mode.script().or(Mode::PassThrough.script()).unwrap())
         .socket("http")
         .listeners(&["admin"])
         .start();
@@ -449,23 +459,25 @@ fn the_access_log_has_one_record_per_socket_when_it_closes() {
     let (mut ws, _) = connect(proxy.port("http"), "/logged");
     echo(&mut ws, Message::binary(vec![7u8; 1000]));
     let gauge = "isoproxy_websockets_active{socket=\"http\"}";
-    assert_eq!(proxy.metric(admin, gauge), 1.0);
+    assert_eq!(proxy.metric(admin, gauge), 1.0, "{mode:?}");
     ws.close(None).unwrap();
     let _ = read_close(&mut ws);
     drop(ws);
     assert!(proxy.wait_stdout(IO_TIMEOUT, "\"status\":101"), "{}", proxy.stdout_text());
-    let line = proxy
-        .stdout_text()
-        .lines()
-        .find(|l| l.contains("/logged"))
-        .map(str::to_string)
-        .unwrap();
-    let record: serde_json::Value = serde_json::from_str(&line).unwrap();
-    assert_eq!(record["status"], 101);
+    let stdout = proxy.stdout_text();
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("/logged")).collect();
+    assert_eq!(lines.len(), 1, "{mode:?}: {stdout}");
+    let line = lines[0];
+    let record: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(record["status"], 101, "{mode:?}");
     // A masked 1000-byte frame in (1008 bytes) and an unmasked one out (1004).
     assert!(record["bytes_in"].as_u64().unwrap() >= 1008, "{line}");
     assert!(record["bytes_out"].as_u64().unwrap() >= 1004, "{line}");
-    assert_eq!(proxy.metric(admin, gauge), 0.0);
+    let deadline = std::time::Instant::now() + IO_TIMEOUT;
+    while proxy.metric(admin, gauge) != 0.0 {
+        assert!(std::time::Instant::now() < deadline, "{mode:?}: the gauge stays up");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// A Worker between the client and the origin that accepts both sockets
@@ -523,4 +535,100 @@ fn a_worker_relays_between_client_and_origin_transforming_text() {
         assert_eq!(origin.handshake_header(i, "upgrade").as_deref(), Some("websocket"), "{how}");
         assert_eq!(origin.handshake_header(i, "sec-websocket-version").as_deref(), Some("13"), "{how}");
     }
+}
+
+/// `mode`'s config with socket limits `limits` and origin timeouts
+/// `timeouts`.
+fn limited_config(mode: Mode, origin: SocketAddr, limits: &str, timeouts: &str) -> String {
+    let service = if mode == Mode::NoScript { "origin" } else { "w" };
+    let timeouts = if timeouts.is_empty() { String::new() } else { format!(", timeouts = ({timeouts})") };
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"w\", worker = .w),
+    (name = \"origin\", external = (address = \"{origin}\", http = (){timeouts})),
+  ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"{service}\", limits = ({limits})) ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  bindings = [ (name = \"ORIGIN\", service = \"origin\") ],
+);\n"
+    )
+}
+
+/// A quiet socket outlives the body and upstream read timeouts (which are
+/// for requests, not for sockets); `tunnelIdleTimeoutMs` is its limit.
+#[test]
+fn a_quiet_socket_lives_until_the_idle_timeout() {
+    let origin = EchoOrigin::start();
+    for mode in Mode::ALL {
+        let config = limited_config(
+            mode,
+            origin.addr,
+            "bodyTimeoutMs = 200, tunnelIdleTimeoutMs = 60000",
+            "readMs = 200",
+        );
+        let proxy = Proxy::new(&config)
+            .file("main.js", mode.script().or(Mode::PassThrough.script()).unwrap())
+            .socket("http")
+            .start();
+        let (mut ws, _) = connect(proxy.port("http"), "/");
+        echo(&mut ws, Message::text("a"));
+        std::thread::sleep(Duration::from_millis(800));
+        echo(&mut ws, Message::text("still here"));
+    }
+    for mode in Mode::ALL {
+        let config = limited_config(mode, origin.addr, "tunnelIdleTimeoutMs = 200", "");
+        let proxy = Proxy::new(&config)
+            .file("main.js", mode.script().or(Mode::PassThrough.script()).unwrap())
+            .socket("http")
+            .start();
+        let (mut ws, _) = connect(proxy.port("http"), "/");
+        echo(&mut ws, Message::text("a"));
+        // Idle past the limit: the proxy closes the connection.
+        let r = ws.read();
+        assert!(r.is_err() || matches!(r, Ok(Message::Close(_))), "{mode:?}: {r:?}");
+    }
+}
+
+/// A Worker's accepted socket keeps its request alive past the `waitUntil`
+/// grace period and gives each message the whole CPU budget; when the
+/// client goes away, the Worker gets a close event (1006, not clean).
+#[test]
+fn an_accepted_socket_outlives_the_grace_period_and_has_cpu_per_message() {
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    // Each message costs about 8 ms of CPU; the budget is 20 ms a request.
+    let script = "export default {
+  async fetch(request) {
+    const [client, server] = Object.values(new WebSocketPair());
+    server.accept();
+    server.addEventListener('message', (e) => {
+      const end = performance.now() + 8;
+      let spins = 0;
+      while (performance.now() < end) spins++;
+      server.send(e.data);
+    });
+    server.addEventListener('close', (e) => console.log(`closed ${e.code} ${e.wasClean}`));
+    return new Response(null, { status: 101, webSocket: client });
+  },
+};\n";
+    let config = worker_config(unused, "").replace(
+        "compatibilityDate = \"2024-09-01\",",
+        "compatibilityDate = \"2024-09-01\",\n  limits = (waitUntilMs = 100, cpuMs = 20),",
+    );
+    let proxy = Proxy::new(&config).file("main.js", script).socket("http").start();
+    let (mut ws, _) = connect(proxy.port("http"), "/");
+    for i in 0..10 {
+        echo(&mut ws, Message::text(format!("m{i}")));
+    }
+    // Past the grace period several times over: the socket still works.
+    std::thread::sleep(Duration::from_millis(500));
+    for i in 0..10 {
+        echo(&mut ws, Message::text(format!("n{i}")));
+    }
+    // The client vanishes without a close frame.
+    drop(ws);
+    wait_log(&proxy, "closed 1006 false");
 }

@@ -66,6 +66,8 @@ pub struct RequestCtx {
     /// request is dropped in between (cut at the drain deadline), its
     /// access-log record is written from here.
     pub unlogged: Option<Unlogged>,
+    /// Counts the request in the open-WebSocket gauge once it upgraded.
+    pub websocket: Option<crate::pipeline::websocket::Active>,
 }
 
 /// What the access log needs about a request whose `logging` phase never ran.
@@ -171,6 +173,11 @@ impl Handler {
             .map(str::to_string)
     }
 
+    /// How long an upgraded connection may go without traffic.
+    fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(u64::from(self.route.limits.tunnel_idle_timeout_ms.max(1)))
+    }
+
     /// The scheme of the request URL.
     pub fn scheme(&self, session: &Session) -> &'static str {
         let req = session.req_header();
@@ -225,6 +232,7 @@ impl ProxyHttp for Handler {
             upstream_sent: None,
             close_after: false,
             unlogged: None,
+            websocket: None,
         }
     }
 
@@ -307,7 +315,13 @@ impl ProxyHttp for Handler {
                 ctx.origin = chosen.origin;
                 ctx.upstream_addr = chosen.addr();
                 ctx.dest_host = chosen.host_header;
-                Ok(Box::new(chosen.peer))
+                let mut peer = chosen.peer;
+                if crate::upstream::exchange::is_websocket_upgrade(&session.req_header().headers) {
+                    // Once upgraded, the origin may rightly be quiet for as
+                    // long as the socket may be idle.
+                    peer.options.read_timeout = Some(self.idle_timeout());
+                }
+                Ok(Box::new(peer))
             }
             Err(f) => {
                 ctx.upstream_outcome = Some(f.outcome());
@@ -436,7 +450,14 @@ impl ProxyHttp for Handler {
             Target::External(ext) => Some(&ext.http),
             _ => None,
         };
-        incoming_response(resp, resp.status == http::StatusCode::SWITCHING_PROTOCOLS, service);
+        let switching = resp.status == http::StatusCode::SWITCHING_PROTOCOLS;
+        incoming_response(resp, switching, service);
+        if switching {
+            // A WebSocket: the client may be quiet for as long as the
+            // socket may be idle (the body timeout is for request bodies).
+            session.set_read_timeout(Some(self.idle_timeout()));
+            ctx.websocket = Some(crate::pipeline::websocket::Active::new(&self.route));
+        }
         inject(resp, &self.route.http.response);
         Ok(())
     }

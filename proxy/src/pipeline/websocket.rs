@@ -19,7 +19,17 @@ use crate::pipeline::handler::{write_reject, Handler, RequestCtx};
 use crate::upstream::headers::{incoming_response, inject};
 
 /// Counts an open WebSocket in the gauge while it lives.
-struct Active(prometheus::IntGauge);
+#[derive(Debug)]
+pub struct Active(prometheus::IntGauge);
+
+impl Active {
+    /// Count one more open WebSocket on `route`'s socket.
+    pub fn new(route: &crate::pipeline::route::SocketRoute) -> Active {
+        let gauge = route.metrics.websockets_active.with_label_values(&[&route.name]);
+        gauge.inc();
+        Active(gauge)
+    }
+}
 
 impl Drop for Active {
     fn drop(&mut self) {
@@ -80,9 +90,7 @@ pub async fn serve(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, res
 /// Move bytes between the client and `socket` until one side closes or
 /// the connection is idle for the socket's `tunnelIdleTimeoutMs`.
 async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket: Upgraded) {
-    let gauge = h.route.metrics.websockets_active.with_label_values(&[&h.route.name]);
-    gauge.inc();
-    let _active = Active(gauge);
+    let _active = Active::new(&h.route);
     // A WebSocket may rightly be quiet for longer than a request body may
     // pause; the idle timeout below is its limit.
     session.set_read_timeout(None);

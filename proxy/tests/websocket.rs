@@ -632,3 +632,31 @@ fn an_accepted_socket_outlives_the_grace_period_and_has_cpu_per_message() {
     drop(ws);
     wait_log(&proxy, "closed 1006 false");
 }
+
+/// The example in `config-examples/websocket/` does what its README line
+/// says, against a real origin.
+#[test]
+fn the_websocket_example_runs() {
+    let origin = EchoOrigin::start();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../config-examples/websocket");
+    let config = std::fs::read_to_string(dir.join("config.capnp"))
+        .unwrap()
+        .replace("127.0.0.1:8081", &origin.addr.to_string())
+        .replace("*:8080", "127.0.0.1:0");
+    let script = std::fs::read_to_string(dir.join("sockets.js")).unwrap();
+    let proxy = Proxy::new(&config).file("sockets.js", &script).socket("http").start();
+    let port = proxy.port("http");
+    assert_eq!(get(port, "/echo", "a.test").status, 426);
+    let (mut ws, _) = connect(port, "/echo");
+    echo(&mut ws, Message::text("served"));
+    let (mut ws, _) = connect(port, "/shout");
+    ws.send(Message::text("quiet")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("QUIET"));
+    let (mut ws, resp) = connect(port, "/passed");
+    assert_eq!(resp.headers().get("x-origin").unwrap(), "echo");
+    echo(&mut ws, Message::text("untouched"));
+    // Over the example's 64 KiB limit on an accepted socket: 1009.
+    let (mut ws, _) = connect(port, "/echo");
+    ws.send(Message::binary(vec![0u8; 65_537])).unwrap();
+    assert_eq!(read_close(&mut ws).0, 1009);
+}

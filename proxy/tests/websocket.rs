@@ -660,3 +660,73 @@ fn the_websocket_example_runs() {
     ws.send(Message::binary(vec![0u8; 65_537])).unwrap();
     assert_eq!(read_close(&mut ws).0, 1009);
 }
+
+/// `new WebSocket(url)` in a Worker goes out through its globalOutbound,
+/// like any subrequest, and is refused where the Network's rules say so.
+#[test]
+fn a_worker_opens_a_websocket_client() {
+    let origin = EchoOrigin::start();
+    let script = "export default {
+  async fetch(request) {
+    const target = new URL(request.url).searchParams.get('to');
+    const ws = new WebSocket(target, ['chat', 'v2']);
+    const events = [`state ${ws.readyState}`];
+    try { ws.send('too early'); } catch (e) { events.push(e.name); }
+    const done = new Promise((resolve) => {
+      ws.addEventListener('open', () => { events.push(`open ${ws.readyState} ${ws.url}`); ws.send('ping from worker'); });
+      ws.addEventListener('message', (e) => { events.push(`message ${e.data}`); ws.close(1000, 'thanks'); });
+      ws.addEventListener('error', (e) => events.push(`error ${e.message}`));
+      ws.addEventListener('close', (e) => { events.push(`close ${e.code} ${e.wasClean}`); resolve(); });
+    });
+    await done;
+    return new Response(events.join('\\n'));
+  },
+};\n";
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"w\", worker = .w),
+    (name = \"origin\", external = (address = \"{}\", http = ())),
+    (name = \"internet\", network = (allow = [\"public\"])),
+  ],
+  sockets = [
+    (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\"),
+    (name = \"open\", address = \"127.0.0.1:0\", http = (), service = \"w2\"),
+  ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  globalOutbound = \"origin\",
+);
+const w2 :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  globalOutbound = \"internet\",
+);\n",
+        origin.addr
+    )
+    .replace(
+        "    (name = \"w\", worker = .w),\n",
+        "    (name = \"w\", worker = .w),\n    (name = \"w2\", worker = .w2),\n",
+    );
+    let proxy = Proxy::new(&config)
+        .file("main.js", script)
+        .sockets(&["http", "open"])
+        .start();
+    let r = get(proxy.port("http"), "/?to=ws://origin.test/feed", "a.test");
+    assert_eq!(
+        r.text(),
+        "state 0\nInvalidStateError\nopen 1 ws://origin.test/feed\nmessage ping from worker\nclose 1000 true",
+        "{}",
+        proxy.stderr_text()
+    );
+    assert_eq!(origin.handshake_header(0, "sec-websocket-protocol").as_deref(), Some("chat, v2"));
+    // The public-only network refuses a loopback address before connecting.
+    let target = format!("/?to=ws://{}/feed", origin.addr);
+    let r = get(proxy.port("open"), &target, "a.test");
+    let text = r.text();
+    assert!(text.starts_with("state 0\nInvalidStateError\nerror WebSocket connection failed"), "{text}");
+    assert!(text.ends_with("close 1006 false"), "{text}");
+    assert_eq!(origin.handshakes.lock().unwrap().len(), 1);
+}

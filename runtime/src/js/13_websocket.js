@@ -10,10 +10,15 @@
   const internal = globalThis.__internal;
   const ops = internal.ops;
   const {
-    Number, Promise, String, Symbol, TypeError,
-    NumberIsNaN, ObjectDefineProperty, ReflectApply, uncurryThis,
+    ArrayIsArray, Number, Promise, RegExpTest, Set, String, Symbol, TypeError,
+    NumberIsNaN, ObjectDefineProperty, PromisePrototypeThen, ReflectApply, SetPrototypeAdd, SetPrototypeHas,
+    StringPrototypeSlice, uncurryThis,
   } = internal.primordials;
-  const { DOMException, Event, EventTarget, TextEncoder } = globalThis;
+  const { DOMException, Event, EventTarget, TextEncoder, URL } = globalThis;
+  // The original fetch(): `new WebSocket(url)` goes out through the
+  // Worker's globalOutbound as any subrequest, whatever the Worker does to
+  // the global.
+  const fetch = globalThis.fetch;
   const { Blob, kBytes } = internal.forms;
   const EventTargetDispatch = uncurryThis(EventTarget.prototype.dispatchEvent);
   const encoder = new TextEncoder();
@@ -68,6 +73,23 @@
   internal.brand(ErrorEvent, "ErrorEvent");
 
   const CONNECTING = 0, OPEN = 1, CLOSING = 2, CLOSED = 3;
+  const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+  // The URL of `new WebSocket(url)`: ws:, wss: (or http:, https:), no
+  // fragment. https://websockets.spec.whatwg.org/#dom-websocket-websocket
+  function parseTarget(url) {
+    let u;
+    try { u = new URL(String(url)); } catch { throw new DOMException(`Invalid URL: ${url}`, "SyntaxError"); }
+    if (u.hash !== "") throw new DOMException("A WebSocket URL cannot have a fragment", "SyntaxError");
+    const scheme = u.protocol;
+    let secure;
+    if (scheme === "ws:" || scheme === "http:") secure = false;
+    else if (scheme === "wss:" || scheme === "https:") secure = true;
+    else throw new DOMException(`WebSocket URLs must be ws: or wss: (got ${scheme})`, "SyntaxError");
+    // Everything after the scheme, the same for both forms.
+    const rest = StringPrototypeSlice(u.href, scheme.length);
+    return { http: `${secure ? "https:" : "http:"}${rest}`, ws: `${secure ? "wss:" : "ws:"}${rest}` };
+  }
   // Passed to the constructor by the glue only: Worker code cannot reach it.
   const kInternal = Symbol("internal");
   const kHandlers = Symbol("handlers");
@@ -90,16 +112,57 @@
     // Resolves when the socket is closed: the request that accepted it
     // lives until then.
     #release = null;
+    // The subprotocol the server chose (`new WebSocket(url, protocols)`).
+    #protocol = "";
+    // close() called while still connecting: the socket never opens.
+    #closedEarly = false;
 
+    // https://websockets.spec.whatwg.org/#dom-websocket-websocket
     constructor(url, protocols = undefined) {
       super();
       this[kHandlers] = { __proto__: null };
-      if (url !== kInternal) {
-        throw new TypeError("new WebSocket(url) is not supported in isoproxy yet; use fetch(url, { headers: { Upgrade: \"websocket\" } }) and accept() the response's webSocket");
+      if (url === kInternal) {
+        this.#rid = protocols.rid;
+        this.#server = protocols.server;
+        this.#url = protocols.url;
+        return;
       }
-      this.#rid = protocols.rid;
-      this.#server = protocols.server;
-      this.#url = protocols.url;
+      if (arguments.length === 0) throw new TypeError("WebSocket: 1 argument required");
+      const target = parseTarget(url);
+      const list = protocols === undefined ? [] : typeof protocols === "string" ? [protocols] : ArrayIsArray(protocols) ? protocols : [...protocols];
+      const seen = new Set();
+      for (let i = 0; i < list.length; i++) {
+        const p = String(list[i]);
+        if (!RegExpTest(TOKEN, p) || SetPrototypeHas(seen, p)) throw new DOMException(`Invalid WebSocket subprotocol: ${p}`, "SyntaxError");
+        SetPrototypeAdd(seen, p);
+        list[i] = p;
+      }
+      this.#url = target.ws;
+      this.#state = CONNECTING;
+      this.#server = false;
+      const headers = { Upgrade: "websocket" };
+      if (list.length > 0) headers["Sec-WebSocket-Protocol"] = list.join(", ");
+      PromisePrototypeThen(fetch(target.http, { headers }), (response) => {
+        const socket = response.webSocket;
+        if (response.status !== 101 || socket === null) {
+          this.#fail(`WebSocket handshake failed: the server answered ${response.status}`);
+          return;
+        }
+        if (this.#closedEarly) { ops.ws_release(socket.#rid); socket.#rid = null; return; }
+        this.#protocol = response.headers.get("sec-websocket-protocol") ?? "";
+        this.#rid = socket.#rid;
+        socket.#rid = null;
+        this.#state = OPEN;
+        this.accept();
+        if (this.#state === OPEN) this.#dispatch(new Event("open"));
+      }, (e) => this.#fail(`WebSocket connection failed: ${e?.message ?? e}`));
+    }
+
+    // The connection could not be made: error, then close (1006).
+    #fail(message) {
+      this.#state = CLOSED;
+      this.#dispatch(new ErrorEvent("error", { message }));
+      this.#dispatch(new CloseEvent("close", { code: 1006, reason: "", wasClean: false }));
     }
 
     static {
@@ -127,7 +190,7 @@
 
     get readyState() { return this.#state; }
     get url() { return this.#url; }
-    get protocol() { return ""; }
+    get protocol() { return this.#protocol; }
     get extensions() { return ""; }
     get binaryType() { return this.#binaryType; }
     set binaryType(v) {
@@ -138,6 +201,7 @@
     // https://developers.cloudflare.com/workers/runtime-apis/websockets/#accept
     accept() {
       if (this.#accepted) return;
+      if (this.#state === CONNECTING) throw new DOMException("The WebSocket is still connecting", "InvalidStateError");
       if (this.#rid === null) throw new TypeError("This WebSocket was already returned in a Response and can no longer be accepted");
       // The two ends of one pair both accepted in this isolate: the second
       // speaks as the client of the first.
@@ -152,6 +216,7 @@
 
     // https://websockets.spec.whatwg.org/#dom-websocket-send
     send(data) {
+      if (this.#state === CONNECTING) throw new DOMException("The WebSocket is still connecting", "InvalidStateError");
       if (!this.#accepted) throw new TypeError("You must call accept() on this WebSocket before sending messages.");
       if (this.#state !== OPEN) throw new TypeError("Can't call WebSocket send() after close().");
       if (typeof data === "string") { ops.ws_send(this.#rid, data, true); return; }
@@ -177,6 +242,13 @@
         if (TextEncoderEncode(encoder, reason).length > 123) {
           throw new DOMException("The WebSocket close reason is longer than 123 bytes.", "SyntaxError");
         }
+      }
+      if (this.#state === CONNECTING) {
+        // Closed before the handshake finished: it never opens.
+        this.#state = CLOSED;
+        this.#closedEarly = true;
+        this.#dispatch(new CloseEvent("close", { code: 1006, reason: "", wasClean: false }));
+        return;
       }
       if (!this.#accepted) throw new TypeError("You must call accept() on this WebSocket before closing it.");
       if (this.#state !== OPEN) return;

@@ -30,6 +30,12 @@ struct EchoOrigin {
 
 impl EchoOrigin {
     fn start() -> EchoOrigin {
+        EchoOrigin::start_with(false)
+    }
+
+    /// `deflate`: agree to `permessage-deflate` when offered (the 101 says
+    /// so; the frames are still sent plain, which is all the tests need).
+    fn start_with(deflate: bool) -> EchoOrigin {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let handshakes = Arc::new(Mutex::new(Vec::new()));
@@ -47,6 +53,10 @@ impl EchoOrigin {
                             .collect();
                         seen.lock().unwrap().push(headers);
                         resp.headers_mut().insert("x-origin", "echo".parse().unwrap());
+                        if deflate && req.headers().contains_key("sec-websocket-extensions") {
+                            resp.headers_mut()
+                                .insert("sec-websocket-extensions", "permessage-deflate".parse().unwrap());
+                        }
                         Ok(resp)
                     };
                     let config = WebSocketConfig::default().max_message_size(Some(64 << 20));
@@ -729,4 +739,24 @@ const w2 :Workerd.Worker = (
     assert!(text.starts_with("state 0\nInvalidStateError\nerror WebSocket connection failed"), "{text}");
     assert!(text.ends_with("close 1006 false"), "{text}");
     assert_eq!(origin.handshakes.lock().unwrap().len(), 1);
+}
+
+/// A socket whose 101 agreed to an extension cannot be accepted (its frames
+/// could not be read); the Worker gets a TypeError it can act on.
+#[test]
+fn an_upstream_socket_with_an_extension_cannot_be_accepted() {
+    let origin = EchoOrigin::start_with(true);
+    let script = "export default {
+  async fetch(request, env) {
+    const headers = { Upgrade: 'websocket', 'Sec-WebSocket-Extensions': 'permessage-deflate' };
+    const r = await env.ORIGIN.fetch('http://origin.test/', { headers });
+    try { r.webSocket.accept(); return new Response('accepted'); }
+    catch (e) { return new Response(`${e.name} ${r.webSocket.extensions}`); }
+  },
+};\n";
+    let proxy = Proxy::new(&worker_config(origin.addr, ""))
+        .file("main.js", script)
+        .socket("http")
+        .start();
+    assert_eq!(get(proxy.port("http"), "/", "a.test").text(), "TypeError permessage-deflate");
 }

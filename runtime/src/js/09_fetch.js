@@ -609,9 +609,9 @@
   // A Response for a subrequest's answer (headers immutable, body native).
   function responseFromNative(status, flat, rid, url, socket) {
     const r = ObjectCreate(Response.prototype);
-    const webSocket = socket === undefined ? null : internal.upstreamSocket(socket, url);
-    r[kInner] = { status, statusText: "", type: "basic", url, redirected: false, webSocket };
     r[kHeaders] = headersFrom(flat, "immutable");
+    const webSocket = socket === undefined ? null : internal.upstreamSocket(socket, url, HeadersGet(r[kHeaders], "sec-websocket-extensions"));
+    r[kInner] = { status, statusText: "", type: "basic", url, redirected: false, webSocket };
     r[kBody] = new Body(null, rid, null);
     return r;
   }

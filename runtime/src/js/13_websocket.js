@@ -116,6 +116,9 @@
     #protocol = "";
     // close() called while still connecting: the socket never opens.
     #closedEarly = false;
+    // Extensions the origin agreed to in its 101 (a socket passed through
+    // carries them untouched; an accepted one cannot have any).
+    #extensions = "";
 
     // https://websockets.spec.whatwg.org/#dom-websocket-websocket
     constructor(url, protocols = undefined) {
@@ -125,6 +128,7 @@
         this.#rid = protocols.rid;
         this.#server = protocols.server;
         this.#url = protocols.url;
+        this.#extensions = protocols.extensions;
         return;
       }
       if (arguments.length === 0) throw new TypeError("WebSocket: 1 argument required");
@@ -166,7 +170,7 @@
     }
 
     static {
-      makeSocket = (rid, server, url) => new WebSocket(kInternal, { rid, server, url });
+      makeSocket = (rid, server, url, extensions = "") => new WebSocket(kInternal, { rid, server, url, extensions });
       linkPair = (a, b) => { a.#partner = b; b.#partner = a; };
       isWebSocket = (o) => o !== null && typeof o === "object" && #rid in o;
       // The raw socket of a WebSocket returned in a 101 Response.
@@ -191,7 +195,7 @@
     get readyState() { return this.#state; }
     get url() { return this.#url; }
     get protocol() { return this.#protocol; }
-    get extensions() { return ""; }
+    get extensions() { return this.#extensions; }
     get binaryType() { return this.#binaryType; }
     set binaryType(v) {
       v = String(v);
@@ -203,6 +207,9 @@
       if (this.#accepted) return;
       if (this.#state === CONNECTING) throw new DOMException("The WebSocket is still connecting", "InvalidStateError");
       if (this.#rid === null) throw new TypeError("This WebSocket was already returned in a Response and can no longer be accepted");
+      if (this.#extensions !== "") {
+        throw new TypeError(`The origin agreed to the WebSocket extension "${this.#extensions}", which isoproxy cannot decode in a Worker; remove Sec-WebSocket-Extensions from the upgrade request to accept the socket, or return the response untouched`);
+      }
       // The two ends of one pair both accepted in this isolate: the second
       // speaks as the client of the first.
       const server = this.#server && !(this.#partner !== null && this.#partner.#accepted && this.#partner.#server);
@@ -339,7 +346,7 @@
 
   // For 09_fetch.js: the socket of a subrequest answered with 101, and the
   // raw socket of a WebSocket returned in a Response.
-  internal.upstreamSocket = (rid, url) => makeSocket(rid, false, url);
+  internal.upstreamSocket = (rid, url, extensions) => makeSocket(rid, false, url, extensions ?? "");
   internal.isWebSocket = isWebSocket;
   internal.socketForResponse = (ws) => takeForResponse(ws);
 

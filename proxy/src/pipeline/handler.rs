@@ -66,8 +66,6 @@ pub struct RequestCtx {
     /// request is dropped in between (cut at the drain deadline), its
     /// access-log record is written from here.
     pub unlogged: Option<Unlogged>,
-    /// Counts the request in the open-WebSocket gauge once it upgraded.
-    pub websocket: Option<crate::pipeline::websocket::Active>,
 }
 
 /// What the access log needs about a request whose `logging` phase never ran.
@@ -125,6 +123,9 @@ pub struct Handler {
     pub route: Arc<SocketRoute>,
     /// The isolate threads, when the socket's service is a Worker.
     pub workers: Option<WorkerPool>,
+    /// Upstream connections for what the no-script path sends through the
+    /// upstream exchange itself (WebSocket handshakes).
+    pub connector: Arc<pingora_core::connectors::http::Connector>,
 }
 
 /// Request ids: a random process prefix and a counter.
@@ -159,7 +160,7 @@ impl Handler {
     }
 
     /// The destination authority of a request: the absolute URL's, else Host.
-    fn authority(session: &Session) -> Option<String> {
+    pub fn authority(session: &Session) -> Option<String> {
         let req = session.req_header();
         if let Some((_, a, _)) = absolute_target(req) {
             return Some(a.to_string());
@@ -171,11 +172,6 @@ impl Handler {
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .map(str::to_string)
-    }
-
-    /// How long an upgraded connection may go without traffic.
-    fn idle_timeout(&self) -> std::time::Duration {
-        std::time::Duration::from_millis(u64::from(self.route.limits.tunnel_idle_timeout_ms.max(1)))
     }
 
     /// The scheme of the request URL.
@@ -232,7 +228,6 @@ impl ProxyHttp for Handler {
             upstream_sent: None,
             close_after: false,
             unlogged: None,
-            websocket: None,
         }
     }
 
@@ -282,6 +277,12 @@ impl ProxyHttp for Handler {
                 crate::pipeline::worker::handle(self, session, ctx).await;
                 Ok(true)
             }
+            Target::External(_) | Target::Network(_) if crate::pipeline::websocket::wants(session) => {
+                // Pingora's own upgrade path can lose the last frames when the
+                // origin closes right after them; the exchange's does not.
+                crate::pipeline::websocket::no_script(self, session, ctx).await;
+                Ok(true)
+            }
             Target::External(_) | Target::Network(_) => Ok(false),
         }
     }
@@ -315,13 +316,7 @@ impl ProxyHttp for Handler {
                 ctx.origin = chosen.origin;
                 ctx.upstream_addr = chosen.addr();
                 ctx.dest_host = chosen.host_header;
-                let mut peer = chosen.peer;
-                if crate::upstream::exchange::is_websocket_upgrade(&session.req_header().headers) {
-                    // Once upgraded, the origin may rightly be quiet for as
-                    // long as the socket may be idle.
-                    peer.options.read_timeout = Some(self.idle_timeout());
-                }
-                Ok(Box::new(peer))
+                Ok(Box::new(chosen.peer))
             }
             Err(f) => {
                 ctx.upstream_outcome = Some(f.outcome());
@@ -450,14 +445,7 @@ impl ProxyHttp for Handler {
             Target::External(ext) => Some(&ext.http),
             _ => None,
         };
-        let switching = resp.status == http::StatusCode::SWITCHING_PROTOCOLS;
-        incoming_response(resp, switching, service);
-        if switching {
-            // A WebSocket: the client may be quiet for as long as the
-            // socket may be idle (the body timeout is for request bodies).
-            session.set_read_timeout(Some(self.idle_timeout()));
-            ctx.websocket = Some(crate::pipeline::websocket::Active::new(&self.route));
-        }
+        incoming_response(resp, resp.status == http::StatusCode::SWITCHING_PROTOCOLS, service);
         inject(resp, &self.route.http.response);
         Ok(())
     }

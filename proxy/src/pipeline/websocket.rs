@@ -1,15 +1,17 @@
-//! A WebSocket a Worker answered with `101`: the handshake response goes to
-//! the client, then the client's connection is joined to the socket the
-//! Worker gave (the origin's connection passed through, or the end of a
-//! `WebSocketPair` it serves). Bytes move natively both ways until either
-//! side closes or nothing moves for `tunnelIdleTimeoutMs`; the request's
-//! access-log record is written when the socket closes.
+//! WebSocket handshakes on HTTP/1.1. With no script, the handshake goes
+//! through the one upstream exchange (as a Worker's `fetch()` would send
+//! it); with a Worker, the Worker answers. Either way a `101` goes to the
+//! client, then the client's connection is joined to the socket behind it
+//! (the origin's connection, or the end of a `WebSocketPair` a Worker
+//! serves). Bytes move natively both ways until either side closes or
+//! nothing moves for `tunnelIdleTimeoutMs`; the request's access-log
+//! record is written when the socket closes.
 
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::header;
-use isoproxy_runtime::{Response, Upgraded};
+use isoproxy_runtime::{Body, Response, Upgraded};
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -19,12 +21,11 @@ use crate::pipeline::handler::{write_reject, Handler, RequestCtx};
 use crate::upstream::headers::{incoming_response, inject};
 
 /// Counts an open WebSocket in the gauge while it lives.
-#[derive(Debug)]
-pub struct Active(prometheus::IntGauge);
+struct Active(prometheus::IntGauge);
 
 impl Active {
     /// Count one more open WebSocket on `route`'s socket.
-    pub fn new(route: &crate::pipeline::route::SocketRoute) -> Active {
+    fn new(route: &crate::pipeline::route::SocketRoute) -> Active {
         let gauge = route.metrics.websockets_active.with_label_values(&[&route.name]);
         gauge.inc();
         Active(gauge)
@@ -51,6 +52,124 @@ pub fn refusal(session: &Session) -> Option<Reject> {
         return Some(r);
     }
     None
+}
+
+/// Whether the no-script path hands this request to [`no_script`]: a
+/// WebSocket handshake on HTTP/1.1.
+pub fn wants(session: &Session) -> bool {
+    !session.is_http2()
+        && session.is_upgrade_req()
+        && crate::upstream::exchange::is_websocket_upgrade(&session.req_header().headers)
+}
+
+/// A WebSocket handshake on a socket with no script: sent through the
+/// upstream exchange (peer choice, Network rules, header policy, response
+/// checks); a `101` joins client and origin, any other answer is relayed
+/// as an ordinary response and the connection stays HTTP.
+pub async fn no_script(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
+    let Some(dest) = h.route.service.target.destination() else {
+        fail(session, ctx, Reject::internal("no upstream for this service")).await;
+        return;
+    };
+    let req = session.req_header();
+    let authority = Handler::authority(session).unwrap_or_default();
+    let pq = match crate::pipeline::handler::absolute_target(req) {
+        Some((_, _, pq)) => pq.to_string(),
+        None => req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string(),
+    };
+    let Ok(uri) = format!("{}://{authority}{pq}", h.scheme(session)).parse::<http::Uri>() else {
+        fail(session, ctx, Reject::bad_request("invalid request target")).await;
+        return;
+    };
+    let out = crate::upstream::exchange::Outgoing {
+        method: req.method.clone(),
+        uri,
+        headers: req.headers.clone(),
+        body: Body::Empty,
+        client: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
+        request_id: ctx.request_id.clone(),
+    };
+    let service = &h.route.service.name;
+    let metrics = &h.route.metrics;
+    let result = crate::upstream::exchange::send(&h.connector, dest, out, service, metrics).await;
+    let outcome = result.as_ref().map_or_else(|f| f.outcome(), |_| "ok");
+    metrics.upstream_requests.with_label_values(&[service, outcome]).inc();
+    let mut resp = match result {
+        Ok(r) => r,
+        Err(f) => {
+            ctx.upstream_outcome = Some(f.outcome());
+            fail(session, ctx, f.reject()).await;
+            return;
+        }
+    };
+    ctx.upstream_status = resp.status.as_u16();
+    if let Some(socket) = resp.upgrade.take() {
+        serve(h, session, ctx, resp, socket).await;
+        return;
+    }
+    relay(h, session, resp).await;
+}
+
+/// Write an origin's refusal of the upgrade (`403`, `426`, ...) as it is.
+async fn relay(h: &Handler, session: &mut Session, resp: Response) {
+    let Ok(mut head) = ResponseHeader::build(resp.status, Some(resp.headers.len() + 2)) else {
+        return;
+    };
+    for (k, v) in resp.headers.iter() {
+        if k != header::TRANSFER_ENCODING {
+            let _ = head.append_header(k.clone(), v.clone());
+        }
+    }
+    inject(&mut head, &h.route.http.response);
+    let (len, body) = match resp.body {
+        Body::Empty => (Some(0), None),
+        Body::Bytes(b) => (Some(b.len() as u64), Some(Ok(b))),
+        Body::Stream { rx, len } => (len, Some(Err(rx))),
+    };
+    match len {
+        Some(n) if crate::upstream::check::has_body(&http::Method::GET, resp.status) => {
+            let _ = head.insert_header(header::CONTENT_LENGTH, n.to_string());
+        }
+        Some(_) => {}
+        None => {
+            let _ = head.remove_header(&header::CONTENT_LENGTH);
+            let _ = head.insert_header(header::TRANSFER_ENCODING, "chunked");
+        }
+    }
+    // The client's connection is not reused: it asked to leave HTTP.
+    session.set_keepalive(None);
+    if session.write_response_header(Box::new(head), body.is_none()).await.is_err() {
+        return;
+    }
+    let complete = match body {
+        None => true,
+        Some(Ok(b)) => session.write_response_body(Some(b), true).await.is_ok(),
+        Some(Err(mut rx)) => {
+            let mut ok = true;
+            while let Some(chunk) = rx.recv().await {
+                let written = match chunk {
+                    Ok(b) => session.write_response_body(Some(b), false).await.is_ok(),
+                    Err(_) => false,
+                };
+                if !written {
+                    ok = false;
+                    break;
+                }
+            }
+            ok && session.write_response_body(Some(Bytes::new()), true).await.is_ok()
+        }
+    };
+    if !complete {
+        session.shutdown().await;
+    }
+}
+
+async fn fail(session: &mut Session, ctx: &mut RequestCtx, r: Reject) {
+    ctx.blame = Some(r.blame);
+    if session.response_written().is_none() {
+        write_reject(session, &r).await;
+    }
+    ctx.reject = Some(r);
 }
 
 /// Send the Worker's `101` and carry the socket until it closes.

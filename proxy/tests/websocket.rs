@@ -418,12 +418,17 @@ fn a_101_to_a_request_without_upgrade_is_an_error() {
 #[test]
 fn open_sockets_stay_on_their_generation_across_a_reload() {
     let origin = EchoOrigin::start();
-    let unused = origin.addr;
-    let proxy = Proxy::new(&worker_config(unused, ""))
+    // Socket `raw` has no script: its sockets are joined to the origin.
+    let config = worker_config(origin.addr, "").replace(
+        "service = \"w\") ],",
+        "service = \"w\"),\n    (name = \"raw\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],",
+    );
+    let proxy = Proxy::new(&config)
         .file("main.js", &pair_worker("v1"))
-        .socket("http")
+        .sockets(&["http", "raw"])
         .start();
     let port = proxy.port("http");
+    let mut raw: Vec<Ws> = (0..20).map(|_| connect(proxy.port("raw"), "/").0).collect();
     let mut old: Vec<Ws> = (0..200).map(|_| connect(port, "/").0).collect();
     for ws in old.iter_mut().step_by(20) {
         echo(ws, Message::text("warm"));
@@ -436,6 +441,9 @@ fn open_sockets_stay_on_their_generation_across_a_reload() {
     }
     for ws in &mut old {
         assert_eq!(ws.read().unwrap(), Message::text("v1"));
+    }
+    for ws in &mut raw {
+        echo(ws, Message::text("no script, still open"));
     }
     // A new socket gets the new Worker.
     let (mut fresh, _) = connect(port, "/");
@@ -759,4 +767,99 @@ fn an_upstream_socket_with_an_extension_cannot_be_accepted() {
         .socket("http")
         .start();
     assert_eq!(get(proxy.port("http"), "/", "a.test").text(), "TypeError permessage-deflate");
+}
+
+/// HTTP/2 has no WebSocket here: the listener does not offer extended
+/// CONNECT (RFC 8441), and a Worker that answers an HTTP/2 request with a
+/// WebSocket gets a clear 501.
+#[test]
+fn websockets_over_http2_get_a_clear_answer() {
+    let script = "export default { fetch() { const p = new WebSocketPair(); p[1].accept(); return new Response(null, { status: 101, webSocket: p[0] }); } };\n";
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let proxy = Proxy::new(&worker_config(unused, ""))
+        .file("main.js", script)
+        .socket("http")
+        .start();
+    let port = proxy.port("http");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async move {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        let mut client = client.ready().await.unwrap();
+        assert!(!client.is_extended_connect_protocol_enabled());
+        let req = http::Request::builder().uri("http://h2.test/socket").body(()).unwrap();
+        let (resp, _) = client.send_request(req, true).unwrap();
+        let resp = resp.await.unwrap();
+        assert_eq!(resp.status(), 501);
+        let mut body = resp.into_body();
+        let mut text = Vec::new();
+        while let Some(chunk) = body.data().await {
+            text.extend_from_slice(&chunk.unwrap());
+        }
+        let text = String::from_utf8_lossy(&text).into_owned();
+        assert!(text.contains("WebSocket over HTTP/2 (extended CONNECT) is not supported"), "{text}");
+    });
+}
+
+/// The resident memory of process `pid`, KiB.
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+/// Memory does not grow with the messages a socket carries.
+#[test]
+fn memory_stays_flat_over_ten_thousand_messages() {
+    let origin = EchoOrigin::start();
+    let pass = Mode::PassThrough.start(origin.addr, "");
+    let pair = pair_proxy();
+    for proxy in [&pass, &pair] {
+        let (mut ws, _) = connect(proxy.port("http"), "/");
+        let payload = vec![0x5au8; 8 * 1024];
+        let mut run = |n: usize| {
+            for _ in 0..n {
+                ws.send(Message::binary(payload.clone())).unwrap();
+                assert_eq!(ws.read().unwrap().len(), payload.len());
+            }
+        };
+        run(1000);
+        let before = rss_kib(proxy.pid());
+        // 10,000 messages of 8 KiB each way: 80 MiB through the socket.
+        run(10_000);
+        let after = rss_kib(proxy.pid());
+        assert!(after < before + 16 * 1024, "RSS grew from {before} KiB to {after} KiB");
+    }
+}
+
+/// At shutdown an open socket is cut at the drain deadline, and its
+/// access-log record is still written.
+#[test]
+fn open_sockets_are_cut_at_the_drain_deadline_with_a_record() {
+    let origin = EchoOrigin::start();
+    for mode in Mode::ALL {
+        let config = limited_config(mode, origin.addr, "", "").replace(
+            "\n);\nconst w",
+            "\n  accessLog = (format = json), server = (drainTimeoutMs = 300),\n);\nconst w",
+        );
+        let mut proxy = Proxy::new(&config)
+            .file("main.js", mode.script().or(Mode::PassThrough.script()).unwrap())
+            .socket("http")
+            .start();
+        let (mut ws, _) = connect(proxy.port("http"), "/held");
+        echo(&mut ws, Message::text("open"));
+        proxy.signal(libc::SIGTERM);
+        assert_eq!(proxy.wait_exit(IO_TIMEOUT), Some(0), "{mode:?}");
+        assert!(ws.read().is_err(), "{mode:?}");
+        let stdout = proxy.stdout_text();
+        let line = stdout.lines().find(|l| l.contains("/held")).unwrap_or_else(|| panic!("{mode:?}: {stdout}"));
+        let record: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(record["status"], 101, "{mode:?}: {line}");
+    }
 }

@@ -1,6 +1,10 @@
 // WebSockets in a Worker: serve one, relay one, pass one through.
 // Standard Workers APIs only (the same script runs on workerd).
 
+// A close code to pass on: 1005 (no code) and 1006 (connection lost) only
+// describe what happened and may not be sent.
+const closeCode = (event) => (event.code === 1005 || event.code === 1006 ? 1000 : event.code);
+
 export default {
   async fetch(request, env) {
     if (request.headers.get("Upgrade") !== "websocket") {
@@ -13,7 +17,7 @@ export default {
       const [client, server] = Object.values(new WebSocketPair());
       server.accept();
       server.addEventListener("message", (event) => server.send(event.data));
-      server.addEventListener("close", (event) => server.close(event.code, event.reason));
+      server.addEventListener("close", (event) => server.close(closeCode(event), event.reason));
       return new Response(null, { status: 101, webSocket: client });
     }
 
@@ -28,8 +32,8 @@ export default {
       server.addEventListener("message", (event) =>
         origin.send(typeof event.data === "string" ? event.data.toUpperCase() : event.data));
       origin.addEventListener("message", (event) => server.send(event.data));
-      server.addEventListener("close", (event) => origin.close(event.code, event.reason));
-      origin.addEventListener("close", (event) => server.close(event.code, event.reason));
+      server.addEventListener("close", (event) => origin.close(closeCode(event), event.reason));
+      origin.addEventListener("close", (event) => server.close(closeCode(event), event.reason));
       return new Response(null, { status: 101, webSocket: client });
     }
 

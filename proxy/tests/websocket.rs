@@ -4,6 +4,8 @@
 //! message sizes, fragmentation, close codes both ways, invalid frames,
 //! and open sockets across a live reload.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// tungstenite's handshake callback returns its (large) error response type.
+#![allow(clippy::result_large_err)]
 
 mod support;
 
@@ -21,11 +23,14 @@ use tungstenite::{Message, WebSocket};
 
 type Ws = WebSocket<TcpStream>;
 
+/// The headers of each handshake an origin saw, in order.
+type Handshakes = Arc<Mutex<Vec<Vec<(String, String)>>>>;
+
 /// A WebSocket origin that echoes every message and records each
 /// handshake's headers.
 struct EchoOrigin {
     addr: SocketAddr,
-    handshakes: Arc<Mutex<Vec<Vec<(String, String)>>>>,
+    handshakes: Handshakes,
 }
 
 impl EchoOrigin {
@@ -38,7 +43,7 @@ impl EchoOrigin {
     fn start_with(deflate: bool) -> EchoOrigin {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let handshakes = Arc::new(Mutex::new(Vec::new()));
+        let handshakes: Handshakes = Arc::new(Mutex::new(Vec::new()));
         let seen = handshakes.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -197,7 +202,11 @@ fn echo_through_no_script_pass_through_and_rewriting() {
             assert_eq!(origin.handshake_header(0, "x-rewritten").as_deref(), Some("request"));
             assert_eq!(resp.headers().get("x-rewritten").unwrap(), "response");
         }
-        assert_eq!(origin.handshake_header(0, "upgrade").as_deref(), Some("websocket"), "{mode:?}");
+        assert_eq!(
+            origin.handshake_header(0, "upgrade").as_deref(),
+            Some("websocket"),
+            "{mode:?}"
+        );
     }
 }
 
@@ -259,7 +268,11 @@ fn close_codes_from_the_client_reach_the_worker() {
 fn wait_log(proxy: &Proxy, needle: &str) {
     let deadline = std::time::Instant::now() + IO_TIMEOUT;
     while !proxy.stderr_text().contains(needle) && !proxy.stdout_text().contains(needle) {
-        assert!(std::time::Instant::now() < deadline, "no {needle:?} in {}", proxy.stderr_text());
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {needle:?} in {}",
+            proxy.stderr_text()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -298,13 +311,25 @@ fn fragmented_messages_are_joined() {
     for port in [pass.port("http"), pair.port("http")] {
         let (mut ws, _) = connect(port, "/");
         // "hello world" in three frames, a ping in between.
-        ws.write(Message::Frame(Frame::message(&b"hel"[..], OpCode::Data(Data::Text), false)))
-            .unwrap();
+        ws.write(Message::Frame(Frame::message(
+            &b"hel"[..],
+            OpCode::Data(Data::Text),
+            false,
+        )))
+        .unwrap();
         ws.write(Message::Ping("p".into())).unwrap();
-        ws.write(Message::Frame(Frame::message(&b"lo wo"[..], OpCode::Data(Data::Continue), false)))
-            .unwrap();
-        ws.write(Message::Frame(Frame::message(&b"rld"[..], OpCode::Data(Data::Continue), true)))
-            .unwrap();
+        ws.write(Message::Frame(Frame::message(
+            &b"lo wo"[..],
+            OpCode::Data(Data::Continue),
+            false,
+        )))
+        .unwrap();
+        ws.write(Message::Frame(Frame::message(
+            &b"rld"[..],
+            OpCode::Data(Data::Continue),
+            true,
+        )))
+        .unwrap();
         ws.flush().unwrap();
         let mut got = None;
         while got.is_none() {
@@ -481,7 +506,11 @@ fn access_log_record(mode: Mode, origin: SocketAddr) {
     ws.close(None).unwrap();
     let _ = read_close(&mut ws);
     drop(ws);
-    assert!(proxy.wait_stdout(IO_TIMEOUT, "\"status\":101"), "{}", proxy.stdout_text());
+    assert!(
+        proxy.wait_stdout(IO_TIMEOUT, "\"status\":101"),
+        "{}",
+        proxy.stdout_text()
+    );
     let stdout = proxy.stdout_text();
     let lines: Vec<&str> = stdout.lines().filter(|l| l.contains("/logged")).collect();
     assert_eq!(lines.len(), 1, "{mode:?}: {stdout}");
@@ -542,7 +571,11 @@ fn a_worker_relays_between_client_and_origin_transforming_text() {
         for n in [0usize, 70_000, 1 << 20] {
             let text = "x".repeat(n);
             ws.send(Message::text(text)).unwrap();
-            assert_eq!(ws.read().unwrap(), Message::text(format!("[{}]", "X".repeat(n))), "{how} {n}");
+            assert_eq!(
+                ws.read().unwrap(),
+                Message::text(format!("[{}]", "X".repeat(n))),
+                "{how} {n}"
+            );
         }
         ws.close(Some(CloseFrame {
             code: CloseCode::from(4000),
@@ -550,8 +583,16 @@ fn a_worker_relays_between_client_and_origin_transforming_text() {
         }))
         .unwrap();
         assert_eq!(read_close(&mut ws).0, 4000, "{how}");
-        assert_eq!(origin.handshake_header(i, "upgrade").as_deref(), Some("websocket"), "{how}");
-        assert_eq!(origin.handshake_header(i, "sec-websocket-version").as_deref(), Some("13"), "{how}");
+        assert_eq!(
+            origin.handshake_header(i, "upgrade").as_deref(),
+            Some("websocket"),
+            "{how}"
+        );
+        assert_eq!(
+            origin.handshake_header(i, "sec-websocket-version").as_deref(),
+            Some("13"),
+            "{how}"
+        );
     }
 }
 
@@ -559,7 +600,11 @@ fn a_worker_relays_between_client_and_origin_transforming_text() {
 /// `timeouts`.
 fn limited_config(mode: Mode, origin: SocketAddr, limits: &str, timeouts: &str) -> String {
     let service = if mode == Mode::NoScript { "origin" } else { "w" };
-    let timeouts = if timeouts.is_empty() { String::new() } else { format!(", timeouts = ({timeouts})") };
+    let timeouts = if timeouts.is_empty() {
+        String::new()
+    } else {
+        format!(", timeouts = ({timeouts})")
+    };
     format!(
         "{USING}const config :Workerd.Config = (
   services = [
@@ -739,12 +784,18 @@ const w2 :Workerd.Worker = (
         "{}",
         proxy.stderr_text()
     );
-    assert_eq!(origin.handshake_header(0, "sec-websocket-protocol").as_deref(), Some("chat, v2"));
+    assert_eq!(
+        origin.handshake_header(0, "sec-websocket-protocol").as_deref(),
+        Some("chat, v2")
+    );
     // The public-only network refuses a loopback address before connecting.
     let target = format!("/?to=ws://{}/feed", origin.addr);
     let r = get(proxy.port("open"), &target, "a.test");
     let text = r.text();
-    assert!(text.starts_with("state 0\nInvalidStateError\nerror WebSocket connection failed"), "{text}");
+    assert!(
+        text.starts_with("state 0\nInvalidStateError\nerror WebSocket connection failed"),
+        "{text}"
+    );
     assert!(text.ends_with("close 1006 false"), "{text}");
     assert_eq!(origin.handshakes.lock().unwrap().len(), 1);
 }
@@ -766,7 +817,10 @@ fn an_upstream_socket_with_an_extension_cannot_be_accepted() {
         .file("main.js", script)
         .socket("http")
         .start();
-    assert_eq!(get(proxy.port("http"), "/", "a.test").text(), "TypeError permessage-deflate");
+    assert_eq!(
+        get(proxy.port("http"), "/", "a.test").text(),
+        "TypeError permessage-deflate"
+    );
 }
 
 /// HTTP/2 has no WebSocket here: the listener does not offer extended
@@ -781,7 +835,10 @@ fn websockets_over_http2_get_a_clear_answer() {
         .socket("http")
         .start();
     let port = proxy.port("http");
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async move {
         let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         let (client, conn) = h2::client::handshake(tcp).await.unwrap();
@@ -800,7 +857,10 @@ fn websockets_over_http2_get_a_clear_answer() {
             text.extend_from_slice(&chunk.unwrap());
         }
         let text = String::from_utf8_lossy(&text).into_owned();
-        assert!(text.contains("WebSocket over HTTP/2 (extended CONNECT) is not supported"), "{text}");
+        assert!(
+            text.contains("WebSocket over HTTP/2 (extended CONNECT) is not supported"),
+            "{text}"
+        );
     });
 }
 
@@ -858,7 +918,10 @@ fn open_sockets_are_cut_at_the_drain_deadline_with_a_record() {
         assert_eq!(proxy.wait_exit(IO_TIMEOUT), Some(0), "{mode:?}");
         assert!(ws.read().is_err(), "{mode:?}");
         let stdout = proxy.stdout_text();
-        let line = stdout.lines().find(|l| l.contains("/held")).unwrap_or_else(|| panic!("{mode:?}: {stdout}"));
+        let line = stdout
+            .lines()
+            .find(|l| l.contains("/held"))
+            .unwrap_or_else(|| panic!("{mode:?}: {stdout}"));
         let record: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(record["status"], 101, "{mode:?}: {line}");
     }

@@ -138,7 +138,11 @@ async fn relay(h: &Handler, session: &mut Session, resp: Response) {
     }
     // The client's connection is not reused: it asked to leave HTTP.
     session.set_keepalive(None);
-    if session.write_response_header(Box::new(head), body.is_none()).await.is_err() {
+    if session
+        .write_response_header(Box::new(head), body.is_none())
+        .await
+        .is_err()
+    {
         return;
     }
     let complete = match body {
@@ -180,7 +184,8 @@ pub async fn serve(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, res
         ctx.reject = Some(r);
         return;
     }
-    let Ok(mut head) = ResponseHeader::build(http::StatusCode::SWITCHING_PROTOCOLS, Some(resp.headers.len() + 2)) else {
+    let Ok(mut head) = ResponseHeader::build(http::StatusCode::SWITCHING_PROTOCOLS, Some(resp.headers.len() + 2))
+    else {
         return;
     };
     for (k, v) in resp.headers.iter() {

@@ -41,7 +41,7 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
     };
     let mut headers = req.headers.clone();
     strip_hop_by_hop(&mut headers, false);
-    if !session.is_http2() && session.is_upgrade_req() && crate::upstream::exchange::is_websocket_upgrade(&req.headers) {
+    if crate::pipeline::websocket::wants(session) {
         // A WebSocket handshake: the Worker sees `Upgrade: websocket` (and
         // may pass the request on with fetch(), or answer with a pair).
         headers.insert(header::UPGRADE, http::HeaderValue::from_static("websocket"));
@@ -156,7 +156,12 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         return;
     }
     if resp.status == http::StatusCode::SWITCHING_PROTOCOLS {
-        fail(session, ctx, Reject::internal("the Worker answered 101 without a WebSocket")).await;
+        fail(
+            session,
+            ctx,
+            Reject::internal("the Worker answered 101 without a WebSocket"),
+        )
+        .await;
         return;
     }
     let Ok(mut head) = ResponseHeader::build(resp.status, Some(resp.headers.len() + 2)) else {

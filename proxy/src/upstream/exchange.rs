@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use http::{header, HeaderMap, Method};
 use isoproxy_runtime::{Body, BodyError, BodySender, Response, Upgraded};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use pingora_core::connectors::http::Connector;
 use pingora_core::protocols::http::client::HttpSession;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_http::RequestHeader;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::observe::metrics::Metrics;
 use crate::upstream::check;
@@ -225,7 +225,10 @@ const UPGRADED_BUFFER: usize = 64 * 1024;
 /// is returned.
 fn upgraded(session: HttpSession) -> Result<Upgraded, Fault> {
     let HttpSession::H1(mut h1) = session else {
-        return Err(Fault::new(FaultKind::BadResponse, "101 on a connection that is not HTTP/1.1"));
+        return Err(Fault::new(
+            FaultKind::BadResponse,
+            "101 on a connection that is not HTTP/1.1",
+        ));
     };
     h1.maybe_upgrade_body_writer();
     let (ours, theirs) = tokio::io::duplex(UPGRADED_BUFFER);

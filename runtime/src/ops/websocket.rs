@@ -28,6 +28,10 @@ const PAIR_BUFFER: usize = 64 * 1024;
 /// Messages from the peer waiting for JS to take them.
 const EVENT_QUEUE: usize = 16;
 
+/// How long a close handshake this side started may wait for the peer's
+/// answer before the connection is dropped (the close event then says 1006).
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Most bytes `send()` may queue on one socket before the peer has taken
 /// them; a Worker that sends faster than its peer reads gets an error
 /// instead of growing the process without bound.
@@ -86,8 +90,20 @@ async fn drive(
         .max_message_size(max_message)
         .max_frame_size(max_message);
     let mut ws = WebSocketStream::from_raw_socket(io.0, role, Some(config)).await;
+    // Set once this side sent its close frame.
+    let mut closing: Option<tokio::time::Instant> = None;
     loop {
+        let close_by = closing;
         tokio::select! {
+            () = async {
+                match close_by {
+                    Some(at) => tokio::time::sleep_until(at).await,
+                    None => std::future::pending().await,
+                }
+            } => {
+                let _ = events.send(WsEvent::Close { code: 1006, reason: String::new(), clean: false }).await;
+                return;
+            }
             incoming = ws.next() => {
                 let event = match incoming {
                     Some(Ok(Message::Text(t))) => WsEvent::Text(t.as_str().to_owned()),
@@ -142,6 +158,7 @@ async fn drive(
                 // Wait for the peer's answer, read above.
                 Some(WsOut::Close(frame)) => {
                     let _ = ws.close(frame).await;
+                    closing.get_or_insert_with(|| tokio::time::Instant::now() + CLOSE_TIMEOUT);
                 }
                 None => {
                     // The Worker's side is gone (its request ended).
@@ -154,7 +171,11 @@ async fn drive(
 }
 
 /// `()` → `[rid0, rid1]`: the two ends of a new `WebSocketPair`.
-pub(crate) fn op_ws_pair(scope: &mut v8::PinScope, _args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_ws_pair(
+    scope: &mut v8::PinScope,
+    _args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let (a, b) = tokio::io::duplex(PAIR_BUFFER);
     let r0 = st.add(Resource::Socket(Upgraded::new(a)));
@@ -167,7 +188,11 @@ pub(crate) fn op_ws_pair(scope: &mut v8::PinScope, _args: v8::FunctionCallbackAr
 /// `(rid, server)` → the id of the request the socket now keeps alive (0
 /// for none): start speaking WebSocket on the raw socket `rid`, as the
 /// server end (`server`) or the client end.
-pub(crate) fn op_ws_accept(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_ws_accept(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let server = args.get(1).boolean_value(scope);
@@ -200,7 +225,11 @@ pub(crate) fn op_ws_accept(scope: &mut v8::PinScope, args: v8::FunctionCallbackA
 }
 
 /// `(rid, data, isText)`: queue a message.
-pub(crate) fn op_ws_send(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_ws_send(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let (message, len) = if args.get(2).boolean_value(scope) {
@@ -229,7 +258,11 @@ pub(crate) fn op_ws_send(scope: &mut v8::PinScope, args: v8::FunctionCallbackArg
 }
 
 /// `(rid, code, reason)`: start the close handshake (`code` < 0: none).
-pub(crate) fn op_ws_close(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_ws_close(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let code = args.get(1).int32_value(scope).unwrap_or(-1);
@@ -245,7 +278,11 @@ pub(crate) fn op_ws_close(scope: &mut v8::PinScope, args: v8::FunctionCallbackAr
 
 /// `(rid)` → op id yielding the next event of an accepted socket:
 /// `[0, text]`, `[1, bytes]`, `[2, code, reason, clean]` or `[3, message]`.
-pub(crate) fn op_ws_next(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_ws_next(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     let Some(Some(mut events)) = st.with_websocket(rid, |ws| ws.events.take()) else {
@@ -261,14 +298,21 @@ pub(crate) fn op_ws_next(scope: &mut v8::PinScope, args: v8::FunctionCallbackArg
 
 /// `(rid)`: drop a socket (raw or accepted); an accepted one that is still
 /// open is closed with 1001.
-pub(crate) fn op_ws_release(scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, _rv: v8::ReturnValue<v8::Value>) {
+pub(crate) fn op_ws_release(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
     let Some(st) = state(scope) else { return };
     let rid = args.get(0).uint32_value(scope).unwrap_or(0);
     st.close(rid);
 }
 
 /// An event of an accepted socket as the JS array `op_ws_next` describes.
-pub(crate) fn event_to_js<'s>(scope: &mut v8::PinScope<'s, '_>, event: Option<WsEvent>) -> Option<v8::Local<'s, v8::Value>> {
+pub(crate) fn event_to_js<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    event: Option<WsEvent>,
+) -> Option<v8::Local<'s, v8::Value>> {
     let event = event.unwrap_or(WsEvent::Close {
         code: 1006,
         reason: String::new(),

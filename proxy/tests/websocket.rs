@@ -926,3 +926,33 @@ fn open_sockets_are_cut_at_the_drain_deadline_with_a_record() {
         assert_eq!(record["status"], 101, "{mode:?}: {line}");
     }
 }
+
+/// An open socket holds its client connection, so it counts against the
+/// socket's `maxConnections`.
+#[test]
+fn open_sockets_count_against_max_connections() {
+    let origin = EchoOrigin::start();
+    for mode in [Mode::NoScript, Mode::PassThrough] {
+        let config = limited_config(mode, origin.addr, "maxConnections = 2", "");
+        let proxy = Proxy::new(&config)
+            .file("main.js", mode.script().or(Mode::PassThrough.script()).unwrap())
+            .socket("http")
+            .start();
+        let port = proxy.port("http");
+        let (mut a, _) = connect(port, "/");
+        let (mut b, _) = connect(port, "/");
+        echo(&mut a, Message::text("a"));
+        echo(&mut b, Message::text("b"));
+        assert_eq!(get(port, "/", "a.test").status, 503, "{mode:?}");
+        a.close(None).unwrap();
+        let _ = read_close(&mut a);
+        drop(a);
+        // Once the socket is gone, its connection slot is free again.
+        let deadline = std::time::Instant::now() + IO_TIMEOUT;
+        while get(port, "/", "a.test").status == 503 {
+            assert!(std::time::Instant::now() < deadline, "{mode:?}: the slot stays taken");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        echo(&mut b, Message::text("still open"));
+    }
+}

@@ -956,3 +956,56 @@ fn open_sockets_count_against_max_connections() {
         echo(&mut b, Message::text("still open"));
     }
 }
+
+/// Messages on a socket a Worker accepted are counted by worker and
+/// direction.
+#[test]
+fn messages_on_accepted_sockets_are_counted() {
+    let unused: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let proxy = Proxy::new(&worker_config(unused, "admin = (address = \"127.0.0.1:0\"),"))
+        .file("main.js", &pair_worker("v1"))
+        .socket("http")
+        .listeners(&["admin"])
+        .start();
+    let (mut ws, _) = connect(proxy.port("http"), "/");
+    for _ in 0..3 {
+        echo(&mut ws, Message::binary(vec![1u8; 100]));
+    }
+    let admin = proxy.port("admin");
+    let series = |name: &str, dir: &str| format!("{name}{{direction=\"{dir}\",worker=\"w\"}}");
+    assert_eq!(
+        proxy.metric(admin, &series("isoproxy_websocket_messages_total", "in")),
+        3.0
+    );
+    assert_eq!(
+        proxy.metric(admin, &series("isoproxy_websocket_message_bytes_total", "in")),
+        300.0
+    );
+    // The third echo may still be on its way out when the client has it.
+    assert!(proxy.metric(admin, &series("isoproxy_websocket_messages_total", "out")) >= 2.0);
+}
+
+/// A close handshake the Worker starts ends even if the peer never
+/// answers (after 10 s): the close event says 1006, and the request ends.
+#[test]
+fn a_close_the_peer_never_answers_ends_the_socket() {
+    let proxy = pair_proxy();
+    let (mut ws, _) = connect(proxy.port("http"), "/");
+    ws.send(Message::text("close 4002 bye")).unwrap();
+    // Never read: tungstenite answers a close only when it reads it.
+    // (The log line has an empty reason between code and wasClean.)
+    wait_log_for(&proxy, "closed 1006  false", Duration::from_secs(30));
+    drop(ws);
+}
+
+fn wait_log_for(proxy: &Proxy, needle: &str, limit: Duration) {
+    let deadline = std::time::Instant::now() + limit;
+    while !proxy.stderr_text().contains(needle) && !proxy.stdout_text().contains(needle) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no {needle:?} in {}",
+            proxy.stderr_text()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -211,6 +211,9 @@ pub trait Observer: Send + Sync + 'static {
     /// from a request already [`crate::MAX_WORKER_DEPTH`] Workers deep; the
     /// call was refused.
     fn depth_exceeded(&self, _worker: &str) {}
+    /// A WebSocket that Worker `worker` accepted carried one message of
+    /// `bytes` bytes, from the peer (`inbound`) or from the Worker.
+    fn websocket_message(&self, _worker: &str, _inbound: bool, _bytes: usize) {}
 }
 
 /// An observer that ignores everything.

@@ -78,6 +78,12 @@ fn close_code(e: &WsError) -> Option<CloseCode> {
 }
 
 /// Speak WebSocket over `io` until either side closes.
+/// Where an accepted socket reports the messages it carries.
+struct Counter {
+    observer: Arc<dyn crate::api::Observer>,
+    worker: String,
+}
+
 async fn drive(
     io: Upgraded,
     role: Role,
@@ -85,7 +91,9 @@ async fn drive(
     mut out: mpsc::UnboundedReceiver<WsOut>,
     events: mpsc::Sender<WsEvent>,
     queued: Arc<AtomicUsize>,
+    counter: Counter,
 ) {
+    let count = |inbound: bool, bytes: usize| counter.observer.websocket_message(&counter.worker, inbound, bytes);
     let config = WebSocketConfig::default()
         .max_message_size(max_message)
         .max_frame_size(max_message);
@@ -106,8 +114,14 @@ async fn drive(
             }
             incoming = ws.next() => {
                 let event = match incoming {
-                    Some(Ok(Message::Text(t))) => WsEvent::Text(t.as_str().to_owned()),
-                    Some(Ok(Message::Binary(b))) => WsEvent::Binary(b.to_vec()),
+                    Some(Ok(Message::Text(t))) => {
+                        count(true, t.len());
+                        WsEvent::Text(t.as_str().to_owned())
+                    }
+                    Some(Ok(Message::Binary(b))) => {
+                        count(true, b.len());
+                        WsEvent::Binary(b.to_vec())
+                    }
                     Some(Ok(Message::Close(frame))) => {
                         // tungstenite queued its answer to the peer's close
                         // (or this is the answer to ours): send it out.
@@ -150,6 +164,7 @@ async fn drive(
                 Some(WsOut::Message(m, len)) => {
                     let sent = ws.send(m).await;
                     queued.fetch_sub(len, Ordering::SeqCst);
+                    count(false, len);
                     if sent.is_err() {
                         let _ = events.send(WsEvent::Close { code: 1006, reason: String::new(), clean: false }).await;
                         return;
@@ -208,7 +223,11 @@ pub(crate) fn op_ws_accept(
     let (ev_tx, ev_rx) = mpsc::channel(EVENT_QUEUE);
     let queued = Arc::new(AtomicUsize::new(0));
     let role = if server { Role::Server } else { Role::Client };
-    tokio::task::spawn_local(drive(io, role, max, out_rx, ev_tx, queued.clone()));
+    let counter = Counter {
+        observer: st.env.shared.observer.clone(),
+        worker: st.spec.name.clone(),
+    };
+    tokio::task::spawn_local(drive(io, role, max, out_rx, ev_tx, queued.clone(), counter));
     // The request that accepts the socket lives as long as the socket.
     let holder = st.current.get();
     st.put_back(

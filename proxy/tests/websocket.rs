@@ -1009,3 +1009,38 @@ fn wait_log_for(proxy: &Proxy, needle: &str, limit: Duration) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A Worker may pass a WebSocket on to another Worker through a service
+/// binding; the socket the second one serves reaches the client.
+#[test]
+fn a_websocket_served_by_a_worker_behind_a_service_binding() {
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"front\", worker = .front),
+    (name = \"back\", worker = .back),
+  ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"front\") ],
+);
+const front :Workerd.Worker = (
+  modules = [ (name = \"front.js\", esModule = embed \"front.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  bindings = [ (name = \"BACK\", service = \"back\") ],
+);
+const back :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
+  compatibilityDate = \"2024-09-01\",
+);\n"
+    );
+    let front = "export default { fetch(request, env) { return env.BACK.fetch(request); } };\n";
+    let proxy = Proxy::new(&config)
+        .file("front.js", front)
+        .file("main.js", &pair_worker("back"))
+        .socket("http")
+        .start();
+    let (mut ws, resp) = connect(proxy.port("http"), "/");
+    assert_eq!(resp.headers().get("x-served-by").unwrap(), "pair");
+    echo(&mut ws, Message::text("through two Workers"));
+    ws.send(Message::text("version")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::text("back"));
+}

@@ -191,6 +191,19 @@
     get OPEN() { return OPEN; }
     get CLOSING() { return CLOSING; }
     get CLOSED() { return CLOSED; }
+    // workerd's names for the same constants.
+    static get READY_STATE_CONNECTING() { return CONNECTING; }
+    static get READY_STATE_OPEN() { return OPEN; }
+    static get READY_STATE_CLOSING() { return CLOSING; }
+    static get READY_STATE_CLOSED() { return CLOSED; }
+    get READY_STATE_CONNECTING() { return CONNECTING; }
+    get READY_STATE_OPEN() { return OPEN; }
+    get READY_STATE_CLOSING() { return CLOSING; }
+    get READY_STATE_CLOSED() { return CLOSED; }
+
+    // https://websockets.spec.whatwg.org/#dom-websocket-bufferedamount:
+    // bytes send() queued that have not gone out yet.
+    get bufferedAmount() { return this.#accepted && this.#rid !== null ? ops.ws_buffered(this.#rid) : 0; }
 
     get readyState() { return this.#state; }
     get url() { return this.#url; }

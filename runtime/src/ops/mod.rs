@@ -72,6 +72,7 @@ ops_table! {
     "ws_pair" => websocket::op_ws_pair,
     "ws_accept" => websocket::op_ws_accept,
     "ws_send" => websocket::op_ws_send,
+    "ws_buffered" => websocket::op_ws_buffered,
     "ws_close" => websocket::op_ws_close,
     "ws_next" => websocket::op_ws_next,
     "ws_release" => websocket::op_ws_release,

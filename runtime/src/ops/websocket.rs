@@ -276,6 +276,20 @@ pub(crate) fn op_ws_send(
     }
 }
 
+/// `(rid)` → bytes queued by `send()` and not yet written.
+pub(crate) fn op_ws_buffered(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
+    let queued = st
+        .with_websocket(rid, |ws| ws.queued.load(Ordering::SeqCst))
+        .unwrap_or(0);
+    rv.set_double(queued as f64);
+}
+
 /// `(rid, code, reason)`: start the close handshake (`code` < 0: none).
 pub(crate) fn op_ws_close(
     scope: &mut v8::PinScope,

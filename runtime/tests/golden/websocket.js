@@ -11,6 +11,7 @@ export default {
     t("types", () => [a instanceof WebSocket, a instanceof EventTarget]);
     t("readyState", () => [a.readyState, b.readyState, WebSocket.CONNECTING, WebSocket.OPEN, WebSocket.CLOSING, WebSocket.CLOSED, a.CLOSED]);
     t("binaryType", () => a.binaryType);
+    t("workerd constants", () => [WebSocket.READY_STATE_CONNECTING, WebSocket.READY_STATE_OPEN, a.READY_STATE_CLOSING, a.READY_STATE_CLOSED, a.bufferedAmount]);
     t("url", () => [a.url, a.protocol, a.extensions]);
     t("send before accept", () => a.send("x"));
     t("101 without webSocket", () => new Response(null, { status: 101 }).status);

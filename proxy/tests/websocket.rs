@@ -1044,3 +1044,17 @@ const back :Workerd.Worker = (
     ws.send(Message::text("version")).unwrap();
     assert_eq!(ws.read().unwrap(), Message::text("back"));
 }
+
+/// A handshake with a body (whose bytes would be read as frames once
+/// upgraded) is refused, and nothing reaches the origin.
+#[test]
+fn a_handshake_with_a_body_is_refused() {
+    let origin = EchoOrigin::start();
+    let proxy = Mode::NoScript.start(origin.addr, "");
+    let raw = "GET / HTTP/1.1\r\nHost: a.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+               Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+               Content-Length: 5\r\n\r\nhello";
+    let (r, _) = support::exchange(proxy.port("http"), raw.as_bytes());
+    assert_eq!(r.map(|r| r.status), Some(400));
+    assert!(origin.handshakes.lock().unwrap().is_empty());
+}

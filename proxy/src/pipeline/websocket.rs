@@ -67,6 +67,16 @@ pub fn wants(session: &Session) -> bool {
 /// checks); a `101` joins client and origin, any other answer is relayed
 /// as an ordinary response and the connection stays HTTP.
 pub async fn no_script(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
+    if session.req_header().method != http::Method::GET || !session.is_body_empty() {
+        // Bytes behind the head would be read as frames once upgraded.
+        fail(
+            session,
+            ctx,
+            Reject::bad_request("a WebSocket handshake must be a GET without a body"),
+        )
+        .await;
+        return;
+    }
     let Some(dest) = h.route.service.target.destination() else {
         fail(session, ctx, Reject::internal("no upstream for this service")).await;
         return;

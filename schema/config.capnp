@@ -588,6 +588,11 @@ struct WorkerLimits {
   # A request ends when its response is done and its `waitUntil` promises
   # have settled, or when this time has passed; then its timers,
   # subrequests and body reads still pending are cancelled and never run.
+
+  maxWebSocketMessageBytes @8 :UInt64 = 1048576;
+  # Largest WebSocket message (and frame) a Worker's accepted WebSocket
+  # takes from its peer; a larger one closes the socket with code 1009.
+  # 0 = no limit. Pass-through sockets are not parsed and have no limit.
 }
 
 # ---------------------------------------------------------------------------

@@ -33,6 +33,7 @@ impl Outbound for Origin {
                 status: StatusCode::OK,
                 headers,
                 body: Body::Bytes(Bytes::from_static(&[b'x'; 100])),
+                upgrade: None,
             })
         })
     }

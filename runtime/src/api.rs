@@ -81,6 +81,46 @@ pub struct Response {
     pub headers: HeaderMap,
     /// Body.
     pub body: Body,
+    /// For a `101 Switching Protocols` answer to a WebSocket upgrade: the
+    /// connection's bytes after the head. From an outbound service it is
+    /// the origin's socket; from a Worker it is what the client's socket is
+    /// to be joined with (the origin's socket passed through, or the end of
+    /// a `WebSocketPair` the Worker serves).
+    pub upgrade: Option<Upgraded>,
+}
+
+impl Response {
+    /// A response without an upgraded connection.
+    pub fn new(status: StatusCode, headers: HeaderMap, body: Body) -> Response {
+        Response {
+            status,
+            headers,
+            body,
+            upgrade: None,
+        }
+    }
+}
+
+/// A byte stream both ways, what an upgraded connection carries.
+pub trait UpgradedIo: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> UpgradedIo for T {}
+
+/// The bytes of a connection after a `101 Switching Protocols` head: the
+/// WebSocket frames, unparsed.
+pub struct Upgraded(pub Box<dyn UpgradedIo>);
+
+impl Upgraded {
+    /// Wrap a stream.
+    pub fn new(io: impl UpgradedIo) -> Upgraded {
+        Upgraded(Box::new(io))
+    }
+}
+
+impl std::fmt::Debug for Upgraded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Upgraded")
+    }
 }
 
 /// Why an outbound request failed. The class decides the status a Worker
@@ -171,6 +211,9 @@ pub trait Observer: Send + Sync + 'static {
     /// from a request already [`crate::MAX_WORKER_DEPTH`] Workers deep; the
     /// call was refused.
     fn depth_exceeded(&self, _worker: &str) {}
+    /// A WebSocket that Worker `worker` accepted carried one message of
+    /// `bytes` bytes, from the peer (`inbound`) or from the Worker.
+    fn websocket_message(&self, _worker: &str, _inbound: bool, _bytes: usize) {}
 }
 
 /// An observer that ignores everything.

@@ -33,6 +33,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),
     ("isoproxy:09_fetch.js", include_str!("js/09_fetch.js")),
     ("isoproxy:10_worker.js", include_str!("js/10_worker.js")),
+    ("isoproxy:13_websocket.js", include_str!("js/13_websocket.js")),
 ];
 
 /// What stopped an entry into JS.
@@ -569,13 +570,26 @@ impl WorkerIsolate {
             return None;
         }
         let request = request.filter(|id| st.requests.borrow().contains_key(id));
+        if let (OpResult::WsEvent { .. }, Some(id)) = (&result, request) {
+            // Each message on an accepted WebSocket is an event of its own,
+            // with the whole per-request CPU budget (as workerd's).
+            if let Some(p) = st.requests.borrow_mut().get_mut(&id) {
+                p.cpu = Duration::ZERO;
+            }
+        }
         self.enter(request, |scope, _, complete| {
             v8::tc_scope!(let tc, scope);
             let (ok, value): (bool, Option<v8::Local<v8::Value>>) = match result {
                 OpResult::Timer => (true, Some(v8::undefined(tc).into())),
                 OpResult::Write(alive) => (true, Some(v8::Boolean::new(tc, alive).into())),
                 OpResult::Fetch(Ok(resp)) | OpResult::WorkerFetch(Ok(resp)) => {
-                    let arr = v8::Array::new(tc, 3);
+                    let arr = v8::Array::new(tc, 4);
+                    if let Some(up) = resp.upgrade {
+                        st.current.set(request);
+                        let rid = st.add(Resource::Socket(up));
+                        let v = v8::Integer::new_from_unsigned(tc, rid);
+                        arr.set_index(tc, 3, v.into());
+                    }
                     let status = v8::Integer::new_from_unsigned(tc, resp.status.as_u16() as u32);
                     let headers = ops::headers_to_js(tc, &resp.headers);
                     let body: v8::Local<v8::Value> = match resp.body {
@@ -614,6 +628,10 @@ impl WorkerIsolate {
                         (false, v8::String::new(tc, &e.to_string()).map(Into::into))
                     }
                 },
+                OpResult::WsEvent { rid, events, event } => {
+                    st.with_websocket(rid, |ws| ws.events = Some(events));
+                    (true, ops::websocket::event_to_js(tc, event))
+                }
                 OpResult::ReadAll(Ok(bytes)) => (true, ops::uint8_array(tc, bytes).map(Into::into)),
                 OpResult::ReadAll(Err(e)) => (false, v8::String::new(tc, &e).map(Into::into)),
                 OpResult::Canceled { .. } => (true, Some(v8::undefined(tc).into())),

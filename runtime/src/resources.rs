@@ -20,6 +20,10 @@ pub(crate) enum Resource {
     Body(Body),
     /// The writing end of a body that JS produces.
     Writer(BodySender),
+    /// A WebSocket not accepted (yet): raw bytes after a `101`.
+    Socket(crate::api::Upgraded),
+    /// An accepted WebSocket.
+    WebSocket(crate::ops::websocket::Accepted),
 }
 
 /// A resource table entry with the request that owns it.
@@ -82,6 +86,45 @@ impl Table {
             }) => Some((owner, b)),
             _ => None,
         }
+    }
+
+    /// Take a raw WebSocket out of the table.
+    pub(crate) fn take_socket(&mut self, rid: u32) -> Option<(Option<u32>, crate::api::Upgraded)> {
+        if !matches!(
+            self.resources.get(&rid),
+            Some(Entry {
+                resource: Resource::Socket(_),
+                ..
+            })
+        ) {
+            return None;
+        }
+        match self.resources.remove(&rid) {
+            Some(Entry {
+                owner,
+                resource: Resource::Socket(s),
+            }) => Some((owner, s)),
+            _ => None,
+        }
+    }
+
+    /// An accepted WebSocket.
+    pub(crate) fn websocket(&mut self, rid: u32) -> Option<&mut crate::ops::websocket::Accepted> {
+        match self.resources.get_mut(&rid) {
+            Some(Entry {
+                resource: Resource::WebSocket(ws),
+                ..
+            }) => Some(ws),
+            _ => None,
+        }
+    }
+
+    /// Whether request `id` holds an accepted WebSocket (which keeps it
+    /// alive past its grace period).
+    pub(crate) fn holds_socket(&self, id: u32) -> bool {
+        self.resources
+            .values()
+            .any(|e| matches!(&e.resource, Resource::WebSocket(ws) if ws.holder == Some(id)))
     }
 
     /// A clone of a writer's sender.

@@ -80,6 +80,12 @@ pub(crate) enum OpResult {
     ReadAll(Result<Vec<u8>, String>),
     /// A chunk was written into a body channel (or the reader went away).
     Write(bool),
+    /// The next event of an accepted WebSocket; the receiver goes back.
+    WsEvent {
+        rid: u32,
+        events: mpsc::Receiver<crate::ops::websocket::WsEvent>,
+        event: Option<crate::ops::websocket::WsEvent>,
+    },
     /// The caller of the request stopped waiting (not an op: no JS promise
     /// waits for it, and it is not counted in `in_flight`). `report`: tell
     /// the observer (false when the caller already reported a wall-limit
@@ -179,6 +185,20 @@ impl State {
         taken
     }
 
+    /// Take a raw WebSocket out of the table, with its owner.
+    pub(crate) fn take_socket(&self, rid: u32) -> Option<(Option<u32>, crate::api::Upgraded)> {
+        self.table.borrow_mut().take_socket(rid)
+    }
+
+    /// Run `f` on the accepted WebSocket `rid`, if it is there.
+    pub(crate) fn with_websocket<T>(
+        &self,
+        rid: u32,
+        f: impl FnOnce(&mut crate::ops::websocket::Accepted) -> T,
+    ) -> Option<T> {
+        self.table.borrow_mut().websocket(rid).map(f)
+    }
+
     /// A clone of a writer's sender.
     pub(crate) fn writer(&self, rid: u32) -> Option<BodySender> {
         self.table.borrow().writer(rid)
@@ -266,19 +286,29 @@ impl State {
         deadlines.0.front().map(|(at, _)| *at)
     }
 
-    /// Requests whose grace period is over at `now` (and still here).
+    /// Requests whose grace period is over at `now` (and still here). A
+    /// request that holds an open WebSocket lives on with it: its grace
+    /// period starts again.
     pub(crate) fn past_grace(&self, now: Instant) -> Vec<u32> {
         let mut due = Vec::new();
+        let mut again = Vec::new();
         let mut deadlines = self.deadlines.borrow_mut();
         let reqs = self.requests.borrow();
+        let table = self.table.borrow();
         while let Some((at, id)) = deadlines.0.front().copied() {
             if at > now {
                 break;
             }
             deadlines.0.pop_front();
-            if reqs.contains_key(&id) {
-                due.push(id);
+            match reqs.get(&id) {
+                Some(p) if !p.abandoned && table.holds_socket(id) => again.push(id),
+                Some(_) => due.push(id),
+                None => {}
             }
+        }
+        let grace = Duration::from_millis(self.spec.limits().wait_until_ms as u64);
+        for id in again {
+            deadlines.0.push_back((now + grace, id));
         }
         due
     }

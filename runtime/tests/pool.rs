@@ -473,6 +473,7 @@ impl isoproxy_runtime::Outbound for GatedOutbound {
                 status: http::StatusCode::OK,
                 headers: http::HeaderMap::new(),
                 body: isoproxy_runtime::Body::Bytes(bytes::Bytes::from_static(b"x")),
+                upgrade: None,
             })
         })
     }

@@ -361,6 +361,7 @@ fn worker_limits_of(l: worker_limits::Reader<'_>) -> WorkerLimits {
         max_concurrent_subrequests: l.get_max_concurrent_subrequests(),
         max_buffered_body_bytes: l.get_max_buffered_body_bytes(),
         wait_until_ms: l.get_wait_until_ms(),
+        max_websocket_message_bytes: l.get_max_web_socket_message_bytes(),
     }
 }
 

@@ -375,6 +375,8 @@ pub struct WorkerLimits {
     /// Milliseconds a request may go on after its response for
     /// `waitUntil` work before what it left pending is cancelled.
     pub wait_until_ms: u32,
+    /// Largest WebSocket message an accepted WebSocket takes; 0 = no limit.
+    pub max_websocket_message_bytes: u64,
 }
 
 impl Default for WorkerLimits {
@@ -388,6 +390,7 @@ impl Default for WorkerLimits {
             max_concurrent_subrequests: 6,
             max_buffered_body_bytes: 128 * 1024 * 1024,
             wait_until_ms: 30_000,
+            max_websocket_message_bytes: 1 << 20,
         }
     }
 }

@@ -44,6 +44,14 @@ pub struct Metrics {
     pub connections_active: IntGaugeVec,
     /// Open CONNECT tunnels.
     pub tunnels_active: IntGauge,
+    /// Open WebSockets by socket, on every path (no script, through a
+    /// Worker, served by a Worker).
+    pub websockets_active: IntGaugeVec,
+    /// Messages on WebSockets a Worker accepted, by worker and direction
+    /// (`in`: from the peer, `out`: from the Worker).
+    pub websocket_messages: IntCounterVec,
+    /// Payload bytes of those messages, by worker and direction.
+    pub websocket_message_bytes: IntCounterVec,
     /// Worker invocations by worker and outcome.
     pub worker_invocations: IntCounterVec,
     /// Worker CPU time per invocation.
@@ -143,6 +151,21 @@ impl Metrics {
         )?;
         let tunnels_active = IntGauge::new("isoproxy_tunnels_active", "Open CONNECT tunnels.")?;
         registry.register(Box::new(tunnels_active.clone()))?;
+        let websockets_active = gauge(
+            "isoproxy_websockets_active",
+            "Open WebSocket connections, by socket.",
+            &["socket"],
+        )?;
+        let websocket_messages = counter(
+            "isoproxy_websocket_messages_total",
+            "Messages on WebSockets a Worker accepted, by worker and direction (in, out).",
+            &["worker", "direction"],
+        )?;
+        let websocket_message_bytes = counter(
+            "isoproxy_websocket_message_bytes_total",
+            "Payload bytes of messages on WebSockets a Worker accepted, by worker and direction (in, out).",
+            &["worker", "direction"],
+        )?;
         let worker_invocations = counter(
             "isoproxy_worker_invocations_total",
             "Worker fetch invocations, by worker and outcome (ok, exception, cpu_limit, heap_limit, wall_limit, overloaded, canceled, internal).",
@@ -214,6 +237,9 @@ impl Metrics {
             bytes_sent,
             connections_active,
             tunnels_active,
+            websockets_active,
+            websocket_messages,
+            websocket_message_bytes,
             worker_invocations,
             worker_cpu,
             worker_isolates,
@@ -293,6 +319,14 @@ impl isoproxy_runtime::Observer for Metrics {
 
     fn depth_exceeded(&self, worker: &str) {
         self.worker_depth_exceeded.with_label_values(&[worker]).inc();
+    }
+
+    fn websocket_message(&self, worker: &str, inbound: bool, bytes: usize) {
+        let direction = if inbound { "in" } else { "out" };
+        self.websocket_messages.with_label_values(&[worker, direction]).inc();
+        self.websocket_message_bytes
+            .with_label_values(&[worker, direction])
+            .inc_by(bytes as u64);
     }
 }
 

@@ -127,6 +127,9 @@ pub struct Handler {
     pub route: Arc<SocketRoute>,
     /// The isolate threads, when the socket's service is a Worker.
     pub workers: Option<WorkerPool>,
+    /// Upstream connections for what the no-script path sends through the
+    /// upstream exchange itself (WebSocket handshakes).
+    pub connector: Arc<pingora_core::connectors::http::Connector>,
 }
 
 /// Request ids: a random process prefix and a counter.
@@ -166,7 +169,7 @@ impl Handler {
     }
 
     /// The destination authority of a request: the absolute URL's, else Host.
-    fn authority(session: &Session) -> Option<String> {
+    pub fn authority(session: &Session) -> Option<String> {
         let req = session.req_header();
         if let Some((_, a, _)) = absolute_target(req) {
             return Some(a.to_string());
@@ -302,6 +305,12 @@ impl ProxyHttp for Handler {
         match &self.service(ctx).target {
             Target::Worker => {
                 crate::pipeline::worker::handle(self, session, ctx).await;
+                Ok(true)
+            }
+            Target::External(_) | Target::Network(_) if crate::pipeline::websocket::wants(session) => {
+                // Pingora's own upgrade path can lose the last frames when the
+                // origin closes right after them; the exchange's does not.
+                crate::pipeline::websocket::no_script(self, session, ctx).await;
                 Ok(true)
             }
             Target::External(_) | Target::Network(_) => Ok(false),

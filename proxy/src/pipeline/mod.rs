@@ -7,4 +7,5 @@ pub mod connect;
 pub mod handler;
 pub mod outbound;
 pub mod route;
+pub mod websocket;
 pub mod worker;

@@ -48,6 +48,11 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
             headers.insert(header::PROXY_AUTHORIZATION, v.clone());
         }
     }
+    if crate::pipeline::websocket::wants(session) {
+        // A WebSocket handshake: the Worker sees `Upgrade: websocket` (and
+        // may pass the request on with fetch(), or answer with a pair).
+        headers.insert(header::UPGRADE, http::HeaderValue::from_static("websocket"));
+    }
     let declared = req
         .headers
         .get(header::CONTENT_LENGTH)
@@ -152,6 +157,20 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
     };
     ctx.worker_outcome = Some(Outcome::Ok);
     ctx.upstream_status = resp.status.as_u16();
+    let mut resp = resp;
+    if let Some(socket) = resp.upgrade.take() {
+        crate::pipeline::websocket::serve(h, session, ctx, resp, socket).await;
+        return;
+    }
+    if resp.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        fail(
+            session,
+            ctx,
+            Reject::internal("the Worker answered 101 without a WebSocket"),
+        )
+        .await;
+        return;
+    }
     let Ok(mut head) = ResponseHeader::build(resp.status, Some(resp.headers.len() + 2)) else {
         fail(session, ctx, Reject::internal("invalid worker response")).await;
         return;

@@ -186,10 +186,12 @@ pub fn build(
 ) -> Result<Generation, BuildError> {
     let Parts { routes, workers, tls } = prepare(&config, metrics, Purpose::Serve)?;
     let mut servers = Vec::with_capacity(config.sockets.len());
+    let connector = Arc::new(pingora_core::connectors::http::Connector::new(None));
     for (route, tls) in routes.sockets.iter().zip(tls) {
         let handler = Handler {
             route: route.clone(),
             workers: workers.clone(),
+            connector: connector.clone(),
         };
         let mut app = pingora_proxy::http_proxy(conf, handler);
         let mut options = HttpServerOptions::default();

@@ -10,11 +10,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use http::{header, HeaderMap, Method};
-use isoproxy_runtime::{Body, BodyError, BodySender, Response};
+use isoproxy_runtime::{Body, BodyError, BodySender, Response, Upgraded};
 use pingora_core::connectors::http::Connector;
 use pingora_core::protocols::http::client::HttpSession;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_http::RequestHeader;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::observe::metrics::Metrics;
 use crate::upstream::check;
@@ -65,13 +66,42 @@ pub async fn send(
     let Some(authority) = req.uri.authority().map(|a| a.as_str().to_string()) else {
         return Err(Fault::new(FaultKind::BadRequest, "URL without a host"));
     };
+    // A WebSocket handshake (`Upgrade: websocket`) keeps its upgrade
+    // headers and needs an HTTP/1.1 connection; any other Upgrade is
+    // dropped by the header policy, as on the no-script path.
+    let upgrade = is_websocket_upgrade(&req.headers);
+    if upgrade && (req.method != Method::GET || !matches!(req.body, Body::Empty)) {
+        return Err(Fault::new(
+            FaultKind::BadRequest,
+            "a WebSocket upgrade request must be a GET without a body",
+        ));
+    }
     let mut chosen = dest.choose(Some(&authority), https, start).await?;
+    if upgrade {
+        chosen.peer.options.set_http_version(1, 1);
+    }
     let target = if dest.wants_absolute_form() {
         req.uri.to_string()
     } else {
         req.uri.path_and_query().map_or("/", |p| p.as_str()).to_string()
     };
-    let head = request_head(&req, &target, chosen.host_header.as_deref().unwrap_or(&authority), dest)?;
+    let mut head = request_head(
+        &req,
+        &target,
+        chosen.host_header.as_deref().unwrap_or(&authority),
+        dest,
+        upgrade,
+    )?;
+    // A Worker's own `fetch(url, { headers: { Upgrade: "websocket" } })`
+    // carries no key: the exchange makes the handshake's and checks the
+    // answer (a client's key passes through, and the client checks it).
+    let mut expected_accept = None;
+    if upgrade && !head.headers.contains_key(header::SEC_WEBSOCKET_KEY) {
+        let key = tungstenite::handshake::client::generate_key();
+        expected_accept = Some(tungstenite::handshake::derive_accept_key(key.as_bytes()));
+        let _ = head.insert_header(header::SEC_WEBSOCKET_KEY, key);
+        let _ = head.insert_header(header::SEC_WEBSOCKET_VERSION, "13");
+    }
 
     // A failed connect marks the pool address down; idempotent requests
     // try the next address once (the same rule as the no-script path).
@@ -120,7 +150,7 @@ pub async fn send(
         let Some(resp) = session.response_header() else {
             return Err(Fault::new(FaultKind::BadResponse, "no response header"));
         };
-        if let Err(f) = check::response_head(resp.status, &resp.headers, false) {
+        if let Err(f) = check::response_head(resp.status, &resp.headers, upgrade) {
             tracing::warn!(service, reason = %f, "refused upstream response");
             return Err(f);
         }
@@ -132,7 +162,26 @@ pub async fn send(
         .upstream_response_duration
         .with_label_values(&[service])
         .observe(sent.elapsed().as_secs_f64());
-    incoming_response(&mut headers, false, dest.http());
+    let switching = upgrade && status == http::StatusCode::SWITCHING_PROTOCOLS;
+    incoming_response(&mut headers, switching, dest.http());
+    if switching {
+        if let Some(expected) = &expected_accept {
+            let got = headers.get(header::SEC_WEBSOCKET_ACCEPT).map(|v| v.as_bytes());
+            if got != Some(expected.as_bytes()) {
+                return Err(Fault::new(
+                    FaultKind::BadResponse,
+                    "the origin's 101 has a wrong Sec-WebSocket-Accept",
+                ));
+            }
+        }
+        // The connection now carries WebSocket frames both ways; it is
+        // never pooled again. The idle timeout is the caller's (a socket
+        // may rightly be quiet for longer than a response may take).
+        session.set_read_timeout(None);
+        let mut resp = Response::new(status, headers, Body::Empty);
+        resp.upgrade = Some(upgraded(session)?);
+        return Ok(resp);
+    }
 
     let peer = chosen.peer;
     let connector = connector.clone();
@@ -144,11 +193,7 @@ pub async fn send(
             let (tx, _body) = Body::channel(1, None);
             pump(session, tx, connector, peer).await;
         });
-        return Ok(Response {
-            status,
-            headers,
-            body: Body::Empty,
-        });
+        return Ok(Response::new(status, headers, Body::Empty));
     }
     let len = headers
         .get(header::CONTENT_LENGTH)
@@ -156,11 +201,76 @@ pub async fn send(
         .and_then(|v| v.parse::<u64>().ok());
     let (tx, body) = Body::channel(BODY_CHANNEL, len);
     tokio::spawn(pump(session, tx, connector, peer));
-    Ok(Response { status, headers, body })
+    Ok(Response::new(status, headers, body))
+}
+
+/// Whether `headers` ask for a WebSocket (`Upgrade: websocket`, RFC 6455
+/// §4.1), the one upgrade isoproxy carries.
+pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::UPGRADE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
+}
+
+/// Bytes buffered between an upgraded upstream connection and its user.
+const UPGRADED_BUFFER: usize = 64 * 1024;
+
+/// The upstream connection after a `101`, as a plain byte stream: a task
+/// moves bytes between Pingora's session (which holds bytes the origin sent
+/// right behind the head) and one end of an in-memory pipe; the other end
+/// is returned.
+fn upgraded(session: HttpSession) -> Result<Upgraded, Fault> {
+    let HttpSession::H1(mut h1) = session else {
+        return Err(Fault::new(
+            FaultKind::BadResponse,
+            "101 on a connection that is not HTTP/1.1",
+        ));
+    };
+    h1.maybe_upgrade_body_writer();
+    let (ours, theirs) = tokio::io::duplex(UPGRADED_BUFFER);
+    tokio::spawn(async move {
+        let (mut rd, mut wr) = tokio::io::split(ours);
+        let mut buf = vec![0u8; 16 * 1024];
+        loop {
+            tokio::select! {
+                chunk = h1.read_body_bytes() => match chunk {
+                    Ok(Some(b)) => {
+                        if wr.write_all(&b).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                },
+                n = rd.read(&mut buf) => match n {
+                    Ok(n) if n > 0 => {
+                        // Written and flushed at once (close-delimited mode).
+                        if h1.write_body(&buf[..n]).await.is_err() {
+                            break;
+                        }
+                    }
+                    _ => break,
+                },
+            }
+        }
+        // Either side ended: the other learns it from the pipe's end or
+        // from the origin's connection closing.
+        let _ = wr.shutdown().await;
+        h1.shutdown().await;
+    });
+    Ok(Upgraded::new(theirs))
 }
 
 /// The request head as it goes upstream.
-fn request_head(req: &Outgoing, target: &str, host: &str, dest: Destination<'_>) -> Result<RequestHeader, Fault> {
+fn request_head(
+    req: &Outgoing,
+    target: &str,
+    host: &str,
+    dest: Destination<'_>,
+    upgrade: bool,
+) -> Result<RequestHeader, Fault> {
     let mut head = RequestHeader::build(req.method.clone(), target.as_bytes(), Some(req.headers.len() + 6))
         .map_err(|_| Fault::new(FaultKind::BadRequest, "invalid request target"))?;
     for (k, v) in req.headers.iter() {
@@ -168,7 +278,11 @@ fn request_head(req: &Outgoing, target: &str, host: &str, dest: Destination<'_>)
             let _ = head.append_header(k.clone(), v.clone());
         }
     }
-    outgoing_request(&mut head, req.client, false, None);
+    outgoing_request(&mut head, req.client, upgrade, None);
+    if upgrade {
+        let _ = head.insert_header(header::UPGRADE, "websocket");
+        let _ = head.insert_header(header::CONNECTION, "upgrade");
+    }
     let _ = head.insert_header(header::HOST, host);
     if !head.headers.contains_key("x-request-id") {
         let _ = head.insert_header("x-request-id", req.request_id.as_str());

@@ -536,10 +536,16 @@
     constructor(body = null, init = {}) {
       init = init ?? {};
       const status = init.status === undefined ? 200 : Number(init.status);
-      if (!NumberIsInteger(status) || status < 200 || status > 599) throw new RangeError(`Response status must be between 200 and 599 (got ${init.status})`);
+      // A WebSocket goes back to the client with a 101, and only with it
+      // (as workerd has it).
+      const webSocket = init.webSocket ?? null;
+      if (webSocket !== null) {
+        if (!internal.isWebSocket(webSocket)) throw new TypeError("Response: webSocket must be a WebSocket");
+        if (status !== 101) throw new RangeError("Responses with a WebSocket must have status code 101.");
+      } else if (!NumberIsInteger(status) || status < 200 || status > 599) throw new RangeError(`Response status must be between 200 and 599 (got ${init.status})`);
       const statusText = init.statusText === undefined ? "" : String(init.statusText);
       if (RegExpTest(UNSENDABLE_VALUE, statusText)) throw new TypeError("Invalid statusText");
-      this[kInner] = { status, statusText, type: "default", url: "", redirected: false, webSocket: init.webSocket ?? null };
+      this[kInner] = { status, statusText, type: "default", url: "", redirected: false, webSocket };
       this[kHeaders] = new Headers(init.headers instanceof Headers ? init.headers : init.headers ?? undefined);
       checkSendable(this[kHeaders]);
       this[kHeaders][kGuard] = "response";
@@ -601,10 +607,11 @@
   internal.brand(Response, "Response");
 
   // A Response for a subrequest's answer (headers immutable, body native).
-  function responseFromNative(status, flat, rid, url) {
+  function responseFromNative(status, flat, rid, url, socket) {
     const r = ObjectCreate(Response.prototype);
-    r[kInner] = { status, statusText: "", type: "basic", url, redirected: false, webSocket: null };
     r[kHeaders] = headersFrom(flat, "immutable");
+    const webSocket = socket === undefined ? null : internal.upstreamSocket(socket, url, HeadersGet(r[kHeaders], "sec-websocket-extensions"));
+    r[kInner] = { status, statusText: "", type: "basic", url, redirected: false, webSocket };
     r[kBody] = new Body(null, rid, null);
     return r;
   }
@@ -637,7 +644,9 @@
     let pump = null;
     const status = response.status === 0 ? 500 : response.status;
     const body = response[kBody].isNull ? null : bodyForRust(response[kBody], (p) => { pump = p; });
-    ops.response_send(id, status, headersFlat(response[kHeaders]), body);
+    const webSocket = response[kInner].webSocket;
+    const socket = webSocket === null ? null : internal.socketForResponse(webSocket);
+    ops.response_send(id, status, headersFlat(response[kHeaders]), body, socket);
     return pump ?? PromiseResolve(undefined);
   };
 
@@ -676,7 +685,7 @@
   async function send(target, method, url, flat, body, mode, count) {
     const answer = await internal.opPromise(ops.fetch_send(target, method, url, flat, body));
     const status = answer[0], rid = answer[2];
-    const response = responseFromNative(status, answer[1], rid, url);
+    const response = responseFromNative(status, answer[1], rid, url, answer[3]);
     if (!SetPrototypeHas(REDIRECT_STATUS, status) || mode === "manual") {
       if (count > 0) response[kInner].redirected = true;
       return response;

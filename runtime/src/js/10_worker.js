@@ -135,6 +135,15 @@
 
   // Incoming requests by invocation id, until the invocation ends.
   const live = new SafeMap();
+  // The waitUntil list of each invocation still running.
+  const waitsOf = new SafeMap();
+
+  // Keep invocation `id` going until `p` settles (an accepted WebSocket
+  // holds its request until it closes).
+  internal.holdRequest = (id, p) => {
+    const waits = waitsOf.get(id);
+    if (waits !== undefined) waits[waits.length] = p;
+  };
 
   // Called by Rust when the caller stopped waiting for the response (the
   // client went away, the wall-time limit passed; `abort`: abort the
@@ -145,6 +154,7 @@
   internal.cancel = (id, abort, dropped) => {
     const request = live.get(id);
     live.delete(id);
+    waitsOf.delete(id);
     internal.dropOps(dropped);
     if (abort && request !== undefined) internal.signalAbort(request.signal, new DOMException("The client disconnected", "AbortError"));
   };
@@ -158,6 +168,7 @@
       const settled = () => {
         if (waits.length > n) { settle(); return; }
         live.delete(id);
+        waitsOf.delete(id);
         internal.dropOps(ops.request_done(id));
       };
       // One microtask later even without waitUntil work, so that work
@@ -199,6 +210,7 @@
   // Called by Rust for each request.
   internal.dispatch = (id, method, url, flat, rid, entry, propsJson) => {
     const waits = [];
+    waitsOf.set(id, waits);
     let result;
     let ctx;
     try {

@@ -381,7 +381,8 @@ pub(crate) fn op_body_abort(
     st.close(rid);
 }
 
-/// The Worker's response: `(requestId, status, headers, body)`.
+/// The Worker's response: `(requestId, status, headers, body, socket)`,
+/// `socket` the WebSocket resource of a `101` (else null).
 pub(crate) fn op_response_send(
     scope: &mut v8::PinScope,
     args: v8::FunctionCallbackArguments,
@@ -405,7 +406,28 @@ pub(crate) fn op_response_send(
             return;
         }
     };
-    st.reply(id, Ok(Response { status, headers, body }));
+    // A `101` carries the socket the client is to be joined with.
+    let upgrade = if args.get(4).is_number() {
+        let rid = args.get(4).uint32_value(scope).unwrap_or(0);
+        match st.take_socket(rid) {
+            Some((_, s)) => Some(s),
+            None => {
+                st.fail(id, Outcome::Exception, "the response's WebSocket was already used");
+                return;
+            }
+        }
+    } else {
+        None
+    };
+    st.reply(
+        id,
+        Ok(Response {
+            status,
+            headers,
+            body,
+            upgrade,
+        }),
+    );
 }
 
 /// The Worker's handler threw: `(requestId, message, stack)`.

@@ -6,6 +6,7 @@
 mod crypto;
 mod fetch;
 mod web;
+pub(crate) mod websocket;
 
 use std::rc::Rc;
 
@@ -80,6 +81,13 @@ ops_table! {
     "request_pass_through" => fetch::op_request_pass_through,
     "request_responded" => fetch::op_request_responded,
     "request_done" => fetch::op_request_done,
+    "ws_pair" => websocket::op_ws_pair,
+    "ws_accept" => websocket::op_ws_accept,
+    "ws_send" => websocket::op_ws_send,
+    "ws_buffered" => websocket::op_ws_buffered,
+    "ws_close" => websocket::op_ws_close,
+    "ws_next" => websocket::op_ws_next,
+    "ws_release" => websocket::op_ws_release,
 }
 
 /// The isolate state of the current context, with `current` set to the

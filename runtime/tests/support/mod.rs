@@ -138,6 +138,7 @@ impl Outbound for EchoOutbound {
                     status: StatusCode::FOUND,
                     headers,
                     body: Body::Bytes(Bytes::from_static(b"moved")),
+                    upgrade: None,
                 });
             }
             headers.insert("x-service", service.parse().unwrap());
@@ -171,6 +172,7 @@ impl Outbound for EchoOutbound {
                 status: StatusCode::OK,
                 headers,
                 body,
+                upgrade: None,
             })
         })
     }

@@ -76,12 +76,14 @@ impl Outbound for Files {
                         status: StatusCode::OK,
                         headers,
                         body: Body::Bytes(Bytes::from(bytes)),
+                        upgrade: None,
                     })
                 }
                 _ => Ok(Response {
                     status: StatusCode::NOT_FOUND,
                     headers,
                     body: Body::Empty,
+                    upgrade: None,
                 }),
             }
         })

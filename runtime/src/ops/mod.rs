@@ -3,6 +3,7 @@
 //! They are installed on a private `__ops` object that the glue captures and
 //! then removes from the global scope, so Worker code cannot call them.
 
+pub(crate) mod compression;
 mod fetch;
 mod web;
 
@@ -55,6 +56,10 @@ ops_table! {
     "crypto_hmac_verify" => web::op_crypto_hmac_verify,
     "timer_start" => web::op_timer_start,
     "timer_cancel" => web::op_timer_cancel,
+    "compression_new" => compression::op_compression_new,
+    "compression_push" => compression::op_compression_push,
+    "compression_pull" => compression::op_compression_pull,
+    "compression_finish" => compression::op_compression_finish,
     "fetch_send" => fetch::op_fetch_send,
     "body_read" => fetch::op_body_read,
     "body_read_all" => fetch::op_body_read_all,

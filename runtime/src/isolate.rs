@@ -34,6 +34,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:09_fetch.js", include_str!("js/09_fetch.js")),
     ("isoproxy:10_worker.js", include_str!("js/10_worker.js")),
     ("isoproxy:11_compression.js", include_str!("js/11_compression.js")),
+    ("isoproxy:12_html_rewriter.js", include_str!("js/12_html_rewriter.js")),
 ];
 
 /// What stopped an entry into JS.

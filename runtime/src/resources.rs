@@ -14,6 +14,7 @@ use tokio::task::AbortHandle;
 
 use crate::api::{Body, BodyError, BodySender};
 use crate::ops::compression::{Format, StreamCodec};
+use crate::ops::html_rewriter::Rewriter;
 
 /// A resource JS refers to by number.
 pub(crate) enum Resource {
@@ -24,6 +25,8 @@ pub(crate) enum Resource {
     Encoded(Body, Format),
     /// The codec of a `CompressionStream` or `DecompressionStream`.
     Codec(Box<StreamCodec>),
+    /// An `HTMLRewriter` transform in progress.
+    Rewriter(Box<Rewriter>),
     /// The writing end of a body that JS produces.
     Writer(BodySender),
 }
@@ -101,6 +104,17 @@ impl Table {
                 resource: Resource::Codec(c),
                 ..
             }) => Some(f(c)),
+            _ => None,
+        }
+    }
+
+    /// Run `f` on an HTML rewriter; `None` if `rid` is not one.
+    pub(crate) fn with_rewriter<R>(&mut self, rid: u32, f: impl FnOnce(&mut Rewriter) -> R) -> Option<R> {
+        match self.resources.get_mut(&rid) {
+            Some(Entry {
+                resource: Resource::Rewriter(r),
+                ..
+            }) => Some(f(r)),
             _ => None,
         }
     }

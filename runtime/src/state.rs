@@ -17,6 +17,7 @@ use tokio::time::Instant;
 
 use crate::api::{Body, BodyError, BodySender, OutboundError, RequestInfo, Response};
 use crate::ops::compression::{self, Format, StreamCodec};
+use crate::ops::html_rewriter::Rewriter;
 use crate::pool::ThreadEnv;
 use crate::resources::{Released, Resource, Table};
 use crate::spec::WorkerSpec;
@@ -196,6 +197,12 @@ impl State {
     /// Run `f` on the stream codec `rid`; `None` if there is none.
     pub(crate) fn with_codec<R>(&self, rid: u32, f: impl FnOnce(&mut StreamCodec) -> R) -> Option<R> {
         self.table.borrow_mut().with_codec(rid, f)
+    }
+
+    /// Run `f` on the HTML rewriter `rid`; `None` if there is none. `f`
+    /// runs lol_html, never JS, so the table stays borrowed only briefly.
+    pub(crate) fn with_rewriter<R>(&self, rid: u32, f: impl FnOnce(&mut Rewriter) -> R) -> Option<R> {
+        self.table.borrow_mut().with_rewriter(rid, f)
     }
 
     /// A clone of a writer's sender.

@@ -5,6 +5,7 @@
 
 pub(crate) mod compression;
 mod fetch;
+pub(crate) mod html_rewriter;
 mod web;
 
 use std::rc::Rc;
@@ -60,6 +61,10 @@ ops_table! {
     "compression_push" => compression::op_compression_push,
     "compression_pull" => compression::op_compression_pull,
     "compression_finish" => compression::op_compression_finish,
+    "html_selector_check" => html_rewriter::op_html_selector_check,
+    "html_rewriter_new" => html_rewriter::op_html_rewriter_new,
+    "html_rewriter_step" => html_rewriter::op_html_rewriter_step,
+    "html_rewriter_output" => html_rewriter::op_html_rewriter_output,
     "fetch_send" => fetch::op_fetch_send,
     "body_read" => fetch::op_body_read,
     "body_read_all" => fetch::op_body_read_all,

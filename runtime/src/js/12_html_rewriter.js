@@ -12,10 +12,11 @@
   const ops = internal.ops;
   const {
     Map, Promise, String, Symbol, TypeError,
-    ArrayPrototypePush, ArrayPrototypeSlice, MapPrototypeDelete, MapPrototypeGet, MapPrototypeSet, PromisePrototypeThen, ReflectApply,
+    ArrayPrototypePush, ArrayPrototypeSlice, MapPrototypeDelete, MapPrototypeGet, MapPrototypeSet, PromisePrototypeThen, ReflectApply, RegExpPrototypeExec,
     SymbolIterator,
   } = internal.primordials;
-  const { ReadableStream, Response } = globalThis;
+  const { Headers, ReadableStream, Response } = globalThis;
+  const HeadersGet = internal.primordials.uncurryThis(Headers.prototype.get);
   const noop = () => {};
 
   const kRid = Symbol("rewriter");
@@ -130,6 +131,15 @@
     return t;
   }
 
+  // The charset parameter of the response's Content-Type ("" if none).
+  const CHARSET = /;\s*charset\s*=\s*"?([^";\s]+)/i;
+  function charsetOf(response) {
+    const type = HeadersGet(response.headers, "content-type");
+    if (type === null) return "";
+    const m = RegExpPrototypeExec(CHARSET, type);
+    return m === null ? "" : m[1];
+  }
+
   const handlerOf = (handlers, name) => {
     const f = handlers[name];
     if (f === undefined || f === null) return null;
@@ -181,7 +191,7 @@
       // No body, nothing to rewrite (workerd runs no handler either).
       if (source === null) return new Response(null, response);
       const reader = source.getReader();
-      const rid = ops.html_rewriter_new(flat, docFlags);
+      const rid = ops.html_rewriter_new(flat, docFlags, charsetOf(response));
       const endTags = { next: 0, map: new Map() };
       let closed = false;
       const finish = () => { if (!closed) { closed = true; ops.body_close(rid); } };

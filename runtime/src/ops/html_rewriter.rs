@@ -19,7 +19,8 @@ use corosensei::stack::DefaultStack;
 use corosensei::{Coroutine, CoroutineResult, Yielder};
 use lol_html::html_content::{Comment, ContentType, Doctype, DocumentEnd, Element, EndTag, TextChunk};
 use lol_html::{
-    DocumentContentHandlers, ElementContentHandlers, HandlerResult, HtmlRewriter, MemorySettings, Selector, Settings,
+    AsciiCompatibleEncoding, DocumentContentHandlers, ElementContentHandlers, HandlerResult, HtmlRewriter,
+    MemorySettings, Selector, Settings,
 };
 
 use super::{state, string, throw_type_error};
@@ -310,11 +311,13 @@ fn run(
     first: Input,
     selectors: Vec<(Selector, u32)>,
     documents: Vec<u32>,
+    encoding: AsciiCompatibleEncoding,
     out: Rc<RefCell<Vec<u8>>>,
 ) -> Result<(), String> {
     let io_ptr: *const Io = io;
-    let mut settings =
-        Settings::new().with_memory_settings(MemorySettings::new().with_max_allowed_memory_usage(MAX_MEMORY));
+    let mut settings = Settings::new()
+        .with_encoding(encoding)
+        .with_memory_settings(MemorySettings::new().with_max_allowed_memory_usage(MAX_MEMORY));
     for (i, (selector, flags)) in selectors.into_iter().enumerate() {
         let i = i as u32;
         let mut h = ElementContentHandlers::default();
@@ -374,7 +377,10 @@ pub(crate) fn op_html_selector_check(
     }
 }
 
-/// `([selector, flags, ...], [flags, ...])` → resource id of a new rewriter.
+/// `([selector, flags, ...], [flags, ...], charset)` → resource id of a new
+/// rewriter. `charset` is the label of the page's `Content-Type` charset
+/// (empty: UTF-8); a label lol_html cannot parse with (not ASCII-based, such
+/// as UTF-16, or unknown) is a `TypeError`.
 pub(crate) fn op_html_rewriter_new(
     scope: &mut v8::PinScope,
     args: v8::FunctionCallbackArguments,
@@ -407,6 +413,16 @@ pub(crate) fn op_html_rewriter_new(
             documents.push(f);
         }
     }
+    let label = string(scope, args.get(2));
+    let encoding = if label.is_empty() {
+        Some(AsciiCompatibleEncoding::utf_8())
+    } else {
+        encoding_rs::Encoding::for_label(label.trim().as_bytes()).and_then(AsciiCompatibleEncoding::new)
+    };
+    let Some(encoding) = encoding else {
+        throw_type_error(scope, &format!("HTMLRewriter: unsupported charset {label:?}"));
+        return;
+    };
     let stack = match DefaultStack::new(STACK_SIZE) {
         Ok(s) => s,
         Err(e) => {
@@ -417,7 +433,7 @@ pub(crate) fn op_html_rewriter_new(
     let out = Rc::new(RefCell::new(Vec::new()));
     let sink = out.clone();
     let co = Coroutine::with_stack(stack, move |io: &Io, first: Input| {
-        run(io, first, selectors, documents, sink)
+        run(io, first, selectors, documents, encoding, sink)
     });
     let rid = st.add(Resource::Rewriter(Box::new(Rewriter {
         co,

@@ -115,6 +115,14 @@ export default {
       .on("b", { element(el) { el.onEndTag((e) => e.after("[/b]")); } }),
       "<p class=x <b>bold<p>next</i></div>< notatag <p a='1\"b>q</p><!-- unterminated", 1);
 
+    // The charset of the Content-Type: handlers see text, bytes stay in it.
+    const latin = new Uint8Array([...new TextEncoder().encode("<p>caf"), 0xe9, ...new TextEncoder().encode("</p>")]);
+    const seen = [];
+    const recoded = await new HTMLRewriter().on("p", { text(t) { if (t.text) seen.push(t.text); }, element(el) { el.setAttribute("t", "\u00e9"); } })
+      .transform(new Response(latin, { headers: { "content-type": "text/html; charset=windows-1252" } })).arrayBuffer();
+    console.log("windows-1252:", JSON.stringify(seen), JSON.stringify([...new Uint8Array(recoded)]));
+    try { new HTMLRewriter().on("p", {}).transform(new Response("x", { headers: { "content-type": "text/html; charset=utf-16" } })); } catch (e) { console.log("utf-16:", e.constructor.name, e.message); }
+
     // A null body: only the document end runs.
     const empty = new HTMLRewriter().onDocument({ end(e) { e.append("appended"); } }).transform(new Response(null));
     console.log("null body:", await empty.text());

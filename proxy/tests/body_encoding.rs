@@ -4,6 +4,8 @@
 //! under `Content-Encoding: gzip|br` is encoded on the way out (decoded here
 //! by real gzip and brotli decoders); `encodeBody: "manual"` is sent as is.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::{Read, Write};

@@ -3,6 +3,8 @@
 //! encoded again), async handlers hold the stream, and a large page streams
 //! through with bounded memory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::{Read, Write};

@@ -4,6 +4,8 @@
 //! (checked here by real decoders), with `Vary: Accept-Encoding`; a Worker's
 //! responses are left alone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::io::Read;

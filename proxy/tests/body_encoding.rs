@@ -229,6 +229,43 @@ fn worker_made_bodies_are_encoded_per_content_encoding() {
     assert!(gunzip(&r.body) == text().as_bytes());
 }
 
+/// `curl --compressed` (when curl is installed) reads what the Worker
+/// encoded, as a user would.
+#[test]
+fn curl_compressed_reads_worker_encoded_bodies() {
+    let Ok(version) = std::process::Command::new("curl").arg("-V").output() else {
+        eprintln!("skipped: no curl on PATH");
+        return;
+    };
+    let features = String::from_utf8_lossy(&version.stdout).to_lowercase();
+    let o = origin();
+    let p = start(&o);
+    let port = p.port("http");
+    for coding in ["gzip", "br"] {
+        if coding == "br" && !features.contains("brotli") {
+            eprintln!("curl without brotli: br not checked with curl");
+            continue;
+        }
+        let out = std::process::Command::new("curl")
+            .args(["-s", "-f", "--compressed", "-D", "-"])
+            .arg(format!("http://127.0.0.1:{port}/make/plain?to={coding}"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "curl failed for {coding}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let text_out = String::from_utf8_lossy(&out.stdout).to_string();
+        let (head, body) = text_out.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.to_lowercase().contains(&format!("content-encoding: {coding}")),
+            "{head}"
+        );
+        assert!(body == text(), "curl read other text for {coding}");
+    }
+}
+
 #[test]
 fn fetch_sends_accept_encoding_unless_the_script_set_one() {
     let o = origin();

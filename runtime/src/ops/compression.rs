@@ -338,9 +338,13 @@ fn brotli_step(
 /// The variable-length gzip header (RFC 1952 §2.3), read byte by byte.
 #[derive(Default)]
 struct GzipHeader {
+    /// CRC-32 of the header bytes so far (FHCRC holds its low 16 bits).
+    crc: Crc,
+    /// The header CRC's bytes read so far.
+    hcrc: Vec<u8>,
     fixed: Vec<u8>,
     flags: u8,
-    /// Bytes of the current field still to skip (extra field, header CRC).
+    /// Bytes of the extra field still to skip.
     skip: usize,
     /// Extra-field length bytes read so far.
     xlen: Vec<u8>,
@@ -366,6 +370,21 @@ impl GzipHeader {
             let b = input[i];
             i += 1;
             self.total += 1;
+            if self.field == 3 && self.fixed.len() == 10 {
+                // The header CRC itself (RFC 1952 §2.3.1: the low 16 bits of
+                // the CRC-32 of the header bytes before it).
+                self.hcrc.push(b);
+                if self.hcrc.len() == 2 {
+                    let want = u16::from_le_bytes([self.hcrc[0], self.hcrc[1]]);
+                    if want != (self.crc.sum() & 0xffff) as u16 {
+                        return Err("header CRC mismatch");
+                    }
+                    self.field = 4;
+                    return Ok((i, true));
+                }
+                continue;
+            }
+            self.crc.update(&[b]);
             if self.fixed.len() < 10 {
                 self.fixed.push(b);
                 if self.fixed.len() == 10 {
@@ -407,12 +426,6 @@ impl GzipHeader {
                         return Ok((i, true));
                     }
                 }
-                3 => {
-                    self.skip -= 1;
-                    if self.skip == 0 && self.next_field(self.field + 1) {
-                        return Ok((i, true));
-                    }
-                }
                 _ => return Ok((i - 1, true)),
             }
         }
@@ -431,9 +444,6 @@ impl GzipHeader {
             };
             if present {
                 self.field = f;
-                if f == 3 {
-                    self.skip = 2;
-                }
                 return false;
             }
         }

@@ -68,13 +68,20 @@ fn reads_gzip_made_elsewhere_with_optional_header_fields() {
     for piece in [1, 3, packed.len()] {
         assert_eq!(run(Codec::decoder(Format::Gzip, false), &packed, piece).unwrap(), data);
     }
-    // A header CRC (FHCRC) is skipped, not misread as deflate data.
+    // A header CRC (FHCRC) is checked, not misread as deflate data.
     let mut with_hcrc = packed[..10].to_vec();
     with_hcrc[3] = FHCRC;
-    with_hcrc.extend_from_slice(&[0xaa, 0xbb]);
+    let mut crc = Crc::new();
+    crc.update(&with_hcrc);
+    let good = (crc.sum() & 0xffff) as u16;
     let body_start = 10 + 2 + 4 + "name.txt".len() + 1 + "a comment".len() + 1;
+    let mut bad = with_hcrc.clone();
+    with_hcrc.extend_from_slice(&good.to_le_bytes());
     with_hcrc.extend_from_slice(&packed[body_start..]);
     assert_eq!(run(Codec::decoder(Format::Gzip, false), &with_hcrc, 5).unwrap(), data);
+    bad.extend_from_slice(&(good ^ 1).to_le_bytes());
+    bad.extend_from_slice(&packed[body_start..]);
+    assert!(run(Codec::decoder(Format::Gzip, false), &bad, 5).is_err());
 }
 
 #[test]

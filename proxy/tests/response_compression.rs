@@ -130,6 +130,13 @@ fn text_responses_are_compressed_per_accept_encoding() {
     let r = request(port, "/no-transform", Some("gzip"));
     assert_eq!(r.header("content-encoding"), None);
 
+    // HTTP/1.0 clients get the plain body (no chunked encoding for them).
+    let mut c = Client::connect(port);
+    c.send(b"GET / HTTP/1.0\r\nHost: a\r\nAccept-Encoding: gzip\r\n\r\n");
+    let r = c.read_response(false).expect("HTTP/1.0 response");
+    assert_eq!(r.header("content-encoding"), None);
+    assert!(r.text() == page());
+
     // HEAD: the head as for a plain GET.
     let raw = b"HEAD / HTTP/1.1\r\nHost: a\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n";
     let mut c = Client::connect(port);

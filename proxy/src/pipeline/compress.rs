@@ -89,10 +89,17 @@ fn text_like(content_type: &str) -> bool {
 }
 
 /// Whether the response is one compression applies to at all (whatever the
-/// client accepts): then it varies on `Accept-Encoding`.
+/// client accepts): then it varies on `Accept-Encoding`. Requests in
+/// HTTP/1.0 are not compressed either (the handler's check), as nginx's
+/// `gzip_http_version 1.1`.
 pub fn eligible(resp: &ResponseHeader, min_bytes: u64) -> bool {
     let h = &resp.headers;
     let status = resp.status.as_u16();
+    if resp.version == http::Version::HTTP_10 {
+        // Pingora relays the origin's version; an HTTP/1.0 response cannot
+        // be sent chunked.
+        return false;
+    }
     if !(200..300).contains(&status) && !(400..600).contains(&status) || status == 204 || status == 206 {
         return false;
     }

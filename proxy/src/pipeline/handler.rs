@@ -269,6 +269,7 @@ impl ProxyHttp for Handler {
         }
         if self.route.http.compress_from.is_some()
             && req.method != http::Method::HEAD
+            && req.version != http::Version::HTTP_10
             && !matches!(self.route.service.target, Target::Worker)
         {
             ctx.compress = Some(compress::choose(req.headers.get(header::ACCEPT_ENCODING)));

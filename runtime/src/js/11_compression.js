@@ -1,5 +1,6 @@
 // isoproxy glue, part 11: CompressionStream and DecompressionStream.
-// Spec: https://compression.spec.whatwg.org/ . The codec is native (an op
+// Spec: https://compression.spec.whatwg.org/ (formats gzip, deflate,
+// deflate-raw and brotli). The codec is native (an op
 // resource); each written chunk is taken in steps of bounded output, and the
 // next step waits until the reader has room, so a small compressed chunk
 // that expands hugely never sits in memory whole.
@@ -19,7 +20,7 @@
   function setUp(self, format, decompress) {
     // WebIDL enum conversion: ToString first (it may throw), then the check.
     const name = String(format);
-    if (name !== "gzip" && name !== "deflate" && name !== "deflate-raw") {
+    if (name !== "gzip" && name !== "deflate" && name !== "deflate-raw" && name !== "brotli") {
       throw new TypeError(`Unsupported compression format: '${name}'`);
     }
     const rid = ops.compression_new(name, decompress);

@@ -68,6 +68,7 @@ impl Format {
             "gzip" => Some(Format::Gzip),
             "deflate" => Some(Format::Deflate),
             "deflate-raw" => Some(Format::DeflateRaw),
+            "brotli" => Some(Format::Brotli),
             _ => None,
         }
     }

@@ -24,7 +24,7 @@ async function roundTrip(format, text, split) {
 }
 export default {
   async fetch() {
-    for (const f of ["gzip", "deflate", "deflate-raw"]) {
+    for (const f of ["gzip", "deflate", "deflate-raw", "brotli"]) {
       console.log(f, "small", await roundTrip(f, "hello hello hello", 3));
       console.log(f, "large", await roundTrip(f, "abcdefghij".repeat(2000), 4096));
     }
@@ -54,6 +54,12 @@ export default {
     for await (const c of d2.readable) { max = Math.max(max, c.byteLength); total += c.byteLength; }
     console.log("bomb:", packed.length < 2000, total, max <= 65536);
     try { new CompressionStream("br"); } catch (e) { console.log("br:", e.constructor.name); }
+    // brotli: what Content-Encoding "br" is; a corrupt stream errors.
+    const bd = new DecompressionStream("brotli");
+    const bw = bd.writable.getWriter();
+    bw.write(new Uint8Array([0xff, 0xff, 0xff, 0xff])).catch(() => {});
+    bw.close().catch(() => {});
+    try { await collect(bd.readable); console.log("brotli junk: no error"); } catch (e) { console.log("brotli junk:", e.constructor.name, e.message); }
     try { new DecompressionStream(); } catch (e) { console.log("none:", e.constructor.name); }
     try { const c = new CompressionStream("gzip"); const wr = c.writable.getWriter(); await wr.write("text"); } catch (e) { console.log("string chunk:", e.constructor.name); }
     return new Response("ok");

@@ -21,7 +21,7 @@
     // WebIDL enum conversion: ToString first (it may throw), then the check.
     const name = String(format);
     if (name !== "gzip" && name !== "deflate" && name !== "deflate-raw" && name !== "brotli") {
-      throw new TypeError(`Unsupported compression format: '${name}'`);
+      throw new TypeError(`Unsupported compression format '${name}': it must be 'deflate', 'deflate-raw', 'gzip' or 'brotli'`);
     }
     const rid = ops.compression_new(name, decompress);
     let rc, wc;

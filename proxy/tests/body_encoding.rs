@@ -274,3 +274,41 @@ fn fetch_sends_accept_encoding_unless_the_script_set_one() {
     assert_eq!(get(port, "/ae/plain", "a").text(), "gzip, br");
     assert_eq!(get(port, "/ae/plain?ae=identity", "a").text(), "identity");
 }
+
+/// A Worker answering another through a service binding: the callee's
+/// `Content-Encoding: gzip` body reaches the caller encoded; the caller reads
+/// it decoded, or passes it on still gzip.
+#[test]
+fn encoded_bodies_between_workers() {
+    let cfg = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"front\", worker = .front), (name = \"back\", worker = .back) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"front\") ],
+);
+const front :Workerd.Worker = (
+  modules = [ (name = \"front.js\", esModule = embed \"front.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  bindings = [ (name = \"BACK\", service = \"back\") ],
+);
+const back :Workerd.Worker = (
+  modules = [ (name = \"back.js\", esModule = embed \"back.js\") ],
+  compatibilityDate = \"2024-09-01\",
+);\n"
+    );
+    let front = r#"export default { async fetch(req, env) {
+  const r = await env.BACK.fetch(req);
+  if (new URL(req.url).pathname === "/read") return new Response(`${r.headers.get("content-encoding")}:${await r.text()}`);
+  return r;
+} };"#;
+    let back = r#"export default { fetch() { return new Response("from the back ".repeat(100), { headers: { "content-encoding": "gzip" } }); } };"#;
+    let p = Proxy::new(&cfg)
+        .files(&[("front.js", front), ("back.js", back)])
+        .socket("http")
+        .start();
+    let port = p.port("http");
+    let r = get(port, "/read", "a");
+    assert_eq!(r.text(), format!("gzip:{}", "from the back ".repeat(100)));
+    let r = get(port, "/pass", "a");
+    assert_eq!(r.header("content-encoding"), Some("gzip"));
+    assert_eq!(gunzip(&r.body), "from the back ".repeat(100).into_bytes());
+}

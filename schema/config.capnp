@@ -774,6 +774,27 @@ struct HttpOptions {
   # replaced by the client's address and its Forwarded and X-Real-IP are
   # removed, so an origin never sees addresses the client made up. When
   # true, X-Forwarded-For is appended to and the other two pass through.
+
+  compression @7 :Compression;
+  # isoproxy addition, on a socket: compress the responses of the no-script
+  # path (external and network services) for clients that accept it, as
+  # nginx's `gzip on`. Off by default. Worker responses are left alone: a
+  # Worker encodes its own with `Content-Encoding`.
+
+  struct Compression {
+    # Which responses are compressed, and when.
+
+    enabled @0 :Bool = false;
+    # Compress with gzip or brotli, whichever the client's Accept-Encoding
+    # prefers, text-like responses (text/*, JSON, JavaScript, XML, SVG,
+    # WebAssembly) that are not encoded already, adding
+    # `Vary: Accept-Encoding`.
+
+    minBytes @1 :UInt32 = 256;
+    # Responses whose Content-Length is below this are sent as they are
+    # (compressing them saves little or nothing). Responses of unknown
+    # length are compressed.
+  }
 }
 
 struct TlsOptions {

@@ -33,6 +33,8 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),
     ("isoproxy:09_fetch.js", include_str!("js/09_fetch.js")),
     ("isoproxy:10_worker.js", include_str!("js/10_worker.js")),
+    ("isoproxy:11_compression.js", include_str!("js/11_compression.js")),
+    ("isoproxy:12_html_rewriter.js", include_str!("js/12_html_rewriter.js")),
     ("isoproxy:13_websocket.js", include_str!("js/13_websocket.js")),
 ];
 
@@ -596,7 +598,13 @@ impl WorkerIsolate {
                         Body::Empty => v8::null(tc).into(),
                         body => {
                             st.current.set(request);
-                            let rid = st.add(Resource::Body(body));
+                            // An encoded body stays encoded until JS reads it,
+                            // so that passing it on costs no recompression.
+                            let resource = match ops::compression::Format::from_content_encoding(&resp.headers) {
+                                Some(f) => Resource::Encoded(body, f),
+                                None => Resource::Body(body),
+                            };
+                            let rid = st.add(resource);
                             v8::Integer::new_from_unsigned(tc, rid).into()
                         }
                     };

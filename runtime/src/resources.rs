@@ -13,11 +13,20 @@ use std::sync::Arc;
 use tokio::task::AbortHandle;
 
 use crate::api::{Body, BodyError, BodySender};
+use crate::ops::compression::{Format, StreamCodec};
+use crate::ops::html_rewriter::Rewriter;
 
 /// A resource JS refers to by number.
 pub(crate) enum Resource {
     /// A body that can be read, forwarded or teed.
     Body(Body),
+    /// A body still in the `Content-Encoding` it came with: JS reads it
+    /// decoded, a response forwards it as it is.
+    Encoded(Body, Format),
+    /// The codec of a `CompressionStream` or `DecompressionStream`.
+    Codec(Box<StreamCodec>),
+    /// An `HTMLRewriter` transform in progress.
+    Rewriter(Box<Rewriter>),
     /// The writing end of a body that JS produces.
     Writer(BodySender),
     /// A WebSocket not accepted (yet): raw bytes after a `101`.
@@ -68,12 +77,12 @@ impl Table {
         self.insert(rid, owner, resource);
     }
 
-    /// Take a body out of the table.
-    pub(crate) fn take_body(&mut self, rid: u32) -> Option<(Option<u32>, Body)> {
+    /// Take a body out of the table, with the coding it is still in.
+    pub(crate) fn take_body(&mut self, rid: u32) -> Option<(Option<u32>, Body, Option<Format>)> {
         if !matches!(
             self.resources.get(&rid),
             Some(Entry {
-                resource: Resource::Body(_),
+                resource: Resource::Body(_) | Resource::Encoded(..),
                 ..
             })
         ) {
@@ -83,7 +92,33 @@ impl Table {
             Some(Entry {
                 owner,
                 resource: Resource::Body(b),
-            }) => Some((owner, b)),
+            }) => Some((owner, b, None)),
+            Some(Entry {
+                owner,
+                resource: Resource::Encoded(b, f),
+            }) => Some((owner, b, Some(f))),
+            _ => None,
+        }
+    }
+
+    /// Run `f` on a stream codec; `None` if `rid` is not one.
+    pub(crate) fn with_codec<R>(&mut self, rid: u32, f: impl FnOnce(&mut StreamCodec) -> R) -> Option<R> {
+        match self.resources.get_mut(&rid) {
+            Some(Entry {
+                resource: Resource::Codec(c),
+                ..
+            }) => Some(f(c)),
+            _ => None,
+        }
+    }
+
+    /// Run `f` on an HTML rewriter; `None` if `rid` is not one.
+    pub(crate) fn with_rewriter<R>(&mut self, rid: u32, f: impl FnOnce(&mut Rewriter) -> R) -> Option<R> {
+        match self.resources.get_mut(&rid) {
+            Some(Entry {
+                resource: Resource::Rewriter(r),
+                ..
+            }) => Some(f(r)),
             _ => None,
         }
     }

@@ -16,6 +16,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use crate::api::{Body, BodyError, BodySender, OutboundError, RequestInfo, Response};
+use crate::ops::compression::{self, Format, StreamCodec};
+use crate::ops::html_rewriter::Rewriter;
 use crate::pool::ThreadEnv;
 use crate::resources::{Released, Resource, Table};
 use crate::spec::WorkerSpec;
@@ -169,11 +171,24 @@ impl State {
         self.table.borrow_mut().put_back(rid, owner, resource);
     }
 
-    /// Take a body out of the table.
+    /// Take a body out of the table, decoded if it came encoded: what JS
+    /// reads and what a request body made from it carries.
     pub(crate) fn take_body(&self, rid: u32) -> Option<(Option<u32>, Body)> {
+        self.take_body_raw(rid).map(|(owner, body, format)| match format {
+            Some(f) => (
+                owner,
+                compression::transform_body(body, compression::Codec::decoder(f, true)),
+            ),
+            None => (owner, body),
+        })
+    }
+
+    /// Take a body out of the table as it is, with the `Content-Encoding`
+    /// it is still in.
+    pub(crate) fn take_body_raw(&self, rid: u32) -> Option<(Option<u32>, Body, Option<Format>)> {
         let taken = self.table.borrow_mut().take_body(rid);
         // The downstream request's own body: remember that it was touched.
-        if let Some((Some(owner), _)) = &taken {
+        if let Some((Some(owner), _, _)) = &taken {
             if let Ok(mut reqs) = self.requests.try_borrow_mut() {
                 if let Some(o) = reqs.get_mut(owner).and_then(|p| p.original.as_mut()) {
                     if o.body_rid == Some(rid) {
@@ -197,6 +212,17 @@ impl State {
         f: impl FnOnce(&mut crate::ops::websocket::Accepted) -> T,
     ) -> Option<T> {
         self.table.borrow_mut().websocket(rid).map(f)
+    }
+
+    /// Run `f` on the stream codec `rid`; `None` if there is none.
+    pub(crate) fn with_codec<R>(&self, rid: u32, f: impl FnOnce(&mut StreamCodec) -> R) -> Option<R> {
+        self.table.borrow_mut().with_codec(rid, f)
+    }
+
+    /// Run `f` on the HTML rewriter `rid`; `None` if there is none. `f`
+    /// runs lol_html, never JS, so the table stays borrowed only briefly.
+    pub(crate) fn with_rewriter<R>(&self, rid: u32, f: impl FnOnce(&mut Rewriter) -> R) -> Option<R> {
+        self.table.borrow_mut().with_rewriter(rid, f)
     }
 
     /// A clone of a writer's sender.

@@ -11,8 +11,8 @@ use crate::config_capnp::{
 use crate::model::{
     AccessLogFormat, AccessLogOptions, AdminOptions, Binding, BindingValue, Config, DiskDirectory, ExternalProtocol,
     ExternalServer, HeaderInjection, HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network,
-    ProxyAuth, ProxyUser, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair, Socket, SocketLimits,
-    SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
+    ProxyAuth, ProxyUser, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
+    Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
 };
 use crate::rules::{parse_ports, parse_rule};
 use crate::Overrides;
@@ -230,6 +230,15 @@ fn http(r: http_options::Reader<'_>) -> R<HttpOptions> {
         inject_request_headers: headers(r.get_inject_request_headers())?,
         inject_response_headers: headers(r.get_inject_response_headers())?,
         trust_forwarded_headers: r.get_trust_forwarded_headers(),
+        compression: if r.has_compression() {
+            let c = r.get_compression()?;
+            ResponseCompression {
+                enabled: c.get_enabled(),
+                min_bytes: c.get_min_bytes(),
+            }
+        } else {
+            ResponseCompression::default()
+        },
     })
 }
 

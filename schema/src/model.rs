@@ -571,6 +571,26 @@ pub struct HttpOptions {
     pub inject_response_headers: Vec<HeaderInjection>,
     /// Client-sent X-Forwarded-For, Forwarded and X-Real-IP are believed.
     pub trust_forwarded_headers: bool,
+    /// Response compression on the no-script path (socket only).
+    pub compression: ResponseCompression,
+}
+
+/// Response compression of a socket's no-script path (isoproxy addition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ResponseCompression {
+    /// Whether responses are compressed.
+    pub enabled: bool,
+    /// Responses with a smaller Content-Length are sent as they are.
+    pub min_bytes: u32,
+}
+
+impl Default for ResponseCompression {
+    fn default() -> Self {
+        ResponseCompression {
+            enabled: false,
+            min_bytes: 256,
+        }
+    }
 }
 
 /// A header to set or remove.

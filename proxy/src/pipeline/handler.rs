@@ -20,6 +20,7 @@ use pingora_proxy::{FailToProxy, ProxyHttp, Session};
 
 use crate::error::{Blame, DownstreamFault, Reject};
 use crate::observe::record::AccessRecord;
+use crate::pipeline::compress::{self, Coding, Compressor};
 use crate::pipeline::route::{SocketRoute, Target};
 use crate::upstream::check;
 use crate::upstream::fault::Fault;
@@ -70,6 +71,11 @@ pub struct RequestCtx {
     /// request is dropped in between (cut at the drain deadline), its
     /// access-log record is written from here.
     pub unlogged: Option<Unlogged>,
+    /// The socket compresses no-script responses and this request may get
+    /// one compressed (see `compress`); with the coding the client takes.
+    pub compress: Option<Option<Coding>>,
+    /// The response body's compressor, once the response was chosen.
+    pub compressor: Option<Compressor>,
 }
 
 /// What the access log needs about a request whose `logging` phase never ran.
@@ -239,6 +245,8 @@ impl ProxyHttp for Handler {
             user: None,
             service: None,
             unlogged: None,
+            compress: None,
+            compressor: None,
         }
     }
 
@@ -291,6 +299,13 @@ impl ProxyHttp for Handler {
         if h2c {
             let _ = req.remove_header(&header::UPGRADE);
             let _ = req.remove_header("http2-settings");
+        }
+        if self.route.http.compress_from.is_some()
+            && req.method != http::Method::HEAD
+            && req.version != http::Version::HTTP_10
+            && !matches!(self.route.service.target, Target::Worker)
+        {
+            ctx.compress = Some(compress::choose(req.headers.get(header::ACCEPT_ENCODING)));
         }
         let bodiless_method = req.method == http::Method::GET || req.method == http::Method::HEAD;
         let has_body = req.headers.contains_key(header::TRANSFER_ENCODING)
@@ -477,7 +492,36 @@ impl ProxyHttp for Handler {
         };
         incoming_response(resp, resp.status == http::StatusCode::SWITCHING_PROTOCOLS, service);
         inject(resp, &self.route.http.response);
+        if let (Some(coding), Some(min)) = (ctx.compress, self.route.http.compress_from) {
+            if compress::eligible(resp, min) {
+                compress::add_vary(resp);
+                if let Some(coding) = coding {
+                    compress::compressed_head(resp, coding, session.is_http2());
+                    ctx.compressor = Some(Compressor::new(coding));
+                }
+            }
+        }
         Ok(())
+    }
+
+    fn response_body_filter(
+        &self,
+        _session: &mut Session,
+        body: &mut Option<Bytes>,
+        end_of_stream: bool,
+        ctx: &mut RequestCtx,
+    ) -> Result<Option<std::time::Duration>> {
+        if let Some(c) = ctx.compressor.as_mut() {
+            let out = c
+                .filter(body.as_deref(), end_of_stream)
+                .map_err(|e| Error::explain(ErrorType::InternalError, format!("response compression failed: {e}")))?;
+            // An empty chunk is no chunk (it must not read as the end).
+            *body = (!out.is_empty()).then_some(out);
+            if end_of_stream {
+                ctx.compressor = None;
+            }
+        }
+        Ok(None)
     }
 
     fn suppress_error_log(&self, _session: &Session, ctx: &RequestCtx, _error: &Error) -> bool {

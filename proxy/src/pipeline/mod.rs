@@ -1,8 +1,10 @@
 //! What happens to a request once its head passed the checks: Pingora's
 //! phases for the no-script path, the Worker path, CONNECT tunnels, the
-//! per-socket routes, and the Worker's way out (`Outbound`).
+//! per-socket routes, the Worker's way out (`Outbound`), and response
+//! compression.
 
 pub mod auth;
+pub mod compress;
 pub mod connect;
 pub mod handler;
 pub mod outbound;

@@ -31,6 +31,9 @@ pub struct HttpSettings {
     pub response: Vec<Injection>,
     /// Client-sent forwarding headers are believed (`trustForwardedHeaders`).
     pub trust_forwarded: bool,
+    /// No-script responses are compressed from this Content-Length on
+    /// (`compression`); `None` when off.
+    pub compress_from: Option<u64>,
 }
 
 impl HttpSettings {
@@ -59,6 +62,7 @@ impl HttpSettings {
             request: compile(&o.inject_request_headers)?,
             response: compile(&o.inject_response_headers)?,
             trust_forwarded: o.trust_forwarded_headers,
+            compress_from: o.compression.enabled.then_some(u64::from(o.compression.min_bytes)),
         })
     }
 }

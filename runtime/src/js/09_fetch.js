@@ -545,7 +545,11 @@
       } else if (!NumberIsInteger(status) || status < 200 || status > 599) throw new RangeError(`Response status must be between 200 and 599 (got ${init.status})`);
       const statusText = init.statusText === undefined ? "" : String(init.statusText);
       if (RegExpTest(UNSENDABLE_VALUE, statusText)) throw new TypeError("Invalid statusText");
-      this[kInner] = { status, statusText, type: "default", url: "", redirected: false, webSocket };
+      // workerd's extension: "manual" means the body is already in the
+      // Content-Encoding the headers name.
+      const encodeBody = init.encodeBody === undefined ? "automatic" : String(init.encodeBody);
+      if (encodeBody !== "automatic" && encodeBody !== "manual") throw new TypeError(`encodeBody must be "automatic" or "manual" (got ${encodeBody})`);
+      this[kInner] = { status, statusText, type: "default", url: "", redirected: false, webSocket, encodeBody };
       this[kHeaders] = new Headers(init.headers instanceof Headers ? init.headers : init.headers ?? undefined);
       checkSendable(this[kHeaders]);
       this[kHeaders][kGuard] = "response";
@@ -646,7 +650,7 @@
     const body = response[kBody].isNull ? null : bodyForRust(response[kBody], (p) => { pump = p; });
     const webSocket = response[kInner].webSocket;
     const socket = webSocket === null ? null : internal.socketForResponse(webSocket);
-    ops.response_send(id, status, headersFlat(response[kHeaders]), body, socket);
+    ops.response_send(id, status, headersFlat(response[kHeaders]), body, socket, response[kInner].encodeBody === "manual");
     return pump ?? PromiseResolve(undefined);
   };
 

@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::{Method, StatusCode};
 use tokio::sync::{oneshot, Semaphore};
 
+use super::compression::{transform_body, Codec, Format};
 use super::{bytes_of, headers_from_js, pair, state, string, throw_error, throw_type_error};
 use crate::api::{Body, BodyError, Request, RequestInfo, Response};
 use crate::pool::Job;
@@ -33,6 +34,40 @@ fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Re
         Some(b) if b.is_empty() => Ok(Body::Empty),
         Some(b) => Ok(Body::Bytes(Bytes::from(b))),
         None => Err("unsupported body".into()),
+    }
+}
+
+/// The body of the Worker's response as it goes on the wire, per its
+/// `Content-Encoding` (gzip, deflate or br; anything else is sent as is):
+/// a subrequest body still in that coding passes through untouched; any
+/// other body is compressed, unless `manual` (the Response was made with
+/// `encodeBody: "manual"`: the Worker encoded it itself). A subrequest body
+/// whose coding no longer matches the headers is decoded first.
+fn response_body(
+    scope: &mut v8::PinScope,
+    st: &State,
+    v: v8::Local<v8::Value>,
+    headers: &http::HeaderMap,
+    manual: bool,
+) -> Result<Body, String> {
+    let wanted = Format::from_content_encoding(headers);
+    let (body, current) = if v.is_number() {
+        let rid = v.uint32_value(scope).unwrap_or(0);
+        let (_, body, current) = st.take_body_raw(rid).ok_or_else(|| "body already used".to_string())?;
+        (body, current)
+    } else {
+        (body_arg(scope, st, v)?, None)
+    };
+    if current.is_some() && current == wanted {
+        return Ok(body);
+    }
+    let body = match current {
+        Some(f) => transform_body(body, Codec::decoder(f, true)),
+        None => body,
+    };
+    match wanted {
+        Some(f) if !manual => Ok(transform_body(body, Codec::encoder(f))),
+        _ => Ok(body),
     }
 }
 
@@ -172,13 +207,20 @@ pub(crate) fn op_fetch_send(
         return;
     };
     let url = string(scope, args.get(2));
-    let headers = match headers_from_js(scope, args.get(3)) {
+    let mut headers = match headers_from_js(scope, args.get(3)) {
         Ok(h) => h,
         Err(e) => {
             throw_type_error(scope, &e);
             return;
         }
     };
+    if matches!(target, Target::Service(_)) && !headers.contains_key(http::header::ACCEPT_ENCODING) {
+        // The codings isoproxy decodes when JS reads the body.
+        headers.insert(
+            http::header::ACCEPT_ENCODING,
+            http::HeaderValue::from_static("gzip, br"),
+        );
+    }
     let body = match body_arg(scope, &st, args.get(4)) {
         Ok(b) => b,
         Err(e) => {
@@ -289,7 +331,10 @@ pub(crate) fn op_body_tee(
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
     let Some(st) = state(scope) else { return };
-    let Some((_, _, body)) = take_body_arg(scope, &args, &st) else {
+    let rid = args.get(0).uint32_value(scope).unwrap_or(0);
+    // Both halves stay in the coding the body came in.
+    let Some((_, body, format)) = st.take_body_raw(rid) else {
+        throw_type_error(scope, "body is not readable (already used or being read)");
         return;
     };
     let (a, b) = match body {
@@ -315,8 +360,12 @@ pub(crate) fn op_body_tee(
             (b1, b2)
         }
     };
-    let r1 = st.add(Resource::Body(a));
-    let r2 = st.add(Resource::Body(b));
+    let wrap = |b| match format {
+        Some(f) => Resource::Encoded(b, f),
+        None => Resource::Body(b),
+    };
+    let r1 = st.add(wrap(a));
+    let r2 = st.add(wrap(b));
     let v1 = v8::Integer::new_from_unsigned(scope, r1);
     let v2 = v8::Integer::new_from_unsigned(scope, r2);
     rv.set(pair(scope, v1.into(), v2.into()).into());
@@ -381,8 +430,9 @@ pub(crate) fn op_body_abort(
     st.close(rid);
 }
 
-/// The Worker's response: `(requestId, status, headers, body, socket)`,
-/// `socket` the WebSocket resource of a `101` (else null).
+/// The Worker's response: `(requestId, status, headers, body, socket,
+/// manual)`; `socket` the WebSocket resource of a `101` (else null),
+/// `manual` true for `encodeBody: "manual"`.
 pub(crate) fn op_response_send(
     scope: &mut v8::PinScope,
     args: v8::FunctionCallbackArguments,
@@ -399,7 +449,8 @@ pub(crate) fn op_response_send(
             return;
         }
     };
-    let body = match body_arg(scope, &st, args.get(3)) {
+    let manual = args.get(5).is_true();
+    let body = match response_body(scope, &st, args.get(3), &headers, manual) {
         Ok(b) => b,
         Err(e) => {
             st.fail(id, Outcome::Exception, e);

@@ -3,8 +3,10 @@
 //! They are installed on a private `__ops` object that the glue captures and
 //! then removes from the global scope, so Worker code cannot call them.
 
+pub(crate) mod compression;
 mod crypto;
 mod fetch;
+pub(crate) mod html_rewriter;
 mod web;
 pub(crate) mod websocket;
 
@@ -68,6 +70,14 @@ ops_table! {
     "crypto_b64url_encode" => crypto::op_crypto_b64url_encode,
     "timer_start" => web::op_timer_start,
     "timer_cancel" => web::op_timer_cancel,
+    "compression_new" => compression::op_compression_new,
+    "compression_push" => compression::op_compression_push,
+    "compression_pull" => compression::op_compression_pull,
+    "compression_finish" => compression::op_compression_finish,
+    "html_selector_check" => html_rewriter::op_html_selector_check,
+    "html_rewriter_new" => html_rewriter::op_html_rewriter_new,
+    "html_rewriter_step" => html_rewriter::op_html_rewriter_step,
+    "html_rewriter_output" => html_rewriter::op_html_rewriter_output,
     "fetch_send" => fetch::op_fetch_send,
     "body_read" => fetch::op_body_read,
     "body_read_all" => fetch::op_body_read_all,

@@ -33,6 +33,18 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),
     ("isoproxy:09_fetch.js", include_str!("js/09_fetch.js")),
     ("isoproxy:10_worker.js", include_str!("js/10_worker.js")),
+    ("isoproxy:11_builtins.js", include_str!("js/11_builtins.js")),
+    ("isoproxy:12_globals.js", include_str!("js/12_globals.js")),
+    ("isoproxy:node/buffer.js", include_str!("js/node/buffer.js")),
+    ("isoproxy:node/events.js", include_str!("js/node/events.js")),
+    ("isoproxy:node/util.js", include_str!("js/node/util.js")),
+    ("isoproxy:node/async_hooks.js", include_str!("js/node/async_hooks.js")),
+    ("isoproxy:node/path.js", include_str!("js/node/path.js")),
+    ("isoproxy:node/url.js", include_str!("js/node/url.js")),
+    ("isoproxy:node/string_decoder.js", include_str!("js/node/string_decoder.js")),
+    ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
+    ("isoproxy:node/process.js", include_str!("js/node/process.js")),
+    ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
 ];
 
 /// What stopped an entry into JS.
@@ -214,17 +226,24 @@ impl WorkerIsolate {
                 let dispatch = get_fn(scope, internal, "dispatch")?;
                 let complete = get_fn(scope, internal, "complete")?;
                 let cancel = get_fn(scope, internal, "cancel")?;
+                let loader = get_fn(scope, internal, "builtinModule")?;
                 for name in ["__internal", "__ops"] {
                     let key = v8::String::new(scope, name).ok_or("string")?;
                     global.delete(scope, key.into());
                 }
                 let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
                 let is_modules = v8::Boolean::new(scope, spec.is_modules());
+                let node = spec.node_compat();
+                let node_js = v8::Array::new(scope, 3);
+                for (i, on) in [node.modules, node.globals, node.process_env].into_iter().enumerate() {
+                    let on = v8::Boolean::new(scope, on);
+                    node_js.set_index(scope, i as u32, on.into());
+                }
                 let undefined = v8::undefined(scope).into();
                 {
                     v8::tc_scope!(let tc, scope);
                     if setup
-                        .call(tc, undefined, &[bindings.into(), is_modules.into()])
+                        .call(tc, undefined, &[bindings.into(), is_modules.into(), node_js.into()])
                         .is_none()
                     {
                         // A binding the glue could not build: the glue
@@ -237,7 +256,13 @@ impl WorkerIsolate {
                     }
                 }
                 cpu.arm(&handle, Duration::from_millis(spec.limits().startup_ms.max(1) as u64));
-                let loaded = modules::load_worker(scope, &spec.worker.source, spec.code_generation_at_start_up());
+                let builtins = modules::Builtins { loader, node };
+                let loaded = modules::load_worker(
+                    scope,
+                    &spec.worker.source,
+                    spec.code_generation_at_start_up(),
+                    &builtins,
+                );
                 context.set_allow_generation_from_strings(false);
                 let fired = cpu.disarm();
                 if fired {

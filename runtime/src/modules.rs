@@ -6,13 +6,44 @@ use std::collections::{HashMap, HashSet};
 
 use isoproxy_schema::model::{ModuleKind, WorkerSource};
 
+use crate::spec::NodeCompat;
+
+/// The exports of a synthetic module: (name, value) pairs.
+type Exports = Vec<(v8::Global<v8::String>, v8::Global<v8::Value>)>;
+
 /// The modules of one context, for the resolve callback.
 #[derive(Default)]
 struct ModuleMap {
     by_name: HashMap<String, v8::Global<v8::Module>>,
     names: HashMap<i32, String>,
-    /// Default export of each synthetic module, by identity hash.
-    synthetic: HashMap<i32, v8::Global<v8::Value>>,
+    /// Exports of each synthetic module, by identity hash.
+    synthetic: HashMap<i32, Exports>,
+}
+
+/// The runtime's own modules (`node:*`, `cloudflare:*`): the glue function
+/// that builds one module's exports object by name (null if there is no such
+/// module), and which of them the Worker's flags allow.
+pub(crate) struct Builtins<'s> {
+    pub(crate) loader: v8::Local<'s, v8::Function>,
+    pub(crate) node: NodeCompat,
+}
+
+/// The built-in module `specifier` may name, as the Worker's flags allow:
+/// `cloudflare:*` always; `node:*` under `nodejs_compat`; a bare name
+/// (`buffer`) as `node:buffer` under `nodejs_compat_v2`.
+fn builtin_name(node: NodeCompat, specifier: &str) -> Option<String> {
+    if specifier.starts_with("cloudflare:") {
+        return Some(specifier.to_string());
+    }
+    if specifier.starts_with("node:") {
+        return node.modules.then(|| specifier.to_string());
+    }
+    let bare = !specifier.is_empty()
+        && specifier
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_' || b == b'/' || b.is_ascii_digit())
+        && !specifier.starts_with('/');
+    (node.globals && bare).then(|| format!("node:{specifier}"))
 }
 
 /// Format a caught exception as `file:line:column: message` (1-based, from
@@ -120,27 +151,93 @@ fn normalize(referrer: &str, specifier: &str) -> String {
     parts.join("/")
 }
 
-/// The listed module `specifier` names when imported from `referrer`.
-fn resolve(map: &ModuleMap, referrer: &str, specifier: &str) -> Option<v8::Global<v8::Module>> {
+/// The listed module `specifier` names when imported from `referrer`, or
+/// the built-in module it names once `load_builtin` has created it.
+fn resolve(map: &ModuleMap, node: NodeCompat, referrer: &str, specifier: &str) -> Option<v8::Global<v8::Module>> {
     map.by_name
         .get(&normalize(referrer, specifier))
         .or_else(|| map.by_name.get(specifier))
+        .or_else(|| builtin_name(node, specifier).and_then(|n| map.by_name.get(&n)))
         .cloned()
+}
+
+/// Create the built-in module `name` as a synthetic module whose exports
+/// are the own enumerable properties of what the glue's loader returns,
+/// plus `default` (the whole object) unless it has one. `Ok(false)`: no
+/// such built-in module.
+fn load_builtin(
+    scope: &mut v8::PinScope<'_, '_>,
+    map: &std::cell::RefCell<ModuleMap>,
+    builtins: &Builtins<'_>,
+    name: &str,
+) -> Result<bool, String> {
+    v8::tc_scope!(let tc, scope);
+    let key = v8::String::new(tc, name).ok_or("bad module name")?;
+    let undefined = v8::undefined(tc).into();
+    let Some(value) = builtins.loader.call(tc, undefined, &[key.into()]) else {
+        let (msg, _) = {
+            let e = tc.exception();
+            let m = tc.message();
+            describe_exception(tc, e, m)
+        };
+        return Err(format!("{name}: {msg}"));
+    };
+    let Some(object) = value.is_object().then(|| value.to_object(tc)).flatten() else {
+        return Ok(false);
+    };
+    let keys = object
+        .get_own_property_names(tc, v8::GetPropertyNamesArgs::default())
+        .ok_or("module exports")?;
+    let mut exports: Exports = Vec::new();
+    let mut names = Vec::new();
+    let mut has_default = false;
+    for i in 0..keys.length() {
+        let Some(k) = keys.get_index(tc, i).and_then(|k| k.to_string(tc)) else {
+            continue;
+        };
+        let v = object.get(tc, k.into()).ok_or("module export")?;
+        has_default |= k.to_rust_string_lossy(tc) == "default";
+        names.push(k);
+        exports.push((v8::Global::new(tc, k), v8::Global::new(tc, v)));
+    }
+    if !has_default {
+        let k = v8::String::new(tc, "default").ok_or("string")?;
+        names.push(k);
+        exports.push((v8::Global::new(tc, k), v8::Global::new(tc, v8::Local::<v8::Value>::from(object))));
+    }
+    let module = v8::Module::create_synthetic_module(tc, key, &names, synthetic_steps);
+    let hash = module.get_identity_hash().get();
+    let mut mm = map.borrow_mut();
+    mm.synthetic.insert(hash, exports);
+    mm.names.insert(hash, name.to_string());
+    mm.by_name.insert(name.to_string(), v8::Global::new(tc, module));
+    Ok(true)
 }
 
 /// Check that every import of the ES modules reachable from `main` names a
 /// listed module, so that a missing one fails with the importing module's
 /// name and the import's line and column, as the config names them.
+///
+/// The built-in modules imported are created here, before instantiation
+/// (which must not run JS).
 fn check_imports(
     scope: &mut v8::PinScope<'_, '_>,
-    map: &ModuleMap,
+    map: &std::cell::RefCell<ModuleMap>,
+    builtins: &Builtins<'_>,
     es_modules: &HashSet<String>,
     main: &str,
 ) -> Result<(), String> {
+    let node = builtins.node;
     let mut seen = HashSet::from([main.to_string()]);
     let mut todo = vec![main.to_string()];
     while let Some(name) = todo.pop() {
-        let Some(module) = map.by_name.get(&name).filter(|_| es_modules.contains(&name)) else {
+        let Some(module) = map
+            .borrow()
+            .by_name
+            .get(&name)
+            .filter(|_| es_modules.contains(&name))
+            .cloned()
+        else {
             continue;
         };
         let module = v8::Local::new(scope, module);
@@ -153,9 +250,17 @@ fn check_imports(
                 continue;
             };
             let specifier = request.get_specifier().to_rust_string_lossy(scope);
-            if let Some(found) = resolve(map, &name, &specifier) {
+            let mut found = resolve(&map.borrow(), node, &name, &specifier);
+            if found.is_none() {
+                if let Some(builtin) = builtin_name(node, &specifier) {
+                    if load_builtin(scope, map, builtins, &builtin)? {
+                        found = resolve(&map.borrow(), node, &name, &specifier);
+                    }
+                }
+            }
+            if let Some(found) = found {
                 let found = v8::Local::new(scope, &found);
-                if let Some(next) = map.names.get(&found.get_identity_hash().get()) {
+                if let Some(next) = map.borrow().names.get(&found.get_identity_hash().get()) {
                     if seen.insert(next.clone()) {
                         todo.push(next.clone());
                     }
@@ -163,8 +268,12 @@ fn check_imports(
                 continue;
             }
             let at = module.source_offset_to_location(request.get_source_offset());
-            let hint = if specifier.contains(':') && !specifier.starts_with("./") {
-                " (isoproxy has no built-in modules such as node:* or cloudflare:*; list the module in the config)"
+            let hint = if specifier.starts_with("node:") && !node.modules {
+                " (node:* modules need the nodejs_compat compatibility flag)"
+            } else if specifier.starts_with("node:") || specifier.starts_with("cloudflare:") {
+                " (isoproxy does not provide this built-in module; see the compatibility table in README.md)"
+            } else if specifier.contains(':') {
+                " (list the module in the config)"
             } else {
                 ""
             };
@@ -187,6 +296,7 @@ fn resolve_callback<'s>(
 ) -> Option<v8::Local<'s, v8::Module>> {
     v8::callback_scope!(unsafe scope, context);
     let map = context.get_slot::<std::cell::RefCell<ModuleMap>>()?;
+    let node = context.get_slot::<NodeCompat>().map(|n| *n).unwrap_or_default();
     let spec = specifier.to_rust_string_lossy(scope);
     let (found, referrer_name) = {
         let map = map.borrow();
@@ -195,7 +305,7 @@ fn resolve_callback<'s>(
             .get(&referrer.get_identity_hash().get())
             .cloned()
             .unwrap_or_default();
-        (resolve(&map, &referrer_name, &spec), referrer_name)
+        (resolve(&map, node, &referrer_name, &spec), referrer_name)
     };
     match found {
         Some(m) => Some(v8::Local::new(scope, &m)),
@@ -218,10 +328,12 @@ fn synthetic_steps<'s>(
 ) -> Option<v8::Local<'s, v8::Value>> {
     v8::callback_scope!(unsafe scope, context);
     let map = context.get_slot::<std::cell::RefCell<ModuleMap>>()?;
-    let value = map.borrow().synthetic.get(&module.get_identity_hash().get()).cloned()?;
-    let value = v8::Local::new(scope, &value);
-    let name = v8::String::new(scope, "default")?;
-    module.set_synthetic_module_export(scope, name, value)?;
+    let exports = map.borrow().synthetic.get(&module.get_identity_hash().get()).cloned()?;
+    for (name, value) in &exports {
+        let name = v8::Local::new(scope, name);
+        let value = v8::Local::new(scope, value);
+        module.set_synthetic_module_export(scope, name, value)?;
+    }
     Some(v8::undefined(scope).into())
 }
 
@@ -239,6 +351,7 @@ pub(crate) fn load_worker(
     scope: &mut v8::PinScope<'_, '_>,
     source: &WorkerSource,
     code_generation: bool,
+    builtins: &Builtins<'_>,
 ) -> Result<v8::Global<v8::Value>, String> {
     match source {
         WorkerSource::ServiceWorkerScript(code) => {
@@ -249,7 +362,7 @@ pub(crate) fn load_worker(
             let undefined: v8::Local<v8::Value> = v8::undefined(scope).into();
             Ok(v8::Global::new(scope, undefined))
         }
-        WorkerSource::Modules(modules) => load_modules(scope, modules, code_generation),
+        WorkerSource::Modules(modules) => load_modules(scope, modules, code_generation, builtins),
     }
 }
 
@@ -257,9 +370,11 @@ fn load_modules(
     scope: &mut v8::PinScope<'_, '_>,
     modules: &[isoproxy_schema::model::Module],
     code_generation: bool,
+    builtins: &Builtins<'_>,
 ) -> Result<v8::Global<v8::Value>, String> {
     let context = scope.get_current_context();
     context.set_slot(std::rc::Rc::new(std::cell::RefCell::new(ModuleMap::default())));
+    context.set_slot(std::rc::Rc::new(builtins.node));
     let map = context
         .get_slot::<std::cell::RefCell<ModuleMap>>()
         .ok_or_else(|| "module map missing".to_string())?;
@@ -307,7 +422,7 @@ fn load_modules(
                 let global = v8::Global::new(tc, value);
                 map.borrow_mut()
                     .synthetic
-                    .insert(module.get_identity_hash().get(), global);
+                    .insert(module.get_identity_hash().get(), vec![(v8::Global::new(tc, export), global)]);
                 module
             }
         };
@@ -325,7 +440,7 @@ fn load_modules(
     }
     let main = main.ok_or("a modules Worker needs at least one module")?;
     if let Some(first) = modules.first() {
-        check_imports(tc, &map.borrow(), &es_modules, &first.name)?;
+        check_imports(tc, &map, builtins, &es_modules, &first.name)?;
     }
     if main.instantiate_module(tc, resolve_callback) != Some(true) {
         let (msg, _) = {
@@ -380,5 +495,29 @@ mod tests {
         assert_eq!(normalize("a/b/main.js", "../lib.js"), "a/lib.js");
         assert_eq!(normalize("main.js", "lib.js"), "lib.js");
         assert_eq!(normalize("a/main.js", "/x.js"), "x.js");
+    }
+
+    #[test]
+    fn names_builtins_as_the_flags_allow() {
+        use super::builtin_name;
+        use crate::spec::NodeCompat;
+        let off = NodeCompat::default();
+        let v1 = NodeCompat {
+            modules: true,
+            ..NodeCompat::default()
+        };
+        let v2 = NodeCompat {
+            modules: true,
+            globals: true,
+            process_env: false,
+        };
+        assert_eq!(builtin_name(off, "cloudflare:workers").as_deref(), Some("cloudflare:workers"));
+        assert_eq!(builtin_name(off, "node:buffer"), None);
+        assert_eq!(builtin_name(v1, "node:buffer").as_deref(), Some("node:buffer"));
+        assert_eq!(builtin_name(v1, "buffer"), None);
+        assert_eq!(builtin_name(v2, "buffer").as_deref(), Some("node:buffer"));
+        assert_eq!(builtin_name(v2, "fs/promises").as_deref(), Some("node:fs/promises"));
+        assert_eq!(builtin_name(v2, "./buffer.js"), None);
+        assert_eq!(builtin_name(v2, "lib.js"), None);
     }
 }

@@ -2,6 +2,10 @@
 //! once for `http://example.com/<name>`; its console output, then `---`,
 //! the status and the body must equal `golden/<name>.out`. Set
 //! `UPDATE_GOLDEN=1` to rewrite the `.out` files.
+//!
+//! Leading comment lines may set the Worker up:
+//! `// compatibilityDate: 2025-06-01`, `// compatibilityFlags: a, b`, and
+//! `// text: NAME = value` (a text binding), `// json: NAME = {...}`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -29,6 +33,7 @@ async fn golden_files() {
     for name in &names {
         let code = std::fs::read_to_string(dir.join(format!("{name}.js"))).unwrap();
         let mut w = module_worker(&code);
+        configure(&mut w, &code);
         w.global_outbound = isoproxy_schema::model::ServiceDesignator::named("origin");
         let h = start(config(vec![(name.as_str(), w)]), 1);
         let result = fetch_text(&h.pool, name, get(&format!("http://example.com/{name}"))).await;
@@ -49,4 +54,32 @@ async fn golden_files() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Apply the set-up comments at the top of a golden file (see the module
+/// docs).
+fn configure(w: &mut isoproxy_schema::model::Worker, code: &str) {
+    use isoproxy_schema::model::{Binding, BindingValue};
+    for line in code.lines() {
+        let Some(rest) = line.strip_prefix("// ") else { break };
+        let Some((key, value)) = rest.split_once(": ") else { continue };
+        match key {
+            "compatibilityDate" => w.compatibility_date = value.trim().to_string(),
+            "compatibilityFlags" => {
+                w.compatibility_flags = value.split(',').map(|f| f.trim().to_string()).collect();
+            }
+            "text" | "json" => {
+                let (name, v) = value.split_once(" = ").unwrap();
+                w.bindings.push(Binding {
+                    name: name.trim().to_string(),
+                    value: if key == "text" {
+                        BindingValue::Text(v.to_string())
+                    } else {
+                        BindingValue::Json(v.to_string())
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
 }

@@ -3,6 +3,7 @@
 //! They are installed on a private `__ops` object that the glue captures and
 //! then removes from the global scope, so Worker code cannot call them.
 
+mod context;
 mod fetch;
 mod web;
 
@@ -68,6 +69,8 @@ ops_table! {
     "request_pass_through" => fetch::op_request_pass_through,
     "request_responded" => fetch::op_request_responded,
     "request_done" => fetch::op_request_done,
+    "async_context_get" => context::op_async_context_get,
+    "async_context_set" => context::op_async_context_set,
 }
 
 /// The isolate state of the current context, with `current` set to the
@@ -79,10 +82,12 @@ ops_table! {
 /// continuation-preserved embedder data); the isolate sets it to the
 /// request's id whenever it enters JS for a request (see `request_tag`), so
 /// it names the request whose continuation is running, and what the op
-/// starts belongs to that request.
+/// starts belongs to that request. When an `AsyncLocalStorage` holds a
+/// value, the data is instead a frame (see `context.rs`) whose first element
+/// is that tag.
 pub(crate) fn state(scope: &mut v8::PinScope<'_, '_>) -> Option<Rc<State>> {
     let st = scope.get_current_context().get_slot::<State>()?;
-    let tag = scope.get_continuation_preserved_embedder_data();
+    let tag = context::request_of(scope, scope.get_continuation_preserved_embedder_data());
     if let Some(tag) = tag.is_uint32().then(|| tag.uint32_value(scope)).flatten() {
         st.current.set((tag != NO_REQUEST).then_some(tag));
     }

@@ -37,6 +37,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:12_globals.js", include_str!("js/12_globals.js")),
     ("isoproxy:node/buffer.js", include_str!("js/node/buffer.js")),
     ("isoproxy:node/events.js", include_str!("js/node/events.js")),
+    ("isoproxy:node/inspect.js", include_str!("js/node/inspect.js")),
     ("isoproxy:node/util.js", include_str!("js/node/util.js")),
     ("isoproxy:node/async_hooks.js", include_str!("js/node/async_hooks.js")),
     ("isoproxy:node/path.js", include_str!("js/node/path.js")),

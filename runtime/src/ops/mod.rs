@@ -5,6 +5,7 @@
 
 mod context;
 mod fetch;
+mod node;
 mod web;
 
 use std::rc::Rc;
@@ -71,6 +72,7 @@ ops_table! {
     "request_done" => fetch::op_request_done,
     "async_context_get" => context::op_async_context_get,
     "async_context_set" => context::op_async_context_set,
+    "node_promise_state" => node::op_node_promise_state,
 }
 
 /// The isolate state of the current context, with `current` set to the

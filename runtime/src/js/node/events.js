@@ -76,7 +76,7 @@
           if (map === undefined || map.error === undefined) {
             const er = args[0];
             if (er instanceof Error) throw er;
-            const err = new Error(`Unhandled error. (${internal.inspect(er)})`);
+            const err = new Error(`Unhandled error. (${internal.nodeInspect.inspect(er)})`);
             err.code = "ERR_UNHANDLED_ERROR";
             err.context = er;
             throw err;

@@ -77,27 +77,7 @@
     return v !== RegExp.prototype;
   };
 
-  // util.inspect: the console's formatter, with Node's quoting of a string
-  // and an object's own [util.inspect.custom]() honoured.
-  function inspect(value, opts) {
-    if (value !== null && (typeof value === "object" || typeof value === "function") && typeof value[customInspect] === "function") {
-      const r = value[customInspect](opts?.depth ?? 2, { ...opts }, inspect);
-      return typeof r === "string" ? r : inspect(r, opts);
-    }
-    if (typeof value === "string") return `'${value.replace(/\\/g, "\\\\").replace(/'/g, "\\'").replace(/\n/g, "\\n")}'`;
-    return internal.inspect(value, 1);
-  }
-  inspect.custom = customInspect;
-  inspect.defaultOptions = { depth: 2, colors: false, showHidden: false };
-
-  function format(...args) {
-    for (let i = 0; i < args.length; i++) {
-      const a = args[i];
-      if (a !== null && typeof a === "object" && typeof a[customInspect] === "function") args[i] = { [customInspect]: 1, toString: () => inspect(a) };
-    }
-    return internal.format(args);
-  }
-  function formatWithOptions(_opts, ...args) { return format(...args); }
+  const { inspect, format, formatWithOptions } = internal.nodeInspect;
 
   function promisify(original) {
     if (typeof original !== "function") throw internal.invalidArgType("original", "of type function", original);
@@ -254,15 +234,17 @@
     }
     const fail = (actual, expected, message, operator, defaultMessage) => {
       if (message instanceof Error) throw message;
-      throw new AssertionError({ message: message ?? defaultMessage, actual, expected, operator });
+      const e = new AssertionError({ message: message ?? defaultMessage, actual, expected, operator });
+      e.generatedMessage = message === undefined;
+      throw e;
     };
     function ok(value, message) {
       if (arguments.length === 0) fail(undefined, true, "No value argument passed to `assert.ok()`", "==");
-      if (!value) fail(value, true, message, "==", "The expression evaluated to a falsy value:\n\n  assert.ok(" + inspect(value) + ")\n");
+      if (!value) fail(value, true, message, "==", `${inspect(value)} == true`);
     }
     function assert(value, message) {
       if (arguments.length === 0) fail(undefined, true, "No value argument passed to `assert.ok()`", "==");
-      if (!value) fail(value, true, message, "==", "The expression evaluated to a falsy value:\n\n  assert(" + inspect(value) + ")\n");
+      if (!value) fail(value, true, message, "==", `${inspect(value)} == true`);
     }
     const errorMatches = (e, expected) => {
       if (expected === undefined) return true;
@@ -285,13 +267,11 @@
     const api = {
       ok,
       fail(message = "Failed") { if (message instanceof Error) throw message; throw new AssertionError({ message, operator: "fail" }); },
-      equal(a, b, m) { if (!(a == b || (a !== a && b !== b))) fail(a, b, m, "==", `${inspect(a)} == ${inspect(b)}`); },
-      notEqual(a, b, m) { if (a == b || (a !== a && b !== b)) fail(a, b, m, "!=", `${inspect(a)} != ${inspect(b)}`); },
-      strictEqual(a, b, m) { if (!Object.is(a, b)) fail(a, b, m, "strictEqual", `Expected values to be strictly equal:\n\n${inspect(a)} !== ${inspect(b)}\n`); },
-      notStrictEqual(a, b, m) { if (Object.is(a, b)) fail(a, b, m, "notStrictEqual", `Expected "actual" to be strictly unequal to: ${inspect(b)}`); },
-      deepEqual(a, b, m) { if (!deepEqual(a, b, false)) fail(a, b, m, "deepEqual", "Expected values to be loosely deep-equal:\n\n" + `${inspect(a)}\n\nshould loosely deep-equal\n\n${inspect(b)}`); },
-      notDeepEqual(a, b, m) { if (deepEqual(a, b, false)) fail(a, b, m, "notDeepEqual", `"actual" deepEqual "expected"`); },
-      deepStrictEqual(a, b, m) { if (!deepEqual(a, b, true)) fail(a, b, m, "deepStrictEqual", "Expected values to be strictly deep-equal:\n" + `${inspect(a)}\n\nshould equal\n\n${inspect(b)}`); },
+      // As in workerd, the comparisons are the strict ones under both
+      // names (`equal` is `strictEqual`, `deepEqual` is `deepStrictEqual`).
+      strictEqual(a, b, m) { if (!Object.is(a, b)) fail(a, b, m, "strictEqual", `Values are not strictly equal:\n\n${inspect(a)} !== ${inspect(b)}\n`); },
+      notStrictEqual(a, b, m) { if (Object.is(a, b)) fail(a, b, m, "notStrictEqual", "Expected actual to be strictly unequal to expected"); },
+      deepStrictEqual(a, b, m) { if (!deepEqual(a, b, true)) fail(a, b, m, "deepStrictEqual", `Expected values to be strictly deep-equal:\n+ actual - expected\n\n+ ${inspect(a)}\n- ${inspect(b)}`); },
       notDeepStrictEqual(a, b, m) { if (deepEqual(a, b, true)) fail(a, b, m, "notDeepStrictEqual", `Expected "actual" not to be strictly deep-equal to: ${inspect(b)}`); },
       throws(fn, expected, message) {
         if (typeof expected === "string") { message = expected; expected = undefined; }
@@ -317,19 +297,19 @@
         if (typeof expected === "string") { message = expected; expected = undefined; }
         try { await (typeof p === "function" ? p() : p); } catch (e) { fail(e, expected, message, "doesNotReject", `Got unwanted rejection.\nActual message: "${e?.message}"`); }
       },
-      match(s, re, m) { if (!re.test(s)) fail(s, re, m, "match", `The input did not match the regular expression ${String(re)}. Input:\n\n${inspect(s)}\n`); },
-      doesNotMatch(s, re, m) { if (re.test(s)) fail(s, re, m, "doesNotMatch", `The input was expected to not match the regular expression ${String(re)}. Input:\n\n${inspect(s)}\n`); },
+      match(s, re, m) { if (!re.test(s)) fail(s, re, m, "match", `actual: ${JSON.stringify(s)} expected to match: "${String(re)}"`); },
+      doesNotMatch(s, re, m) { if (re.test(s)) fail(s, re, m, "doesNotMatch", `actual: ${JSON.stringify(s)} expected not to match: "${String(re)}"`); },
       ifError(v) { if (v !== null && v !== undefined) { if (v instanceof Error) throw v; fail(v, null, undefined, "ifError", `ifError got unwanted exception: ${inspect(v)}`); } },
       AssertionError,
     };
+    api.equal = api.strictEqual;
+    api.notEqual = api.notStrictEqual;
+    api.deepEqual = api.deepStrictEqual;
+    api.notDeepEqual = api.notDeepStrictEqual;
     for (const k of ObjectKeys(api)) assert[k] = api[k];
     // assert.strict: the same functions with the strict comparisons.
     function strict(value, message) { return ReflectApply(assert, this, arguments); }
     for (const k of ObjectKeys(api)) strict[k] = api[k];
-    strict.equal = api.strictEqual;
-    strict.notEqual = api.notStrictEqual;
-    strict.deepEqual = api.deepStrictEqual;
-    strict.notDeepEqual = api.notDeepStrictEqual;
     strict.strict = strict;
     assert.strict = strict;
     return { __proto__: null, default: assert, ...api, strict };

@@ -7,7 +7,7 @@
   const internal = globalThis.__internal;
   const ops = internal.ops;
   const {
-    Error, Math, RangeError, Uint8Array, NumberIsInteger, StringPrototypeToLowerCase,
+    Error, Math, RangeError, TypeError, Uint8Array, NumberIsInteger, StringPrototypeToLowerCase,
     TypedArrayPrototypeSet, TypedArrayPrototypeSubarray,
   } = internal.primordials;
   const webcrypto = globalThis.crypto;
@@ -22,7 +22,7 @@
     const err = (Ctor, code, msg) => internal.nodeError(Ctor, code, msg);
     function hashName(algorithm) {
       const name = HASHES[StringPrototypeToLowerCase(`${algorithm}`)];
-      if (name === undefined) throw err(Error, "ERR_OSSL_EVP_UNSUPPORTED", `Digest method not supported: ${algorithm}`);
+      if (name === undefined) throw new Error("Digest method not supported");
       return name;
     }
     function toBytes(data, encoding, name = "data") {
@@ -134,7 +134,8 @@
       const x = internal.toBytes(a), y = internal.toBytes(b);
       if (x === null) throw internal.invalidArgType("buf1", "an instance of ArrayBuffer, Buffer, TypedArray, or DataView", a);
       if (y === null) throw internal.invalidArgType("buf2", "an instance of ArrayBuffer, Buffer, TypedArray, or DataView", b);
-      if (x.length !== y.length) throw err(RangeError, "ERR_CRYPTO_TIMING_SAFE_EQUAL_LENGTH", "Input buffers must have the same byte length");
+      // A TypeError without a code, as in workerd (Node throws a RangeError).
+      if (x.length !== y.length) throw new TypeError("Input buffers must have the same byte length.");
       let diff = 0;
       for (let i = 0; i < x.length; i++) diff |= x[i] ^ y[i];
       return diff === 0;

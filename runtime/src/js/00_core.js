@@ -129,6 +129,8 @@
     ArrayBufferIsView, ObjectDefineProperty, ObjectKeys, SymbolToStringTag,
   } = primordials;
 
+  const ops = internal.ops;
+
   // Pending async ops by id: each is a { resolve, reject } pair or a callback.
   const waiters = new SafeMap();
 

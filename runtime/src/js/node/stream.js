@@ -457,7 +457,7 @@
         async pull(controller) {
           const { value, done } = await it.next();
           if (done) controller.close();
-          else controller.enqueue(typeof value === "string" ? Buffer.from(value) : value);
+          else controller.enqueue(value);
         },
         cancel(reason) { destroyImpl(readable, reason); },
       }, { highWaterMark: 1 });

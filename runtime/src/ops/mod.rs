@@ -6,6 +6,7 @@
 mod context;
 mod fetch;
 mod node;
+mod urlpattern;
 mod web;
 
 use std::rc::Rc;
@@ -50,6 +51,7 @@ ops_table! {
     "encoding_encode" => web::op_encoding_encode,
     "encoding_encode_into" => web::op_encoding_encode_into,
     "encoding_decode" => web::op_encoding_decode,
+    "encoding_label" => web::op_encoding_label,
     "crypto_random_fill" => web::op_crypto_random_fill,
     "crypto_random_uuid" => web::op_crypto_random_uuid,
     "crypto_digest" => web::op_crypto_digest,
@@ -73,6 +75,8 @@ ops_table! {
     "async_context_get" => context::op_async_context_get,
     "async_context_set" => context::op_async_context_set,
     "node_promise_state" => node::op_node_promise_state,
+    "urlpattern_parse" => urlpattern::op_urlpattern_parse,
+    "urlpattern_match_input" => urlpattern::op_urlpattern_match_input,
 }
 
 /// The isolate state of the current context, with `current` set to the

@@ -43,7 +43,10 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:node/async_hooks.js", include_str!("js/node/async_hooks.js")),
     ("isoproxy:node/path.js", include_str!("js/node/path.js")),
     ("isoproxy:node/url.js", include_str!("js/node/url.js")),
-    ("isoproxy:node/string_decoder.js", include_str!("js/node/string_decoder.js")),
+    (
+        "isoproxy:node/string_decoder.js",
+        include_str!("js/node/string_decoder.js"),
+    ),
     ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
     ("isoproxy:node/process.js", include_str!("js/node/process.js")),
     ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),

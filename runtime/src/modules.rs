@@ -203,7 +203,10 @@ fn load_builtin(
     if !has_default {
         let k = v8::String::new(tc, "default").ok_or("string")?;
         names.push(k);
-        exports.push((v8::Global::new(tc, k), v8::Global::new(tc, v8::Local::<v8::Value>::from(object))));
+        exports.push((
+            v8::Global::new(tc, k),
+            v8::Global::new(tc, v8::Local::<v8::Value>::from(object)),
+        ));
     }
     let module = v8::Module::create_synthetic_module(tc, key, &names, synthetic_steps);
     let hash = module.get_identity_hash().get();
@@ -420,9 +423,10 @@ fn load_modules(
                 let export = v8::String::new(tc, "default").ok_or("bad export name")?;
                 let module = v8::Module::create_synthetic_module(tc, name, &[export], synthetic_steps);
                 let global = v8::Global::new(tc, value);
-                map.borrow_mut()
-                    .synthetic
-                    .insert(module.get_identity_hash().get(), vec![(v8::Global::new(tc, export), global)]);
+                map.borrow_mut().synthetic.insert(
+                    module.get_identity_hash().get(),
+                    vec![(v8::Global::new(tc, export), global)],
+                );
                 module
             }
         };
@@ -511,7 +515,10 @@ mod tests {
             globals: true,
             process_env: false,
         };
-        assert_eq!(builtin_name(off, "cloudflare:workers").as_deref(), Some("cloudflare:workers"));
+        assert_eq!(
+            builtin_name(off, "cloudflare:workers").as_deref(),
+            Some("cloudflare:workers")
+        );
         assert_eq!(builtin_name(off, "node:buffer"), None);
         assert_eq!(builtin_name(v1, "node:buffer").as_deref(), Some("node:buffer"));
         assert_eq!(builtin_name(v1, "buffer"), None);

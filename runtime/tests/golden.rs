@@ -62,7 +62,9 @@ fn configure(w: &mut isoproxy_schema::model::Worker, code: &str) {
     use isoproxy_schema::model::{Binding, BindingValue};
     for line in code.lines() {
         let Some(rest) = line.strip_prefix("// ") else { break };
-        let Some((key, value)) = rest.split_once(": ") else { continue };
+        let Some((key, value)) = rest.split_once(": ") else {
+            continue;
+        };
         match key {
             "compatibilityDate" => w.compatibility_date = value.trim().to_string(),
             "compatibilityFlags" => {

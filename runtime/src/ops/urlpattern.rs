@@ -71,7 +71,14 @@ pub(crate) fn op_urlpattern_parse(
         }
     };
     let components = [
-        &p.protocol, &p.username, &p.password, &p.hostname, &p.port, &p.pathname, &p.search, &p.hash,
+        &p.protocol,
+        &p.username,
+        &p.password,
+        &p.hostname,
+        &p.port,
+        &p.pathname,
+        &p.search,
+        &p.hash,
     ];
     let out = v8::Array::new(scope, 1 + 3 * components.len() as i32);
     let has = v8::Boolean::new(scope, p.has_regexp_groups);
@@ -123,7 +130,14 @@ pub(crate) fn op_urlpattern_match_input(
         return;
     };
     let parts = [
-        &m.protocol, &m.username, &m.password, &m.hostname, &m.port, &m.pathname, &m.search, &m.hash,
+        &m.protocol,
+        &m.username,
+        &m.password,
+        &m.hostname,
+        &m.port,
+        &m.pathname,
+        &m.search,
+        &m.hash,
     ];
     let out = v8::Array::new(scope, parts.len() as i32);
     for (i, s) in parts.iter().enumerate() {

@@ -297,10 +297,7 @@ pub(crate) fn op_encoding_decode(
             match legacy_decode(enc, &bytes, fatal, stream) {
                 Some(r) => r,
                 None => {
-                    throw_type_error(
-                        scope,
-                        &format!("The encoded data was not valid for encoding {other}"),
-                    );
+                    throw_type_error(scope, &format!("The encoded data was not valid for encoding {other}"));
                     return;
                 }
             }

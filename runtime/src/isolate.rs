@@ -239,8 +239,11 @@ impl WorkerIsolate {
                 let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
                 let is_modules = v8::Boolean::new(scope, spec.is_modules());
                 let node = spec.node_compat();
-                let node_js = v8::Array::new(scope, 3);
-                for (i, on) in [node.modules, node.globals, node.process_env].into_iter().enumerate() {
+                let node_js = v8::Array::new(scope, 4);
+                for (i, on) in [node.modules, node.globals, node.process_env, node.als]
+                    .into_iter()
+                    .enumerate()
+                {
                     let on = v8::Boolean::new(scope, on);
                     node_js.set_index(scope, i as u32, on.into());
                 }

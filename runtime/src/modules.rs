@@ -36,7 +36,8 @@ fn builtin_name(node: NodeCompat, specifier: &str) -> Option<String> {
         return Some(specifier.to_string());
     }
     if specifier.starts_with("node:") {
-        return node.modules.then(|| specifier.to_string());
+        let allowed = node.modules || (node.als && specifier == "node:async_hooks");
+        return allowed.then(|| specifier.to_string());
     }
     let bare = !specifier.is_empty()
         && specifier
@@ -508,13 +509,21 @@ mod tests {
         let off = NodeCompat::default();
         let v1 = NodeCompat {
             modules: true,
+            als: true,
             ..NodeCompat::default()
         };
         let v2 = NodeCompat {
             modules: true,
             globals: true,
             process_env: false,
+            als: true,
         };
+        let als = NodeCompat {
+            als: true,
+            ..NodeCompat::default()
+        };
+        assert_eq!(builtin_name(als, "node:async_hooks").as_deref(), Some("node:async_hooks"));
+        assert_eq!(builtin_name(als, "node:buffer"), None);
         assert_eq!(
             builtin_name(off, "cloudflare:workers").as_deref(),
             Some("cloudflare:workers")

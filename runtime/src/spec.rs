@@ -63,6 +63,8 @@ pub(crate) struct NodeCompat {
     pub(crate) globals: bool,
     /// `process.env` holds the text and JSON bindings.
     pub(crate) process_env: bool,
+    /// `node:async_hooks` can be imported (`nodejs_als`, or `nodejs_compat`).
+    pub(crate) als: bool,
 }
 
 /// A Worker as the isolates see it.
@@ -123,6 +125,7 @@ impl WorkerSpec {
             modules,
             globals: modules && v2,
             process_env: env,
+            als: modules || has("nodejs_als"),
         }
     }
 

@@ -70,7 +70,7 @@
 
   // Called once by Rust before the Worker's code runs.
   // `node`: [nodejs_compat modules, nodejs_compat_v2 globals, process.env
-  // filled from the bindings].
+  // filled from the bindings, node:async_hooks alone (nodejs_als)].
   internal.setup = (bindings, isModules, node) => {
     internal.resetClock();
     const out = {};
@@ -92,7 +92,7 @@
       out[name] = v;
     }
     env = out;
-    internal.setupNode(node[0], node[1], node[2], bindings);
+    internal.setupNode(node, bindings);
     if (!isModules) {
       const entries = ObjectEntries(out);
       for (let i = 0; i < entries.length; i++) {

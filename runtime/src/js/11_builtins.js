@@ -13,7 +13,7 @@
   const factories = new SafeMap();
   const built = new SafeMap();
   // Set by `setup`: which node:* behaviours the flags turn on.
-  internal.nodeCompat = { modules: false, globals: false, processEnv: false };
+  internal.nodeCompat = { modules: false, globals: false, processEnv: false, als: false };
 
   // Register module `name` ("node:buffer"), built by `factory()`.
   internal.registerBuiltin = (name, factory) => { factories.set(name, factory); };
@@ -22,7 +22,7 @@
   // (or the flags do not allow it).
   internal.builtinModule = (name) => {
     name = `${name}`;
-    if (isNode(name) && !internal.nodeCompat.modules) return null;
+    if (isNode(name) && !internal.nodeCompat.modules && !(name === "node:async_hooks" && internal.nodeCompat.als)) return null;
     let m = built.get(name);
     if (m !== undefined) return m;
     const factory = factories.get(name);

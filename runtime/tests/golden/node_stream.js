@@ -3,6 +3,7 @@
 import { Readable, Writable, Transform, PassThrough, Duplex, pipeline, finished } from "node:stream";
 import * as streamPromises from "node:stream/promises";
 import Stream from "stream";
+import { text as consumeText, json, buffer } from "node:stream/consumers";
 
 export default {
   async fetch() {
@@ -79,6 +80,10 @@ export default {
     for await (const c of Readable.fromWeb(new Response("body text").body)) back.push(Buffer.from(c).toString());
     log("web", text, back.join(""));
     log("classes", Stream === Stream.Stream, Stream.Readable === Readable, new PassThrough() instanceof Transform, new Transform() instanceof Duplex, new Duplex() instanceof Readable, new Duplex() instanceof Writable, typeof Stream.pipeline);
+    // Pushing undefined or "" adds nothing and does not end the stream.
+    const parts = ["a", undefined, "", "b"];
+    const sparse = new Readable({ read() { if (parts.length === 0) this.push(null); else this.push(parts.shift()); } });
+    log("consumers", await consumeText(sparse), await json(Readable.from(['{"k":', "[1]}"])), (await buffer(Readable.from([Buffer.from("xy")]))).toString("hex"));
     return new Response(out.join("\n"));
   },
 };

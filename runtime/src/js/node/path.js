@@ -1,5 +1,5 @@
-// isoproxy node compat: node:path (POSIX rules; `win32` is the same object,
-// as Workers have no Windows paths). https://nodejs.org/api/path.html
+// isoproxy node compat: node:path (POSIX rules; `win32`'s functions throw,
+// as in workerd). https://nodejs.org/api/path.html
 "use strict";
 (function () {
   const internal = globalThis.__internal;
@@ -125,9 +125,18 @@
     sep: "/", delimiter: ":", normalize, isAbsolute, join, resolve, relative, dirname, basename, extname, parse, format,
     toNamespacedPath: (p) => p, matchesGlob,
   };
+  // Windows paths are not implemented, as in workerd: each function
+  // throws, naming itself.
+  const win32 = { sep: "\\", delimiter: ";" };
+  for (const name of ["normalize", "isAbsolute", "join", "resolve", "relative", "dirname", "basename", "extname", "parse", "format", "toNamespacedPath", "matchesGlob"]) {
+    win32[name] = () => { throw new Error(`path.win32.${name}() is not implemented.`); };
+  }
   posix.posix = posix;
-  posix.win32 = posix;
+  posix.win32 = win32;
+  win32.posix = posix;
+  win32.win32 = win32;
   internal.registerBuiltin("node:path", () => ({ __proto__: null, ...posix, default: posix }));
   internal.registerBuiltin("node:path/posix", () => ({ __proto__: null, ...posix, default: posix }));
+  internal.registerBuiltin("node:path/win32", () => ({ __proto__: null, ...win32, default: win32 }));
   internal.path = posix;
 })();

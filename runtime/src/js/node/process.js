@@ -39,8 +39,8 @@
   });
 
   // Called by `setup` (10_worker.js) before the Worker's code runs.
-  internal.setupNode = (modules, globals, processEnv, list) => {
-    internal.nodeCompat = { modules, globals, processEnv };
+  internal.setupNode = ([modules, globals, processEnv, als], list) => {
+    internal.nodeCompat = { modules, globals, processEnv, als };
     bindings = list;
     if (!globals) return;
     const setImmediate = (fn, ...args) => setTimeout(fn, 0, ...args);

@@ -111,6 +111,13 @@
         return false;
       }
       if (!state.objectMode) {
+        // Nothing to add (undefined or empty), as in Node: not an error,
+        // and no end of stream either.
+        if (chunk === undefined || ((typeof chunk === "string" || chunk instanceof Uint8Array) && chunk.length === 0)) {
+          state.reading = false;
+          if (!state.ended) maybeReadMore(stream, state);
+          return state.length < state.highWaterMark;
+        }
         if (typeof chunk === "string") {
           if (state.encoding === null || encoding !== state.encoding) chunk = Buffer.from(chunk, encoding);
         } else if (chunk instanceof Uint8Array) {
@@ -858,6 +865,26 @@
       isDisturbed: (s) => s instanceof ReadableStream ? internal.isDisturbed(s) : !!s[kR]?.dataEmitted,
       getDefaultHighWaterMark: (objectMode) => (objectMode ? 16 : defaultHWM),
       setDefaultHighWaterMark: (objectMode, v) => { if (!objectMode) defaultHWM = v; },
+    };
+  });
+  // node:stream/consumers: read a whole Node or Web stream (any async
+  // iterable of chunks). https://nodejs.org/api/webstreams.html#utility-consumers
+  internal.registerBuiltin("node:stream/consumers", () => {
+    const { Buffer } = internal.requireBuiltin("node:buffer");
+    async function chunks(stream) {
+      const list = [];
+      for await (const c of stream) list[list.length] = typeof c === "string" ? Buffer.from(c) : internal.toBytes(c) ?? Buffer.from(`${c}`);
+      return list;
+    }
+    const buffer = async (stream) => Buffer.concat(await chunks(stream));
+    const text = async (stream) => (await buffer(stream)).toString("utf8");
+    return {
+      __proto__: null,
+      buffer,
+      text,
+      json: async (stream) => JSON.parse(await text(stream)),
+      arrayBuffer: async (stream) => { const b = await buffer(stream); return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength); },
+      blob: async (stream) => new internal.forms.Blob(await chunks(stream)),
     };
   });
   internal.registerBuiltin("node:stream/promises", () => {

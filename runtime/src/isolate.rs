@@ -232,6 +232,8 @@ impl WorkerIsolate {
                 let complete = get_fn(scope, internal, "complete")?;
                 let cancel = get_fn(scope, internal, "cancel")?;
                 let loader = get_fn(scope, internal, "builtinModule")?;
+                let define_common_js = get_fn(scope, internal, "defineCommonJs")?;
+                let require_common_js = get_fn(scope, internal, "requireCommonJs")?;
                 for name in ["__internal", "__ops"] {
                     let key = v8::String::new(scope, name).ok_or("string")?;
                     global.delete(scope, key.into());
@@ -264,7 +266,12 @@ impl WorkerIsolate {
                     }
                 }
                 cpu.arm(&handle, Duration::from_millis(spec.limits().startup_ms.max(1) as u64));
-                let builtins = modules::Builtins { loader, node };
+                let builtins = modules::Builtins {
+                    loader,
+                    node,
+                    define_common_js,
+                    require_common_js,
+                };
                 let loaded = modules::load_worker(
                     scope,
                     &spec.worker.source,

@@ -18,6 +18,9 @@ struct ModuleMap {
     names: HashMap<i32, String>,
     /// Exports of each synthetic module, by identity hash.
     synthetic: HashMap<i32, Exports>,
+    /// CommonJS modules not run yet: each runs, and becomes a synthetic
+    /// module, when an import first reaches it.
+    common_js: HashSet<String>,
 }
 
 /// The runtime's own modules (`node:*`, `cloudflare:*`): the glue function
@@ -26,6 +29,10 @@ struct ModuleMap {
 pub(crate) struct Builtins<'s> {
     pub(crate) loader: v8::Local<'s, v8::Function>,
     pub(crate) node: NodeCompat,
+    /// `(name, wrapper function)`: registers a CommonJS module.
+    pub(crate) define_common_js: v8::Local<'s, v8::Function>,
+    /// `(name)`: runs a CommonJS module once, returns its `module.exports`.
+    pub(crate) require_common_js: v8::Local<'s, v8::Function>,
 }
 
 /// The built-in module `specifier` may name, as the Worker's flags allow:
@@ -81,16 +88,48 @@ pub(crate) fn describe_exception(
         // A stack without frames repeats the message only.
         .filter(|s| *s != text)
         .unwrap_or_default();
+    // Thrown by the runtime's glue on behalf of the Worker's call (a
+    // `require` that finds nothing, a Buffer method given a bad argument):
+    // the Worker's frame nearest the throw is the place to name.
+    if location.starts_with("isoproxy:") {
+        if let Some(at) = first_worker_frame(&stack) {
+            location = format!("{at}: ");
+        }
+    }
     (format!("{location}{text}"), stack)
 }
 
+/// `file:line:column` of the first frame of `stack` in the Worker's own
+/// code (not in the glue, whose files are named `isoproxy:*`).
+fn first_worker_frame(stack: &str) -> Option<String> {
+    stack.lines().skip(1).find_map(|line| {
+        let line = line.trim().strip_prefix("at ")?;
+        let place = match line.rfind(" (") {
+            Some(i) => line[i + 2..].strip_suffix(')')?,
+            None => line,
+        };
+        (!place.starts_with("isoproxy:") && place.rsplitn(3, ':').count() == 3).then(|| place.to_string())
+    })
+}
+
 fn origin<'s>(scope: &mut v8::PinScope<'s, '_>, name: &str, is_module: bool) -> Option<v8::ScriptOrigin<'s>> {
+    origin_at(scope, name, is_module, 0)
+}
+
+/// A script origin whose first line starts `column_offset` columns early
+/// (negative: text the runtime put before the file's own, on its line).
+fn origin_at<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    name: &str,
+    is_module: bool,
+    column_offset: i32,
+) -> Option<v8::ScriptOrigin<'s>> {
     let resource_name = v8::String::new(scope, name)?;
     Some(v8::ScriptOrigin::new(
         scope,
         resource_name.into(),
         0,
-        0,
+        column_offset,
         false,
         0,
         None,
@@ -107,11 +146,22 @@ pub(crate) fn run_script(
     name: &str,
     source: &str,
 ) -> Result<v8::Global<v8::Value>, String> {
+    run_script_at(scope, name, source, 0)
+}
+
+/// `run_script` for a source whose first `column_offset` characters are the
+/// runtime's, not the file's (they do not count in reported columns).
+fn run_script_at(
+    scope: &mut v8::PinScope<'_, '_>,
+    name: &str,
+    source: &str,
+    column_offset: i32,
+) -> Result<v8::Global<v8::Value>, String> {
     v8::tc_scope!(let tc, scope);
     let Some(code) = v8::String::new(tc, source) else {
         return Err(format!("{name}: script too large"));
     };
-    let origin = origin(tc, name, false);
+    let origin = origin_at(tc, name, false, -column_offset);
     let result = v8::Script::compile(tc, code, origin.as_ref()).and_then(|s| s.run(tc));
     match result {
         Some(v) => Ok(v8::Global::new(tc, v)),
@@ -183,31 +233,51 @@ fn load_builtin(
         };
         return Err(format!("{name}: {msg}"));
     };
-    let Some(object) = value.is_object().then(|| value.to_object(tc)).flatten() else {
+    if !value.is_object() {
         return Ok(false);
-    };
-    let keys = object
-        .get_own_property_names(tc, v8::GetPropertyNamesArgs::default())
-        .ok_or("module exports")?;
+    }
+    add_exports_module(tc, map, name, value, false)?;
+    Ok(true)
+}
+
+/// Add to `map` a synthetic module `name` whose named exports are the own
+/// enumerable properties of `value` (if it is an object) and whose default
+/// export is `value` itself; with `whole_is_default` false, an own
+/// `default` property is the default export instead.
+fn add_exports_module(
+    tc: &mut v8::PinScope<'_, '_>,
+    map: &std::cell::RefCell<ModuleMap>,
+    name: &str,
+    value: v8::Local<v8::Value>,
+    whole_is_default: bool,
+) -> Result<(), String> {
+    let key = v8::String::new(tc, name).ok_or("bad module name")?;
     let mut exports: Exports = Vec::new();
     let mut names = Vec::new();
     let mut has_default = false;
-    for i in 0..keys.length() {
-        let Some(k) = keys.get_index(tc, i).and_then(|k| k.to_string(tc)) else {
-            continue;
-        };
-        let v = object.get(tc, k.into()).ok_or("module export")?;
-        has_default |= k.to_rust_string_lossy(tc) == "default";
-        names.push(k);
-        exports.push((v8::Global::new(tc, k), v8::Global::new(tc, v)));
+    if let Some(object) = value.is_object().then(|| value.to_object(tc)).flatten() {
+        let keys = object
+            .get_own_property_names(tc, v8::GetPropertyNamesArgs::default())
+            .ok_or("module exports")?;
+        for i in 0..keys.length() {
+            let Some(k) = keys.get_index(tc, i).and_then(|k| k.to_string(tc)) else {
+                continue;
+            };
+            if k.to_rust_string_lossy(tc) == "default" {
+                if whole_is_default {
+                    continue;
+                }
+                has_default = true;
+            }
+            let v = object.get(tc, k.into()).ok_or("module export")?;
+            names.push(k);
+            exports.push((v8::Global::new(tc, k), v8::Global::new(tc, v)));
+        }
     }
     if !has_default {
         let k = v8::String::new(tc, "default").ok_or("string")?;
         names.push(k);
-        exports.push((
-            v8::Global::new(tc, k),
-            v8::Global::new(tc, v8::Local::<v8::Value>::from(object)),
-        ));
+        exports.push((v8::Global::new(tc, k), v8::Global::new(tc, value)));
     }
     let module = v8::Module::create_synthetic_module(tc, key, &names, synthetic_steps);
     let hash = module.get_identity_hash().get();
@@ -215,7 +285,58 @@ fn load_builtin(
     mm.synthetic.insert(hash, exports);
     mm.names.insert(hash, name.to_string());
     mm.by_name.insert(name.to_string(), v8::Global::new(tc, module));
-    Ok(true)
+    Ok(())
+}
+
+/// Compile each CommonJS module of `modules` into its wrapper function and
+/// hand it to the glue, which runs it on first `require` or import.
+fn register_common_js(
+    tc: &mut v8::PinScope<'_, '_>,
+    modules: &[isoproxy_schema::model::Module],
+    builtins: &Builtins<'_>,
+) -> Result<(), String> {
+    for m in modules {
+        let ModuleKind::CommonJs(code) = &m.kind else { continue };
+        // On the first line, so that line numbers stay the file's own; the
+        // origin's column offset takes the wrapper's length off line 1.
+        const WRAPPER: &str = "(function (exports, require, module, __filename, __dirname) {";
+        let wrapped = format!("{WRAPPER}{code}\n}})");
+        let f = run_script_at(tc, &m.name, &wrapped, WRAPPER.len() as i32)?;
+        let f = v8::Local::new(tc, &f);
+        let name = v8::String::new(tc, &m.name).ok_or("bad module name")?;
+        let undefined = v8::undefined(tc).into();
+        builtins
+            .define_common_js
+            .call(tc, undefined, &[name.into(), f])
+            .ok_or_else(|| format!("{}: the CommonJS module could not be registered", m.name))?;
+    }
+    Ok(())
+}
+
+/// Run CommonJS module `name` (once) and return its `module.exports`.
+fn common_js_exports<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    builtins: &Builtins<'_>,
+    name: &str,
+) -> Result<v8::Local<'s, v8::Value>, String> {
+    v8::tc_scope!(let tc, scope);
+    let key = v8::String::new(tc, name).ok_or("bad module name")?;
+    let undefined = v8::undefined(tc).into();
+    match builtins.require_common_js.call(tc, undefined, &[key.into()]) {
+        Some(v) => Ok(v8::Local::new(tc, v)),
+        None => {
+            let (msg, stack) = {
+                let e = tc.exception();
+                let m = tc.message();
+                describe_exception(tc, e, m)
+            };
+            Err(if stack.is_empty() {
+                msg
+            } else {
+                format!("{msg}\n{stack}")
+            })
+        }
+    }
 }
 
 /// Check that every import of the ES modules reachable from `main` names a
@@ -256,7 +377,16 @@ fn check_imports(
             let specifier = request.get_specifier().to_rust_string_lossy(scope);
             let mut found = resolve(&map.borrow(), node, &name, &specifier);
             if found.is_none() {
-                if let Some(builtin) = builtin_name(node, &specifier) {
+                let target = normalize(&name, &specifier);
+                let common_js = [target, specifier.clone()]
+                    .into_iter()
+                    .find(|n| map.borrow().common_js.contains(n));
+                if let Some(cjs) = common_js {
+                    map.borrow_mut().common_js.remove(&cjs);
+                    let value = common_js_exports(scope, builtins, &cjs)?;
+                    add_exports_module(scope, map, &cjs, value, true)?;
+                    found = resolve(&map.borrow(), node, &name, &specifier);
+                } else if let Some(builtin) = builtin_name(node, &specifier) {
                     if load_builtin(scope, map, builtins, &builtin)? {
                         found = resolve(&map.borrow(), node, &name, &specifier);
                     }
@@ -385,7 +515,12 @@ fn load_modules(
     let mut main = None;
     let mut es_modules = HashSet::new();
     v8::tc_scope!(let tc, scope);
+    register_common_js(tc, modules, builtins)?;
     for m in modules {
+        if let ModuleKind::CommonJs(_) = m.kind {
+            map.borrow_mut().common_js.insert(m.name.clone());
+            continue;
+        }
         let module = match &m.kind {
             ModuleKind::EsModule(code) => {
                 let code = v8::String::new(tc, code).ok_or("module too large")?;
@@ -418,7 +553,7 @@ fn load_modules(
                         Some(v) => v.into(),
                         None => return Err(format!("{}: invalid WebAssembly module", m.name)),
                     },
-                    ModuleKind::EsModule(_) => unreachable_value(tc),
+                    ModuleKind::EsModule(_) | ModuleKind::CommonJs(_) => unreachable_value(tc),
                 };
                 let name = v8::String::new(tc, &m.name).ok_or("bad module name")?;
                 let export = v8::String::new(tc, "default").ok_or("bad export name")?;
@@ -522,7 +657,10 @@ mod tests {
             als: true,
             ..NodeCompat::default()
         };
-        assert_eq!(builtin_name(als, "node:async_hooks").as_deref(), Some("node:async_hooks"));
+        assert_eq!(
+            builtin_name(als, "node:async_hooks").as_deref(),
+            Some("node:async_hooks")
+        );
         assert_eq!(builtin_name(als, "node:buffer"), None);
         assert_eq!(
             builtin_name(off, "cloudflare:workers").as_deref(),

@@ -7,7 +7,7 @@
 "use strict";
 (function () {
   const internal = globalThis.__internal;
-  const { SafeMap, TypeError, ObjectFreeze, StringPrototypeSlice } = internal.primordials;
+  const { Error, SafeMap, TypeError, FunctionPrototypeCall, ObjectFreeze, ObjectHasOwn, StringPrototypeSlice } = internal.primordials;
   const isNode = (name) => StringPrototypeSlice(name, 0, 5) === "node:";
 
   const factories = new SafeMap();
@@ -65,6 +65,65 @@
     // The same object the handlers receive as `env`.
     env: internal.env(),
   }));
+
+  // CommonJS modules (`commonJsModule` in the config), by module name:
+  // their wrapper function, and once run, their `module` object.
+  const commonJs = new SafeMap();
+  internal.defineCommonJs = (name, fn) => { commonJs.set(name, { fn, module: null }); };
+
+  // `specifier` as required from module `from`: relative to its folder,
+  // from the root with a leading "/", else as it is.
+  function resolveFrom(from, specifier) {
+    if (StringPrototypeSlice(specifier, 0, 1) === "/") return StringPrototypeSlice(specifier, 1);
+    if (StringPrototypeSlice(specifier, 0, 2) !== "./" && StringPrototypeSlice(specifier, 0, 3) !== "../") return specifier;
+    const parts = from.split("/");
+    parts.pop();
+    const segs = specifier.split("/");
+    for (let i = 0; i < segs.length; i++) {
+      if (segs[i] === "." || segs[i] === "") continue;
+      if (segs[i] === "..") parts.pop(); else parts[parts.length] = segs[i];
+    }
+    return parts.join("/");
+  }
+
+  // Run CommonJS module `name` once (a cycle gets the exports so far) and
+  // return its `module.exports`.
+  internal.requireCommonJs = (name) => {
+    const entry = commonJs.get(name);
+    if (entry.module !== null) return entry.module.exports;
+    const module = { exports: {}, id: name, filename: `/${name}`, loaded: false, children: [], paths: [] };
+    entry.module = module;
+    const require = (specifier) => requireFrom(name, `${specifier}`);
+    module.require = require;
+    const slash = name.lastIndexOf("/");
+    // try/finally, not catch: the error keeps the location it was thrown at.
+    let done = false;
+    try {
+      FunctionPrototypeCall(entry.fn, module.exports, module.exports, require, module, `/${name}`, slash === -1 ? "/" : `/${StringPrototypeSlice(name, 0, slash)}`);
+      done = true;
+    } finally {
+      if (!done) entry.module = null;
+    }
+    module.loaded = true;
+    return module.exports;
+  };
+
+  // `require(specifier)` from CommonJS module `from`: another CommonJS
+  // module, or a built-in module the flags allow (`node:x`, and bare `x`
+  // under nodejs_compat), as its CommonJS value (a module's `default`).
+  function requireFrom(from, specifier) {
+    const name = resolveFrom(from, specifier);
+    if (commonJs.has(name)) return internal.requireCommonJs(name);
+    let m = null;
+    if (isNode(specifier) || StringPrototypeSlice(specifier, 0, 11) === "cloudflare:") m = internal.builtinModule(specifier);
+    else if (internal.nodeCompat.modules) m = internal.builtinModule(`node:${specifier}`);
+    if (m === null) {
+      const e = new Error(`No such module "${name}", required from "${from}"`);
+      e.code = "MODULE_NOT_FOUND";
+      throw e;
+    }
+    return ObjectHasOwn(m, "default") ? m.default : m;
+  }
 
   // Node's `process.getBuiltinModule(name)` and `require`-like lookups:
   // "node:x" or "x".

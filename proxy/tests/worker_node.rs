@@ -1,6 +1,8 @@
 //! End-to-end: Workers written for workerd's `nodejs_compat`, run unchanged
 //! through the `isoproxy` binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::net::SocketAddr;

@@ -274,7 +274,8 @@ impl ProxyHttp for Handler {
                 crate::pipeline::worker::handle(self, session, ctx).await;
                 Ok(true)
             }
-            Target::External(_) | Target::Network(_) => Ok(false),
+            // A socket never has a disk service (refused at start-up).
+            Target::External(_) | Target::Network(_) | Target::Disk(_) => Ok(false),
         }
     }
 

@@ -3,6 +3,7 @@
 //! per-socket routes, and the Worker's way out (`Outbound`).
 
 pub mod connect;
+pub mod disk;
 pub mod handler;
 pub mod outbound;
 pub mod route;

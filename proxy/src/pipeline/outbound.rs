@@ -41,6 +41,13 @@ impl Outbound for Egress {
         let client = info.client_addr.map(|a| a.ip());
         let request_id = info.request_id.clone();
         Box::pin(async move {
+            if let Some(disk) = svc.as_ref().and_then(|s| match &s.target {
+                crate::pipeline::route::Target::Disk(d) => Some(d.clone()),
+                _ => None,
+            }) {
+                metrics.upstream_requests.with_label_values(&[&service, "ok"]).inc();
+                return Ok(disk.serve(request).await);
+            }
             let result = match svc.as_ref().and_then(|s| s.target.destination()) {
                 None => Err(Fault::new(
                     FaultKind::BadRequest,

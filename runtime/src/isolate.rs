@@ -190,6 +190,7 @@ impl WorkerIsolate {
         let mut isolate = v8::Isolate::new(params);
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
         isolate.set_allow_wasm_code_generation_callback(allow_wasm_code_generation);
+        isolate.set_host_import_module_dynamically_callback(modules::dynamic_import);
         let handle = isolate.thread_safe_handle();
         let heap = Box::new(HeapGuard {
             handle: handle.clone(),

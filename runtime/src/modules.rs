@@ -21,6 +21,18 @@ struct ModuleMap {
     /// CommonJS modules not run yet: each runs, and becomes a synthetic
     /// module, when an import first reaches it.
     common_js: HashSet<String>,
+    /// Names of the ES modules, for `import()` after start-up.
+    es_modules: HashSet<String>,
+    /// The glue's module functions, for `import()` after start-up.
+    loaders: Option<Loaders>,
+}
+
+/// `Builtins`, kept past start-up for `import()`.
+struct Loaders {
+    loader: v8::Global<v8::Function>,
+    define_common_js: v8::Global<v8::Function>,
+    require_common_js: v8::Global<v8::Function>,
+    node: NodeCompat,
 }
 
 /// The runtime's own modules (`node:*`, `cloudflare:*`): the glue function
@@ -582,6 +594,16 @@ fn load_modules(
     if let Some(first) = modules.first() {
         check_imports(tc, &map, builtins, &es_modules, &first.name)?;
     }
+    {
+        let mut mm = map.borrow_mut();
+        mm.es_modules = es_modules;
+        mm.loaders = Some(Loaders {
+            loader: v8::Global::new(tc, builtins.loader),
+            define_common_js: v8::Global::new(tc, builtins.define_common_js),
+            require_common_js: v8::Global::new(tc, builtins.require_common_js),
+            node: builtins.node,
+        });
+    }
     if main.instantiate_module(tc, resolve_callback) != Some(true) {
         let (msg, _) = {
             let e = tc.exception();
@@ -618,6 +640,121 @@ fn load_modules(
     }
     let ns = main.get_module_namespace();
     Ok(v8::Global::new(tc, ns))
+}
+
+/// `import(specifier)` (https://tc39.es/ecma262/#sec-import-calls): a listed
+/// module (imported, instantiated and evaluated now if no static import
+/// reached it), a CommonJS module or a built-in module the flags allow,
+/// resolved as a static import from the importing module would be. A
+/// service-worker script has no modules to import.
+pub(crate) fn dynamic_import<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    _options: v8::Local<'s, v8::Data>,
+    resource: v8::Local<'s, v8::Value>,
+    specifier: v8::Local<'s, v8::String>,
+    _attributes: v8::Local<'s, v8::FixedArray>,
+) -> Option<v8::Local<'s, v8::Promise>> {
+    let referrer = resource.to_rust_string_lossy(scope);
+    let specifier = specifier.to_rust_string_lossy(scope);
+    v8::tc_scope!(let tc, scope);
+    let outcome = import_now(tc, &referrer, &specifier);
+    let failure = match outcome {
+        Ok(Some(promise)) => return Some(promise),
+        Ok(None) if tc.has_caught() => tc.exception(),
+        Ok(None) => None,
+        Err(message) => v8::String::new(tc, &message).map(|m| v8::Exception::error(tc, m)),
+    };
+    let resolver = v8::PromiseResolver::new(tc)?;
+    let reason = failure.unwrap_or_else(|| v8::undefined(tc).into());
+    if tc.has_terminated() {
+        return None;
+    }
+    tc.reset();
+    resolver.reject(tc, reason);
+    Some(resolver.get_promise(tc))
+}
+
+/// The promise of `import()`; `Ok(None)`: a JS exception is pending.
+fn import_now<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    referrer: &str,
+    specifier: &str,
+) -> Result<Option<v8::Local<'s, v8::Promise>>, String> {
+    let context = scope.get_current_context();
+    let Some(map) = context.get_slot::<std::cell::RefCell<ModuleMap>>() else {
+        return Err(format!(
+            "No such module \"{specifier}\": a service-worker script cannot import modules"
+        ));
+    };
+    let (builtins, es_modules) = {
+        let mm = map.borrow();
+        let Some(l) = mm.loaders.as_ref() else {
+            return Err("modules are still loading".into());
+        };
+        (
+            Builtins {
+                loader: v8::Local::new(scope, &l.loader),
+                define_common_js: v8::Local::new(scope, &l.define_common_js),
+                require_common_js: v8::Local::new(scope, &l.require_common_js),
+                node: l.node,
+            },
+            mm.es_modules.clone(),
+        )
+    };
+    let node = builtins.node;
+    let mut found = resolve(&map.borrow(), node, referrer, specifier);
+    if found.is_none() {
+        let target = normalize(referrer, specifier);
+        let common_js = [target, specifier.to_string()]
+            .into_iter()
+            .find(|n| map.borrow().common_js.contains(n));
+        if let Some(cjs) = common_js {
+            map.borrow_mut().common_js.remove(&cjs);
+            let value = common_js_exports(scope, &builtins, &cjs)?;
+            add_exports_module(scope, &map, &cjs, value, true)?;
+        } else if let Some(builtin) = builtin_name(node, specifier) {
+            load_builtin(scope, &map, &builtins, &builtin)?;
+        }
+        found = resolve(&map.borrow(), node, referrer, specifier);
+    }
+    let Some(module) = found else {
+        return Err(format!(
+            "No such module \"{}\", imported from \"{referrer}\"",
+            normalize(referrer, specifier)
+        ));
+    };
+    let module = v8::Local::new(scope, &module);
+    if module.get_status() == v8::ModuleStatus::Uninstantiated {
+        let name = map.borrow().names.get(&module.get_identity_hash().get()).cloned();
+        if let Some(name) = name {
+            check_imports(scope, &map, &builtins, &es_modules, &name)?;
+        }
+        if module.instantiate_module(scope, resolve_callback) != Some(true) {
+            return Ok(None);
+        }
+    }
+    let Some(evaluated) = module.evaluate(scope) else {
+        return Ok(None);
+    };
+    let namespace = module.get_module_namespace();
+    // The namespace once evaluation settles (its rejection passes through).
+    let evaluated = match v8::Local::<v8::Promise>::try_from(evaluated) {
+        Ok(p) => p,
+        Err(_) => {
+            let resolver = v8::PromiseResolver::new(scope).ok_or("promise")?;
+            resolver.resolve(scope, namespace);
+            return Ok(Some(resolver.get_promise(scope)));
+        }
+    };
+    let give_namespace = v8::Function::builder(return_data)
+        .data(namespace)
+        .build(scope)
+        .ok_or("function")?;
+    Ok(evaluated.then(scope, give_namespace))
+}
+
+fn return_data(_scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
+    rv.set(args.data());
 }
 
 fn unreachable_value<'s>(scope: &mut v8::PinScope<'s, '_>) -> v8::Local<'s, v8::Value> {

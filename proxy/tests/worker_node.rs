@@ -156,3 +156,47 @@ fn check_refuses_an_unknown_node_module_naming_it() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// `EventSource` reads server-sent events through the Worker's global
+/// `fetch()`, and reconnects when the stream ends, sending
+/// `Last-Event-ID` and waiting the `retry` the server asked for.
+#[test]
+fn event_source_reads_events_and_reconnects_with_the_last_event_id() {
+    let origin = Origin::start(|r| {
+        let last: u32 = r.header("last-event-id").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let body = format!(
+            "retry: 5\n\ndata: event {}\nid: {}\n\ndata: event {}\nid: {}\n\n",
+            last + 1,
+            last + 1,
+            last + 2,
+            last + 2
+        );
+        Reply {
+            status: 200,
+            headers: vec![("content-type".into(), "text/event-stream".into())],
+            body: body.into_bytes(),
+            chunked: false,
+        }
+    });
+    let script = "export default { async fetch(request) {
+  const seen = [];
+  const es = new EventSource('http://events.test/stream');
+  await new Promise((resolve) => {
+    es.onmessage = (e) => { seen.push(e.data + '#' + e.lastEventId); if (seen.length === 5) { es.close(); resolve(); } };
+  });
+  return new Response(seen.join(',') + ' ' + es.readyState);
+} };";
+    let proxy = Proxy::new(&config(origin.addr, ""))
+        .file("main.js", script)
+        .socket("http")
+        .start();
+    let r = get(proxy.port("http"), "/", "es.test");
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), proxy.stderr_text());
+    assert_eq!(r.text(), "event 1#1,event 2#2,event 3#3,event 4#4,event 5#5 2");
+    let got = origin.requests();
+    assert!(got.len() >= 3, "{}", got.len());
+    assert_eq!(got[0].header("accept"), Some("text/event-stream"));
+    assert_eq!(got[0].header("last-event-id"), None);
+    assert_eq!(got[1].header("last-event-id"), Some("2"));
+    assert_eq!(got[2].header("last-event-id"), Some("4"));
+}

@@ -36,6 +36,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:11_builtins.js", include_str!("js/11_builtins.js")),
     ("isoproxy:12_globals.js", include_str!("js/12_globals.js")),
     ("isoproxy:13_urlpattern.js", include_str!("js/13_urlpattern.js")),
+    ("isoproxy:14_eventsource.js", include_str!("js/14_eventsource.js")),
     ("isoproxy:node/buffer.js", include_str!("js/node/buffer.js")),
     ("isoproxy:node/events.js", include_str!("js/node/events.js")),
     ("isoproxy:node/inspect.js", include_str!("js/node/inspect.js")),

@@ -51,6 +51,11 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
     ("isoproxy:node/process.js", include_str!("js/node/process.js")),
     ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
+    ("isoproxy:node/timers.js", include_str!("js/node/timers.js")),
+    (
+        "isoproxy:node/diagnostics_channel.js",
+        include_str!("js/node/diagnostics_channel.js"),
+    ),
 ];
 
 /// What stopped an entry into JS.

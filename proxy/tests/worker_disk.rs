@@ -134,6 +134,12 @@ fn disk_service_serves_files_ranges_and_validators_and_stays_in_its_directory() 
     assert_eq!(r.status, 404);
     let r = request(port, "GET", "/missing.txt", "");
     assert_eq!(r.status, 404);
+    // Not a regular file: a FIFO (which would block a reader) is not found.
+    let fifo = std::ffi::CString::new(site.join("pipe").to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    let r = request(port, "GET", "/pipe", "");
+    assert_eq!(r.status, 404);
 
     // Read-only.
     let r = request(port, "PUT", "/hello.txt", "Content-Length: 0\r\n");

@@ -139,6 +139,11 @@ fn open(root: &Path, path: &Path, request: &HeaderMap, head: bool) -> Response {
             _ => return not_found(),
         }
     }
+    // Only regular files: opening a FIFO or a device could block or never
+    // end.
+    if !std::fs::metadata(&real).is_ok_and(|m| m.is_file()) {
+        return not_found();
+    }
     let Ok(mut file) = std::fs::File::open(&real) else {
         return not_found();
     };

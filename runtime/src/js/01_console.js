@@ -80,7 +80,6 @@
     }
   }
   internal.inspect = inspect;
-  internal.format = (args) => format(args);
 
   // printf-style substitutions (https://console.spec.whatwg.org/#formatter).
   function format(args) {

@@ -75,6 +75,7 @@ ops_table! {
     "async_context_get" => context::op_async_context_get,
     "async_context_set" => context::op_async_context_set,
     "node_promise_state" => node::op_node_promise_state,
+    "node_digest" => node::op_node_digest,
     "urlpattern_parse" => urlpattern::op_urlpattern_parse,
     "urlpattern_match_input" => urlpattern::op_urlpattern_match_input,
 }

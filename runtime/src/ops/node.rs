@@ -24,3 +24,23 @@ pub(crate) fn op_node_promise_state(
     }
     rv.set(out.into());
 }
+
+/// `node:crypto` digests that Web Crypto lacks: `(algorithm, data)` →
+/// `Uint8Array`; only `"MD5"` (legacy, for `createHash("md5")`).
+pub(crate) fn op_node_digest(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    use md5::Digest;
+    let alg = super::string(scope, args.get(0));
+    if alg != "MD5" {
+        super::throw_error(scope, "Digest method not supported");
+        return;
+    }
+    let data = super::bytes_of(args.get(1)).unwrap_or_default();
+    let digest = md5::Md5::digest(&data);
+    if let Some(a) = super::uint8_array(scope, digest.to_vec()) {
+        rv.set(a.into());
+    }
+}

@@ -49,6 +49,7 @@ export default {
     log(h.digest("hex") !== copy.digest("hex"), randomBytes(8).length, Buffer.isBuffer(randomBytes(1)), typeof crypto.randomUUID(), webcrypto === globalThis.crypto, crypto.subtle === globalThis.crypto.subtle);
     log(timingSafeEqual(Buffer.from("ab"), Buffer.from("ab")), timingSafeEqual(Buffer.from("ab"), Buffer.from("ac")), t(() => timingSafeEqual(Buffer.from("a"), Buffer.from("ab"))));
     log(pbkdf2Sync("password", "salt", 2, 20, "sha1").toString("hex"), Buffer.from(hkdfSync("sha256", "key", "salt", "info", 16)).toString("hex"));
+    log(createHash("md5").update("The quick brown fox jumps over the lazy dog").digest("hex"), crypto.hash("md5", ""), createHash("md5").update("a").copy().update("b").digest("base64"));
     const n = crypto.randomInt(5, 10);
     log(n >= 5 && n < 10, crypto.getHashes().includes("sha256"));
     return new Response(out.join("\n"));

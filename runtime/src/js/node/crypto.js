@@ -14,8 +14,10 @@
   const { CryptoKey } = globalThis;
 
   // Node's names for the hashes the ops provide.
-  const HASHES = { __proto__: null, sha1: "SHA-1", "sha-1": "SHA-1", sha256: "SHA-256", "sha-256": "SHA-256", sha384: "SHA-384", "sha-384": "SHA-384", sha512: "SHA-512", "sha-512": "SHA-512", "rsa-sha1": "SHA-1", "rsa-sha256": "SHA-256", "rsa-sha384": "SHA-384", "rsa-sha512": "SHA-512" };
+  const HASHES = { __proto__: null, sha1: "SHA-1", "sha-1": "SHA-1", sha256: "SHA-256", "sha-256": "SHA-256", sha384: "SHA-384", "sha-384": "SHA-384", sha512: "SHA-512", "sha-512": "SHA-512", "rsa-sha1": "SHA-1", "rsa-sha256": "SHA-256", "rsa-sha384": "SHA-384", "rsa-sha512": "SHA-512", md5: "MD5" };
   const SIZES = { "SHA-1": 20, "SHA-256": 32, "SHA-384": 48, "SHA-512": 64 };
+  // MD5 (createHash only) is the runtime's own op; the SHAs are Web Crypto's.
+  const digest = (alg, bytes) => (alg === "MD5" ? ops.node_digest(alg, bytes) : ops.crypto_digest(alg, bytes));
 
   internal.registerBuiltin("node:crypto", () => {
     const { Buffer } = internal.requireBuiltin("node:buffer");
@@ -56,7 +58,7 @@
       digest(encoding) {
         if (this.#done) throw err(Error, "ERR_CRYPTO_HASH_FINALIZED", "Digest already called");
         this.#done = true;
-        const d = ops.crypto_digest(this.#alg, joined(this.#chunks, this.#total));
+        const d = digest(this.#alg, joined(this.#chunks, this.#total));
         this.#chunks = [];
         return output(d, encoding);
       }
@@ -70,7 +72,7 @@
     class Hmac {
       #alg; #key; #chunks = []; #total = 0; #done = false;
       constructor(algorithm, key, _options) {
-        this.#alg = hashName(algorithm);
+        this.#alg = hmacHashName(algorithm);
         this.#key = new Uint8Array(toBytes(key, undefined, "key"));
       }
       update(data, encoding) {
@@ -90,7 +92,7 @@
     }
     const createHash = (algorithm, options) => new Hash(algorithm, options);
     const createHmac = (algorithm, key, options) => new Hmac(algorithm, key, options);
-    const hash = (algorithm, data, outputEncoding = "hex") => output(ops.crypto_digest(hashName(algorithm), toBytes(data)), outputEncoding);
+    const hash = (algorithm, data, outputEncoding = "hex") => output(digest(hashName(algorithm), toBytes(data)), outputEncoding);
 
     function randomFillSync(buf, offset = 0, size) {
       const view = internal.toBytes(buf);
@@ -142,8 +144,14 @@
     }
 
     // PBKDF2 (RFC 8018, section 5.2) over the HMAC op.
+    // The HMAC-based functions take the SHAs only.
+    function hmacHashName(algorithm) {
+      const alg = hashName(algorithm);
+      if (alg === "MD5") throw new Error("Digest method not supported");
+      return alg;
+    }
     function pbkdf2Sync(password, salt, iterations, keylen, digest) {
-      const alg = hashName(digest);
+      const alg = hmacHashName(digest);
       const p = new Uint8Array(toBytes(password, undefined, "password"));
       const s = toBytes(salt, undefined, "salt");
       if (!NumberIsInteger(iterations) || iterations < 1) throw err(RangeError, "ERR_OUT_OF_RANGE", `The value of "iterations" is out of range. It must be >= 1 && <= 2147483647. Received ${iterations}`);
@@ -171,7 +179,7 @@
     }
     // HKDF (RFC 5869) over the HMAC op; returns an ArrayBuffer as Node does.
     function hkdfSync(digest, ikm, salt, info, keylen) {
-      const alg = hashName(digest);
+      const alg = hmacHashName(digest);
       const hlen = SIZES[alg];
       if (!NumberIsInteger(keylen) || keylen < 0 || keylen > 255 * hlen) throw err(RangeError, "ERR_CRYPTO_INVALID_KEYLEN", "Invalid key length");
       let saltBytes = new Uint8Array(toBytes(salt, undefined, "salt"));
@@ -207,7 +215,7 @@
       webcrypto,
       subtle: webcrypto.subtle,
       CryptoKey,
-      getHashes: () => ["sha1", "sha256", "sha384", "sha512"],
+      getHashes: () => ["md5", "sha1", "sha256", "sha384", "sha512"],
       getCiphers: () => [],
       getCurves: () => [],
       getFips: () => 0,

@@ -45,14 +45,20 @@ async fn common_js_modules_run_once_and_import_as_module_exports() {
     let main = "import counter, { next, where, helper } from 'lib/counter.js';
 import hex, { isEmitter } from 'fn.js';
 import helperModule from 'lib/helper.js';
+import { createRequire, isBuiltin, builtinModules } from 'node:module';
+const require = createRequire(import.meta.url);
 export default { fetch() {
   next(); next();
-  return new Response([counter.next(), where, counter.same, helper, hex('hi'), isEmitter, helperModule.counter() === counter].join(' '));
+  const viaRequire = require('./lib/counter.js') === counter && require('node:path').join('a', 'b') === 'a/b';
+  return new Response([counter.next(), where, counter.same, helper, hex('hi'), isEmitter, helperModule.counter() === counter, viaRequire, isBuiltin('buffer'), isBuiltin('fs'), builtinModules.includes('events')].join(' '));
 } };";
     let h = start(config(vec![("w", worker(main, &["nodejs_compat"]))]), 1);
     let (status, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body, "3 /lib/counter.js /lib true 42 6869 true true");
+    assert_eq!(
+        body,
+        "3 /lib/counter.js /lib true 42 6869 true true true true false true"
+    );
 }
 
 fn start_error(w: Worker) -> String {

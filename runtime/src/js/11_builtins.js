@@ -8,6 +8,7 @@
 (function () {
   const internal = globalThis.__internal;
   const { Error, SafeMap, TypeError, FunctionPrototypeCall, ObjectFreeze, ObjectHasOwn, StringPrototypeSlice } = internal.primordials;
+  const { URL } = globalThis;
   const isNode = (name) => StringPrototypeSlice(name, 0, 5) === "node:";
 
   const factories = new SafeMap();
@@ -124,6 +125,27 @@
     }
     return ObjectHasOwn(m, "default") ? m.default : m;
   }
+
+  // node:module: createRequire (a `require` as if from a given module),
+  // isBuiltin, builtinModules. https://nodejs.org/api/module.html
+  internal.registerBuiltin("node:module", () => {
+    const builtinModules = [];
+    for (const name of factories.keys()) if (isNode(name)) builtinModules[builtinModules.length] = StringPrototypeSlice(name, 5);
+    builtinModules.sort();
+    const isBuiltin = (name) => {
+      name = `${name}`;
+      return factories.has(isNode(name) ? name : `node:${name}`);
+    };
+    function createRequire(from) {
+      let name = from instanceof URL ? from.pathname : `${from}`;
+      if (StringPrototypeSlice(name, 0, 7) === "file://") name = StringPrototypeSlice(name, 7);
+      if (StringPrototypeSlice(name, 0, 1) === "/") name = StringPrototypeSlice(name, 1);
+      const require = (specifier) => requireFrom(name, `${specifier}`);
+      require.resolve = (specifier) => resolveFrom(name, `${specifier}`);
+      return require;
+    }
+    return { __proto__: null, createRequire, isBuiltin, builtinModules };
+  });
 
   // Node's `process.getBuiltinModule(name)` and `require`-like lookups:
   // "node:x" or "x".

@@ -7,4 +7,5 @@ pub mod disk;
 pub mod handler;
 pub mod outbound;
 pub mod route;
+pub mod socket;
 pub mod worker;

@@ -48,6 +48,23 @@ impl Outbound for Egress {
                 metrics.upstream_requests.with_label_values(&[&service, "ok"]).inc();
                 return Ok(disk.serve(request).await);
             }
+            // A TCP connection from `cloudflare:sockets`' connect().
+            if request.method == http::Method::CONNECT {
+                let result = match svc.as_ref().map(|s| &s.target) {
+                    Some(crate::pipeline::route::Target::Network(net)) => {
+                        crate::pipeline::socket::open(net, &request.url, request.body).await
+                    }
+                    _ => Err(isoproxy_runtime::OutboundError::Denied(format!(
+                        "service {service} cannot open TCP connections (only a network service can)"
+                    ))),
+                };
+                let outcome = if result.is_ok() { "ok" } else { "error" };
+                metrics.upstream_requests.with_label_values(&[&service, outcome]).inc();
+                if let Err(isoproxy_runtime::OutboundError::Denied(_)) = &result {
+                    metrics.policy_denied.with_label_values(&[&service]).inc();
+                }
+                return result;
+            }
             let result = match svc.as_ref().and_then(|s| s.target.destination()) {
                 None => Err(Fault::new(
                     FaultKind::BadRequest,

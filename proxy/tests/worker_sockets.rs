@@ -30,10 +30,12 @@ fn echo_server() -> u16 {
 }
 
 const WORKER: &str = "import { connect } from 'cloudflare:sockets';
-export default { async fetch(request) {
-  const port = Number(new URL(request.url).searchParams.get('port'));
+export default { async fetch(request, env) {
+  const url = new URL(request.url);
+  const port = Number(url.searchParams.get('port'));
   try {
-    const socket = connect({ hostname: '127.0.0.1', port });
+    const address = { hostname: '127.0.0.1', port };
+    const socket = url.searchParams.has('binding') ? env.NET.connect(address) : connect(address);
     const writer = socket.writable.getWriter();
     await writer.write(new TextEncoder().encode('ping '));
     await writer.write('pong');
@@ -72,6 +74,7 @@ const refused :Workerd.Worker = (
   modules = [ (name = \"main.js\", esModule = embed \"main.js\") ],
   compatibilityDate = \"2025-06-01\",
   globalOutbound = \"public-net\",
+  bindings = [ (name = \"NET\", service = \"local-net\") ],
 );\n"
     )
 }
@@ -95,6 +98,11 @@ fn tcp_echo_through_one_network_and_refused_by_another() {
         "{}",
         r.text()
     );
+
+    // The same Worker reaches it through a binding to the allowing network.
+    let r = get(proxy.port("b"), &format!("/?port={echo}&binding"), "sock.test");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.text(), format!("echo:ping pong from 127.0.0.1:{echo}"));
 
     // A port outside connectPorts is refused before any connection.
     let r = get(

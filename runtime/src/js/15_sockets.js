@@ -1,6 +1,7 @@
 // isoproxy glue, part 15: `cloudflare:sockets` connect(): a TCP connection
-// through the Worker's globalOutbound, which must be a network service (its
-// allow/deny rules and connectPorts decide). The runtime sends it as a
+// through the Worker's globalOutbound (or, `env.NET.connect()`, a binding's
+// service), which must be a network service (its allow/deny rules and
+// connectPorts decide). The runtime sends it as a
 // `CONNECT host:port` subrequest whose body is what the Worker writes and
 // whose response body is what the peer sends.
 // https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/
@@ -102,20 +103,22 @@
   }
   internal.brand(Socket, "Socket");
 
-  function connect(address, options = undefined) {
+  // `target`: a service binding's index, or -1 for the globalOutbound.
+  internal.socketConnect = (target, address, options) => {
     const authority = authorityOf(address);
     const secure = options?.secureTransport ?? "off";
     if (secure !== "off") throw new TypeError(`connect(): secureTransport "${secure}" is not supported by isoproxy yet (only "off")`);
     const pair = ops.body_writer();
     let op;
     try {
-      op = ops.fetch_send(-1, "CONNECT", authority, [], pair[1]);
+      op = ops.fetch_send(target, "CONNECT", authority, [], pair[1]);
     } catch (e) {
       ops.body_close(pair[0]);
       throw e;
     }
     return new Socket(internal.opPromise(op), pair[0], authority);
-  }
+  };
+  const connect = (address, options = undefined) => internal.socketConnect(-1, address, options);
 
   internal.registerBuiltin("cloudflare:sockets", () => ({ __proto__: null, connect, Socket }));
 })();

@@ -31,7 +31,6 @@
   const types = {
     __proto__: null,
     isDate: brand(Date.prototype.getTime),
-    isRegExp: null,
     isMap: brand(getter(Map.prototype, "size")),
     isSet: brand(getter(Set.prototype, "size")),
     isWeakMap: brand(function () { return WeakMap.prototype.has.call(this, {}); }),
@@ -71,6 +70,7 @@
     isCryptoKey: (v) => v instanceof globalThis.CryptoKey,
     isKeyObject: () => false,
   };
+  // A RegExp (the `source` getter's brand check), not RegExp.prototype.
   types.isRegExp = (v) => {
     if (v === null || typeof v !== "object") return false;
     try { FunctionPrototypeCall(getter(RegExp.prototype, "source"), v); } catch { return false; }

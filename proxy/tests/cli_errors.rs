@@ -317,12 +317,12 @@ fn check_refuses_what_serve_refuses_with_the_same_message() {
     };
     let cases: [(&str, String, &str, &str); 4] = [
         (
-            "disk service",
+            "disk service on a socket",
             format!(
                 "{header}const c :Workerd.Config = (\n  services = [ (name = \"files\", disk = (path = \".\")) ],\n  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"files\") ],\n);\n"
             ),
             "export default {};\n",
-            "service files: disk services are not supported yet",
+            "socket http: a disk service can only be reached through a Worker's binding",
         ),
         (
             "import that cannot resolve",

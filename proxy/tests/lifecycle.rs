@@ -215,7 +215,7 @@ fn sighup_reloads_without_stopping_the_server() {
 }
 
 #[test]
-fn a_disk_service_is_refused_at_start_up() {
+fn a_disk_service_on_a_socket_is_refused_at_start_up() {
     let dir = scratch_dir();
     let path = dir.join("config.capnp");
     std::fs::write(
@@ -235,5 +235,8 @@ fn a_disk_service_is_refused_at_start_up() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("disk services are not supported yet"), "{stderr}");
+    assert!(
+        stderr.contains("socket http: a disk service can only be reached through a Worker's binding"),
+        "{stderr}"
+    );
 }

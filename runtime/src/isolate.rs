@@ -36,6 +36,30 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:11_compression.js", include_str!("js/11_compression.js")),
     ("isoproxy:12_html_rewriter.js", include_str!("js/12_html_rewriter.js")),
     ("isoproxy:13_websocket.js", include_str!("js/13_websocket.js")),
+    ("isoproxy:11_builtins.js", include_str!("js/11_builtins.js")),
+    ("isoproxy:12_globals.js", include_str!("js/12_globals.js")),
+    ("isoproxy:13_urlpattern.js", include_str!("js/13_urlpattern.js")),
+    ("isoproxy:14_eventsource.js", include_str!("js/14_eventsource.js")),
+    ("isoproxy:15_sockets.js", include_str!("js/15_sockets.js")),
+    ("isoproxy:node/buffer.js", include_str!("js/node/buffer.js")),
+    ("isoproxy:node/events.js", include_str!("js/node/events.js")),
+    ("isoproxy:node/inspect.js", include_str!("js/node/inspect.js")),
+    ("isoproxy:node/util.js", include_str!("js/node/util.js")),
+    ("isoproxy:node/async_hooks.js", include_str!("js/node/async_hooks.js")),
+    ("isoproxy:node/path.js", include_str!("js/node/path.js")),
+    ("isoproxy:node/url.js", include_str!("js/node/url.js")),
+    (
+        "isoproxy:node/string_decoder.js",
+        include_str!("js/node/string_decoder.js"),
+    ),
+    ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
+    ("isoproxy:node/process.js", include_str!("js/node/process.js")),
+    ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
+    ("isoproxy:node/timers.js", include_str!("js/node/timers.js")),
+    (
+        "isoproxy:node/diagnostics_channel.js",
+        include_str!("js/node/diagnostics_channel.js"),
+    ),
 ];
 
 /// What stopped an entry into JS.
@@ -189,6 +213,7 @@ impl WorkerIsolate {
         let mut isolate = v8::Isolate::new(params);
         isolate.set_microtasks_policy(v8::MicrotasksPolicy::Explicit);
         isolate.set_allow_wasm_code_generation_callback(allow_wasm_code_generation);
+        isolate.set_host_import_module_dynamically_callback(modules::dynamic_import);
         let handle = isolate.thread_safe_handle();
         let heap = Box::new(HeapGuard {
             handle: handle.clone(),
@@ -230,17 +255,29 @@ impl WorkerIsolate {
                 let dispatch = get_fn(scope, internal, "dispatch")?;
                 let complete = get_fn(scope, internal, "complete")?;
                 let cancel = get_fn(scope, internal, "cancel")?;
+                let loader = get_fn(scope, internal, "builtinModule")?;
+                let define_common_js = get_fn(scope, internal, "defineCommonJs")?;
+                let require_common_js = get_fn(scope, internal, "requireCommonJs")?;
                 for name in ["__internal", "__ops"] {
                     let key = v8::String::new(scope, name).ok_or("string")?;
                     global.delete(scope, key.into());
                 }
                 let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
                 let is_modules = v8::Boolean::new(scope, spec.is_modules());
+                let node = spec.node_compat();
+                let node_js = v8::Array::new(scope, 4);
+                for (i, on) in [node.modules, node.globals, node.process_env, node.als]
+                    .into_iter()
+                    .enumerate()
+                {
+                    let on = v8::Boolean::new(scope, on);
+                    node_js.set_index(scope, i as u32, on.into());
+                }
                 let undefined = v8::undefined(scope).into();
                 {
                     v8::tc_scope!(let tc, scope);
                     if setup
-                        .call(tc, undefined, &[bindings.into(), is_modules.into()])
+                        .call(tc, undefined, &[bindings.into(), is_modules.into(), node_js.into()])
                         .is_none()
                     {
                         // A binding the glue could not build: the glue
@@ -253,7 +290,18 @@ impl WorkerIsolate {
                     }
                 }
                 cpu.arm(&handle, Duration::from_millis(spec.limits().startup_ms.max(1) as u64));
-                let loaded = modules::load_worker(scope, &spec.worker.source, spec.code_generation_at_start_up());
+                let builtins = modules::Builtins {
+                    loader,
+                    node,
+                    define_common_js,
+                    require_common_js,
+                };
+                let loaded = modules::load_worker(
+                    scope,
+                    &spec.worker.source,
+                    spec.code_generation_at_start_up(),
+                    &builtins,
+                );
                 context.set_allow_generation_from_strings(false);
                 let fired = cpu.disarm();
                 if fired {

@@ -24,19 +24,24 @@ pub(crate) fn blob() -> Option<&'static [u8]> {
 
 fn create() -> Result<&'static [u8], String> {
     let mut creator = v8::Isolate::snapshot_creator(Some(Cow::Owned(ops::external_references())), None);
-    {
+    let loaded = {
         v8::scope!(let hs, &mut creator);
         let context = v8::Context::new(hs, Default::default());
         let scope = &mut v8::ContextScope::new(hs, context);
-        ops::install(scope).ok_or("installing ops failed")?;
-        for (name, src) in GLUE {
-            modules::run_script(scope, name, src)?;
-        }
         scope.set_default_context(context);
-    }
-    let data = creator
-        .create_blob(v8::FunctionCodeHandling::Keep)
-        .ok_or("V8 could not create the snapshot")?;
+        (|| -> Result<(), String> {
+            ops::install(scope).ok_or("installing ops failed")?;
+            for (name, src) in GLUE {
+                modules::run_script(scope, name, src)?;
+            }
+            Ok(())
+        })()
+    };
+    // A snapshot creator must make its blob before it is dropped, even when
+    // the glue failed.
+    let data = creator.create_blob(v8::FunctionCodeHandling::Keep);
+    loaded?;
+    let data = data.ok_or("V8 could not create the snapshot")?;
     Ok(Vec::leak(data.to_vec()))
 }
 

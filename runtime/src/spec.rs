@@ -45,6 +45,28 @@ impl Target {
 /// generate code (`allow_eval_during_startup`).
 const EVAL_DURING_STARTUP_DATE: &str = "2025-06-01";
 
+/// From this compatibility date, `nodejs_compat` implies `nodejs_compat_v2`
+/// in workerd: `Buffer`, `process` and `global` become globals and bare
+/// names (`buffer`) import the built-in modules.
+const NODEJS_COMPAT_V2_DATE: &str = "2024-09-23";
+
+/// From this compatibility date workerd fills `process.env` with the text
+/// and JSON bindings (`nodejs_compat_populate_process_env`).
+const POPULATE_PROCESS_ENV_DATE: &str = "2025-04-01";
+
+/// The Node.js compatibility a Worker asked for (see `WorkerSpec::node_compat`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct NodeCompat {
+    /// `node:*` modules can be imported (`nodejs_compat`).
+    pub(crate) modules: bool,
+    /// `nodejs_compat_v2`: the globals and bare module names.
+    pub(crate) globals: bool,
+    /// `process.env` holds the text and JSON bindings.
+    pub(crate) process_env: bool,
+    /// `node:async_hooks` can be imported (`nodejs_als`, or `nodejs_compat`).
+    pub(crate) als: bool,
+}
+
 /// A Worker as the isolates see it.
 #[derive(Debug)]
 pub(crate) struct WorkerSpec {
@@ -85,6 +107,26 @@ impl WorkerSpec {
         }
         // Validated as YYYY-MM-DD, so the text order is the date order.
         self.worker.compatibility_date.as_str() >= EVAL_DURING_STARTUP_DATE
+    }
+
+    /// Which of workerd's Node.js compatibility behaviours the flags and
+    /// the compatibility date turn on.
+    pub(crate) fn node_compat(&self) -> NodeCompat {
+        let flags = &self.worker.compatibility_flags;
+        let has = |f: &str| flags.iter().any(|x| x == f);
+        let date = self.worker.compatibility_date.as_str();
+        let v2 = has("nodejs_compat_v2") || (has("nodejs_compat") && date >= NODEJS_COMPAT_V2_DATE);
+        let modules = has("nodejs_compat") || has("nodejs_compat_v2");
+        let v2 = v2 && !has("no_nodejs_compat_v2");
+        let env = modules
+            && !has("nodejs_compat_do_not_populate_process_env")
+            && (has("nodejs_compat_populate_process_env") || date >= POPULATE_PROCESS_ENV_DATE);
+        NodeCompat {
+            modules,
+            globals: modules && v2,
+            process_env: env,
+            als: modules || has("nodejs_als"),
+        }
     }
 
     /// Index in `fetchers` of each service binding, by binding position.

@@ -1,9 +1,13 @@
 //! Golden tests of the Web APIs: each `golden/<name>.js` module Worker runs
 //! once for `http://example.com/<name>`; its console output, then `---`,
 //! the status and the body must equal `golden/<name>.out`. Set
-//! `UPDATE_GOLDEN=1` to rewrite the `.out` files. A file whose first line
-//! is `// golden: cpuMs=N` runs with that CPU limit (for crypto work that
-//! debug builds do slowly).
+//! `UPDATE_GOLDEN=1` to rewrite the `.out` files.
+//!
+//! Leading comment lines may set the Worker up:
+//! `// compatibilityDate: 2025-06-01`, `// compatibilityFlags: a, b`, and
+//! `// text: NAME = value` (a text binding), `// json: NAME = {...}`.
+//! A file whose first line is `// golden: cpuMs=N` runs with that CPU limit
+//! (for crypto work that debug builds do slowly).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -31,6 +35,7 @@ async fn golden_files() {
     for name in &names {
         let code = std::fs::read_to_string(dir.join(format!("{name}.js"))).unwrap();
         let mut w = module_worker(&code);
+        configure(&mut w, &code);
         if let Some(ms) = code
             .lines()
             .next()
@@ -59,4 +64,34 @@ async fn golden_files() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// Apply the set-up comments at the top of a golden file (see the module
+/// docs).
+fn configure(w: &mut isoproxy_schema::model::Worker, code: &str) {
+    use isoproxy_schema::model::{Binding, BindingValue};
+    for line in code.lines() {
+        let Some(rest) = line.strip_prefix("// ") else { break };
+        let Some((key, value)) = rest.split_once(": ") else {
+            continue;
+        };
+        match key {
+            "compatibilityDate" => w.compatibility_date = value.trim().to_string(),
+            "compatibilityFlags" => {
+                w.compatibility_flags = value.split(',').map(|f| f.trim().to_string()).collect();
+            }
+            "text" | "json" => {
+                let (name, v) = value.split_once(" = ").unwrap();
+                w.bindings.push(Binding {
+                    name: name.trim().to_string(),
+                    value: if key == "text" {
+                        BindingValue::Text(v.to_string())
+                    } else {
+                        BindingValue::Json(v.to_string())
+                    },
+                });
+            }
+            _ => {}
+        }
+    }
 }

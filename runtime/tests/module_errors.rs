@@ -33,7 +33,7 @@ async fn load_errors_name_the_module_line_and_column() {
         (
             "unresolvable built-in",
             "import { x } from './ok.js';\nimport { Buffer } from \"node:buffer\";\nexport default {};",
-            "main.js:2:24: Error: No such module \"node:buffer\", imported from \"main.js\"",
+            "main.js:2:24: Error: No such module \"node:buffer\", imported from \"main.js\" (node:* modules need the nodejs_compat compatibility flag)",
         ),
         (
             "missing relative module",
@@ -125,4 +125,61 @@ async fn a_binding_that_cannot_be_built_is_named() {
         message.starts_with("binding \"CONFIG\" (json): SyntaxError: "),
         "{message}"
     );
+}
+
+/// Built-in modules resolve as workerd's flags and compatibility date
+/// decide; one the runtime does not provide fails naming it.
+#[tokio::test]
+async fn builtin_modules_follow_the_flags_and_unknown_ones_are_named() {
+    let with = |code: &str, date: &str, flags: &[&str]| {
+        let mut w = module_worker(code);
+        w.compatibility_date = date.into();
+        w.compatibility_flags = flags.iter().map(|f| f.to_string()).collect();
+        w
+    };
+    let cases: &[(&str, &str, &str, &[&str], &str)] = &[
+        (
+            "node:buffer without nodejs_compat",
+            "import { Buffer } from 'node:buffer';\nexport default {};",
+            "2025-06-01",
+            &[],
+            "main.js:1:24: Error: No such module \"node:buffer\", imported from \"main.js\" (node:* modules need the nodejs_compat compatibility flag)",
+        ),
+        (
+            "a node module isoproxy does not provide",
+            "import fs from 'node:fs';\nexport default {};",
+            "2025-06-01",
+            &["nodejs_compat"],
+            "main.js:1:16: Error: No such module \"node:fs\", imported from \"main.js\" (isoproxy does not provide this built-in module",
+        ),
+        (
+            "a bare name before nodejs_compat_v2's date",
+            "import { Buffer } from 'buffer';\nexport default {};",
+            "2024-09-01",
+            &["nodejs_compat"],
+            "main.js:1:24: Error: No such module \"buffer\", imported from \"main.js\"",
+        ),
+        (
+            "a bare name with no_nodejs_compat_v2",
+            "import { Buffer } from 'buffer';\nexport default {};",
+            "2025-06-01",
+            &["nodejs_compat", "no_nodejs_compat_v2"],
+            "main.js:1:24: Error: No such module \"buffer\", imported from \"main.js\"",
+        ),
+        (
+            "an unknown cloudflare: module",
+            "import { x } from 'cloudflare:nope';\nexport default {};",
+            "2025-06-01",
+            &[],
+            "main.js:1:19: Error: No such module \"cloudflare:nope\", imported from \"main.js\"",
+        ),
+    ];
+    let mut failures = vec![];
+    for (what, code, date, flags, expected) in cases {
+        let message = start_error(with(code, date, flags));
+        if !message.starts_with(expected) {
+            failures.push(format!("{what}:\n  expected: {expected}\n  actual:   {message}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -386,9 +386,7 @@ fn worker_of(r: worker::Reader<'_>) -> R<Worker> {
                     module::Data(d) => ModuleKind::Data(d?.to_vec()),
                     module::Wasm(d) => ModuleKind::Wasm(d?.to_vec()),
                     module::Json(t) => ModuleKind::Json(s(t)?),
-                    module::CommonJsModule(_) => {
-                        return Err(bad("commonJsModule is not supported by isoproxy".into()));
-                    }
+                    module::CommonJsModule(t) => ModuleKind::CommonJs(s(t)?),
                 };
                 out.push(Module {
                     name: s(m.get_name())?,

@@ -321,6 +321,9 @@ pub enum ModuleKind {
     Wasm(Vec<u8>),
     /// JSON text, parsed on import.
     Json(String),
+    /// CommonJS source: run once with `require`, `module` and `exports`;
+    /// importing it gives `module.exports`.
+    CommonJs(String),
 }
 
 /// A binding given to a Worker.

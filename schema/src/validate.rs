@@ -472,12 +472,6 @@ impl V<'_> {
                     names.insert(name, i);
                     use worker::module;
                     match self.read(&ip, m.which())? {
-                        module::CommonJsModule(_) => {
-                            return Err(self.err(
-                                &format!("{ip}.commonJsModule"),
-                                format!("commonJsModule is {UNSUPPORTED}: use esModule"),
-                            ))
-                        }
                         module::EsModule(t) => {
                             self.text(&format!("{ip}.esModule"), t)?;
                         }
@@ -488,6 +482,9 @@ impl V<'_> {
                             self.text(&ip, t)?;
                         }
                         module::Json(t) => self.json(&format!("{ip}.json"), t)?,
+                        module::CommonJsModule(t) => {
+                            self.text(&format!("{ip}.commonJsModule"), t)?;
+                        }
                         module::Data(d) | module::Wasm(d) => {
                             self.read(&ip, d)?;
                         }

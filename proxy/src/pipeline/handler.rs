@@ -328,7 +328,8 @@ impl ProxyHttp for Handler {
                 crate::pipeline::websocket::no_script(self, session, ctx).await;
                 Ok(true)
             }
-            Target::External(_) | Target::Network(_) => Ok(false),
+            // A socket never has a disk service (refused at start-up).
+            Target::External(_) | Target::Network(_) | Target::Disk(_) => Ok(false),
         }
     }
 

@@ -6,8 +6,10 @@
 pub mod auth;
 pub mod compress;
 pub mod connect;
+pub mod disk;
 pub mod handler;
 pub mod outbound;
 pub mod route;
+pub mod socket;
 pub mod websocket;
 pub mod worker;

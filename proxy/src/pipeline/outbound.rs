@@ -41,6 +41,30 @@ impl Outbound for Egress {
         let client = info.client_addr.map(|a| a.ip());
         let request_id = info.request_id.clone();
         Box::pin(async move {
+            if let Some(disk) = svc.as_ref().and_then(|s| match &s.target {
+                crate::pipeline::route::Target::Disk(d) => Some(d.clone()),
+                _ => None,
+            }) {
+                metrics.upstream_requests.with_label_values(&[&service, "ok"]).inc();
+                return Ok(disk.serve(request).await);
+            }
+            // A TCP connection from `cloudflare:sockets`' connect().
+            if request.method == http::Method::CONNECT {
+                let result = match svc.as_ref().map(|s| &s.target) {
+                    Some(crate::pipeline::route::Target::Network(net)) => {
+                        crate::pipeline::socket::open(net, &request.url, request.body).await
+                    }
+                    _ => Err(isoproxy_runtime::OutboundError::Denied(format!(
+                        "service {service} cannot open TCP connections (only a network service can)"
+                    ))),
+                };
+                let outcome = if result.is_ok() { "ok" } else { "error" };
+                metrics.upstream_requests.with_label_values(&[&service, outcome]).inc();
+                if let Err(isoproxy_runtime::OutboundError::Denied(_)) = &result {
+                    metrics.policy_denied.with_label_values(&[&service]).inc();
+                }
+                return result;
+            }
             let result = match svc.as_ref().and_then(|s| s.target.destination()) {
                 None => Err(Fault::new(
                     FaultKind::BadRequest,

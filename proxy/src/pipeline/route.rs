@@ -20,6 +20,8 @@ pub enum Target {
     Network(Arc<NetworkTarget>),
     /// A Worker, run by the runtime.
     Worker,
+    /// A directory served read-only, to Workers' bindings.
+    Disk(Arc<crate::pipeline::disk::Disk>),
 }
 
 impl Target {
@@ -28,7 +30,7 @@ impl Target {
         match self {
             Target::External(e) => Some(Destination::External(e)),
             Target::Network(n) => Some(Destination::Network(n)),
-            Target::Worker => None,
+            Target::Worker | Target::Disk(_) => None,
         }
     }
 }
@@ -86,11 +88,9 @@ impl Routes {
                     NetworkTarget::new(n).map_err(|m| format!("service {}: {m}", svc.name))?,
                 )),
                 ServiceKind::Worker(_) => Target::Worker,
-                ServiceKind::Disk(_) => {
-                    // Refused here, before any socket opens, rather than
-                    // answering 500 to every request routed to it.
-                    return Err(format!("service {}: disk services are not supported yet", svc.name));
-                }
+                ServiceKind::Disk(d) => Target::Disk(Arc::new(
+                    crate::pipeline::disk::Disk::new(d).map_err(|m| format!("service {}: {m}", svc.name))?,
+                )),
             };
             services.insert(
                 svc.name.clone(),
@@ -116,6 +116,14 @@ impl Routes {
             .get(&s.service.name)
             .cloned()
             .ok_or_else(|| format!("socket {}: no service named {:?}", s.name, s.service.name))?;
+        if let Target::Disk(_) = service.target {
+            // Refused here, before any socket opens, rather than answering
+            // every request with an error.
+            return Err(format!(
+                "socket {}: a disk service can only be reached through a Worker's binding (isoproxy does not serve one on a socket yet)",
+                s.name
+            ));
+        }
         let http = HttpSettings::new(s.http_options()).map_err(|m| format!("socket {}: {m}", s.name))?;
         let auth = match &s.proxy_auth {
             None => None,

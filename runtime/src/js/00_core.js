@@ -65,6 +65,7 @@
     ObjectKeys: Object.keys,
     ObjectPrototypeIsPrototypeOf: uncurryThis(Object.prototype.isPrototypeOf),
     ObjectPrototypeToString: uncurryThis(Object.prototype.toString),
+    ObjectSetPrototypeOf: Object.setPrototypeOf,
     PromisePrototypeThen: uncurryThis(Promise.prototype.then),
     PromiseReject: bind.call(Promise.reject, Promise),
     PromiseResolve: bind.call(Promise.resolve, Promise),
@@ -128,6 +129,8 @@
     ArrayBufferIsView, ObjectDefineProperty, ObjectKeys, SymbolToStringTag,
   } = primordials;
 
+  const ops = internal.ops;
+
   // Pending async ops by id: each is a { resolve, reject } pair or a callback.
   const waiters = new SafeMap();
 
@@ -137,7 +140,35 @@
 
   // Call `fn(ok, value)` when the async op `id` completes, or `drop()` if
   // it is cancelled with its request instead.
-  internal.onOp = (id, fn, drop) => { waiters.set(id, { __proto__: null, fn, drop }); };
+  // Once an AsyncLocalStorage has held a value (node:async_hooks), such a
+  // callback runs in the async context frame current when it was
+  // registered, as a promise continuation would.
+  internal.onOp = (id, fn, drop) => {
+    if (internal.asyncContextUsed) {
+      const frame = ops.async_context_get();
+      const inner = fn;
+      fn = (ok, value) => internal.runInFrame(frame, inner, undefined, [ok, value]);
+    }
+    waiters.set(id, { __proto__: null, fn, drop });
+  };
+
+  // Call `fn` with `self` and `args` with the AsyncLocalStorage stores of
+  // async context `frame` (see ops/context.rs), then restore the frame
+  // current before. The request tag stays that of the code running now, so
+  // that a frame captured by one request never makes another request's
+  // work look like the first one's.
+  internal.asyncContextUsed = false;
+  internal.runInFrame = (frame, fn, self, args) => {
+    const before = ops.async_context_get();
+    const tag = primordials.ArrayIsArray(before) ? before[0] : before;
+    ops.async_context_set(primordials.ArrayIsArray(frame) ? [tag, frame[1]] : tag);
+    try {
+      return primordials.ReflectApply(fn, self, args);
+    } finally {
+      ops.async_context_set(before);
+    }
+  };
+
   internal.forgetOp = (id) => { waiters.delete(id); };
 
   // Called by Rust when an op completes. A failed op's value is a message.

@@ -6,17 +6,10 @@
   const internal = globalThis.__internal;
   const {
     Map, RangeError, String, Symbol, TypeError, Uint8Array,
-    MapPrototypeGet, StringPrototypeCharCodeAt, StringPrototypeSlice, StringPrototypeToLowerCase,
-    StringPrototypeToWellFormed, StringPrototypeTrim, TypedArrayPrototypeSet, TypedArrayPrototypeSlice,
+    StringPrototypeCharCodeAt, StringPrototypeSlice,
+    StringPrototypeToWellFormed, TypedArrayPrototypeSet, TypedArrayPrototypeSlice,
   } = internal.primordials;
   const ops = internal.ops;
-
-  // https://encoding.spec.whatwg.org/#names-and-labels (the subset we decode)
-  const LABELS = new Map();
-  for (const l of ["unicode-1-1-utf-8", "unicode11utf8", "unicode20utf8", "utf-8", "utf8", "x-unicode20utf8"]) LABELS.set(l, "utf-8");
-  for (const l of ["unicodefffe", "utf-16be"]) LABELS.set(l, "utf-16be");
-  for (const l of ["csunicode", "iso-10646-ucs-2", "ucs-2", "unicode", "unicodefeff", "utf-16", "utf-16le"]) LABELS.set(l, "utf-16le");
-  for (const l of ["ansi_x3.4-1968", "ascii", "cp1252", "cp819", "csisolatin1", "ibm819", "iso-8859-1", "iso-ir-100", "iso8859-1", "iso88591", "iso_8859-1", "iso_8859-1:1987", "l1", "latin1", "us-ascii", "windows-1252", "x-cp1252"]) LABELS.set(l, "windows-1252");
 
   function toUSVString(s) {
     return StringPrototypeToWellFormed(String(s));
@@ -40,8 +33,10 @@
   // https://encoding.spec.whatwg.org/#interface-textdecoder
   class TextDecoder {
     constructor(label = "utf-8", options = {}) {
-      const enc = MapPrototypeGet(LABELS, StringPrototypeToLowerCase(StringPrototypeTrim(String(label))));
-      if (enc === undefined) throw new RangeError(`The encoding label provided ('${label}') is invalid.`);
+      // https://encoding.spec.whatwg.org/#concept-encoding-get (encoding_rs
+      // knows every label); "replacement" is not decodable by TextDecoder.
+      const enc = ops.encoding_label(String(label));
+      if (enc === undefined || enc === "replacement") throw new RangeError(`The encoding label provided ('${label}') is invalid.`);
       options = options ?? {};
       this[kState] = { enc, fatal: !!options.fatal, ignoreBOM: !!options.ignoreBOM, pending: null, bomSeen: false };
     }
@@ -73,7 +68,7 @@
       if (leftover > 0) st.pending = TypedArrayPrototypeSlice(bytes, bytes.length - leftover);
       if (!st.bomSeen && text.length > 0) {
         st.bomSeen = true;
-        if (!st.ignoreBOM && StringPrototypeCharCodeAt(text, 0) === 0xfeff && st.enc !== "windows-1252") text = StringPrototypeSlice(text, 1);
+        if (!st.ignoreBOM && StringPrototypeCharCodeAt(text, 0) === 0xfeff && (st.enc === "utf-8" || st.enc === "utf-16le" || st.enc === "utf-16be")) text = StringPrototypeSlice(text, 1);
       }
       if (!stream) { st.bomSeen = false; st.pending = null; }
       return text;

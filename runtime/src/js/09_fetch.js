@@ -731,7 +731,8 @@
       if (typeof input === "string" && !RegExpTest(SCHEME, input)) input = new URL(input, "http://fake-host/").href;
       return fetchVia(this[kTarget], input, init);
     }
-    connect() { throw new TypeError("Fetcher.connect() is not supported"); }
+    // A TCP connection through this binding's service (cloudflare:sockets).
+    connect(address, options = undefined) { return internal.socketConnect(this[kTarget], address, options); }
   }
   internal.brand(Fetcher, "Fetcher");
   internal.newFetcher = (target) => {

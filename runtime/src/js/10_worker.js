@@ -15,6 +15,7 @@
   const { DOMException } = globalThis;
 
   let env = {};
+  internal.env = () => env;
   let handler = null;
   // A modules Worker's namespace object, for named entrypoints.
   let exports = null;
@@ -68,7 +69,9 @@
   internal.brand(ExecutionContext, "ExecutionContext");
 
   // Called once by Rust before the Worker's code runs.
-  internal.setup = (bindings, isModules) => {
+  // `node`: [nodejs_compat modules, nodejs_compat_v2 globals, process.env
+  // filled from the bindings, node:async_hooks alone (nodejs_als)].
+  internal.setup = (bindings, isModules, node) => {
     internal.resetClock();
     const out = {};
     for (const [name, kind, value] of bindings) {
@@ -89,6 +92,7 @@
       out[name] = v;
     }
     env = out;
+    internal.setupNode(node, bindings);
     if (!isModules) {
       const entries = ObjectEntries(out);
       for (let i = 0; i < entries.length; i++) {

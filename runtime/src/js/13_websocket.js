@@ -24,22 +24,28 @@
   const encoder = new TextEncoder();
   const TextEncoderEncode = uncurryThis(TextEncoder.prototype.encode);
 
-  // https://html.spec.whatwg.org/multipage/comms.html#messageevent
+  // https://html.spec.whatwg.org/multipage/comms.html#the-messageevent-interface
+  // (one class for WebSocket and EventSource messages; 14_eventsource.js
+  // takes it from `internal`).
   class MessageEvent extends Event {
-    #data; #origin; #lastEventId;
-    constructor(type, init = {}) {
+    #data; #origin; #lastEventId; #source; #ports;
+    constructor(type, init = undefined) {
+      if (arguments.length === 0) throw new TypeError("MessageEvent: 1 argument required");
       super(type, init);
       this.#data = init?.data ?? null;
       this.#origin = init?.origin === undefined ? "" : String(init.origin);
       this.#lastEventId = init?.lastEventId === undefined ? "" : String(init.lastEventId);
+      this.#source = init?.source ?? null;
+      this.#ports = init?.ports === undefined ? [] : [...init.ports];
     }
     get data() { return this.#data; }
     get origin() { return this.#origin; }
     get lastEventId() { return this.#lastEventId; }
-    get source() { return null; }
-    get ports() { return []; }
+    get source() { return this.#source; }
+    get ports() { return this.#ports; }
   }
   internal.brand(MessageEvent, "MessageEvent");
+  internal.MessageEvent = MessageEvent;
 
   // https://websockets.spec.whatwg.org/#the-closeevent-interface
   class CloseEvent extends Event {

@@ -4,9 +4,12 @@
 //! then removes from the global scope, so Worker code cannot call them.
 
 pub(crate) mod compression;
+mod context;
 mod crypto;
 mod fetch;
 pub(crate) mod html_rewriter;
+mod node;
+mod urlpattern;
 mod web;
 pub(crate) mod websocket;
 
@@ -52,6 +55,7 @@ ops_table! {
     "encoding_encode" => web::op_encoding_encode,
     "encoding_encode_into" => web::op_encoding_encode_into,
     "encoding_decode" => web::op_encoding_decode,
+    "encoding_label" => web::op_encoding_label,
     "crypto_random_fill" => web::op_crypto_random_fill,
     "crypto_random_uuid" => web::op_crypto_random_uuid,
     "crypto_digest" => crypto::op_crypto_digest,
@@ -98,6 +102,13 @@ ops_table! {
     "ws_close" => websocket::op_ws_close,
     "ws_next" => websocket::op_ws_next,
     "ws_release" => websocket::op_ws_release,
+    "async_context_get" => context::op_async_context_get,
+    "async_context_set" => context::op_async_context_set,
+    "node_promise_state" => node::op_node_promise_state,
+    "node_digest" => node::op_node_digest,
+    "node_hmac" => node::op_node_hmac,
+    "urlpattern_parse" => urlpattern::op_urlpattern_parse,
+    "urlpattern_match_input" => urlpattern::op_urlpattern_match_input,
 }
 
 /// The isolate state of the current context, with `current` set to the
@@ -109,10 +120,12 @@ ops_table! {
 /// continuation-preserved embedder data); the isolate sets it to the
 /// request's id whenever it enters JS for a request (see `request_tag`), so
 /// it names the request whose continuation is running, and what the op
-/// starts belongs to that request.
+/// starts belongs to that request. When an `AsyncLocalStorage` holds a
+/// value, the data is instead a frame (see `context.rs`) whose first element
+/// is that tag.
 pub(crate) fn state(scope: &mut v8::PinScope<'_, '_>) -> Option<Rc<State>> {
     let st = scope.get_current_context().get_slot::<State>()?;
-    let tag = scope.get_continuation_preserved_embedder_data();
+    let tag = context::request_of(scope, scope.get_continuation_preserved_embedder_data());
     if let Some(tag) = tag.is_uint32().then(|| tag.uint32_value(scope)).flatten() {
         st.current.set((tag != NO_REQUEST).then_some(tag));
     }

@@ -272,8 +272,7 @@ pub(crate) fn op_encoding_decode(
             };
             (text, keep)
         }
-        "windows-1252" => (bytes.iter().map(|&b| b as char).collect(), 0),
-        _ => {
+        "utf-8" => {
             let end = if stream {
                 bytes.len() - incomplete_utf8_tail(&bytes)
             } else {
@@ -290,6 +289,19 @@ pub(crate) fn op_encoding_decode(
             };
             (text, bytes.len() - end)
         }
+        other => {
+            let Some(enc) = encoding_rs::Encoding::for_label(other.as_bytes()) else {
+                throw_type_error(scope, &format!("unknown encoding {other}"));
+                return;
+            };
+            match legacy_decode(enc, &bytes, fatal, stream) {
+                Some(r) => r,
+                None => {
+                    throw_type_error(scope, &format!("The encoded data was not valid for encoding {other}"));
+                    return;
+                }
+            }
+        }
     };
     let Some(s) = v8::String::new(scope, &text) else {
         throw_error(scope, "string too long");
@@ -297,6 +309,71 @@ pub(crate) fn op_encoding_decode(
     };
     let n = v8::Number::new(scope, leftover as f64);
     rv.set(pair(scope, s.into(), n.into()).into());
+}
+
+/// Decode `bytes` in one of the legacy encodings of the Encoding Standard
+/// (single-byte ones, the CJK multi-byte ones, x-user-defined) with
+/// `encoding_rs`: `(text, leftover)`, where `leftover` counts the trailing
+/// bytes of an incomplete character kept for the next call when
+/// `stream`ing. `None`: malformed input under `fatal`.
+///
+/// Each call starts a fresh decoder, so the state a stateful encoding
+/// (ISO-2022-JP's current mode) is in at the end of one call is not
+/// carried to the next.
+fn legacy_decode(
+    enc: &'static encoding_rs::Encoding,
+    bytes: &[u8],
+    fatal: bool,
+    stream: bool,
+) -> Option<(String, usize)> {
+    let decode = |input: &[u8], last: bool| -> Option<String> {
+        let mut decoder = enc.new_decoder_without_bom_handling();
+        let cap = decoder.max_utf8_buffer_length(input.len())?;
+        let mut out = String::with_capacity(cap);
+        if fatal {
+            let (result, _) = decoder.decode_to_string_without_replacement(input, &mut out, last);
+            if !matches!(result, encoding_rs::DecoderResult::InputEmpty) {
+                return None;
+            }
+        } else {
+            // The buffer holds the worst case, so all input is decoded.
+            let _ = decoder.decode_to_string(input, &mut out, last);
+        }
+        Some(out)
+    };
+    if !stream {
+        return decode(bytes, true).map(|t| (t, 0));
+    }
+    // A decoder told more input follows keeps an incomplete character to
+    // itself; find how many trailing bytes that is (at most 4 in these
+    // encodings) as the shortest tail whose removal, with the input then
+    // ended, gives the same text.
+    let text = decode(bytes, false)?;
+    if decode(bytes, true).is_some_and(|t| t == text) {
+        return Some((text, 0));
+    }
+    for keep in 1..=4.min(bytes.len()) {
+        if decode(&bytes[..bytes.len() - keep], true).is_some_and(|t| t == text) {
+            return Some((text, keep));
+        }
+    }
+    Some((text, 0))
+}
+
+/// The canonical (lower-case) name of the encoding `label` names
+/// (https://encoding.spec.whatwg.org/#concept-encoding-get), or undefined.
+pub(crate) fn op_encoding_label(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let label = string(scope, args.get(0));
+    let Some(enc) = encoding_rs::Encoding::for_label(label.as_bytes()) else {
+        return;
+    };
+    if let Some(name) = v8::String::new(scope, &enc.name().to_ascii_lowercase()) {
+        rv.set(name.into());
+    }
 }
 
 /// Length of an incomplete (but so far valid) UTF-8 sequence at the end of

@@ -206,9 +206,9 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "config.capnp:4:63: services[0].disk.writable: writable disk services are not supported by isoproxy",
     ),
     (
-        "commonJsModule",
+        "commonJsModule as the main module",
         "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = (modules = [(name = \"m.js\", commonJsModule = \"\")], compatibilityDate = \"2024-01-01\")) ],\n);",
-        "config.capnp:4:83: services[0].worker.modules[0].commonJsModule: commonJsModule is not supported by isoproxy",
+        "config.capnp:4:50: services[0].worker.modules[0]: the first module is the main module and must be an esModule",
     ),
     (
         "inherit",

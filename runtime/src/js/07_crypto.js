@@ -567,13 +567,13 @@
       jwk.x = b64urlEncode(out[0]);
       jwk.y = b64urlEncode(out[1]);
       if (out.length > 2) jwk.d = b64urlEncode(out[2]);
-      if (name === "ECDSA") jwk.alg = JWK_EC_ALG[s.algorithm.namedCurve];
+      // No alg: an EC key has no hash (as the spec and workerd).
     } else {
       jwk.kty = "OKP";
       jwk.crv = name;
       jwk.x = b64urlEncode(out[0]);
       if (out.length > 1) jwk.d = b64urlEncode(out[1]);
-      if (name === "Ed25519") jwk.alg = "Ed25519";
+      if (name === "Ed25519") jwk.alg = "EdDSA";
     }
     jwk.key_ops = ArrayPrototypeSlice(s.usages);
     jwk.ext = s.extractable;

@@ -30,6 +30,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:05_timers.js", include_str!("js/05_timers.js")),
     ("isoproxy:06_streams.js", include_str!("js/06_streams.js")),
     ("isoproxy:07_crypto.js", include_str!("js/07_crypto.js")),
+    ("isoproxy:07_subtle.js", include_str!("js/07_subtle.js")),
     ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),
     ("isoproxy:09_fetch.js", include_str!("js/09_fetch.js")),
     ("isoproxy:10_worker.js", include_str!("js/10_worker.js")),

@@ -40,6 +40,13 @@ async function vectors() {
   log("X25519 first 12 bits", hex(await s.deriveBits({ name: "X25519", public: bob }, alice, 12)));
 
   log("MD5", hex(await s.digest("MD5", te.encode("abc"))));
+  // JWK members and alg as workerd writes them.
+  const edJwk = await s.exportKey("jwk", edPriv);
+  log("Ed25519 jwk", Object.keys(edJwk).sort().join(","), edJwk.alg, edJwk.x === b64u(pub), edJwk.d === b64u(seed));
+  const ec = await s.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, ["sign", "verify"]);
+  log("ECDSA public jwk", Object.keys(await s.exportKey("jwk", ec.publicKey)).sort().join(","));
+  const xJwk = await s.exportKey("jwk", await s.importKey("raw", unhex("de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"), "X25519", true, []));
+  log("X25519 public jwk", Object.keys(xJwk).sort().join(","), xJwk.crv, xJwk.key_ops.length);
 }
 
 async function keyObjects() {

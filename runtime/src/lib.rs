@@ -8,11 +8,13 @@
 mod alloc;
 mod api;
 mod isolate;
+mod isolate_loop;
 mod modules;
 mod ops;
 mod pool;
 mod resources;
 mod sched;
+mod script;
 mod snapshot;
 mod spec;
 mod state;

@@ -12,9 +12,9 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::api::{Observer, Outbound, Request, RequestInfo, Response};
-use crate::isolate;
 use crate::spec::WorkerSpec;
 use crate::WorkerFailure;
+use crate::{isolate, isolate_loop};
 
 /// Which export of a Worker serves a call, and the `ctx.props` it sees.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -210,7 +210,7 @@ impl ThreadEnv {
                     .or_insert_with(|| {
                         let g = self.generation.get() + 1;
                         self.generation.set(g);
-                        (g, isolate::spawn(spec.clone(), self.clone(), g))
+                        (g, isolate_loop::spawn(spec.clone(), self.clone(), g))
                     })
                     .clone()
             };

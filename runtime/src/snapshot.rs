@@ -6,7 +6,7 @@ use std::borrow::Cow;
 use std::sync::OnceLock;
 
 use crate::isolate::GLUE;
-use crate::{modules, ops};
+use crate::ops;
 
 static BLOB: OnceLock<Option<&'static [u8]>> = OnceLock::new();
 
@@ -32,7 +32,7 @@ fn create() -> Result<&'static [u8], String> {
         (|| -> Result<(), String> {
             ops::install(scope).ok_or("installing ops failed")?;
             for (name, src) in GLUE {
-                modules::run_script(scope, name, src)?;
+                crate::script::run_script(scope, name, src)?;
             }
             Ok(())
         })()

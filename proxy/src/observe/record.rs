@@ -58,8 +58,6 @@ pub struct AccessRecord<'a> {
     pub referer: Option<&'a str>,
     /// The forward-proxy user (`proxyAuth`), when one was authenticated.
     pub user: Option<&'a str>,
-    /// Proxy authentication refused the request (407 or 429).
-    pub auth_refused: bool,
 }
 
 impl AccessRecord<'_> {
@@ -76,7 +74,9 @@ impl AccessRecord<'_> {
             upstream_outcome: self.upstream_outcome,
             denied: self.blame == Some(Blame::Policy),
             user: self.user,
-            auth_refused: self.auth_refused,
+            // The proxy's own 407 and 429 come only from proxy
+            // authentication (a Worker's own 407 carries no blame).
+            auth_refused: self.blame == Some(Blame::Downstream) && matches!(self.status, 407 | 429),
         });
         tracing::info!(
             target: "isoproxy::access",

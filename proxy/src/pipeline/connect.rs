@@ -51,7 +51,6 @@ impl Drop for Tunnel<'_> {
             socket: &route.name,
             service: &self.service.as_ref().unwrap_or(&route.service).name,
             user: self.user.as_deref(),
-            auth_refused: route.auth.is_some() && self.user.is_none() && matches!(self.status, 407 | 429),
             method: "CONNECT",
             host: Some(self.authority),
             protocol: "HTTP/1.1",

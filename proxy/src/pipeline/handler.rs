@@ -605,7 +605,6 @@ impl ProxyHttp for Handler {
             elapsed: ctx.start.elapsed(),
             blame: ctx.blame,
             user: ctx.user.as_deref(),
-            auth_refused: self.route.auth.is_some() && ctx.user.is_none() && matches!(status, 407 | 429),
             user_agent: req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
             referer: req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
         }

@@ -116,20 +116,31 @@ impl NameRules {
         self.allow.is_empty() && self.deny.is_empty()
     }
 
-    /// Decide for a host as the client gave it.
-    pub fn check(&self, host: &str) -> Result<(), Refusal> {
+    /// Decide for a host as the client gave it (the tests' entry; the
+    /// request path canonicalises once and calls `check_canonical`).
+    #[cfg(test)]
+    fn check(&self, host: &str) -> Result<(), Refusal> {
+        if self.is_empty() {
+            return Ok(());
+        }
+        self.check_canonical(canonical(host).as_ref())
+    }
+
+    /// Decide for a host already put in canonical form (`None`: not a
+    /// valid host name).
+    pub fn check_canonical(&self, host: Option<&Host>) -> Result<(), Refusal> {
         if self.is_empty() {
             return Ok(());
         }
         let refuse = |rule: String| Err(Refusal { rule });
-        let name = match canonical(host) {
+        let name = match host {
             None => return refuse("not a valid host name".into()),
             Some(Host::Ip(_)) if self.allow.is_empty() => return Ok(()),
             Some(Host::Ip(_)) => return refuse("an IP address matches no allowed name".into()),
-            Some(Host::Name(n)) => n,
+            Some(Host::Name(n)) => n.as_str(),
         };
-        let allow = self.allow.best(&name);
-        let deny = self.deny.best(&name);
+        let allow = self.allow.best(name);
+        let deny = self.deny.best(name);
         match (allow, deny) {
             (Some((a, _)), Some((d, p))) if d >= a => refuse(format!("deny name {p}")),
             (None, Some((_, p))) => refuse(format!("deny name {p}")),

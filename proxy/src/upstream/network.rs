@@ -43,14 +43,15 @@ impl NetworkTarget {
     /// that passes the rules. Only checked addresses are ever returned, so
     /// the connection goes exactly where the check allowed.
     pub async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, Reject> {
-        if let Err(r) = self.names.check(host) {
+        // The name resolved is the one the name rules judge: IDNA ASCII,
+        // lower case, no trailing dot.
+        let host_form = names::canonical(host);
+        if let Err(r) = self.names.check_canonical(host_form.as_ref()) {
             tracing::info!(host, rule = %r, "destination refused by policy");
             return Err(Reject::policy(format!("{host} refused by the network policy ({r})")));
         }
         let bare = host.trim_start_matches('[').trim_end_matches(']');
-        // The name resolved is the one the name rules judged: IDNA ASCII,
-        // lower case, no trailing dot.
-        let canonical = match names::canonical(host) {
+        let canonical = match host_form {
             Some(names::Host::Name(n)) => Some(n),
             _ => None,
         };

@@ -189,6 +189,10 @@ struct Socket {
   # isoproxy addition: on a proxy-style socket, require
   # `Proxy-Authorization: Basic` from a listed user (absolute-URI requests
   # and CONNECT alike). Unset: no authentication.
+
+  proxyProtocol @9 :ProxyProtocol;
+  # isoproxy addition (traffic management): accept a PROXY protocol v1 or v2
+  # header from trusted load balancers. Unset: no PROXY protocol.
 }
 
 struct ProxyAuth {
@@ -889,4 +893,27 @@ struct Extension {
     esModule @2 :Text;
     # Source.
   }
+}
+
+# ---------------------------------------------------------------------------
+# Traffic management (isoproxy additions): PROXY protocol, routing, rate
+# limits, balancing and health checks. Fields elsewhere point here.
+
+struct ProxyProtocol {
+  # PROXY protocol (HAProxy's v1 text and v2 binary header) on a socket:
+  # the client address a load balancer carries becomes the client address
+  # of the connection (access log, X-Forwarded-For, proxyAuth's failure
+  # count, what a Worker's subrequests carry).
+
+  trustedSources @0 :List(Text);
+  # Peers allowed to send the header: CIDRs ("10.0.0.0/8", "::1") or the
+  # classes of Network rules ("private", "local", "public"). Required.
+  # A connection from a trusted peer must begin with a header (or it is
+  # closed), unless `optional`. A connection from any other peer is served
+  # with its own address, and refused (closed, logged with 400) if it
+  # begins with a PROXY header.
+
+  optional @1 :Bool = false;
+  # Also serve a trusted peer that sends no header (for instance a health
+  # probe), with its own address.
 }

@@ -5,13 +5,13 @@
 use capnp::text;
 
 use crate::config_capnp::{
-    access_log_options, config, external_server, http_options, network, proxy_auth, service, service_designator,
+    access_log_options, config, proxy_protocol, external_server, http_options, network, proxy_auth, service, service_designator,
     socket, socket_limits, tls_options, upstream_timeouts, worker, worker_limits,
 };
 use crate::model::{
     AccessLogFormat, AccessLogOptions, AdminOptions, Binding, BindingValue, Config, DiskDirectory, ExternalProtocol,
     ExternalServer, HeaderInjection, HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network,
-    ProxyAuth, ProxyUser, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
+    ProxyAuth, ProxyProtocol, ProxyUser, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
     Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
 };
 use crate::rules::{parse_ports, parse_rule};
@@ -133,6 +133,11 @@ fn socket_of(r: socket::Reader<'_>, overrides: &Overrides) -> R<Socket> {
     } else {
         None
     };
+    let proxy_protocol = if r.has_proxy_protocol() {
+        Some(proxy_protocol_of(r.get_proxy_protocol()?)?)
+    } else {
+        None
+    };
     Ok(Socket {
         name,
         address,
@@ -141,6 +146,7 @@ fn socket_of(r: socket::Reader<'_>, overrides: &Overrides) -> R<Socket> {
         service: designator(r.get_service()?)?,
         limits: socket_limits_of(r.get_limits()?),
         proxy_auth,
+        proxy_protocol,
     })
 }
 
@@ -424,5 +430,18 @@ fn worker_of(r: worker::Reader<'_>) -> R<Worker> {
         bindings,
         global_outbound: designator(r.get_global_outbound()?)?,
         limits: worker_limits_of(r.get_limits()?),
+    })
+}
+
+// ---------------------------------------------------------------------------
+// Traffic management (isoproxy additions).
+
+fn proxy_protocol_of(r: proxy_protocol::Reader<'_>) -> R<ProxyProtocol> {
+    Ok(ProxyProtocol {
+        trusted_sources: texts(r.get_trusted_sources())?
+            .iter()
+            .map(|x| parse_rule(x).map_err(bad))
+            .collect::<R<_>>()?,
+        optional: r.get_optional(),
     })
 }

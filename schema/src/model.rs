@@ -130,6 +130,8 @@ pub struct Socket {
     pub limits: SocketLimits,
     /// Forward-proxy authentication, when required.
     pub proxy_auth: Option<ProxyAuth>,
+    /// PROXY protocol receive, when enabled.
+    pub proxy_protocol: Option<ProxyProtocol>,
 }
 
 /// Forward-proxy users of a socket.
@@ -648,4 +650,17 @@ pub struct SniKeypair {
     pub hostnames: Vec<String>,
     /// Certificate and key.
     pub keypair: Keypair,
+}
+
+// ---------------------------------------------------------------------------
+// Traffic management (isoproxy additions): PROXY protocol, routing, rate
+// limits, balancing and health checks.
+
+/// PROXY protocol on a socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProxyProtocol {
+    /// Peers whose header is believed.
+    pub trusted_sources: Vec<AddressRule>,
+    /// Whether a trusted peer may also connect without a header.
+    pub optional: bool,
 }

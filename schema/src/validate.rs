@@ -8,7 +8,7 @@ use std::path::Path;
 use capnp::text;
 
 use crate::config_capnp::{
-    config, external_server, http_options, network, service, service_designator, socket, tls_options, worker,
+    config, external_server, http_options, network, proxy_protocol, service, service_designator, socket, tls_options, worker,
 };
 use crate::error::ConfigError;
 use crate::fill::SourceMap;
@@ -274,6 +274,10 @@ impl V<'_> {
                 &format!("{p}.limits.sendTimeoutMs"),
                 "expected at least 1 (milliseconds)",
             ));
+        }
+        if s.has_proxy_protocol() {
+            let pp = format!("{p}.proxyProtocol");
+            self.proxy_protocol(&pp, self.read(&pp, s.get_proxy_protocol())?)?;
         }
         if !s.has_service() {
             return Err(self.err(
@@ -564,4 +568,30 @@ impl V<'_> {
 /// RFC 9110 token characters (header names).
 fn is_token_char(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
+// ---------------------------------------------------------------------------
+// Traffic management (isoproxy additions).
+
+impl V<'_> {
+    fn proxy_protocol(&self, p: &str, r: proxy_protocol::Reader<'_>) -> Res {
+        let tp = format!("{p}.trustedSources");
+        let sources = self.texts(&tp, r.get_trusted_sources())?;
+        if sources.is_empty() {
+            return Err(self.err(
+                &tp,
+                "expected at least one trusted source (a CIDR such as \"10.0.0.0/8\", or private, local, public)",
+            ));
+        }
+        for (i, rule) in sources.iter().enumerate() {
+            match parse_rule(rule) {
+                Ok(crate::model::AddressRule::Unix | crate::model::AddressRule::UnixAbstract) => {
+                    return Err(self.err(&format!("{tp}[{i}]"), "expected a CIDR or private, local, public, network"))
+                }
+                Ok(_) => {}
+                Err(e) => return Err(self.err(&format!("{tp}[{i}]"), e)),
+            }
+        }
+        Ok(())
+    }
 }

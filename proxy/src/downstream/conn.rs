@@ -364,14 +364,42 @@ enum HeadEnd {
 pub async fn serve(slot: Arc<Slot>, tcp: tokio::net::TcpStream, shutdown: ShutdownWatch) {
     let server = slot.load_full();
     let _ = tcp.set_nodelay(true);
-    let client = tcp.peer_addr().ok();
+    let mut client = tcp.peer_addr().ok();
     if over_connection_cap(&server) {
         shed(&server, tcp, client).await;
         return;
     }
+    let mut tcp = tcp;
+    let mut early = Vec::new();
+    if let Some(pp) = &server.route.proxy_protocol {
+        let trusted = client.is_some_and(|c| pp.trusts(c.ip()));
+        let limit = ms(server.route.limits.header_timeout_ms);
+        match crate::downstream::proxy_protocol::receive(&mut tcp, trusted, pp.optional, limit).await {
+            Ok((carried, rest)) => {
+                client = carried.or(client);
+                early = rest;
+            }
+            Err(refusal) => {
+                let r = Reject::new(400, refusal.to_string());
+                tracing::debug!(socket = %server.route.name, peer = ?client, reason = %refusal, "PROXY protocol refused");
+                crate::pipeline::handler::log_refusal(&server.route, client, b"", &r);
+                let _ = AsyncWriteExt::shutdown(&mut tcp).await;
+                return;
+            }
+        }
+    }
     let fd = std::os::fd::AsRawFd::as_raw_fd(&tcp);
     let mut l4: pingora_core::protocols::l4::stream::Stream = tcp.into();
-    l4.set_socket_digest(SocketDigest::from_raw_fd(fd));
+    let digest = SocketDigest::from_raw_fd(fd);
+    if let Some(c) = client {
+        // The carried address (or the peer's): what Pingora reports as the
+        // client address to every phase.
+        let _ = digest
+            .peer_addr
+            .set(Some(pingora_core::protocols::l4::socket::SocketAddr::Inet(c)));
+    }
+    l4.set_socket_digest(digest);
+    l4.rewind(&early);
     let stream: Stream = match &server.tls {
         Some(acceptor) => {
             let hs = tokio::time::timeout(ms(server.route.limits.header_timeout_ms), acceptor.tls_handshake(l4)).await;

@@ -5,3 +5,4 @@
 pub mod chunked;
 pub mod conn;
 pub mod precheck;
+pub mod proxy_protocol;

@@ -65,6 +65,24 @@ pub struct SocketRoute {
     pub props_json: Option<String>,
     /// Forward-proxy authentication (`proxyAuth`), when required.
     pub auth: Option<Arc<crate::pipeline::auth::ProxyAuth>>,
+    /// PROXY protocol receive (`proxyProtocol`), when enabled.
+    pub proxy_protocol: Option<ProxyProtocolRoute>,
+}
+
+/// A socket's PROXY protocol settings, resolved.
+#[derive(Debug)]
+pub struct ProxyProtocolRoute {
+    /// The peers whose header is believed.
+    pub trusted: crate::upstream::policy::Policy,
+    /// Whether a trusted peer may also send no header.
+    pub optional: bool,
+}
+
+impl ProxyProtocolRoute {
+    /// Whether `peer` may send a header.
+    pub fn trusts(&self, peer: std::net::IpAddr) -> bool {
+        self.trusted.check(peer).is_ok()
+    }
 }
 
 /// Every non-Worker service by name, plus the socket routes.
@@ -150,6 +168,10 @@ impl Routes {
             entrypoint: s.service.entrypoint.clone(),
             props_json: s.service.props_json.clone(),
             auth,
+            proxy_protocol: s.proxy_protocol.as_ref().map(|p| ProxyProtocolRoute {
+                trusted: crate::upstream::policy::Policy::allow_only(p.trusted_sources.clone()),
+                optional: p.optional,
+            }),
         })
     }
 }

@@ -48,6 +48,16 @@ impl Policy {
         }
     }
 
+    /// Rules that only allow, such as the peers trusted to send a PROXY
+    /// protocol header.
+    pub fn allow_only(allow: Vec<AddressRule>) -> Policy {
+        Policy {
+            allow,
+            deny: Vec::new(),
+            connect_ports: Vec::new(),
+        }
+    }
+
     /// Whether CONNECT may reach `port`.
     pub fn connect_port_allowed(&self, port: u16) -> bool {
         self.connect_ports.iter().any(|r| r.first <= port && port <= r.last)

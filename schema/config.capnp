@@ -193,6 +193,10 @@ struct Socket {
   proxyProtocol @9 :ProxyProtocol;
   # isoproxy addition (traffic management): accept a PROXY protocol v1 or v2
   # header from trusted load balancers. Unset: no PROXY protocol.
+
+  rateLimit @10 :RateLimit;
+  # isoproxy addition (traffic management): requests per second on this
+  # socket, per key. Unset: no limit.
 }
 
 struct ProxyAuth {
@@ -308,6 +312,10 @@ struct Service {
 
     disk @5 :DiskDirectory;
     # A directory served over HTTP GET and HEAD.
+
+    router @6 :Router;
+    # isoproxy addition (traffic management): sends each request to one of
+    # several services by host and path. Only on sockets (not a binding).
   }
 }
 
@@ -650,6 +658,11 @@ struct ExternalServer {
   unhealthyMs @9 :UInt32 = 10000;
   # isoproxy addition: how long a pool address that failed to connect is
   # skipped.
+
+  maxConcurrentRequests @10 :UInt32 = 0;
+  # isoproxy addition (traffic management, circuit breaking): most requests
+  # in flight to this service from sockets at once; one more gets 503 at
+  # once, without waiting. 0 means no limit.
 }
 
 struct UpstreamTimeouts {
@@ -916,4 +929,80 @@ struct ProxyProtocol {
   optional @1 :Bool = false;
   # Also serve a trusted peer that sends no header (for instance a health
   # probe), with its own address.
+}
+
+struct Router {
+  # Routes by host and path prefix. The route whose host matches most
+  # specifically (exact, then the longest "*.suffix", then any host) and,
+  # among those, whose path prefix is longest is taken.
+
+  routes @0 :List(Route);
+  # The routes, in any order.
+
+  default @1 :Text;
+  # Service for requests no route matches. Unset: they get 404.
+}
+
+struct Route {
+  # One route of a Router.
+
+  host @0 :Text;
+  # "api.example.com" (exact, any case, port ignored), "*.example.com" (any
+  # name below example.com, not example.com itself), or unset / "*" (any).
+
+  pathPrefix @1 :Text = "/";
+  # Matches the path itself and paths below it, at a "/" boundary:
+  # "/api" matches "/api", "/api/" and "/api/x" but not "/apix".
+
+  service @2 :Text;
+  # The service the request goes to: external, network or Worker.
+
+  stripPrefix @3 :Bool = false;
+  # Remove the matched prefix from the path sent on ("/api/x" -> "/x").
+
+  rewritePrefix @4 :Text;
+  # Replace the matched prefix with this ("/api/x" -> "/v2/x" for "/v2").
+  # Implies stripPrefix.
+
+  injectRequestHeaders @5 :List(HttpOptions.Header);
+  # Headers set (or removed, without value) on requests of this route,
+  # after the socket's.
+
+  injectResponseHeaders @6 :List(HttpOptions.Header);
+  # Headers set (or removed) on responses of this route, after the
+  # socket's.
+
+  rateLimit @7 :RateLimit;
+  # Requests per second on this route, per key. Unset: no limit.
+
+  name @8 :Text;
+  # Name in metrics and the access log. Default: host and prefix.
+}
+
+struct RateLimit {
+  # Requests per second per key, with a burst: a sliding window of
+  # burst / requestsPerSecond seconds admits `burst` requests, so a key may
+  # send `burst` at once and then `requestsPerSecond` on average. Refused
+  # requests get 429 with Retry-After.
+
+  requestsPerSecond @0 :UInt32;
+  # The sustained rate. Required (at least 1).
+
+  burst @1 :UInt32 = 0;
+  # Requests one key may send at once; at least requestsPerSecond.
+  # 0 means requestsPerSecond.
+
+  key :union {
+    # What is counted separately.
+
+    clientAddress @2 :Void;
+    # The client's IP address (after PROXY protocol), the default.
+
+    header @3 :Text;
+    # The value of this request header (requests without it share one
+    # count).
+
+    all @4 :Void;
+    # One count for everything on the socket or route.
+  }
 }

@@ -196,6 +196,18 @@ pub fn summary(config: &isoproxy_schema::model::Config) -> String {
                 format!("external: {proto}://{}", e.addresses.join(", "))
             }
             ServiceKind::Disk(d) => format!("disk: {}", d.path.display()),
+            ServiceKind::Router(r) => {
+                let routes: Vec<String> = r
+                    .routes
+                    .iter()
+                    .map(|rt| format!("{}->{}", rt.name, rt.service))
+                    .collect();
+                format!(
+                    "router: [{}], default -> {}",
+                    routes.join(", "),
+                    r.default.as_deref().unwrap_or("404")
+                )
+            }
         };
         let _ = writeln!(s, "service {} {kind}", svc.name);
     }

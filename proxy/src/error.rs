@@ -18,8 +18,11 @@ pub enum Blame {
     Upstream,
     /// Our own fault (500).
     Internal,
-    /// The proxy is at a configured cap (connections, queue): 503.
+    /// The proxy is at a configured cap (connections, queue, requests in
+    /// flight to an upstream): 503.
     Overload,
+    /// A configured rate limit refused the request (429).
+    RateLimit,
 }
 
 impl Blame {
@@ -32,6 +35,7 @@ impl Blame {
             Blame::Upstream => "upstream",
             Blame::Internal => "internal",
             Blame::Overload => "overload",
+            Blame::RateLimit => "rate_limit",
         }
     }
 }
@@ -47,6 +51,8 @@ pub struct Reject {
     pub blame: Blame,
     /// For a 407: the realm of the `Proxy-Authenticate: Basic` challenge.
     pub challenge: Option<std::sync::Arc<str>>,
+    /// For a 429: `Retry-After` in seconds (`None`: a minute).
+    pub retry_after: Option<u64>,
 }
 
 impl Reject {
@@ -57,6 +63,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Downstream,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -67,6 +74,7 @@ impl Reject {
             reason: Cow::Borrowed(reason),
             blame: Blame::Downstream,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -77,6 +85,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Policy,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -87,6 +96,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Upstream,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -97,6 +107,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Overload,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -108,6 +119,7 @@ impl Reject {
             reason: Cow::Borrowed(reason),
             blame: Blame::Downstream,
             challenge: Some(realm),
+            retry_after: None,
         }
     }
 
@@ -119,6 +131,19 @@ impl Reject {
             reason: Cow::Borrowed(reason),
             blame: Blame::Downstream,
             challenge: None,
+            retry_after: None,
+        }
+    }
+
+    /// 429 from a rate limit (traffic management): `Retry-After` says when
+    /// one more request would pass.
+    pub fn rate_limited(retry_after: u64) -> Reject {
+        Reject {
+            status: 429,
+            reason: Cow::Borrowed("rate limit exceeded"),
+            blame: Blame::RateLimit,
+            challenge: None,
+            retry_after: Some(retry_after),
         }
     }
 
@@ -129,6 +154,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Internal,
             challenge: None,
+            retry_after: None,
         }
     }
 
@@ -144,7 +170,7 @@ impl Reject {
             f.push(("retry-after", RETRY_AFTER_SECS.to_string()));
         }
         if self.status == 429 {
-            f.push(("retry-after", "60".to_string()));
+            f.push(("retry-after", self.retry_after.unwrap_or(60).to_string()));
         }
         if let Some(realm) = &self.challenge {
             let realm = realm.replace(['"', '\\'], "");
@@ -251,6 +277,7 @@ pub fn worker_failure(outcome: Outcome) -> Reject {
         reason: Cow::Borrowed(reason),
         blame: Blame::Script,
         challenge: None,
+        retry_after: None,
     }
 }
 

@@ -5,13 +5,13 @@
 use capnp::text;
 
 use crate::config_capnp::{
-    access_log_options, config, proxy_protocol, external_server, http_options, network, proxy_auth, service, service_designator,
+    access_log_options, config, proxy_protocol, rate_limit, router, external_server, http_options, network, proxy_auth, service, service_designator,
     socket, socket_limits, tls_options, upstream_timeouts, worker, worker_limits,
 };
 use crate::model::{
     AccessLogFormat, AccessLogOptions, AdminOptions, Binding, BindingValue, Config, DiskDirectory, ExternalProtocol,
     ExternalServer, HeaderInjection, HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network,
-    ProxyAuth, ProxyProtocol, ProxyUser, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
+    ProxyAuth, ProxyProtocol, ProxyUser, RateLimit, RateLimitKey, Route, Router, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
     Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
 };
 use crate::rules::{parse_ports, parse_rule};
@@ -147,6 +147,11 @@ fn socket_of(r: socket::Reader<'_>, overrides: &Overrides) -> R<Socket> {
         limits: socket_limits_of(r.get_limits()?),
         proxy_auth,
         proxy_protocol,
+        rate_limit: if r.has_rate_limit() {
+            Some(rate_limit_of(r.get_rate_limit()?)?)
+        } else {
+            None
+        },
     })
 }
 
@@ -216,17 +221,18 @@ pub fn designator(r: service_designator::Reader<'_>) -> R<ServiceDesignator> {
     })
 }
 
-fn http(r: http_options::Reader<'_>) -> R<HttpOptions> {
-    let headers = |l: R<capnp::struct_list::Reader<'_, http_options::header::Owned>>| -> R<Vec<HeaderInjection>> {
-        l?.iter()
-            .map(|h| {
-                Ok(HeaderInjection {
-                    name: s(h.get_name())?,
-                    value: if h.has_value() { Some(s(h.get_value())?) } else { None },
-                })
+fn headers(l: R<capnp::struct_list::Reader<'_, http_options::header::Owned>>) -> R<Vec<HeaderInjection>> {
+    l?.iter()
+        .map(|h| {
+            Ok(HeaderInjection {
+                name: s(h.get_name())?,
+                value: if h.has_value() { Some(s(h.get_value())?) } else { None },
             })
-            .collect()
-    };
+        })
+        .collect()
+}
+
+fn http(r: http_options::Reader<'_>) -> R<HttpOptions> {
     Ok(HttpOptions {
         style: match r.get_style()? {
             http_options::Style::Host => HttpStyle::Host,
@@ -297,6 +303,7 @@ fn service(r: service::Reader<'_>, overrides: &Overrides) -> R<Service> {
         service::Worker(w) => ServiceKind::Worker(worker_of(w?)?),
         service::Network(n) => ServiceKind::Network(network_of(n?)?),
         service::External(e) => ServiceKind::External(external(e?, &name, overrides)?),
+        service::Router(r) => ServiceKind::Router(router_of(r?)?),
         service::Disk(d) => {
             let d = d?;
             ServiceKind::Disk(DiskDirectory {
@@ -363,6 +370,7 @@ fn external(r: external_server::Reader<'_>, name: &str, overrides: &Overrides) -
         protocol,
         timeouts: timeouts(r.get_timeouts()?),
         unhealthy_ms: r.get_unhealthy_ms(),
+        max_concurrent_requests: r.get_max_concurrent_requests(),
     })
 }
 
@@ -443,5 +451,56 @@ fn proxy_protocol_of(r: proxy_protocol::Reader<'_>) -> R<ProxyProtocol> {
             .map(|x| parse_rule(x).map_err(bad))
             .collect::<R<_>>()?,
         optional: r.get_optional(),
+    })
+}
+
+fn router_of(r: router::Reader<'_>) -> R<Router> {
+    let mut routes = Vec::new();
+    for rt in r.get_routes()? {
+        let host = opt(rt.get_host())?.filter(|h| h != "*").map(|h| h.to_ascii_lowercase());
+        let mut path_prefix = s(rt.get_path_prefix())?;
+        if path_prefix.is_empty() {
+            path_prefix = "/".into();
+        }
+        let rewrite_prefix = match opt(rt.get_rewrite_prefix())? {
+            Some(p) => Some(p),
+            None if rt.get_strip_prefix() => Some(String::new()),
+            None => None,
+        };
+        let name = match opt(rt.get_name())? {
+            Some(n) => n,
+            None => format!("{}{}", host.as_deref().unwrap_or("*"), path_prefix),
+        };
+        routes.push(Route {
+            host,
+            path_prefix,
+            service: s(rt.get_service())?,
+            rewrite_prefix,
+            inject_request_headers: headers(rt.get_inject_request_headers())?,
+            inject_response_headers: headers(rt.get_inject_response_headers())?,
+            rate_limit: if rt.has_rate_limit() {
+                Some(rate_limit_of(rt.get_rate_limit()?)?)
+            } else {
+                None
+            },
+            name,
+        });
+    }
+    Ok(Router {
+        routes,
+        default: opt(r.get_default())?,
+    })
+}
+
+fn rate_limit_of(r: rate_limit::Reader<'_>) -> R<RateLimit> {
+    let rps = r.get_requests_per_second();
+    Ok(RateLimit {
+        requests_per_second: rps,
+        burst: if r.get_burst() == 0 { rps } else { r.get_burst() },
+        key: match r.get_key().which()? {
+            rate_limit::key::ClientAddress(()) => RateLimitKey::ClientAddress,
+            rate_limit::key::Header(h) => RateLimitKey::Header(s(h)?.to_ascii_lowercase()),
+            rate_limit::key::All(()) => RateLimitKey::All,
+        },
     })
 }

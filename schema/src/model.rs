@@ -132,6 +132,8 @@ pub struct Socket {
     pub proxy_auth: Option<ProxyAuth>,
     /// PROXY protocol receive, when enabled.
     pub proxy_protocol: Option<ProxyProtocol>,
+    /// Requests per second per key on this socket, when limited.
+    pub rate_limit: Option<RateLimit>,
 }
 
 /// Forward-proxy users of a socket.
@@ -251,6 +253,8 @@ pub enum ServiceKind {
     External(ExternalServer),
     /// A directory served read-only.
     Disk(DiskDirectory),
+    /// Routes by host and path to other services (traffic management).
+    Router(Router),
 }
 
 /// A reference to a service.
@@ -412,6 +416,8 @@ pub struct ExternalServer {
     pub timeouts: UpstreamTimeouts,
     /// How long a failed pool address is skipped, ms.
     pub unhealthy_ms: u32,
+    /// Most requests in flight at once from sockets; 0 = no limit.
+    pub max_concurrent_requests: u32,
 }
 
 impl ExternalServer {
@@ -663,4 +669,56 @@ pub struct ProxyProtocol {
     pub trusted_sources: Vec<AddressRule>,
     /// Whether a trusted peer may also connect without a header.
     pub optional: bool,
+}
+
+/// A router service: routes by host and path prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Router {
+    /// The routes, in config order.
+    pub routes: Vec<Route>,
+    /// The service for requests no route matches; `None`: 404.
+    pub default: Option<String>,
+}
+
+/// One route of a router.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// Exact host, `*.suffix`, or `None` for any host.
+    pub host: Option<String>,
+    /// The path prefix, matched at a `/` boundary.
+    pub path_prefix: String,
+    /// The service requests go to.
+    pub service: String,
+    /// What replaces the matched prefix, if anything does.
+    pub rewrite_prefix: Option<String>,
+    /// Headers set or removed on requests.
+    pub inject_request_headers: Vec<HeaderInjection>,
+    /// Headers set or removed on responses.
+    pub inject_response_headers: Vec<HeaderInjection>,
+    /// Requests per second per key, when limited.
+    pub rate_limit: Option<RateLimit>,
+    /// Name in metrics and logs.
+    pub name: String,
+}
+
+/// Requests per second per key, with a burst.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Sustained rate.
+    pub requests_per_second: u32,
+    /// Requests one key may send at once (at least the rate).
+    pub burst: u32,
+    /// What is counted separately.
+    pub key: RateLimitKey,
+}
+
+/// What a rate limit counts separately.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RateLimitKey {
+    /// The client's IP address.
+    ClientAddress,
+    /// A request header's value.
+    Header(String),
+    /// Everything together.
+    All,
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use capnp::text;
 
 use crate::config_capnp::{
-    config, external_server, http_options, network, proxy_protocol, service, service_designator, socket, tls_options, worker,
+    config, external_server, http_options, network, proxy_protocol, rate_limit, router, service, service_designator, socket, tls_options, worker,
 };
 use crate::error::ConfigError;
 use crate::fill::SourceMap;
@@ -30,6 +30,7 @@ struct V<'a> {
 enum Kind {
     Worker,
     External,
+    Router,
     Other,
 }
 
@@ -118,6 +119,7 @@ impl V<'_> {
             let kind = match s.which() {
                 Ok(service::Worker(_)) => Kind::Worker,
                 Ok(service::External(_)) => Kind::External,
+                Ok(service::Router(_)) => Kind::Router,
                 _ => Kind::Other,
             };
             self.services.insert(name, kind);
@@ -194,7 +196,7 @@ impl V<'_> {
         for (name, addr) in &self.overrides.external_addrs {
             match self.services.get(name) {
                 None => return Err(self.usage(format!("--external-addr names unknown service {name:?}"))),
-                Some(Kind::Worker | Kind::Other) => {
+                Some(Kind::Worker | Kind::Router | Kind::Other) => {
                     return Err(self.usage(format!("--external-addr: service {name:?} is not an ExternalServer")))
                 }
                 Some(Kind::External) => {}
@@ -274,6 +276,10 @@ impl V<'_> {
                 &format!("{p}.limits.sendTimeoutMs"),
                 "expected at least 1 (milliseconds)",
             ));
+        }
+        if s.has_rate_limit() {
+            let rp = format!("{p}.rateLimit");
+            self.rate_limit(&rp, self.read(&rp, s.get_rate_limit())?)?;
         }
         if s.has_proxy_protocol() {
             let pp = format!("{p}.proxyProtocol");
@@ -388,6 +394,7 @@ impl V<'_> {
             service::Worker(w) => self.worker(&format!("{p}.worker"), self.read(p, w)?),
             service::Network(n) => self.network(&format!("{p}.network"), self.read(p, n)?),
             service::External(e) => self.external(&format!("{p}.external"), &name, self.read(p, e)?),
+            service::Router(r) => self.router(&format!("{p}.router"), &name, self.read(p, r)?),
             service::Disk(d) => {
                 let dp = format!("{p}.disk");
                 let d = self.read(&dp, d)?;
@@ -545,7 +552,11 @@ impl V<'_> {
                 binding::Obsolete0(_) => return unsupported("obsolete0"),
                 binding::Wrapped(_) => return unsupported("wrapped"),
                 binding::Queue(_) => return unsupported("queue"),
-                binding::Service(d) => self.designator(&format!("{ip}.service"), d, &format!("binding {name:?}"))?,
+                binding::Service(d) => {
+                    let d = self.read(&format!("{ip}.service"), d)?;
+                    self.designator(&format!("{ip}.service"), Ok(d), &format!("binding {name:?}"))?;
+                    self.not_router(&format!("{ip}.service"), Ok(d))?;
+                }
                 binding::Text(t) | binding::FromEnvironment(t) => {
                     self.text(&ip, t)?;
                 }
@@ -574,6 +585,121 @@ fn is_token_char(b: u8) -> bool {
 // Traffic management (isoproxy additions).
 
 impl V<'_> {
+    fn not_router(&self, p: &str, r: capnp::Result<service_designator::Reader<'_>>) -> Res {
+        let name = self.text(&format!("{p}.name"), self.read(p, r)?.get_name())?;
+        if self.services.get(&name) == Some(&Kind::Router) {
+            return Err(self.err(
+                p,
+                format!("service {name:?} is a router: a router can only be a socket's service"),
+            ));
+        }
+        Ok(())
+    }
+
+    fn router(&self, p: &str, name: &str, r: router::Reader<'_>) -> Res {
+        let rp = format!("{p}.routes");
+        let routes = self.read(&rp, r.get_routes())?;
+        let mut seen: HashMap<(String, String), usize> = HashMap::new();
+        for (i, rt) in routes.iter().enumerate() {
+            let ip = format!("{rp}[{i}]");
+            let target = self.text(&format!("{ip}.service"), rt.get_service())?;
+            self.routed_service(&format!("{ip}.service"), name, &target)?;
+            let host = self.text(&format!("{ip}.host"), rt.get_host())?.to_ascii_lowercase();
+            let host_ok = host.is_empty()
+                || host == "*"
+                || host
+                    .strip_prefix("*.")
+                    .unwrap_or(&host)
+                    .split('.')
+                    .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            if !host_ok {
+                return Err(self.err(
+                    &format!("{ip}.host"),
+                    format!("expected a host name such as \"api.example.com\" or \"*.example.com\", got {host:?}"),
+                ));
+            }
+            let prefix = self.text(&format!("{ip}.pathPrefix"), rt.get_path_prefix())?;
+            let prefix = if prefix.is_empty() { "/".to_string() } else { prefix };
+            let rewrite = self.text(&format!("{ip}.rewritePrefix"), rt.get_rewrite_prefix())?;
+            for (field, v) in [("pathPrefix", &prefix), ("rewritePrefix", &rewrite)] {
+                let bad = (field == "pathPrefix" || !v.is_empty()) && !v.starts_with('/')
+                    || v.bytes().any(|b| b <= b' ' || b == b'?' || b == b'#' || b >= 0x7f);
+                if bad {
+                    return Err(self.err(
+                        &format!("{ip}.{field}"),
+                        format!("expected a path starting with \"/\" (no spaces, \"?\" or \"#\"), got {v:?}"),
+                    ));
+                }
+            }
+            let key = (host.trim_start_matches('*').to_string() + if host.starts_with('*') { "*" } else { "" }, prefix.trim_end_matches('/').to_string());
+            if let Some(j) = seen.insert(key, i) {
+                return Err(self.err(&ip, format!("same host and path prefix as {rp}[{j}]")));
+            }
+            for (list, l) in [
+                ("injectRequestHeaders", rt.get_inject_request_headers()),
+                ("injectResponseHeaders", rt.get_inject_response_headers()),
+            ] {
+                let lp = format!("{ip}.{list}");
+                for (k, hd) in self.read(&lp, l)?.iter().enumerate() {
+                    let hp = format!("{lp}[{k}]");
+                    let hname = self.text(&format!("{hp}.name"), hd.get_name())?;
+                    if hname.is_empty() || !hname.bytes().all(is_token_char) {
+                        return Err(self.err(&format!("{hp}.name"), format!("expected a header name, got {hname:?}")));
+                    }
+                    let value = self.text(&format!("{hp}.value"), hd.get_value())?;
+                    if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                        return Err(self.err(&format!("{hp}.value"), "a header value must not contain CR, LF or NUL"));
+                    }
+                }
+            }
+            if rt.has_rate_limit() {
+                let lp = format!("{ip}.rateLimit");
+                self.rate_limit(&lp, self.read(&lp, rt.get_rate_limit())?)?;
+            }
+        }
+        let default = self.text(&format!("{p}.default"), r.get_default())?;
+        if !default.is_empty() {
+            self.routed_service(&format!("{p}.default"), name, &default)?;
+        }
+        Ok(())
+    }
+
+    /// A service a router sends requests to: known, and not a router.
+    fn routed_service(&self, p: &str, router: &str, target: &str) -> Res {
+        match self.services.get(target) {
+            None if target != "internet" => {
+                let mut known: Vec<&str> = self.services.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                Err(self.err(p, format!("unknown service {target:?} (services: {})", known.join(", "))))
+            }
+            Some(Kind::Router) => Err(self.err(
+                p,
+                format!("router {router:?} cannot send to router {target:?} (routers do not nest)"),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn rate_limit(&self, p: &str, r: rate_limit::Reader<'_>) -> Res {
+        let rps = r.get_requests_per_second();
+        if rps == 0 {
+            return Err(self.err(&format!("{p}.requestsPerSecond"), "expected at least 1 request per second"));
+        }
+        if r.get_burst() != 0 && r.get_burst() < rps {
+            return Err(self.err(
+                &format!("{p}.burst"),
+                format!("expected at least requestsPerSecond ({rps}), or 0 for the same"),
+            ));
+        }
+        if let rate_limit::key::Header(h) = self.read(&format!("{p}.key"), r.get_key().which())? {
+            let h = self.text(&format!("{p}.key.header"), h)?;
+            if h.is_empty() || !h.bytes().all(is_token_char) {
+                return Err(self.err(&format!("{p}.key.header"), format!("expected a header name, got {h:?}")));
+            }
+        }
+        Ok(())
+    }
+
     fn proxy_protocol(&self, p: &str, r: proxy_protocol::Reader<'_>) -> Res {
         let tp = format!("{p}.trustedSources");
         let sources = self.texts(&tp, r.get_trusted_sources())?;

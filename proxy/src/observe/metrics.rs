@@ -77,6 +77,8 @@ pub struct Metrics {
     /// Pooled upstream connections lost to the race in Pingora's connector
     /// (see `logging::PoolRace`).
     pub upstream_pool_races: IntCounter,
+    /// Rate limits, circuit breaking and health (traffic management).
+    pub traffic: TrafficMetrics,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -226,7 +228,9 @@ impl Metrics {
         #[cfg(target_os = "linux")]
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
 
+        let traffic = TrafficMetrics::new(&registry)?;
         Ok(Metrics {
+            traffic,
             registry,
             requests,
             request_duration,
@@ -423,5 +427,40 @@ mod tests {
         assert!(text.contains("isoproxy_tunnels_active 0"));
         #[cfg(target_os = "linux")]
         assert!(text.contains("process_resident_memory_bytes"));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Traffic management (rate limits, circuit breaking, health).
+
+/// The metrics of traffic management.
+pub struct TrafficMetrics {
+    /// Requests refused by a rate limit, by socket and route ("" for the
+    /// socket's own limit).
+    pub rate_limited: IntCounterVec,
+    /// Requests refused at once because an upstream service had
+    /// `maxConcurrentRequests` in flight, by service.
+    pub upstream_overloaded: IntCounterVec,
+}
+
+impl TrafficMetrics {
+    fn new(registry: &Registry) -> Result<TrafficMetrics, prometheus::Error> {
+        let counter = |name: &str, help: &str, labels: &[&str]| -> Result<IntCounterVec, prometheus::Error> {
+            let c = IntCounterVec::new(Opts::new(name, help), labels)?;
+            registry.register(Box::new(c.clone()))?;
+            Ok(c)
+        };
+        Ok(TrafficMetrics {
+            rate_limited: counter(
+                "isoproxy_rate_limited_total",
+                "Requests refused with 429 by a rate limit, by socket and route (empty for the socket's own limit).",
+                &["socket", "route"],
+            )?,
+            upstream_overloaded: counter(
+                "isoproxy_upstream_overloaded_total",
+                "Requests refused with 503 because the upstream service had maxConcurrentRequests in flight, by service.",
+                &["service"],
+            )?,
+        })
     }
 }

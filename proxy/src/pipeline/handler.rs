@@ -76,6 +76,8 @@ pub struct RequestCtx {
     pub compress: Option<Option<Coding>>,
     /// The response body's compressor, once the response was chosen.
     pub compressor: Option<Compressor>,
+    /// Route, rate limits and upstream concurrency (traffic management).
+    pub traffic: crate::pipeline::router::Traffic,
 }
 
 /// What the access log needs about a request whose `logging` phase never ran.
@@ -163,7 +165,7 @@ fn valid_request_id(v: &[u8]) -> bool {
 
 impl Handler {
     /// The service this request goes to: the user's own, else the socket's.
-    fn service<'a>(&'a self, ctx: &'a RequestCtx) -> &'a crate::pipeline::route::ServiceRoute {
+    pub(crate) fn service<'a>(&'a self, ctx: &'a RequestCtx) -> &'a crate::pipeline::route::ServiceRoute {
         ctx.service.as_deref().unwrap_or(&self.route.service)
     }
 
@@ -247,6 +249,7 @@ impl ProxyHttp for Handler {
             unlogged: None,
             compress: None,
             compressor: None,
+            traffic: Default::default(),
         }
     }
 
@@ -285,6 +288,26 @@ impl ProxyHttp for Handler {
                 }
             }
         }
+        // Traffic management: rate limits, the router's table, the
+        // upstream's concurrency cap.
+        let authority = Self::authority(session);
+        let req = session.req_header_mut();
+        match crate::pipeline::router::admit(
+            &self.route,
+            req,
+            authority.as_deref(),
+            client.map(|a| a.ip()),
+            &mut ctx.traffic,
+        ) {
+            Ok(Some(service)) => ctx.service = Some(service),
+            Ok(None) => {}
+            Err(r) => {
+                ctx.blame = Some(r.blame);
+                write_reject(session, &r).await;
+                ctx.reject = Some(r);
+                return Ok(true);
+            }
+        }
         let req = session.req_header_mut();
         if !self.route.http.trust_forwarded {
             // The no-script path then sets X-Forwarded-For to the peer address.
@@ -303,7 +326,7 @@ impl ProxyHttp for Handler {
         if self.route.http.compress_from.is_some()
             && req.method != http::Method::HEAD
             && req.version != http::Version::HTTP_10
-            && !matches!(self.route.service.target, Target::Worker)
+            && !matches!(self.service(ctx).target, Target::Worker)
         {
             ctx.compress = Some(compress::choose(req.headers.get(header::ACCEPT_ENCODING)));
         }
@@ -329,7 +352,8 @@ impl ProxyHttp for Handler {
                 Ok(true)
             }
             // A socket never has a disk service (refused at start-up).
-            Target::External(_) | Target::Network(_) | Target::Disk(_) => Ok(false),
+            // Nor, after routing, a router.
+            Target::External(_) | Target::Network(_) | Target::Disk(_) | Target::Router(_) => Ok(false),
         }
     }
 
@@ -493,6 +517,9 @@ impl ProxyHttp for Handler {
         };
         incoming_response(resp, resp.status == http::StatusCode::SWITCHING_PROTOCOLS, service);
         inject(resp, &self.route.http.response);
+        if let Some(r) = &ctx.traffic.route {
+            inject(resp, &r.response);
+        }
         if let (Some(coding), Some(min)) = (ctx.compress, self.route.http.compress_from) {
             if compress::eligible(resp, min) {
                 compress::add_vary(resp);
@@ -682,6 +709,7 @@ pub fn reject_for(e: &Error) -> Reject {
                 reason: "client went away".into(),
                 blame: Blame::Downstream,
                 challenge: None,
+                retry_after: None,
             }
         }
         (ErrorSource::Downstream, ErrorType::ReadTimedout) => Reject::new(408, "request timeout"),

@@ -22,6 +22,8 @@ pub enum Target {
     Worker,
     /// A directory served read-only, to Workers' bindings.
     Disk(Arc<crate::pipeline::disk::Disk>),
+    /// Routes to other services by host and path (on sockets only).
+    Router(Arc<crate::pipeline::router::RouterTable>),
 }
 
 impl Target {
@@ -30,7 +32,7 @@ impl Target {
         match self {
             Target::External(e) => Some(Destination::External(e)),
             Target::Network(n) => Some(Destination::Network(n)),
-            Target::Worker | Target::Disk(_) => None,
+            Target::Worker | Target::Disk(_) | Target::Router(_) => None,
         }
     }
 }
@@ -42,6 +44,9 @@ pub struct ServiceRoute {
     pub name: Arc<str>,
     /// What it is.
     pub target: Target,
+    /// For an external service: the cap on requests in flight to it from
+    /// sockets (`maxConcurrentRequests`).
+    pub concurrency: Option<crate::pipeline::limit::Concurrency>,
 }
 
 /// Everything about one socket the request path needs.
@@ -67,6 +72,8 @@ pub struct SocketRoute {
     pub auth: Option<Arc<crate::pipeline::auth::ProxyAuth>>,
     /// PROXY protocol receive (`proxyProtocol`), when enabled.
     pub proxy_protocol: Option<ProxyProtocolRoute>,
+    /// The socket's rate limit (`rateLimit`), when set.
+    pub limit: Option<crate::pipeline::limit::Limiter>,
 }
 
 /// A socket's PROXY protocol settings, resolved.
@@ -97,8 +104,21 @@ impl Routes {
     /// Resolve the config. Fails on anything the proxy cannot serve.
     pub fn new(config: &Config, metrics: &Arc<crate::observe::metrics::Metrics>) -> Result<Routes, String> {
         let mut services = HashMap::new();
-        for svc in &config.services {
+        // Routers refer to the other services: they are resolved last.
+        let (routers, others): (Vec<_>, Vec<_>) = config
+            .services
+            .iter()
+            .partition(|s| matches!(s.kind, ServiceKind::Router(_)));
+        for svc in others.into_iter().chain(routers) {
+            let concurrency = match &svc.kind {
+                ServiceKind::External(e) => crate::pipeline::limit::Concurrency::new(e.max_concurrent_requests),
+                _ => None,
+            };
             let target = match &svc.kind {
+                ServiceKind::Router(r) => Target::Router(Arc::new(
+                    crate::pipeline::router::RouterTable::new(r, &services)
+                        .map_err(|m| format!("service {}: {m}", svc.name))?,
+                )),
                 ServiceKind::External(e) => Target::External(Arc::new(
                     External::new(e).map_err(|m| format!("service {}: {m}", svc.name))?,
                 )),
@@ -115,6 +135,7 @@ impl Routes {
                 Arc::new(ServiceRoute {
                     name: Arc::from(svc.name.as_str()),
                     target,
+                    concurrency,
                 }),
             );
         }
@@ -172,6 +193,7 @@ impl Routes {
                 trusted: crate::upstream::policy::Policy::allow_only(p.trusted_sources.clone()),
                 optional: p.optional,
             }),
+            limit: s.rate_limit.as_ref().map(crate::pipeline::limit::Limiter::new),
         })
     }
 }

@@ -81,10 +81,13 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         request_id: ctx.request_id.clone(),
     };
     let max_body = h.route.limits.max_body_bytes;
+    // A router's route names a Worker service, without entrypoint or props.
+    let routed = ctx.traffic.route.is_some();
+    let worker = h.service(ctx).name.clone();
     let fetch = pool.invoke(
-        &h.route.service.name,
-        h.route.entrypoint.as_deref(),
-        h.route.props_json.as_deref(),
+        &worker,
+        h.route.entrypoint.as_deref().filter(|_| !routed),
+        h.route.props_json.as_deref().filter(|_| !routed),
         request,
         info,
     );
@@ -134,7 +137,7 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         }
         Err(f) => {
             ctx.worker_outcome = Some(f.outcome);
-            tracing::warn!(socket = %h.route.name, worker = %h.route.service.name, error = %f.message, "worker failed");
+            tracing::warn!(socket = %h.route.name, worker = %worker, error = %f.message, "worker failed");
             // Out of time while the client was still sending the body: the
             // client kept the Worker waiting (the no-script path's rule).
             let r = if f.outcome == Outcome::WallLimit && tx.is_some() {
@@ -181,6 +184,9 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
     strip_hop_by_hop(&mut head, false);
     let _ = head.remove_header(&header::TRANSFER_ENCODING);
     inject(&mut head, &h.route.http.response);
+    if let Some(r) = &ctx.traffic.route {
+        inject(&mut head, &r.response);
+    }
     if !check::has_body(&method, resp.status) {
         // HEAD, 204 and 304: no body is sent whatever the Worker gave; a
         // HEAD or 304 keeps the Content-Length it describes.

@@ -36,22 +36,25 @@ pub struct HttpSettings {
     pub compress_from: Option<u64>,
 }
 
+/// Compile a list of headers to set or remove; fails on a name or value
+/// that is not valid HTTP.
+pub fn injections(list: &[HeaderInjection]) -> Result<Vec<Injection>, String> {
+    list.iter()
+        .map(|h| {
+            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| format!("invalid header name {:?}", h.name))?;
+            let value = match &h.value {
+                Some(v) => Some(HeaderValue::from_str(v).map_err(|_| format!("invalid header value {v:?}"))?),
+                None => None,
+            };
+            Ok(Injection { name, value })
+        })
+        .collect()
+}
+
 impl HttpSettings {
     /// Compile options; fails on a header name or value that is not valid HTTP.
     pub fn new(o: &HttpOptions) -> Result<HttpSettings, String> {
-        let compile = |list: &[HeaderInjection]| -> Result<Vec<Injection>, String> {
-            list.iter()
-                .map(|h| {
-                    let name = HeaderName::from_bytes(h.name.as_bytes())
-                        .map_err(|_| format!("invalid header name {:?}", h.name))?;
-                    let value = match &h.value {
-                        Some(v) => Some(HeaderValue::from_str(v).map_err(|_| format!("invalid header value {v:?}"))?),
-                        None => None,
-                    };
-                    Ok(Injection { name, value })
-                })
-                .collect()
-        };
+        let compile = injections;
         let forwarded_proto = match &o.forwarded_proto_header {
             Some(h) => Some(HeaderName::from_bytes(h.as_bytes()).map_err(|_| format!("invalid header name {h:?}"))?),
             None => None,

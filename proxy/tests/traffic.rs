@@ -169,3 +169,247 @@ fn proxy_protocol_address_holds_for_the_connection() {
     assert_eq!(resp.map(|r| r.status), Some(400), "a second header is not HTTP");
     assert_eq!(origin.requests().len(), 2);
 }
+
+/// An origin that answers with its own name in `x-origin`.
+fn named_origin(name: &'static str) -> Origin {
+    Origin::start(move |r| Reply {
+        status: 200,
+        headers: vec![
+            ("x-origin".into(), name.into()),
+            ("x-echo-target".into(), r.target.clone()),
+            ("x-echo-tenant".into(), r.header("x-tenant").unwrap_or("").into()),
+        ],
+        body: Vec::new(),
+        chunked: false,
+    })
+}
+
+#[test]
+fn routing_table_by_host_and_path() {
+    let (api, v1, wild, static_, fallback) = (
+        named_origin("api"),
+        named_origin("v1"),
+        named_origin("wild"),
+        named_origin("static"),
+        named_origin("fallback"),
+    );
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"api\", external = (address = \"{}\", http = ())),
+    (name = \"v1\", external = (address = \"{}\", http = ())),
+    (name = \"wild\", external = (address = \"{}\", http = ())),
+    (name = \"static\", external = (address = \"{}\", http = ())),
+    (name = \"fallback\", external = (address = \"{}\", http = ())),
+    (name = \"w\", worker = .w),
+    (name = \"edge\", router = (
+      routes = [
+        (host = \"api.example.com\", service = \"api\",
+         injectRequestHeaders = [(name = \"X-Tenant\", value = \"api\")],
+         injectResponseHeaders = [(name = \"X-Route\", value = \"api\")]),
+        (host = \"api.example.com\", pathPrefix = \"/v1\", service = \"v1\", rewritePrefix = \"/internal/v1\"),
+        (host = \"*.example.com\", service = \"wild\"),
+        (host = \"*.example.com\", pathPrefix = \"/static/\", service = \"static\", stripPrefix = true),
+        (pathPrefix = \"/js\", service = \"w\", name = \"script\",
+         injectResponseHeaders = [(name = \"X-Route\", value = \"script\")]),
+      ],
+      default = \"fallback\",
+    )),
+    (name = \"strict\", router = (routes = [ (host = \"only.test\", service = \"api\") ])),
+  ],
+  sockets = [
+    (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"edge\"),
+    (name = \"strict\", address = \"127.0.0.1:0\", http = (), service = \"strict\"),
+  ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"main.js\", esModule = \"export default {{ fetch(r) {{ return new Response(new URL(r.url).pathname, {{ headers: {{ 'x-origin': 'worker' }} }}); }} }}\") ],
+  compatibilityDate = \"2024-09-01\",
+);
+",
+        api.addr, v1.addr, wild.addr, static_.addr, fallback.addr
+    );
+    let proxy = Proxy::new(&config).sockets(&["http", "strict"]).start();
+    let port = proxy.port("http");
+    // host, path -> origin, path the origin sees, X-Tenant it sees, X-Route the client sees
+    let rows = [
+        ("api.example.com", "/", "api", "/", "api", Some("api")),
+        ("API.Example.com:8080", "/users?id=1", "api", "/users?id=1", "api", Some("api")),
+        ("api.example.com", "/v1", "v1", "/internal/v1", "", None),
+        ("api.example.com", "/v1/users?x=2", "v1", "/internal/v1/users?x=2", "", None),
+        ("api.example.com", "/v10", "api", "/v10", "api", Some("api")),
+        ("www.example.com", "/", "wild", "/", "", None),
+        ("www.example.com", "/static/app.css", "static", "/app.css", "", None),
+        ("a.b.example.com", "/static", "static", "/", "", None),
+        ("example.com", "/", "fallback", "/", "", None),
+        ("other.org", "/static/x", "fallback", "/static/x", "", None),
+        ("other.org", "/js/x", "worker", "/js/x", "", Some("script")),
+        ("api.example.com", "/js", "api", "/js", "api", Some("api")),
+    ];
+    for (host, path, origin, target, tenant, route) in rows {
+        let r = get(port, path, host);
+        let name = format!("{host} {path}");
+        assert_eq!(r.status, 200, "{name}: {}", r.text());
+        assert_eq!(r.header("x-origin"), Some(origin), "{name}");
+        if origin == "worker" {
+            assert_eq!(r.text(), target, "{name}");
+        } else {
+            assert_eq!(r.header("x-echo-target"), Some(target), "{name}");
+            assert_eq!(r.header("x-echo-tenant"), Some(tenant), "{name}");
+        }
+        assert_eq!(r.header("x-route"), route, "{name}");
+    }
+    // A client cannot choose its route's injected headers away.
+    let (r, _) = exchange(
+        port,
+        b"GET / HTTP/1.1\r\nHost: api.example.com\r\nX-Tenant: evil\r\nConnection: close\r\n\r\n",
+    );
+    assert_eq!(r.unwrap().header("x-echo-tenant"), Some("api"));
+    // Without a default, no match is 404 and nothing is forwarded.
+    let before = api.requests().len();
+    let r = get(proxy.port("strict"), "/", "elsewhere.test");
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(api.requests().len(), before);
+    assert_eq!(get(proxy.port("strict"), "/", "only.test").header("x-origin"), Some("api"));
+}
+
+/// Status of a GET on a fresh connection, with extra header lines.
+fn status_with(port: u16, host: &str, path: &str, extra: &str) -> (u16, Option<String>) {
+    let raw = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{extra}Connection: close\r\n\r\n");
+    let (r, _) = exchange(port, raw.as_bytes());
+    let r = r.expect("no response");
+    (r.status, r.header("retry-after").map(str::to_string))
+}
+
+#[test]
+fn rate_limits_admit_the_burst_then_refuse() {
+    let origin = Origin::echo();
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  admin = (address = \"127.0.0.1:0\"),
+  services = [
+    (name = \"origin\", external = (address = \"{0}\", http = ())),
+    (name = \"edge\", router = (
+      routes = [
+        (pathPrefix = \"/limited\", service = \"origin\", name = \"limited\",
+         rateLimit = (requestsPerSecond = 1, burst = 10, key = (all = void))),
+      ],
+      default = \"origin\",
+    )),
+  ],
+  sockets = [
+    (name = \"by-client\", address = \"127.0.0.1:0\", http = (), service = \"origin\",
+     rateLimit = (requestsPerSecond = 1, burst = 20)),
+    (name = \"by-header\", address = \"127.0.0.1:0\", http = (), service = \"origin\",
+     rateLimit = (requestsPerSecond = 1, burst = 20, key = (header = \"X-Api-Key\"))),
+    (name = \"routes\", address = \"127.0.0.1:0\", http = (), service = \"edge\"),
+  ],
+);
+",
+        origin.addr
+    );
+    let proxy = Proxy::new(&config)
+        .sockets(&["by-client", "by-header", "routes"])
+        .listeners(&["admin"])
+        .start();
+    // The windows are 20 and 10 seconds long, at 1 request per second: a
+    // burst of requests gets the burst admitted, plus at most one more per
+    // second the burst takes (a few at most), then 429 with Retry-After.
+    let count = |port: u16, path: &str, extra: &str, n: usize| -> usize {
+        let mut ok = 0;
+        for _ in 0..n {
+            match status_with(port, "x.test", path, extra) {
+                (200, _) => ok += 1,
+                (429, Some(secs)) => assert!(secs.parse::<u64>().unwrap() >= 1, "{secs}"),
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        ok
+    };
+    // socket, path, header line, requests sent, admitted (±10 %)
+    let rows = [
+        ("by-client", "/", "", 60, 20),
+        ("by-header", "/", "X-Api-Key: a\r\n", 60, 20),
+        ("by-header", "/", "X-Api-Key: b\r\n", 60, 20),
+        ("by-header", "/", "", 60, 20),
+        ("routes", "/limited/x", "", 40, 10),
+    ];
+    let mut refused = 0;
+    for (socket, path, extra, n, want) in rows {
+        let ok = count(proxy.port(socket), path, extra, n);
+        let (lo, hi) = (want - want / 10, want + want / 10);
+        assert!((lo..=hi).contains(&ok), "{socket} {extra:?}: {ok} admitted of {n}, want {want} ±10 %");
+        refused += n - ok;
+    }
+    // Another route on the same socket has no limit.
+    assert_eq!(count(proxy.port("routes"), "/free", "", 30), 30);
+    let admin = proxy.port("admin");
+    let sum: f64 = [("", "by-client"), ("", "by-header"), ("limited", "routes")]
+        .iter()
+        .map(|(route, socket)| {
+            proxy.metric(
+                admin,
+                &format!("isoproxy_rate_limited_total{{route=\"{route}\",socket=\"{socket}\"}}"),
+            )
+        })
+        .sum();
+    assert_eq!(sum as usize, refused);
+}
+
+#[test]
+fn concurrent_requests_cap_answers_503_at_once() {
+    use std::sync::{Arc, Condvar, Mutex};
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let g = gate.clone();
+    let origin = Origin::start(move |_| {
+        let (open, cv) = &*g;
+        let mut o = open.lock().unwrap();
+        while !*o {
+            o = cv.wait(o).unwrap();
+        }
+        Reply::ok("done")
+    });
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  admin = (address = \"127.0.0.1:0\"),
+  services = [ (name = \"origin\", external = (address = \"{}\", http = (), maxConcurrentRequests = 2)) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"origin\") ],
+);
+",
+        origin.addr
+    );
+    let proxy = Proxy::new(&config).socket("http").listeners(&["admin"]).start();
+    let port = proxy.port("http");
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut c = Client::connect(port);
+        c.send(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+        held.push(c);
+    }
+    // Both reached the origin (and wait there).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while origin.requests().len() < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(origin.requests().len(), 2);
+    for _ in 0..3 {
+        let r = get(port, "/more", "x");
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert!(r.header("retry-after").is_some());
+    }
+    assert_eq!(origin.requests().len(), 2, "refused requests never reach the origin");
+    {
+        let (open, cv) = &*gate;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    for c in &mut held {
+        assert_eq!(c.read_response(false).unwrap().status, 200);
+    }
+    drop(held);
+    assert_eq!(get(port, "/after", "x").status, 200, "places are given back");
+    assert_eq!(
+        proxy.metric(proxy.port("admin"), "isoproxy_upstream_overloaded_total{service=\"origin\"}"),
+        3.0
+    );
+}

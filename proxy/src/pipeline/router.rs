@@ -54,7 +54,7 @@ pub struct RouteEntry {
     host: HostMatch,
     /// The prefix without a trailing `/` ("" for the root).
     prefix: String,
-    /// What replaces the prefix, without a trailing `/`.
+    /// What replaces the prefix, as written.
     rewrite: Option<String>,
     /// Where the request goes.
     pub service: Arc<ServiceRoute>,
@@ -77,13 +77,16 @@ impl RouteEntry {
     /// The path and query to send on, if the route rewrites them.
     fn rewritten(&self, path_and_query: &str) -> Option<String> {
         let to = self.rewrite.as_ref()?;
-        let rest = path_and_query.get(self.prefix.len()..).unwrap_or("");
+        let mut rest = path_and_query.get(self.prefix.len()..).unwrap_or("");
+        if to.ends_with('/') {
+            rest = rest.strip_prefix('/').unwrap_or(rest);
+        }
         let mut out = String::with_capacity(to.len() + rest.len() + 1);
         out.push_str(to);
-        if !rest.starts_with('/') {
-            out.push('/');
-        }
         out.push_str(rest);
+        if !out.starts_with('/') {
+            out.insert(0, '/');
+        }
         Some(out)
     }
 }
@@ -117,7 +120,7 @@ impl RouterTable {
                 name: Arc::from(rt.name.as_str()),
                 host: HostMatch::new(rt.host.as_deref()),
                 prefix: rt.path_prefix.trim_end_matches('/').to_string(),
-                rewrite: rt.rewrite_prefix.as_ref().map(|p| p.trim_end_matches('/').to_string()),
+                rewrite: rt.rewrite_prefix.clone(),
                 service: lookup(&rt.service)?,
                 request: injections(&rt.inject_request_headers)?,
                 response: injections(&rt.inject_response_headers)?,
@@ -241,7 +244,7 @@ mod tests {
             name: Arc::from(name),
             host: HostMatch::new(host),
             prefix: prefix.trim_end_matches('/').to_string(),
-            rewrite: rewrite.map(|r| r.trim_end_matches('/').to_string()),
+            rewrite: rewrite.map(str::to_string),
             service: Arc::new(ServiceRoute {
                 name: Arc::from(name),
                 target: Target::Worker,
@@ -304,6 +307,9 @@ mod tests {
             ("/api/", Some(""), "/api/users", "/users"),
             ("/api", Some("/v2"), "/api/users", "/v2/users"),
             ("/api", Some("/v2/"), "/api", "/v2/"),
+            ("/api", Some("/v2/"), "/api/x", "/v2/x"),
+            ("/api", Some("/v2"), "/api", "/v2"),
+            ("/api", Some("/v2"), "/api?q", "/v2?q"),
             ("/", Some("/base"), "/x/y", "/base/x/y"),
             ("/api", None, "/api/users", "/api/users"),
         ];

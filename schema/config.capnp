@@ -663,6 +663,14 @@ struct ExternalServer {
   # isoproxy addition (traffic management, circuit breaking): most requests
   # in flight to this service from sockets at once; one more gets 503 at
   # once, without waiting. 0 means no limit.
+
+  balancing @11 :Balancing;
+  # isoproxy addition (traffic management): how a pool's origin is chosen,
+  # weights, DNS re-resolution and passive ejection. Unset: round-robin.
+
+  healthCheck @12 :HealthCheck;
+  # isoproxy addition (traffic management): active health checks of the
+  # pool's origins. Unset: passive health only.
 }
 
 struct UpstreamTimeouts {
@@ -1005,4 +1013,96 @@ struct RateLimit {
     all @4 :Void;
     # One count for everything on the socket or route.
   }
+}
+
+struct Balancing {
+  # How a request picks an origin of an ExternalServer pool.
+
+  policy @0 :Policy = roundRobin;
+  # The choice.
+
+  enum Policy {
+    roundRobin @0;
+    # In turn, each origin `weight` times per round.
+
+    random @1;
+    # At random, in proportion to `weights`.
+
+    consistentHash @2;
+    # Ketama consistent hashing of `hashKey`: one key keeps its origin while
+    # the pool is unchanged, and a change moves few keys.
+
+    leastConnections @3;
+    # The healthy origin with the fewest requests in flight (ties in turn).
+  }
+
+  hashKey :union {
+    # What consistentHash hashes.
+
+    clientAddress @1 :Void;
+    # The client's IP address (after PROXY protocol), the default.
+
+    header @2 :Text;
+    # This request header's value.
+
+    cookie @3 :Text;
+    # This cookie's value.
+
+    path @4 :Void;
+    # The request path (without query).
+  }
+
+  weights @5 :List(UInt32);
+  # Weight of each origin, in order (`address`, then `addresses`); missing
+  # ones are 1. A weight of 0 takes the origin out of rotation.
+
+  dnsTtlMs @6 :UInt32 = 0;
+  # Re-resolve the origins' host names this often; every address a name
+  # resolves to becomes an origin. 0: resolve once, at start-up (first
+  # address only).
+
+  maxFailures @7 :UInt32 = 0;
+  # Passive ejection: after this many consecutive 5xx responses or failed
+  # connects, an origin is skipped for `unhealthyMs`. 0: only a failed
+  # connect ejects (at once).
+}
+
+struct HealthCheck {
+  # Active health checks of a pool's origins. An origin is marked down
+  # after `fall` consecutive failed checks and up again after `rise`
+  # consecutive good ones. When no origin is healthy, all are used (panic
+  # mode) rather than none.
+
+  union {
+    tcp @0 :Void;
+    # A TCP (and TLS, for https) connection is opened.
+
+    http @1 :HttpCheck;
+    # An HTTP GET must answer with the expected status.
+  }
+
+  intervalMs @2 :UInt32 = 5000;
+  # Time between two checks of an origin.
+
+  timeoutMs @3 :UInt32 = 2000;
+  # Longest a check may take.
+
+  rise @4 :UInt32 = 2;
+  # Consecutive good checks that mark a down origin up.
+
+  fall @5 :UInt32 = 3;
+  # Consecutive failed checks that mark an up origin down.
+}
+
+struct HttpCheck {
+  # An HTTP health check.
+
+  path @0 :Text = "/";
+  # The path requested.
+
+  host @1 :Text;
+  # The Host header sent. Default: the origin's host name.
+
+  expectedStatus @2 :UInt16 = 200;
+  # The status a healthy origin answers with.
 }

@@ -5,13 +5,14 @@
 use capnp::text;
 
 use crate::config_capnp::{
-    access_log_options, config, proxy_protocol, rate_limit, router, external_server, http_options, network, proxy_auth, service, service_designator,
+    access_log_options, config, proxy_protocol, rate_limit, router, balancing, health_check, external_server, http_options, network, proxy_auth, service, service_designator,
     socket, socket_limits, tls_options, upstream_timeouts, worker, worker_limits,
 };
 use crate::model::{
     AccessLogFormat, AccessLogOptions, AdminOptions, Binding, BindingValue, Config, DiskDirectory, ExternalProtocol,
     ExternalServer, HeaderInjection, HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network,
-    ProxyAuth, ProxyProtocol, ProxyUser, RateLimit, RateLimitKey, Route, Router, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
+    ProxyAuth, ProxyProtocol, ProxyUser, RateLimit, RateLimitKey, Route, Router, Balancing, BalancingPolicy, HashKey,
+    HealthCheck, HealthCheckKind, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
     Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
 };
 use crate::rules::{parse_ports, parse_rule};
@@ -371,6 +372,16 @@ fn external(r: external_server::Reader<'_>, name: &str, overrides: &Overrides) -
         timeouts: timeouts(r.get_timeouts()?),
         unhealthy_ms: r.get_unhealthy_ms(),
         max_concurrent_requests: r.get_max_concurrent_requests(),
+        balancing: if r.has_balancing() {
+            balancing_of(r.get_balancing()?)?
+        } else {
+            Balancing::default()
+        },
+        health_check: if r.has_health_check() {
+            Some(health_check_of(r.get_health_check()?)?)
+        } else {
+            None
+        },
     })
 }
 
@@ -502,5 +513,45 @@ fn rate_limit_of(r: rate_limit::Reader<'_>) -> R<RateLimit> {
             rate_limit::key::Header(h) => RateLimitKey::Header(s(h)?.to_ascii_lowercase()),
             rate_limit::key::All(()) => RateLimitKey::All,
         },
+    })
+}
+
+fn balancing_of(r: balancing::Reader<'_>) -> R<Balancing> {
+    Ok(Balancing {
+        policy: match r.get_policy()? {
+            balancing::Policy::RoundRobin => BalancingPolicy::RoundRobin,
+            balancing::Policy::Random => BalancingPolicy::Random,
+            balancing::Policy::ConsistentHash => BalancingPolicy::ConsistentHash,
+            balancing::Policy::LeastConnections => BalancingPolicy::LeastConnections,
+        },
+        hash_key: match r.get_hash_key().which()? {
+            balancing::hash_key::ClientAddress(()) => HashKey::ClientAddress,
+            balancing::hash_key::Header(h) => HashKey::Header(s(h)?.to_ascii_lowercase()),
+            balancing::hash_key::Cookie(c) => HashKey::Cookie(s(c)?),
+            balancing::hash_key::Path(()) => HashKey::Path,
+        },
+        weights: r.get_weights()?.iter().collect(),
+        dns_ttl_ms: r.get_dns_ttl_ms(),
+        max_failures: r.get_max_failures(),
+    })
+}
+
+fn health_check_of(r: health_check::Reader<'_>) -> R<HealthCheck> {
+    Ok(HealthCheck {
+        kind: match r.which()? {
+            health_check::Tcp(()) => HealthCheckKind::Tcp,
+            health_check::Http(h) => {
+                let h = h?;
+                HealthCheckKind::Http {
+                    path: s(h.get_path())?,
+                    host: opt(h.get_host())?,
+                    expected_status: h.get_expected_status(),
+                }
+            }
+        },
+        interval_ms: r.get_interval_ms(),
+        timeout_ms: r.get_timeout_ms(),
+        rise: r.get_rise(),
+        fall: r.get_fall(),
     })
 }

@@ -418,6 +418,10 @@ pub struct ExternalServer {
     pub unhealthy_ms: u32,
     /// Most requests in flight at once from sockets; 0 = no limit.
     pub max_concurrent_requests: u32,
+    /// How a pool's origin is chosen.
+    pub balancing: Balancing,
+    /// Active health checks, when configured.
+    pub health_check: Option<HealthCheck>,
 }
 
 impl ExternalServer {
@@ -721,4 +725,79 @@ pub enum RateLimitKey {
     Header(String),
     /// Everything together.
     All,
+}
+
+/// How a pool's origin is chosen.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Balancing {
+    /// The policy.
+    pub policy: BalancingPolicy,
+    /// What consistent hashing hashes.
+    pub hash_key: HashKey,
+    /// Weights of the origins in order; missing ones are 1.
+    pub weights: Vec<u32>,
+    /// Re-resolve host names this often (ms); 0 = once.
+    pub dns_ttl_ms: u32,
+    /// Consecutive 5xx or connect failures that eject an origin; 0 = a
+    /// failed connect only.
+    pub max_failures: u32,
+}
+
+/// A balancing policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BalancingPolicy {
+    /// In turn, by weight.
+    #[default]
+    RoundRobin,
+    /// At random, by weight.
+    Random,
+    /// Ketama consistent hashing.
+    ConsistentHash,
+    /// Fewest requests in flight.
+    LeastConnections,
+}
+
+/// What consistent hashing hashes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HashKey {
+    /// The client's IP address.
+    #[default]
+    ClientAddress,
+    /// A request header's value.
+    Header(String),
+    /// A cookie's value.
+    Cookie(String),
+    /// The request path.
+    Path,
+}
+
+/// Active health checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HealthCheck {
+    /// TCP connect, or an HTTP request.
+    pub kind: HealthCheckKind,
+    /// Time between checks (ms).
+    pub interval_ms: u32,
+    /// Longest a check may take (ms).
+    pub timeout_ms: u32,
+    /// Good checks that mark an origin up.
+    pub rise: u32,
+    /// Failed checks that mark an origin down.
+    pub fall: u32,
+}
+
+/// What a health check does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HealthCheckKind {
+    /// Open a connection.
+    Tcp,
+    /// GET `path` and expect `expected_status`.
+    Http {
+        /// Path requested.
+        path: String,
+        /// Host header; `None`: the origin's host name.
+        host: Option<String>,
+        /// Status of a healthy origin.
+        expected_status: u16,
+    },
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use capnp::text;
 
 use crate::config_capnp::{
-    config, external_server, http_options, network, proxy_protocol, rate_limit, router, service, service_designator, socket, tls_options, worker,
+    balancing, config, external_server, health_check, http_options, network, proxy_protocol, rate_limit, router, service, service_designator, socket, tls_options, worker,
 };
 use crate::error::ConfigError;
 use crate::fill::SourceMap;
@@ -444,6 +444,57 @@ impl V<'_> {
                 &ap,
                 format!("service {name:?} has no address: expected host:port here, or --external-addr {name}=ADDR"),
             ));
+        }
+        if e.has_balancing() {
+            let bp = format!("{p}.balancing");
+            let b = self.read(&bp, e.get_balancing())?;
+            self.read(&format!("{bp}.policy"), b.get_policy())?;
+            let weights = self.read(&format!("{bp}.weights"), b.get_weights())?;
+            let origins = pool.len() + usize::from(!address.is_empty());
+            if weights.len() as usize > origins {
+                return Err(self.err(
+                    &format!("{bp}.weights"),
+                    format!("{} weights for {origins} origin(s): expected at most one per origin", weights.len()),
+                ));
+            }
+            match self.read(&format!("{bp}.hashKey"), b.get_hash_key().which())? {
+                balancing::hash_key::Header(h) => {
+                    let h = self.text(&format!("{bp}.hashKey.header"), h)?;
+                    if h.is_empty() || !h.bytes().all(is_token_char) {
+                        return Err(self.err(&format!("{bp}.hashKey.header"), format!("expected a header name, got {h:?}")));
+                    }
+                }
+                balancing::hash_key::Cookie(c) => {
+                    let c = self.text(&format!("{bp}.hashKey.cookie"), c)?;
+                    if c.is_empty() || !c.bytes().all(is_token_char) {
+                        return Err(self.err(&format!("{bp}.hashKey.cookie"), format!("expected a cookie name, got {c:?}")));
+                    }
+                }
+                _ => {}
+            }
+        }
+        if e.has_health_check() {
+            let hp = format!("{p}.healthCheck");
+            let h = self.read(&hp, e.get_health_check())?;
+            for (field, v) in [("intervalMs", h.get_interval_ms()), ("timeoutMs", h.get_timeout_ms()), ("rise", h.get_rise()), ("fall", h.get_fall())] {
+                if v == 0 {
+                    return Err(self.err(&format!("{hp}.{field}"), "expected at least 1"));
+                }
+            }
+            if let health_check::Http(c) = self.read(&hp, h.which())? {
+                let c = self.read(&format!("{hp}.http"), c)?;
+                let path = self.text(&format!("{hp}.http.path"), c.get_path())?;
+                if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+                    return Err(self.err(&format!("{hp}.http.path"), format!("expected a path starting with \"/\", got {path:?}")));
+                }
+                let host = self.text(&format!("{hp}.http.host"), c.get_host())?;
+                if host.bytes().any(|b| b <= b' ' || b >= 0x7f) {
+                    return Err(self.err(&format!("{hp}.http.host"), format!("expected a host name, got {host:?}")));
+                }
+                if !(100..=599).contains(&c.get_expected_status()) {
+                    return Err(self.err(&format!("{hp}.http.expectedStatus"), "expected a status from 100 to 599"));
+                }
+            }
         }
         match self.read(p, e.which())? {
             external_server::Http(h) => self.http(&format!("{p}.http"), h),

@@ -441,6 +441,10 @@ pub struct TrafficMetrics {
     /// Requests refused at once because an upstream service had
     /// `maxConcurrentRequests` in flight, by service.
     pub upstream_overloaded: IntCounterVec,
+    /// 1 when a pool origin's address passes its health checks and is not
+    /// ejected, by service, origin and address (pools with `healthCheck` or
+    /// `dnsTtlMs`).
+    pub upstream_healthy: IntGaugeVec,
 }
 
 impl TrafficMetrics {
@@ -461,6 +465,17 @@ impl TrafficMetrics {
                 "Requests refused with 503 because the upstream service had maxConcurrentRequests in flight, by service.",
                 &["service"],
             )?,
+            upstream_healthy: {
+                let g = IntGaugeVec::new(
+                    Opts::new(
+                        "isoproxy_upstream_healthy",
+                        "1 when a pool origin's address passes its health checks and is not ejected, by service, origin and address.",
+                    ),
+                    &["service", "origin", "address"],
+                )?;
+                registry.register(Box::new(g.clone()))?;
+                g
+            },
         })
     }
 }

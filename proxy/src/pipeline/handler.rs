@@ -381,8 +381,18 @@ impl ProxyHttp for Handler {
         };
         let authority = Self::authority(session);
         let https = self.scheme(session) == "https";
-        match dest.choose(authority.as_deref(), https, ctx.start).await {
+        let key = match dest {
+            crate::upstream::peer::Destination::External(ext) => {
+                let client = session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip());
+                ext.request_key(client, session.req_header())
+            }
+            crate::upstream::peer::Destination::Network(_) => None,
+        };
+        match dest.choose_keyed(key.as_deref(), authority.as_deref(), https, ctx.start).await {
             Ok(chosen) => {
+                if let (crate::upstream::peer::Destination::External(ext), Some(idx)) = (dest, chosen.origin) {
+                    ctx.traffic.held = ext.hold(idx);
+                }
                 ctx.origin = chosen.origin;
                 ctx.upstream_addr = chosen.addr();
                 ctx.dest_host = chosen.host_header;
@@ -501,6 +511,9 @@ impl ProxyHttp for Handler {
         ctx: &mut RequestCtx,
     ) -> Result<()> {
         ctx.upstream_status = resp.status.as_u16();
+        if let (Target::External(ext), Some(idx)) = (&self.service(ctx).target, ctx.origin) {
+            ext.observe_status(idx, ctx.upstream_status);
+        }
         if let Err(f) = check::response_head(resp.status, &http::HeaderMap::new(), session.is_upgrade_req()) {
             return Err(self.fail(ctx, f.reject()));
         }

@@ -119,9 +119,11 @@ impl Routes {
                     crate::pipeline::router::RouterTable::new(r, &services)
                         .map_err(|m| format!("service {}: {m}", svc.name))?,
                 )),
-                ServiceKind::External(e) => Target::External(Arc::new(
-                    External::new(e).map_err(|m| format!("service {}: {m}", svc.name))?,
-                )),
+                ServiceKind::External(e) => {
+                    let ext = Arc::new(External::new(e).map_err(|m| format!("service {}: {m}", svc.name))?);
+                    crate::upstream::health::start(&ext, &svc.name, metrics);
+                    Target::External(ext)
+                }
                 ServiceKind::Network(n) => Target::Network(Arc::new(
                     NetworkTarget::new(n).map_err(|m| format!("service {}: {m}", svc.name))?,
                 )),

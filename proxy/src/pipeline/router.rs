@@ -178,6 +178,8 @@ pub struct Traffic {
     pub route: Option<Arc<RouteEntry>>,
     /// The place held under the upstream's `maxConcurrentRequests`.
     pub slot: Option<Slot>,
+    /// The pool origin's in-flight count (least connections).
+    pub held: Option<crate::upstream::pool::Held>,
 }
 
 /// Apply the socket's rate limit, the router's table and the route's rate

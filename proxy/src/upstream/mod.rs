@@ -13,6 +13,7 @@ pub mod check;
 pub mod exchange;
 pub mod fault;
 pub mod headers;
+pub mod health;
 pub mod names;
 pub mod network;
 pub mod peer;

@@ -43,9 +43,21 @@ impl<'a> Destination<'a> {
     /// Choose the peer for a request to `authority` (the URL's or Host's)
     /// that started at `start` (the `totalMs` budget counts from there).
     pub async fn choose(self, authority: Option<&str>, https: bool, start: Instant) -> Result<Chosen, Fault> {
+        self.choose_keyed(None, authority, https, start).await
+    }
+
+    /// [`Destination::choose`], with the request's consistent-hashing key
+    /// for a pool that hashes ([`External::request_key`]).
+    pub async fn choose_keyed(
+        self,
+        key: Option<&[u8]>,
+        authority: Option<&str>,
+        https: bool,
+        start: Instant,
+    ) -> Result<Chosen, Fault> {
         match self {
             Destination::External(ext) => {
-                let (idx, mut peer) = ext.pick();
+                let (idx, mut peer) = ext.pick(key);
                 if let Some(total) = ext.total_timeout {
                     bound_by_total(&mut peer, total, start)?;
                 }

@@ -66,6 +66,9 @@ pub fn external(name: &str) -> Service {
             protocol: ExternalProtocol::Http(HttpOptions::default()),
             timeouts: UpstreamTimeouts::default(),
             unhealthy_ms: 1000,
+            max_concurrent_requests: 0,
+            balancing: Default::default(),
+            health_check: None,
         }),
     }
 }

@@ -413,3 +413,271 @@ fn concurrent_requests_cap_answers_503_at_once() {
         3.0
     );
 }
+
+/// Send `n` GETs on one keep-alive connection; count answers by `x-origin`.
+fn spread(port: u16, n: usize, extra: impl Fn(usize) -> String) -> std::collections::BTreeMap<String, usize> {
+    let mut c = Client::connect(port);
+    let mut out = std::collections::BTreeMap::new();
+    for i in 0..n {
+        c.send(format!("GET /r{i} HTTP/1.1\r\nHost: pool.test\r\n{}\r\n", extra(i)).as_bytes());
+        let r = c.read_response(false).expect("response");
+        assert_eq!(r.status, 200, "request {i}: {}", r.text());
+        *out.entry(r.header("x-origin").unwrap_or("?").to_string()).or_default() += 1;
+    }
+    out
+}
+
+#[test]
+fn balancing_policies_over_1000_requests() {
+    let origins = [named_origin("a"), named_origin("b"), named_origin("c")];
+    let list = origins
+        .iter()
+        .map(|o| format!("\"{}\"", o.addr))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let pool = |name: &str, balancing: &str| {
+        format!("(name = \"{name}\", external = (addresses = [{list}], http = (), balancing = ({balancing}))),")
+    };
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    {}
+    {}
+    {}
+    {}
+    {}
+  ],
+  sockets = [
+    (name = \"rr\", address = \"127.0.0.1:0\", http = (), service = \"rr\"),
+    (name = \"weighted\", address = \"127.0.0.1:0\", http = (), service = \"weighted\"),
+    (name = \"random\", address = \"127.0.0.1:0\", http = (), service = \"random\"),
+    (name = \"hash\", address = \"127.0.0.1:0\", http = (), service = \"hash\"),
+    (name = \"least\", address = \"127.0.0.1:0\", http = (), service = \"least\"),
+  ],
+);
+",
+        pool("rr", "policy = roundRobin"),
+        pool("weighted", "policy = roundRobin, weights = [1, 2, 3]"),
+        pool("random", "policy = random"),
+        pool("hash", "policy = consistentHash, hashKey = (header = \"X-User\")"),
+        pool("least", "policy = leastConnections"),
+    );
+    let proxy = Proxy::new(&config)
+        .sockets(&["rr", "weighted", "random", "hash", "least"])
+        .start();
+    let none = |_| String::new();
+    // socket -> (low, high) per origin a, b, c over 1,000 requests
+    let rows: [(&str, [(usize, usize); 3]); 4] = [
+        ("rr", [(333, 334); 3]), // the turn order follows the addresses
+        ("weighted", [(166, 167), (332, 334), (499, 501)]),
+        ("random", [(250, 420); 3]),
+        // Sequential requests tie at 0 in flight: ties take turns (a
+        // request still finishing when the next is chosen can move one).
+        ("least", [(300, 367); 3]),
+    ];
+    for (socket, want) in rows {
+        let got = spread(proxy.port(socket), 1000, none);
+        for (o, (lo, hi)) in ["a", "b", "c"].iter().zip(want) {
+            let n = got.get(*o).copied().unwrap_or(0);
+            assert!((lo..=hi).contains(&n), "{socket}: {o} got {n}, want {lo}..={hi} ({got:?})");
+        }
+    }
+    // Consistent hashing: 1,000 users spread over all three, and each user
+    // always reaches the same origin.
+    let got = spread(proxy.port("hash"), 1000, |i| format!("X-User: user-{i}\r\n"));
+    assert!(["a", "b", "c"].iter().all(|o| got.get(*o).copied().unwrap_or(0) >= 150), "{got:?}");
+    for u in 0..20 {
+        let seen = spread(proxy.port("hash"), 10, |_| format!("X-User: sticky-{u}\r\n"));
+        assert_eq!(seen.len(), 1, "user sticky-{u} moved: {seen:?}");
+    }
+}
+
+#[test]
+fn least_connections_avoids_the_busy_origin() {
+    use std::sync::{Arc, Condvar, Mutex};
+    let gate = Arc::new((Mutex::new(false), Condvar::new()));
+    let gated = |name: &'static str| {
+        let g = gate.clone();
+        Origin::start(move |r| {
+            if r.target == "/hold" {
+                let (open, cv) = &*g;
+                let mut o = open.lock().unwrap();
+                while !*o {
+                    o = cv.wait(o).unwrap();
+                }
+            }
+            let mut reply = Reply::ok("");
+            reply.headers.push(("x-origin".into(), name.into()));
+            reply
+        })
+    };
+    let origins = [gated("a"), gated("b"), gated("c")];
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"pool\", external = (addresses = [\"{}\", \"{}\", \"{}\"], http = (),
+                balancing = (policy = leastConnections))) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"pool\") ],
+);
+",
+        origins[0].addr, origins[1].addr, origins[2].addr
+    );
+    let proxy = Proxy::new(&config).socket("http").start();
+    let port = proxy.port("http");
+    let mut held = Client::connect(port);
+    held.send(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let busy = loop {
+        if let Some(i) = origins.iter().position(|o| o.requests().iter().any(|r| r.target == "/hold")) {
+            break ["a", "b", "c"][i];
+        }
+        assert!(Instant::now() < deadline, "the held request never arrived");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let got = spread(port, 30, |_| String::new());
+    assert_eq!(got.get(busy), None, "{busy} has a request in flight: {got:?}");
+    assert_eq!(got.values().sum::<usize>(), 30);
+    {
+        let (open, cv) = &*gate;
+        *open.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    assert_eq!(held.read_response(false).unwrap().status, 200);
+}
+
+/// An origin that can be stopped (its port then refuses connections) and
+/// started again on the same port. Every response closes its connection,
+/// so no pooled connection outlives a stop.
+struct Killable {
+    name: &'static str,
+    addr: std::net::SocketAddr,
+    stop: Option<(std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>)>,
+    served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Killable {
+    fn start(name: &'static str) -> Killable {
+        let mut k = Killable {
+            name,
+            addr: "127.0.0.1:0".parse().unwrap(),
+            stop: None,
+            served: Default::default(),
+        };
+        k.restart();
+        k
+    }
+
+    fn restart(&mut self) {
+        use std::io::{Read, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind(self.addr).unwrap();
+        self.addr = listener.local_addr().unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, served, name) = (stop.clone(), self.served.clone(), self.name);
+        let t = std::thread::spawn(move || {
+            while !flag.load(Ordering::SeqCst) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let served = served.clone();
+                        std::thread::spawn(move || {
+                            s.set_nonblocking(false).unwrap();
+                            s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                            let mut buf = Vec::new();
+                            let mut chunk = [0u8; 4096];
+                            while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                                match s.read(&mut chunk) {
+                                    Ok(0) | Err(_) => return,
+                                    Ok(n) => buf.extend_from_slice(&chunk[..n]),
+                                }
+                            }
+                            if !buf.starts_with(b"GET /health") {
+                                served.fetch_add(1, Ordering::SeqCst);
+                            }
+                            let _ = write!(
+                                s,
+                                "HTTP/1.1 200 OK\r\nx-origin: {name}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok"
+                            );
+                        });
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        self.stop = Some((stop, t));
+    }
+
+    fn kill(&mut self) {
+        if let Some((flag, t)) = self.stop.take() {
+            flag.store(true, std::sync::atomic::Ordering::SeqCst);
+            t.join().unwrap();
+        }
+    }
+}
+
+impl Drop for Killable {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The admin listener's view of one origin's health.
+fn healthy(admin: u16, origin: std::net::SocketAddr) -> Option<bool> {
+    let body = get(admin, "/upstreams", "admin").text();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["upstreams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["address"] == origin.to_string())
+        .and_then(|u| u["healthy"].as_bool())
+}
+
+#[test]
+fn health_checks_mark_an_origin_down_and_up_without_client_errors() {
+    let mut a = Killable::start("a");
+    let b = Killable::start("b");
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  admin = (address = \"127.0.0.1:0\"),
+  services = [ (name = \"pool\", external = (addresses = [\"{}\", \"{}\"], http = (), unhealthyMs = 200,
+                healthCheck = (http = (path = \"/health\"), intervalMs = 100, rise = 2, fall = 2))) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"pool\") ],
+);
+",
+        a.addr, b.addr
+    );
+    let proxy = Proxy::new(&config).socket("http").listeners(&["admin"]).start();
+    let (port, admin) = (proxy.port("http"), proxy.port("admin"));
+    let wait_for = |what: &str, cond: &dyn Fn() -> bool| {
+        // Meanwhile, clients keep coming: none of them may fail.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while !cond() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            assert_eq!(get(port, "/", "pool.test").status, 200, "while waiting for {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    wait_for("both healthy", &|| healthy(admin, a.addr) == Some(true) && healthy(admin, b.addr) == Some(true));
+    let both = spread(port, 20, |_| String::new());
+    assert_eq!(both.len(), 2, "{both:?}");
+
+    a.kill();
+    wait_for("a marked down", &|| healthy(admin, a.addr) == Some(false));
+    assert_eq!(healthy(admin, b.addr), Some(true));
+    let only_b = spread(port, 30, |_| String::new());
+    assert_eq!(only_b.get("b"), Some(&30), "{only_b:?}");
+
+    a.restart();
+    wait_for("a marked up", &|| healthy(admin, a.addr) == Some(true));
+    let before = a.served.load(std::sync::atomic::Ordering::SeqCst);
+    let again = spread(port, 30, |_| String::new());
+    assert!(again.get("a").copied().unwrap_or(0) >= 10, "{again:?}");
+    assert!(a.served.load(std::sync::atomic::Ordering::SeqCst) > before);
+    assert_eq!(
+        proxy.metric(
+            admin,
+            &format!("isoproxy_upstream_healthy{{address=\"{0}\",origin=\"{0}\",service=\"pool\"}}", a.addr)
+        ),
+        1.0
+    );
+}

@@ -1,4 +1,5 @@
-//! The admin listener: `/healthz`, `/readyz` and `/metrics`.
+//! The admin listener: `/healthz`, `/readyz`, `/metrics` and `/upstreams`
+//! (the health of pool origins, as JSON).
 //!
 //! It runs on its own thread with its own small tokio runtime, so a scrape or
 //! a probe is answered even when the proxy threads are saturated. The HTTP
@@ -32,6 +33,9 @@ pub struct AdminState {
     /// True once the config is loaded and every socket is bound; false again
     /// while draining.
     pub ready: Arc<AtomicBool>,
+    /// Where pool origins' health is reported (`/upstreams`), on the admin
+    /// listener.
+    pub upstreams: Option<Arc<Metrics>>,
 }
 
 /// Bind the admin listener's address (`*:port` means all interfaces).
@@ -122,6 +126,10 @@ async fn handle(mut stream: TcpStream, state: &AdminState) -> io::Result<()> {
                 respond(&mut stream, 503, "text/plain", b"not ready\n", head_only).await
             }
         }
+        "/upstreams" if state.upstreams.is_some() => {
+            let body = state.upstreams.as_ref().map(|m| upstreams_json(m)).unwrap_or_default();
+            respond(&mut stream, 200, "application/json", &body, head_only).await
+        }
         p if p == state.metrics_path && state.metrics.is_some() => {
             let body = state.metrics.as_ref().map(|m| m.encode()).unwrap_or_default();
             respond(
@@ -135,6 +143,35 @@ async fn handle(mut stream: TcpStream, state: &AdminState) -> io::Result<()> {
         }
         _ => respond(&mut stream, 404, "text/plain", b"not found\n", head_only).await,
     }
+}
+
+/// The `isoproxy_upstream_healthy` samples as JSON:
+/// `{"upstreams":[{"service":..,"origin":..,"address":..,"healthy":true}]}`.
+fn upstreams_json(metrics: &Metrics) -> Vec<u8> {
+    let mut rows = Vec::new();
+    for family in metrics.gather() {
+        if family.name() != "isoproxy_upstream_healthy" {
+            continue;
+        }
+        for m in family.get_metric() {
+            let label = |n: &str| {
+                m.get_label()
+                    .iter()
+                    .find(|l| l.name() == n)
+                    .map(|l| l.value().to_string())
+                    .unwrap_or_default()
+            };
+            rows.push(serde_json::json!({
+                "service": label("service"),
+                "origin": label("origin"),
+                "address": label("address"),
+                "healthy": m.get_gauge().get_value() > 0.0,
+            }));
+        }
+    }
+    let mut out = serde_json::to_vec(&serde_json::json!({ "upstreams": rows })).unwrap_or_default();
+    out.push(b'\n');
+    out
 }
 
 async fn respond(stream: &mut TcpStream, status: u16, ctype: &str, body: &[u8], head_only: bool) -> io::Result<()> {
@@ -181,6 +218,7 @@ mod tests {
             metrics_path: "/metrics".into(),
             health: true,
             ready: ready.clone(),
+            upstreams: None,
         });
         let addr = spawn(bind("127.0.0.1:0").unwrap(), state).unwrap();
         assert!(get(addr, "/healthz").starts_with("HTTP/1.1 200"));

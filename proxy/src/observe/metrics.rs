@@ -259,6 +259,11 @@ impl Metrics {
         })
     }
 
+    /// Every metric family, as collected now.
+    pub fn gather(&self) -> Vec<prometheus::proto::MetricFamily> {
+        self.registry.gather()
+    }
+
     /// Everything in the Prometheus text exposition format.
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(16 * 1024);

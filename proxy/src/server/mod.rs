@@ -242,6 +242,7 @@ fn start_admin(
             metrics_path: metrics_path.clone(),
             health: false,
             ready: ready.clone(),
+            upstreams: None,
         };
         let local = spawn(open("metrics", addr)?, Arc::new(state))
             .map_err(|e| format!("metrics: cannot listen on {addr}: {e}"))?;
@@ -253,6 +254,7 @@ fn start_admin(
             metrics_path,
             health: true,
             ready: ready.clone(),
+            upstreams: Some(metrics.clone()),
         };
         let local =
             spawn(open("admin", addr)?, Arc::new(state)).map_err(|e| format!("admin: cannot listen on {addr}: {e}"))?;

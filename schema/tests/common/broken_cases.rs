@@ -290,4 +290,45 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w), (name = \"n\", network = ()) ],\n  sockets = [ (name = \"h\", address = \"*:80\", service = (name = \"n\", entrypoint = \"E\")) ],\n);",
         "config.capnp:5:82: sockets[0].service.entrypoint: entrypoint \"E\" needs a Worker, but service \"n\" is not one",
     ),
+    // Traffic management (PROXY protocol, routers, rate limits, pools).
+    (
+        "proxyProtocol without trusted sources",
+        "const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (address = \"a:80\", http = ())) ],\n  sockets = [ (name = \"h\", address = \"*:80\", http = (), service = \"o\", proxyProtocol = (optional = true)) ],\n);",
+        "config.capnp:5:88: sockets[0].proxyProtocol.trustedSources: expected at least one trusted source",
+    ),
+    (
+        "proxyProtocol trusted source not a CIDR",
+        "const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (address = \"a:80\", http = ())) ],\n  sockets = [ (name = \"h\", address = \"*:80\", http = (), service = \"o\", proxyProtocol = (trustedSources = [\"10.0.0.0/33\"])) ],\n);",
+        "config.capnp:5:107: sockets[0].proxyProtocol.trustedSources[0]: expected public, private, local, network, unix, unix-abstract or a CIDR such as \"10.0.0.0/8\", got \"10.0.0.0/33\"",
+    ),
+    (
+        "rate limit burst below the rate",
+        "const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (address = \"a:80\", http = ())) ],\n  sockets = [ (name = \"h\", address = \"*:80\", http = (), service = \"o\", rateLimit = (requestsPerSecond = 10, burst = 5)) ],\n);",
+        "config.capnp:5:117: sockets[0].rateLimit.burst: expected at least requestsPerSecond (10), or 0 for the same",
+    ),
+    (
+        "route to an unknown service",
+        "const c :Workerd.Config = (\n  services = [ (name = \"r\", router = (routes = [ (host = \"a.test\", service = \"nope\") ])) ],\n);",
+        "config.capnp:4:78: services[0].router.routes[0].service: unknown service \"nope\" (services: r)",
+    ),
+    (
+        "router behind a binding",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .b), (name = \"r\", router = (default = \"a\")) ],\n);\nconst b :Workerd.Worker = (modules = [(name = \"m.js\", esModule = \"\")], compatibilityDate = \"2024-09-01\",\n  bindings = [(name = \"R\", service = \"r\")]);",
+        "config.capnp:7:38: services[0].worker.bindings[0].service: service \"r\" is a router: a router can only be a socket's service",
+    ),
+    (
+        "route path prefix without a slash",
+        "const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (address = \"a:80\", http = ())), (name = \"r\", router = (routes = [ (pathPrefix = \"api\", service = \"o\") ])) ],\n);",
+        "config.capnp:4:120: services[1].router.routes[0].pathPrefix: expected a path starting with \"/\"",
+    ),
+    (
+        "more weights than origins",
+        "const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (addresses = [\"a:80\", \"b:80\"], http = (), balancing = (weights = [1, 2, 3]))) ],\n);",
+        "config.capnp:4:105: services[0].external.balancing.weights: 3 weights for 2 origin(s): expected at most one per origin",
+    ),
+    (
+        "health check without interval",
+        "const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (address = \"a:80\", http = (), healthCheck = (tcp = void, intervalMs = 0))) ],\n);",
+        "config.capnp:4:110: services[0].external.healthCheck.intervalMs: expected at least 1",
+    ),
 ];

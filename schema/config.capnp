@@ -671,6 +671,10 @@ struct ExternalServer {
   healthCheck @12 :HealthCheck;
   # isoproxy addition (traffic management): active health checks of the
   # pool's origins. Unset: passive health only.
+
+  http2 @13 :UpstreamHttp2 = off;
+  # isoproxy addition (traffic management): HTTP/2 to the origins, for the
+  # no-script path (gRPC needs it).
 }
 
 struct UpstreamTimeouts {
@@ -1105,4 +1109,18 @@ struct HttpCheck {
 
   expectedStatus @2 :UInt16 = 200;
   # The status a healthy origin answers with.
+}
+
+enum UpstreamHttp2 {
+  # HTTP/2 towards an ExternalServer's origins.
+
+  off @0;
+  # HTTP/1.1 only.
+
+  negotiate @1;
+  # Over https, offer h2 and http/1.1 by ALPN and speak what the origin
+  # picks. Plain http stays HTTP/1.1 (nothing to negotiate with).
+
+  only @2;
+  # HTTP/2 only: ALPN h2 over https, prior knowledge (h2c) over http.
 }

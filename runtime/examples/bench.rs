@@ -122,6 +122,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     max_concurrent_requests: 0,
                     balancing: Default::default(),
                     health_check: None,
+                    http2: Default::default(),
                 }),
             },
         ],

@@ -12,7 +12,7 @@ use crate::model::{
     AccessLogFormat, AccessLogOptions, AdminOptions, Binding, BindingValue, Config, DiskDirectory, ExternalProtocol,
     ExternalServer, HeaderInjection, HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network,
     ProxyAuth, ProxyProtocol, ProxyUser, RateLimit, RateLimitKey, Route, Router, Balancing, BalancingPolicy, HashKey,
-    HealthCheck, HealthCheckKind, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
+    HealthCheck, HealthCheckKind, UpstreamHttp2, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
     Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
 };
 use crate::rules::{parse_ports, parse_rule};
@@ -381,6 +381,11 @@ fn external(r: external_server::Reader<'_>, name: &str, overrides: &Overrides) -
             Some(health_check_of(r.get_health_check()?)?)
         } else {
             None
+        },
+        http2: match r.get_http2()? {
+            crate::config_capnp::UpstreamHttp2::Off => UpstreamHttp2::Off,
+            crate::config_capnp::UpstreamHttp2::Negotiate => UpstreamHttp2::Negotiate,
+            crate::config_capnp::UpstreamHttp2::Only => UpstreamHttp2::Only,
         },
     })
 }

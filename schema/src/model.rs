@@ -422,6 +422,8 @@ pub struct ExternalServer {
     pub balancing: Balancing,
     /// Active health checks, when configured.
     pub health_check: Option<HealthCheck>,
+    /// HTTP/2 towards the origins.
+    pub http2: UpstreamHttp2,
 }
 
 impl ExternalServer {
@@ -800,4 +802,16 @@ pub enum HealthCheckKind {
         /// Status of a healthy origin.
         expected_status: u16,
     },
+}
+
+/// HTTP/2 towards an ExternalServer's origins.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpstreamHttp2 {
+    /// HTTP/1.1 only.
+    #[default]
+    Off,
+    /// ALPN h2 or http/1.1 over TLS; HTTP/1.1 over plain text.
+    Negotiate,
+    /// HTTP/2 only (h2c with prior knowledge over plain text).
+    Only,
 }

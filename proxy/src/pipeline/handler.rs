@@ -476,7 +476,17 @@ impl ProxyHttp for Handler {
             Target::External(ext) => Some(&ext.http),
             _ => None,
         };
+        // gRPC: an origin reached over HTTP/2 is told the client takes
+        // trailers (TE is otherwise hop-by-hop and dropped).
+        let te_trailers = matches!(&self.service(ctx).target, Target::External(ext) if ext.http2)
+            && up
+                .headers
+                .get(header::TE)
+                .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"trailers"));
         outgoing_request(up, client, session.is_upgrade_req(), service);
+        if te_trailers {
+            set_str(up, header::TE, "trailers");
+        }
         if ctx.close_after {
             // The origin closes after answering, so this connection never
             // goes back to the pool.

@@ -14,7 +14,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use futures::FutureExt;
-use isoproxy_schema::model::{BalancingPolicy, ExternalProtocol, ExternalServer, HashKey, UpstreamTimeouts};
+use isoproxy_schema::model::{
+    BalancingPolicy, ExternalProtocol, ExternalServer, HashKey, UpstreamHttp2, UpstreamTimeouts,
+};
+use pingora_core::protocols::ALPN;
 use pingora_core::upstreams::peer::{HttpPeer, PeerOptions};
 use pingora_load_balancing::discovery::ServiceDiscovery;
 use pingora_load_balancing::selection::{Consistent, Random, RoundRobin};
@@ -122,6 +125,7 @@ pub(crate) struct PeerTemplate {
     pub(crate) ca: Option<Arc<pingora_core::protocols::tls::CaType>>,
     pub(crate) client_cert: Option<Arc<pingora_core::utils::tls::CertKey>>,
     timeouts: UpstreamTimeouts,
+    http2: UpstreamHttp2,
 }
 
 impl PeerTemplate {
@@ -131,6 +135,12 @@ impl PeerTemplate {
         apply_timeouts(&mut peer.options, &self.timeouts);
         peer.options.ca = self.ca.clone();
         peer.client_cert_key = self.client_cert.clone();
+        peer.options.alpn = match (self.http2, self.tls) {
+            (UpstreamHttp2::Off, _) | (UpstreamHttp2::Negotiate, false) => ALPN::H1,
+            (UpstreamHttp2::Negotiate, true) => ALPN::H2H1,
+            // Over plain text, prior knowledge (h2c).
+            (UpstreamHttp2::Only, _) => ALPN::H2,
+        };
         peer
     }
 }
@@ -279,6 +289,8 @@ pub struct External {
     pub(crate) health: Option<isoproxy_schema::model::HealthCheck>,
     /// HTTP behaviour towards the origin.
     pub http: HttpSettings,
+    /// HTTP/2 may be spoken to the origins (`TE: trailers` is kept).
+    pub http2: bool,
     /// Budget for the whole exchange (`totalMs`), when set.
     pub total_timeout: Option<Duration>,
 }
@@ -295,6 +307,7 @@ impl External {
                 ca: None,
                 client_cert: None,
                 timeouts: e.timeouts,
+                http2: e.http2,
             },
             ExternalProtocol::Https {
                 tls, certificate_host, ..
@@ -304,6 +317,7 @@ impl External {
                 ca: tls::peer_ca(tls)?,
                 client_cert: tls::peer_client_cert(tls)?,
                 timeouts: e.timeouts,
+                http2: e.http2,
             },
         };
         let b = &e.balancing;
@@ -370,6 +384,7 @@ impl External {
             dns_ttl: ms(b.dns_ttl_ms),
             health: e.health_check.clone(),
             http: HttpSettings::new(e.http_options())?,
+            http2: e.http2 != UpstreamHttp2::Off,
             total_timeout: ms(e.timeouts.total_ms),
         })
     }
@@ -530,6 +545,7 @@ mod tests {
                 ..Balancing::default()
             },
             health_check: None,
+            http2: Default::default(),
         })
         .unwrap()
     }

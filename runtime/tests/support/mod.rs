@@ -69,6 +69,7 @@ pub fn external(name: &str) -> Service {
             max_concurrent_requests: 0,
             balancing: Default::default(),
             health_check: None,
+            http2: Default::default(),
         }),
     }
 }

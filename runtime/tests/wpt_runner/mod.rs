@@ -189,6 +189,7 @@ fn config_for(script: String, long: bool) -> Arc<Config> {
                     max_concurrent_requests: 0,
                     balancing: Default::default(),
                     health_check: None,
+                    http2: Default::default(),
                 }),
             },
         ],

@@ -30,17 +30,24 @@ SCENARIOS = {
     "passthrough": ("pass-through Worker", ["workerd", "isoproxy"]),
     "rewrite": ("rewriting Worker (path, request header, response header)", ["nginx", "workerd", "isoproxy"]),
     "forward": ("forward proxy, absolute-URI requests", ["nginx", "squid", "workerd", "isoproxy"]),
+    "traffic": ("reverse proxy, no script, through a 10-route router with rate limits on socket and route", ["isoproxy"]),
 }
 
 # Which row each scenario is compared with. A pass-through Worker is compared
 # with nginx's plain reverse proxy: nginx has no script to pass through.
 REFERENCE = {
-    "nginx": {"proxy": "proxy", "passthrough": "proxy", "rewrite": "rewrite", "forward": "forward"},
+    "nginx": {"proxy": "proxy", "passthrough": "proxy", "rewrite": "rewrite", "forward": "forward", "traffic": "proxy"},
     "workerd": {"proxy": "proxy", "passthrough": "passthrough", "rewrite": "rewrite", "forward": "forward"},
 }
 
 # workerd/isoproxy config constant per scenario (configs/*.capnp).
-CONFIG_CONST = {"proxy": "external", "passthrough": "passthrough", "rewrite": "rewrite", "forward": "forward"}
+CONFIG_CONST = {
+    "proxy": "external",
+    "passthrough": "passthrough",
+    "rewrite": "rewrite",
+    "forward": "forward",
+    "traffic": "traffic",
+}
 
 
 def parse_args():

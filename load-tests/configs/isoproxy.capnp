@@ -13,6 +13,36 @@ const external :Workerd.Config = (
   server = (threads = 1, isolateThreads = 1),
 );
 
+# No script, through a router (ten routes, the request's is a path-prefix
+# match below a wildcard host) with a rate limit per client address on the
+# socket and on the route, set high enough never to refuse: what routing and
+# counting cost per request.
+const traffic :Workerd.Config = (
+  services = [
+    (name = "origin", external = (address = "127.0.0.1:9000", http = ())),
+    (name = "edge", router = (
+      routes = [
+        (host = "api.example.com", service = "origin"),
+        (host = "api.example.com", pathPrefix = "/v1", service = "origin"),
+        (host = "www.example.com", pathPrefix = "/static", service = "origin", stripPrefix = true),
+        (host = "*.example.com", service = "origin"),
+        (host = "*.example.org", pathPrefix = "/a", service = "origin"),
+        (pathPrefix = "/admin", service = "origin"),
+        (pathPrefix = "/large", service = "origin", name = "large"),
+        (pathPrefix = "/small", service = "origin", name = "small",
+         rateLimit = (requestsPerSecond = 1000000, burst = 1000000)),
+        (host = "127.0.0.2", service = "origin"),
+        (host = "*.test", pathPrefix = "/x", service = "origin"),
+      ],
+      default = "origin",
+    )),
+  ],
+  sockets = [ (name = "http", address = "127.0.0.1:8080", http = (), service = "edge",
+               rateLimit = (requestsPerSecond = 1000000, burst = 1000000)) ],
+  accessLog = (format = off),
+  server = (threads = 1, isolateThreads = 1),
+);
+
 # A Worker that forwards every request unchanged.
 const passthrough :Workerd.Config = (
   services = [

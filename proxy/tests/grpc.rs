@@ -36,7 +36,9 @@ fn start_origin(rt: &tokio::runtime::Runtime) -> (std::net::SocketAddr, Seen) {
             let Ok((tcp, _)) = listener.accept().await else { return };
             let record = record.clone();
             tokio::spawn(async move {
-                let Ok(mut conn) = h2::server::handshake(tcp).await else { return };
+                let Ok(mut conn) = h2::server::handshake(tcp).await else {
+                    return;
+                };
                 while let Some(Ok((req, mut respond))) = conn.accept().await {
                     let record = record.clone();
                     tokio::spawn(async move {
@@ -87,7 +89,11 @@ fn start_origin(rt: &tokio::runtime::Runtime) -> (std::net::SocketAddr, Seen) {
 
 #[test]
 fn grpc_unary_streaming_and_error_through_h2c() {
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let (origin, seen) = start_origin(&rt);
     let config = format!(
         "{USING}const config :Workerd.Config = (
@@ -155,7 +161,10 @@ fn grpc_unary_streaming_and_error_through_h2c() {
         send.send_data(frame(b"x"), true).unwrap();
         let resp = resp.await.unwrap();
         assert_eq!(resp.status(), 200);
-        let status = resp.headers().get("grpc-status").map(|v| v.to_str().unwrap().to_string());
+        let status = resp
+            .headers()
+            .get("grpc-status")
+            .map(|v| v.to_str().unwrap().to_string());
         let mut body = resp.into_body();
         while let Some(d) = body.data().await {
             let _ = d.unwrap();

@@ -82,8 +82,16 @@ const w :Workerd.Worker = (
     // socket, bytes sent, X-Forwarded-For the origin must see (None: the
     // connection is closed without a response and nothing reaches the origin).
     let rows: Vec<(&str, Vec<u8>, Option<&str>)> = vec![
-        ("trusted", with(b"PROXY TCP4 198.51.100.7 127.0.0.1 5555 80\r\n"), Some("198.51.100.7")),
-        ("trusted", with(b"PROXY TCP6 2001:db8::7 ::1 5555 80\r\n"), Some("2001:db8::7")),
+        (
+            "trusted",
+            with(b"PROXY TCP4 198.51.100.7 127.0.0.1 5555 80\r\n"),
+            Some("198.51.100.7"),
+        ),
+        (
+            "trusted",
+            with(b"PROXY TCP6 2001:db8::7 ::1 5555 80\r\n"),
+            Some("2001:db8::7"),
+        ),
         ("trusted", with(b"PROXY UNKNOWN\r\n"), Some("127.0.0.1")),
         ("trusted", with(&v2_tcp4([203, 0, 113, 9], 6000)), Some("203.0.113.9")),
         ("trusted", with(&v2_tcp6("2001:db8::9", 6000)), Some("2001:db8::9")),
@@ -92,11 +100,23 @@ const w :Workerd.Worker = (
         ("trusted", with(b"PROXY TCP4 198.51.100.300 127.0.0.1 1 2\r\n"), None),
         ("trusted", with(&v2(1, 0x11, &[1, 2, 3])), None),
         ("optional", get.clone(), Some("127.0.0.1")),
-        ("optional", with(b"PROXY TCP4 198.51.100.8 127.0.0.1 5555 80\r\n"), Some("198.51.100.8")),
+        (
+            "optional",
+            with(b"PROXY TCP4 198.51.100.8 127.0.0.1 5555 80\r\n"),
+            Some("198.51.100.8"),
+        ),
         ("untrusted", get.clone(), Some("127.0.0.1")),
-        ("untrusted", with(b"PROXY TCP4 198.51.100.7 127.0.0.1 5555 80\r\n"), None),
+        (
+            "untrusted",
+            with(b"PROXY TCP4 198.51.100.7 127.0.0.1 5555 80\r\n"),
+            None,
+        ),
         ("untrusted", with(&v2_tcp4([203, 0, 113, 9], 6000)), None),
-        ("worker", with(b"PROXY TCP4 192.0.2.44 127.0.0.1 5555 80\r\n"), Some("192.0.2.44")),
+        (
+            "worker",
+            with(b"PROXY TCP4 192.0.2.44 127.0.0.1 5555 80\r\n"),
+            Some("192.0.2.44"),
+        ),
     ];
     let mut served = 0;
     for (socket, bytes, want) in &rows {
@@ -127,7 +147,14 @@ const w :Workerd.Worker = (
         .filter(|r| r["status"] == 200)
         .map(|r| r["client"].as_str().unwrap_or("").to_string())
         .collect();
-    for ip in ["198.51.100.7", "2001:db8::7", "203.0.113.9", "2001:db8::9", "198.51.100.8", "192.0.2.44"] {
+    for ip in [
+        "198.51.100.7",
+        "2001:db8::7",
+        "203.0.113.9",
+        "2001:db8::9",
+        "198.51.100.8",
+        "192.0.2.44",
+    ] {
         assert!(clients.iter().any(|c| c.contains(ip)), "{ip} not in {clients:?}");
     }
     assert_eq!(
@@ -234,9 +261,23 @@ const w :Workerd.Worker = (
     // host, path -> origin, path the origin sees, X-Tenant it sees, X-Route the client sees
     let rows = [
         ("api.example.com", "/", "api", "/", "api", Some("api")),
-        ("API.Example.com:8080", "/users?id=1", "api", "/users?id=1", "api", Some("api")),
+        (
+            "API.Example.com:8080",
+            "/users?id=1",
+            "api",
+            "/users?id=1",
+            "api",
+            Some("api"),
+        ),
         ("api.example.com", "/v1", "v1", "/internal/v1", "", None),
-        ("api.example.com", "/v1/users?x=2", "v1", "/internal/v1/users?x=2", "", None),
+        (
+            "api.example.com",
+            "/v1/users?x=2",
+            "v1",
+            "/internal/v1/users?x=2",
+            "",
+            None,
+        ),
         ("api.example.com", "/v10", "api", "/v10", "api", Some("api")),
         ("www.example.com", "/", "wild", "/", "", None),
         ("www.example.com", "/static/app.css", "static", "/app.css", "", None),
@@ -270,7 +311,10 @@ const w :Workerd.Worker = (
     let r = get(proxy.port("strict"), "/", "elsewhere.test");
     assert_eq!(r.status, 404, "{}", r.text());
     assert_eq!(api.requests().len(), before);
-    assert_eq!(get(proxy.port("strict"), "/", "only.test").header("x-origin"), Some("api"));
+    assert_eq!(
+        get(proxy.port("strict"), "/", "only.test").header("x-origin"),
+        Some("api")
+    );
 }
 
 /// Status of a GET on a fresh connection, with extra header lines.
@@ -338,7 +382,10 @@ fn rate_limits_admit_the_burst_then_refuse() {
     for (socket, path, extra, n, want) in rows {
         let ok = count(proxy.port(socket), path, extra, n);
         let (lo, hi) = (want - want / 10, want + want / 10);
-        assert!((lo..=hi).contains(&ok), "{socket} {extra:?}: {ok} admitted of {n}, want {want} ±10 %");
+        assert!(
+            (lo..=hi).contains(&ok),
+            "{socket} {extra:?}: {ok} admitted of {n}, want {want} ±10 %"
+        );
         refused += n - ok;
     }
     // Another route on the same socket has no limit.
@@ -409,7 +456,10 @@ fn concurrent_requests_cap_answers_503_at_once() {
     drop(held);
     assert_eq!(get(port, "/after", "x").status, 200, "places are given back");
     assert_eq!(
-        proxy.metric(proxy.port("admin"), "isoproxy_upstream_overloaded_total{service=\"origin\"}"),
+        proxy.metric(
+            proxy.port("admin"),
+            "isoproxy_upstream_overloaded_total{service=\"origin\"}"
+        ),
         3.0
     );
 }
@@ -479,13 +529,19 @@ fn balancing_policies_over_1000_requests() {
         let got = spread(proxy.port(socket), 1000, none);
         for (o, (lo, hi)) in ["a", "b", "c"].iter().zip(want) {
             let n = got.get(*o).copied().unwrap_or(0);
-            assert!((lo..=hi).contains(&n), "{socket}: {o} got {n}, want {lo}..={hi} ({got:?})");
+            assert!(
+                (lo..=hi).contains(&n),
+                "{socket}: {o} got {n}, want {lo}..={hi} ({got:?})"
+            );
         }
     }
     // Consistent hashing: 1,000 users spread over all three, and each user
     // always reaches the same origin.
     let got = spread(proxy.port("hash"), 1000, |i| format!("X-User: user-{i}\r\n"));
-    assert!(["a", "b", "c"].iter().all(|o| got.get(*o).copied().unwrap_or(0) >= 150), "{got:?}");
+    assert!(
+        ["a", "b", "c"].iter().all(|o| got.get(*o).copied().unwrap_or(0) >= 150),
+        "{got:?}"
+    );
     for u in 0..20 {
         let seen = spread(proxy.port("hash"), 10, |_| format!("X-User: sticky-{u}\r\n"));
         assert_eq!(seen.len(), 1, "user sticky-{u} moved: {seen:?}");
@@ -527,7 +583,10 @@ fn least_connections_avoids_the_busy_origin() {
     held.send(b"GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     let deadline = Instant::now() + Duration::from_secs(10);
     let busy = loop {
-        if let Some(i) = origins.iter().position(|o| o.requests().iter().any(|r| r.target == "/hold")) {
+        if let Some(i) = origins
+            .iter()
+            .position(|o| o.requests().iter().any(|r| r.target == "/hold"))
+        {
             break ["a", "b", "c"][i];
         }
         assert!(Instant::now() < deadline, "the held request never arrived");
@@ -550,7 +609,10 @@ fn least_connections_avoids_the_busy_origin() {
 struct Killable {
     name: &'static str,
     addr: std::net::SocketAddr,
-    stop: Option<(std::sync::Arc<std::sync::atomic::AtomicBool>, std::thread::JoinHandle<()>)>,
+    stop: Option<(
+        std::sync::Arc<std::sync::atomic::AtomicBool>,
+        std::thread::JoinHandle<()>,
+    )>,
     served: std::sync::Arc<std::sync::atomic::AtomicUsize>,
 }
 
@@ -657,7 +719,9 @@ fn health_checks_mark_an_origin_down_and_up_without_client_errors() {
             std::thread::sleep(Duration::from_millis(20));
         }
     };
-    wait_for("both healthy", &|| healthy(admin, a.addr) == Some(true) && healthy(admin, b.addr) == Some(true));
+    wait_for("both healthy", &|| {
+        healthy(admin, a.addr) == Some(true) && healthy(admin, b.addr) == Some(true)
+    });
     let both = spread(port, 20, |_| String::new());
     assert_eq!(both.len(), 2, "{both:?}");
 
@@ -676,7 +740,10 @@ fn health_checks_mark_an_origin_down_and_up_without_client_errors() {
     assert_eq!(
         proxy.metric(
             admin,
-            &format!("isoproxy_upstream_healthy{{address=\"{0}\",origin=\"{0}\",service=\"pool\"}}", a.addr)
+            &format!(
+                "isoproxy_upstream_healthy{{address=\"{0}\",origin=\"{0}\",service=\"pool\"}}",
+                a.addr
+            )
         ),
         1.0
     );

@@ -5,15 +5,17 @@
 use capnp::text;
 
 use crate::config_capnp::{
-    access_log_options, config, proxy_protocol, rate_limit, router, balancing, health_check, external_server, http_options, network, proxy_auth, service, service_designator,
-    socket, socket_limits, tls_options, upstream_timeouts, worker, worker_limits,
+    access_log_options, balancing, config, external_server, health_check, http_options, network, proxy_auth,
+    proxy_protocol, rate_limit, router, service, service_designator, socket, socket_limits, tls_options,
+    upstream_timeouts, worker, worker_limits,
 };
 use crate::model::{
-    AccessLogFormat, AccessLogOptions, AdminOptions, Binding, BindingValue, Config, DiskDirectory, ExternalProtocol,
-    ExternalServer, HeaderInjection, HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network,
-    ProxyAuth, ProxyProtocol, ProxyUser, RateLimit, RateLimitKey, Route, Router, Balancing, BalancingPolicy, HashKey,
-    HealthCheck, HealthCheckKind, UpstreamHttp2, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
-    Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
+    AccessLogFormat, AccessLogOptions, AdminOptions, Balancing, BalancingPolicy, Binding, BindingValue, Config,
+    DiskDirectory, ExternalProtocol, ExternalServer, HashKey, HeaderInjection, HealthCheck, HealthCheckKind,
+    HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network, ProxyAuth, ProxyProtocol, ProxyUser,
+    RateLimit, RateLimitKey, ResponseCompression, Route, Router, ServerOptions, Service, ServiceDesignator,
+    ServiceKind, SniKeypair, Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamHttp2,
+    UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
 };
 use crate::rules::{parse_ports, parse_rule};
 use crate::Overrides;

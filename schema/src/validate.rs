@@ -8,7 +8,8 @@ use std::path::Path;
 use capnp::text;
 
 use crate::config_capnp::{
-    balancing, config, external_server, health_check, http_options, network, proxy_protocol, rate_limit, router, service, service_designator, socket, tls_options, worker,
+    balancing, config, external_server, health_check, http_options, network, proxy_protocol, rate_limit, router,
+    service, service_designator, socket, tls_options, worker,
 };
 use crate::error::ConfigError;
 use crate::fill::SourceMap;
@@ -454,20 +455,29 @@ impl V<'_> {
             if weights.len() as usize > origins {
                 return Err(self.err(
                     &format!("{bp}.weights"),
-                    format!("{} weights for {origins} origin(s): expected at most one per origin", weights.len()),
+                    format!(
+                        "{} weights for {origins} origin(s): expected at most one per origin",
+                        weights.len()
+                    ),
                 ));
             }
             match self.read(&format!("{bp}.hashKey"), b.get_hash_key().which())? {
                 balancing::hash_key::Header(h) => {
                     let h = self.text(&format!("{bp}.hashKey.header"), h)?;
                     if h.is_empty() || !h.bytes().all(is_token_char) {
-                        return Err(self.err(&format!("{bp}.hashKey.header"), format!("expected a header name, got {h:?}")));
+                        return Err(self.err(
+                            &format!("{bp}.hashKey.header"),
+                            format!("expected a header name, got {h:?}"),
+                        ));
                     }
                 }
                 balancing::hash_key::Cookie(c) => {
                     let c = self.text(&format!("{bp}.hashKey.cookie"), c)?;
                     if c.is_empty() || !c.bytes().all(is_token_char) {
-                        return Err(self.err(&format!("{bp}.hashKey.cookie"), format!("expected a cookie name, got {c:?}")));
+                        return Err(self.err(
+                            &format!("{bp}.hashKey.cookie"),
+                            format!("expected a cookie name, got {c:?}"),
+                        ));
                     }
                 }
                 _ => {}
@@ -476,7 +486,12 @@ impl V<'_> {
         if e.has_health_check() {
             let hp = format!("{p}.healthCheck");
             let h = self.read(&hp, e.get_health_check())?;
-            for (field, v) in [("intervalMs", h.get_interval_ms()), ("timeoutMs", h.get_timeout_ms()), ("rise", h.get_rise()), ("fall", h.get_fall())] {
+            for (field, v) in [
+                ("intervalMs", h.get_interval_ms()),
+                ("timeoutMs", h.get_timeout_ms()),
+                ("rise", h.get_rise()),
+                ("fall", h.get_fall()),
+            ] {
                 if v == 0 {
                     return Err(self.err(&format!("{hp}.{field}"), "expected at least 1"));
                 }
@@ -485,14 +500,23 @@ impl V<'_> {
                 let c = self.read(&format!("{hp}.http"), c)?;
                 let path = self.text(&format!("{hp}.http.path"), c.get_path())?;
                 if !path.starts_with('/') || path.bytes().any(|b| b <= b' ' || b >= 0x7f) {
-                    return Err(self.err(&format!("{hp}.http.path"), format!("expected a path starting with \"/\", got {path:?}")));
+                    return Err(self.err(
+                        &format!("{hp}.http.path"),
+                        format!("expected a path starting with \"/\", got {path:?}"),
+                    ));
                 }
                 let host = self.text(&format!("{hp}.http.host"), c.get_host())?;
                 if host.bytes().any(|b| b <= b' ' || b >= 0x7f) {
-                    return Err(self.err(&format!("{hp}.http.host"), format!("expected a host name, got {host:?}")));
+                    return Err(self.err(
+                        &format!("{hp}.http.host"),
+                        format!("expected a host name, got {host:?}"),
+                    ));
                 }
                 if !(100..=599).contains(&c.get_expected_status()) {
-                    return Err(self.err(&format!("{hp}.http.expectedStatus"), "expected a status from 100 to 599"));
+                    return Err(self.err(
+                        &format!("{hp}.http.expectedStatus"),
+                        "expected a status from 100 to 599",
+                    ));
                 }
             }
         }
@@ -656,13 +680,12 @@ impl V<'_> {
             let target = self.text(&format!("{ip}.service"), rt.get_service())?;
             self.routed_service(&format!("{ip}.service"), name, &target)?;
             let host = self.text(&format!("{ip}.host"), rt.get_host())?.to_ascii_lowercase();
-            let host_ok = host.is_empty()
-                || host == "*"
-                || host
-                    .strip_prefix("*.")
-                    .unwrap_or(&host)
-                    .split('.')
-                    .all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            let host_ok =
+                host.is_empty()
+                    || host == "*"
+                    || host.strip_prefix("*.").unwrap_or(&host).split('.').all(|l| {
+                        !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                    });
             if !host_ok {
                 return Err(self.err(
                     &format!("{ip}.host"),
@@ -682,7 +705,10 @@ impl V<'_> {
                     ));
                 }
             }
-            let key = (host.trim_start_matches('*').to_string() + if host.starts_with('*') { "*" } else { "" }, prefix.trim_end_matches('/').to_string());
+            let key = (
+                host.trim_start_matches('*').to_string() + if host.starts_with('*') { "*" } else { "" },
+                prefix.trim_end_matches('/').to_string(),
+            );
             if let Some(j) = seen.insert(key, i) {
                 return Err(self.err(&ip, format!("same host and path prefix as {rp}[{j}]")));
             }
@@ -721,7 +747,10 @@ impl V<'_> {
             None if target != "internet" => {
                 let mut known: Vec<&str> = self.services.keys().map(String::as_str).collect();
                 known.sort_unstable();
-                Err(self.err(p, format!("unknown service {target:?} (services: {})", known.join(", "))))
+                Err(self.err(
+                    p,
+                    format!("unknown service {target:?} (services: {})", known.join(", ")),
+                ))
             }
             Some(Kind::Router) => Err(self.err(
                 p,
@@ -734,7 +763,10 @@ impl V<'_> {
     fn rate_limit(&self, p: &str, r: rate_limit::Reader<'_>) -> Res {
         let rps = r.get_requests_per_second();
         if rps == 0 {
-            return Err(self.err(&format!("{p}.requestsPerSecond"), "expected at least 1 request per second"));
+            return Err(self.err(
+                &format!("{p}.requestsPerSecond"),
+                "expected at least 1 request per second",
+            ));
         }
         if r.get_burst() != 0 && r.get_burst() < rps {
             return Err(self.err(
@@ -763,7 +795,10 @@ impl V<'_> {
         for (i, rule) in sources.iter().enumerate() {
             match parse_rule(rule) {
                 Ok(crate::model::AddressRule::Unix | crate::model::AddressRule::UnixAbstract) => {
-                    return Err(self.err(&format!("{tp}[{i}]"), "expected a CIDR or private, local, public, network"))
+                    return Err(self.err(
+                        &format!("{tp}[{i}]"),
+                        "expected a CIDR or private, local, public, network",
+                    ))
                 }
                 Ok(_) => {}
                 Err(e) => return Err(self.err(&format!("{tp}[{i}]"), e)),

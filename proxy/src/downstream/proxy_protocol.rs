@@ -242,11 +242,41 @@ mod tests {
         };
         let huge = v2(1, 0x11, &[0u8; 2000], &[]);
         let rows: Vec<(&str, Vec<u8>, bool, bool, Decision)> = vec![
-            ("v1 tcp4", v1_4.clone(), true, false, header(v1_4.len(), "192.0.2.7:5555")),
-            ("v1 tcp6", v1_6.clone(), true, false, header(v1_6.len(), "[2001:db8::7]:5555")),
-            ("v1 unknown", v1_unknown.clone(), true, false, Decision::Header { len: 15, client: None }),
-            ("v1 then request", v1_then_get, true, false, header(v1_4.len(), "192.0.2.7:5555")),
-            ("v1 partial", b"PROXY TCP4 192.0".to_vec(), true, false, Decision::NeedMore),
+            (
+                "v1 tcp4",
+                v1_4.clone(),
+                true,
+                false,
+                header(v1_4.len(), "192.0.2.7:5555"),
+            ),
+            (
+                "v1 tcp6",
+                v1_6.clone(),
+                true,
+                false,
+                header(v1_6.len(), "[2001:db8::7]:5555"),
+            ),
+            (
+                "v1 unknown",
+                v1_unknown.clone(),
+                true,
+                false,
+                Decision::Header { len: 15, client: None },
+            ),
+            (
+                "v1 then request",
+                v1_then_get,
+                true,
+                false,
+                header(v1_4.len(), "192.0.2.7:5555"),
+            ),
+            (
+                "v1 partial",
+                b"PROXY TCP4 192.0".to_vec(),
+                true,
+                false,
+                Decision::NeedMore,
+            ),
             ("v1 signature partial", b"PRO".to_vec(), true, false, Decision::NeedMore),
             (
                 "v1 bad address",
@@ -265,21 +295,87 @@ mod tests {
             ("v2 tcp4", v2_4.clone(), true, false, header(28, "192.0.2.9:6000")),
             ("v2 tcp6", v2_6.clone(), true, false, header(52, "[2001:db8::9]:6000")),
             ("v2 tlv", v2_4_tlv, true, false, header(tlv_len, "192.0.2.9:6000")),
-            ("v2 local", v2_local, true, false, Decision::Header { len: 16, client: None }),
+            (
+                "v2 local",
+                v2_local,
+                true,
+                false,
+                Decision::Header { len: 16, client: None },
+            ),
             ("v2 partial", v2_4[..20].to_vec(), true, false, Decision::NeedMore),
-            ("v2 signature partial", V2_SIGNATURE[..7].to_vec(), true, false, Decision::NeedMore),
-            ("v2 bad version", v2_bad_version, true, false, Decision::Refuse(Refusal::Malformed(String::new()))),
+            (
+                "v2 signature partial",
+                V2_SIGNATURE[..7].to_vec(),
+                true,
+                false,
+                Decision::NeedMore,
+            ),
+            (
+                "v2 bad version",
+                v2_bad_version,
+                true,
+                false,
+                Decision::Refuse(Refusal::Malformed(String::new())),
+            ),
             ("v2 too long", huge, true, false, Decision::Refuse(Refusal::TooLong)),
-            ("untrusted v1", v1_4.clone(), false, false, Decision::Refuse(Refusal::Untrusted)),
-            ("untrusted v2", v2_4.clone(), false, false, Decision::Refuse(Refusal::Untrusted)),
-            ("untrusted http", b"GET / HTTP/1.1\r\n".to_vec(), false, false, Decision::NoHeader),
+            (
+                "untrusted v1",
+                v1_4.clone(),
+                false,
+                false,
+                Decision::Refuse(Refusal::Untrusted),
+            ),
+            (
+                "untrusted v2",
+                v2_4.clone(),
+                false,
+                false,
+                Decision::Refuse(Refusal::Untrusted),
+            ),
+            (
+                "untrusted http",
+                b"GET / HTTP/1.1\r\n".to_vec(),
+                false,
+                false,
+                Decision::NoHeader,
+            ),
             ("untrusted tls", vec![0x16, 3, 1], false, false, Decision::NoHeader),
             ("untrusted P", b"P".to_vec(), false, false, Decision::NeedMore),
-            ("untrusted POST", b"POST / HTTP/1.1\r\n".to_vec(), false, false, Decision::NoHeader),
-            ("trusted http", b"GET / HTTP/1.1\r\n".to_vec(), true, false, Decision::Refuse(Refusal::Missing)),
-            ("trusted optional http", b"GET / HTTP/1.1\r\n".to_vec(), true, true, Decision::NoHeader),
-            ("trusted optional v1", v1_4.clone(), true, true, header(v1_4.len(), "192.0.2.7:5555")),
-            ("crlf then get", b"\r\nGET / HTTP/1.1\r\n".to_vec(), false, false, Decision::NoHeader),
+            (
+                "untrusted POST",
+                b"POST / HTTP/1.1\r\n".to_vec(),
+                false,
+                false,
+                Decision::NoHeader,
+            ),
+            (
+                "trusted http",
+                b"GET / HTTP/1.1\r\n".to_vec(),
+                true,
+                false,
+                Decision::Refuse(Refusal::Missing),
+            ),
+            (
+                "trusted optional http",
+                b"GET / HTTP/1.1\r\n".to_vec(),
+                true,
+                true,
+                Decision::NoHeader,
+            ),
+            (
+                "trusted optional v1",
+                v1_4.clone(),
+                true,
+                true,
+                header(v1_4.len(), "192.0.2.7:5555"),
+            ),
+            (
+                "crlf then get",
+                b"\r\nGET / HTTP/1.1\r\n".to_vec(),
+                false,
+                false,
+                Decision::NoHeader,
+            ),
         ];
         for (name, bytes, trusted, optional, want) in rows {
             let got = decide(&bytes, trusted, optional);
@@ -302,7 +398,11 @@ mod tests {
         ];
         for s in &samples {
             for cut in 0..s.len() {
-                assert_eq!(decide(&s[..cut], true, false), Decision::NeedMore, "cut at {cut} of {s:?}");
+                assert_eq!(
+                    decide(&s[..cut], true, false),
+                    Decision::NeedMore,
+                    "cut at {cut} of {s:?}"
+                );
             }
             let mut seed: u32 = 0x9e37_79b9;
             for i in 0..s.len() {

@@ -388,7 +388,10 @@ impl ProxyHttp for Handler {
             }
             crate::upstream::peer::Destination::Network(_) => None,
         };
-        match dest.choose_keyed(key.as_deref(), authority.as_deref(), https, ctx.start).await {
+        match dest
+            .choose_keyed(key.as_deref(), authority.as_deref(), https, ctx.start)
+            .await
+        {
             Ok(chosen) => {
                 if let (crate::upstream::peer::Destination::External(ext), Some(idx)) = (dest, chosen.origin) {
                     ctx.traffic.held = ext.hold(idx);

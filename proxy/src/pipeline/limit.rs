@@ -17,8 +17,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use isoproxy_schema::model::{RateLimit, RateLimitKey};
-use pingora_limits::rate::Rate;
 use pingora_http::RequestHeader;
+use pingora_limits::rate::Rate;
 
 /// A compiled rate limit.
 pub struct Limiter {
@@ -213,11 +213,11 @@ mod tests {
         };
         // (components incl. the refused request, burst, seconds)
         let rows = [
-            (c(0.0, 11.0, 0.0), 10.0, 11),   // full window ahead, then 1/10 of the next
-            (c(0.0, 11.0, 0.5), 10.0, 6),    // half a window, then 1/10 of the next
-            (c(10.0, 1.0, 0.0), 10.0, 1),    // the previous window slides out: 1 s per request
-            (c(10.0, 6.0, 0.2), 10.0, 4),    // room 4: 4/10 of prev must slide out past 0.2 -> 0.6
-            (c(10.0, 11.0, 0.99), 10.0, 2),  // into the next window
+            (c(0.0, 11.0, 0.0), 10.0, 11),  // full window ahead, then 1/10 of the next
+            (c(0.0, 11.0, 0.5), 10.0, 6),   // half a window, then 1/10 of the next
+            (c(10.0, 1.0, 0.0), 10.0, 1),   // the previous window slides out: 1 s per request
+            (c(10.0, 6.0, 0.2), 10.0, 4),   // room 4: 4/10 of prev must slide out past 0.2 -> 0.6
+            (c(10.0, 11.0, 0.99), 10.0, 2), // into the next window
         ];
         for (comp, burst, want) in rows {
             assert_eq!(retry_after(comp, burst), want, "{comp:?}");

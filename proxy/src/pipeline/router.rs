@@ -208,7 +208,10 @@ pub fn admit(
         };
         if let Some(l) = &entry.limit {
             if let Err(secs) = l.check(client, req) {
-                metrics.rate_limited.with_label_values(&[&socket.name, &entry.name]).inc();
+                metrics
+                    .rate_limited
+                    .with_label_values(&[&socket.name, &entry.name])
+                    .inc();
                 return Err(Reject::rate_limited(secs));
             }
         }

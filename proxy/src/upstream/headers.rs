@@ -41,7 +41,8 @@ pub struct HttpSettings {
 pub fn injections(list: &[HeaderInjection]) -> Result<Vec<Injection>, String> {
     list.iter()
         .map(|h| {
-            let name = HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| format!("invalid header name {:?}", h.name))?;
+            let name =
+                HeaderName::from_bytes(h.name.as_bytes()).map_err(|_| format!("invalid header name {:?}", h.name))?;
             let value = match &h.value {
                 Some(v) => Some(HeaderValue::from_str(v).map_err(|_| format!("invalid header value {v:?}"))?),
                 None => None,

@@ -91,7 +91,10 @@ pub(crate) fn check_for(h: &HealthCheck, host: &str, t: &PeerTemplate) -> Box<dy
 /// Start the checks and re-resolution of `ext` (service `service`), if it
 /// has any, and report its origins' health in `metrics`.
 pub fn start(ext: &Arc<External>, service: &str, metrics: &Arc<Metrics>) {
-    let hc = ext.health.as_ref().map(|h| Duration::from_millis(u64::from(h.interval_ms.max(1))));
+    let hc = ext
+        .health
+        .as_ref()
+        .map(|h| Duration::from_millis(u64::from(h.interval_ms.max(1))));
     let dns = ext.dns_ttl;
     let tick = match (hc, dns) {
         (None, None) => return,
@@ -143,7 +146,10 @@ fn report(ext: &External, service: &str, metrics: &Metrics) {
     let current = ext.balancer.backends().get_backend();
     for s in ext.states() {
         let addr = s.addr.to_string();
-        let gauge = metrics.traffic.upstream_healthy.with_label_values(&[service, &s.origin, &addr]);
+        let gauge = metrics
+            .traffic
+            .upstream_healthy
+            .with_label_values(&[service, &s.origin, &addr]);
         let listed = current
             .iter()
             .any(|b| b.ext.get::<Arc<BackendState>>().is_some_and(|x| x.idx == s.idx));

@@ -104,7 +104,12 @@ impl Registry {
         self.states.lock().unwrap_or_else(|p| p.into_inner()).0.clone()
     }
 
-    fn get_or_insert(&self, addr: SocketAddr, spec: usize, make: impl FnOnce(usize) -> BackendState) -> Arc<BackendState> {
+    fn get_or_insert(
+        &self,
+        addr: SocketAddr,
+        spec: usize,
+        make: impl FnOnce(usize) -> BackendState,
+    ) -> Arc<BackendState> {
         let mut g = self.states.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&i) = g.1.get(&(addr, spec)) {
             return g.0[i].clone();
@@ -396,7 +401,11 @@ impl External {
         }
         Some(match &self.hash_key {
             HashKey::ClientAddress => client.map(|c| c.to_string()).unwrap_or_default().into_bytes(),
-            HashKey::Header(h) => req.headers.get(h.as_str()).map(|v| v.as_bytes().to_vec()).unwrap_or_default(),
+            HashKey::Header(h) => req
+                .headers
+                .get(h.as_str())
+                .map(|v| v.as_bytes().to_vec())
+                .unwrap_or_default(),
             HashKey::Path => req.uri.path().as_bytes().to_vec(),
             HashKey::Cookie(name) => cookie(req, name).unwrap_or_default().into_bytes(),
         })
@@ -582,7 +591,11 @@ mod tests {
 
     #[test]
     fn passive_ejection_and_panic_mode() {
-        let p = pool(&["127.0.0.1:1001", "127.0.0.1:1002"], BalancingPolicy::RoundRobin, vec![]);
+        let p = pool(
+            &["127.0.0.1:1001", "127.0.0.1:1002"],
+            BalancingPolicy::RoundRobin,
+            vec![],
+        );
         p.observe_status(0, 502);
         assert!(!p.states()[0].ejected(), "one 5xx of two allowed");
         p.observe_status(0, 200);

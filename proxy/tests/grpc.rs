@@ -183,3 +183,111 @@ fn grpc_unary_streaming_and_error_through_h2c() {
     }
     assert_eq!(seen[0].2.len(), 2, "both streamed messages reached the origin");
 }
+
+/// An https origin offering `alpn`: over h2 it answers `h2`, over
+/// HTTP/1.1 `http/1.1` (in the body and `x-proto`).
+fn tls_origin(rt: &tokio::runtime::Runtime, alpn: &[&[u8]]) -> (std::net::SocketAddr, String) {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let cert = rcgen::generate_simple_self_signed(vec!["origin.test".to_string()]).unwrap();
+    let pem = cert.cert.pem();
+    let key = PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![CertificateDer::from(cert.cert.der().to_vec())], key)
+        .unwrap();
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(tls) = acceptor.accept(tcp).await else { return };
+                if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    let Ok(mut conn) = h2::server::handshake(tls).await else { return };
+                    while let Some(Ok((_req, mut respond))) = conn.accept().await {
+                        let resp = http::Response::builder().status(200).header("x-proto", "h2").body(()).unwrap();
+                        if let Ok(mut send) = respond.send_response(resp, false) {
+                            let _ = send.send_data(Bytes::from_static(b"h2"), true);
+                        }
+                    }
+                } else {
+                    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                    let mut tls = tls;
+                    let mut buf = Vec::new();
+                    let mut tmp = [0u8; 4096];
+                    while !buf.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match tls.read(&mut tmp).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => buf.extend_from_slice(&tmp[..n]),
+                        }
+                    }
+                    let _ = tls
+                        .write_all(b"HTTP/1.1 200 OK\r\nx-proto: http/1.1\r\ncontent-length: 8\r\nconnection: close\r\n\r\nhttp/1.1")
+                        .await;
+                    let _ = tls.shutdown().await;
+                }
+            });
+        }
+    });
+    (addr, pem)
+}
+
+#[test]
+fn https_origins_negotiate_http2_by_alpn() {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (h2_origin, h2_pem) = tls_origin(&rt, &[b"h2", b"http/1.1"]);
+    let (h1_origin, h1_pem) = tls_origin(&rt, &[b"http/1.1"]);
+    let service = |name: &str, addr: std::net::SocketAddr, mode: &str| {
+        format!(
+            "(name = \"{name}\", external = (address = \"{addr}\", http2 = {mode},
+               https = (options = (), certificateHost = \"origin.test\",
+                        tlsOptions = (trustedCertificates = [ embed \"{name}.pem\" ])))),"
+        )
+    };
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    {}
+    {}
+    {}
+    {}
+  ],
+  sockets = [
+    (name = \"h2\", address = \"127.0.0.1:0\", http = (), service = \"h2\"),
+    (name = \"h1\", address = \"127.0.0.1:0\", http = (), service = \"h1\"),
+    (name = \"off\", address = \"127.0.0.1:0\", http = (), service = \"off\"),
+    (name = \"only\", address = \"127.0.0.1:0\", http = (), service = \"only\"),
+  ],
+);
+",
+        service("h2", h2_origin, "negotiate"),
+        service("h1", h1_origin, "negotiate"),
+        service("off", h2_origin, "off"),
+        service("only", h2_origin, "only"),
+    );
+    let files = [
+        ("h2.pem", h2_pem.as_str()),
+        ("h1.pem", h1_pem.as_str()),
+        ("off.pem", h2_pem.as_str()),
+        ("only.pem", h2_pem.as_str()),
+    ];
+    let proxy = Proxy::new(&config)
+        .files(&files)
+        .sockets(&["h2", "h1", "off", "only"])
+        .start();
+    // socket (HTTP/1.1 client) -> protocol the origin was reached with
+    for (socket, want) in [("h2", "h2"), ("h1", "http/1.1"), ("off", "http/1.1"), ("only", "h2")] {
+        let r = get(proxy.port(socket), "/", "origin.test");
+        assert_eq!(r.status, 200, "{socket}: {}", r.text());
+        assert_eq!(r.text(), want, "{socket}");
+    }
+}

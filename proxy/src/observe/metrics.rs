@@ -395,46 +395,6 @@ pub fn status_class(status: u16) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use isoproxy_runtime::Observer;
-
-    #[test]
-    fn labels_stay_low_cardinality() {
-        assert_eq!(method_label("GET"), "GET");
-        assert_eq!(method_label("PROPFIND"), "OTHER");
-        assert_eq!(method_label("get"), "OTHER");
-        assert_eq!(status_class(204), "2xx");
-        assert_eq!(status_class(599), "5xx");
-        assert_eq!(status_class(600), "other");
-        assert_eq!(status_class(0), "other");
-    }
-
-    #[test]
-    fn encodes_recorded_values() {
-        let m = Metrics::new().expect("metrics");
-        m.record_request("http", "origin", "GET", 200, Duration::from_millis(3));
-        m.record_request("http", "origin", "BREW", 418, Duration::from_millis(1));
-        m.invocation("gw", isoproxy_runtime::Outcome::CpuLimit, Duration::from_millis(50));
-        m.isolates_changed("gw", 2);
-        m.isolates_changed("gw", -1);
-        let text = String::from_utf8(m.encode()).expect("utf8");
-        assert!(text.contains(
-            "isoproxy_requests_total{method=\"GET\",service=\"origin\",socket=\"http\",status_class=\"2xx\"} 1"
-        ));
-        assert!(text.contains(
-            "isoproxy_requests_total{method=\"OTHER\",service=\"origin\",socket=\"http\",status_class=\"4xx\"} 1"
-        ));
-        assert!(text.contains("isoproxy_request_duration_seconds_count{service=\"origin\",socket=\"http\"} 2"));
-        assert!(text.contains("isoproxy_worker_invocations_total{outcome=\"cpu_limit\",worker=\"gw\"} 1"));
-        assert!(text.contains("isoproxy_worker_isolates{worker=\"gw\"} 1"));
-        assert!(text.contains("isoproxy_tunnels_active 0"));
-        #[cfg(target_os = "linux")]
-        assert!(text.contains("process_resident_memory_bytes"));
-    }
-}
-
 // ---------------------------------------------------------------------------
 // Traffic management (rate limits, circuit breaking, health).
 
@@ -482,5 +442,45 @@ impl TrafficMetrics {
                 g
             },
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use isoproxy_runtime::Observer;
+
+    #[test]
+    fn labels_stay_low_cardinality() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("PROPFIND"), "OTHER");
+        assert_eq!(method_label("get"), "OTHER");
+        assert_eq!(status_class(204), "2xx");
+        assert_eq!(status_class(599), "5xx");
+        assert_eq!(status_class(600), "other");
+        assert_eq!(status_class(0), "other");
+    }
+
+    #[test]
+    fn encodes_recorded_values() {
+        let m = Metrics::new().expect("metrics");
+        m.record_request("http", "origin", "GET", 200, Duration::from_millis(3));
+        m.record_request("http", "origin", "BREW", 418, Duration::from_millis(1));
+        m.invocation("gw", isoproxy_runtime::Outcome::CpuLimit, Duration::from_millis(50));
+        m.isolates_changed("gw", 2);
+        m.isolates_changed("gw", -1);
+        let text = String::from_utf8(m.encode()).expect("utf8");
+        assert!(text.contains(
+            "isoproxy_requests_total{method=\"GET\",service=\"origin\",socket=\"http\",status_class=\"2xx\"} 1"
+        ));
+        assert!(text.contains(
+            "isoproxy_requests_total{method=\"OTHER\",service=\"origin\",socket=\"http\",status_class=\"4xx\"} 1"
+        ));
+        assert!(text.contains("isoproxy_request_duration_seconds_count{service=\"origin\",socket=\"http\"} 2"));
+        assert!(text.contains("isoproxy_worker_invocations_total{outcome=\"cpu_limit\",worker=\"gw\"} 1"));
+        assert!(text.contains("isoproxy_worker_isolates{worker=\"gw\"} 1"));
+        assert!(text.contains("isoproxy_tunnels_active 0"));
+        #[cfg(target_os = "linux")]
+        assert!(text.contains("process_resident_memory_bytes"));
     }
 }

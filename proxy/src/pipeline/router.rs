@@ -146,7 +146,9 @@ impl RouterTable {
     /// The route for a request: the most specific host match, then the
     /// longest path prefix; else the default.
     pub fn find(&self, host: Option<&str>, path: &str) -> Option<&Arc<RouteEntry>> {
-        let mut best: Option<((u8, usize, usize), &Arc<RouteEntry>)> = None;
+        // (host kind, host length, prefix length): higher is more specific.
+        type Score = (u8, usize, usize);
+        let mut best: Option<(Score, &Arc<RouteEntry>)> = None;
         for r in &self.routes {
             let (Some((kind, hlen)), Some(plen)) = (r.host.rank(host), r.path_rank(path)) else {
                 continue;

@@ -91,8 +91,11 @@ impl BackendState {
 /// Every address ever resolved for one service, by index.
 #[derive(Debug, Default)]
 struct Registry {
-    states: Mutex<(Vec<Arc<BackendState>>, HashMap<(SocketAddr, usize), usize>)>,
+    states: Mutex<Known>,
 }
+
+/// The states in index order, and their index by (address, origin).
+type Known = (Vec<Arc<BackendState>>, HashMap<(SocketAddr, usize), usize>);
 
 impl Registry {
     fn get(&self, idx: usize) -> Option<Arc<BackendState>> {

@@ -1083,6 +1083,11 @@ struct HealthCheck {
 
     http @1 :HttpCheck;
     # An HTTP GET must answer with the expected status.
+
+    grpc @6 :Text;
+    # The gRPC health protocol (grpc.health.v1.Health/Check) over HTTP/2
+    # (h2c over http, ALPN h2 over https) must answer SERVING for this
+    # service name ("" asks about the server as a whole).
   }
 
   intervalMs @2 :UInt32 = 5000;

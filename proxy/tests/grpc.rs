@@ -291,3 +291,116 @@ fn https_origins_negotiate_http2_by_alpn() {
         assert_eq!(r.text(), want, "{socket}");
     }
 }
+
+/// An h2c origin that answers `grpc.health.v1.Health/Check` with SERVING
+/// while `serving` is set (NOT_SERVING otherwise), and anything else with
+/// 200 and its `name` in `x-origin`.
+fn health_origin(
+    rt: &tokio::runtime::Runtime,
+    name: &'static str,
+    serving: Arc<std::sync::atomic::AtomicBool>,
+) -> std::net::SocketAddr {
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    rt.spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else { return };
+            let serving = serving.clone();
+            tokio::spawn(async move {
+                let Ok(mut conn) = h2::server::handshake(tcp).await else {
+                    return;
+                };
+                while let Some(Ok((req, mut respond))) = conn.accept().await {
+                    let serving = serving.clone();
+                    tokio::spawn(async move {
+                        let health = req.uri().path() == "/grpc.health.v1.Health/Check";
+                        let mut body = req.into_body();
+                        while let Some(Ok(d)) = body.data().await {
+                            let _ = body.flow_control().release_capacity(d.len());
+                        }
+                        let resp = http::Response::builder()
+                            .status(200)
+                            .header("content-type", "application/grpc")
+                            .header("x-origin", name)
+                            .body(())
+                            .unwrap();
+                        let Ok(mut send) = respond.send_response(resp, false) else {
+                            return;
+                        };
+                        if health {
+                            let status = if serving.load(std::sync::atomic::Ordering::SeqCst) {
+                                1
+                            } else {
+                                2
+                            };
+                            let _ = send.send_data(frame(&[0x08, status]), false);
+                            let mut t = http::HeaderMap::new();
+                            t.insert("grpc-status", "0".parse().unwrap());
+                            let _ = send.send_trailers(t);
+                        } else {
+                            let _ = send.send_data(Bytes::from_static(b"ok"), true);
+                        }
+                    });
+                }
+            });
+        }
+    });
+    addr
+}
+
+#[test]
+fn grpc_health_checks_take_a_not_serving_origin_out() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let a_serving = Arc::new(AtomicBool::new(true));
+    let a = health_origin(&rt, "a", a_serving.clone());
+    let b = health_origin(&rt, "b", Arc::new(AtomicBool::new(true)));
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  admin = (address = \"127.0.0.1:0\"),
+  services = [ (name = \"pool\", external = (addresses = [\"{a}\", \"{b}\"], http = (), http2 = only,
+                healthCheck = (grpc = \"\", intervalMs = 100, rise = 2, fall = 2))) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"pool\") ],
+);
+"
+    );
+    let proxy = Proxy::new(&config).socket("http").listeners(&["admin"]).start();
+    let admin = proxy.port("admin");
+    let state = |addr: std::net::SocketAddr| -> Option<bool> {
+        let v: serde_json::Value = serde_json::from_str(&get(admin, "/upstreams", "admin").text()).unwrap();
+        v["upstreams"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["address"] == addr.to_string())
+            .and_then(|u| u["healthy"].as_bool())
+    };
+    let wait = |what: &str, cond: &dyn Fn() -> bool| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !cond() {
+            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+    let origins_of = |n: usize| {
+        let mut seen = std::collections::BTreeMap::<String, usize>::new();
+        for _ in 0..n {
+            let r = get(proxy.port("http"), "/x", "pool.test");
+            assert_eq!(r.status, 200, "{}", r.text());
+            *seen.entry(r.header("x-origin").unwrap_or("?").to_string()).or_default() += 1;
+        }
+        seen
+    };
+    wait("both serving", &|| state(a) == Some(true) && state(b) == Some(true));
+    assert_eq!(origins_of(10).len(), 2);
+    a_serving.store(false, Ordering::SeqCst);
+    wait("a not serving", &|| state(a) == Some(false));
+    assert_eq!(origins_of(10).get("b"), Some(&10));
+    a_serving.store(true, Ordering::SeqCst);
+    wait("a serving again", &|| state(a) == Some(true));
+    assert_eq!(origins_of(10).len(), 2);
+}

@@ -555,6 +555,7 @@ fn health_check_of(r: health_check::Reader<'_>) -> R<HealthCheck> {
                     expected_status: h.get_expected_status(),
                 }
             }
+            health_check::Grpc(service) => HealthCheckKind::Grpc { service: s(service)? },
         },
         interval_ms: r.get_interval_ms(),
         timeout_ms: r.get_timeout_ms(),

@@ -802,6 +802,11 @@ pub enum HealthCheckKind {
         /// Status of a healthy origin.
         expected_status: u16,
     },
+    /// The gRPC health protocol over HTTP/2.
+    Grpc {
+        /// The service asked about ("" = the server).
+        service: String,
+    },
 }
 
 /// HTTP/2 towards an ExternalServer's origins.

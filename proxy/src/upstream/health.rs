@@ -1,6 +1,6 @@
-//! Active health checks of ExternalServer pools (`healthCheck`: TCP, or
-//! HTTP with a path and an expected status; `rise`/`fall` thresholds) on
-//! `pingora-load-balancing`'s checkers, re-resolution of the origins' names
+//! Active health checks of ExternalServer pools (`healthCheck`: TCP, HTTP
+//! with a path and an expected status, or the gRPC health protocol;
+//! `rise`/`fall` thresholds) on `pingora-load-balancing`'s checkers, re-resolution of the origins' names
 //! (`dnsTtlMs`), and the `isoproxy_upstream_healthy` gauge.
 //!
 //! Each pool that needs it gets a small thread with its own runtime, so a
@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use isoproxy_schema::model::{HealthCheck, HealthCheckKind};
+use pingora_core::connectors::http::Connector as HttpConnector;
+use pingora_core::protocols::http::client::HttpSession;
+use pingora_core::protocols::ALPN;
+use pingora_core::upstreams::peer::HttpPeer;
 use pingora_http::{RequestHeader, ResponseHeader};
 use pingora_load_balancing::health_check::{HealthCheck as Check, HealthObserve, HttpHealthCheck, TcpHealthCheck};
 use pingora_load_balancing::Backend;
@@ -85,6 +89,153 @@ pub(crate) fn check_for(h: &HealthCheck, host: &str, t: &PeerTemplate) -> Box<dy
             c.health_changed_callback = Some(Box::new(Observe));
             Box::new(c)
         }
+        HealthCheckKind::Grpc { service } => {
+            let sni = t.sni_override.clone().unwrap_or_else(|| host.to_string());
+            let mut peer = HttpPeer::new("0.0.0.0:1", t.tls, sni);
+            peer.options.alpn = ALPN::H2;
+            peer.options.connection_timeout = timeout;
+            peer.options.total_connection_timeout = timeout;
+            peer.options.read_timeout = timeout;
+            peer.options.write_timeout = timeout;
+            peer.options.ca = t.ca.clone();
+            peer.client_cert_key = t.client_cert.clone();
+            Box::new(GrpcCheck {
+                connector: HttpConnector::new(None),
+                peer,
+                authority: host.to_string(),
+                service: service.clone(),
+                rise: h.rise as usize,
+                fall: h.fall as usize,
+                timeout: Duration::from_millis(u64::from(h.timeout_ms.max(1))),
+            })
+        }
+    }
+}
+
+/// `grpc.health.v1.Health/Check` over HTTP/2: healthy when the answer is
+/// `grpc-status: 0` with status SERVING.
+struct GrpcCheck {
+    connector: HttpConnector,
+    peer: HttpPeer,
+    authority: String,
+    service: String,
+    rise: usize,
+    fall: usize,
+    timeout: Duration,
+}
+
+/// The request message: `HealthCheckRequest { service }`, length-prefixed.
+fn grpc_health_request(service: &str) -> bytes::Bytes {
+    let mut msg = Vec::new();
+    if !service.is_empty() {
+        // Field 1, length-delimited; a service name is far below 128 bytes
+        // in practice, but encode the length as a varint anyway.
+        msg.push(0x0a);
+        let mut n = service.len();
+        while n >= 0x80 {
+            msg.push((n as u8 & 0x7f) | 0x80);
+            n >>= 7;
+        }
+        msg.push(n as u8);
+        msg.extend_from_slice(service.as_bytes());
+    }
+    let mut out = vec![0u8];
+    out.extend_from_slice(&(msg.len() as u32).to_be_bytes());
+    out.extend_from_slice(&msg);
+    bytes::Bytes::from(out)
+}
+
+/// Whether a `HealthCheckResponse` message (length-prefixed) says SERVING
+/// (field 1, varint 1).
+fn grpc_serving(body: &[u8]) -> bool {
+    let Some(msg) = body.get(5..) else { return false };
+    let mut i = 0;
+    while i < msg.len() {
+        let key = msg[i];
+        i += 1;
+        match (key >> 3, key & 7) {
+            (1, 0) => return msg.get(i) == Some(&1),
+            (_, 0) => {
+                while msg.get(i).is_some_and(|b| b & 0x80 != 0) {
+                    i += 1;
+                }
+                i += 1;
+            }
+            (_, 2) => {
+                let len = usize::from(msg.get(i).copied().unwrap_or(0));
+                i += 1 + len;
+            }
+            _ => return false,
+        }
+    }
+    // SERVING is 1; an empty message is UNKNOWN (0).
+    false
+}
+
+fn grpc_failed(why: &'static str) -> Box<pingora_error::Error> {
+    pingora_error::Error::explain(pingora_error::ErrorType::CustomCode("grpc health", 0), why)
+}
+
+#[async_trait]
+impl Check for GrpcCheck {
+    fn health_threshold(&self, success: bool) -> usize {
+        if success {
+            self.rise
+        } else {
+            self.fall
+        }
+    }
+
+    async fn check(&self, target: &Backend) -> pingora_error::Result<()> {
+        let mut peer = self.peer.clone();
+        peer._address = target.addr.clone();
+        let call = async {
+            let (session, _) = self.connector.get_http_session(&peer).await?;
+            let HttpSession::H2(mut s) = session else {
+                return Err(grpc_failed("the origin does not speak HTTP/2"));
+            };
+            let mut req = RequestHeader::build("POST", b"/grpc.health.v1.Health/Check", None)?;
+            req.insert_header("content-type", "application/grpc")?;
+            req.insert_header("te", "trailers")?;
+            req.insert_header("host", self.authority.as_str())?;
+            req.insert_header("user-agent", "isoproxy-health-check")?;
+            s.write_request_header(Box::new(req), false)?;
+            s.write_request_body(grpc_health_request(&self.service), true).await?;
+            s.read_response_header().await?;
+            let head_status = s
+                .response_header()
+                .and_then(|h| h.headers.get("grpc-status"))
+                .map(|v| v.as_bytes().to_vec());
+            let mut body = Vec::new();
+            while let Some(chunk) = s.read_response_body().await? {
+                body.extend_from_slice(&chunk);
+                if body.len() > 1024 {
+                    return Err(grpc_failed("health response too long"));
+                }
+            }
+            let trailers = s.read_trailers().await?;
+            let status = head_status.or_else(|| {
+                trailers
+                    .as_ref()
+                    .and_then(|t| t.get("grpc-status"))
+                    .map(|v| v.as_bytes().to_vec())
+            });
+            if status.as_deref() != Some(b"0") {
+                return Err(grpc_failed("grpc-status is not 0"));
+            }
+            if !grpc_serving(&body) {
+                return Err(grpc_failed("not SERVING"));
+            }
+            Ok(())
+        };
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(r) => r,
+            Err(_) => Err(grpc_failed("timed out")),
+        }
+    }
+
+    async fn health_status_change(&self, target: &Backend, healthy: bool) {
+        Observe.observe(target, healthy).await;
     }
 }
 
@@ -158,5 +309,31 @@ fn report(ext: &External, service: &str, metrics: &Metrics) {
             .find(|b| b.ext.get::<Arc<BackendState>>().is_some_and(|x| x.idx == s.idx))
             .is_some_and(|b| ext.balancer.backends().ready(b));
         gauge.set(i64::from(listed && ready && !s.ejected()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_messages() {
+        assert_eq!(&grpc_health_request("")[..], &[0, 0, 0, 0, 0]);
+        assert_eq!(
+            &grpc_health_request("a.B")[..],
+            &[0, 0, 0, 0, 5, 0x0a, 3, b'a', b'.', b'B']
+        );
+        // (response body, SERVING)
+        let rows: [(&[u8], bool); 6] = [
+            (&[0, 0, 0, 0, 2, 0x08, 1], true),
+            (&[0, 0, 0, 0, 2, 0x08, 2], false),
+            (&[0, 0, 0, 0, 0], false),
+            (&[0, 0, 0, 0, 5, 0x12, 1, b'x', 0x08, 1], true),
+            (&[0, 0, 0], false),
+            (&[0, 0, 0, 0, 1, 0x0d], false),
+        ];
+        for (body, want) in rows {
+            assert_eq!(grpc_serving(body), want, "{body:?}");
+        }
     }
 }

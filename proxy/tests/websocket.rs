@@ -1058,3 +1058,28 @@ fn a_handshake_with_a_body_is_refused() {
     assert_eq!(r.map(|r| r.status), Some(400));
     assert!(origin.handshakes.lock().unwrap().is_empty());
 }
+
+/// A router socket: the WebSocket goes to the routed service, with the
+/// route's path rewrite and headers.
+#[test]
+fn a_websocket_through_a_router_route() {
+    let origin = EchoOrigin::start();
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"ws\", external = (address = \"{}\", http = ())),
+    (name = \"edge\", router = (routes = [
+      (pathPrefix = \"/ws\", service = \"ws\", stripPrefix = true,
+       injectRequestHeaders = [(name = \"X-Route\", value = \"ws\")]) ])),
+  ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"edge\") ],
+);
+",
+        origin.addr
+    );
+    let proxy = Proxy::new(&config).socket("http").start();
+    let (mut ws, resp) = connect(proxy.port("http"), "/ws/chat");
+    assert_eq!(resp.status(), 101);
+    echo(&mut ws, Message::text("routed"));
+    assert_eq!(origin.handshake_header(0, "x-route").as_deref(), Some("ws"));
+}

@@ -77,7 +77,9 @@ pub async fn no_script(h: &Handler, session: &mut Session, ctx: &mut RequestCtx)
         .await;
         return;
     }
-    let Some(dest) = h.route.service.target.destination() else {
+    // The routed service on a router socket, else the socket's.
+    let svc = ctx.service.clone().unwrap_or_else(|| h.route.service.clone());
+    let Some(dest) = svc.target.destination() else {
         fail(session, ctx, Reject::internal("no upstream for this service")).await;
         return;
     };
@@ -99,7 +101,7 @@ pub async fn no_script(h: &Handler, session: &mut Session, ctx: &mut RequestCtx)
         client: session.client_addr().and_then(|a| a.as_inet()).map(|a| a.ip()),
         request_id: ctx.request_id.clone(),
     };
-    let service = &h.route.service.name;
+    let service = &svc.name;
     let metrics = &h.route.metrics;
     let result = crate::upstream::exchange::send(&h.connector, dest, out, service, metrics).await;
     let outcome = result.as_ref().map_or_else(|f| f.outcome(), |_| "ok");

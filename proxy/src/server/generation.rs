@@ -210,6 +210,7 @@ pub fn build(
         servers.push(Arc::new(SocketServer {
             route: route.clone(),
             app: Arc::new(app),
+            workers: workers.clone(),
             tls,
             retired: watch::channel(false).0,
         }));

@@ -312,3 +312,60 @@ fn connect_without_a_handler_and_a_handler_without_fetch() {
         );
     }
 }
+
+/// A `tcp = ()` socket hands each connection to the connect handler (the
+/// shape of workerd's tcp-ingress sample): bytes echo back with no HTTP
+/// around them, one record per connection.
+#[test]
+fn a_tcp_socket_hands_connections_to_the_connect_handler() {
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"main\", worker = .worker) ],
+  sockets = [
+    (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"main\"),
+    (name = \"tcp\", address = \"127.0.0.1:0\", tcp = (), service = \"main\"),
+  ],
+  accessLog = (format = json),
+);
+const worker :Workerd.Worker = (
+  modules = [ (name = \"worker\", esModule = embed \"worker.js\") ],
+  compatibilityFlags = [\"nodejs_compat_v2\"],
+  compatibilityDate = \"2026-03-01\",
+);\n"
+    );
+    let script = "export default {
+  async fetch(req) { return new Response('ok'); },
+  async connect(socket) { await socket.readable.pipeTo(socket.writable); },
+};";
+    let proxy = Proxy::new(&config)
+        .file("worker.js", script)
+        .sockets(&["http", "tcp"])
+        .start();
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", proxy.port("tcp"))).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+    for msg in [&b"first line\n"[..], b"GET / HTTP/1.1\r\n\r\n", &[0u8, 255, 1]] {
+        s.write_all(msg).unwrap();
+        let mut got = vec![0u8; msg.len()];
+        s.read_exact(&mut got).unwrap();
+        assert_eq!(got, msg);
+    }
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut rest = Vec::new();
+    let _ = s.read_to_end(&mut rest);
+    assert!(rest.is_empty(), "{rest:?}");
+    assert_eq!(get(proxy.port("http"), "/", "x").text(), "ok");
+    assert!(proxy.wait_stdout(std::time::Duration::from_secs(10), "\"method\":\"TCP\""));
+    let log = proxy.stdout_text();
+    let line = log.lines().find(|l| l.contains("\"method\":\"TCP\"")).unwrap();
+    let r: serde_json::Value = serde_json::from_str(line).unwrap();
+    assert_eq!(
+        (r["socket"].as_str(), r["status"].as_u64()),
+        (Some("tcp"), Some(200)),
+        "{line}"
+    );
+    assert_eq!(
+        (r["bytes_in"].as_u64(), r["bytes_out"].as_u64()),
+        (Some(32), Some(32)),
+        "{line}"
+    );
+}

@@ -389,6 +389,10 @@ pub async fn serve(slot: Arc<Slot>, tcp: tokio::net::TcpStream, shutdown: Shutdo
         }
         None => Box::new(l4),
     };
+    if let Some(address) = server.route.raw_tcp.clone() {
+        crate::pipeline::connect::raw(&server.route, server.workers.as_ref(), stream, client, &address).await;
+        return;
+    }
     if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
         let shutdown = h2_shutdown(&server, shutdown);
         server.app.process_new(stream, &shutdown).await;

@@ -39,6 +39,8 @@ struct Tunnel<'a> {
     active: bool,
     /// A Worker's connect handler took the tunnel: how it ended, and its CPU.
     worker: Option<(Outcome, Duration)>,
+    /// A connection on a `tcp = ()` socket: no HTTP answer is written.
+    raw: bool,
 }
 
 /// The tunnel's metrics and access-log record, written when it ends, also
@@ -62,9 +64,9 @@ impl Drop for Tunnel<'_> {
             socket: &route.name,
             service: &self.service.as_ref().unwrap_or(&route.service).name,
             user: self.user.as_deref(),
-            method: "CONNECT",
+            method: if self.raw { "TCP" } else { "CONNECT" },
             host: Some(self.authority),
-            protocol: "HTTP/1.1",
+            protocol: if self.raw { "TCP" } else { "HTTP/1.1" },
             status: self.status,
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
@@ -112,6 +114,7 @@ pub async fn serve(
         service: None,
         active: false,
         worker: None,
+        raw: false,
     };
     if let Some(auth) = &route.auth {
         let header = proxy_authorization(head);
@@ -235,6 +238,44 @@ async fn relay(
     }
 }
 
+/// Serve a connection on a `tcp = ()` socket: straight to the Worker's
+/// connect handler, with `address` (the socket's listen address, as
+/// workerd gives it) as the target. Nothing but the Worker's bytes is ever
+/// written: a refusal just closes the connection.
+pub async fn raw(
+    route: &SocketRoute,
+    workers: Option<&WorkerPool>,
+    client: Stream,
+    peer: Option<SocketAddr>,
+    address: &str,
+) {
+    let mut t = Tunnel {
+        route,
+        peer,
+        authority: address,
+        start: Instant::now(),
+        upstream: None,
+        bytes_in: 0,
+        bytes_out: 0,
+        status: 200,
+        blame: None,
+        cut: true,
+        user: None,
+        service: None,
+        active: false,
+        worker: None,
+        raw: true,
+    };
+    match workers {
+        Some(pool) => to_worker(pool, client, b"", Vec::new(), &mut t).await,
+        None => {
+            t.status = 500;
+            t.blame = Some(Blame::Internal);
+        }
+    }
+    t.cut = false;
+}
+
 /// Chunks buffered each way between the client and a Worker's socket.
 const WORKER_CHANNEL: usize = 8;
 
@@ -279,8 +320,10 @@ async fn to_worker(pool: &WorkerPool, mut client: Stream, head: &[u8], rest: Vec
             let r = worker_failure(f.outcome);
             t.status = r.status;
             t.blame = Some(r.blame);
-            let _ = client.write_all(&r.to_http1()).await;
-            let _ = client.flush().await;
+            if !t.raw {
+                let _ = client.write_all(&r.to_http1()).await;
+                let _ = client.flush().await;
+            }
             return;
         }
     };
@@ -288,16 +331,19 @@ async fn to_worker(pool: &WorkerPool, mut client: Stream, head: &[u8], rest: Vec
     if resp.status != http::StatusCode::OK {
         // The Worker refused the tunnel with a response of its own.
         t.blame = Some(Blame::Script);
-        write_refusal(&mut client, resp, t).await;
+        if !t.raw {
+            write_refusal(&mut client, resp, t).await;
+        }
         return;
     }
     route.metrics.tunnels_active.inc();
     t.active = true;
-    if client
-        .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
-        .await
-        .is_err()
-        || client.flush().await.is_err()
+    if !t.raw
+        && (client
+            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await
+            .is_err()
+            || client.flush().await.is_err())
     {
         return;
     }

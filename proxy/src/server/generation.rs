@@ -143,7 +143,7 @@ pub fn prepare(
                 Ok(c) => Some(Acceptor::from_server_config(c)),
                 Err(e) => return Err(usage(format!("socket {}: {e}", sock.name))),
             },
-            SocketProtocol::Http(_) => None,
+            SocketProtocol::Http(_) | SocketProtocol::Tcp => None,
         });
     }
     Ok(Parts { routes, workers, tls })

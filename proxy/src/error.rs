@@ -53,6 +53,9 @@ pub struct Reject {
     pub challenge: Option<std::sync::Arc<str>>,
     /// For a 429: `Retry-After` in seconds (`None`: a minute).
     pub retry_after: Option<u64>,
+    /// For a Network's refusal: the rule that decided (`deny name
+    /// *.ads.example`), for the access record.
+    pub rule: Option<std::sync::Arc<str>>,
 }
 
 impl Reject {
@@ -64,6 +67,7 @@ impl Reject {
             blame: Blame::Downstream,
             challenge: None,
             retry_after: None,
+            rule: None,
         }
     }
 
@@ -75,6 +79,7 @@ impl Reject {
             blame: Blame::Downstream,
             challenge: None,
             retry_after: None,
+            rule: None,
         }
     }
 
@@ -86,6 +91,7 @@ impl Reject {
             blame: Blame::Policy,
             challenge: None,
             retry_after: None,
+            rule: None,
         }
     }
 
@@ -97,6 +103,7 @@ impl Reject {
             blame: Blame::Upstream,
             challenge: None,
             retry_after: None,
+            rule: None,
         }
     }
 
@@ -108,6 +115,7 @@ impl Reject {
             blame: Blame::Overload,
             challenge: None,
             retry_after: None,
+            rule: None,
         }
     }
 
@@ -120,6 +128,7 @@ impl Reject {
             blame: Blame::Downstream,
             challenge: Some(realm),
             retry_after: None,
+            rule: None,
         }
     }
 
@@ -132,6 +141,7 @@ impl Reject {
             blame: Blame::Downstream,
             challenge: None,
             retry_after: None,
+            rule: None,
         }
     }
 
@@ -144,6 +154,7 @@ impl Reject {
             blame: Blame::RateLimit,
             challenge: None,
             retry_after: Some(retry_after),
+            rule: None,
         }
     }
 
@@ -155,6 +166,7 @@ impl Reject {
             blame: Blame::Internal,
             challenge: None,
             retry_after: None,
+            rule: None,
         }
     }
 
@@ -278,6 +290,7 @@ pub fn worker_failure(outcome: Outcome) -> Reject {
         blame: Blame::Script,
         challenge: None,
         retry_after: None,
+        rule: None,
     }
 }
 

@@ -74,6 +74,9 @@ pub struct SocketRoute {
     pub proxy_protocol: Option<ProxyProtocolRoute>,
     /// The socket's rate limit (`rateLimit`), when set.
     pub limit: Option<crate::pipeline::limit::Limiter>,
+    /// A `tcp = ()` socket: no HTTP; each connection goes to the Worker's
+    /// connect handler, which sees this (the listen address) as the target.
+    pub raw_tcp: Option<Arc<str>>,
 }
 
 /// A socket's PROXY protocol settings, resolved.
@@ -196,6 +199,8 @@ impl Routes {
                 optional: p.optional,
             }),
             limit: s.rate_limit.as_ref().map(crate::pipeline::limit::Limiter::new),
+            raw_tcp: matches!(s.protocol, isoproxy_schema::model::SocketProtocol::Tcp)
+                .then(|| Arc::from(s.address.as_deref().unwrap_or(""))),
         })
     }
 }

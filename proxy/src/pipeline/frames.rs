@@ -182,6 +182,7 @@ mod tests {
     fn counts_messages_payload_and_close_code() {
         let key = Some([0x12, 0x34, 0x56, 0x78]);
         let big = vec![7u8; 70_000];
+        #[allow(clippy::type_complexity)] // a table: name, frames, expected counts
         let cases: Vec<(&str, Vec<Vec<u8>>, (u64, u64, Option<u16>))> = vec![
             ("one text", vec![frame(true, 1, b"hello", None)], (1, 5, None)),
             ("masked text", vec![frame(true, 1, b"hello", key)], (1, 5, None)),

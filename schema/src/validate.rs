@@ -662,6 +662,7 @@ impl V<'_> {
             w.get_global_outbound(),
             "globalOutbound",
         )?;
+        self.not_router(&format!("{p}.globalOutbound"), w.get_global_outbound())?;
         self.read(&format!("{p}.limits"), w.get_limits())?;
         Ok(())
     }

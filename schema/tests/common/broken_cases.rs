@@ -336,4 +336,9 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "const c :Workerd.Config = (\n  services = [ (name = \"o\", external = (address = \"a:80\", http = (), healthCheck = (tcp = void, intervalMs = 0))) ],\n);",
         "config.capnp:4:110: services[0].external.healthCheck.intervalMs: expected at least 1",
     ),
+    (
+        "router as a Worker's globalOutbound",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .b), (name = \"r\", router = (default = \"a\")) ],\n);\nconst b :Workerd.Worker = (modules = [(name = \"m.js\", esModule = \"\")], compatibilityDate = \"2024-09-01\",\n  globalOutbound = \"r\");",
+        "services[0].worker.globalOutbound: service \"r\" is a router: a router can only be a socket's service",
+    ),
 ];

@@ -748,3 +748,61 @@ fn health_checks_mark_an_origin_down_and_up_without_client_errors() {
         1.0
     );
 }
+
+/// On an https socket the PROXY header comes before the TLS handshake.
+#[test]
+fn proxy_protocol_before_tls() {
+    use rustls::pki_types::{CertificateDer, ServerName};
+    use std::io::{Read, Write};
+    let origin = Origin::echo();
+    let cert = rcgen::generate_simple_self_signed(vec!["edge.test".to_string()]).unwrap();
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"origin\", external = (address = \"{}\", http = ())) ],
+  sockets = [ (name = \"https\", address = \"127.0.0.1:0\", service = \"origin\",
+     https = (options = (), tlsOptions = (keypair = (privateKey = embed \"key.pem\", certificateChain = embed \"cert.pem\"))),
+     proxyProtocol = (trustedSources = [\"local\"])) ],
+);
+",
+        origin.addr
+    );
+    let key_pem = cert.key_pair.serialize_pem();
+    let cert_pem = cert.cert.pem();
+    let proxy = Proxy::new(&config)
+        .files(&[("key.pem", key_pem.as_str()), ("cert.pem", cert_pem.as_str())])
+        .socket("https")
+        .start();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(CertificateDer::from(cert.cert.der().to_vec())).unwrap();
+    let client =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    for (header, want) in [
+        (
+            b"PROXY TCP4 198.51.100.77 127.0.0.1 1234 443\r\n".to_vec(),
+            "198.51.100.77",
+        ),
+        (v2_tcp6("2001:db8::77", 1234), "2001:db8::77"),
+    ] {
+        let mut tcp = std::net::TcpStream::connect(("127.0.0.1", proxy.port("https"))).unwrap();
+        tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+        tcp.write_all(&header).unwrap();
+        let conn = rustls::ClientConnection::new(
+            std::sync::Arc::new(client.clone()),
+            ServerName::try_from("edge.test").unwrap(),
+        )
+        .unwrap();
+        let mut tls = rustls::StreamOwned::new(conn, tcp);
+        tls.write_all(b"GET /tls HTTP/1.1\r\nHost: edge.test\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut out = Vec::new();
+        let _ = tls.read_to_end(&mut out);
+        let text = String::from_utf8_lossy(&out);
+        assert!(text.starts_with("HTTP/1.1 200"), "{text}");
+        let got = origin.requests();
+        assert_eq!(got.last().unwrap().header("x-forwarded-for"), Some(want));
+    }
+}

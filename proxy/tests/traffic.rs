@@ -806,3 +806,57 @@ fn proxy_protocol_before_tls() {
         assert_eq!(got.last().unwrap().header("x-forwarded-for"), Some(want));
     }
 }
+
+/// A reload swaps the routing table, and the replaced pools' health-check
+/// threads end.
+#[test]
+fn reload_swaps_routes_and_retires_health_checks() {
+    let (a, b) = (named_origin("a"), named_origin("b"));
+    let config = |target: &str| {
+        format!(
+            "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"a\", external = (address = \"{}\", http = (), healthCheck = (tcp = void, intervalMs = 50))),
+    (name = \"b\", external = (address = \"{}\", http = ())),
+    (name = \"edge\", router = (routes = [ (pathPrefix = \"/x\", service = \"{target}\") ], default = \"a\")),
+  ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"edge\") ],
+);
+",
+            a.addr, b.addr
+        )
+    };
+    let proxy = Proxy::new(&config("a")).socket("http").start();
+    let port = proxy.port("http");
+    assert_eq!(get(port, "/x", "h").header("x-origin"), Some("a"));
+    for (i, target) in ["b", "a", "b", "a", "b"].iter().enumerate() {
+        proxy.write_file("config.capnp", &config(target));
+        let ev = proxy.reload();
+        assert_eq!(ev["result"], "ok", "reload {i}: {ev}");
+        assert_eq!(
+            get(port, "/x", "h").header("x-origin"),
+            Some(*target),
+            "after reload {i}"
+        );
+        assert_eq!(
+            get(port, "/y", "h").header("x-origin"),
+            Some("a"),
+            "default after reload {i}"
+        );
+    }
+    // One pool with health checks per generation alive: the old ones' threads
+    // notice within an interval that their pool is gone.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let n = proxy
+            .thread_names()
+            .iter()
+            .filter(|t| t.starts_with("health-a"))
+            .count();
+        if (1..=2).contains(&n) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{n} health threads still running");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -108,6 +108,9 @@ ops_table! {
     "node_promise_state" => node::op_node_promise_state,
     "node_digest" => node::op_node_digest,
     "node_hmac" => node::op_node_hmac,
+    "node_fs_bundle" => node::op_node_fs_bundle,
+    "request_current" => node::op_request_current,
+    "require_es_module" => node::op_require_es_module,
     "urlpattern_parse" => urlpattern::op_urlpattern_parse,
     "urlpattern_match_input" => urlpattern::op_urlpattern_match_input,
 }

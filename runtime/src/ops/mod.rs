@@ -109,6 +109,7 @@ ops_table! {
     "node_digest" => node::op_node_digest,
     "node_hmac" => node::op_node_hmac,
     "node_fs_bundle" => node::op_node_fs_bundle,
+    "node_scrypt" => node::op_node_scrypt,
     "request_current" => node::op_request_current,
     "require_es_module" => node::op_require_es_module,
     "urlpattern_parse" => urlpattern::op_urlpattern_parse,

@@ -161,3 +161,34 @@ pub(crate) fn op_require_es_module(
         }
     }
 }
+
+/// scrypt (RFC 7914) for node:crypto: `(password, salt, logN, r, p,
+/// keylen)` → `Uint8Array`. Throws a `RangeError` for parameters scrypt
+/// refuses.
+pub(crate) fn op_node_scrypt(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    mut rv: v8::ReturnValue<v8::Value>,
+) {
+    let password = super::bytes_of(args.get(0)).unwrap_or_default();
+    let salt = super::bytes_of(args.get(1)).unwrap_or_default();
+    let num = |i: i32, scope: &mut v8::PinScope| args.get(i).uint32_value(scope).unwrap_or(0);
+    let (log_n, r, p, len) = (num(2, scope), num(3, scope), num(4, scope), num(5, scope) as usize);
+    let params = u8::try_from(log_n)
+        .ok()
+        .and_then(|log_n| scrypt::Params::new(log_n, r, p, len.clamp(10, 64)).ok());
+    let Some(params) = params else {
+        let msg = v8::String::new(scope, "Invalid scrypt params").unwrap_or_else(|| v8::String::empty(scope));
+        let e = v8::Exception::range_error(scope, msg);
+        scope.throw_exception(e);
+        return;
+    };
+    let mut out = vec![0u8; len];
+    if scrypt::scrypt(&password, &salt, &params, &mut out).is_err() {
+        super::throw_type_error(scope, "scrypt failed");
+        return;
+    }
+    if let Some(a) = super::uint8_array(scope, out) {
+        rv.set(a.into());
+    }
+}

@@ -58,6 +58,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
     ("isoproxy:node/fs.js", include_str!("js/node/fs.js")),
     ("isoproxy:node/zlib.js", include_str!("js/node/zlib.js")),
+    ("isoproxy:node/http.js", include_str!("js/node/http.js")),
     ("isoproxy:node/timers.js", include_str!("js/node/timers.js")),
     (
         "isoproxy:node/diagnostics_channel.js",
@@ -268,7 +269,7 @@ impl WorkerIsolate {
                 let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
                 let is_modules = v8::Boolean::new(scope, spec.is_modules());
                 let node = spec.node_compat();
-                let node_js = v8::Array::new(scope, 6);
+                let node_js = v8::Array::new(scope, 7);
                 for (i, on) in [
                     node.modules,
                     node.globals,
@@ -276,6 +277,7 @@ impl WorkerIsolate {
                     node.als,
                     node.process_v2,
                     node.fs,
+                    node.http,
                 ]
                 .into_iter()
                 .enumerate()

@@ -297,6 +297,11 @@ fn check_imports(
                 " (node:* modules need the nodejs_compat compatibility flag)"
             } else if fs && node.modules && !node.fs {
                 " (node:fs needs the enable_nodejs_fs_module compatibility flag, or a compatibilityDate of 2025-09-15 or later)"
+            } else if matches!(specifier.as_str(), "node:http" | "node:https" | "http" | "https")
+                && node.modules
+                && !node.http
+            {
+                " (node:http needs the enable_nodejs_http_modules compatibility flag, or a compatibilityDate of 2025-08-15 or later)"
             } else if specifier.starts_with("node:") || specifier.starts_with("cloudflare:") {
                 " (isoproxy does not provide this built-in module; see the compatibility table in README.md)"
             } else if specifier.contains(':') {
@@ -728,6 +733,7 @@ mod tests {
             als: true,
             process_v2: false,
             fs: false,
+            http: false,
         };
         let als = NodeCompat {
             als: true,

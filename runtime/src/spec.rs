@@ -58,6 +58,10 @@ const POPULATE_PROCESS_ENV_DATE: &str = "2025-04-01";
 /// `enable_nodejs_process_v2` and `enable_nodejs_fs_module` in workerd.
 const PROCESS_V2_DATE: &str = "2025-09-15";
 
+/// From this compatibility date `nodejs_compat` implies
+/// `enable_nodejs_http_modules` in workerd.
+const HTTP_MODULES_DATE: &str = "2025-08-15";
+
 /// The Node.js compatibility a Worker asked for (see `WorkerSpec::node_compat`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct NodeCompat {
@@ -74,6 +78,8 @@ pub(crate) struct NodeCompat {
     pub(crate) process_v2: bool,
     /// `node:fs` and `node:fs/promises` (`enable_nodejs_fs_module`).
     pub(crate) fs: bool,
+    /// `node:http` and `node:https` (`enable_nodejs_http_modules`).
+    pub(crate) http: bool,
 }
 
 /// A Worker as the isolates see it.
@@ -143,6 +149,9 @@ impl WorkerSpec {
             als: modules || has("nodejs_als"),
             process_v2,
             fs,
+            http: modules
+                && !has("disable_nodejs_http_modules")
+                && (has("enable_nodejs_http_modules") || (has("nodejs_compat") && date >= HTTP_MODULES_DATE)),
         }
     }
 

@@ -27,6 +27,7 @@
     if (isNode(name) && !internal.nodeCompat.modules && !(name === "node:async_hooks" && internal.nodeCompat.als)) return null;
     // node:fs needs its own flag (or a recent date), as in workerd.
     if ((name === "node:fs" || name === "node:fs/promises") && !internal.nodeCompat.fs) return null;
+    if ((name === "node:http" || name === "node:https") && !internal.nodeCompat.http) return null;
     let m = built.get(name);
     if (m !== undefined) return m;
     const factory = factories.get(name);

@@ -114,8 +114,8 @@
   }
 
   // Called by `setup` (10_worker.js) before the Worker's code runs.
-  internal.setupNode = ([modules, globals, processEnv, als, processV2, fs], list) => {
-    internal.nodeCompat = { modules, globals, processEnv, als, processV2, fs };
+  internal.setupNode = ([modules, globals, processEnv, als, processV2, fs, http], list) => {
+    internal.nodeCompat = { modules, globals, processEnv, als, processV2, fs, http };
     bindings = list;
     if (!globals) return;
     const setImmediate = (fn, ...args) => setTimeout(fn, 0, ...args);

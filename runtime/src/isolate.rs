@@ -269,7 +269,7 @@ impl WorkerIsolate {
                 let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
                 let is_modules = v8::Boolean::new(scope, spec.is_modules());
                 let node = spec.node_compat();
-                let node_js = v8::Array::new(scope, 7);
+                let node_js = v8::Array::new(scope, 8);
                 for (i, on) in [
                     node.modules,
                     node.globals,
@@ -278,6 +278,7 @@ impl WorkerIsolate {
                     node.process_v2,
                     node.fs,
                     node.http,
+                    node.web_fs,
                 ]
                 .into_iter()
                 .enumerate()

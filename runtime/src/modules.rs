@@ -734,6 +734,7 @@ mod tests {
             process_v2: false,
             fs: false,
             http: false,
+            web_fs: false,
         };
         let als = NodeCompat {
             als: true,

@@ -80,6 +80,9 @@ pub(crate) struct NodeCompat {
     pub(crate) fs: bool,
     /// `node:http` and `node:https` (`enable_nodejs_http_modules`).
     pub(crate) http: bool,
+    /// `navigator.storage` (`enable_web_file_system`): not Node's, but the
+    /// same in-memory file system as node:fs.
+    pub(crate) web_fs: bool,
 }
 
 /// A Worker as the isolates see it.
@@ -152,6 +155,7 @@ impl WorkerSpec {
             http: modules
                 && !has("disable_nodejs_http_modules")
                 && (has("enable_nodejs_http_modules") || (has("nodejs_compat") && date >= HTTP_MODULES_DATE)),
+            web_fs: has("enable_web_file_system"),
         }
     }
 

@@ -114,8 +114,9 @@
   }
 
   // Called by `setup` (10_worker.js) before the Worker's code runs.
-  internal.setupNode = ([modules, globals, processEnv, als, processV2, fs, http], list) => {
+  internal.setupNode = ([modules, globals, processEnv, als, processV2, fs, http, webFs], list) => {
     internal.nodeCompat = { modules, globals, processEnv, als, processV2, fs, http };
+    if (webFs) internal.enableWebFs();
     bindings = list;
     if (!globals) return;
     const setImmediate = (fn, ...args) => setTimeout(fn, 0, ...args);

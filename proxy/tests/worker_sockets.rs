@@ -238,7 +238,7 @@ fn a_worker_connect_handler_vets_and_carries_tunnels() {
         ("throws.test:1", b"", "HTTP/1.1 500", Vec::new()),
     ];
     for (target, payload, status, want) in rows {
-        let (head, body) = tunnel(port, target, payload, want.len() * usize::from(payload.len() > 0));
+        let (head, body) = tunnel(port, target, payload, want.len() * usize::from(!payload.is_empty()));
         assert!(head.starts_with(status), "{target}: {head}");
         if status.ends_with("403") {
             assert!(head.to_ascii_lowercase().contains("x-vetted-by: worker"), "{head}");

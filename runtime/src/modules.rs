@@ -629,13 +629,16 @@ pub(crate) fn require_es_module<'s>(
     Ok(Some(module.get_module_namespace()))
 }
 
+/// A module and what its `evaluate()` returned (a promise, for modules).
+type Evaluated<'s> = (v8::Local<'s, v8::Module>, v8::Local<'s, v8::Value>);
+
 /// Find the module `import(specifier)` from `referrer` names, instantiate
 /// and evaluate it; `Ok(None)`: a JS exception is pending.
 fn find_and_evaluate<'s>(
     scope: &mut v8::PinScope<'s, '_>,
     referrer: &str,
     specifier: &str,
-) -> Result<Option<(v8::Local<'s, v8::Module>, v8::Local<'s, v8::Value>)>, String> {
+) -> Result<Option<Evaluated<'s>>, String> {
     let context = scope.get_current_context();
     let Some(map) = context.get_slot::<std::cell::RefCell<ModuleMap>>() else {
         return Err(format!(

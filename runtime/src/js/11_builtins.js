@@ -22,12 +22,17 @@
 
   // The exports object of built-in module `name`, or null if there is none
   // (or the flags do not allow it).
+  // Whether the Worker's flags let it have built-in module `name`.
+  const allowed = (name) => {
+    if (isNode(name) && !internal.nodeCompat.modules && !(name === "node:async_hooks" && internal.nodeCompat.als)) return false;
+    // node:fs and node:http need their own flags (or a recent date), as in workerd.
+    if ((name === "node:fs" || name === "node:fs/promises") && !internal.nodeCompat.fs) return false;
+    if ((name === "node:http" || name === "node:https") && !internal.nodeCompat.http) return false;
+    return factories.has(name);
+  };
   internal.builtinModule = (name) => {
     name = `${name}`;
-    if (isNode(name) && !internal.nodeCompat.modules && !(name === "node:async_hooks" && internal.nodeCompat.als)) return null;
-    // node:fs needs its own flag (or a recent date), as in workerd.
-    if ((name === "node:fs" || name === "node:fs/promises") && !internal.nodeCompat.fs) return null;
-    if ((name === "node:http" || name === "node:https") && !internal.nodeCompat.http) return null;
+    if (!allowed(name)) return null;
     let m = built.get(name);
     if (m !== undefined) return m;
     const factory = factories.get(name);
@@ -142,11 +147,11 @@
   // isBuiltin, builtinModules. https://nodejs.org/api/module.html
   internal.registerBuiltin("node:module", () => {
     const builtinModules = [];
-    for (const name of factories.keys()) if (isNode(name)) builtinModules[builtinModules.length] = StringPrototypeSlice(name, 5);
+    for (const name of factories.keys()) if (isNode(name) && allowed(name)) builtinModules[builtinModules.length] = StringPrototypeSlice(name, 5);
     builtinModules.sort();
     const isBuiltin = (name) => {
       name = `${name}`;
-      return factories.has(isNode(name) ? name : `node:${name}`);
+      return allowed(isNode(name) ? name : `node:${name}`);
     };
     function createRequire(from) {
       let name = from instanceof URL ? from.pathname : `${from}`;

@@ -12,7 +12,7 @@
   const ops = internal.ops;
   const {
     Date, Error, Map, Math, TypeError, Uint8Array, ArrayPrototypeJoin, ArrayPrototypePush, DateNow, MathMin,
-    PromiseReject, PromiseResolve, TypedArrayPrototypeSet, TypedArrayPrototypeSubarray, uncurryThis,
+    PromiseReject, PromiseResolve, SafeMap, TypedArrayPrototypeSet, TypedArrayPrototypeSubarray, uncurryThis,
   } = internal.primordials;
   const StringPrototypeSplit = uncurryThis(String.prototype.split);
 
@@ -51,7 +51,7 @@
   let nextIno = 1;
   function node(kind, readOnly) {
     const now = DateNow();
-    return { kind, readOnly, ino: nextIno++, data: kind === "file" ? new Uint8Array(0) : null, entries: kind === "dir" ? new Map() : null, dev: null, atime: now, mtime: now, ctime: now, birthtime: now };
+    return { kind, readOnly, ino: nextIno++, data: kind === "file" ? new Uint8Array(0) : null, entries: kind === "dir" ? new SafeMap() : null, dev: null, atime: now, mtime: now, ctime: now, birthtime: now };
   }
   let bundle = null;
   const devices = node("dir", true);
@@ -61,7 +61,9 @@
     devices.entries.set(name, d);
   }
   // `/tmp` of each request (key: request id; -1: start-up), made on first use.
-  const tmps = new Map();
+  const tmps = new SafeMap();
+  // Descriptors opened by each request, closed when it ends.
+  const fdsOf = new SafeMap();
   const current = () => ops.request_current();
 
   function bundleDir() {
@@ -96,8 +98,13 @@
   }
   // Called when a request ends: its /tmp and open files go.
   internal.fsRequestDone = (id) => {
+    // Runs at the end of every request: nothing here may depend on
+    // built-ins a Worker can patch.
     tmps.delete(id);
-    for (const [fd, f] of fds) if (f.request === id) fds.delete(fd);
+    const list = fdsOf.get(id);
+    if (list === undefined) return;
+    fdsOf.delete(id);
+    for (let i = 0; i < list.length; i++) fds.delete(list[i]);
   };
 
   function root() {
@@ -241,7 +248,7 @@
   }
 
   // -- file descriptors ---------------------------------------------------------
-  const fds = new Map();
+  const fds = new SafeMap();
   let nextFd = 3;
   function flagOf(flags) {
     if (flags === undefined || flags === null) return "r";
@@ -455,7 +462,11 @@
         if (flag[0] === "w" && n.kind === "file") n.data = new Uint8Array(0);
       }
       const fd = nextFd++;
-      fds.set(fd, { node: n, pos: 0, append: flag[0] === "a", readable: flag[0] === "r" || flag.includes("+"), writable: flag[0] !== "r" || flag.includes("+"), request: current(), path: p });
+      const owner = current();
+      fds.set(fd, { node: n, pos: 0, append: flag[0] === "a", readable: flag[0] === "r" || flag.includes("+"), writable: flag[0] !== "r" || flag.includes("+"), request: owner, path: p });
+      let list = fdsOf.get(owner);
+      if (list === undefined) { list = []; fdsOf.set(owner, list); }
+      ArrayPrototypePush(list, fd);
       return fd;
     },
     // Closing a descriptor that is not open is not an error in workerd.

@@ -29,6 +29,10 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:04_events.js", include_str!("js/04_events.js")),
     ("isoproxy:05_timers.js", include_str!("js/05_timers.js")),
     ("isoproxy:06_streams.js", include_str!("js/06_streams.js")),
+    (
+        "isoproxy:06_streams_bytes.js",
+        include_str!("js/06_streams_bytes.js"),
+    ),
     ("isoproxy:07_crypto.js", include_str!("js/07_crypto.js")),
     ("isoproxy:07_subtle.js", include_str!("js/07_subtle.js")),
     ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),

@@ -33,6 +33,10 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
         "isoproxy:06_streams_bytes.js",
         include_str!("js/06_streams_bytes.js"),
     ),
+    (
+        "isoproxy:06_streams_workers.js",
+        include_str!("js/06_streams_workers.js"),
+    ),
     ("isoproxy:07_crypto.js", include_str!("js/07_crypto.js")),
     ("isoproxy:07_subtle.js", include_str!("js/07_subtle.js")),
     ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),

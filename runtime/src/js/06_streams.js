@@ -18,6 +18,9 @@
   const kState = Symbol("state");
   const kNative = Symbol("nativeBody");
   let creating = false;
+  // Set by IdentityTransformStream just before it calls TransformStream: its
+  // readable side is then a byte stream.
+  let nextTransformIsBytes = false;
   // Filled by 06_streams_bytes.js (loaded next): the byte-stream controller.
   const hooks = {};
 
@@ -444,6 +447,7 @@
   internal.streams = {
     kState, hooks, deferred, readResult, resolved, call, promiseCall, noop, closeStream, errorStream, cancelStream,
     pullIfNeeded, clearAlgorithms, desiredSize, releaseReader, ReadableStream, ReadableStreamDefaultReader,
+    markNextTransformBytes: () => { nextTransformIsBytes = true; },
     allowConstruct: (f) => { creating = true; try { return f(); } finally { creating = false; } },
   };
   internal.nativeStream = nativeStream;
@@ -719,6 +723,8 @@
   class TransformStream {
     constructor(transformer = undefined, writableStrategy = {}, readableStrategy = { highWaterMark: 0 }) {
       if (transformer?.readableType !== undefined || transformer?.writableType !== undefined) throw new RangeError("invalid type");
+      const bytes = nextTransformIsBytes;
+      nextTransformIsBytes = false;
       creating = true;
       let controller;
       try { controller = new TransformStreamDefaultController(); } finally { creating = false; }
@@ -728,6 +734,7 @@
       const started = deferred();
       this.readableStream = null;
       const readable = new ReadableStream({
+        type: bytes ? "bytes" : undefined,
         start: (c) => { st.readableController = c; return started.promise; },
         pull: () => { st.backpressure = false; st.waiter.resolve(); },
         cancel: (r) => { st.writableController.error(r ?? new TypeError("The readable side was canceled")); return promiseCall(transformer, "cancel", [r]); },
@@ -737,7 +744,11 @@
         start: (c) => { st.writableController = c; return started.promise; },
         write: (chunk) => {
           const go = () => PromisePrototypeThen(transform(chunk), () => {
-            if (!st.backpressure && st.readableController.desiredSize <= 0) { st.backpressure = true; st.waiter = deferred(); }
+            // https://streams.spec.whatwg.org/#rs-default-controller-has-backpressure:
+            // a read that is waiting is not backpressure.
+            const r = readable[kState].reader;
+            const waiting = r !== null && r[kState].requests.length > 0;
+            if (!st.backpressure && !waiting && st.readableController.desiredSize <= 0) { st.backpressure = true; st.waiter = deferred(); }
           });
           if (!st.backpressure) return go();
           return new Promise((resolve, reject) => {

@@ -634,7 +634,7 @@
   function bodyForRust(body, onPump) {
     const b = body.take();
     if (b === null || typeof b === "number" || b instanceof Uint8Array) return b;
-    const writer = ops.body_writer();
+    const writer = ops.body_writer(internal.knownLength(b.stream));
     const rid = writer[1];
     const pump = internal.pumpToWriter(b.stream, writer[0]);
     if (onPump) onPump(pump);

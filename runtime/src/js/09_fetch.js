@@ -623,7 +623,9 @@
   // The incoming request of a Worker invocation.
   internal.incomingRequest = (method, url, flat, rid) => {
     const r = ObjectCreate(Request.prototype);
-    r[kInner] = { method, url, redirect: "manual", signal: null, cf: undefined };
+    // https://developers.cloudflare.com/workers/runtime-apis/request/#incomingrequestcfproperties:
+    // what the proxy knows of the client's connection.
+    r[kInner] = { method, url, redirect: "manual", signal: null, cf: ops.request_cf() };
     r[kHeaders] = headersFrom(flat, "immutable");
     r[kBody] = new Body(null, rid, null);
     return r;

@@ -3,6 +3,7 @@
 //! They are installed on a private `__ops` object that the glue captures and
 //! then removes from the global scope, so Worker code cannot call them.
 
+mod cf;
 pub(crate) mod compression;
 mod context;
 mod crypto;
@@ -95,6 +96,7 @@ ops_table! {
     "request_pass_through" => fetch::op_request_pass_through,
     "request_responded" => fetch::op_request_responded,
     "request_done" => fetch::op_request_done,
+    "request_cf" => cf::op_request_cf,
     "ws_pair" => websocket::op_ws_pair,
     "ws_accept" => websocket::op_ws_accept,
     "ws_send" => websocket::op_ws_send,

@@ -184,3 +184,180 @@ fn fixed_length_stream_sets_the_content_length_on_the_wire() {
         }
     }
 }
+
+/// The CA every TLS server of the socket tests below uses, trusted by the
+/// isoproxy children through `SSL_CERT_FILE` (the platform store a socket's
+/// TLS trusts; set once for this test binary, before any child starts).
+fn socket_pki() -> &'static Pki {
+    static PKI: std::sync::OnceLock<Pki> = std::sync::OnceLock::new();
+    PKI.get_or_init(|| {
+        let pki = pki(&["localhost", "127.0.0.1"]);
+        let path = scratch_dir().join("socket-ca.pem");
+        std::fs::write(&path, &pki.ca_pem).unwrap();
+        std::env::set_var("SSL_CERT_FILE", &path);
+        pki
+    })
+}
+
+/// A TCP server on 127.0.0.1 that speaks TLS with the `socket_pki` leaf.
+/// `starttls`: the client first sends "STARTTLS\n" in plain text and gets
+/// "GO\n". Over TLS it reads to the end, then answers "tls-echo:" + what
+/// it read and closes.
+fn tls_echo_server(starttls: bool) -> u16 {
+    use rustls::pki_types::pem::PemObject;
+    let pki = socket_pki();
+    let certs = CertificateDer::pem_slice_iter(pki.leaf_cert.as_bytes())
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_slice(pki.leaf_key.as_bytes()).unwrap();
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut tcp) = stream else { return };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                tcp.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+                if starttls {
+                    let mut line = Vec::new();
+                    let mut b = [0u8; 1];
+                    while tcp.read(&mut b).unwrap_or(0) == 1 && b[0] != b'\n' {
+                        line.push(b[0]);
+                    }
+                    if line != b"STARTTLS" {
+                        let _ = tcp.write_all(b"NO\n");
+                        return;
+                    }
+                    tcp.write_all(b"GO\n").unwrap();
+                }
+                let conn = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(conn, tcp);
+                let mut got = Vec::new();
+                if tls.read_to_end(&mut got).is_err() {
+                    return;
+                }
+                let _ = tls.write_all(b"tls-echo:");
+                let _ = tls.write_all(&got);
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    port
+}
+
+const SOCKET_WORKER: &str = "import { connect } from 'cloudflare:sockets';
+export default { async fetch(request) {
+  const url = new URL(request.url);
+  const port = Number(url.searchParams.get('port'));
+  const mode = url.pathname.slice(1);
+  const address = { hostname: '127.0.0.1', port };
+  try {
+    if (mode === 'on') {
+      const socket = connect(address, { secureTransport: 'on' });
+      const w = socket.writable.getWriter();
+      await w.write('hello over tls');
+      await w.close();
+      const text = await new Response(socket.readable).text();
+      return new Response(`${socket.secureTransport} ${text}`);
+    }
+    if (mode === 'starttls' || mode === 'wrongname') {
+      const plain = connect(address, { secureTransport: 'starttls' });
+      const pw = plain.writable.getWriter();
+      await pw.write('STARTTLS\\n');
+      pw.releaseLock();
+      const reader = plain.readable.getReader();
+      const { value } = await reader.read();
+      reader.releaseLock();
+      const tls = plain.startTls(mode === 'wrongname' ? { expectedServerHostname: 'wrong.test' } : undefined);
+      await tls.opened;
+      const w = tls.writable.getWriter();
+      await w.write(new TextEncoder().encode('secret'));
+      await w.close();
+      const text = await new Response(tls.readable).text();
+      return new Response(`${new TextDecoder().decode(value).trim()} ${plain.secureTransport}->${tls.secureTransport} upgraded=${tls.upgraded} ${text}`);
+    }
+    if (mode === 'errors') {
+      const out = [];
+      for (const f of [
+        () => connect(address, { secureTransport: 'bogus' }),
+        () => connect(address).startTls(),
+        () => { const s = connect(address, { secureTransport: 'starttls' }); s.startTls(); s.startTls(); },
+      ]) {
+        try { f(); out.push('no error'); } catch (e) { out.push(`${e.constructor.name}: ${e.message}`); }
+      }
+      return new Response(out.join('\\n'));
+    }
+  } catch (e) {
+    return new Response('error: ' + e.message, { status: 502 });
+  }
+  return new Response('?', { status: 404 });
+} };";
+
+fn socket_config(ports: &[u16]) -> String {
+    let ports = ports.iter().map(|p| format!("\"{p}\"")).collect::<Vec<_>>().join(", ");
+    format!(
+        "{USING}const config :Workerd.Config = (
+  services = [
+    (name = \"w\", worker = .w),
+    (name = \"net\", network = (allow = [\"local\"], connectPorts = [{ports}])),
+  ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"w\") ],
+);
+const w :Workerd.Worker = (
+  modules = [ (name = \"m.js\", esModule = embed \"m.js\") ],
+  compatibilityDate = \"2024-09-01\",
+  globalOutbound = \"net\",
+);\n"
+    )
+}
+
+#[test]
+fn sockets_speak_tls_with_secure_transport_on_and_start_tls() {
+    socket_pki();
+    let tls_port = tls_echo_server(false);
+    let starttls_port = tls_echo_server(true);
+    let proxy = Proxy::new(&socket_config(&[tls_port, starttls_port]))
+        .file("m.js", SOCKET_WORKER)
+        .socket("http")
+        .start();
+    let port = proxy.port("http");
+    // request → status, body (prefix for the error row)
+    let rows: Vec<(String, u16, &str)> = vec![
+        (format!("/on?port={tls_port}"), 200, "on tls-echo:hello over tls"),
+        (
+            format!("/starttls?port={starttls_port}"),
+            200,
+            "GO starttls->on upgraded=true tls-echo:secret",
+        ),
+        // The certificate is for localhost and 127.0.0.1: another expected
+        // name fails the handshake, and `opened` rejects with why.
+        (
+            format!("/wrongname?port={starttls_port}"),
+            502,
+            "error: TLS handshake failed: invalid peer certificate",
+        ),
+        // TLS to a server that speaks plain text first fails the same way.
+        (format!("/on?port={starttls_port}"), 502, "error: TLS handshake failed"),
+        (
+            format!("/errors?port={tls_port}"),
+            200,
+            "TypeError: connect(): secureTransport must be \"off\", \"on\" or \"starttls\", not \"bogus\"\n\
+             TypeError: startTls() can only be called on a socket opened with secureTransport: \"starttls\"\n\
+             TypeError: startTls() can only be called once",
+        ),
+    ];
+    for (path, status, body) in rows {
+        let r = get(port, &path, "sockets.test");
+        assert_eq!(r.status, status, "{path}: {}\n{}", r.text(), proxy.stderr_text());
+        assert!(r.text().starts_with(body), "{path}: {}", r.text());
+    }
+}

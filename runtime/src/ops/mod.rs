@@ -10,6 +10,7 @@ mod crypto;
 mod fetch;
 pub(crate) mod html_rewriter;
 mod node;
+mod socket_tls;
 mod urlpattern;
 mod web;
 pub(crate) mod websocket;
@@ -97,6 +98,7 @@ ops_table! {
     "request_responded" => fetch::op_request_responded,
     "request_done" => fetch::op_request_done,
     "request_cf" => cf::op_request_cf,
+    "socket_tls" => socket_tls::op_socket_tls,
     "ws_pair" => websocket::op_ws_pair,
     "ws_accept" => websocket::op_ws_accept,
     "ws_send" => websocket::op_ws_send,

@@ -361,3 +361,33 @@ fn sockets_speak_tls_with_secure_transport_on_and_start_tls() {
         assert!(r.text().starts_with(body), "{path}: {}", r.text());
     }
 }
+
+#[test]
+fn fixed_length_stream_request_bodies_reach_the_origin_with_a_content_length() {
+    let origin = Origin::echo();
+    let script = "export default { async fetch(request, env) {
+  const fixed = new URL(request.url).pathname === '/fixed';
+  const { readable, writable } = fixed ? new FixedLengthStream(9) : new IdentityTransformStream();
+  const w = writable.getWriter();
+  w.write(new TextEncoder().encode('up'));
+  w.write(new TextEncoder().encode('loaded!'));
+  w.close();
+  const r = await env.ORIGIN.fetch('http://origin.test/in', { method: 'POST', body: readable });
+  return new Response(await r.text());
+} };";
+    let proxy = Proxy::new(&gateway_config(origin.addr, "main.js", ""))
+        .file("main.js", script)
+        .socket("http")
+        .start();
+    // path → the origin's Content-Length, Transfer-Encoding
+    let rows: &[(&str, Option<&str>, Option<&str>)] =
+        &[("/fixed", Some("9"), None), ("/identity", None, Some("chunked"))];
+    for (path, length, te) in rows {
+        let r = get(proxy.port("http"), path, "fls.test");
+        assert_eq!(r.status, 200, "{path}: {}", proxy.stderr_text());
+        assert_eq!(r.text(), "uploaded!", "{path}");
+        let got = origin.requests().pop().unwrap();
+        assert_eq!(got.header("content-length"), *length, "{path}");
+        assert_eq!(got.header("transfer-encoding"), *te, "{path}");
+    }
+}

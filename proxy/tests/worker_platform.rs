@@ -74,6 +74,17 @@ fn https_get(port: u16, path: &str, pki: &Pki) -> String {
 const PLATFORM_WORKER: &str = "export default { async fetch(request) {
   const url = new URL(request.url);
   if (url.pathname === '/cf') return new Response(JSON.stringify(request.cf ?? null));
+  if (url.pathname === '/byob') {
+    // The request body read with a BYOB reader, 4 bytes at most per read.
+    const reader = request.body.getReader({ mode: 'byob' });
+    const parts = [];
+    for (;;) {
+      const { value, done } = await reader.read(new Uint8Array(4));
+      if (done) break;
+      parts.push(new TextDecoder().decode(value));
+    }
+    return new Response(parts.join('|'));
+  }
   if (url.pathname === '/fixed' || url.pathname === '/short') {
     const { readable, writable } = new FixedLengthStream(11);
     const w = writable.getWriter();
@@ -141,6 +152,27 @@ fn request_cf_carries_what_the_proxy_knows_of_the_client() {
     for absent in ["country", "asn", "colo", "clientTcpRtt"] {
         assert!(cf.get(absent).is_none(), "{absent} in {cf}");
     }
+}
+
+#[test]
+fn request_bodies_are_byte_streams_a_byob_reader_can_read() {
+    let pki = pki(&["localhost"]);
+    let proxy = Proxy::new(&platform_config())
+        .file("m.js", PLATFORM_WORKER)
+        .file("key.pem", &pki.leaf_key)
+        .file("cert.pem", &pki.leaf_cert)
+        .sockets(&["http", "https"])
+        .start();
+    let (r, _) = exchange(
+        proxy.port("http"),
+        b"POST /byob HTTP/1.1\r\nHost: b.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabcdefghij",
+    );
+    let r = r.unwrap();
+    assert_eq!(r.status, 200, "{}", proxy.stderr_text());
+    // Each read fills at most its 4-byte view; the last one ends the body.
+    let parts: Vec<String> = r.text().split('|').map(String::from).collect();
+    assert_eq!(parts.concat(), "abcdefghij", "{}", r.text());
+    assert!(parts.iter().all(|p| !p.is_empty() && p.len() <= 4), "{}", r.text());
 }
 
 #[test]

@@ -422,7 +422,9 @@
       type: "bytes",
       pull(c) {
         return PromisePrototypeThen(internal.opPromise(ops.body_read(rid)), (chunk) => {
-          if (chunk === null) c.close(); else c.enqueue(chunk);
+          // A BYOB read waiting at the end is answered "done" (the byte
+          // source's duty once it closes).
+          if (chunk === null) { c.close(); c.byobRequest?.respond(0); } else c.enqueue(chunk);
         });
       },
       cancel() { ops.body_close(rid); },

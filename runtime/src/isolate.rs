@@ -63,6 +63,10 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ),
     ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
     ("isoproxy:node/process.js", include_str!("js/node/process.js")),
+    (
+        "isoproxy:node/crypto_cipher.js",
+        include_str!("js/node/crypto_cipher.js"),
+    ),
     ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
     ("isoproxy:node/timers.js", include_str!("js/node/timers.js")),
     (

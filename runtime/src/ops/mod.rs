@@ -111,6 +111,7 @@ ops_table! {
     "node_promise_state" => node::op_node_promise_state,
     "node_digest" => node::op_node_digest,
     "node_hmac" => node::op_node_hmac,
+    "node_cipher" => crypto::op_node_cipher,
     "urlpattern_parse" => urlpattern::op_urlpattern_parse,
     "urlpattern_match_input" => urlpattern::op_urlpattern_match_input,
 }

@@ -67,6 +67,10 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
         "isoproxy:node/crypto_cipher.js",
         include_str!("js/node/crypto_cipher.js"),
     ),
+    (
+        "isoproxy:node/crypto_keys.js",
+        include_str!("js/node/crypto_keys.js"),
+    ),
     ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
     ("isoproxy:node/timers.js", include_str!("js/node/timers.js")),
     (

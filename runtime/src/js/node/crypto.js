@@ -41,6 +41,7 @@
     // A cipher key: a secret KeyObject's bytes, or bytes as `toBytes` reads them.
     const keyBytes = (key) => (internal.nodeKeyObjectSecret?.(key) ?? toBytes(key, undefined, "key"));
     const ciphers = internal.nodeCipher({ Buffer, err, toBytes, keyBytes });
+    const keys = internal.nodeKeys({ Buffer, err, toBytes, hashName, nextTick: (...a) => internal.requireBuiltin("node:process").nextTick(...a) });
     // The input is kept until digest(): the ops hash in one go.
     function joined(chunks, total) {
       const all = new Uint8Array(total);
@@ -225,7 +226,14 @@
       getCiphers: ciphers.getCiphers,
       getCurves: () => [],
       getFips: () => 0,
-      constants: {},
+      KeyObject: keys.KeyObject, createSecretKey: keys.createSecretKey,
+      createPublicKey: keys.createPublicKey, createPrivateKey: keys.createPrivateKey,
+      sign: keys.sign, verify: keys.verify, Sign: keys.Sign, Verify: keys.Verify,
+      createSign: keys.createSign, createVerify: keys.createVerify,
+      constants: {
+        RSA_PKCS1_PADDING: 1, RSA_PKCS1_PSS_PADDING: keys.RSA_PKCS1_PSS_PADDING,
+        RSA_PSS_SALTLEN_DIGEST: -1, RSA_PSS_SALTLEN_MAX_SIGN: -2, RSA_PSS_SALTLEN_AUTO: -2,
+      },
     };
   });
 })();

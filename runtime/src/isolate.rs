@@ -61,6 +61,14 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
         "isoproxy:node/string_decoder.js",
         include_str!("js/node/string_decoder.js"),
     ),
+    (
+        "isoproxy:node/stream_writable.js",
+        include_str!("js/node/stream_writable.js"),
+    ),
+    (
+        "isoproxy:node/stream_pipeline.js",
+        include_str!("js/node/stream_pipeline.js"),
+    ),
     ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
     ("isoproxy:node/process.js", include_str!("js/node/process.js")),
     (

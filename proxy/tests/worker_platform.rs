@@ -186,7 +186,8 @@ fn fixed_length_stream_sets_the_content_length_on_the_wire() {
         .start();
     let port = proxy.port("http");
     // path → Content-Length, Transfer-Encoding, complete body
-    let rows: &[(&str, Option<&str>, Option<&str>, Option<&str>)] = &[
+    type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let rows: &[Row] = &[
         ("/fixed", Some("11"), None, Some("hello world")),
         ("/identity", None, Some("chunked"), Some("streamed")),
         // Too few bytes: the length was promised, so the connection is cut

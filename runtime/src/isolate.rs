@@ -29,10 +29,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:04_events.js", include_str!("js/04_events.js")),
     ("isoproxy:05_timers.js", include_str!("js/05_timers.js")),
     ("isoproxy:06_streams.js", include_str!("js/06_streams.js")),
-    (
-        "isoproxy:06_streams_bytes.js",
-        include_str!("js/06_streams_bytes.js"),
-    ),
+    ("isoproxy:06_streams_bytes.js", include_str!("js/06_streams_bytes.js")),
     (
         "isoproxy:06_streams_workers.js",
         include_str!("js/06_streams_workers.js"),
@@ -75,10 +72,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
         "isoproxy:node/crypto_cipher.js",
         include_str!("js/node/crypto_cipher.js"),
     ),
-    (
-        "isoproxy:node/crypto_keys.js",
-        include_str!("js/node/crypto_keys.js"),
-    ),
+    ("isoproxy:node/crypto_keys.js", include_str!("js/node/crypto_keys.js")),
     ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
     ("isoproxy:node/timers.js", include_str!("js/node/timers.js")),
     (

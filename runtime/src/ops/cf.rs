@@ -24,7 +24,9 @@ pub(crate) fn op_request_cf(
     }
     let obj = v8::Object::new(scope);
     for (k, v) in fields {
-        let (Some(k), Some(v)) = (v8::String::new(scope, k), v8::String::new(scope, &v)) else { return };
+        let (Some(k), Some(v)) = (v8::String::new(scope, k), v8::String::new(scope, &v)) else {
+            return;
+        };
         obj.set(scope, k.into(), v.into());
     }
     rv.set(obj.into());
@@ -90,14 +92,21 @@ mod tests {
         let rows: Vec<(RequestInfo, Vec<(&str, &str)>)> = vec![
             (RequestInfo::default(), vec![]),
             (
-                RequestInfo { client_addr: addr, http_version: Some(http::Version::HTTP_11), ..Default::default() },
+                RequestInfo {
+                    client_addr: addr,
+                    http_version: Some(http::Version::HTTP_11),
+                    ..Default::default()
+                },
                 vec![("clientAddress", "192.0.2.7"), ("httpProtocol", "HTTP/1.1")],
             ),
             (
                 RequestInfo {
                     client_addr: addr,
                     http_version: Some(http::Version::HTTP_2),
-                    tls: Some(TlsInfo { version: "TLSv1_3".into(), cipher: "TLS13_AES_256_GCM_SHA384".into() }),
+                    tls: Some(TlsInfo {
+                        version: "TLSv1_3".into(),
+                        cipher: "TLS13_AES_256_GCM_SHA384".into(),
+                    }),
                     ..Default::default()
                 },
                 vec![
@@ -109,13 +118,22 @@ mod tests {
             ),
             (
                 RequestInfo {
-                    tls: Some(TlsInfo { version: "TLSv1_2".into(), cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into() }),
+                    tls: Some(TlsInfo {
+                        version: "TLSv1_2".into(),
+                        cipher: "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256".into(),
+                    }),
                     ..Default::default()
                 },
                 vec![("tlsVersion", "TLSv1.2"), ("tlsCipher", "ECDHE-RSA-AES128-GCM-SHA256")],
             ),
             (
-                RequestInfo { tls: Some(TlsInfo { version: "TLSv1_3".into(), cipher: "NEW_SUITE".into() }), ..Default::default() },
+                RequestInfo {
+                    tls: Some(TlsInfo {
+                        version: "TLSv1_3".into(),
+                        cipher: "NEW_SUITE".into(),
+                    }),
+                    ..Default::default()
+                },
                 vec![("tlsVersion", "TLSv1.3"), ("tlsCipher", "NEW_SUITE")],
             ),
         ];

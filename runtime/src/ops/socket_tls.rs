@@ -56,7 +56,10 @@ pub(crate) fn op_socket_tls(
     let writer = args.get(0).uint32_value(scope).unwrap_or(0);
     let body = args.get(1).uint32_value(scope).unwrap_or(0);
     let host = string(scope, args.get(2));
-    let bare = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(&host);
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(&host);
     let Ok(name) = ServerName::try_from(bare.to_string()) else {
         throw_type_error(scope, &format!("TLS: \"{host}\" is not a valid server name"));
         return;

@@ -52,6 +52,9 @@ pub const FIELDS: &[&str] = &[
     "user_agent",
     "referer",
     "user",
+    "ws_close",
+    "rule",
+    "close",
 ];
 
 /// One field value as recorded from the event.

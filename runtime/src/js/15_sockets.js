@@ -55,13 +55,17 @@
   // https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/#socket
   // `connected` resolves to the CONNECT answer (its [2]: the peer's bytes),
   // `writerRid` takes what the Worker writes. `options.secureTransport`
-  // "on" runs TLS (server name `options.serverName`) before `opened`.
+  // "on" runs TLS (server name `options.serverName`) before `opened`;
+  // "starttls" allows startTls().
   class Socket {
     #readable; #writable; #opened; #closed; #closeClosed; #failClosed; #writer = null; #rawWriter; #rid = null; #done = false;
-    #channels; #secure; #serverName; #authority; #upgraded; #tlsStarted = false;
-    constructor(connected, writerRid, authority, options = undefined) {
+    #channels; #secure; #serverName; #authority; #upgraded; #tlsStarted = false; #onUse;
+    // `onUse`, if given, is called before the first read or write (the
+    // connect handler's socket answers the client's CONNECT then).
+    constructor(connected, writerRid, authority, onUse = undefined, options = undefined) {
       this.#rawWriter = writerRid;
       this.#authority = authority;
+      this.#onUse = onUse;
       this.#secure = options?.secureTransport ?? "off";
       this.#serverName = options?.serverName;
       this.#upgraded = options?.upgraded === true;
@@ -83,6 +87,7 @@
       this.#readable = new ReadableStream({
         type: "bytes",
         pull: async (c) => {
+          this.#used();
           const id = await rid;
           if (id === null || this.#done) { c.close(); c.byobRequest?.respond(0); return; }
           const chunk = await internal.opPromise(ops.body_read(id));
@@ -95,6 +100,7 @@
           const bytes = typeof chunk === "string" ? encoder.encode(chunk) : internal.toBytes(chunk);
           if (bytes === null) throw new TypeError("a socket takes Uint8Array, ArrayBuffer or string chunks");
           if (this.#done) throw new TypeError("the socket is closed");
+          this.#used();
           const writer = this.#writer ?? (await this.#channels).writer;
           const alive = await internal.opPromise(ops.body_write(writer, bytes.slice()));
           if (!alive) {
@@ -120,6 +126,10 @@
     get closed() { return this.#closed; }
     get upgraded() { return this.#upgraded; }
     get secureTransport() { return this.#secure; }
+    #used() {
+      const f = this.#onUse;
+      if (f !== undefined) { this.#onUse = undefined; f(); }
+    }
     #finish(error) {
       if (this.#done) return;
       this.#done = true;
@@ -151,12 +161,13 @@
       this.#tlsStarted = true;
       const serverName = options?.expectedServerHostname === undefined ? this.#serverName : String(options.expectedServerHostname);
       const connected = PromisePrototypeThen(this.#channels, (c) => [null, null, c.reader]);
-      const socket = new Socket(connected, this.#rawWriter, this.#authority, { secureTransport: "on", serverName, upgraded: true });
+      const socket = new Socket(connected, this.#rawWriter, this.#authority, undefined, { secureTransport: "on", serverName, upgraded: true });
       this.#finish();
       return socket;
     }
   }
   internal.brand(Socket, "Socket");
+  internal.Socket = Socket;
 
   // `target`: a service binding's index, or -1 for the globalOutbound.
   internal.socketConnect = (target, address, options) => {
@@ -174,7 +185,7 @@
       throw e;
     }
     const serverName = StringPrototypeSlice(authority, 0, StringPrototypeLastIndexOf(authority, ":"));
-    return new Socket(internal.opPromise(op), pair[0], authority, { secureTransport: secure, serverName });
+    return new Socket(internal.opPromise(op), pair[0], authority, undefined, { secureTransport: secure, serverName });
   };
   const connect = (address, options = undefined) => internal.socketConnect(-1, address, options);
 

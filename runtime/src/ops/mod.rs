@@ -99,6 +99,7 @@ ops_table! {
     "request_done" => fetch::op_request_done,
     "request_cf" => cf::op_request_cf,
     "socket_tls" => socket_tls::op_socket_tls,
+    "tunnel_open" => fetch::op_tunnel_open,
     "ws_pair" => websocket::op_ws_pair,
     "ws_accept" => websocket::op_ws_accept,
     "ws_send" => websocket::op_ws_send,

@@ -70,6 +70,21 @@ pub struct RequestInfo {
     pub client_addr: Option<SocketAddr>,
     /// The request id (also in the `x-request-id` header).
     pub request_id: String,
+    /// HTTP version of the downstream request (`request.cf.httpProtocol`).
+    pub http_version: Option<http::Version>,
+    /// The downstream TLS session, when the client came over TLS.
+    pub tls: Option<TlsInfo>,
+}
+
+/// The downstream TLS session as the TLS library names it (rustls:
+/// `TLSv1_3`, `TLS13_AES_128_GCM_SHA256`); the runtime shows it under
+/// Cloudflare's names in `request.cf.tlsVersion` and `tlsCipher`.
+#[derive(Debug, Clone, Default)]
+pub struct TlsInfo {
+    /// Protocol version.
+    pub version: String,
+    /// Cipher suite.
+    pub cipher: String,
 }
 
 /// A response from a Worker or from an outbound service.

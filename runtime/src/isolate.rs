@@ -29,6 +29,11 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:04_events.js", include_str!("js/04_events.js")),
     ("isoproxy:05_timers.js", include_str!("js/05_timers.js")),
     ("isoproxy:06_streams.js", include_str!("js/06_streams.js")),
+    ("isoproxy:06_streams_bytes.js", include_str!("js/06_streams_bytes.js")),
+    (
+        "isoproxy:06_streams_workers.js",
+        include_str!("js/06_streams_workers.js"),
+    ),
     ("isoproxy:07_crypto.js", include_str!("js/07_crypto.js")),
     ("isoproxy:07_subtle.js", include_str!("js/07_subtle.js")),
     ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),
@@ -53,8 +58,21 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
         "isoproxy:node/string_decoder.js",
         include_str!("js/node/string_decoder.js"),
     ),
+    (
+        "isoproxy:node/stream_writable.js",
+        include_str!("js/node/stream_writable.js"),
+    ),
+    (
+        "isoproxy:node/stream_pipeline.js",
+        include_str!("js/node/stream_pipeline.js"),
+    ),
     ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
     ("isoproxy:node/process.js", include_str!("js/node/process.js")),
+    (
+        "isoproxy:node/crypto_cipher.js",
+        include_str!("js/node/crypto_cipher.js"),
+    ),
+    ("isoproxy:node/crypto_keys.js", include_str!("js/node/crypto_keys.js")),
     ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
     ("isoproxy:node/fs.js", include_str!("js/node/fs.js")),
     ("isoproxy:node/zlib.js", include_str!("js/node/zlib.js")),

@@ -3,12 +3,14 @@
 //! They are installed on a private `__ops` object that the glue captures and
 //! then removes from the global scope, so Worker code cannot call them.
 
+mod cf;
 pub(crate) mod compression;
 mod context;
 mod crypto;
 mod fetch;
 pub(crate) mod html_rewriter;
 mod node;
+mod socket_tls;
 mod urlpattern;
 mod web;
 pub(crate) mod websocket;
@@ -95,6 +97,8 @@ ops_table! {
     "request_pass_through" => fetch::op_request_pass_through,
     "request_responded" => fetch::op_request_responded,
     "request_done" => fetch::op_request_done,
+    "request_cf" => cf::op_request_cf,
+    "socket_tls" => socket_tls::op_socket_tls,
     "tunnel_open" => fetch::op_tunnel_open,
     "ws_pair" => websocket::op_ws_pair,
     "ws_accept" => websocket::op_ws_accept,
@@ -112,6 +116,7 @@ ops_table! {
     "node_scrypt" => node::op_node_scrypt,
     "request_current" => node::op_request_current,
     "require_es_module" => node::op_require_es_module,
+    "node_cipher" => crypto::op_node_cipher,
     "urlpattern_parse" => urlpattern::op_urlpattern_parse,
     "urlpattern_match_input" => urlpattern::op_urlpattern_match_input,
 }

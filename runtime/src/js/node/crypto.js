@@ -1,7 +1,8 @@
 // isoproxy node compat: node:crypto, the part built on the runtime's digest,
 // HMAC and random ops: createHash, createHmac, hash, pbkdf2, hkdf,
 // randomBytes, randomFill, randomInt, randomUUID, timingSafeEqual, and
-// webcrypto (the global `crypto`). https://nodejs.org/api/crypto.html
+// webcrypto (the global `crypto`); the AES ciphers come from
+// crypto_cipher.js. https://nodejs.org/api/crypto.html
 "use strict";
 (function () {
   const internal = globalThis.__internal;
@@ -37,6 +38,10 @@
       const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return encoding === undefined || encoding === "buffer" ? b : b.toString(encoding);
     };
+    // A cipher key: a secret KeyObject's bytes, or bytes as `toBytes` reads them.
+    const keyBytes = (key) => (internal.nodeKeyObjectSecret?.(key) ?? toBytes(key, undefined, "key"));
+    const ciphers = internal.nodeCipher({ Buffer, err, toBytes, keyBytes });
+    const keys = internal.nodeKeys({ Buffer, err, toBytes, hashName, nextTick: (...a) => internal.requireBuiltin("node:process").nextTick(...a) });
     // The input is kept until digest(): the ops hash in one go.
     function joined(chunks, total) {
       const all = new Uint8Array(total);
@@ -241,10 +246,19 @@
       subtle: webcrypto.subtle,
       CryptoKey,
       getHashes: () => ["md5", "sha1", "sha256", "sha384", "sha512"],
-      getCiphers: () => [],
+      Cipheriv: ciphers.Cipheriv, Decipheriv: ciphers.Decipheriv,
+      createCipheriv: ciphers.createCipheriv, createDecipheriv: ciphers.createDecipheriv,
+      getCiphers: ciphers.getCiphers,
       getCurves: () => [],
       getFips: () => 0,
-      constants: {},
+      KeyObject: keys.KeyObject, createSecretKey: keys.createSecretKey,
+      createPublicKey: keys.createPublicKey, createPrivateKey: keys.createPrivateKey,
+      sign: keys.sign, verify: keys.verify, Sign: keys.Sign, Verify: keys.Verify,
+      createSign: keys.createSign, createVerify: keys.createVerify,
+      constants: {
+        RSA_PKCS1_PADDING: 1, RSA_PKCS1_PSS_PADDING: keys.RSA_PKCS1_PSS_PADDING,
+        RSA_PSS_SALTLEN_DIGEST: -1, RSA_PSS_SALTLEN_MAX_SIGN: -2, RSA_PSS_SALTLEN_AUTO: -2,
+      },
     };
   });
 })();

@@ -172,6 +172,29 @@ impl V<'_> {
             let addr = self.text("admin.address", a.get_address())?;
             check_address(&addr, true).map_err(|e| self.err("admin.address", e))?;
         }
+        if r.has_cache() {
+            // isoproxy addition: the HTTP cache (issue 16).
+            let c = self.read("cache", r.get_cache())?;
+            for (i, name) in self.texts("cache.sockets", c.get_sockets())?.iter().enumerate() {
+                if !socket_names.contains_key(name) {
+                    return Err(self.err(&format!("cache.sockets[{i}]"), format!("no socket named {name:?}")));
+                }
+            }
+            for (i, h) in self.texts("cache.keyHeaders", c.get_key_headers())?.iter().enumerate() {
+                let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+                if h.is_empty() || !h.bytes().all(token) {
+                    return Err(self.err(
+                        &format!("cache.keyHeaders[{i}]"),
+                        format!("expected a header name, got {h:?}"),
+                    ));
+                }
+            }
+            if c.get_memory_bytes() == 0 {
+                return Err(self.err("cache.memoryBytes", "expected a budget above 0 bytes"));
+            }
+            self.text("cache.statusName", c.get_status_name())?;
+            self.text("cache.purgeToken", c.get_purge_token())?;
+        }
         let al = self.read("accessLog", r.get_access_log())?;
         self.read("accessLog.format", al.get_format())?;
 

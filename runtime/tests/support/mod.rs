@@ -90,6 +90,7 @@ pub fn config(workers: Vec<(&str, Worker)>) -> Arc<Config> {
         access_log: AccessLogOptions::default(),
         admin: None,
         server: ServerOptions::default(),
+        cache: None,
     })
 }
 

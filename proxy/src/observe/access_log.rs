@@ -52,6 +52,7 @@ pub const FIELDS: &[&str] = &[
     "user_agent",
     "referer",
     "user",
+    "cache",
 ];
 
 /// One field value as recorded from the event.

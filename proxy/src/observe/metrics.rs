@@ -77,6 +77,18 @@ pub struct Metrics {
     /// Pooled upstream connections lost to the race in Pingora's connector
     /// (see `logging::PoolRace`).
     pub upstream_pool_races: IntCounter,
+    /// Requests on caching sockets by socket and cache outcome (HIT, STALE,
+    /// REVALIDATED, MISS, BYPASS).
+    pub cache_requests: IntCounterVec,
+    /// Bytes held by the cache's memory tier.
+    pub cache_bytes: IntGauge,
+    /// Entries held by the cache's memory tier.
+    pub cache_entries: IntGauge,
+    /// Entries evicted from the memory tier to keep its budget.
+    pub cache_evictions: IntCounter,
+    /// Reads the cache store's counts (bytes, entries, evictions) at scrape
+    /// time, once a cache exists.
+    pub cache_counts: std::sync::OnceLock<fn() -> Option<(u64, u64, u64)>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -223,6 +235,23 @@ impl Metrics {
             "Idle pooled upstream connections Pingora's connector failed to take back (a race in Pingora); each costs a new connection.",
         )?;
         registry.register(Box::new(upstream_pool_races.clone()))?;
+        let cache_requests = counter(
+            "isoproxy_cache_requests_total",
+            "Requests on caching sockets, by socket and cache outcome (HIT, STALE, REVALIDATED, MISS, BYPASS).",
+            &["socket", "cache"],
+        )?;
+        let cache_bytes = IntGauge::new(
+            "isoproxy_cache_bytes",
+            "Bytes held by the HTTP cache's memory tier (bodies, heads, bookkeeping).",
+        )?;
+        registry.register(Box::new(cache_bytes.clone()))?;
+        let cache_entries = IntGauge::new("isoproxy_cache_entries", "Responses held by the HTTP cache's memory tier.")?;
+        registry.register(Box::new(cache_entries.clone()))?;
+        let cache_evictions = IntCounter::new(
+            "isoproxy_cache_evictions_total",
+            "Responses evicted from the HTTP cache's memory tier to keep its byte budget.",
+        )?;
+        registry.register(Box::new(cache_evictions.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
 
@@ -252,11 +281,19 @@ impl Metrics {
             config_last_reload,
             access_log_dropped,
             upstream_pool_races,
+            cache_requests,
+            cache_bytes,
+            cache_entries,
+            cache_evictions,
+            cache_counts: std::sync::OnceLock::new(),
         })
     }
 
     /// Everything in the Prometheus text exposition format.
     pub fn encode(&self) -> Vec<u8> {
+        if let Some((bytes, entries, evicted)) = self.cache_counts.get().and_then(|f| f()) {
+            self.set_cache_store(bytes, entries, evicted);
+        }
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into a Vec cannot fail for I/O reasons; a metric-family
         // error would be a programming error in this module, so it is logged
@@ -265,6 +302,17 @@ impl Metrics {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         out
+    }
+
+    /// Set the cache store's gauges and evictions counter from its own
+    /// counts (bytes held, entries held, entries evicted so far).
+    fn set_cache_store(&self, bytes: u64, entries: u64, evicted: u64) {
+        self.cache_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.cache_entries.set(i64::try_from(entries).unwrap_or(i64::MAX));
+        let seen = self.cache_evictions.get();
+        if evicted > seen {
+            self.cache_evictions.inc_by(evicted - seen);
+        }
     }
 
     /// Count one finished downstream request or tunnel with everything known

@@ -58,6 +58,9 @@ pub struct AccessRecord<'a> {
     pub referer: Option<&'a str>,
     /// The forward-proxy user (`proxyAuth`), when one was authenticated.
     pub user: Option<&'a str>,
+    /// How the request used the HTTP cache (HIT, STALE, REVALIDATED, MISS,
+    /// BYPASS), on caching sockets.
+    pub cache: Option<&'static str>,
 }
 
 impl AccessRecord<'_> {
@@ -78,6 +81,9 @@ impl AccessRecord<'_> {
             // authentication (a Worker's own 407 carries no blame).
             auth_refused: self.blame == Some(Blame::Downstream) && matches!(self.status, 407 | 429),
         });
+        if let Some(c) = self.cache {
+            metrics.cache_requests.with_label_values(&[self.socket, c]).inc();
+        }
         tracing::info!(
             target: "isoproxy::access",
             request_id = %self.request_id,
@@ -102,6 +108,7 @@ impl AccessRecord<'_> {
             user_agent = self.user_agent,
             referer = self.referer,
             user = self.user,
+            cache = self.cache,
         );
     }
 }

@@ -1,0 +1,332 @@
+//! End-to-end: the shared HTTP cache (RFC 9111) of the no-script path,
+//! through the real binary, with the origin's request count asserted.
+
+mod support;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::*;
+
+const ADMIN: &str = "admin = (address = \"127.0.0.1:0\"),";
+
+fn cached_config(origin: std::net::SocketAddr, cache: &str) -> String {
+    reverse_config(
+        origin,
+        Reverse {
+            top: &format!("{ADMIN} cache = (sockets = [\"http\"]{cache}),"),
+            ..Reverse::default()
+        },
+    )
+}
+
+fn hits(origin: &Origin, path: &str) -> usize {
+    origin.requests().iter().filter(|r| r.target == path).count()
+}
+
+fn send(port: u16, method: &str, path: &str, headers: &str) -> Response {
+    let raw = format!("{method} {path} HTTP/1.1\r\nHost: example.test\r\n{headers}Connection: close\r\n\r\n");
+    let mut c = Client::connect(port);
+    c.send(raw.as_bytes());
+    c.read_response(method == "HEAD").expect("no response")
+}
+
+/// An origin that answers each path with the status and headers of its
+/// row (`/row/N`), a body naming the path and how many times it was
+/// asked, and 304 to a matching `If-None-Match`.
+fn table_origin(rows: Vec<(u16, Vec<(String, String)>)>) -> Origin {
+    let count = Arc::new(Mutex::new(std::collections::HashMap::<String, usize>::new()));
+    Origin::start(move |r| {
+        let n = {
+            let mut m = count.lock().unwrap();
+            let e = m.entry(r.target.clone()).or_default();
+            *e += 1;
+            *e
+        };
+        let i: usize = r.target.trim_start_matches("/row/").parse().unwrap_or(0);
+        let (status, headers) = rows.get(i).cloned().unwrap_or((200, Vec::new()));
+        let etag = headers.iter().find(|(k, _)| k == "etag").map(|(_, v)| v.clone());
+        if etag.is_some() && r.header("if-none-match") == etag.as_deref() {
+            return Reply {
+                status: 304,
+                headers,
+                body: Vec::new(),
+                chunked: false,
+            };
+        }
+        Reply {
+            status,
+            headers,
+            body: format!("{} #{n}", r.target).into_bytes(),
+            chunked: false,
+        }
+    })
+}
+
+#[test]
+fn rfc9111_storage_table() {
+    let future = httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(3600));
+    let h = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    };
+    // (origin status, origin headers, method, request headers, origin requests after 3 sends)
+    let rows: Vec<(u16, Vec<(String, String)>, &str, &str, usize)> = vec![
+        (200, h(&[("cache-control", "max-age=60")]), "GET", "", 1),
+        (200, h(&[]), "GET", "", 3),
+        (200, h(&[("cache-control", "no-store, max-age=60")]), "GET", "", 3),
+        (200, h(&[("cache-control", "private, max-age=60")]), "GET", "", 3),
+        (200, h(&[("cache-control", "s-maxage=60")]), "GET", "", 1),
+        (200, h(&[("expires", future.as_str())]), "GET", "", 1),
+        (200, h(&[("expires", "Thu, 01 Jan 1970 00:00:00 GMT")]), "GET", "", 3),
+        (200, h(&[("cache-control", "max-age=60")]), "POST", "Content-Length: 0\r\n", 3),
+        (200, h(&[("cache-control", "max-age=60"), ("set-cookie", "s=1")]), "GET", "", 3),
+        (200, h(&[("cache-control", "max-age=60")]), "GET", "Authorization: Bearer t\r\n", 3),
+        (200, h(&[("cache-control", "public, max-age=60")]), "GET", "Authorization: Bearer t\r\n", 1),
+        (500, h(&[("cache-control", "max-age=60")]), "GET", "", 3),
+        (404, h(&[("cache-control", "max-age=60")]), "GET", "", 1),
+        (200, h(&[("cache-control", "max-age=60"), ("vary", "*")]), "GET", "", 3),
+        (200, h(&[("cache-control", "max-age=60")]), "GET", "Cache-Control: no-store\r\n", 3),
+        // no-cache: stored, but every use revalidates (the origin sees all three).
+        (200, h(&[("cache-control", "no-cache"), ("etag", "\"a\"")]), "GET", "", 3),
+        // HEAD fills from a GET upstream and is then answered from it.
+        (200, h(&[("cache-control", "max-age=60")]), "HEAD", "", 1),
+        // max-age=0 with must-revalidate: always revalidated.
+        (200, h(&[("cache-control", "max-age=0, must-revalidate"), ("etag", "\"b\"")]), "GET", "", 3),
+        (206, h(&[("cache-control", "max-age=60")]), "GET", "", 3),
+    ];
+    let origin = table_origin(rows.iter().map(|(s, hs, ..)| (*s, hs.clone())).collect());
+    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).listeners(&["admin"]).start();
+    let port = proxy.port("http");
+    for (i, (status, _, method, req_headers, want)) in rows.iter().enumerate() {
+        let path = format!("/row/{i}");
+        for _ in 0..3 {
+            let r = send(port, method, &path, req_headers);
+            assert_eq!(r.status, *status, "row {i}: status");
+        }
+        assert_eq!(hits(&origin, &path), *want, "row {i}: origin requests");
+    }
+}
+
+#[test]
+fn hit_carries_age_cache_status_and_is_counted() {
+    let origin = table_origin(vec![(200, vec![("cache-control".into(), "max-age=60".into())])]);
+    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).listeners(&["admin"]).start();
+    let port = proxy.port("http");
+    let first = send(port, "GET", "/row/0", "");
+    assert_eq!(first.header("cache-status"), Some("isoproxy; fwd=uri-miss; fwd-status=200; stored"));
+    assert_eq!(first.header("age"), None);
+    let second = send(port, "GET", "/row/0", "");
+    assert_eq!(second.header("cache-status"), Some("isoproxy; hit"));
+    assert!(second.header("age").is_some_and(|a| a.parse::<u64>().is_ok()));
+    assert_eq!(second.text(), "/row/0 #1");
+    let head = send(port, "HEAD", "/row/0", "");
+    assert_eq!(head.status, 200);
+    assert_eq!(head.header("content-length"), Some("9"));
+    assert_eq!(hits(&origin, "/row/0"), 1);
+    let admin = proxy.port("admin");
+    // The record of the last request is written just after its response.
+    let hit = "isoproxy_cache_requests_total{cache=\"HIT\",socket=\"http\"}";
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while proxy.metric(admin, hit) < 2.0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(proxy.metric(admin, hit), 2.0);
+    assert_eq!(proxy.metric(admin, "isoproxy_cache_requests_total{cache=\"MISS\",socket=\"http\"}"), 1.0);
+    assert!(proxy.metric(admin, "isoproxy_cache_bytes") > 9.0);
+    assert_eq!(proxy.metric(admin, "isoproxy_cache_entries"), 1.0);
+}
+
+#[test]
+fn concurrent_misses_collapse_into_one_origin_request() {
+    let origin = Origin::start(|_| {
+        // Slow enough that the requests overlap.
+        std::thread::sleep(Duration::from_millis(300));
+        Reply {
+            status: 200,
+            headers: vec![("cache-control".into(), "max-age=60".into())],
+            body: b"shared".to_vec(),
+            chunked: false,
+        }
+    });
+    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    let threads: Vec<_> = (0..100)
+        .map(|_| std::thread::spawn(move || send(port, "GET", "/same", "")))
+        .collect();
+    for t in threads {
+        let r = t.join().unwrap();
+        assert_eq!((r.status, r.text().as_str()), (200, "shared"));
+    }
+    assert_eq!(hits(&origin, "/same"), 1);
+}
+
+#[test]
+fn vary_keeps_one_entry_per_variant() {
+    let origin = Origin::start(|r| Reply {
+        status: 200,
+        headers: vec![
+            ("cache-control".into(), "max-age=60".into()),
+            ("vary".into(), "Accept-Language".into()),
+        ],
+        body: r.header("accept-language").unwrap_or("none").as_bytes().to_vec(),
+        chunked: false,
+    });
+    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    // (Accept-Language, body, origin requests so far)
+    let rows = [("en", "en", 1), ("fr", "fr", 2), ("en", "en", 2), ("fr", "fr", 2), ("", "none", 3), ("", "none", 3)];
+    for (i, (lang, body, want)) in rows.iter().enumerate() {
+        let h = if lang.is_empty() { String::new() } else { format!("Accept-Language: {lang}\r\n") };
+        let r = send(port, "GET", "/v", &h);
+        assert_eq!(r.text(), *body, "row {i}");
+        assert_eq!(hits(&origin, "/v"), *want, "row {i}: origin requests");
+    }
+}
+
+/// Waits until an entry stored with max-age=1 is stale (the one place a
+/// wait is unavoidable; nothing about its length is asserted).
+fn let_it_go_stale() {
+    std::thread::sleep(Duration::from_millis(2100));
+}
+
+#[test]
+fn stale_entry_is_revalidated_with_its_validators() {
+    let origin = table_origin(vec![(
+        200,
+        vec![("cache-control".into(), "max-age=1".into()), ("etag".into(), "\"v1\"".into())],
+    )]);
+    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    assert_eq!(send(port, "GET", "/row/0", "").text(), "/row/0 #1");
+    let_it_go_stale();
+    let r = send(port, "GET", "/row/0", "");
+    assert_eq!((r.status, r.text().as_str()), (200, "/row/0 #1"));
+    assert_eq!(r.header("cache-status"), Some("isoproxy; fwd=stale; fwd-status=304"));
+    let reqs = origin.requests();
+    assert_eq!(reqs.len(), 2);
+    assert_eq!(reqs[1].header("if-none-match"), Some("\"v1\""));
+    // Refreshed by the 304: fresh again, the origin is not asked.
+    assert_eq!(send(port, "GET", "/row/0", "").header("cache-status"), Some("isoproxy; hit"));
+    assert_eq!(origin.requests().len(), 2);
+}
+
+#[test]
+fn stale_while_revalidate_serves_stale_and_refreshes_in_the_background() {
+    let origin = table_origin(vec![(
+        200,
+        vec![("cache-control".into(), "max-age=1, stale-while-revalidate=60".into())],
+    )]);
+    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    assert_eq!(send(port, "GET", "/row/0", "").text(), "/row/0 #1");
+    let_it_go_stale();
+    let stale = send(port, "GET", "/row/0", "");
+    assert_eq!(stale.text(), "/row/0 #1");
+    assert_eq!(stale.header("cache-status"), Some("isoproxy; hit; detail=stale"));
+    // The background refresh reaches the origin.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while hits(&origin, "/row/0") < 2 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(hits(&origin, "/row/0"), 2);
+    // Once stored, the refreshed body is served.
+    let mut body = String::new();
+    while std::time::Instant::now() < deadline {
+        body = send(port, "GET", "/row/0", "").text();
+        if body == "/row/0 #2" {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(body, "/row/0 #2");
+    assert_eq!(hits(&origin, "/row/0"), 2);
+}
+
+#[test]
+fn stale_if_error_serves_stale_when_the_origin_fails() {
+    let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let f = fail.clone();
+    let origin = Origin::start(move |_| Reply {
+        status: if f.load(std::sync::atomic::Ordering::SeqCst) { 503 } else { 200 },
+        headers: vec![("cache-control".into(), "max-age=1, stale-if-error=60".into())],
+        body: b"good".to_vec(),
+        chunked: false,
+    });
+    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    assert_eq!(send(port, "GET", "/e", "").status, 200);
+    fail.store(true, std::sync::atomic::Ordering::SeqCst);
+    let_it_go_stale();
+    let r = send(port, "GET", "/e", "");
+    assert_eq!((r.status, r.text().as_str()), (200, "good"));
+    assert_eq!(hits(&origin, "/e"), 2);
+}
+
+#[test]
+fn reload_keeps_the_cache() {
+    let origin = table_origin(vec![(200, vec![("cache-control".into(), "max-age=60".into())])]);
+    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    send(port, "GET", "/row/0", "");
+    assert_eq!(proxy.reload()["result"], "ok");
+    let r = send(port, "GET", "/row/0", "");
+    assert_eq!(r.header("cache-status"), Some("isoproxy; hit"));
+    assert_eq!(hits(&origin, "/row/0"), 1);
+}
+
+#[test]
+fn memory_budget_is_kept_by_eviction() {
+    let origin = Origin::start(|_| Reply {
+        status: 200,
+        headers: vec![("cache-control".into(), "max-age=600".into())],
+        body: vec![b'x'; 4096],
+        chunked: false,
+    });
+    let budget = 64 * 1024;
+    let proxy = Proxy::new(&cached_config(origin.addr, &format!(", memoryBytes = {budget}")))
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
+    let port = proxy.port("http");
+    // Ten times the budget in distinct objects.
+    for i in 0..160 {
+        assert_eq!(send(port, "GET", &format!("/o/{i}"), "").status, 200);
+    }
+    let admin = proxy.port("admin");
+    assert!(proxy.metric(admin, "isoproxy_cache_evictions_total") > 0.0);
+    // Evicted entries are dropped by a task right after the insert.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while proxy.metric(admin, "isoproxy_cache_bytes") > budget as f64 && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let held = proxy.metric(admin, "isoproxy_cache_bytes");
+    assert!(held > 0.0 && held <= budget as f64, "held {held} bytes");
+}
+
+#[test]
+fn bodies_over_the_object_limit_are_not_stored() {
+    let origin = Origin::start(|r| Reply {
+        status: 200,
+        headers: vec![("cache-control".into(), "max-age=60".into())],
+        body: vec![b'y'; if r.target == "/big" { 2048 } else { 100 }],
+        chunked: false,
+    });
+    let proxy = Proxy::new(&cached_config(origin.addr, ", maxObjectBytes = 1024")).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    for _ in 0..2 {
+        assert_eq!(send(port, "GET", "/big", "").body.len(), 2048);
+        assert_eq!(send(port, "GET", "/small", "").body.len(), 100);
+    }
+    assert_eq!((hits(&origin, "/big"), hits(&origin, "/small")), (2, 1));
+}
+
+#[test]
+fn a_socket_without_the_cache_never_stores() {
+    let origin = table_origin(vec![(200, vec![("cache-control".into(), "max-age=60".into())])]);
+    let proxy = Proxy::new(&reverse_config(origin.addr, Reverse::default())).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    for _ in 0..2 {
+        assert_eq!(send(port, "GET", "/row/0", "").header("cache-status"), None);
+    }
+    assert_eq!(hits(&origin, "/row/0"), 2);
+}

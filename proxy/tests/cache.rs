@@ -330,3 +330,51 @@ fn a_socket_without_the_cache_never_stores() {
     }
     assert_eq!(hits(&origin, "/row/0"), 2);
 }
+
+fn purge_request(admin: u16, query: &str, token: Option<&str>) -> Response {
+    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let raw = format!("POST /cache/purge?{query} HTTP/1.1\r\nHost: admin\r\n{auth}Content-Length: 0\r\n\r\n");
+    let mut c = Client::connect(admin);
+    c.send(raw.as_bytes());
+    c.read_response(false).expect("no purge response")
+}
+
+#[test]
+fn purge_by_url_and_prefix_needs_the_token() {
+    let origin = Origin::start(|_| Reply {
+        status: 200,
+        headers: vec![("cache-control".into(), "max-age=600".into())],
+        body: b"x".to_vec(),
+        chunked: false,
+    });
+    let proxy = Proxy::new(&cached_config(origin.addr, ", purgeToken = \"s3cret\""))
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
+    let (port, admin) = (proxy.port("http"), proxy.port("admin"));
+    let paths = ["/a", "/static/1", "/static/2", "/other"];
+    for p in paths {
+        send(port, "GET", p, "");
+    }
+    // (query, token, status, body, origin requests per path after refetching all)
+    let rows: &[(&str, Option<&str>, u16, &str, [usize; 4])] = &[
+        ("url=http%3A%2F%2Fexample.test%2Fa", None, 401, "", [1, 1, 1, 1]),
+        ("url=http%3A%2F%2Fexample.test%2Fa", Some("wrong"), 401, "", [1, 1, 1, 1]),
+        ("nothing=1", Some("s3cret"), 400, "", [1, 1, 1, 1]),
+        ("url=http%3A%2F%2Fexample.test%2Fa", Some("s3cret"), 200, "{\"purged\":1}\n", [2, 1, 1, 1]),
+        ("prefix=http://example.test/static/", Some("s3cret"), 200, "{\"purged\":2}\n", [2, 2, 2, 1]),
+        ("url=http://example.test/missing", Some("s3cret"), 200, "{\"purged\":0}\n", [2, 2, 2, 1]),
+    ];
+    for (i, (query, token, status, body, want)) in rows.iter().enumerate() {
+        let r = purge_request(admin, query, *token);
+        assert_eq!(r.status, *status, "row {i}: {}", r.text());
+        if !body.is_empty() {
+            assert_eq!(r.text(), *body, "row {i}");
+        }
+        for p in paths {
+            send(port, "GET", p, "");
+        }
+        let got: Vec<usize> = paths.iter().map(|p| hits(&origin, p)).collect();
+        assert_eq!(got, want.to_vec(), "row {i}: origin requests per path");
+    }
+}

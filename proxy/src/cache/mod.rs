@@ -33,6 +33,8 @@ pub struct Shared {
     pub store: &'static MemoryStore,
     eviction: &'static Manager<SHARDS>,
     lock: &'static CacheKeyLockImpl,
+    /// The purge endpoint's token (the environment's, else the config's).
+    purge_token: std::sync::RwLock<Option<Arc<str>>>,
 }
 
 static SHARED: OnceLock<Shared> = OnceLock::new();
@@ -52,12 +54,38 @@ fn shared_for(options: &CacheOptions) -> &'static Shared {
         // A writer holding a key longer than this is presumed gone; the
         // waiters then compete for the key again.
         let lock: &'static CacheKeyLockImpl = Box::leak(CacheLock::new_boxed(Duration::from_secs(60)));
-        Shared { store, eviction, lock }
+        Shared {
+            store,
+            eviction,
+            lock,
+            purge_token: std::sync::RwLock::new(None),
+        }
     });
+    let token = std::env::var(PURGE_TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .or_else(|| options.purge_token.clone());
+    if let Ok(mut t) = created.purge_token.write() {
+        *t = token.map(Arc::from);
+    }
     if created.eviction.weight_limit() != budget {
         created.eviction.set_weight_limit(budget);
     }
     created
+}
+
+/// The environment variable whose value, when set, is the purge token.
+pub const PURGE_TOKEN_ENV: &str = "ISOPROXY_CACHE_PURGE_TOKEN";
+
+/// The purge endpoint's token, if a cache and a token are configured.
+pub fn purge_token() -> Option<Arc<str>> {
+    shared()?.purge_token.read().ok()?.clone()
+}
+
+/// Remove the entries of `url` (or, with `prefix`, of every URL starting
+/// with it). Returns how many were removed.
+pub fn purge(url: &str, prefix: bool) -> usize {
+    shared().map_or(0, |s| s.store.purge_url(url, prefix))
 }
 
 /// How a request used the cache, as reported in `Cache-Status`, the

@@ -378,3 +378,99 @@ fn purge_by_url_and_prefix_needs_the_token() {
         assert_eq!(got, want.to_vec(), "row {i}: origin requests per path");
     }
 }
+
+const CACHE_API_WORKER: &str = r#"
+export default {
+  async fetch(request, env, ctx) {
+    const url = new URL(request.url);
+    const name = url.searchParams.get("cache");
+    const cache = name ? await caches.open(name) : caches.default;
+    const key = new Request("https://example.test" + url.pathname);
+    if (url.searchParams.has("delete")) return new Response(String(await cache.delete(key)));
+    if (url.pathname === "/refusals") {
+      const out = [];
+      const tries = [
+        () => cache.put(new Request("https://example.test/p", { method: "POST" }), new Response("x")),
+        () => cache.put(key, new Response("x", { status: 206 })),
+        () => cache.put(key, new Response("x", { headers: { vary: "*" } })),
+        () => cache.put(key, new Response(null, { status: 304 })),
+      ];
+      for (const t of tries) {
+        try { await t(); out.push("stored"); } catch (e) { out.push(`${e.name}: ${e.message}`); }
+      }
+      out.push(String(await cache.match(new Request("https://example.test/x", { method: "POST" }))));
+      return new Response(out.join("\n"));
+    }
+    const hit = await cache.match(key);
+    if (hit) return new Response(hit.body, { headers: { "x-from": "cache", "x-cf": hit.headers.get("cf-cache-status") ?? "" } });
+    const resp = await env.ORIGIN.fetch("http://origin" + url.pathname);
+    const body = await resp.text();
+    await cache.put(key, new Response(body, resp));
+    return new Response(body, { headers: { "x-from": "origin" } });
+  }
+};
+"#;
+
+#[test]
+fn workers_cache_api_match_put_delete() {
+    let origin = Origin::start(|r| {
+        let cc = match r.target.as_str() {
+            "/fresh" => "max-age=600",
+            "/no-store" => "no-store",
+            "/private" => "private, max-age=600",
+            _ => "",
+        };
+        let mut headers = vec![("cache-control".to_string(), cc.to_string())];
+        if r.target == "/cookie" {
+            headers = vec![("cache-control".into(), "max-age=600".into()), ("set-cookie".into(), "a=1".into())];
+        }
+        Reply {
+            status: if r.target == "/teapot" { 418 } else { 200 },
+            headers,
+            body: format!("body of {}", r.target).into_bytes(),
+            chunked: false,
+        }
+    });
+    let cfg = gateway_config(origin.addr, "main.js", "");
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).file("main.js", CACHE_API_WORKER).start();
+    let port = proxy.port("http");
+    // (path, where the second request is answered from, origin requests after two)
+    let rows: &[(&str, &str, usize)] = &[
+        ("/fresh", "cache", 1),
+        // No Cache-Control: the platform's edge TTL for a 200 applies.
+        ("/default-ttl", "cache", 1),
+        ("/no-store", "origin", 2),
+        ("/private", "origin", 2),
+        ("/cookie", "origin", 2),
+        // No Cache-Control and a status without an edge TTL.
+        ("/teapot", "origin", 2),
+    ];
+    for (i, (path, second, want)) in rows.iter().enumerate() {
+        let first = send(port, "GET", path, "");
+        assert_eq!((first.header("x-from"), first.text()), (Some("origin"), format!("body of {path}")), "row {i}");
+        let again = send(port, "GET", path, "");
+        assert_eq!(again.header("x-from"), Some(*second), "row {i}");
+        assert_eq!(again.text(), format!("body of {path}"), "row {i}");
+        if *second == "cache" {
+            assert_eq!(again.header("x-cf"), Some("HIT"), "row {i}");
+        }
+        assert_eq!(hits(&origin, path), *want, "row {i}: origin requests");
+    }
+    // A named cache is separate from the default one.
+    assert_eq!(send(port, "GET", "/fresh?cache=other", "").header("x-from"), Some("origin"));
+    assert_eq!(send(port, "GET", "/fresh?cache=other", "").header("x-from"), Some("cache"));
+    // delete: true once, then false; the next request goes to the origin.
+    assert_eq!(send(port, "GET", "/fresh?delete=1", "").text(), "true");
+    assert_eq!(send(port, "GET", "/fresh?delete=1", "").text(), "false");
+    assert_eq!(send(port, "GET", "/fresh", "").header("x-from"), Some("origin"));
+    assert_eq!(send(port, "GET", "/fresh?cache=other", "").header("x-from"), Some("cache"));
+    let refusals = send(port, "GET", "/refusals", "").text();
+    assert_eq!(
+        refusals,
+        "TypeError: Cannot cache response to non-GET request.\n\
+         TypeError: Cannot cache response to a range request (206 Partial Content).\n\
+         TypeError: Cannot cache response with 'Vary: *' header.\n\
+         TypeError: Cannot cache response with status 304 (Not Modified).\n\
+         undefined"
+    );
+}

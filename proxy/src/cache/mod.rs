@@ -10,6 +10,7 @@
 
 pub mod policy;
 pub mod store;
+pub mod workers;
 
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;

@@ -49,6 +49,18 @@ fn response_at(req: &RequestHeader, resp: &ResponseHeader, now: SystemTime) -> R
     if !status_understood(resp.status) {
         return uncacheable("status");
     }
+    response_with(resp, req.headers.contains_key(header::AUTHORIZATION), &NO_DEFAULTS, now)
+}
+
+/// The rules shared by the HTTP cache and the Cache API: `defaults` gives
+/// the lifetime of a response without explicit freshness (none for the
+/// HTTP cache), `authorization` whether the request carried credentials.
+pub fn response_with(
+    resp: &ResponseHeader,
+    authorization: bool,
+    defaults: &CacheMetaDefaults,
+    now: SystemTime,
+) -> RespCacheable {
     let vary_any = resp
         .headers
         .get_all(header::VARY)
@@ -58,10 +70,9 @@ fn response_at(req: &RequestHeader, resp: &ResponseHeader, now: SystemTime) -> R
         return uncacheable("vary-star");
     }
     let cc = CacheControl::from_resp_headers(resp);
-    let authorization = req.headers.contains_key(header::AUTHORIZATION);
     // `no-store`, `private`, Authorization without `public`/`s-maxage`/
     // `must-revalidate`, and no explicit lifetime all give `None` here.
-    let Some(fresh_until) = calculate_fresh_until(now, cc.as_ref(), resp, authorization, &NO_DEFAULTS) else {
+    let Some(fresh_until) = calculate_fresh_until(now, cc.as_ref(), resp, authorization, defaults) else {
         return RespCacheable::Uncacheable(NoCacheReason::OriginNotCache);
     };
     let mut stored = resp.clone();
@@ -79,7 +90,7 @@ fn response_at(req: &RequestHeader, resp: &ResponseHeader, now: SystemTime) -> R
     // the lifetime (RFC 9111 §4.2.3).
     let age = age_of(resp);
     let fresh_until = fresh_until.checked_sub(age).unwrap_or(SystemTime::UNIX_EPOCH);
-    let (swr, sie) = calculate_serve_stale_durations(cc.as_ref(), &NO_DEFAULTS);
+    let (swr, sie) = calculate_serve_stale_durations(cc.as_ref(), defaults);
     RespCacheable::Cacheable(CacheMeta::new(fresh_until, now, swr, sie, stored))
 }
 

@@ -143,6 +143,8 @@ pub fn prepare(
                 max_queued_per_worker: or_default(config.server.max_queued_per_worker, d.max_queued_per_worker),
                 max_queued_per_thread: or_default(config.server.max_queued_per_isolate_thread, d.max_queued_per_thread),
             },
+            // The Workers Cache API shares the HTTP cache's store.
+            cache: matches!(purpose, Purpose::Serve).then(|| crate::cache::workers::handle(config.cache.as_ref())),
             ..PoolOptions::default()
         };
         let pool =

@@ -3,6 +3,7 @@
 //! They are installed on a private `__ops` object that the glue captures and
 //! then removes from the global scope, so Worker code cannot call them.
 
+mod cache;
 pub(crate) mod compression;
 mod context;
 mod crypto;
@@ -107,6 +108,9 @@ ops_table! {
     "node_promise_state" => node::op_node_promise_state,
     "node_digest" => node::op_node_digest,
     "node_hmac" => node::op_node_hmac,
+    "cache_match" => cache::op_cache_match,
+    "cache_put" => cache::op_cache_put,
+    "cache_delete" => cache::op_cache_delete,
     "urlpattern_parse" => urlpattern::op_urlpattern_parse,
     "urlpattern_match_input" => urlpattern::op_urlpattern_match_input,
 }

@@ -560,6 +560,14 @@ struct Worker {
 
   limits @7 :WorkerLimits;
   # isoproxy addition: per-request resource limits.
+
+  # ---- the HTTP cache (issue 16) ----
+  cacheApiOutbound @8 :ServiceDesignator;
+  # workerd's service behind the Cache API (workerd has no cache of its
+  # own; its ordinal there is 11). Accepted so workerd configs load; the
+  # named service must exist, but isoproxy serves `caches.default` and
+  # `caches.open()` from its built-in store and never calls it.
+  # ---- end of the HTTP cache addition ----
 }
 
 struct WorkerLimits {

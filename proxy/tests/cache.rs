@@ -431,7 +431,13 @@ fn workers_cache_api_match_put_delete() {
             chunked: false,
         }
     });
-    let cfg = gateway_config(origin.addr, "main.js", "");
+    // workerd's `cacheApiOutbound` is accepted (and not used: the
+    // built-in store answers).
+    let cfg = gateway_config(origin.addr, "main.js", "").replace(
+        "bindings = [ (name = \"ORIGIN\", service = \"origin\") ],",
+        "bindings = [ (name = \"ORIGIN\", service = \"origin\") ], cacheApiOutbound = \"origin\",",
+    );
+    assert!(cfg.contains("cacheApiOutbound"));
     let proxy = Proxy::new(&cfg).sockets(&["http"]).file("main.js", CACHE_API_WORKER).start();
     let port = proxy.port("http");
     // (path, where the second request is answered from, origin requests after two)

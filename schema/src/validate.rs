@@ -181,8 +181,7 @@ impl V<'_> {
                 }
             }
             for (i, h) in self.texts("cache.keyHeaders", c.get_key_headers())?.iter().enumerate() {
-                let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-                if h.is_empty() || !h.bytes().all(token) {
+                if h.is_empty() || !h.bytes().all(is_token_char) {
                     return Err(self.err(
                         &format!("cache.keyHeaders[{i}]"),
                         format!("expected a header name, got {h:?}"),
@@ -580,6 +579,14 @@ impl V<'_> {
             "globalOutbound",
         )?;
         self.read(&format!("{p}.limits"), w.get_limits())?;
+        if w.has_cache_api_outbound() {
+            // Accepted for workerd configs; the built-in store serves the Cache API.
+            self.designator(
+                &format!("{p}.cacheApiOutbound"),
+                w.get_cache_api_outbound(),
+                "cacheApiOutbound",
+            )?;
+        }
         Ok(())
     }
 }

@@ -137,6 +137,29 @@ fn hit_carries_age_cache_status_and_is_counted() {
 }
 
 #[test]
+fn conditional_and_range_requests_are_answered_from_the_entry() {
+    let origin = table_origin(vec![(
+        200,
+        vec![("cache-control".into(), "max-age=60".into()), ("etag".into(), "\"e1\"".into())],
+    )]);
+    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    assert_eq!(send(port, "GET", "/row/0", "").text(), "/row/0 #1");
+    // (request headers, status, body)
+    let rows: &[(&str, u16, &str)] = &[
+        ("If-None-Match: \"e1\"\r\n", 304, ""),
+        ("If-None-Match: \"other\"\r\n", 200, "/row/0 #1"),
+        ("Range: bytes=0-3\r\n", 206, "/row"),
+        ("Range: bytes=7-\r\n", 206, "#1"),
+    ];
+    for (i, (headers, status, body)) in rows.iter().enumerate() {
+        let r = send(port, "GET", "/row/0", headers);
+        assert_eq!((r.status, r.text().as_str()), (*status, *body), "row {i}");
+    }
+    assert_eq!(hits(&origin, "/row/0"), 1);
+}
+
+#[test]
 fn concurrent_misses_collapse_into_one_origin_request() {
     let origin = Origin::start(|_| {
         // Slow enough that the requests overlap.

@@ -943,5 +943,13 @@ struct CacheOptions {
   lockTimeoutMs @7 :UInt32 = 10000;
   # How long concurrent misses of one key wait for the first one to fill
   # the cache (request collapsing) before going upstream themselves.
+
+  diskPath @8 :Text;
+  # Directory of the disk tier (created if missing). Absent: memory only.
+  # Entries there survive restarts; set at start-up (a reload does not move
+  # it). With a disk tier, bodies over memoryBytes/16 are kept on disk only.
+
+  diskBytes @9 :UInt64 = 1073741824;
+  # Budget of the disk tier, in bytes (files of bodies and metadata).
 }
 # ---- end of the HTTP cache addition ----

@@ -132,8 +132,8 @@ fn hit_carries_age_cache_status_and_is_counted() {
     }
     assert_eq!(proxy.metric(admin, hit), 2.0);
     assert_eq!(proxy.metric(admin, "isoproxy_cache_requests_total{cache=\"MISS\",socket=\"http\"}"), 1.0);
-    assert!(proxy.metric(admin, "isoproxy_cache_bytes") > 9.0);
-    assert_eq!(proxy.metric(admin, "isoproxy_cache_entries"), 1.0);
+    assert!(proxy.metric(admin, "isoproxy_cache_bytes{tier=\"memory\"}") > 9.0);
+    assert_eq!(proxy.metric(admin, "isoproxy_cache_entries{tier=\"memory\"}"), 1.0);
 }
 
 #[test]
@@ -316,13 +316,14 @@ fn memory_budget_is_kept_by_eviction() {
         assert_eq!(send(port, "GET", &format!("/o/{i}"), "").status, 200);
     }
     let admin = proxy.port("admin");
-    assert!(proxy.metric(admin, "isoproxy_cache_evictions_total") > 0.0);
+    assert!(proxy.metric(admin, "isoproxy_cache_evictions_total{tier=\"memory\"}") > 0.0);
     // Evicted entries are dropped by a task right after the insert.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while proxy.metric(admin, "isoproxy_cache_bytes") > budget as f64 && std::time::Instant::now() < deadline {
+    let bytes = "isoproxy_cache_bytes{tier=\"memory\"}";
+    while proxy.metric(admin, bytes) > budget as f64 && std::time::Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    let held = proxy.metric(admin, "isoproxy_cache_bytes");
+    let held = proxy.metric(admin, bytes);
     assert!(held > 0.0 && held <= budget as f64, "held {held} bytes");
 }
 
@@ -502,4 +503,94 @@ fn workers_cache_api_match_put_delete() {
          TypeError: Cannot cache response with status 304 (Not Modified).\n\
          undefined"
     );
+}
+
+fn stop(mut proxy: Proxy) {
+    proxy.signal(libc::SIGTERM);
+    assert!(proxy.wait_exit(Duration::from_secs(30)).is_some(), "proxy did not exit");
+}
+
+fn disk_origin() -> Origin {
+    Origin::start(|r| Reply {
+        status: 200,
+        headers: vec![("cache-control".into(), "max-age=600".into())],
+        body: if r.target == "/big" { vec![b'z'; 200 * 1024] } else { format!("disk {}", r.target).into_bytes() },
+        chunked: false,
+    })
+}
+
+#[test]
+fn disk_tier_survives_a_restart_and_drops_damaged_entries() {
+    let origin = disk_origin();
+    let dir = scratch_dir();
+    let cfg = cached_config(origin.addr, &format!(", diskPath = \"{}\"", dir.display()));
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    for p in ["/a", "/b", "/c"] {
+        assert_eq!(send(port, "GET", p, "").text(), format!("disk {p}"));
+    }
+    stop(proxy);
+    let file_of = |url: &str, ext: &str| -> std::path::PathBuf {
+        // Find the entry whose meta names `url`.
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let path = e.path();
+            if path.extension().is_some_and(|x| x == "meta") {
+                let bytes = std::fs::read(&path).unwrap();
+                let needle = format!("http://example.test{url}");
+                if bytes.windows(needle.len()).any(|w| w == needle.as_bytes()) {
+                    return path.with_extension(ext);
+                }
+            }
+        }
+        panic!("no entry for {url}");
+    };
+    // /b: a byte of its body flipped (same length); /c: its meta damaged.
+    let body = file_of("/b", "body");
+    let mut bytes = std::fs::read(&body).unwrap();
+    bytes[0] ^= 0x20;
+    std::fs::write(&body, bytes).unwrap();
+    let meta = file_of("/c", "meta");
+    let mut bytes = std::fs::read(&meta).unwrap();
+    let n = bytes.len();
+    bytes[n - 40] ^= 0xff;
+    std::fs::write(&meta, bytes).unwrap();
+
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    // /a from disk, untouched by the restart.
+    let a = send(port, "GET", "/a", "");
+    assert_eq!((a.text().as_str(), a.header("cache-status")), ("disk /a", Some("isoproxy; hit")));
+    // /b: the damaged body is never passed off as complete.
+    let mut c = Client::connect(port);
+    c.send(b"GET /b HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n");
+    let damaged = c.read_response(false);
+    assert!(damaged.as_ref().is_none_or(|r| r.text() != "Disk /b"), "{damaged:?}");
+    // ... and the entry is gone: the next request goes to the origin.
+    assert_eq!(send(port, "GET", "/b", "").text(), "disk /b");
+    // /c was dropped at start-up.
+    assert_eq!(send(port, "GET", "/c", "").text(), "disk /c");
+    assert_eq!((hits(&origin, "/a"), hits(&origin, "/b"), hits(&origin, "/c")), (1, 2, 2));
+}
+
+#[test]
+fn large_bodies_stream_to_disk_only() {
+    let origin = disk_origin();
+    let dir = scratch_dir();
+    // Memory keeps bodies up to memoryBytes/16 = 64 KiB when a disk tier exists.
+    let cfg = cached_config(
+        origin.addr,
+        &format!(", memoryBytes = 1048576, diskPath = \"{}\"", dir.display()),
+    );
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).listeners(&["admin"]).start();
+    let port = proxy.port("http");
+    for _ in 0..3 {
+        let r = send(port, "GET", "/big", "");
+        assert_eq!(r.body.len(), 200 * 1024);
+        assert!(r.body.iter().all(|b| *b == b'z'));
+    }
+    assert_eq!(hits(&origin, "/big"), 1);
+    let admin = proxy.port("admin");
+    assert_eq!(proxy.metric(admin, "isoproxy_cache_entries{tier=\"memory\"}"), 0.0);
+    assert_eq!(proxy.metric(admin, "isoproxy_cache_entries{tier=\"disk\"}"), 1.0);
+    assert!(proxy.metric(admin, "isoproxy_cache_bytes{tier=\"disk\"}") > 200.0 * 1024.0);
 }

@@ -106,6 +106,8 @@ pub fn config(r: config::Reader<'_>, overrides: &Overrides) -> R<Config> {
             status_name: s(c.get_status_name())?,
             purge_token: opt(c.get_purge_token())?.filter(|t| !t.is_empty()),
             lock_timeout_ms: c.get_lock_timeout_ms(),
+            disk_path: opt(c.get_disk_path())?,
+            disk_bytes: c.get_disk_bytes(),
         })
     } else {
         None

@@ -136,6 +136,10 @@ pub struct CacheOptions {
     pub purge_token: Option<String>,
     /// Wait of collapsed misses for the first one, milliseconds.
     pub lock_timeout_ms: u32,
+    /// Directory of the disk tier, if any.
+    pub disk_path: Option<String>,
+    /// Disk tier budget, bytes.
+    pub disk_bytes: u64,
 }
 
 impl Default for CacheOptions {
@@ -149,6 +153,8 @@ impl Default for CacheOptions {
             status_name: "isoproxy".into(),
             purge_token: None,
             lock_timeout_ms: 10_000,
+            disk_path: None,
+            disk_bytes: 1 << 30,
         }
     }
 }

@@ -193,6 +193,10 @@ impl V<'_> {
             }
             self.text("cache.statusName", c.get_status_name())?;
             self.text("cache.purgeToken", c.get_purge_token())?;
+            self.text("cache.diskPath", c.get_disk_path())?;
+            if c.get_disk_bytes() == 0 {
+                return Err(self.err("cache.diskBytes", "expected a budget above 0 bytes"));
+            }
         }
         let al = self.read("accessLog", r.get_access_log())?;
         self.read("accessLog.format", al.get_format())?;

@@ -8,8 +8,10 @@
 //! that has a `cache` block and outlives config generations, so a reload
 //! keeps what is stored (the memory budget follows the new config).
 
+pub mod disk;
 pub mod policy;
 pub mod store;
+pub mod tiered;
 pub mod workers;
 
 use std::sync::{Arc, OnceLock};
@@ -31,7 +33,11 @@ const SHARDS: usize = 16;
 /// The process-wide parts: storage, eviction, lock.
 pub struct Shared {
     /// The memory tier.
-    pub store: &'static MemoryStore,
+    pub memory: &'static MemoryStore,
+    /// The disk tier, when configured.
+    pub disk: Option<&'static disk::DiskStore>,
+    /// Both, as Pingora's cache sees them.
+    pub storage: &'static tiered::Tiered,
     eviction: &'static Manager<SHARDS>,
     lock: &'static CacheKeyLockImpl,
     /// The purge endpoint's token (the environment's, else the config's).
@@ -51,12 +57,30 @@ fn shared_for(options: &CacheOptions) -> &'static Shared {
     let budget = usize::try_from(options.memory_bytes).unwrap_or(usize::MAX);
     let created = SHARED.get_or_init(|| {
         let eviction: &'static Manager<SHARDS> = Box::leak(Box::new(Manager::with_capacity(budget, 1024)));
-        let store: &'static MemoryStore = Box::leak(Box::new(MemoryStore::new(eviction)));
+        let memory: &'static MemoryStore = Box::leak(Box::new(MemoryStore::new(eviction)));
+        let disk = options.disk_path.as_ref().and_then(|path| {
+            let budget = usize::try_from(options.disk_bytes).unwrap_or(usize::MAX);
+            match disk::DiskStore::open(std::path::Path::new(path), budget) {
+                Ok(d) => Some(&*Box::leak(Box::new(d))),
+                Err(e) => {
+                    tracing::error!(path = %path, error = %e, "cache disk tier unusable; caching in memory only");
+                    None
+                }
+            }
+        });
+        let memory_object_bytes = if disk.is_some() { budget / 16 } else { usize::MAX };
+        let storage: &'static tiered::Tiered = Box::leak(Box::new(tiered::Tiered {
+            memory,
+            disk,
+            memory_object_bytes,
+        }));
         // A writer holding a key longer than this is presumed gone; the
         // waiters then compete for the key again.
         let lock: &'static CacheKeyLockImpl = Box::leak(CacheLock::new_boxed(Duration::from_secs(60)));
         Shared {
-            store,
+            memory,
+            disk,
+            storage,
             eviction,
             lock,
             purge_token: std::sync::RwLock::new(None),
@@ -86,7 +110,10 @@ pub fn purge_token() -> Option<Arc<str>> {
 /// Remove the entries of `url` (or, with `prefix`, of every URL starting
 /// with it). Returns how many were removed.
 pub fn purge(url: &str, prefix: bool) -> usize {
-    shared().map_or(0, |s| s.store.purge_url(url, prefix))
+    let Some(s) = shared() else { return 0 };
+    let disk = s.disk.map_or(0, |d| d.purge_url(url, prefix));
+    // An entry on both tiers counts once.
+    s.memory.purge_url(url, prefix).max(disk)
 }
 
 /// How a request used the cache, as reported in `Cache-Status`, the
@@ -157,7 +184,7 @@ impl SocketCache {
         let mut overrides = CacheOptionOverrides::default();
         overrides.wait_timeout = Some(self.lock_wait);
         cache.enable(
-            self.shared.store,
+            self.shared.storage,
             Some(self.shared.eviction as &'static (dyn EvictionManager + Sync)),
             None,
             Some(self.shared.lock),
@@ -280,9 +307,17 @@ pub fn variance(meta: &CacheMeta, req: &RequestHeader) -> Option<pingora_cache::
     b.finalize()
 }
 
-/// The store's counters: bytes held, entries held, entries evicted.
-pub fn counts() -> Option<(u64, u64, u64)> {
-    let c = &shared()?.store.counts;
+/// Each tier's counters (`memory`, `disk`): bytes held, entries held,
+/// entries evicted.
+pub fn counts() -> Vec<(&'static str, u64, u64, u64)> {
+    let Some(s) = shared() else { return Vec::new() };
     let load = |a: &std::sync::atomic::AtomicU64| a.load(std::sync::atomic::Ordering::Relaxed);
-    Some((load(&c.bytes), load(&c.entries), load(&c.evictions)))
+    let mut out = Vec::new();
+    let tiers = [("memory", Some(&s.memory.counts)), ("disk", s.disk.map(|d| &d.counts))];
+    for (tier, c) in tiers {
+        if let Some(c) = c {
+            out.push((tier, load(&c.bytes), load(&c.entries), load(&c.evictions)));
+        }
+    }
+    out
 }

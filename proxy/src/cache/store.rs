@@ -28,7 +28,7 @@ use pingora_error::{Error, ErrorType, Result};
 const ENTRY_OVERHEAD: usize = 256;
 
 /// One stored response.
-struct Entry {
+pub struct Entry {
     /// `CacheMeta::serialize()` output (internal meta, response head).
     meta: (Vec<u8>, Vec<u8>),
     body: Bytes,
@@ -87,7 +87,8 @@ impl MemoryStore {
         }
     }
 
-    fn remove(&self, hash: &HashBinary) -> Option<Arc<Entry>> {
+    /// Remove the entry stored under `hash`.
+    pub fn remove(&self, hash: &HashBinary) -> Option<Arc<Entry>> {
         let old = self.entries.write().ok()?.remove(hash)?;
         self.counts.bytes.fetch_sub(old.weight as u64, Ordering::Relaxed);
         self.counts.entries.fetch_sub(1, Ordering::Relaxed);
@@ -140,10 +141,7 @@ impl Storage for MemoryStore {
     }
 
     async fn get_miss_handler(&'static self, key: &CacheKey, meta: &CacheMeta, _trace: &SpanHandle) -> Result<MissHandler> {
-        let url = key
-            .primary_key_str()
-            .map_or("", |p| p.split('\n').next().unwrap_or(""))
-            .into();
+        let url = url_of(key).into();
         Ok(Box::new(Miss {
             store: self,
             hash: key.combined_bin(),
@@ -194,6 +192,11 @@ impl Storage for MemoryStore {
     fn as_any(&self) -> &(dyn Any + Send + Sync + 'static) {
         self
     }
+}
+
+/// The URL part of a key's primary (what purge matches on).
+pub fn url_of(key: &CacheKey) -> &str {
+    key.primary_key_str().map_or("", |p| p.split('\n').next().unwrap_or(""))
 }
 
 fn weight_of(meta: &(Vec<u8>, Vec<u8>), body: usize) -> usize {

@@ -79,7 +79,7 @@ async fn read_all(body: Body, limit: usize) -> Result<Option<Bytes>, String> {
 
 impl CacheStore for WorkerCache {
     fn lookup(&self, cache: &str, url: &str) -> BoxFuture<Result<Option<Response>, String>> {
-        let store = self.shared.store;
+        let store = self.shared.storage;
         let key = key(cache, url);
         Box::pin(async move {
             let span = Span::inactive();
@@ -118,7 +118,7 @@ impl CacheStore for WorkerCache {
             let Some(body) = read_all(response.body, limit).await? else { return Ok(false) };
             let span = Span::inactive();
             let mut miss = shared
-                .store
+                .storage
                 .get_miss_handler(&key, &meta, &span.handle())
                 .await
                 .map_err(|e| e.to_string())?;
@@ -131,7 +131,7 @@ impl CacheStore for WorkerCache {
                 .admit(CacheEntryKey::key_only(key.to_compact()), size, meta.fresh_until());
             for item in evicted {
                 let _ = shared
-                    .store
+                    .storage
                     .purge(PurgeTarget::Exact(&item), PurgeType::Eviction, &span.handle())
                     .await;
             }
@@ -146,7 +146,7 @@ impl CacheStore for WorkerCache {
             let compact = key.to_compact();
             let span = Span::inactive();
             let outcome = shared
-                .store
+                .storage
                 .purge(PurgeTarget::Active(&compact), PurgeType::Invalidation, &span.handle())
                 .await
                 .map_err(|e| e.to_string())?;

@@ -80,15 +80,15 @@ pub struct Metrics {
     /// Requests on caching sockets by socket and cache outcome (HIT, STALE,
     /// REVALIDATED, MISS, BYPASS).
     pub cache_requests: IntCounterVec,
-    /// Bytes held by the cache's memory tier.
-    pub cache_bytes: IntGauge,
-    /// Entries held by the cache's memory tier.
-    pub cache_entries: IntGauge,
-    /// Entries evicted from the memory tier to keep its budget.
-    pub cache_evictions: IntCounter,
-    /// Reads the cache store's counts (bytes, entries, evictions) at scrape
-    /// time, once a cache exists.
-    pub cache_counts: std::sync::OnceLock<fn() -> Option<(u64, u64, u64)>>,
+    /// Bytes held by each cache tier.
+    pub cache_bytes: IntGaugeVec,
+    /// Entries held by each cache tier.
+    pub cache_entries: IntGaugeVec,
+    /// Entries evicted from each tier to keep its budget.
+    pub cache_evictions: IntCounterVec,
+    /// Reads each cache tier's counts (tier, bytes, entries, evictions) at
+    /// scrape time, once a cache exists.
+    pub cache_counts: std::sync::OnceLock<fn() -> Vec<(&'static str, u64, u64, u64)>>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -240,18 +240,21 @@ impl Metrics {
             "Requests on caching sockets, by socket and cache outcome (HIT, STALE, REVALIDATED, MISS, BYPASS).",
             &["socket", "cache"],
         )?;
-        let cache_bytes = IntGauge::new(
+        let cache_bytes = gauge(
             "isoproxy_cache_bytes",
-            "Bytes held by the HTTP cache's memory tier (bodies, heads, bookkeeping).",
+            "Bytes held by the HTTP cache, by tier (memory, disk): bodies, heads, bookkeeping.",
+            &["tier"],
         )?;
-        registry.register(Box::new(cache_bytes.clone()))?;
-        let cache_entries = IntGauge::new("isoproxy_cache_entries", "Responses held by the HTTP cache's memory tier.")?;
-        registry.register(Box::new(cache_entries.clone()))?;
-        let cache_evictions = IntCounter::new(
+        let cache_entries = gauge(
+            "isoproxy_cache_entries",
+            "Responses held by the HTTP cache, by tier (memory, disk).",
+            &["tier"],
+        )?;
+        let cache_evictions = counter(
             "isoproxy_cache_evictions_total",
-            "Responses evicted from the HTTP cache's memory tier to keep its byte budget.",
+            "Responses evicted from a cache tier to keep its byte budget, by tier (memory, disk).",
+            &["tier"],
         )?;
-        registry.register(Box::new(cache_evictions.clone()))?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
 
@@ -291,8 +294,8 @@ impl Metrics {
 
     /// Everything in the Prometheus text exposition format.
     pub fn encode(&self) -> Vec<u8> {
-        if let Some((bytes, entries, evicted)) = self.cache_counts.get().and_then(|f| f()) {
-            self.set_cache_store(bytes, entries, evicted);
+        for (tier, bytes, entries, evicted) in self.cache_counts.get().map(|f| f()).unwrap_or_default() {
+            self.set_cache_store(tier, bytes, entries, evicted);
         }
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into a Vec cannot fail for I/O reasons; a metric-family
@@ -306,12 +309,17 @@ impl Metrics {
 
     /// Set the cache store's gauges and evictions counter from its own
     /// counts (bytes held, entries held, entries evicted so far).
-    fn set_cache_store(&self, bytes: u64, entries: u64, evicted: u64) {
-        self.cache_bytes.set(i64::try_from(bytes).unwrap_or(i64::MAX));
-        self.cache_entries.set(i64::try_from(entries).unwrap_or(i64::MAX));
-        let seen = self.cache_evictions.get();
+    fn set_cache_store(&self, tier: &str, bytes: u64, entries: u64, evicted: u64) {
+        self.cache_bytes
+            .with_label_values(&[tier])
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.cache_entries
+            .with_label_values(&[tier])
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        let counter = self.cache_evictions.with_label_values(&[tier]);
+        let seen = counter.get();
         if evicted > seen {
-            self.cache_evictions.inc_by(evicted - seen);
+            counter.inc_by(evicted - seen);
         }
     }
 

@@ -78,24 +78,69 @@ fn rfc9111_storage_table() {
         (200, h(&[("cache-control", "s-maxage=60")]), "GET", "", 1),
         (200, h(&[("expires", future.as_str())]), "GET", "", 1),
         (200, h(&[("expires", "Thu, 01 Jan 1970 00:00:00 GMT")]), "GET", "", 3),
-        (200, h(&[("cache-control", "max-age=60")]), "POST", "Content-Length: 0\r\n", 3),
-        (200, h(&[("cache-control", "max-age=60"), ("set-cookie", "s=1")]), "GET", "", 3),
-        (200, h(&[("cache-control", "max-age=60")]), "GET", "Authorization: Bearer t\r\n", 3),
-        (200, h(&[("cache-control", "public, max-age=60")]), "GET", "Authorization: Bearer t\r\n", 1),
+        (
+            200,
+            h(&[("cache-control", "max-age=60")]),
+            "POST",
+            "Content-Length: 0\r\n",
+            3,
+        ),
+        (
+            200,
+            h(&[("cache-control", "max-age=60"), ("set-cookie", "s=1")]),
+            "GET",
+            "",
+            3,
+        ),
+        (
+            200,
+            h(&[("cache-control", "max-age=60")]),
+            "GET",
+            "Authorization: Bearer t\r\n",
+            3,
+        ),
+        (
+            200,
+            h(&[("cache-control", "public, max-age=60")]),
+            "GET",
+            "Authorization: Bearer t\r\n",
+            1,
+        ),
         (500, h(&[("cache-control", "max-age=60")]), "GET", "", 3),
         (404, h(&[("cache-control", "max-age=60")]), "GET", "", 1),
         (200, h(&[("cache-control", "max-age=60"), ("vary", "*")]), "GET", "", 3),
-        (200, h(&[("cache-control", "max-age=60")]), "GET", "Cache-Control: no-store\r\n", 3),
+        (
+            200,
+            h(&[("cache-control", "max-age=60")]),
+            "GET",
+            "Cache-Control: no-store\r\n",
+            3,
+        ),
         // no-cache: stored, but every use revalidates (the origin sees all three).
-        (200, h(&[("cache-control", "no-cache"), ("etag", "\"a\"")]), "GET", "", 3),
+        (
+            200,
+            h(&[("cache-control", "no-cache"), ("etag", "\"a\"")]),
+            "GET",
+            "",
+            3,
+        ),
         // HEAD fills from a GET upstream and is then answered from it.
         (200, h(&[("cache-control", "max-age=60")]), "HEAD", "", 1),
         // max-age=0 with must-revalidate: always revalidated.
-        (200, h(&[("cache-control", "max-age=0, must-revalidate"), ("etag", "\"b\"")]), "GET", "", 3),
+        (
+            200,
+            h(&[("cache-control", "max-age=0, must-revalidate"), ("etag", "\"b\"")]),
+            "GET",
+            "",
+            3,
+        ),
         (206, h(&[("cache-control", "max-age=60")]), "GET", "", 3),
     ];
     let origin = table_origin(rows.iter().map(|(s, hs, ..)| (*s, hs.clone())).collect());
-    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).listeners(&["admin"]).start();
+    let proxy = Proxy::new(&cached_config(origin.addr, ""))
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
     let port = proxy.port("http");
     for (i, (status, _, method, req_headers, want)) in rows.iter().enumerate() {
         let path = format!("/row/{i}");
@@ -110,10 +155,16 @@ fn rfc9111_storage_table() {
 #[test]
 fn hit_carries_age_cache_status_and_is_counted() {
     let origin = table_origin(vec![(200, vec![("cache-control".into(), "max-age=60".into())])]);
-    let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).listeners(&["admin"]).start();
+    let proxy = Proxy::new(&cached_config(origin.addr, ""))
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
     let port = proxy.port("http");
     let first = send(port, "GET", "/row/0", "");
-    assert_eq!(first.header("cache-status"), Some("isoproxy; fwd=uri-miss; fwd-status=200; stored"));
+    assert_eq!(
+        first.header("cache-status"),
+        Some("isoproxy; fwd=uri-miss; fwd-status=200; stored")
+    );
     assert_eq!(first.header("age"), None);
     let second = send(port, "GET", "/row/0", "");
     assert_eq!(second.header("cache-status"), Some("isoproxy; hit"));
@@ -131,7 +182,10 @@ fn hit_carries_age_cache_status_and_is_counted() {
         std::thread::sleep(Duration::from_millis(20));
     }
     assert_eq!(proxy.metric(admin, hit), 2.0);
-    assert_eq!(proxy.metric(admin, "isoproxy_cache_requests_total{cache=\"MISS\",socket=\"http\"}"), 1.0);
+    assert_eq!(
+        proxy.metric(admin, "isoproxy_cache_requests_total{cache=\"MISS\",socket=\"http\"}"),
+        1.0
+    );
     assert!(proxy.metric(admin, "isoproxy_cache_bytes{tier=\"memory\"}") > 9.0);
     assert_eq!(proxy.metric(admin, "isoproxy_cache_entries{tier=\"memory\"}"), 1.0);
 }
@@ -140,7 +194,10 @@ fn hit_carries_age_cache_status_and_is_counted() {
 fn conditional_and_range_requests_are_answered_from_the_entry() {
     let origin = table_origin(vec![(
         200,
-        vec![("cache-control".into(), "max-age=60".into()), ("etag".into(), "\"e1\"".into())],
+        vec![
+            ("cache-control".into(), "max-age=60".into()),
+            ("etag".into(), "\"e1\"".into()),
+        ],
     )]);
     let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
     let port = proxy.port("http");
@@ -197,9 +254,20 @@ fn vary_keeps_one_entry_per_variant() {
     let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
     let port = proxy.port("http");
     // (Accept-Language, body, origin requests so far)
-    let rows = [("en", "en", 1), ("fr", "fr", 2), ("en", "en", 2), ("fr", "fr", 2), ("", "none", 3), ("", "none", 3)];
+    let rows = [
+        ("en", "en", 1),
+        ("fr", "fr", 2),
+        ("en", "en", 2),
+        ("fr", "fr", 2),
+        ("", "none", 3),
+        ("", "none", 3),
+    ];
     for (i, (lang, body, want)) in rows.iter().enumerate() {
-        let h = if lang.is_empty() { String::new() } else { format!("Accept-Language: {lang}\r\n") };
+        let h = if lang.is_empty() {
+            String::new()
+        } else {
+            format!("Accept-Language: {lang}\r\n")
+        };
         let r = send(port, "GET", "/v", &h);
         assert_eq!(r.text(), *body, "row {i}");
         assert_eq!(hits(&origin, "/v"), *want, "row {i}: origin requests");
@@ -216,7 +284,10 @@ fn let_it_go_stale() {
 fn stale_entry_is_revalidated_with_its_validators() {
     let origin = table_origin(vec![(
         200,
-        vec![("cache-control".into(), "max-age=1".into()), ("etag".into(), "\"v1\"".into())],
+        vec![
+            ("cache-control".into(), "max-age=1".into()),
+            ("etag".into(), "\"v1\"".into()),
+        ],
     )]);
     let proxy = Proxy::new(&cached_config(origin.addr, "")).sockets(&["http"]).start();
     let port = proxy.port("http");
@@ -229,7 +300,10 @@ fn stale_entry_is_revalidated_with_its_validators() {
     assert_eq!(reqs.len(), 2);
     assert_eq!(reqs[1].header("if-none-match"), Some("\"v1\""));
     // Refreshed by the 304: fresh again, the origin is not asked.
-    assert_eq!(send(port, "GET", "/row/0", "").header("cache-status"), Some("isoproxy; hit"));
+    assert_eq!(
+        send(port, "GET", "/row/0", "").header("cache-status"),
+        Some("isoproxy; hit")
+    );
     assert_eq!(origin.requests().len(), 2);
 }
 
@@ -270,7 +344,11 @@ fn stale_if_error_serves_stale_when_the_origin_fails() {
     let fail = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let f = fail.clone();
     let origin = Origin::start(move |_| Reply {
-        status: if f.load(std::sync::atomic::Ordering::SeqCst) { 503 } else { 200 },
+        status: if f.load(std::sync::atomic::Ordering::SeqCst) {
+            503
+        } else {
+            200
+        },
         headers: vec![("cache-control".into(), "max-age=1, stale-if-error=60".into())],
         body: b"good".to_vec(),
         chunked: false,
@@ -335,7 +413,9 @@ fn bodies_over_the_object_limit_are_not_stored() {
         body: vec![b'y'; if r.target == "/big" { 2048 } else { 100 }],
         chunked: false,
     });
-    let proxy = Proxy::new(&cached_config(origin.addr, ", maxObjectBytes = 1024")).sockets(&["http"]).start();
+    let proxy = Proxy::new(&cached_config(origin.addr, ", maxObjectBytes = 1024"))
+        .sockets(&["http"])
+        .start();
     let port = proxy.port("http");
     for _ in 0..2 {
         assert_eq!(send(port, "GET", "/big", "").body.len(), 2048);
@@ -347,7 +427,9 @@ fn bodies_over_the_object_limit_are_not_stored() {
 #[test]
 fn a_socket_without_the_cache_never_stores() {
     let origin = table_origin(vec![(200, vec![("cache-control".into(), "max-age=60".into())])]);
-    let proxy = Proxy::new(&reverse_config(origin.addr, Reverse::default())).sockets(&["http"]).start();
+    let proxy = Proxy::new(&reverse_config(origin.addr, Reverse::default()))
+        .sockets(&["http"])
+        .start();
     let port = proxy.port("http");
     for _ in 0..2 {
         assert_eq!(send(port, "GET", "/row/0", "").header("cache-status"), None);
@@ -356,7 +438,9 @@ fn a_socket_without_the_cache_never_stores() {
 }
 
 fn purge_request(admin: u16, query: &str, token: Option<&str>) -> Response {
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
     let raw = format!("POST /cache/purge?{query} HTTP/1.1\r\nHost: admin\r\n{auth}Content-Length: 0\r\n\r\n");
     let mut c = Client::connect(admin);
     c.send(raw.as_bytes());
@@ -383,11 +467,35 @@ fn purge_by_url_and_prefix_needs_the_token() {
     // (query, token, status, body, origin requests per path after refetching all)
     let rows: &[(&str, Option<&str>, u16, &str, [usize; 4])] = &[
         ("url=http%3A%2F%2Fexample.test%2Fa", None, 401, "", [1, 1, 1, 1]),
-        ("url=http%3A%2F%2Fexample.test%2Fa", Some("wrong"), 401, "", [1, 1, 1, 1]),
+        (
+            "url=http%3A%2F%2Fexample.test%2Fa",
+            Some("wrong"),
+            401,
+            "",
+            [1, 1, 1, 1],
+        ),
         ("nothing=1", Some("s3cret"), 400, "", [1, 1, 1, 1]),
-        ("url=http%3A%2F%2Fexample.test%2Fa", Some("s3cret"), 200, "{\"purged\":1}\n", [2, 1, 1, 1]),
-        ("prefix=http://example.test/static/", Some("s3cret"), 200, "{\"purged\":2}\n", [2, 2, 2, 1]),
-        ("url=http://example.test/missing", Some("s3cret"), 200, "{\"purged\":0}\n", [2, 2, 2, 1]),
+        (
+            "url=http%3A%2F%2Fexample.test%2Fa",
+            Some("s3cret"),
+            200,
+            "{\"purged\":1}\n",
+            [2, 1, 1, 1],
+        ),
+        (
+            "prefix=http://example.test/static/",
+            Some("s3cret"),
+            200,
+            "{\"purged\":2}\n",
+            [2, 2, 2, 1],
+        ),
+        (
+            "url=http://example.test/missing",
+            Some("s3cret"),
+            200,
+            "{\"purged\":0}\n",
+            [2, 2, 2, 1],
+        ),
     ];
     for (i, (query, token, status, body, want)) in rows.iter().enumerate() {
         let r = purge_request(admin, query, *token);
@@ -446,7 +554,10 @@ fn workers_cache_api_match_put_delete() {
         };
         let mut headers = vec![("cache-control".to_string(), cc.to_string())];
         if r.target == "/cookie" {
-            headers = vec![("cache-control".into(), "max-age=600".into()), ("set-cookie".into(), "a=1".into())];
+            headers = vec![
+                ("cache-control".into(), "max-age=600".into()),
+                ("set-cookie".into(), "a=1".into()),
+            ];
         }
         Reply {
             status: if r.target == "/teapot" { 418 } else { 200 },
@@ -462,7 +573,10 @@ fn workers_cache_api_match_put_delete() {
         "bindings = [ (name = \"ORIGIN\", service = \"origin\") ], cacheApiOutbound = \"origin\",",
     );
     assert!(cfg.contains("cacheApiOutbound"));
-    let proxy = Proxy::new(&cfg).sockets(&["http"]).file("main.js", CACHE_API_WORKER).start();
+    let proxy = Proxy::new(&cfg)
+        .sockets(&["http"])
+        .file("main.js", CACHE_API_WORKER)
+        .start();
     let port = proxy.port("http");
     // (path, where the second request is answered from, origin requests after two)
     let rows: &[(&str, &str, usize)] = &[
@@ -477,7 +591,11 @@ fn workers_cache_api_match_put_delete() {
     ];
     for (i, (path, second, want)) in rows.iter().enumerate() {
         let first = send(port, "GET", path, "");
-        assert_eq!((first.header("x-from"), first.text()), (Some("origin"), format!("body of {path}")), "row {i}");
+        assert_eq!(
+            (first.header("x-from"), first.text()),
+            (Some("origin"), format!("body of {path}")),
+            "row {i}"
+        );
         let again = send(port, "GET", path, "");
         assert_eq!(again.header("x-from"), Some(*second), "row {i}");
         assert_eq!(again.text(), format!("body of {path}"), "row {i}");
@@ -487,13 +605,22 @@ fn workers_cache_api_match_put_delete() {
         assert_eq!(hits(&origin, path), *want, "row {i}: origin requests");
     }
     // A named cache is separate from the default one.
-    assert_eq!(send(port, "GET", "/fresh?cache=other", "").header("x-from"), Some("origin"));
-    assert_eq!(send(port, "GET", "/fresh?cache=other", "").header("x-from"), Some("cache"));
+    assert_eq!(
+        send(port, "GET", "/fresh?cache=other", "").header("x-from"),
+        Some("origin")
+    );
+    assert_eq!(
+        send(port, "GET", "/fresh?cache=other", "").header("x-from"),
+        Some("cache")
+    );
     // delete: true once, then false; the next request goes to the origin.
     assert_eq!(send(port, "GET", "/fresh?delete=1", "").text(), "true");
     assert_eq!(send(port, "GET", "/fresh?delete=1", "").text(), "false");
     assert_eq!(send(port, "GET", "/fresh", "").header("x-from"), Some("origin"));
-    assert_eq!(send(port, "GET", "/fresh?cache=other", "").header("x-from"), Some("cache"));
+    assert_eq!(
+        send(port, "GET", "/fresh?cache=other", "").header("x-from"),
+        Some("cache")
+    );
     let refusals = send(port, "GET", "/refusals", "").text();
     assert_eq!(
         refusals,
@@ -514,7 +641,11 @@ fn disk_origin() -> Origin {
     Origin::start(|r| Reply {
         status: 200,
         headers: vec![("cache-control".into(), "max-age=600".into())],
-        body: if r.target == "/big" { vec![b'z'; 200 * 1024] } else { format!("disk {}", r.target).into_bytes() },
+        body: if r.target == "/big" {
+            vec![b'z'; 200 * 1024]
+        } else {
+            format!("disk {}", r.target).into_bytes()
+        },
         chunked: false,
     })
 }
@@ -559,7 +690,10 @@ fn disk_tier_survives_a_restart_and_drops_damaged_entries() {
     let port = proxy.port("http");
     // /a from disk, untouched by the restart.
     let a = send(port, "GET", "/a", "");
-    assert_eq!((a.text().as_str(), a.header("cache-status")), ("disk /a", Some("isoproxy; hit")));
+    assert_eq!(
+        (a.text().as_str(), a.header("cache-status")),
+        ("disk /a", Some("isoproxy; hit"))
+    );
     // /b: the damaged body is never passed off as complete.
     let mut c = Client::connect(port);
     c.send(b"GET /b HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n");
@@ -569,7 +703,10 @@ fn disk_tier_survives_a_restart_and_drops_damaged_entries() {
     assert_eq!(send(port, "GET", "/b", "").text(), "disk /b");
     // /c was dropped at start-up.
     assert_eq!(send(port, "GET", "/c", "").text(), "disk /c");
-    assert_eq!((hits(&origin, "/a"), hits(&origin, "/b"), hits(&origin, "/c")), (1, 2, 2));
+    assert_eq!(
+        (hits(&origin, "/a"), hits(&origin, "/b"), hits(&origin, "/c")),
+        (1, 2, 2)
+    );
 }
 
 #[test]

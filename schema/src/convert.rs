@@ -9,10 +9,11 @@ use crate::config_capnp::{
     socket, socket_limits, tls_options, upstream_timeouts, worker, worker_limits,
 };
 use crate::model::{
-    AccessLogFormat, AccessLogOptions, AdminOptions, CacheOptions, Binding, BindingValue, Config, DiskDirectory, ExternalProtocol,
-    ExternalServer, HeaderInjection, HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network,
-    ProxyAuth, ProxyUser, ResponseCompression, ServerOptions, Service, ServiceDesignator, ServiceKind, SniKeypair,
-    Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker, WorkerLimits, WorkerSource,
+    AccessLogFormat, AccessLogOptions, AdminOptions, Binding, BindingValue, CacheOptions, Config, DiskDirectory,
+    ExternalProtocol, ExternalServer, HeaderInjection, HttpOptions, HttpStyle, Keypair, MetricsOptions, Module,
+    ModuleKind, Network, ProxyAuth, ProxyUser, ResponseCompression, ServerOptions, Service, ServiceDesignator,
+    ServiceKind, SniKeypair, Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamTimeouts, Worker,
+    WorkerLimits, WorkerSource,
 };
 use crate::rules::{parse_ports, parse_rule};
 use crate::Overrides;

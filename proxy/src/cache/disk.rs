@@ -23,10 +23,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use pingora_cache::eviction::lru::Manager;
 use pingora_cache::eviction::EvictionManager;
+use pingora_cache::key::CompactCacheKey;
 use pingora_cache::key::{CacheHashKey, HashBinary};
 use pingora_cache::storage::{HandleHit, HitHandler, Storage};
 use pingora_cache::trace::SpanHandle;
-use pingora_cache::key::CompactCacheKey;
 use pingora_cache::{CacheEntryKey, CacheKey, CacheMeta};
 use pingora_error::{Error, ErrorType, Result};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -65,7 +65,13 @@ fn io_err(context: &'static str, e: std::io::Error) -> Box<Error> {
 
 /// The meta file's bytes: magic, lengths, meta, URL, body length and hash,
 /// then a SHA-256 of everything before it.
-fn encode_meta(meta: &(Vec<u8>, Vec<u8>), url: &str, compact: &CompactCacheKey, body_len: u64, body_sha: &[u8]) -> Vec<u8> {
+fn encode_meta(
+    meta: &(Vec<u8>, Vec<u8>),
+    url: &str,
+    compact: &CompactCacheKey,
+    body_len: u64,
+    body_sha: &[u8],
+) -> Vec<u8> {
     let key = compact_bytes(compact);
     let mut out = Vec::with_capacity(64 + meta.0.len() + meta.1.len() + url.len() + key.len());
     out.extend_from_slice(MAGIC);
@@ -169,7 +175,9 @@ impl DiskStore {
                 bodies.push(path);
                 continue;
             }
-            let Some(stem) = name.strip_suffix(".meta") else { continue };
+            let Some(stem) = name.strip_suffix(".meta") else {
+                continue;
+            };
             let body_path = path.with_extension("body");
             let ok = std::fs::read(&path).ok().and_then(|b| decode_meta(&b)).and_then(|d| {
                 let body_len = std::fs::metadata(&body_path).ok()?.len();
@@ -186,7 +194,14 @@ impl DiskStore {
                     let evicted = store
                         .eviction
                         .admit(CacheEntryKey::key_only(d.compact.clone()), weight, fresh_until);
-                    store.add(hash, Entry { url: d.url.into(), weight, compact: d.compact });
+                    store.add(
+                        hash,
+                        Entry {
+                            url: d.url.into(),
+                            weight,
+                            compact: d.compact,
+                        },
+                    );
                     for item in evicted {
                         store.remove(&item.key().combined_bin());
                     }
@@ -298,7 +313,12 @@ impl DiskStore {
                 return Ok(None);
             }
         };
-        if let Some(e) = self.index.read().ok().and_then(|i| i.get(&hash).map(|e| CacheEntryKey::key_only(e.compact.clone()))) {
+        if let Some(e) = self
+            .index
+            .read()
+            .ok()
+            .and_then(|i| i.get(&hash).map(|e| CacheEntryKey::key_only(e.compact.clone())))
+        {
             self.eviction.access(&e, 0, meta.fresh_until());
         }
         let hit = DiskHit {
@@ -316,7 +336,9 @@ impl DiskStore {
     pub async fn miss(&'static self, key: &CacheKey, meta: &CacheMeta, url: Arc<str>) -> Result<DiskMiss> {
         let id = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let tmp = self.dir.join(format!(".tmp-{}-{id}.body", std::process::id()));
-        let file = tokio::fs::File::create(&tmp).await.map_err(|e| io_err("cache disk tier: create", e))?;
+        let file = tokio::fs::File::create(&tmp)
+            .await
+            .map_err(|e| io_err("cache disk tier: create", e))?;
         Ok(DiskMiss {
             store: self,
             hash: key.combined_bin(),
@@ -344,8 +366,12 @@ impl DiskStore {
         let bytes = encode_meta(&meta.serialize()?, &old.url, &old.compact, old.body_len, &old.body_sha);
         let id = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         let tmp = self.dir.join(format!(".tmp-{}-{id}.meta", std::process::id()));
-        tokio::fs::write(&tmp, &bytes).await.map_err(|e| io_err("cache disk tier: write meta", e))?;
-        tokio::fs::rename(&tmp, &meta_path).await.map_err(|e| io_err("cache disk tier: rename meta", e))?;
+        tokio::fs::write(&tmp, &bytes)
+            .await
+            .map_err(|e| io_err("cache disk tier: write meta", e))?;
+        tokio::fs::rename(&tmp, &meta_path)
+            .await
+            .map_err(|e| io_err("cache disk tier: rename meta", e))?;
         Ok(true)
     }
 }
@@ -379,13 +405,21 @@ impl HandleHit for DiskHit {
             if sum.as_ref() != self.want {
                 tracing::warn!("cache disk tier: body checksum mismatch, entry removed");
                 self.store.remove(&self.hash);
-                return Err(Error::explain(ErrorType::InternalError, "cache disk tier: body checksum mismatch"));
+                return Err(Error::explain(
+                    ErrorType::InternalError,
+                    "cache disk tier: body checksum mismatch",
+                ));
             }
         }
         Ok(Some(Bytes::from(buf)))
     }
 
-    async fn finish(self: Box<Self>, _storage: &'static (dyn Storage + Sync), _key: &CacheKey, _trace: &SpanHandle) -> Result<()> {
+    async fn finish(
+        self: Box<Self>,
+        _storage: &'static (dyn Storage + Sync),
+        _key: &CacheKey,
+        _trace: &SpanHandle,
+    ) -> Result<()> {
         Ok(())
     }
 
@@ -415,7 +449,9 @@ impl DiskMiss {
     /// Append a chunk of the body.
     pub async fn write(&mut self, data: &[u8]) -> Result<()> {
         let Some(f) = self.file.as_mut() else { return Ok(()) };
-        f.write_all(data).await.map_err(|e| io_err("cache disk tier: write", e))?;
+        f.write_all(data)
+            .await
+            .map_err(|e| io_err("cache disk tier: write", e))?;
         self.sha.update(data);
         self.len += data.len() as u64;
         Ok(())

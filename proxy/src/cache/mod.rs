@@ -199,7 +199,11 @@ impl SocketCache {
     /// in it: HEAD is answered from the GET entry.
     pub fn key(&self, scheme: &str, authority: &str, req: &RequestHeader, service: &str) -> CacheKey {
         let pq = req.uri.path_and_query().map_or("/", |p| p.as_str());
-        let pq = if self.key_query { pq } else { pq.split('?').next().unwrap_or("/") };
+        let pq = if self.key_query {
+            pq
+        } else {
+            pq.split('?').next().unwrap_or("/")
+        };
         let host = authority.to_ascii_lowercase();
         let mut primary = format!("{scheme}://{host}{pq}\n{service}");
         for h in &self.key_headers {
@@ -225,7 +229,11 @@ impl SocketCache {
             Outcome::Stale => format!("{n}; hit; detail=stale"),
             Outcome::Revalidated => format!("{n}; fwd=stale; fwd-status={upstream_status}"),
             Outcome::Miss => {
-                let fwd = if matches!(cache.phase(), CachePhase::Expired) { "stale" } else { "uri-miss" };
+                let fwd = if matches!(cache.phase(), CachePhase::Expired) {
+                    "stale"
+                } else {
+                    "uri-miss"
+                };
                 let stored = if matches!(cache.phase(), CachePhase::Miss | CachePhase::Expired) {
                     "; stored"
                 } else {
@@ -239,7 +247,13 @@ impl SocketCache {
 
     /// Annotate a response about to be sent: `Age` on what came from the
     /// cache, `Cache-Status`. Returns the outcome for the log.
-    pub fn respond(&self, cache: &HttpCache, bypass: Option<Outcome>, resp: &mut ResponseHeader, upstream_status: u16) -> Option<Outcome> {
+    pub fn respond(
+        &self,
+        cache: &HttpCache,
+        bypass: Option<Outcome>,
+        resp: &mut ResponseHeader,
+        upstream_status: u16,
+    ) -> Option<Outcome> {
         let outcome = bypass.or_else(|| outcome_of(cache))?;
         if matches!(outcome, Outcome::Hit | Outcome::Stale | Outcome::Revalidated) {
             if let Some(meta) = cache.maybe_cache_meta() {
@@ -274,7 +288,11 @@ fn outcome_of(cache: &HttpCache) -> Option<Outcome> {
 pub fn served_from_cache(cache: &HttpCache) -> bool {
     matches!(
         cache.phase(),
-        CachePhase::Hit | CachePhase::Stale | CachePhase::StaleUpdating | CachePhase::Revalidated | CachePhase::RevalidatedNoCache(_)
+        CachePhase::Hit
+            | CachePhase::Stale
+            | CachePhase::StaleUpdating
+            | CachePhase::Revalidated
+            | CachePhase::RevalidatedNoCache(_)
     )
 }
 

@@ -18,7 +18,10 @@ const NO_DEFAULTS: CacheMetaDefaults = CacheMetaDefaults::new(|_| None, 0, 0);
 /// them an explicit lifetime (RFC 9110 §15; 206 is not stored: the cache
 /// keeps whole bodies and serves ranges itself).
 fn status_understood(s: StatusCode) -> bool {
-    matches!(s.as_u16(), 200 | 203 | 204 | 300 | 301 | 302 | 307 | 308 | 404 | 405 | 410 | 414 | 501)
+    matches!(
+        s.as_u16(),
+        200 | 203 | 204 | 300 | 301 | 302 | 307 | 308 | 404 | 405 | 410 | 414 | 501
+    )
 }
 
 /// Why a request does not use the cache at all, if it does not.
@@ -134,8 +137,23 @@ mod tests {
             (200, &[("cache-control", "no-store, max-age=60")], false, false, 0),
             (200, &[("cache-control", "private, max-age=60")], false, false, 0),
             (200, &[("cache-control", "no-cache")], false, true, 0),
-            (200, &[("cache-control", "max-age=60"), ("set-cookie", "a=b")], false, false, 0),
-            (200, &[("cache-control", "max-age=60, private=\"set-cookie\""), ("set-cookie", "a=b")], false, true, 60),
+            (
+                200,
+                &[("cache-control", "max-age=60"), ("set-cookie", "a=b")],
+                false,
+                false,
+                0,
+            ),
+            (
+                200,
+                &[
+                    ("cache-control", "max-age=60, private=\"set-cookie\""),
+                    ("set-cookie", "a=b"),
+                ],
+                false,
+                true,
+                60,
+            ),
             (200, &[("cache-control", "max-age=60")], true, false, 0),
             (200, &[("cache-control", "public, max-age=60")], true, true, 60),
             (200, &[("cache-control", "s-maxage=60")], true, true, 60),

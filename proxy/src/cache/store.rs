@@ -140,7 +140,12 @@ impl Storage for MemoryStore {
         Ok(Some((meta, Box::new(hit))))
     }
 
-    async fn get_miss_handler(&'static self, key: &CacheKey, meta: &CacheMeta, _trace: &SpanHandle) -> Result<MissHandler> {
+    async fn get_miss_handler(
+        &'static self,
+        key: &CacheKey,
+        meta: &CacheMeta,
+        _trace: &SpanHandle,
+    ) -> Result<MissHandler> {
         let url = url_of(key).into();
         Ok(Box::new(Miss {
             store: self,
@@ -152,7 +157,12 @@ impl Storage for MemoryStore {
         }))
     }
 
-    async fn purge(&'static self, target: PurgeTarget<'_>, kind: PurgeType, _trace: &SpanHandle) -> Result<PurgeOutcome> {
+    async fn purge(
+        &'static self,
+        target: PurgeTarget<'_>,
+        kind: PurgeType,
+        _trace: &SpanHandle,
+    ) -> Result<PurgeOutcome> {
         let hash = target.key().combined_bin();
         match self.remove(&hash) {
             Some(_) => {
@@ -224,7 +234,12 @@ impl HandleHit for Hit {
         }))
     }
 
-    async fn finish(self: Box<Self>, _storage: &'static (dyn Storage + Sync), _key: &CacheKey, _trace: &SpanHandle) -> Result<()> {
+    async fn finish(
+        self: Box<Self>,
+        _storage: &'static (dyn Storage + Sync),
+        _key: &CacheKey,
+        _trace: &SpanHandle,
+    ) -> Result<()> {
         Ok(())
     }
 
@@ -236,7 +251,10 @@ impl HandleHit for Hit {
         let len = self.body.len();
         let end = end.unwrap_or(len).min(len);
         if start > end {
-            return Err(Error::explain(ErrorType::InternalError, "range outside the stored body"));
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "range outside the stored body",
+            ));
         }
         self.range = Some((start, end));
         self.done = false;

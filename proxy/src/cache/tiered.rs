@@ -41,7 +41,12 @@ impl Storage for Tiered {
         }
     }
 
-    async fn get_miss_handler(&'static self, key: &CacheKey, meta: &CacheMeta, trace: &SpanHandle) -> Result<MissHandler> {
+    async fn get_miss_handler(
+        &'static self,
+        key: &CacheKey,
+        meta: &CacheMeta,
+        trace: &SpanHandle,
+    ) -> Result<MissHandler> {
         let memory = self.memory.get_miss_handler(key, meta, trace).await?;
         let Some(disk) = self.disk else { return Ok(memory) };
         let url: Arc<str> = super::store::url_of(key).into();
@@ -62,7 +67,12 @@ impl Storage for Tiered {
         }))
     }
 
-    async fn purge(&'static self, target: PurgeTarget<'_>, kind: PurgeType, trace: &SpanHandle) -> Result<PurgeOutcome> {
+    async fn purge(
+        &'static self,
+        target: PurgeTarget<'_>,
+        kind: PurgeType,
+        trace: &SpanHandle,
+    ) -> Result<PurgeOutcome> {
         let outcome = self.memory.purge(target, kind, trace).await?;
         if let (Some(disk), PurgeType::Invalidation) = (self.disk, kind) {
             if disk.purge_key(target.key()) && outcome == PurgeOutcome::NotFound {

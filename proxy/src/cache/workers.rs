@@ -95,7 +95,11 @@ impl CacheStore for WorkerCache {
             let head = meta.response_header();
             let mut headers = head.headers.clone();
             headers.insert("cf-cache-status", HeaderValue::from_static("HIT"));
-            let body = if body.is_empty() { Body::Empty } else { Body::Bytes(body.freeze()) };
+            let body = if body.is_empty() {
+                Body::Empty
+            } else {
+                Body::Bytes(body.freeze())
+            };
             Ok(Some(Response::new(head.status, headers, body)))
         })
     }
@@ -115,7 +119,9 @@ impl CacheStore for WorkerCache {
                 RespCacheable::Cacheable(meta) if meta.is_fresh(SystemTime::now()) => meta,
                 _ => return Ok(false),
             };
-            let Some(body) = read_all(response.body, limit).await? else { return Ok(false) };
+            let Some(body) = read_all(response.body, limit).await? else {
+                return Ok(false);
+            };
             let span = Span::inactive();
             let mut miss = shared
                 .storage

@@ -179,10 +179,16 @@ fn purge(method: &str, target: &str, authorization: Option<&[u8]>) -> (u16, Stri
         }
     }
     let Some((Some(url), prefix)) = what else {
-        return (400, "{\"error\":\"expected ?url=URL or ?prefix=URL (percent-encoded)\"}\n".into());
+        return (
+            400,
+            "{\"error\":\"expected ?url=URL or ?prefix=URL (percent-encoded)\"}\n".into(),
+        );
     };
     if prefix && url.is_empty() {
-        return (400, "{\"error\":\"an empty prefix would purge everything; give a scheme and host at least\"}\n".into());
+        return (
+            400,
+            "{\"error\":\"an empty prefix would purge everything; give a scheme and host at least\"}\n".into(),
+        );
     }
     let n = crate::cache::purge(&url, prefix);
     (200, format!("{{\"purged\":{n}}}\n"))

@@ -368,10 +368,18 @@ impl ProxyHttp for Handler {
 
     fn cache_key_callback(&self, session: &Session, ctx: &mut RequestCtx) -> Result<pingora_cache::CacheKey> {
         let Some(cache) = &self.cache else {
-            return Err(Error::explain(ErrorType::InternalError, "cache key asked for on a socket without a cache"));
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "cache key asked for on a socket without a cache",
+            ));
         };
         let authority = Self::authority(session).unwrap_or_default();
-        Ok(cache.key(self.scheme(session), &authority, session.req_header(), &self.service(ctx).name))
+        Ok(cache.key(
+            self.scheme(session),
+            &authority,
+            session.req_header(),
+            &self.service(ctx).name,
+        ))
     }
 
     fn response_cache_filter(

@@ -64,6 +64,9 @@ pub fn response_with(
     defaults: &CacheMetaDefaults,
     now: SystemTime,
 ) -> RespCacheable {
+    if resp.status == StatusCode::NOT_MODIFIED || resp.status == StatusCode::PARTIAL_CONTENT {
+        return uncacheable("status");
+    }
     let vary_any = resp
         .headers
         .get_all(header::VARY)

@@ -2,7 +2,8 @@
 // `caches.open(name)` with match, put and delete, backed by the proxy's
 // HTTP cache store. Semantics follow the hosted platform's
 // (https://developers.cloudflare.com/workers/runtime-apis/cache/): GET
-// only, put refuses 206, 304 and `Vary: *`, the stored lifetime comes
+// only, put refuses 206 and `Vary: *` (as workerd does; a 304 is silently
+// not stored), the stored lifetime comes
 // from the response's Cache-Control/Expires, and a hit carries
 // `cf-cache-status: HIT`.
 "use strict";
@@ -47,7 +48,6 @@
       if (req.method !== "GET") throw new TypeError("Cannot cache response to non-GET request.");
       if (!(response instanceof Response)) throw new TypeError("Cache.put: the second argument must be a Response.");
       if (response.status === 206) throw new TypeError("Cannot cache response to a range request (206 Partial Content).");
-      if (response.status === 304) throw new TypeError("Cannot cache response with status 304 (Not Modified).");
       const vary = response.headers.get("vary");
       if (vary !== null && StringPrototypeIndexOf(vary, "*") !== -1) throw new TypeError("Cannot cache response with 'Vary: *' header.");
       if (response.bodyUsed) throw new TypeError("Cache.put: the response body is already used.");
@@ -75,11 +75,9 @@
   class CacheStorage {
     constructor() { throw new TypeError("Illegal constructor"); }
     get default() { return defaultCache; }
-    async open(name) {
-      name = String(name);
-      if (name === "") throw new TypeError("Cache name must not be empty.");
-      return newCache(name);
-    }
+    // Named caches never share entries with the default one (whose name
+    // is the empty string), not even `caches.open("")`.
+    async open(name) { return newCache("/" + String(name)); }
   }
   internal.brand(CacheStorage, "CacheStorage");
 

@@ -301,11 +301,17 @@ impl HandleMiss for Miss {
             body,
         } = *self;
         let weight = weight_of(&meta, body.len());
+        // The buffer grew by doubling: keep only what the body needs.
+        let body = if body.capacity() > body.len() + body.len() / 8 {
+            Bytes::copy_from_slice(&body)
+        } else {
+            body.freeze()
+        };
         store.insert(
             hash,
             Entry {
                 meta,
-                body: body.freeze(),
+                body,
                 url,
                 eviction_key,
                 weight,

@@ -30,14 +30,20 @@ SCENARIOS = {
     "passthrough": ("pass-through Worker", ["workerd", "isoproxy"]),
     "rewrite": ("rewriting Worker (path, request header, response header)", ["nginx", "workerd", "isoproxy"]),
     "forward": ("forward proxy, absolute-URI requests", ["nginx", "squid", "workerd", "isoproxy"]),
+    "forward-auth": ("forward proxy with Basic auth and a 100,000-name deny list", ["squid", "isoproxy"]),
     "cached": ("reverse proxy answering from its HTTP cache (hit ratio ~1)", ["nginx", "isoproxy"]),
 }
+
+# The forward-auth scenario's user (bcrypt, cost 10) and deny list size.
+AUTH_USER, AUTH_PASSWORD = "bench", "bench-secret"
+DENY_NAMES = 100_000
 
 # Which row each scenario is compared with. A pass-through Worker is compared
 # with nginx's plain reverse proxy: nginx has no script to pass through.
 REFERENCE = {
     "nginx": {"proxy": "proxy", "passthrough": "proxy", "rewrite": "rewrite", "forward": "forward", "cached": "cached"},
     "workerd": {"proxy": "proxy", "passthrough": "passthrough", "rewrite": "rewrite", "forward": "forward"},
+    "squid": {"forward": "forward", "forward-auth": "forward-auth"},
 }
 
 # workerd/isoproxy config constant per scenario (configs/*.capnp).
@@ -114,6 +120,7 @@ class Bench:
         self.isoproxy = find_isoproxy(args.isoproxy)
         self.origin_port = None
         self.origin = None
+        self.start_s = None
 
     # -- the origin -------------------------------------------------------
 
@@ -142,6 +149,7 @@ class Bench:
     def start_peer(self, peer, scenario, size):
         """Start one peer for one scenario; returns (Popen or None, port)."""
         if peer == "origin":
+            self.start_s = None
             return None, self.origin_port
         port = h.free_port()
         logp = os.path.join(self.dir, f"{peer}-{scenario}-{size}.log")
@@ -170,32 +178,77 @@ class Bench:
             if not squid:
                 raise h.StartError("squid is not installed")
             os.chmod(self.dir, 0o777)
-            conf = os.path.join(self.dir, "squid.conf")
-            h.fill_template(os.path.join(CONFIGS, "squid.conf"), conf, {"DIR": self.dir, "PORT": port})
+            if scenario == "forward-auth":
+                users, names = self.auth_files()
+                ncsa = "/usr/lib/squid/basic_ncsa_auth"
+                if not os.path.exists(ncsa):
+                    raise h.StartError(f"{ncsa} not found")
+                conf = os.path.join(self.dir, "squid-auth.conf")
+                h.fill_template(os.path.join(CONFIGS, "squid-auth.conf"), conf,
+                                {"DIR": self.dir, "PORT": port, "NCSA": ncsa, "USERS": users, "NAMES": names})
+            else:
+                conf = os.path.join(self.dir, "squid.conf")
+                h.fill_template(os.path.join(CONFIGS, "squid.conf"), conf, {"DIR": self.dir, "PORT": port})
             argv = [squid, "-N", "-f", conf]
         elif peer in ("workerd", "isoproxy"):
             binary = self.workerd if peer == "workerd" else self.isoproxy
             if not binary:
                 what = "npm install workerd failed?" if peer == "workerd" else "cargo build --release -p isoproxy failed?"
                 raise h.StartError(f"{peer} binary not found ({what})")
-            argv = [binary, "serve", "isoproxy.capnp" if peer == "isoproxy" else "workerd.capnp", CONFIG_CONST[scenario]]
+            if scenario == "forward-auth":
+                if peer != "isoproxy":
+                    raise h.StartError("workerd has no proxy authentication")
+                self.auth_files()
+                argv = [binary, "serve", os.path.join(self.dir, "forward-auth.capnp"), "forwardAuth"]
+            else:
+                argv = [binary, "serve", "isoproxy.capnp" if peer == "isoproxy" else "workerd.capnp",
+                        CONFIG_CONST[scenario]]
             argv += ["-s", f"http=127.0.0.1:{port}"]
             if peer == "isoproxy" and self.a.isoproxy_access_log != "off":
                 log_file = os.path.join(self.dir, f"access-{scenario}-{size}.log")
                 argv += ["--access-log", self.a.isoproxy_access_log, "--access-log-path", log_file]
-            if scenario != "forward":
+            if not scenario.startswith("forward"):
                 argv += ["-e", f"origin=127.0.0.1:{self.origin_port}"]
         else:
             raise h.StartError(f"unknown peer {peer}")
         p = self.procs.start(f"{peer}-{scenario}", argv, logp, cwd=CONFIGS, pin=pin)
         target, host = self.request_target(scenario, "small")
-        h.wait_ready(port, p, logp, self.a.start_timeout, target=target, host=host)
+        self.start_s = h.wait_ready(port, p, logp, self.a.start_timeout, target=target, host=host)
         return p, port
+
+    def auth_files(self):
+        """The forward-auth scenario's users file (htpasswd format, bcrypt: both
+        proxies read it) and deny list (DENY_NAMES names, none of them the
+        origin's), written once per run; also isoproxy's config beside them."""
+        users = os.path.join(self.dir, "users.txt")
+        names = os.path.join(self.dir, "blocked.txt")
+        if not os.path.exists(users):
+            htpasswd = h.which("htpasswd")
+            if not htpasswd:
+                raise h.StartError("htpasswd is not installed (apt-get install apache2-utils)")
+            line = subprocess.run([htpasswd, "-nbB", "-C", "10", AUTH_USER, AUTH_PASSWORD],
+                                  capture_output=True, text=True, check=True).stdout.strip()
+            with open(users, "w") as f:
+                f.write(line + "\n")
+            with open(names, "w") as f:
+                f.writelines(f"host-{i}.blocked-{i % 977}.example\n" for i in range(DENY_NAMES))
+            conf = os.path.join(self.dir, "forward-auth.capnp")
+            with open(os.path.join(CONFIGS, "forward-auth.capnp")) as src, open(conf, "w") as dst:
+                dst.write(src.read())
+        return users, names
+
+    def auth_header(self, scenario):
+        if scenario != "forward-auth":
+            return None
+        import base64
+
+        token = base64.b64encode(f"{AUTH_USER}:{AUTH_PASSWORD}".encode()).decode()
+        return f"Proxy-Authorization: Basic {token}"
 
     def request_target(self, scenario, size):
         if scenario == "rewrite":
             return f"/in/{size}", None
-        if scenario == "forward":
+        if scenario.startswith("forward"):
             authority = f"127.0.0.1:{self.origin_port}"
             return f"http://{authority}/{size}", authority
         if scenario == "cached":
@@ -205,8 +258,19 @@ class Bench:
     def check(self, port, scenario, size):
         """One request; raises CheckError unless the answer is exactly right."""
         target, host = self.request_target(scenario, size)
+        header = self.auth_header(scenario)
+        extra = dict([tuple(x.strip() for x in header.split(":", 1))]) if header else None
         try:
-            status, hdrs, body = h.http_get(port, target, host=host)
+            if header:
+                # Without credentials the proxy must refuse.
+                status, _, _ = h.http_get(port, target, host=host)
+                if status != 407:
+                    raise h.CheckError(f"GET {target} without credentials: status {status}, expected 407")
+                blocked = "http://host-4242.blocked-334.example/small"
+                status, _, _ = h.http_get(port, blocked, host="host-4242.blocked-334.example", extra=extra)
+                if status != 403:
+                    raise h.CheckError(f"GET {blocked}: status {status}, expected 403 (a denied name)")
+            status, hdrs, body = h.http_get(port, target, host=host, extra=extra)
         except OSError as e:
             raise h.CheckError(f"GET {target}: {e}") from e
         problems = []
@@ -245,15 +309,17 @@ class Bench:
             self.check(port, scenario, size)
             target, host = self.request_target(scenario, size)
             a = self.a
+            header = self.auth_header(scenario)
+            row["start_s"] = self.start_s
             if a.warmup > 0:
-                h.run_wrk(port, a.threads, a.connections, a.warmup, target, host)
+                h.run_wrk(port, a.threads, a.connections, a.warmup, target, host, header=header)
             runs = []
             for i in range(a.repeat):
                 pids = h.proc_tree(measured_pid)
                 perf = self.start_perf(peer, scenario, size, pids) if i == 0 else None
                 cpu0 = h.cpu_seconds(pids)
                 try:
-                    w = h.run_wrk(port, a.threads, a.connections, a.duration, target, host)
+                    w = h.run_wrk(port, a.threads, a.connections, a.duration, target, host, header=header)
                 finally:
                     cpu1 = h.cpu_seconds(h.proc_tree(measured_pid))
                     if perf:
@@ -404,18 +470,19 @@ def print_tables(rows, a):
     print(f"\nwrk -t{a.threads} -c{a.connections} -d{a.duration:g}s (warm-up {a.warmup:g}s{rep}); "
           "CPU and RSS are the proxy process's (origin's for 'direct')\n")
     head = ["scenario / peer", "size", "req/s", "p50 ms", "p99 ms", "errors", "CPU us/req", "peak RSS MiB",
-            "CPU x nginx", "CPU x workerd", "req/s x nginx", "req/s x workerd"]
+            "CPU x nginx", "CPU x workerd", "CPU x squid", "req/s x nginx", "req/s x workerd", "start s"]
     body = []
     for r in rows:
         label = f"{r['scenario']} / {r['peer']}"
         if r["error"] and r.get("rps") is None:
-            body.append([label, r["size"], "ERROR", "-", "-", "-", "-", "-", "-", "-", "-", "-"])
+            body.append([label, r["size"], "ERROR", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"])
             continue
         body.append([
             label + (" (!)" if r["error"] else ""), r["size"], fmt(r["rps"], ".0f"), fmt(r["p50_ms"], ".2f"),
             fmt(r["p99_ms"], ".2f"), r["errors"], fmt(r["cpu_us_per_req"], ".1f"),
             fmt(r["rss_peak_kib"] / 1024, ".1f"), ratio(r, "nginx", "cpu"), ratio(r, "workerd", "cpu"),
-            ratio(r, "nginx", "rps"), ratio(r, "workerd", "rps"),
+            ratio(r, "squid", "cpu"), ratio(r, "nginx", "rps"), ratio(r, "workerd", "rps"),
+            fmt(r.get("start_s"), ".2f"),
         ])
     print(h.render_table(head, body))
     errs = [r for r in rows if r["error"]]

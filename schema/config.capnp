@@ -178,10 +178,12 @@ struct Socket {
     }
 
     tcp :group {
-      # Raw TCP. Not supported by isoproxy.
+      # Raw TCP: each connection is handed to the service's Worker
+      # `connect(socket, env, ctx)` handler (as in workerd). The service
+      # must be a Worker.
 
       tlsOptions @6 :TlsOptions;
-      # Unused; present for workerd compatibility.
+      # TLS on a tcp socket: not supported by isoproxy (refused).
     }
   }
 

@@ -116,11 +116,11 @@ def tail(path, lines=8):
         return ""
 
 
-def http_get(port, target, host=None, timeout=5.0):
+def http_get(port, target, host=None, timeout=5.0, extra=None):
     """One GET on a fresh connection. Returns (status, headers, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        headers = {"Host": host or f"127.0.0.1:{port}", "Connection": "close"}
+        headers = {"Host": host or f"127.0.0.1:{port}", "Connection": "close", **(extra or {})}
         conn.request("GET", target, headers=headers)
         r = conn.getresponse()
         body = r.read()
@@ -209,7 +209,7 @@ def threads_of(pids):
 WRK_JSON = re.compile(r"^WRKJSON (\{.*\})$", re.M)
 
 
-def run_wrk(port, threads, connections, duration, target, host=None, script=None, timeout_s=5):
+def run_wrk(port, threads, connections, duration, target, host=None, script=None, timeout_s=5, header=None):
     """Run wrk against 127.0.0.1:port; returns the dict printed by the Lua script."""
     script = script or os.path.join(HERE, "lib", "report.lua")
     argv = [
@@ -223,6 +223,7 @@ def run_wrk(port, threads, connections, duration, target, host=None, script=None
         "--",
         target,
         host or "",
+        header or "",
     ]
     r = subprocess.run(argv, capture_output=True, text=True, timeout=duration + 60)
     m = WRK_JSON.search(r.stdout)

@@ -140,6 +140,7 @@ pub fn summary(config: &isoproxy_schema::model::Config) -> String {
         let proto = match sock.protocol {
             SocketProtocol::Http(_) => "http",
             SocketProtocol::Https { .. } => "https",
+            SocketProtocol::Tcp => "tcp",
         };
         let style = match sock.http_options().style {
             HttpStyle::Host => "",

@@ -501,9 +501,14 @@ fn access_log_record(mode: Mode, origin: SocketAddr) {
     let admin = proxy.port("admin");
     let (mut ws, _) = connect(proxy.port("http"), "/logged");
     echo(&mut ws, Message::binary(vec![7u8; 1000]));
+    echo(&mut ws, Message::text("two"));
     let gauge = "isoproxy_websockets_active{socket=\"http\"}";
     assert_eq!(proxy.metric(admin, gauge), 1.0, "{mode:?}");
-    ws.close(None).unwrap();
+    ws.close(Some(tungstenite::protocol::CloseFrame {
+        code: tungstenite::protocol::frame::coding::CloseCode::Library(4321),
+        reason: "done".into(),
+    }))
+    .unwrap();
     let _ = read_close(&mut ws);
     drop(ws);
     assert!(
@@ -520,6 +525,16 @@ fn access_log_record(mode: Mode, origin: SocketAddr) {
     // A masked 1000-byte frame in (1008 bytes) and an unmasked one out (1004).
     assert!(record["bytes_in"].as_u64().unwrap() >= 1008, "{line}");
     assert!(record["bytes_out"].as_u64().unwrap() >= 1004, "{line}");
+    // The client closed first, with its own code.
+    assert_eq!(record["ws_close"], 4321, "{mode:?}: {line}");
+    // Both messages counted each way on the socket, payload bytes only.
+    let series = |name: &str, dir: &str| format!("{name}{{direction=\"{dir}\",socket=\"http\"}}");
+    for dir in ["in", "out"] {
+        let messages = proxy.metric(admin, &series("isoproxy_websocket_relayed_messages_total", dir));
+        assert_eq!(messages, 2.0, "{mode:?} {dir}");
+        let bytes = proxy.metric(admin, &series("isoproxy_websocket_relayed_message_bytes_total", dir));
+        assert_eq!(bytes, 1003.0, "{mode:?} {dir}");
+    }
     let deadline = std::time::Instant::now() + IO_TIMEOUT;
     while proxy.metric(admin, gauge) != 0.0 {
         assert!(std::time::Instant::now() < deadline, "{mode:?}: the gauge stays up");

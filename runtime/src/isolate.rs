@@ -496,6 +496,7 @@ impl WorkerIsolate {
                 )),
                 pass_through: false,
                 abandoned: false,
+                tunnel: false,
                 depth,
                 _live: crate::pool::LiveRequest::new(&st.env.shared.live_requests),
                 original: Some(Original {
@@ -622,11 +623,14 @@ impl WorkerIsolate {
             return None;
         }
         let request = request.filter(|id| st.requests.borrow().contains_key(id));
-        if let (OpResult::WsEvent { .. }, Some(id)) = (&result, request) {
+        if let Some(id) = request {
             // Each message on an accepted WebSocket is an event of its own,
-            // with the whole per-request CPU budget (as workerd's).
+            // with the whole per-request CPU budget (as workerd's); so is
+            // each chunk through an accepted CONNECT tunnel.
             if let Some(p) = st.requests.borrow_mut().get_mut(&id) {
-                p.cpu = Duration::ZERO;
+                if p.tunnel || matches!(result, OpResult::WsEvent { .. }) {
+                    p.cpu = Duration::ZERO;
+                }
             }
         }
         self.enter(request, |scope, _, complete| {

@@ -55,6 +55,10 @@ pub(crate) struct Pending {
     /// request is dropped once none of its own ops is pending, or at the
     /// end of its grace period.
     pub(crate) abandoned: bool,
+    /// A CONNECT tunnel the connect handler accepted: from then on each
+    /// event (a chunk read or written) gets the whole CPU budget, as a
+    /// WebSocket message does.
+    pub(crate) tunnel: bool,
     /// Workers in the chain of calls that led here, this one included (1
     /// for a request from the proxy).
     pub(crate) depth: u32,

@@ -144,11 +144,7 @@ fn socket_of(r: socket::Reader<'_>, overrides: &Overrides) -> R<Socket> {
             options: http(g.get_options()?)?,
             tls: tls(g.get_tls_options()?)?,
         },
-        socket::Tcp(_) => {
-            return Err(bad(format!(
-                "socket {name:?}: tcp sockets are not supported by isoproxy"
-            )))
-        }
+        socket::Tcp(_) => SocketProtocol::Tcp,
     };
     let proxy_auth = if r.has_proxy_auth() {
         Some(proxy_auth_of(r.get_proxy_auth()?, &name)?)

@@ -204,11 +204,14 @@ pub struct ProxyUser {
 }
 
 impl Socket {
-    /// The socket's HTTP options, whichever the protocol.
+    /// The socket's HTTP options, whichever the protocol (a tcp socket,
+    /// which speaks no HTTP, has the defaults).
     pub fn http_options(&self) -> &HttpOptions {
+        static TCP: std::sync::OnceLock<HttpOptions> = std::sync::OnceLock::new();
         match &self.protocol {
             SocketProtocol::Http(o) => o,
             SocketProtocol::Https { options, .. } => options,
+            SocketProtocol::Tcp => TCP.get_or_init(HttpOptions::default),
         }
     }
 }
@@ -225,6 +228,8 @@ pub enum SocketProtocol {
         /// Certificates and TLS settings.
         tls: TlsOptions,
     },
+    /// Raw TCP: each connection goes to the Worker's `connect` handler.
+    Tcp,
 }
 
 /// Downstream request limits of a socket.

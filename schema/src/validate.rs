@@ -290,7 +290,23 @@ impl V<'_> {
                     ));
                 }
             }
-            socket::Tcp(_) => return Err(self.err(&format!("{p}.tcp"), format!("tcp sockets are {UNSUPPORTED}"))),
+            socket::Tcp(g) => {
+                if g.has_tls_options() {
+                    return Err(self.err(
+                        &format!("{p}.tcp.tlsOptions"),
+                        format!("TLS on tcp sockets is {UNSUPPORTED}"),
+                    ));
+                }
+                // Each connection goes to a Worker's connect handler.
+                let service = self.read(&format!("{p}.service"), s.get_service())?;
+                let target = self.text(&format!("{p}.service.name"), service.get_name())?;
+                if self.services.get(&target) != Some(&Kind::Worker) {
+                    return Err(self.err(
+                        &format!("{p}.service"),
+                        format!("a tcp socket hands its connections to a Worker's connect handler, but service {target:?} is not a Worker"),
+                    ));
+                }
+            }
         }
         let limits = self.read(&format!("{p}.limits"), s.get_limits())?;
         // A zero here would not mean "no limit": it would close every

@@ -41,6 +41,9 @@ pub struct SocketServer {
     pub route: Arc<SocketRoute>,
     /// Pingora's proxy for this socket.
     pub app: Arc<HttpProxy<Handler>>,
+    /// The isolate threads, for CONNECT tunnels a Worker's connect handler
+    /// takes.
+    pub workers: Option<isoproxy_runtime::WorkerPool>,
     /// TLS acceptor for https sockets.
     pub tls: Option<Acceptor>,
     /// Set once a reload has replaced this server: HTTP/2 connections, which
@@ -386,6 +389,10 @@ pub async fn serve(slot: Arc<Slot>, tcp: tokio::net::TcpStream, shutdown: Shutdo
         }
         None => Box::new(l4),
     };
+    if let Some(address) = server.route.raw_tcp.clone() {
+        crate::pipeline::connect::raw(&server.route, server.workers.as_ref(), stream, client, &address).await;
+        return;
+    }
     if matches!(stream.selected_alpn_proto(), Some(ALPN::H2)) {
         let shutdown = h2_shutdown(&server, shutdown);
         server.app.process_new(stream, &shutdown).await;
@@ -504,7 +511,16 @@ async fn serve_h1(
         };
         if let Some(authority) = head.connect {
             let rest = buf.split_off(head.len);
-            crate::pipeline::connect::serve(&server.route, stream, client, &buf, &authority, rest).await;
+            crate::pipeline::connect::serve(
+                &server.route,
+                server.workers.as_ref(),
+                stream,
+                client,
+                &buf,
+                &authority,
+                rest,
+            )
+            .await;
             return;
         }
         served += 1;

@@ -52,6 +52,7 @@ pub const FIELDS: &[&str] = &[
     "user_agent",
     "referer",
     "user",
+    "ws_close",
     "cache",
 ];
 

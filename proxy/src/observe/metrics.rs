@@ -52,6 +52,11 @@ pub struct Metrics {
     pub websocket_messages: IntCounterVec,
     /// Payload bytes of those messages, by worker and direction.
     pub websocket_message_bytes: IntCounterVec,
+    /// Messages through joined WebSockets (no script, or passed through a
+    /// Worker), by socket and direction (`in`: from the client).
+    pub websocket_relayed_messages: IntCounterVec,
+    /// Payload bytes of those messages, by socket and direction.
+    pub websocket_relayed_bytes: IntCounterVec,
     /// Worker invocations by worker and outcome.
     pub worker_invocations: IntCounterVec,
     /// Worker CPU time per invocation.
@@ -178,6 +183,16 @@ impl Metrics {
             "Payload bytes of messages on WebSockets a Worker accepted, by worker and direction (in, out).",
             &["worker", "direction"],
         )?;
+        let websocket_relayed_messages = counter(
+            "isoproxy_websocket_relayed_messages_total",
+            "Messages on WebSockets by socket and direction (in: from the client, out: to it), on every path: no script, passed through a Worker, served by a Worker.",
+            &["socket", "direction"],
+        )?;
+        let websocket_relayed_bytes = counter(
+            "isoproxy_websocket_relayed_message_bytes_total",
+            "Payload bytes of messages on WebSockets by socket and direction.",
+            &["socket", "direction"],
+        )?;
         let worker_invocations = counter(
             "isoproxy_worker_invocations_total",
             "Worker fetch invocations, by worker and outcome (ok, exception, cpu_limit, heap_limit, wall_limit, overloaded, canceled, internal).",
@@ -272,6 +287,8 @@ impl Metrics {
             websockets_active,
             websocket_messages,
             websocket_message_bytes,
+            websocket_relayed_messages,
+            websocket_relayed_bytes,
             worker_invocations,
             worker_cpu,
             worker_isolates,

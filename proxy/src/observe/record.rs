@@ -58,6 +58,9 @@ pub struct AccessRecord<'a> {
     pub referer: Option<&'a str>,
     /// The forward-proxy user (`proxyAuth`), when one was authenticated.
     pub user: Option<&'a str>,
+    /// The status code of a WebSocket's first close frame (`1005`: a close
+    /// without one); absent when the socket ended without a close frame.
+    pub ws_close: Option<u16>,
     /// How the request used the HTTP cache (HIT, STALE, REVALIDATED, MISS,
     /// BYPASS), on caching sockets.
     pub cache: Option<&'static str>,
@@ -108,6 +111,7 @@ impl AccessRecord<'_> {
             user_agent = self.user_agent,
             referer = self.referer,
             user = self.user,
+            ws_close = self.ws_close,
             cache = self.cache,
         );
     }

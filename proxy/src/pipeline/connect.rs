@@ -1,6 +1,9 @@
 //! CONNECT tunnels on forward-proxy sockets: the destination passes the
 //! Network's rules and port list, then bytes flow both ways until either
-//! side closes or the tunnel is idle too long.
+//! side closes or the tunnel is idle too long. On a socket whose service is
+//! a Worker, the tunnel goes to the Worker's `connect(socket, env, ctx)`
+//! handler instead (as in workerd), which may refuse it or open its own
+//! connection through a binding.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -8,7 +11,11 @@ use std::time::{Duration, Instant};
 use pingora_core::protocols::Stream;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::error::{Blame, Reject};
+use bytes::Bytes;
+use http::header;
+use isoproxy_runtime::{Body, BodySender, Outcome, Request, RequestInfo, WorkerPool};
+
+use crate::error::{worker_failure, Blame, Reject};
 use crate::observe::record::AccessRecord;
 use crate::pipeline::route::{ServiceRoute, SocketRoute, Target};
 
@@ -28,6 +35,12 @@ struct Tunnel<'a> {
     user: Option<std::sync::Arc<str>>,
     /// The user's own Network, when it has one.
     service: Option<std::sync::Arc<ServiceRoute>>,
+    /// Counted in the open-tunnels gauge.
+    active: bool,
+    /// A Worker's connect handler took the tunnel: how it ended, and its CPU.
+    worker: Option<(Outcome, Duration)>,
+    /// A connection on a `tcp = ()` socket: no HTTP answer is written.
+    raw: bool,
 }
 
 /// The tunnel's metrics and access-log record, written when it ends, also
@@ -42,7 +55,7 @@ impl Drop for Tunnel<'_> {
                 Blame::Downstream
             });
         }
-        if self.upstream.is_some() {
+        if self.active {
             route.metrics.tunnels_active.dec();
         }
         AccessRecord {
@@ -51,19 +64,22 @@ impl Drop for Tunnel<'_> {
             socket: &route.name,
             service: &self.service.as_ref().unwrap_or(&route.service).name,
             user: self.user.as_deref(),
-            method: "CONNECT",
+            method: if self.raw { "TCP" } else { "CONNECT" },
             host: Some(self.authority),
-            protocol: "HTTP/1.1",
+            protocol: if self.raw { "TCP" } else { "HTTP/1.1" },
             status: self.status,
             bytes_in: self.bytes_in,
             bytes_out: self.bytes_out,
             upstream_addr: self.upstream,
-            upstream_outcome: Some(match (self.upstream, self.blame) {
+            upstream_outcome: self.worker.is_none().then_some(match (self.upstream, self.blame) {
                 (Some(_), _) => "ok",
                 (None, Some(Blame::Policy)) => "denied",
                 (None, _) if self.status == 504 => "timeout",
                 (None, _) => "error",
             }),
+            worker: self.worker.is_some(),
+            worker_outcome: self.worker.map(|(o, _)| o.as_str()),
+            worker_cpu: self.worker.map(|(_, cpu)| cpu),
             elapsed: self.start.elapsed(),
             blame: self.blame,
             ..AccessRecord::default()
@@ -72,9 +88,11 @@ impl Drop for Tunnel<'_> {
     }
 }
 
-/// Serve `CONNECT authority`; `rest` holds bytes the client sent after the head.
+/// Serve `CONNECT authority`; `rest` holds bytes the client sent after the
+/// head. `workers` runs the socket's Worker, when its service is one.
 pub async fn serve(
     route: &SocketRoute,
+    workers: Option<&WorkerPool>,
     mut client: Stream,
     peer: Option<SocketAddr>,
     head: &[u8],
@@ -94,6 +112,9 @@ pub async fn serve(
         cut: true,
         user: None,
         service: None,
+        active: false,
+        worker: None,
+        raw: false,
     };
     if let Some(auth) = &route.auth {
         let header = proxy_authorization(head);
@@ -113,6 +134,11 @@ pub async fn serve(
         }
     }
     let service = t.service.clone().unwrap_or_else(|| route.service.clone());
+    if let (Target::Worker, Some(pool)) = (&service.target, workers) {
+        to_worker(pool, client, head, rest, &mut t).await;
+        t.cut = false;
+        return;
+    }
     match open(&service, authority).await {
         Err(r) => {
             t.status = r.status;
@@ -123,6 +149,7 @@ pub async fn serve(
         Ok((upstream, addr)) => {
             t.upstream = Some(addr);
             route.metrics.tunnels_active.inc();
+            t.active = true;
             if client
                 .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
                 .await
@@ -207,6 +234,247 @@ async fn relay(
                 _ => { upstream_open = false; let _ = cw.shutdown().await; }
             },
             _ = tokio::time::sleep(idle) => return,
+        }
+    }
+}
+
+/// Serve a connection on a `tcp = ()` socket: straight to the Worker's
+/// connect handler, with `address` (the socket's listen address, as
+/// workerd gives it) as the target. Nothing but the Worker's bytes is ever
+/// written: a refusal just closes the connection.
+pub async fn raw(
+    route: &SocketRoute,
+    workers: Option<&WorkerPool>,
+    client: Stream,
+    peer: Option<SocketAddr>,
+    address: &str,
+) {
+    let mut t = Tunnel {
+        route,
+        peer,
+        authority: address,
+        start: Instant::now(),
+        upstream: None,
+        bytes_in: 0,
+        bytes_out: 0,
+        status: 200,
+        blame: None,
+        cut: true,
+        user: None,
+        service: None,
+        active: false,
+        worker: None,
+        raw: true,
+    };
+    match workers {
+        Some(pool) => to_worker(pool, client, b"", Vec::new(), &mut t).await,
+        None => {
+            t.status = 500;
+            t.blame = Some(Blame::Internal);
+        }
+    }
+    t.cut = false;
+}
+
+/// Chunks buffered each way between the client and a Worker's socket.
+const WORKER_CHANNEL: usize = 8;
+
+/// Hand the tunnel to the Worker's connect handler: the client's bytes
+/// become the Worker socket's `readable`, what it writes goes back. The
+/// Worker answers first: `200` (it took the tunnel) or its refusal.
+async fn to_worker(pool: &WorkerPool, mut client: Stream, head: &[u8], rest: Vec<u8>, t: &mut Tunnel<'_>) {
+    let route = t.route;
+    let (tx, body) = Body::channel(WORKER_CHANNEL, None);
+    if !rest.is_empty() {
+        t.bytes_in += rest.len() as u64;
+        let _ = tx.try_send(Ok(Bytes::from(rest)));
+    }
+    let request = Request {
+        method: http::Method::CONNECT,
+        url: t.authority.to_string(),
+        headers: head_fields(head),
+        body,
+    };
+    let info = RequestInfo {
+        client_addr: t.peer,
+        request_id: crate::pipeline::handler::request_id(),
+    };
+    let name = &t.service.as_ref().unwrap_or(&route.service).name;
+    let invocation = pool
+        .invoke(
+            name,
+            route.entrypoint.as_deref(),
+            route.props_json.as_deref(),
+            request,
+            info,
+        )
+        .await;
+    let resp = match invocation.result {
+        Ok(resp) => {
+            t.worker = Some((Outcome::Ok, invocation.cpu));
+            resp
+        }
+        Err(f) => {
+            t.worker = Some((f.outcome, invocation.cpu));
+            tracing::warn!(socket = %route.name, worker = %name, error = %f.message, "worker connect handler failed");
+            let r = worker_failure(f.outcome);
+            t.status = r.status;
+            t.blame = Some(r.blame);
+            if !t.raw {
+                let _ = client.write_all(&r.to_http1()).await;
+                let _ = client.flush().await;
+            }
+            return;
+        }
+    };
+    t.status = resp.status.as_u16();
+    if resp.status != http::StatusCode::OK {
+        // The Worker refused the tunnel with a response of its own.
+        t.blame = Some(Blame::Script);
+        if !t.raw {
+            write_refusal(&mut client, resp, t).await;
+        }
+        return;
+    }
+    route.metrics.tunnels_active.inc();
+    t.active = true;
+    if !t.raw
+        && (client
+            .write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n")
+            .await
+            .is_err()
+            || client.flush().await.is_err())
+    {
+        return;
+    }
+    relay_worker(client, tx, resp.body, t).await;
+}
+
+/// The header fields of a CONNECT head (the Worker sees them, the
+/// `Proxy-Authorization` a forward proxy's script may check included).
+fn head_fields(head: &[u8]) -> http::HeaderMap {
+    let mut storage = [httparse::EMPTY_HEADER; 128];
+    let mut req = httparse::Request::new(&mut storage);
+    let mut out = http::HeaderMap::new();
+    if req.parse(head).is_err() {
+        return out;
+    }
+    for h in req.headers.iter() {
+        if let (Ok(k), Ok(v)) = (
+            header::HeaderName::from_bytes(h.name.as_bytes()),
+            header::HeaderValue::from_bytes(h.value),
+        ) {
+            out.append(k, v);
+        }
+    }
+    crate::upstream::headers::strip_hop_by_hop(&mut out, false);
+    out
+}
+
+/// Write a Worker's answer other than 200 to the CONNECT (its body, up to
+/// 64 KiB, with it) and close.
+async fn write_refusal(client: &mut Stream, resp: isoproxy_runtime::Response, t: &mut Tunnel<'_>) {
+    const MAX: usize = 64 * 1024;
+    let mut body = Vec::new();
+    match resp.body {
+        Body::Empty => {}
+        Body::Bytes(b) => body.extend_from_slice(&b[..b.len().min(MAX)]),
+        Body::Stream { mut rx, .. } => {
+            while let Some(Ok(chunk)) = rx.recv().await {
+                body.extend_from_slice(&chunk[..chunk.len().min(MAX - body.len())]);
+                if body.len() >= MAX {
+                    break;
+                }
+            }
+        }
+    }
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\n",
+        resp.status.as_u16(),
+        resp.status.canonical_reason().unwrap_or("Error")
+    );
+    for (k, v) in resp.headers.iter() {
+        if k == header::CONTENT_LENGTH || k == header::TRANSFER_ENCODING || k == header::CONNECTION {
+            continue;
+        }
+        if let Ok(v) = v.to_str() {
+            out.push_str(&format!("{k}: {v}\r\n"));
+        }
+    }
+    out.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n", body.len()));
+    let mut bytes = out.into_bytes();
+    bytes.extend_from_slice(&body);
+    if client.write_all(&bytes).await.is_ok() {
+        t.bytes_out += body.len() as u64;
+    }
+    let _ = client.flush().await;
+}
+
+/// Move bytes between the client and the Worker's socket until both
+/// directions ended (the Worker's handler settling ends its side) or the
+/// tunnel is idle for `tunnelIdleTimeoutMs`.
+async fn relay_worker(client: Stream, tx: BodySender, from_worker: Body, t: &mut Tunnel<'_>) {
+    let idle = Duration::from_millis(u64::from(t.route.limits.tunnel_idle_timeout_ms.max(1)));
+    let (mut cr, mut cw) = tokio::io::split(client);
+    let mut tx = Some(tx);
+    let mut rx = match from_worker {
+        Body::Stream { rx, .. } => Some(rx),
+        Body::Bytes(b) => {
+            if cw.write_all(&b).await.is_err() {
+                return;
+            }
+            t.bytes_out += b.len() as u64;
+            None
+        }
+        Body::Empty => None,
+    };
+    if rx.is_none() {
+        let _ = cw.shutdown().await;
+    }
+    let mut buf = vec![0u8; 16 * 1024];
+    let mut last = tokio::time::Instant::now();
+    let timer = tokio::time::sleep_until(last + idle);
+    tokio::pin!(timer);
+    while tx.is_some() || rx.is_some() {
+        tokio::select! {
+            r = cr.read(&mut buf), if tx.is_some() => match r {
+                Ok(n) if n > 0 => {
+                    last = tokio::time::Instant::now();
+                    t.bytes_in += n as u64;
+                    let sent = match &tx {
+                        Some(s) => s.send(Ok(Bytes::copy_from_slice(&buf[..n]))).await.is_ok(),
+                        None => false,
+                    };
+                    if !sent {
+                        // The Worker no longer reads.
+                        tx = None;
+                    }
+                }
+                // The client closed its side: the Worker's readable ends.
+                _ => tx = None,
+            },
+            // The Worker dropped its readable (its handler settled).
+            () = async { if let Some(s) = &tx { s.closed().await } }, if tx.is_some() => tx = None,
+            chunk = async { rx.as_mut()?.recv().await }, if rx.is_some() => match chunk {
+                Some(Ok(b)) => {
+                    last = tokio::time::Instant::now();
+                    if cw.write_all(&b).await.is_err() || cw.flush().await.is_err() {
+                        return;
+                    }
+                    t.bytes_out += b.len() as u64;
+                }
+                // The Worker closed its side (or its handler settled).
+                _ => {
+                    rx = None;
+                    let _ = cw.shutdown().await;
+                }
+            },
+            () = &mut timer => {
+                if last.elapsed() >= idle {
+                    return;
+                }
+                timer.as_mut().reset(last + idle);
+            }
         }
     }
 }

@@ -65,6 +65,8 @@ pub struct RequestCtx {
     pub close_after: bool,
     /// The forward-proxy user, once `proxyAuth` let the request in.
     pub user: Option<Arc<str>>,
+    /// A WebSocket's first close code (either side), once one was seen.
+    pub ws_close: Option<u16>,
     /// The user's own Network, replacing the socket's service.
     pub service: Option<Arc<crate::pipeline::route::ServiceRoute>>,
     /// Set once the request is known and until `logging` has run: if the
@@ -249,6 +251,7 @@ impl ProxyHttp for Handler {
             upstream_sent: None,
             close_after: false,
             user: None,
+            ws_close: None,
             service: None,
             unlogged: None,
             compress: None,
@@ -674,6 +677,7 @@ impl ProxyHttp for Handler {
             elapsed: ctx.start.elapsed(),
             blame: ctx.blame,
             user: ctx.user.as_deref(),
+            ws_close: ctx.ws_close,
             user_agent: req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
             referer: req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
             cache: ctx.cache.map(crate::cache::Outcome::as_str),

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod compress;
 pub mod connect;
 pub mod disk;
+pub mod frames;
 pub mod handler;
 pub mod outbound;
 pub mod route;

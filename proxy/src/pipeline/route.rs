@@ -65,6 +65,9 @@ pub struct SocketRoute {
     pub props_json: Option<String>,
     /// Forward-proxy authentication (`proxyAuth`), when required.
     pub auth: Option<Arc<crate::pipeline::auth::ProxyAuth>>,
+    /// A `tcp = ()` socket: no HTTP; each connection goes to the Worker's
+    /// connect handler, which sees this (the listen address) as the target.
+    pub raw_tcp: Option<Arc<str>>,
 }
 
 /// Every non-Worker service by name, plus the socket routes.
@@ -150,6 +153,8 @@ impl Routes {
             entrypoint: s.service.entrypoint.clone(),
             props_json: s.service.props_json.clone(),
             auth,
+            raw_tcp: matches!(s.protocol, isoproxy_schema::model::SocketProtocol::Tcp)
+                .then(|| Arc::from(s.address.as_deref().unwrap_or(""))),
         })
     }
 }

@@ -17,6 +17,7 @@ use pingora_proxy::Session;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::error::Reject;
+use crate::pipeline::frames::FrameScan;
 use crate::pipeline::handler::{write_reject, Handler, RequestCtx};
 use crate::upstream::headers::{incoming_response, inject};
 
@@ -222,7 +223,9 @@ pub async fn serve(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, res
 }
 
 /// Move bytes between the client and `socket` until one side closes or
-/// the connection is idle for the socket's `tunnelIdleTimeoutMs`.
+/// the connection is idle for the socket's `tunnelIdleTimeoutMs`. The
+/// bytes pass unchanged; [`FrameScan`] counts the messages each way and
+/// notes the first close code for the access record.
 async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket: Upgraded) {
     let _active = Active::new(&h.route);
     // A WebSocket may rightly be quiet for longer than a request body may
@@ -231,6 +234,13 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
     let idle = Duration::from_millis(u64::from(h.route.limits.tunnel_idle_timeout_ms.max(1)));
     let (mut rd, mut wr) = tokio::io::split(socket.0);
     let mut buf = vec![0u8; 16 * 1024];
+    let mut from_client = Counted::new(h, "in");
+    let mut to_client = Counted::new(h, "out");
+    // One timer for the whole socket: traffic only moves `last`, and the
+    // timer, when it fires, either ends the socket or waits out the rest.
+    let mut last = tokio::time::Instant::now();
+    let timer = tokio::time::sleep_until(last + idle);
+    tokio::pin!(timer);
     // Whether the client's bytes still go somewhere. Once either direction
     // ends, the other runs until it ends too (what the socket said last,
     // a close frame, still reaches the client) or goes idle.
@@ -239,7 +249,9 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
         tokio::select! {
             chunk = session.read_request_body(), if inbound => match chunk {
                 Ok(Some(b)) => {
+                    last = tokio::time::Instant::now();
                     ctx.bytes_in += b.len() as u64;
+                    from_client.feed(&b, &mut ctx.ws_close);
                     if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
                         inbound = false;
                     }
@@ -252,6 +264,8 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
             },
             n = rd.read(&mut buf) => match n {
                 Ok(n) if n > 0 => {
+                    last = tokio::time::Instant::now();
+                    to_client.feed(&buf[..n], &mut ctx.ws_close);
                     let chunk = Bytes::copy_from_slice(&buf[..n]);
                     if session.write_response_body(Some(chunk), false).await.is_err() {
                         break;
@@ -259,13 +273,47 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
                 }
                 _ => break,
             },
-            () = tokio::time::sleep(idle) => {
-                tracing::debug!(socket = %h.route.name, "WebSocket idle timeout");
-                break;
+            () = &mut timer => {
+                if last.elapsed() >= idle {
+                    tracing::debug!(socket = %h.route.name, "WebSocket idle timeout");
+                    break;
+                }
+                timer.as_mut().reset(last + idle);
             }
         }
     }
     let _ = wr.shutdown().await;
     session.set_keepalive(None);
     let _ = session.write_response_body(None, true).await;
+}
+
+/// One direction of a joined WebSocket: its frames followed, its counters
+/// (looked up once) moved as messages complete.
+struct Counted {
+    scan: FrameScan,
+    messages: prometheus::IntCounter,
+    bytes: prometheus::IntCounter,
+}
+
+impl Counted {
+    fn new(h: &Handler, direction: &str) -> Counted {
+        let m = &h.route.metrics;
+        let labels = [&*h.route.name, direction];
+        Counted {
+            scan: FrameScan::default(),
+            messages: m.websocket_relayed_messages.with_label_values(&labels),
+            bytes: m.websocket_relayed_bytes.with_label_values(&labels),
+        }
+    }
+
+    /// Follow `data`; the first close code either way lands in `close`.
+    fn feed(&mut self, data: &[u8], close: &mut Option<u16>) {
+        let (messages, payload) = (self.scan.messages, self.scan.payload);
+        self.scan.feed(data);
+        self.messages.inc_by(self.scan.messages - messages);
+        self.bytes.inc_by(self.scan.payload - payload);
+        if close.is_none() {
+            *close = self.scan.close;
+        }
+    }
 }

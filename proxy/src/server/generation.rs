@@ -160,7 +160,7 @@ pub fn prepare(
                 Ok(c) => Some(Acceptor::from_server_config(c)),
                 Err(e) => return Err(usage(format!("socket {}: {e}", sock.name))),
             },
-            SocketProtocol::Http(_) => None,
+            SocketProtocol::Http(_) | SocketProtocol::Tcp => None,
         });
     }
     Ok(Parts { routes, workers, tls })
@@ -228,6 +228,7 @@ pub fn build(
         servers.push(Arc::new(SocketServer {
             route: route.clone(),
             app: Arc::new(app),
+            workers: workers.clone(),
             tls,
             retired: watch::channel(false).0,
         }));

@@ -5,6 +5,7 @@
 //! classified by [`crate::upstream::fault`]. Pooled connections are shared
 //! by all Workers; the response body streams.
 
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Instant;
@@ -15,7 +16,7 @@ use pingora_core::connectors::http::Connector;
 use pingora_core::protocols::http::client::HttpSession;
 use pingora_core::upstreams::peer::HttpPeer;
 use pingora_http::RequestHeader;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 
 use crate::observe::metrics::Metrics;
 use crate::upstream::check;
@@ -179,7 +180,7 @@ pub async fn send(
         // may rightly be quiet for longer than a response may take).
         session.set_read_timeout(None);
         let mut resp = Response::new(status, headers, Body::Empty);
-        resp.upgrade = Some(upgraded(session)?);
+        resp.upgrade = Some(upgraded(session).await?);
         return Ok(resp);
     }
 
@@ -215,52 +216,82 @@ pub fn is_websocket_upgrade(headers: &HeaderMap) -> bool {
         .any(|t| t.trim().eq_ignore_ascii_case("websocket"))
 }
 
-/// Bytes buffered between an upgraded upstream connection and its user.
-const UPGRADED_BUFFER: usize = 64 * 1024;
-
-/// The upstream connection after a `101`, as a plain byte stream: a task
-/// moves bytes between Pingora's session (which holds bytes the origin sent
-/// right behind the head) and one end of an in-memory pipe; the other end
-/// is returned.
-fn upgraded(session: HttpSession) -> Result<Upgraded, Fault> {
+/// The upstream connection after a `101`, as a plain byte stream: the
+/// connection itself, with whatever the origin sent right behind the head
+/// (already in Pingora's buffer) read first. No task and no copy sit
+/// between the socket and its user, so frames cost the same whether the
+/// `101` came to the no-script path or to a Worker's `fetch()`, and nothing
+/// of the socket stays on the thread that made the handshake.
+async fn upgraded(session: HttpSession) -> Result<Upgraded, Fault> {
     let HttpSession::H1(mut h1) = session else {
         return Err(Fault::new(
             FaultKind::BadResponse,
             "101 on a connection that is not HTTP/1.1",
         ));
     };
-    h1.maybe_upgrade_body_writer();
-    let (ours, theirs) = tokio::io::duplex(UPGRADED_BUFFER);
-    tokio::spawn(async move {
-        let (mut rd, mut wr) = tokio::io::split(ours);
-        let mut buf = vec![0u8; 16 * 1024];
-        loop {
-            tokio::select! {
-                chunk = h1.read_body_bytes() => match chunk {
-                    Ok(Some(b)) => {
-                        if wr.write_all(&b).await.is_err() {
-                            break;
-                        }
-                    }
-                    _ => break,
-                },
-                n = rd.read(&mut buf) => match n {
-                    Ok(n) if n > 0 => {
-                        // Written and flushed at once (close-delimited mode).
-                        if h1.write_body(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                    _ => break,
-                },
-            }
+    // Bytes behind the head come back at once, without I/O; with none
+    // buffered, one read is tried and, if nothing is ready, dropped (a
+    // pending read has consumed nothing).
+    let early = {
+        let read = std::pin::pin!(h1.read_body_bytes());
+        match read.poll(&mut std::task::Context::from_waker(std::task::Waker::noop())) {
+            std::task::Poll::Ready(Ok(Some(b))) => b,
+            std::task::Poll::Ready(Err(e)) => return Err(Fault::from_pingora(&e)),
+            std::task::Poll::Ready(Ok(None)) | std::task::Poll::Pending => bytes::Bytes::new(),
         }
-        // Either side ended: the other learns it from the pipe's end or
-        // from the origin's connection closing.
-        let _ = wr.shutdown().await;
-        h1.shutdown().await;
-    });
-    Ok(Upgraded::new(theirs))
+    };
+    let mut stream = h1.into_inner();
+    stream
+        .flush()
+        .await
+        .map_err(|e| Fault::new(FaultKind::Unreachable, format!("upgraded connection: {e}")))?;
+    Ok(Upgraded::new(Rewound { early, stream }))
+}
+
+/// A connection whose first bytes were already read off it.
+struct Rewound {
+    early: bytes::Bytes,
+    stream: pingora_core::protocols::Stream,
+}
+
+impl tokio::io::AsyncRead for Rewound {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        if !self.early.is_empty() {
+            let n = self.early.len().min(buf.remaining());
+            let head = self.early.split_to(n);
+            buf.put_slice(&head);
+            return std::task::Poll::Ready(Ok(()));
+        }
+        std::pin::Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for Rewound {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.stream).poll_write(cx, buf)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
 }
 
 /// The request head as it goes upstream.

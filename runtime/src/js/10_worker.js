@@ -115,13 +115,44 @@
     return null;
   }
 
+  // The connect handler of one export (`connect(socket, env, ctx)`, or a
+  // class whose instances have `connect(socket)`), or null.
+  // https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/
+  function connectHandlerOf(exported) {
+    if (typeof exported === "function" && typeof exported.prototype?.connect === "function") {
+      return (socket, ctx) => new exported(ctx, env).connect(socket);
+    }
+    if (exported !== null && typeof exported === "object" && typeof exported.connect === "function") {
+      return (socket, ctx) => exported.connect(socket, env, ctx);
+    }
+    return null;
+  }
+
+  // Whether a module Worker without a default fetch handler still serves
+  // something: a default connect handler, or (no default export) a named
+  // entrypoint with a fetch or connect handler.
+  function connectOnly(ns) {
+    if (ns.default !== undefined) return connectHandlerOf(ns.default) !== null;
+    const entries = ObjectEntries(ns);
+    for (let i = 0; i < entries.length; i++) {
+      const x = entries[i][1];
+      if (handlerOf(x) !== null || connectHandlerOf(x) !== null) return true;
+    }
+    return false;
+  }
+
   // Called once by Rust after the Worker's code ran, with the main module's
   // namespace object (undefined for service-worker scripts).
   internal.setHandler = (ns) => {
     if (ns !== undefined) {
       exports = ns;
       handler = handlerOf(ns.default);
-      if (handler === null) throw new TypeError("The main module's default export has no fetch() handler");
+      if (handler === null) {
+        // A Worker that only takes CONNECT tunnels loads; an HTTP request
+        // to it fails (500), as in workerd.
+        if (!connectOnly(ns)) throw new TypeError("The main module's default export has no fetch() handler");
+        handler = () => { throw new TypeError("The Worker does not export a fetch() handler"); };
+      }
       return;
     }
     if (fetchListeners.length === 0) throw new TypeError("No fetch handler: export default { fetch } or addEventListener('fetch', ...)");
@@ -211,6 +242,68 @@
     return h;
   }
 
+  // A CONNECT tunnel handed to the Worker's connect handler: `authority`
+  // is the target the client asked for, `rid` the bytes the client sends.
+  // The client's CONNECT is answered `200` when the handler first reads or
+  // writes the socket, or when it returns; the tunnel ends when the
+  // handler's promise settles (as in workerd). Before it used the socket,
+  // the handler may refuse the tunnel by returning a Response (sent as the
+  // answer) or by throwing (500).
+  function dispatchConnect(id, authority, rid, entry, ctx, waits) {
+    const exported = entry === null || entry === "default" ? exports?.default : (exports !== null && ObjectHasOwn(exports, entry) ? exports[entry] : undefined);
+    const h = exported === undefined ? null : connectHandlerOf(exported);
+    if (h === null) {
+      const refusal = new globalThis.Response("The Worker does not export a connect() handler\n", { status: 405 });
+      finish(id, internal.sendResponse(id, refusal), waits);
+      return;
+    }
+    const pair = ops.body_writer();
+    let answered = false;
+    const accept = () => {
+      if (answered) return;
+      answered = true;
+      ops.tunnel_open(id);
+      ops.response_send(id, 200, [], pair[1], null, false);
+    };
+    const socket = new internal.Socket(PromiseResolve([200, [], rid ?? null]), pair[0], authority, accept);
+    let result;
+    try {
+      result = PromiseResolve(h(socket, ctx));
+    } catch (e) {
+      result = PromiseReject(e);
+    }
+    const done = new Promise((resolve) => {
+      PromisePrototypeThen(result, (value) => {
+        if (!answered && value instanceof globalThis.Response) {
+          answered = true;
+          socket.close();
+          let written;
+          try {
+            written = internal.sendResponse(id, value);
+          } catch (e) {
+            fail(id, e);
+            resolve(undefined);
+            return;
+          }
+          PromisePrototypeThen(written, resolve, resolve);
+          return;
+        }
+        accept();
+        socket.close();
+        resolve(undefined);
+      }, (e) => {
+        if (answered) internal.reportError(e);
+        else {
+          answered = true;
+          fail(id, e);
+        }
+        socket.close();
+        resolve(undefined);
+      });
+    });
+    finish(id, done, waits);
+  }
+
   // Called by Rust for each request.
   internal.dispatch = (id, method, url, flat, rid, entry, propsJson) => {
     const waits = [];
@@ -219,6 +312,10 @@
     let ctx;
     try {
       ctx = new ExecutionContext(id, waits, propsJson === null ? {} : JSONParse(propsJson));
+      if (method === "CONNECT") {
+        dispatchConnect(id, url, rid, entry, ctx, waits);
+        return;
+      }
       const h = entrypoint(entry);
       const request = internal.incomingRequest(method, url, flat, rid);
       live.set(id, request);

@@ -40,9 +40,12 @@
   }
 
   class Socket {
-    #readable; #writable; #opened; #closed; #closeClosed; #failClosed; #writer; #rid = null; #done = false;
-    constructor(connected, writerRid, authority) {
+    #readable; #writable; #opened; #closed; #closeClosed; #failClosed; #writer; #rid = null; #done = false; #onUse;
+    // `onUse`, if given, is called before the first read or write (the
+    // connect handler's socket answers the client's CONNECT then).
+    constructor(connected, writerRid, authority, onUse = undefined) {
       this.#writer = writerRid;
+      this.#onUse = onUse;
       this.#closed = new Promise((resolve, reject) => { this.#closeClosed = resolve; this.#failClosed = reject; });
       // Mark handled: a Worker need not watch `closed`.
       PromisePrototypeThen(this.#closed, undefined, () => {});
@@ -55,6 +58,7 @@
       this.#readable = new ReadableStream({
         type: "bytes",
         pull: async (c) => {
+          this.#used();
           const id = await rid;
           if (id === null || this.#done) { c.close(); return; }
           const chunk = await internal.opPromise(ops.body_read(id));
@@ -67,6 +71,7 @@
           const bytes = typeof chunk === "string" ? encoder.encode(chunk) : internal.toBytes(chunk);
           if (bytes === null) throw new TypeError("a socket takes Uint8Array, ArrayBuffer or string chunks");
           if (this.#done) throw new TypeError("the socket is closed");
+          this.#used();
           const alive = await internal.opPromise(ops.body_write(this.#writer, bytes.slice()));
           if (!alive) {
             // The connection failed or went away: the failure to connect,
@@ -85,6 +90,10 @@
     get closed() { return this.#closed; }
     get upgraded() { return false; }
     get secureTransport() { return "off"; }
+    #used() {
+      const f = this.#onUse;
+      if (f !== undefined) { this.#onUse = undefined; f(); }
+    }
     #finish(error) {
       if (this.#done) return;
       this.#done = true;
@@ -102,6 +111,7 @@
     }
   }
   internal.brand(Socket, "Socket");
+  internal.Socket = Socket;
 
   // `target`: a service binding's index, or -1 for the globalOutbound.
   internal.socketConnect = (target, address, options) => {

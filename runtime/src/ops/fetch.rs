@@ -612,6 +612,19 @@ pub(crate) fn op_request_responded(
     st.start_grace(id);
 }
 
+/// The connect handler of request `id` accepted its tunnel: `(requestId)`.
+pub(crate) fn op_tunnel_open(
+    scope: &mut v8::PinScope,
+    args: v8::FunctionCallbackArguments,
+    _rv: v8::ReturnValue<v8::Value>,
+) {
+    let Some(st) = state(scope) else { return };
+    let id = args.get(0).uint32_value(scope).unwrap_or(0);
+    if let Some(p) = st.requests.borrow_mut().get_mut(&id) {
+        p.tunnel = true;
+    };
+}
+
 /// The request is over (response sent, `waitUntil` settled): `(requestId)`
 /// → the ids of its ops still pending, now aborted: JS drops their
 /// callbacks (a timer of a finished request never fires).

@@ -96,6 +96,7 @@ ops_table! {
     "request_pass_through" => fetch::op_request_pass_through,
     "request_responded" => fetch::op_request_responded,
     "request_done" => fetch::op_request_done,
+    "tunnel_open" => fetch::op_tunnel_open,
     "ws_pair" => websocket::op_ws_pair,
     "ws_accept" => websocket::op_ws_accept,
     "ws_send" => websocket::op_ws_send,

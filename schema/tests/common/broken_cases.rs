@@ -196,9 +196,14 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "config.capnp:4:67: services[0].network.tlsOptions.cipherList: cipherList is not supported by isoproxy",
     ),
     (
-        "tcp socket",
-        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w) ],\n  sockets = [ (name = \"t\", address = \"*:9\", tcp = (), service = \"a\") ],\n);",
-        "config.capnp:5:51: sockets[0].tcp: tcp sockets are not supported by isoproxy",
+        "tcp socket to a network",
+        "const c :Workerd.Config = (\n  services = [ (name = \"n\", network = ()) ],\n  sockets = [ (name = \"t\", address = \"*:9\", tcp = (), service = \"n\") ],\n);",
+        "config.capnp:5:65: sockets[0].service: a tcp socket hands its connections to a Worker's connect handler, but service \"n\" is not a Worker",
+    ),
+    (
+        "tcp socket with TLS",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w) ],\n  sockets = [ (name = \"t\", address = \"*:9\", tcp = (tlsOptions = ()), service = \"a\") ],\n);",
+        "config.capnp:5:65: sockets[0].tcp.tlsOptions: TLS on tcp sockets is not supported by isoproxy",
     ),
     (
         "writable disk",

@@ -1,5 +1,6 @@
 //! End-to-end: the shared HTTP cache (RFC 9111) of the no-script path,
 //! through the real binary, with the origin's request count asserted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::type_complexity)]
 
 mod support;
 
@@ -759,4 +760,24 @@ fn large_bodies_stream_to_disk_only() {
     assert_eq!(proxy.metric(admin, "isoproxy_cache_entries{tier=\"memory\"}"), 0.0);
     assert_eq!(proxy.metric(admin, "isoproxy_cache_entries{tier=\"disk\"}"), 1.0);
     assert!(proxy.metric(admin, "isoproxy_cache_bytes{tier=\"disk\"}") > 200.0 * 1024.0);
+}
+
+#[test]
+fn a_worker_socket_cannot_be_listed() {
+    let origin = Origin::echo();
+    let cfg = gateway_config(origin.addr, "main.js", "cache = (sockets = [\"http\"]),");
+    let dir = scratch_dir();
+    std::fs::write(dir.join("config.capnp"), cfg).unwrap();
+    std::fs::write(
+        dir.join("main.js"),
+        "export default { fetch() { return new Response(\"w\"); } };\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_isoproxy"))
+        .args(["check", dir.join("config.capnp").to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cache.sockets: socket http serves a Worker"), "{err}");
 }

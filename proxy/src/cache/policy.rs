@@ -130,10 +130,12 @@ mod tests {
     }
 
     /// (status, headers, authorization, stored, fresh seconds when stored)
+    type Row<'a> = (u16, &'a [(&'a str, &'a str)], bool, bool, u64);
+
     #[test]
     fn storable_table() {
         let now = SystemTime::now();
-        let rows: &[(u16, &[(&str, &str)], bool, bool, u64)] = &[
+        let rows: &[Row] = &[
             (200, &[("cache-control", "max-age=60")], false, true, 60),
             (200, &[("cache-control", "s-maxage=30, max-age=60")], false, true, 30),
             (200, &[], false, false, 0),

@@ -23,6 +23,9 @@ const CPU_BUCKETS: &[f64] = &[
     0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
+/// Reads each cache tier's (tier, bytes, entries, evictions).
+pub type CacheCounts = fn() -> Vec<(&'static str, u64, u64, u64)>;
+
 /// The metrics registry and every metric in it.
 pub struct Metrics {
     registry: Registry,
@@ -93,7 +96,7 @@ pub struct Metrics {
     pub cache_evictions: IntCounterVec,
     /// Reads each cache tier's counts (tier, bytes, entries, evictions) at
     /// scrape time, once a cache exists.
-    pub cache_counts: std::sync::OnceLock<fn() -> Vec<(&'static str, u64, u64, u64)>>,
+    pub cache_counts: std::sync::OnceLock<CacheCounts>,
 }
 
 impl std::fmt::Debug for Metrics {

@@ -781,3 +781,43 @@ fn a_worker_socket_cannot_be_listed() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cache.sockets: socket http serves a Worker"), "{err}");
 }
+
+#[test]
+fn access_log_records_the_cache_outcome() {
+    let origin = table_origin(vec![(200, vec![("cache-control".into(), "max-age=60".into())])]);
+    let dir = scratch_dir();
+    let log = dir.join("access.log");
+    let cfg = reverse_config(
+        origin.addr,
+        Reverse {
+            top: &format!(
+                "accessLog = (format = json, path = \"{}\"), cache = (sockets = [\"http\"]),",
+                log.display()
+            ),
+            ..Reverse::default()
+        },
+    );
+    let proxy = Proxy::new(&cfg).sockets(&["http"]).start();
+    let port = proxy.port("http");
+    send(port, "GET", "/row/0", "");
+    send(port, "GET", "/row/0", "");
+    send(port, "POST", "/row/0", "Content-Length: 0\r\n");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut outcomes: Vec<String> = Vec::new();
+    while std::time::Instant::now() < deadline {
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        outcomes = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .map(|v| v["cache"].as_str().unwrap_or("null").to_string())
+            .collect();
+        if outcomes.len() >= 3 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // A record is written once its request is done; a miss finishes storing
+    // after its client has the response, so the order may differ.
+    outcomes.sort();
+    assert_eq!(outcomes, ["BYPASS", "HIT", "MISS"]);
+}

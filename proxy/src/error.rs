@@ -47,6 +47,9 @@ pub struct Reject {
     pub blame: Blame,
     /// For a 407: the realm of the `Proxy-Authenticate: Basic` challenge.
     pub challenge: Option<std::sync::Arc<str>>,
+    /// For a Network's refusal: the rule that decided (`deny name
+    /// *.ads.example`), for the access record.
+    pub rule: Option<std::sync::Arc<str>>,
 }
 
 impl Reject {
@@ -57,6 +60,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Downstream,
             challenge: None,
+            rule: None,
         }
     }
 
@@ -67,6 +71,7 @@ impl Reject {
             reason: Cow::Borrowed(reason),
             blame: Blame::Downstream,
             challenge: None,
+            rule: None,
         }
     }
 
@@ -77,6 +82,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Policy,
             challenge: None,
+            rule: None,
         }
     }
 
@@ -87,6 +93,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Upstream,
             challenge: None,
+            rule: None,
         }
     }
 
@@ -97,6 +104,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Overload,
             challenge: None,
+            rule: None,
         }
     }
 
@@ -108,6 +116,7 @@ impl Reject {
             reason: Cow::Borrowed(reason),
             blame: Blame::Downstream,
             challenge: Some(realm),
+            rule: None,
         }
     }
 
@@ -119,6 +128,7 @@ impl Reject {
             reason: Cow::Borrowed(reason),
             blame: Blame::Downstream,
             challenge: None,
+            rule: None,
         }
     }
 
@@ -129,6 +139,7 @@ impl Reject {
             reason: reason.into(),
             blame: Blame::Internal,
             challenge: None,
+            rule: None,
         }
     }
 
@@ -251,6 +262,7 @@ pub fn worker_failure(outcome: Outcome) -> Reject {
         reason: Cow::Borrowed(reason),
         blame: Blame::Script,
         challenge: None,
+        rule: None,
     }
 }
 

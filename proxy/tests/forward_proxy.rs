@@ -580,3 +580,50 @@ fn a_worker_on_a_proxy_socket_sees_proxy_authorization_and_never_forwards_it() {
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].header("proxy-authorization"), None);
 }
+
+/// The access record names the rules that let a destination through (name
+/// rule and address rule) or the one that refused it, and how a tunnel
+/// ended; the same for absolute-URI requests and CONNECT.
+#[test]
+fn records_name_the_deciding_rule_and_how_a_tunnel_closed() {
+    let origin = Origin::echo();
+    let port = origin.addr.port();
+    let net = "allow = [\"local\"], connectPorts = [\"*\"], allowNames = [\"localhost\", \"*.test\"], denyNames = [\"ads.test\"]";
+    let cfg = config(net).replace("\n);\n", "\n  accessLog = (format = json),\n);\n");
+    let proxy = Proxy::new(&cfg).sockets(&["fwd"]).start();
+    let fwd = proxy.port("fwd");
+    // An allowed tunnel the client closes.
+    let mut c = Client::connect(fwd);
+    c.send(format!("CONNECT localhost:{port} HTTP/1.1\r\nHost: localhost:{port}\r\n\r\n").as_bytes());
+    assert_eq!(c.read_response(true).unwrap().status, 200);
+    drop(c);
+    // A refused one, and an allowed and a refused absolute-URI request.
+    let ((get, _), (connect, _)) = try_both(fwd, "ads.test", port);
+    assert_eq!((get, connect), (403, 403));
+    let raw = format!("GET http://localhost:{port}/r HTTP/1.1\r\nHost: localhost:{port}\r\nConnection: close\r\n\r\n");
+    assert_eq!(exchange(fwd, raw.as_bytes()).0.unwrap().status, 200);
+    let records = |method: &str, status: u64| -> Vec<serde_json::Value> {
+        proxy
+            .stdout_text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|r| r["method"] == method && r["status"].as_u64() == Some(status))
+            .collect()
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while records("CONNECT", 200).is_empty() || records("CONNECT", 403).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "{}", proxy.stdout_text());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let allowed = "allow name localhost; allow local";
+    let tunnel = &records("CONNECT", 200)[0];
+    assert_eq!(
+        (tunnel["rule"].as_str(), tunnel["close"].as_str()),
+        (Some(allowed), Some("client")),
+        "{tunnel}"
+    );
+    let refused = &records("CONNECT", 403)[0];
+    assert_eq!(refused["rule"].as_str(), Some("deny name ads.test"), "{refused}");
+    assert_eq!(records("GET", 200)[0]["rule"].as_str(), Some(allowed));
+    assert_eq!(records("GET", 403)[0]["rule"].as_str(), Some("deny name ads.test"));
+}

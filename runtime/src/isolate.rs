@@ -57,6 +57,9 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
     ("isoproxy:node/process.js", include_str!("js/node/process.js")),
     ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
+    ("isoproxy:node/fs.js", include_str!("js/node/fs.js")),
+    ("isoproxy:node/zlib.js", include_str!("js/node/zlib.js")),
+    ("isoproxy:node/http.js", include_str!("js/node/http.js")),
     ("isoproxy:node/timers.js", include_str!("js/node/timers.js")),
     (
         "isoproxy:node/diagnostics_channel.js",
@@ -267,10 +270,19 @@ impl WorkerIsolate {
                 let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
                 let is_modules = v8::Boolean::new(scope, spec.is_modules());
                 let node = spec.node_compat();
-                let node_js = v8::Array::new(scope, 4);
-                for (i, on) in [node.modules, node.globals, node.process_env, node.als]
-                    .into_iter()
-                    .enumerate()
+                let node_js = v8::Array::new(scope, 8);
+                for (i, on) in [
+                    node.modules,
+                    node.globals,
+                    node.process_env,
+                    node.als,
+                    node.process_v2,
+                    node.fs,
+                    node.http,
+                    node.web_fs,
+                ]
+                .into_iter()
+                .enumerate()
                 {
                     let on = v8::Boolean::new(scope, on);
                     node_js.set_index(scope, i as u32, on.into());

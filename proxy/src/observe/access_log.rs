@@ -53,6 +53,8 @@ pub const FIELDS: &[&str] = &[
     "referer",
     "user",
     "ws_close",
+    "rule",
+    "close",
     "cache",
 ];
 

@@ -61,6 +61,13 @@ pub struct AccessRecord<'a> {
     /// The status code of a WebSocket's first close frame (`1005`: a close
     /// without one); absent when the socket ended without a close frame.
     pub ws_close: Option<u16>,
+    /// For a Network destination: the rules that let it through (`allow
+    /// name *.github.com; allow public`) or the one that refused it.
+    pub rule: Option<&'a str>,
+    /// How a tunnel or WebSocket ended: `client` or `upstream` (that side
+    /// closed), `idle` (the idle timeout), `error` (a write failed),
+    /// `worker` (the connect handler ended), `drain` (cut at shutdown).
+    pub close: Option<&'static str>,
     /// How the request used the HTTP cache (HIT, STALE, REVALIDATED, MISS,
     /// BYPASS), on caching sockets.
     pub cache: Option<&'static str>,
@@ -112,6 +119,8 @@ impl AccessRecord<'_> {
             referer = self.referer,
             user = self.user,
             ws_close = self.ws_close,
+            rule = self.rule,
+            close = self.close,
             cache = self.cache,
         );
     }

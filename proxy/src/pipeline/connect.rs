@@ -41,6 +41,10 @@ struct Tunnel<'a> {
     worker: Option<(Outcome, Duration)>,
     /// A connection on a `tcp = ()` socket: no HTTP answer is written.
     raw: bool,
+    /// The Network rules that let the target through, or the refusing one.
+    rule: Option<std::sync::Arc<str>>,
+    /// How the tunnel ended (see `AccessRecord::close`).
+    close: Option<&'static str>,
 }
 
 /// The tunnel's metrics and access-log record, written when it ends, also
@@ -49,11 +53,9 @@ impl Drop for Tunnel<'_> {
     fn drop(&mut self) {
         let route = self.route;
         if self.cut && self.blame.is_none() {
-            self.blame = Some(if crate::pipeline::handler::is_cut() {
-                Blame::Internal
-            } else {
-                Blame::Downstream
-            });
+            let drained = crate::pipeline::handler::is_cut();
+            self.blame = Some(if drained { Blame::Internal } else { Blame::Downstream });
+            self.close = Some(if drained { "drain" } else { "client" });
         }
         if self.active {
             route.metrics.tunnels_active.dec();
@@ -82,6 +84,8 @@ impl Drop for Tunnel<'_> {
             worker_cpu: self.worker.map(|(_, cpu)| cpu),
             elapsed: self.start.elapsed(),
             blame: self.blame,
+            rule: self.rule.as_deref(),
+            close: self.close,
             ..AccessRecord::default()
         }
         .emit(&route.metrics);
@@ -115,6 +119,8 @@ pub async fn serve(
         active: false,
         worker: None,
         raw: false,
+        rule: None,
+        close: None,
     };
     if let Some(auth) = &route.auth {
         let header = proxy_authorization(head);
@@ -143,11 +149,13 @@ pub async fn serve(
         Err(r) => {
             t.status = r.status;
             t.blame = Some(r.blame);
+            t.rule = r.rule.clone();
             let _ = client.write_all(&r.to_http1()).await;
             let _ = client.flush().await;
         }
-        Ok((upstream, addr)) => {
+        Ok((upstream, addr, rule)) => {
             t.upstream = Some(addr);
+            t.rule = Some(rule);
             route.metrics.tunnels_active.inc();
             t.active = true;
             if client
@@ -175,7 +183,10 @@ fn proxy_authorization(head: &[u8]) -> Option<Vec<u8>> {
 }
 
 /// Check the destination and connect to it.
-async fn open(service: &ServiceRoute, authority: &str) -> Result<(tokio::net::TcpStream, SocketAddr), Reject> {
+async fn open(
+    service: &ServiceRoute,
+    authority: &str,
+) -> Result<(tokio::net::TcpStream, SocketAddr, std::sync::Arc<str>), Reject> {
     let Target::Network(net) = &service.target else {
         return Err(Reject::new(405, "CONNECT is only allowed to a network service"));
     };
@@ -184,7 +195,7 @@ async fn open(service: &ServiceRoute, authority: &str) -> Result<(tokio::net::Tc
     if !net.policy.connect_port_allowed(port) {
         return Err(Reject::policy(format!("CONNECT to port {port} is not allowed")));
     }
-    let addr = net.resolve(host, port).await?;
+    let (addr, rule) = net.resolve(host, port).await?;
     let connect = tokio::net::TcpStream::connect(addr);
     let stream = if net.timeouts.connect_ms > 0 {
         tokio::time::timeout(Duration::from_millis(u64::from(net.timeouts.connect_ms)), connect)
@@ -195,7 +206,7 @@ async fn open(service: &ServiceRoute, authority: &str) -> Result<(tokio::net::Tc
     }
     .map_err(|_| Reject::upstream(false, format!("cannot connect to {authority}")))?;
     let _ = stream.set_nodelay(true);
-    Ok((stream, addr))
+    Ok((stream, addr, rule))
 }
 
 async fn relay(
@@ -217,23 +228,49 @@ async fn relay(
     let mut down = vec![0u8; 16 * 1024];
     let mut up = vec![0u8; 16 * 1024];
     let (mut client_open, mut upstream_open) = (true, true);
+    // One timer for the tunnel; traffic only moves `last`.
+    let mut last = tokio::time::Instant::now();
+    let timer = tokio::time::sleep_until(last + idle);
+    tokio::pin!(timer);
     while client_open || upstream_open {
         tokio::select! {
             r = cr.read(&mut down), if client_open => match r {
                 Ok(n) if n > 0 => {
-                    if uw.write_all(&down[..n]).await.is_err() { return; }
+                    last = tokio::time::Instant::now();
+                    if uw.write_all(&down[..n]).await.is_err() {
+                        t.close = Some("error");
+                        return;
+                    }
                     t.bytes_in += n as u64;
                 }
-                _ => { client_open = false; let _ = uw.shutdown().await; }
+                _ => {
+                    client_open = false;
+                    t.close.get_or_insert("client");
+                    let _ = uw.shutdown().await;
+                }
             },
             r = ur.read(&mut up), if upstream_open => match r {
                 Ok(n) if n > 0 => {
-                    if cw.write_all(&up[..n]).await.is_err() { return; }
+                    last = tokio::time::Instant::now();
+                    if cw.write_all(&up[..n]).await.is_err() {
+                        t.close = Some("error");
+                        return;
+                    }
                     t.bytes_out += n as u64;
                 }
-                _ => { upstream_open = false; let _ = cw.shutdown().await; }
+                _ => {
+                    upstream_open = false;
+                    t.close.get_or_insert("upstream");
+                    let _ = cw.shutdown().await;
+                }
             },
-            _ = tokio::time::sleep(idle) => return,
+            () = &mut timer => {
+                if last.elapsed() >= idle {
+                    t.close = Some("idle");
+                    return;
+                }
+                timer.as_mut().reset(last + idle);
+            }
         }
     }
 }
@@ -265,6 +302,8 @@ pub async fn raw(
         active: false,
         worker: None,
         raw: true,
+        rule: None,
+        close: None,
     };
     match workers {
         Some(pool) => to_worker(pool, client, b"", Vec::new(), &mut t).await,
@@ -448,17 +487,25 @@ async fn relay_worker(client: Stream, tx: BodySender, from_worker: Body, t: &mut
                     if !sent {
                         // The Worker no longer reads.
                         tx = None;
+                        t.close.get_or_insert("worker");
                     }
                 }
                 // The client closed its side: the Worker's readable ends.
-                _ => tx = None,
+                _ => {
+                    tx = None;
+                    t.close.get_or_insert("client");
+                }
             },
             // The Worker dropped its readable (its handler settled).
-            () = async { if let Some(s) = &tx { s.closed().await } }, if tx.is_some() => tx = None,
+            () = async { if let Some(s) = &tx { s.closed().await } }, if tx.is_some() => {
+                tx = None;
+                t.close.get_or_insert("worker");
+            }
             chunk = async { rx.as_mut()?.recv().await }, if rx.is_some() => match chunk {
                 Some(Ok(b)) => {
                     last = tokio::time::Instant::now();
                     if cw.write_all(&b).await.is_err() || cw.flush().await.is_err() {
+                        t.close = Some("error");
                         return;
                     }
                     t.bytes_out += b.len() as u64;
@@ -466,11 +513,13 @@ async fn relay_worker(client: Stream, tx: BodySender, from_worker: Body, t: &mut
                 // The Worker closed its side (or its handler settled).
                 _ => {
                     rx = None;
+                    t.close.get_or_insert("worker");
                     let _ = cw.shutdown().await;
                 }
             },
             () = &mut timer => {
                 if last.elapsed() >= idle {
+                    t.close = Some("idle");
                     return;
                 }
                 timer.as_mut().reset(last + idle);

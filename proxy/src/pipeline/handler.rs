@@ -67,6 +67,11 @@ pub struct RequestCtx {
     pub user: Option<Arc<str>>,
     /// A WebSocket's first close code (either side), once one was seen.
     pub ws_close: Option<u16>,
+    /// For a Network: the rules that let the destination through, or the
+    /// one that refused it.
+    pub rule: Option<Arc<str>>,
+    /// How a WebSocket ended (`client`, `upstream`, `idle`).
+    pub close: Option<&'static str>,
     /// The user's own Network, replacing the socket's service.
     pub service: Option<Arc<crate::pipeline::route::ServiceRoute>>,
     /// Set once the request is known and until `logging` has run: if the
@@ -127,6 +132,9 @@ impl Drop for RequestCtx {
             worker: matches!(route.service.target, Target::Worker),
             elapsed: self.start.elapsed(),
             blame: Some(if is_cut() { Blame::Internal } else { Blame::Downstream }),
+            ws_close: self.ws_close,
+            rule: self.rule.as_deref(),
+            close: Some(if is_cut() { "drain" } else { "client" }),
             ..AccessRecord::default()
         }
         .emit(&route.metrics);
@@ -252,6 +260,8 @@ impl ProxyHttp for Handler {
             close_after: false,
             user: None,
             ws_close: None,
+            rule: None,
+            close: None,
             service: None,
             unlogged: None,
             compress: None,
@@ -428,10 +438,12 @@ impl ProxyHttp for Handler {
                 ctx.origin = chosen.origin;
                 ctx.upstream_addr = chosen.addr();
                 ctx.dest_host = chosen.host_header;
+                ctx.rule = chosen.rule;
                 Ok(Box::new(chosen.peer))
             }
             Err(f) => {
                 ctx.upstream_outcome = Some(f.outcome());
+                ctx.rule = f.rule.clone();
                 Err(self.fail(ctx, f.reject()))
             }
         }
@@ -678,6 +690,8 @@ impl ProxyHttp for Handler {
             blame: ctx.blame,
             user: ctx.user.as_deref(),
             ws_close: ctx.ws_close,
+            rule: ctx.rule.as_deref(),
+            close: ctx.close,
             user_agent: req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
             referer: req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
             cache: ctx.cache.map(crate::cache::Outcome::as_str),
@@ -756,6 +770,7 @@ pub fn reject_for(e: &Error) -> Reject {
                 reason: "client went away".into(),
                 blame: Blame::Downstream,
                 challenge: None,
+                rule: None,
             }
         }
         (ErrorSource::Downstream, ErrorType::ReadTimedout) => Reject::new(408, "request timeout"),

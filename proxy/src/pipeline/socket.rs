@@ -31,7 +31,7 @@ pub async fn open(net: &NetworkTarget, authority: &str, outgoing: Body) -> Resul
             "connecting to port {port} is not allowed (connectPorts)"
         )));
     }
-    let addr = net.resolve(host, port).await.map_err(|r| match r.status {
+    let (addr, _rule) = net.resolve(host, port).await.map_err(|r| match r.status {
         403 => OutboundError::Denied(r.reason.to_string()),
         504 => OutboundError::Timeout(r.reason.to_string()),
         _ => OutboundError::Unreachable(r.reason.to_string()),

@@ -254,11 +254,13 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
                     from_client.feed(&b, &mut ctx.ws_close);
                     if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
                         inbound = false;
+                        ctx.close.get_or_insert("upstream");
                     }
                 }
                 // The client closed (or broke) its side.
                 _ => {
                     inbound = false;
+                    ctx.close.get_or_insert("client");
                     let _ = wr.shutdown().await;
                 }
             },
@@ -268,13 +270,18 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
                     to_client.feed(&buf[..n], &mut ctx.ws_close);
                     let chunk = Bytes::copy_from_slice(&buf[..n]);
                     if session.write_response_body(Some(chunk), false).await.is_err() {
+                        ctx.close.get_or_insert("client");
                         break;
                     }
                 }
-                _ => break,
+                _ => {
+                    ctx.close.get_or_insert("upstream");
+                    break;
+                }
             },
             () = &mut timer => {
                 if last.elapsed() >= idle {
+                    ctx.close = Some("idle");
                     tracing::debug!(socket = %h.route.name, "WebSocket idle timeout");
                     break;
                 }

@@ -37,6 +37,8 @@ pub struct Fault {
     pub kind: FaultKind,
     /// What happened.
     pub reason: Cow<'static, str>,
+    /// For a Network's refusal: the rule that decided.
+    pub rule: Option<std::sync::Arc<str>>,
 }
 
 impl Fault {
@@ -45,6 +47,7 @@ impl Fault {
         Fault {
             kind,
             reason: reason.into(),
+            rule: None,
         }
     }
 
@@ -83,7 +86,11 @@ impl Fault {
     /// The refusal the client gets when nobody handled this fault.
     pub fn reject(&self) -> Reject {
         match self.kind {
-            FaultKind::Denied => Reject::policy(self.reason.clone()),
+            FaultKind::Denied => {
+                let mut r = Reject::policy(self.reason.clone());
+                r.rule = self.rule.clone();
+                r
+            }
             FaultKind::Timeout => Reject::upstream(true, self.reason.clone()),
             FaultKind::Refused | FaultKind::Unreachable | FaultKind::BadResponse => {
                 Reject::upstream(false, self.reason.clone())
@@ -122,7 +129,9 @@ impl Fault {
             504 => FaultKind::Timeout,
             _ => FaultKind::Unreachable,
         };
-        Fault::new(kind, r.reason)
+        let mut f = Fault::new(kind, r.reason);
+        f.rule = r.rule;
+        f
     }
 }
 

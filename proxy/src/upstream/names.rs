@@ -123,19 +123,21 @@ impl NameRules {
         if self.is_empty() {
             return Ok(());
         }
-        self.check_canonical(canonical(host).as_ref())
+        self.check_canonical(canonical(host).as_ref()).map(|_| ())
     }
 
     /// Decide for a host already put in canonical form (`None`: not a
-    /// valid host name).
-    pub fn check_canonical(&self, host: Option<&Host>) -> Result<(), Refusal> {
+    /// valid host name): the allowed-name pattern that let it through
+    /// (`allow name *.github.com`; `None` when no allow list applies), or
+    /// the refusal.
+    pub fn check_canonical(&self, host: Option<&Host>) -> Result<Option<String>, Refusal> {
         if self.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let refuse = |rule: String| Err(Refusal { rule });
         let name = match host {
             None => return refuse("not a valid host name".into()),
-            Some(Host::Ip(_)) if self.allow.is_empty() => return Ok(()),
+            Some(Host::Ip(_)) if self.allow.is_empty() => return Ok(None),
             Some(Host::Ip(_)) => return refuse("an IP address matches no allowed name".into()),
             Some(Host::Name(n)) => n.as_str(),
         };
@@ -145,7 +147,8 @@ impl NameRules {
             (Some((a, _)), Some((d, p))) if d >= a => refuse(format!("deny name {p}")),
             (None, Some((_, p))) => refuse(format!("deny name {p}")),
             (None, None) if !self.allow.is_empty() => refuse("no allowed name matches".into()),
-            _ => Ok(()),
+            (Some((_, p)), _) => Ok(Some(format!("allow name {p}"))),
+            (None, _) => Ok(None),
         }
     }
 }

@@ -40,16 +40,27 @@ impl NetworkTarget {
     }
 
     /// Resolve `host` (every time: no cache) and return the first address
-    /// that passes the rules. Only checked addresses are ever returned, so
-    /// the connection goes exactly where the check allowed.
-    pub async fn resolve(&self, host: &str, port: u16) -> Result<SocketAddr, Reject> {
+    /// that passes the rules, with the rules that let it through (for the
+    /// access log). Only checked addresses are ever returned, so the
+    /// connection goes exactly where the check allowed. A refusal carries
+    /// the rule that decided.
+    pub async fn resolve(&self, host: &str, port: u16) -> Result<(SocketAddr, Arc<str>), Reject> {
         // The name resolved is the one the name rules judge: IDNA ASCII,
         // lower case, no trailing dot.
         let host_form = names::canonical(host);
-        if let Err(r) = self.names.check_canonical(host_form.as_ref()) {
-            tracing::info!(host, rule = %r, "destination refused by policy");
-            return Err(Reject::policy(format!("{host} refused by the network policy ({r})")));
-        }
+        let name_rule = match self.names.check_canonical(host_form.as_ref()) {
+            Ok(rule) => rule,
+            Err(r) => {
+                tracing::info!(host, rule = %r, "destination refused by policy");
+                return Err(refused(host, r));
+            }
+        };
+        let allowed = |address_rule: String| -> Arc<str> {
+            match &name_rule {
+                Some(n) => Arc::from(format!("{n}; {address_rule}")),
+                None => Arc::from(address_rule),
+            }
+        };
         let bare = host.trim_start_matches('[').trim_end_matches(']');
         let canonical = match host_form {
             Some(names::Host::Name(n)) => Some(n),
@@ -58,10 +69,10 @@ impl NetworkTarget {
         let bare = canonical.as_deref().unwrap_or(bare);
         if let Ok(ip) = bare.parse::<IpAddr>() {
             return match self.policy.check(ip) {
-                Ok(()) => Ok(SocketAddr::new(ip, port)),
+                Ok(rule) => Ok((SocketAddr::new(ip, port), allowed(rule))),
                 Err(r) => {
                     tracing::info!(host, address = %ip, rule = %r, "destination refused by policy");
-                    Err(Reject::policy(format!("{host} refused by the network policy ({r})")))
+                    Err(refused(host, r))
                 }
             };
         }
@@ -76,7 +87,7 @@ impl NetworkTarget {
         let mut refusal = None;
         for addr in addrs {
             match self.policy.check(addr.ip()) {
-                Ok(()) => return Ok(addr),
+                Ok(rule) => return Ok((addr, allowed(rule))),
                 Err(r) => {
                     tracing::info!(host, address = %addr.ip(), rule = %r, "destination refused by policy");
                     refusal = Some(r);
@@ -84,7 +95,7 @@ impl NetworkTarget {
             }
         }
         Err(match refusal {
-            Some(r) => Reject::policy(format!("{host} refused by the network policy ({r})")),
+            Some(r) => refused(host, r),
             None => Reject::upstream(false, format!("cannot resolve {host}")),
         })
     }
@@ -98,4 +109,11 @@ impl NetworkTarget {
         peer.client_cert_key = self.client_cert.clone();
         peer
     }
+}
+
+/// The 403 for `host`, naming the rule (never the address).
+fn refused(host: &str, r: crate::upstream::policy::Refusal) -> Reject {
+    let mut reject = Reject::policy(format!("{host} refused by the network policy ({r})"));
+    reject.rule = Some(Arc::from(r.rule));
+    reject
 }

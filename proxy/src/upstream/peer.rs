@@ -29,6 +29,8 @@ pub struct Chosen {
     pub origin: Option<usize>,
     /// For a Network: the authority to send as `Host`.
     pub host_header: Option<String>,
+    /// For a Network: the rules that let the destination through.
+    pub rule: Option<std::sync::Arc<str>>,
 }
 
 impl Chosen {
@@ -53,6 +55,7 @@ impl<'a> Destination<'a> {
                     peer,
                     origin: Some(idx),
                     host_header: None,
+                    rule: None,
                 })
             }
             Destination::Network(net) => {
@@ -63,11 +66,12 @@ impl<'a> Destination<'a> {
                     Some((h, p)) => (h, p),
                     None => (authority, if https { 443 } else { 80 }),
                 };
-                let addr = net.resolve(host, port).await.map_err(Fault::from_reject)?;
+                let (addr, rule) = net.resolve(host, port).await.map_err(Fault::from_reject)?;
                 Ok(Chosen {
                     peer: net.peer(addr, https, host),
                     origin: None,
                     host_header: Some(authority.to_string()),
+                    rule: Some(rule),
                 })
             }
         }

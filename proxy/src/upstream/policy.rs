@@ -53,9 +53,10 @@ impl Policy {
         self.connect_ports.iter().any(|r| r.first <= port && port <= r.last)
     }
 
-    /// Decide for one resolved address. The refusal names the rule, not
-    /// the address (the 403 body must not reveal what a name resolved to).
-    pub fn check(&self, ip: IpAddr) -> Result<(), Refusal> {
+    /// Decide for one resolved address: the rule that let it through
+    /// (`allow public`), or the refusal. Either names the rule, not the
+    /// address (a 403 body must not reveal what a name resolved to).
+    pub fn check(&self, ip: IpAddr) -> Result<String, Refusal> {
         let carried = match ip {
             IpAddr::V6(v6) => embedded_v4(v6),
             IpAddr::V4(_) => [None, None],
@@ -63,13 +64,14 @@ impl Policy {
         if carried.iter().all(Option::is_none) {
             return self.check_one(ip);
         }
+        let mut allowed = String::new();
         for v4 in carried.into_iter().flatten() {
-            self.check_one(IpAddr::V4(v4))?;
+            allowed = self.check_one(IpAddr::V4(v4))?;
         }
-        Ok(())
+        Ok(allowed)
     }
 
-    fn check_one(&self, ip: IpAddr) -> Result<(), Refusal> {
+    fn check_one(&self, ip: IpAddr) -> Result<String, Refusal> {
         let best_allow = best_match(&self.allow, ip);
         let best_deny = best_match(&self.deny, ip);
         match (best_allow, best_deny) {
@@ -79,7 +81,7 @@ impl Policy {
             (Some((a, _)), Some((d, rule))) if d >= a => Err(Refusal {
                 rule: format!("deny {rule}"),
             }),
-            _ => Ok(()),
+            (Some((_, rule)), _) => Ok(format!("allow {rule}")),
         }
     }
 }

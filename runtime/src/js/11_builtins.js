@@ -7,6 +7,7 @@
 "use strict";
 (function () {
   const internal = globalThis.__internal;
+  const ops = internal.ops;
   const { Error, SafeMap, TypeError, FunctionPrototypeCall, ObjectFreeze, ObjectHasOwn, StringPrototypeSlice } = internal.primordials;
   const { URL } = globalThis;
   const isNode = (name) => StringPrototypeSlice(name, 0, 5) === "node:";
@@ -24,6 +25,9 @@
   internal.builtinModule = (name) => {
     name = `${name}`;
     if (isNode(name) && !internal.nodeCompat.modules && !(name === "node:async_hooks" && internal.nodeCompat.als)) return null;
+    // node:fs needs its own flag (or a recent date), as in workerd.
+    if ((name === "node:fs" || name === "node:fs/promises") && !internal.nodeCompat.fs) return null;
+    if ((name === "node:http" || name === "node:https") && !internal.nodeCompat.http) return null;
     let m = built.get(name);
     if (m !== undefined) return m;
     const factory = factories.get(name);
@@ -115,6 +119,14 @@
   function requireFrom(from, specifier) {
     const name = resolveFrom(from, specifier);
     if (commonJs.has(name)) return internal.requireCommonJs(name);
+    // A listed ES module, as workerd gives it to require(): its
+    // "module.exports" export if it has one, else its default export, else
+    // the namespace.
+    const ns = ops.require_es_module(from, specifier);
+    if (ns !== null) {
+      if (ObjectHasOwn(ns, "module.exports")) return ns["module.exports"];
+      return ObjectHasOwn(ns, "default") ? ns.default : ns;
+    }
     let m = null;
     if (isNode(specifier) || StringPrototypeSlice(specifier, 0, 11) === "cloudflare:") m = internal.builtinModule(specifier);
     else if (internal.nodeCompat.modules) m = internal.builtinModule(`node:${specifier}`);

@@ -204,10 +204,35 @@
       internal.requireBuiltin("node:process").nextTick(callback, error, result);
     }
 
+    // scrypt (RFC 7914), native; Node's option names and limits.
+    function scryptSync(password, salt, keylen, options = {}) {
+      const o = options ?? {};
+      const N = o.N ?? o.cost ?? 16384;
+      const r = o.r ?? o.blockSize ?? 8;
+      const p = o.p ?? o.parallelization ?? 1;
+      const maxmem = o.maxmem ?? 32 << 20;
+      if (!NumberIsInteger(keylen) || keylen < 0) throw err(RangeError, "ERR_OUT_OF_RANGE", `The value of "keylen" is out of range. It must be >= 0 && <= 2147483647. Received ${keylen}`);
+      // workerd's errors: a plain Error for bad parameters, a RangeError
+      // past the memory limit.
+      const logN = Math.log2(N);
+      if (!NumberIsInteger(N) || N < 2 || !NumberIsInteger(logN) || !NumberIsInteger(r) || r < 1 || !NumberIsInteger(p) || p < 1) {
+        throw new Error("Scrypt failed");
+      }
+      if (128 * N * r > maxmem) throw new RangeError(`Scrypt failed: cost exceeds maximum (${N}).`);
+      const out = ops.node_scrypt(toBytes(password, undefined, "password"), toBytes(salt, undefined, "salt"), logN, r, p, keylen);
+      return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    }
+    function scrypt(password, salt, keylen, options, callback) {
+      if (typeof options === "function") { callback = options; options = undefined; }
+      let result, error = null;
+      try { result = scryptSync(password, salt, keylen, options); } catch (e) { error = e; }
+      internal.requireBuiltin("node:process").nextTick(callback, error, result);
+    }
+
     return {
       __proto__: null,
       Hash, Hmac, createHash, createHmac, hash,
-      pbkdf2, pbkdf2Sync, hkdf, hkdfSync,
+      pbkdf2, pbkdf2Sync, hkdf, hkdfSync, scrypt, scryptSync,
       randomBytes, pseudoRandomBytes: randomBytes, randomFill, randomFillSync, randomInt,
       randomUUID: () => webcrypto.randomUUID(),
       getRandomValues: (a) => webcrypto.getRandomValues(a),

@@ -174,6 +174,35 @@ pub trait Outbound: Send + Sync + 'static {
     fn fetch(&self, service: &str, request: Request, info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>>;
 }
 
+/// Where the Workers Cache API (`caches.default`, `caches.open(name)`)
+/// keeps responses: implemented by `proxy/` over its HTTP cache's store.
+///
+/// `cache` is the cache's name (`""` for `caches.default`), `url` the
+/// request URL (the key). The runtime has already applied the API's own
+/// rules (GET only, no 206, no `Vary: *`); the store decides, from the
+/// response's `Cache-Control`, `Expires` and status, whether and how long
+/// to keep it.
+pub trait CacheStore: Send + Sync + 'static {
+    /// The fresh stored response for `url`, if any.
+    fn lookup(&self, cache: &str, url: &str) -> BoxFuture<Result<Option<Response>, String>>;
+    /// Store `response` (its body is read to the end here). `Ok(false)`:
+    /// the response is not storable (no-store, private, Set-Cookie, no
+    /// lifetime, too large) and was dropped.
+    fn store(&self, cache: &str, url: &str, response: Response) -> BoxFuture<Result<bool, String>>;
+    /// Remove the entry for `url`; whether there was one.
+    fn remove(&self, cache: &str, url: &str) -> BoxFuture<Result<bool, String>>;
+}
+
+/// The Cache API's store, as handed to the isolate threads.
+#[derive(Clone)]
+pub struct CacheHandle(pub Arc<dyn CacheStore>);
+
+impl std::fmt::Debug for CacheHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheHandle")
+    }
+}
+
 /// How a Worker invocation ended, for logs and metrics.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {

@@ -47,6 +47,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:13_urlpattern.js", include_str!("js/13_urlpattern.js")),
     ("isoproxy:14_eventsource.js", include_str!("js/14_eventsource.js")),
     ("isoproxy:15_sockets.js", include_str!("js/15_sockets.js")),
+    ("isoproxy:16_cache.js", include_str!("js/16_cache.js")),
     ("isoproxy:node/buffer.js", include_str!("js/node/buffer.js")),
     ("isoproxy:node/events.js", include_str!("js/node/events.js")),
     ("isoproxy:node/inspect.js", include_str!("js/node/inspect.js")),

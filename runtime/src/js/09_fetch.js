@@ -643,6 +643,9 @@
     return rid;
   }
 
+  // For the Cache API (16_cache.js).
+  internal.cacheGlue = { responseFromNative, bodyForRust, headersFlat, kBody, kHeaders };
+
   // Send `response` as the answer to invocation `id`; resolves when its
   // body (if produced by JS) has been written.
   internal.sendResponse = (id, response) => {

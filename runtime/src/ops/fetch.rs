@@ -19,7 +19,7 @@ use crate::state::{OpResult, State};
 use crate::{Outcome, WorkerFailure};
 
 /// A body argument from JS: `null`, bytes, or a native body's resource id.
-fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Result<Body, String> {
+pub(crate) fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Result<Body, String> {
     if v.is_null_or_undefined() {
         return Ok(Body::Empty);
     }

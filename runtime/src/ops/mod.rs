@@ -3,6 +3,7 @@
 //! They are installed on a private `__ops` object that the glue captures and
 //! then removes from the global scope, so Worker code cannot call them.
 
+mod cache;
 mod cf;
 pub(crate) mod compression;
 mod context;
@@ -117,6 +118,9 @@ ops_table! {
     "request_current" => node::op_request_current,
     "require_es_module" => node::op_require_es_module,
     "node_cipher" => crypto::op_node_cipher,
+    "cache_match" => cache::op_cache_match,
+    "cache_put" => cache::op_cache_put,
+    "cache_delete" => cache::op_cache_delete,
     "urlpattern_parse" => urlpattern::op_urlpattern_parse,
     "urlpattern_match_input" => urlpattern::op_urlpattern_match_input,
 }

@@ -295,4 +295,14 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w), (name = \"n\", network = ()) ],\n  sockets = [ (name = \"h\", address = \"*:80\", service = (name = \"n\", entrypoint = \"E\")) ],\n);",
         "config.capnp:5:82: sockets[0].service.entrypoint: entrypoint \"E\" needs a Worker, but service \"n\" is not one",
     ),
+    (
+        "cache: unknown socket",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w) ],\n  cache = (sockets = [\"nope\"]),\n);",
+        "config.capnp:5:23: cache.sockets[0]: no socket named \"nope\"",
+    ),
+    (
+        "cache: key header that is not a header name",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w) ],\n  cache = (keyHeaders = [\"bad header\"]),\n);",
+        "config.capnp:5:26: cache.keyHeaders[0]: expected a header name, got \"bad header\"",
+    ),
 ];

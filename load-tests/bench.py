@@ -32,6 +32,7 @@ SCENARIOS = {
     "forward": ("forward proxy, absolute-URI requests", ["nginx", "squid", "workerd", "isoproxy"]),
     "traffic": ("reverse proxy, no script, through a 10-route router with rate limits on socket and route", ["isoproxy"]),
     "forward-auth": ("forward proxy with Basic auth and a 100,000-name deny list", ["squid", "isoproxy"]),
+    "cached": ("reverse proxy answering from its HTTP cache (hit ratio ~1)", ["nginx", "isoproxy"]),
 }
 
 # The forward-auth scenario's user (bcrypt, cost 10) and deny list size.
@@ -41,7 +42,14 @@ DENY_NAMES = 100_000
 # Which row each scenario is compared with. A pass-through Worker is compared
 # with nginx's plain reverse proxy: nginx has no script to pass through.
 REFERENCE = {
-    "nginx": {"proxy": "proxy", "passthrough": "proxy", "rewrite": "rewrite", "forward": "forward", "traffic": "proxy"},
+    "nginx": {
+        "proxy": "proxy",
+        "passthrough": "proxy",
+        "rewrite": "rewrite",
+        "forward": "forward",
+        "cached": "cached",
+        "traffic": "proxy",
+    },
     "workerd": {"proxy": "proxy", "passthrough": "passthrough", "rewrite": "rewrite", "forward": "forward"},
     "squid": {"forward": "forward", "forward-auth": "forward-auth"},
 }
@@ -52,6 +60,7 @@ CONFIG_CONST = {
     "passthrough": "passthrough",
     "rewrite": "rewrite",
     "forward": "forward",
+    "cached": "cached",
     "traffic": "traffic",
 }
 
@@ -161,13 +170,17 @@ class Bench:
         logp = os.path.join(self.dir, f"{peer}-{scenario}-{size}.log")
         pin = self.a.pin or None
         if peer == "nginx":
-            ports = {"PROXY_PORT": h.free_port(), "REWRITE_PORT": h.free_port(), "FORWARD_PORT": h.free_port()}
-            ports[{"proxy": "PROXY_PORT", "rewrite": "REWRITE_PORT", "forward": "FORWARD_PORT"}[scenario]] = port
+            ports = {name: h.free_port() for name in ("PROXY_PORT", "REWRITE_PORT", "FORWARD_PORT", "CACHE_PORT")}
+            which = {"proxy": "PROXY_PORT", "rewrite": "REWRITE_PORT", "forward": "FORWARD_PORT", "cached": "CACHE_PORT"}
+            ports[which[scenario]] = port
             for sub in ("body", "proxy"):
                 d = os.path.join(self.dir, "nginx-tmp", sub)
                 os.makedirs(d, exist_ok=True)
                 os.chmod(d, 0o777)
                 os.chmod(os.path.dirname(d), 0o777)
+            cache_dir = os.path.join(self.dir, "nginx-cache")
+            os.makedirs(cache_dir, exist_ok=True)
+            os.chmod(cache_dir, 0o777)
             conf = os.path.join(self.dir, f"nginx-{scenario}.conf")
             h.fill_template(
                 os.path.join(CONFIGS, "nginx-proxy.conf"),
@@ -253,6 +266,8 @@ class Bench:
         if scenario.startswith("forward"):
             authority = f"127.0.0.1:{self.origin_port}"
             return f"http://{authority}/{size}", authority
+        if scenario == "cached":
+            return f"/cached/{size}", None
         return f"/{size}", None
 
     def check(self, port, scenario, size):
@@ -278,7 +293,7 @@ class Bench:
             problems.append(f"status {status} ({body[:80]!r})")
         if len(body) != SIZES[size]:
             problems.append(f"body {len(body)} bytes, expected {SIZES[size]}")
-        want_path = f"/out/{size}" if scenario == "rewrite" else f"/{size}"
+        want_path = {"rewrite": f"/out/{size}", "cached": f"/cached/{size}"}.get(scenario, f"/{size}")
         if hdrs.get("x-origin-path") != want_path:
             problems.append(f"origin saw path {hdrs.get('x-origin-path')!r}, expected {want_path!r}")
         if scenario == "rewrite":
@@ -288,6 +303,13 @@ class Bench:
                 problems.append("x-remove-me was not removed")
         elif "x-remove-me" not in hdrs:
             problems.append("x-remove-me missing (response headers not passed through)")
+        if scenario == "cached" and not problems:
+            # The second request must come from the cache (isoproxy's
+            # Cache-Status, nginx's $upstream_cache_status).
+            _, hdrs2, body2 = h.http_get(port, target, host=host)
+            hit = "hit" in hdrs2.get("cache-status", "") or hdrs2.get("x-cache-status") == "HIT"
+            if not hit or len(body2) != SIZES[size]:
+                problems.append(f"second request not a cache hit ({hdrs2.get('cache-status') or hdrs2.get('x-cache-status')!r})")
         if problems:
             raise h.CheckError(f"GET {target}: " + "; ".join(problems))
 

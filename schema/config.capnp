@@ -59,6 +59,12 @@ struct Config {
 
   server @10 :ServerOptions;
   # isoproxy addition: process-wide settings (threads, drain deadline).
+
+  # ---- isoproxy addition: the HTTP cache (issue 16) ----
+  cache @11 :CacheOptions;
+  # The shared HTTP cache (RFC 9111) of the no-script path. Absent, or with
+  # no sockets listed: nothing is cached.
+  # ---- end of the HTTP cache addition ----
 }
 
 struct LoggingOptions {
@@ -568,6 +574,14 @@ struct Worker {
 
   limits @7 :WorkerLimits;
   # isoproxy addition: per-request resource limits.
+
+  # ---- the HTTP cache (issue 16) ----
+  cacheApiOutbound @8 :ServiceDesignator;
+  # workerd's service behind the Cache API (workerd has no cache of its
+  # own; its ordinal there is 11). Accepted so workerd configs load; the
+  # named service must exist, but isoproxy serves `caches.default` and
+  # `caches.open()` from its built-in store and never calls it.
+  # ---- end of the HTTP cache addition ----
 }
 
 struct WorkerLimits {
@@ -1131,3 +1145,51 @@ enum UpstreamHttp2 {
   only @2;
   # HTTP/2 only: ALPN h2 over https, prior knowledge (h2c) over http.
 }
+
+# ---- isoproxy addition: the HTTP cache (issue 16) ----
+
+struct CacheOptions {
+  # One shared HTTP cache (RFC 9111) for the whole process. It lives outside
+  # the config generations: a reload keeps what is stored.
+
+  sockets @0 :List(Text);
+  # Sockets whose no-script path (ExternalServer or Network service) answers
+  # from the cache. A socket whose service is a Worker cannot be listed.
+
+  memoryBytes @1 :UInt64 = 67108864;
+  # Budget of the memory tier, in bytes (headers and bodies). Past it the
+  # least recently used entries are evicted. Set at start-up; a reload can
+  # change it.
+
+  maxObjectBytes @2 :UInt64 = 8388608;
+  # Largest response body stored; a larger one is forwarded, not stored.
+
+  keyHeaders @3 :List(Text);
+  # Request header names whose values become part of the cache key (beyond
+  # scheme, host, path and query), e.g. ["accept-language"].
+
+  keyQuery @4 :Bool = true;
+  # Whether the query string is part of the cache key.
+
+  statusName @5 :Text = "isoproxy";
+  # The cache's name in the `Cache-Status` response header (RFC 9211).
+  # Empty: no `Cache-Status` header.
+
+  purgeToken @6 :Text;
+  # Bearer token of the admin listener's `/cache/purge` endpoint. The
+  # environment variable ISOPROXY_CACHE_PURGE_TOKEN, when set, wins. Without
+  # either, purge is refused.
+
+  lockTimeoutMs @7 :UInt32 = 10000;
+  # How long concurrent misses of one key wait for the first one to fill
+  # the cache (request collapsing) before going upstream themselves.
+
+  diskPath @8 :Text;
+  # Directory of the disk tier (created if missing). Absent: memory only.
+  # Entries there survive restarts; set at start-up (a reload does not move
+  # it). With a disk tier, bodies over memoryBytes/16 are kept on disk only.
+
+  diskBytes @9 :UInt64 = 1073741824;
+  # Budget of the disk tier, in bytes (files of bodies and metadata).
+}
+# ---- end of the HTTP cache addition ----

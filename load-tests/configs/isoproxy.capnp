@@ -43,6 +43,15 @@ const traffic :Workerd.Config = (
   server = (threads = 1, isolateThreads = 1),
 );
 
+# No script, with the HTTP cache (the origin's /cached/ paths are cacheable).
+const cached :Workerd.Config = (
+  services = [ (name = "origin", external = (address = "127.0.0.1:9000", http = ())) ],
+  sockets = [ (name = "http", address = "127.0.0.1:8080", http = (), service = "origin") ],
+  cache = (sockets = ["http"]),
+  accessLog = (format = off),
+  server = (threads = 1, isolateThreads = 1),
+);
+
 # A Worker that forwards every request unchanged.
 const passthrough :Workerd.Config = (
   services = [

@@ -1,6 +1,7 @@
 //! The `isoproxy` command: `serve`, `check` and `compile`.
 
 mod args;
+mod cache;
 mod cli;
 mod downstream;
 mod error;

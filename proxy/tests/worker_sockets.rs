@@ -255,8 +255,17 @@ fn a_worker_connect_handler_vets_and_carries_tunnels() {
     let mut c = Client::connect(port);
     c.send(b"GET http://any.test/ HTTP/1.1\r\nHost: any.test\r\n\r\n");
     assert_eq!(c.read_response(false).unwrap().text(), "http here");
-    // Each tunnel has one access record naming the Worker and its outcome.
-    assert!(proxy.wait_stdout(std::time::Duration::from_secs(10), "throws.test:1"));
+    // Each tunnel has one access record naming the Worker and its outcome,
+    // written when the tunnel closes (the piped one closes last).
+    let hosts = [allowed.as_str(), "hello.test:1", "blocked.test:443", "throws.test:1"];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !hosts
+        .iter()
+        .all(|h| proxy.stdout_text().contains(&format!("\"host\":\"{h}\"")))
+    {
+        assert!(std::time::Instant::now() < deadline, "{}", proxy.stdout_text());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
     let log = proxy.stdout_text();
     let record = |target: &str| -> serde_json::Value {
         let line = log

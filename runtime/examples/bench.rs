@@ -137,6 +137,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         access_log: AccessLogOptions::default(),
         admin: None,
         server: ServerOptions::default(),
+        cache: None,
     });
     let cpu = Arc::new(Cpu::default());
     let pool = WorkerPool::start(

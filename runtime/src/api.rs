@@ -70,6 +70,21 @@ pub struct RequestInfo {
     pub client_addr: Option<SocketAddr>,
     /// The request id (also in the `x-request-id` header).
     pub request_id: String,
+    /// HTTP version of the downstream request (`request.cf.httpProtocol`).
+    pub http_version: Option<http::Version>,
+    /// The downstream TLS session, when the client came over TLS.
+    pub tls: Option<TlsInfo>,
+}
+
+/// The downstream TLS session as the TLS library names it (rustls:
+/// `TLSv1_3`, `TLS13_AES_128_GCM_SHA256`); the runtime shows it under
+/// Cloudflare's names in `request.cf.tlsVersion` and `tlsCipher`.
+#[derive(Debug, Clone, Default)]
+pub struct TlsInfo {
+    /// Protocol version.
+    pub version: String,
+    /// Cipher suite.
+    pub cipher: String,
 }
 
 /// A response from a Worker or from an outbound service.
@@ -157,6 +172,35 @@ pub trait Outbound: Send + Sync + 'static {
     /// Send `request` to `service` and return its response headers; the body
     /// streams.
     fn fetch(&self, service: &str, request: Request, info: &RequestInfo) -> BoxFuture<Result<Response, OutboundError>>;
+}
+
+/// Where the Workers Cache API (`caches.default`, `caches.open(name)`)
+/// keeps responses: implemented by `proxy/` over its HTTP cache's store.
+///
+/// `cache` is the cache's name (`""` for `caches.default`), `url` the
+/// request URL (the key). The runtime has already applied the API's own
+/// rules (GET only, no 206, no `Vary: *`); the store decides, from the
+/// response's `Cache-Control`, `Expires` and status, whether and how long
+/// to keep it.
+pub trait CacheStore: Send + Sync + 'static {
+    /// The fresh stored response for `url`, if any.
+    fn lookup(&self, cache: &str, url: &str) -> BoxFuture<Result<Option<Response>, String>>;
+    /// Store `response` (its body is read to the end here). `Ok(false)`:
+    /// the response is not storable (no-store, private, Set-Cookie, no
+    /// lifetime, too large) and was dropped.
+    fn store(&self, cache: &str, url: &str, response: Response) -> BoxFuture<Result<bool, String>>;
+    /// Remove the entry for `url`; whether there was one.
+    fn remove(&self, cache: &str, url: &str) -> BoxFuture<Result<bool, String>>;
+}
+
+/// The Cache API's store, as handed to the isolate threads.
+#[derive(Clone)]
+pub struct CacheHandle(pub Arc<dyn CacheStore>);
+
+impl std::fmt::Debug for CacheHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CacheHandle")
+    }
 }
 
 /// How a Worker invocation ended, for logs and metrics.

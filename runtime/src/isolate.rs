@@ -29,6 +29,11 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:04_events.js", include_str!("js/04_events.js")),
     ("isoproxy:05_timers.js", include_str!("js/05_timers.js")),
     ("isoproxy:06_streams.js", include_str!("js/06_streams.js")),
+    ("isoproxy:06_streams_bytes.js", include_str!("js/06_streams_bytes.js")),
+    (
+        "isoproxy:06_streams_workers.js",
+        include_str!("js/06_streams_workers.js"),
+    ),
     ("isoproxy:07_crypto.js", include_str!("js/07_crypto.js")),
     ("isoproxy:07_subtle.js", include_str!("js/07_subtle.js")),
     ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),
@@ -42,6 +47,7 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
     ("isoproxy:13_urlpattern.js", include_str!("js/13_urlpattern.js")),
     ("isoproxy:14_eventsource.js", include_str!("js/14_eventsource.js")),
     ("isoproxy:15_sockets.js", include_str!("js/15_sockets.js")),
+    ("isoproxy:16_cache.js", include_str!("js/16_cache.js")),
     ("isoproxy:node/buffer.js", include_str!("js/node/buffer.js")),
     ("isoproxy:node/events.js", include_str!("js/node/events.js")),
     ("isoproxy:node/inspect.js", include_str!("js/node/inspect.js")),
@@ -53,9 +59,25 @@ pub(crate) const GLUE: &[(&str, &str)] = &[
         "isoproxy:node/string_decoder.js",
         include_str!("js/node/string_decoder.js"),
     ),
+    (
+        "isoproxy:node/stream_writable.js",
+        include_str!("js/node/stream_writable.js"),
+    ),
+    (
+        "isoproxy:node/stream_pipeline.js",
+        include_str!("js/node/stream_pipeline.js"),
+    ),
     ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
     ("isoproxy:node/process.js", include_str!("js/node/process.js")),
+    (
+        "isoproxy:node/crypto_cipher.js",
+        include_str!("js/node/crypto_cipher.js"),
+    ),
+    ("isoproxy:node/crypto_keys.js", include_str!("js/node/crypto_keys.js")),
     ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
+    ("isoproxy:node/fs.js", include_str!("js/node/fs.js")),
+    ("isoproxy:node/zlib.js", include_str!("js/node/zlib.js")),
+    ("isoproxy:node/http.js", include_str!("js/node/http.js")),
     ("isoproxy:node/timers.js", include_str!("js/node/timers.js")),
     (
         "isoproxy:node/diagnostics_channel.js",
@@ -266,10 +288,19 @@ impl WorkerIsolate {
                 let bindings = bindings_js(scope, &spec).ok_or("building bindings failed")?;
                 let is_modules = v8::Boolean::new(scope, spec.is_modules());
                 let node = spec.node_compat();
-                let node_js = v8::Array::new(scope, 4);
-                for (i, on) in [node.modules, node.globals, node.process_env, node.als]
-                    .into_iter()
-                    .enumerate()
+                let node_js = v8::Array::new(scope, 8);
+                for (i, on) in [
+                    node.modules,
+                    node.globals,
+                    node.process_env,
+                    node.als,
+                    node.process_v2,
+                    node.fs,
+                    node.http,
+                    node.web_fs,
+                ]
+                .into_iter()
+                .enumerate()
                 {
                     let on = v8::Boolean::new(scope, on);
                     node_js.set_index(scope, i as u32, on.into());

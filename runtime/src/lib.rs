@@ -52,6 +52,9 @@ pub struct PoolOptions {
     /// before it exits (a Worker's first thread keeps its isolate); zero
     /// means [`DEFAULT_IDLE_ISOLATE`].
     pub idle_isolate: Duration,
+    /// Where `caches.default` and `caches.open()` keep responses; without
+    /// one, the Cache API's methods reject.
+    pub cache: Option<CacheHandle>,
 }
 
 /// How long an extra isolate of a Worker stays after its last request.
@@ -192,6 +195,7 @@ impl WorkerPool {
             sched: sched.clone(),
             idle_isolate,
             inboxes: std::sync::OnceLock::new(),
+            cache: options.cache.clone(),
         });
         let threads = pool::start_threads(n, shared.clone()).map_err(|message| RuntimeError {
             worker: String::new(),

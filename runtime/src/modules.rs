@@ -289,8 +289,19 @@ fn check_imports(
                 continue;
             }
             let at = module.source_offset_to_location(request.get_source_offset());
+            let fs = matches!(
+                specifier.as_str(),
+                "node:fs" | "node:fs/promises" | "fs" | "fs/promises"
+            );
             let hint = if specifier.starts_with("node:") && !node.modules {
                 " (node:* modules need the nodejs_compat compatibility flag)"
+            } else if fs && node.modules && !node.fs {
+                " (node:fs needs the enable_nodejs_fs_module compatibility flag, or a compatibilityDate of 2025-09-15 or later)"
+            } else if matches!(specifier.as_str(), "node:http" | "node:https" | "http" | "https")
+                && node.modules
+                && !node.http
+            {
+                " (node:http needs the enable_nodejs_http_modules compatibility flag, or a compatibilityDate of 2025-08-15 or later)"
             } else if specifier.starts_with("node:") || specifier.starts_with("cloudflare:") {
                 " (isoproxy does not provide this built-in module; see the compatibility table in README.md)"
             } else if specifier.contains(':') {
@@ -466,18 +477,20 @@ fn load_modules(
         }
     }
     let main = main.ok_or("a modules Worker needs at least one module")?;
-    if let Some(first) = modules.first() {
-        check_imports(tc, &map, builtins, &es_modules, &first.name)?;
-    }
+    // Set before the imports are checked: a CommonJS module they run may
+    // require() an ES module, which is then loaded as `import()` would.
     {
         let mut mm = map.borrow_mut();
-        mm.es_modules = es_modules;
+        mm.es_modules = es_modules.clone();
         mm.loaders = Some(Loaders {
             loader: v8::Global::new(tc, builtins.loader),
             define_common_js: v8::Global::new(tc, builtins.define_common_js),
             require_common_js: v8::Global::new(tc, builtins.require_common_js),
             node: builtins.node,
         });
+    }
+    if let Some(first) = modules.first() {
+        check_imports(tc, &map, builtins, &es_modules, &first.name)?;
     }
     if main.instantiate_module(tc, resolve_callback) != Some(true) {
         let (msg, _) = {
@@ -555,6 +568,77 @@ fn import_now<'s>(
     referrer: &str,
     specifier: &str,
 ) -> Result<Option<v8::Local<'s, v8::Promise>>, String> {
+    let Some((module, evaluated)) = find_and_evaluate(scope, referrer, specifier)? else {
+        return Ok(None);
+    };
+    let namespace = module.get_module_namespace();
+    // The namespace once evaluation settles (its rejection passes through).
+    let evaluated = match v8::Local::<v8::Promise>::try_from(evaluated) {
+        Ok(p) => p,
+        Err(_) => {
+            let resolver = v8::PromiseResolver::new(scope).ok_or("promise")?;
+            resolver.resolve(scope, namespace);
+            return Ok(Some(resolver.get_promise(scope)));
+        }
+    };
+    let give_namespace = v8::Function::builder(return_data)
+        .data(namespace)
+        .build(scope)
+        .ok_or("function")?;
+    Ok(evaluated.then(scope, give_namespace))
+}
+
+/// `require(specifier)` of a listed ES module from a CommonJS module: its
+/// namespace, the module evaluated now if nothing had yet. `Ok(None)`: no
+/// such ES module, or a JS exception is pending (its evaluation threw, or
+/// it awaits at top level, which a synchronous `require` cannot wait for).
+pub(crate) fn require_es_module<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    referrer: &str,
+    specifier: &str,
+) -> Result<Option<v8::Local<'s, v8::Value>>, String> {
+    let listed = {
+        let context = scope.get_current_context();
+        let Some(map) = context.get_slot::<std::cell::RefCell<ModuleMap>>() else {
+            return Ok(None);
+        };
+        let mm = map.borrow();
+        mm.by_name.contains_key(&normalize(referrer, specifier)) || mm.by_name.contains_key(specifier)
+    };
+    if !listed {
+        return Ok(None);
+    }
+    let Some((module, evaluated)) = find_and_evaluate(scope, referrer, specifier)? else {
+        return Ok(None);
+    };
+    if let Ok(p) = v8::Local::<v8::Promise>::try_from(evaluated) {
+        match p.state() {
+            v8::PromiseState::Fulfilled => {}
+            v8::PromiseState::Rejected => {
+                let reason = p.result(scope);
+                scope.throw_exception(reason);
+                return Ok(None);
+            }
+            v8::PromiseState::Pending => {
+                return Err(format!(
+                    "require(\"{specifier}\"): the module awaits at top level, which require() cannot wait for"
+                ))
+            }
+        }
+    }
+    Ok(Some(module.get_module_namespace()))
+}
+
+/// A module and what its `evaluate()` returned (a promise, for modules).
+type Evaluated<'s> = (v8::Local<'s, v8::Module>, v8::Local<'s, v8::Value>);
+
+/// Find the module `import(specifier)` from `referrer` names, instantiate
+/// and evaluate it; `Ok(None)`: a JS exception is pending.
+fn find_and_evaluate<'s>(
+    scope: &mut v8::PinScope<'s, '_>,
+    referrer: &str,
+    specifier: &str,
+) -> Result<Option<Evaluated<'s>>, String> {
     let context = scope.get_current_context();
     let Some(map) = context.get_slot::<std::cell::RefCell<ModuleMap>>() else {
         return Err(format!(
@@ -611,21 +695,7 @@ fn import_now<'s>(
     let Some(evaluated) = module.evaluate(scope) else {
         return Ok(None);
     };
-    let namespace = module.get_module_namespace();
-    // The namespace once evaluation settles (its rejection passes through).
-    let evaluated = match v8::Local::<v8::Promise>::try_from(evaluated) {
-        Ok(p) => p,
-        Err(_) => {
-            let resolver = v8::PromiseResolver::new(scope).ok_or("promise")?;
-            resolver.resolve(scope, namespace);
-            return Ok(Some(resolver.get_promise(scope)));
-        }
-    };
-    let give_namespace = v8::Function::builder(return_data)
-        .data(namespace)
-        .build(scope)
-        .ok_or("function")?;
-    Ok(evaluated.then(scope, give_namespace))
+    Ok(Some((module, evaluated)))
 }
 
 fn return_data(_scope: &mut v8::PinScope, args: v8::FunctionCallbackArguments, mut rv: v8::ReturnValue<v8::Value>) {
@@ -664,6 +734,10 @@ mod tests {
             globals: true,
             process_env: false,
             als: true,
+            process_v2: false,
+            fs: false,
+            http: false,
+            web_fs: false,
         };
         let als = NodeCompat {
             als: true,

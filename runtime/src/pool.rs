@@ -99,6 +99,8 @@ pub(crate) struct Shared {
     /// another thread; weak, so that dropping the pool still ends the
     /// threads. Set once the threads have started.
     pub(crate) inboxes: std::sync::OnceLock<Vec<mpsc::WeakUnboundedSender<Msg>>>,
+    /// The Cache API's store, if the embedder gave one.
+    pub(crate) cache: Option<crate::api::CacheHandle>,
 }
 
 /// The CPU-time watchdog's view of one isolate thread.

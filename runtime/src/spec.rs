@@ -54,6 +54,14 @@ const NODEJS_COMPAT_V2_DATE: &str = "2024-09-23";
 /// and JSON bindings (`nodejs_compat_populate_process_env`).
 const POPULATE_PROCESS_ENV_DATE: &str = "2025-04-01";
 
+/// From this compatibility date `nodejs_compat` implies
+/// `enable_nodejs_process_v2` and `enable_nodejs_fs_module` in workerd.
+const PROCESS_V2_DATE: &str = "2025-09-15";
+
+/// From this compatibility date `nodejs_compat` implies
+/// `enable_nodejs_http_modules` in workerd.
+const HTTP_MODULES_DATE: &str = "2025-08-15";
+
 /// The Node.js compatibility a Worker asked for (see `WorkerSpec::node_compat`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct NodeCompat {
@@ -65,6 +73,16 @@ pub(crate) struct NodeCompat {
     pub(crate) process_env: bool,
     /// `node:async_hooks` can be imported (`nodejs_als`, or `nodejs_compat`).
     pub(crate) als: bool,
+    /// The full `process` (`enable_nodejs_process_v2`): version, cwd,
+    /// hrtime, events, stdout, ... beside the small one's members.
+    pub(crate) process_v2: bool,
+    /// `node:fs` and `node:fs/promises` (`enable_nodejs_fs_module`).
+    pub(crate) fs: bool,
+    /// `node:http` and `node:https` (`enable_nodejs_http_modules`).
+    pub(crate) http: bool,
+    /// `navigator.storage` (`enable_web_file_system`): not Node's, but the
+    /// same in-memory file system as node:fs.
+    pub(crate) web_fs: bool,
 }
 
 /// A Worker as the isolates see it.
@@ -121,11 +139,23 @@ impl WorkerSpec {
         let env = modules
             && !has("nodejs_compat_do_not_populate_process_env")
             && (has("nodejs_compat_populate_process_env") || date >= POPULATE_PROCESS_ENV_DATE);
+        let process_v2 = modules
+            && !has("disable_nodejs_process_v2")
+            && (has("enable_nodejs_process_v2") || (has("nodejs_compat") && date >= PROCESS_V2_DATE));
+        let fs = modules
+            && !has("disable_nodejs_fs_module")
+            && (has("enable_nodejs_fs_module") || (has("nodejs_compat") && date >= PROCESS_V2_DATE));
         NodeCompat {
             modules,
             globals: modules && v2,
             process_env: env,
             als: modules || has("nodejs_als"),
+            process_v2,
+            fs,
+            http: modules
+                && !has("disable_nodejs_http_modules")
+                && (has("enable_nodejs_http_modules") || (has("nodejs_compat") && date >= HTTP_MODULES_DATE)),
+            web_fs: has("enable_web_file_system"),
         }
     }
 

@@ -147,10 +147,17 @@ async fn builtin_modules_follow_the_flags_and_unknown_ones_are_named() {
         ),
         (
             "a node module isoproxy does not provide",
+            "import net from 'node:net';\nexport default {};",
+            "2025-06-01",
+            &["nodejs_compat"],
+            "main.js:1:17: Error: No such module \"node:net\", imported from \"main.js\" (isoproxy does not provide this built-in module",
+        ),
+        (
+            "node:fs before its date, without its flag",
             "import fs from 'node:fs';\nexport default {};",
             "2025-06-01",
             &["nodejs_compat"],
-            "main.js:1:16: Error: No such module \"node:fs\", imported from \"main.js\" (isoproxy does not provide this built-in module",
+            "main.js:1:16: Error: No such module \"node:fs\", imported from \"main.js\" (node:fs needs the enable_nodejs_fs_module compatibility flag",
         ),
         (
             "a bare name before nodejs_compat_v2's date",

@@ -10,8 +10,8 @@ use crate::config_capnp::{
     upstream_timeouts, worker, worker_limits,
 };
 use crate::model::{
-    AccessLogFormat, AccessLogOptions, AdminOptions, Balancing, BalancingPolicy, Binding, BindingValue, Config,
-    DiskDirectory, ExternalProtocol, ExternalServer, HashKey, HeaderInjection, HealthCheck, HealthCheckKind,
+    AccessLogFormat, AccessLogOptions, AdminOptions, Balancing, BalancingPolicy, Binding, BindingValue, CacheOptions,
+    Config, DiskDirectory, ExternalProtocol, ExternalServer, HashKey, HeaderInjection, HealthCheck, HealthCheckKind,
     HttpOptions, HttpStyle, Keypair, MetricsOptions, Module, ModuleKind, Network, ProxyAuth, ProxyProtocol, ProxyUser,
     RateLimit, RateLimitKey, ResponseCompression, Route, Router, ServerOptions, Service, ServiceDesignator,
     ServiceKind, SniKeypair, Socket, SocketLimits, SocketProtocol, TlsOptions, TlsVersion, UpstreamHttp2,
@@ -95,7 +95,28 @@ pub fn config(r: config::Reader<'_>, overrides: &Overrides) -> R<Config> {
         max_queued_per_worker: so.get_max_queued_per_worker(),
         max_queued_per_isolate_thread: so.get_max_queued_per_isolate_thread(),
     };
+    let cache = if r.has_cache() {
+        let c = r.get_cache()?;
+        Some(CacheOptions {
+            sockets: texts(c.get_sockets())?,
+            memory_bytes: c.get_memory_bytes(),
+            max_object_bytes: c.get_max_object_bytes(),
+            key_headers: texts(c.get_key_headers())?
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect(),
+            key_query: c.get_key_query(),
+            status_name: s(c.get_status_name())?,
+            purge_token: opt(c.get_purge_token())?.filter(|t| !t.is_empty()),
+            lock_timeout_ms: c.get_lock_timeout_ms(),
+            disk_path: opt(c.get_disk_path())?,
+            disk_bytes: c.get_disk_bytes(),
+        })
+    } else {
+        None
+    };
     Ok(Config {
+        cache,
         services,
         sockets,
         v8_flags: texts(r.get_v8_flags())?,

@@ -27,6 +27,8 @@ pub struct Config {
     pub admin: Option<AdminOptions>,
     /// Process-wide settings.
     pub server: ServerOptions,
+    /// The shared HTTP cache (isoproxy addition), if configured.
+    pub cache: Option<CacheOptions>,
 }
 
 impl Config {
@@ -111,6 +113,53 @@ impl Default for ServerOptions {
         }
     }
 }
+
+// ---- isoproxy addition: the HTTP cache (issue 16) ----
+
+/// The shared HTTP cache (RFC 9111) of the no-script path.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheOptions {
+    /// Sockets whose no-script path answers from the cache.
+    pub sockets: Vec<String>,
+    /// Memory tier budget, bytes.
+    pub memory_bytes: u64,
+    /// Largest body stored, bytes.
+    pub max_object_bytes: u64,
+    /// Request headers (lower case) whose values are part of the key.
+    pub key_headers: Vec<String>,
+    /// Whether the query string is part of the key.
+    pub key_query: bool,
+    /// The name in `Cache-Status`; empty: no header.
+    pub status_name: String,
+    /// Bearer token of the purge endpoint (config value; the environment
+    /// variable is read by the proxy).
+    pub purge_token: Option<String>,
+    /// Wait of collapsed misses for the first one, milliseconds.
+    pub lock_timeout_ms: u32,
+    /// Directory of the disk tier, if any.
+    pub disk_path: Option<String>,
+    /// Disk tier budget, bytes.
+    pub disk_bytes: u64,
+}
+
+impl Default for CacheOptions {
+    fn default() -> Self {
+        Self {
+            sockets: Vec::new(),
+            memory_bytes: 64 << 20,
+            max_object_bytes: 8 << 20,
+            key_headers: Vec::new(),
+            key_query: true,
+            status_name: "isoproxy".into(),
+            purge_token: None,
+            lock_timeout_ms: 10_000,
+            disk_path: None,
+            disk_bytes: 1 << 30,
+        }
+    }
+}
+
+// ---- end of the HTTP cache addition ----
 
 /// A listening socket.
 #[derive(Debug, Clone, PartialEq)]

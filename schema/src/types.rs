@@ -65,7 +65,6 @@ pub const WORKERD_ONLY_FIELDS: &[&str] = &[
     "tails",
     "streamingTails",
     "containerEngine",
-    "cacheApiOutbound",
     "pythonModule",
     "pythonRequirement",
     "memoryCache",

@@ -175,6 +175,32 @@ impl V<'_> {
             let addr = self.text("admin.address", a.get_address())?;
             check_address(&addr, true).map_err(|e| self.err("admin.address", e))?;
         }
+        if r.has_cache() {
+            // isoproxy addition: the HTTP cache (issue 16).
+            let c = self.read("cache", r.get_cache())?;
+            for (i, name) in self.texts("cache.sockets", c.get_sockets())?.iter().enumerate() {
+                if !socket_names.contains_key(name) {
+                    return Err(self.err(&format!("cache.sockets[{i}]"), format!("no socket named {name:?}")));
+                }
+            }
+            for (i, h) in self.texts("cache.keyHeaders", c.get_key_headers())?.iter().enumerate() {
+                if h.is_empty() || !h.bytes().all(is_token_char) {
+                    return Err(self.err(
+                        &format!("cache.keyHeaders[{i}]"),
+                        format!("expected a header name, got {h:?}"),
+                    ));
+                }
+            }
+            if c.get_memory_bytes() == 0 {
+                return Err(self.err("cache.memoryBytes", "expected a budget above 0 bytes"));
+            }
+            self.text("cache.statusName", c.get_status_name())?;
+            self.text("cache.purgeToken", c.get_purge_token())?;
+            self.text("cache.diskPath", c.get_disk_path())?;
+            if c.get_disk_bytes() == 0 {
+                return Err(self.err("cache.diskBytes", "expected a budget above 0 bytes"));
+            }
+        }
         let al = self.read("accessLog", r.get_access_log())?;
         self.read("accessLog.format", al.get_format())?;
 
@@ -664,6 +690,14 @@ impl V<'_> {
         )?;
         self.not_router(&format!("{p}.globalOutbound"), w.get_global_outbound())?;
         self.read(&format!("{p}.limits"), w.get_limits())?;
+        if w.has_cache_api_outbound() {
+            // Accepted for workerd configs; the built-in store serves the Cache API.
+            self.designator(
+                &format!("{p}.cacheApiOutbound"),
+                w.get_cache_api_outbound(),
+                "cacheApiOutbound",
+            )?;
+        }
         Ok(())
     }
 }

@@ -55,6 +55,7 @@ pub const FIELDS: &[&str] = &[
     "ws_close",
     "rule",
     "close",
+    "cache",
 ];
 
 /// One field value as recorded from the event.

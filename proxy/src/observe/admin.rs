@@ -1,5 +1,6 @@
-//! The admin listener: `/healthz`, `/readyz`, `/metrics` and `/upstreams`
-//! (the health of pool origins, as JSON).
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `/upstreams`
+//! (the health of pool origins, as JSON) and `POST /cache/purge` (the HTTP
+//! cache's purge by URL or prefix, behind a bearer token).
 //!
 //! It runs on its own thread with its own small tokio runtime, so a scrape or
 //! a probe is answered even when the proxy threads are saturated. The HTTP
@@ -94,7 +95,7 @@ fn crate_addr(addr: &str) -> String {
 async fn handle(mut stream: TcpStream, state: &AdminState) -> io::Result<()> {
     let mut buf = vec![0u8; MAX_HEAD];
     let mut filled = 0;
-    let (method, path) = loop {
+    let (method, path, authorization) = loop {
         let n = tokio::time::timeout(READ_TIMEOUT, stream.read(&mut buf[filled..]))
             .await
             .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "request head timeout"))??;
@@ -106,13 +107,26 @@ async fn handle(mut stream: TcpStream, state: &AdminState) -> io::Result<()> {
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf[..filled]) {
             Ok(httparse::Status::Complete(_)) => {
-                break (req.method.unwrap_or("").to_string(), req.path.unwrap_or("").to_string());
+                let authorization = req
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("authorization"))
+                    .map(|h| h.value.to_vec());
+                break (
+                    req.method.unwrap_or("").to_string(),
+                    req.path.unwrap_or("").to_string(),
+                    authorization,
+                );
             }
             Ok(httparse::Status::Partial) if filled < buf.len() => continue,
             _ => return respond(&mut stream, 400, "text/plain", b"bad request\n", false).await,
         }
     };
     let head_only = method == "HEAD";
+    if state.health && path.split('?').next() == Some("/cache/purge") {
+        let (status, body) = purge(&method, &path, authorization.as_deref());
+        return respond(&mut stream, status, "application/json", body.as_bytes(), false).await;
+    }
     if method != "GET" && !head_only {
         return respond(&mut stream, 405, "text/plain", b"only GET and HEAD\n", head_only).await;
     }
@@ -174,10 +188,83 @@ fn upstreams_json(metrics: &Metrics) -> Vec<u8> {
     out
 }
 
+/// `POST /cache/purge?url=URL` removes the entries of one URL (every
+/// variant, every service); `?prefix=URL` those whose URL starts with it.
+/// The URL is the cache key's: `scheme://host[:port]/path[?query]`, host in
+/// lower case, percent-encoded in the query string. Needs
+/// `Authorization: Bearer TOKEN` with the configured token.
+fn purge(method: &str, target: &str, authorization: Option<&[u8]>) -> (u16, String) {
+    let Some(token) = crate::cache::purge_token() else {
+        return (404, "{\"error\":\"no cache purge token is configured\"}\n".into());
+    };
+    let given = authorization.and_then(|a| a.strip_prefix(b"Bearer ")).unwrap_or(b"");
+    if !same_secret(given, token.as_bytes()) {
+        return (401, "{\"error\":\"missing or wrong bearer token\"}\n".into());
+    }
+    if method != "POST" {
+        return (405, "{\"error\":\"use POST\"}\n".into());
+    }
+    let query = target.split_once('?').map_or("", |(_, q)| q);
+    let mut what = None;
+    for pair in query.split('&') {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "url" => what = Some((percent_decode(v), false)),
+            "prefix" => what = Some((percent_decode(v), true)),
+            _ => {}
+        }
+    }
+    let Some((Some(url), prefix)) = what else {
+        return (
+            400,
+            "{\"error\":\"expected ?url=URL or ?prefix=URL (percent-encoded)\"}\n".into(),
+        );
+    };
+    if prefix && url.is_empty() {
+        return (
+            400,
+            "{\"error\":\"an empty prefix would purge everything; give a scheme and host at least\"}\n".into(),
+        );
+    }
+    let n = crate::cache::purge(&url, prefix);
+    (200, format!("{{\"purged\":{n}}}\n"))
+}
+
+/// Compare a secret without an early exit on the first difference.
+fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// `%XX` decoding of a query value (`+` is a space); `None` when malformed.
+fn percent_decode(v: &str) -> Option<String> {
+    let b = v.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'%' => {
+                let hex = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+                out.push(u8::from_str_radix(hex, 16).ok()?);
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            c => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 async fn respond(stream: &mut TcpStream, status: u16, ctype: &str, body: &[u8], head_only: bool) -> io::Result<()> {
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
+        401 => "Unauthorized",
         404 => "Not Found",
         405 => "Method Not Allowed",
         503 => "Service Unavailable",

@@ -23,6 +23,9 @@ const CPU_BUCKETS: &[f64] = &[
     0.00001, 0.000025, 0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 ];
 
+/// Reads each cache tier's (tier, bytes, entries, evictions).
+pub type CacheCounts = fn() -> Vec<(&'static str, u64, u64, u64)>;
+
 /// The metrics registry and every metric in it.
 pub struct Metrics {
     registry: Registry,
@@ -84,6 +87,18 @@ pub struct Metrics {
     pub upstream_pool_races: IntCounter,
     /// Rate limits, circuit breaking and health (traffic management).
     pub traffic: TrafficMetrics,
+    /// Requests on caching sockets by socket and cache outcome (HIT, STALE,
+    /// REVALIDATED, MISS, BYPASS).
+    pub cache_requests: IntCounterVec,
+    /// Bytes held by each cache tier.
+    pub cache_bytes: IntGaugeVec,
+    /// Entries held by each cache tier.
+    pub cache_entries: IntGaugeVec,
+    /// Entries evicted from each tier to keep its budget.
+    pub cache_evictions: IntCounterVec,
+    /// Reads each cache tier's counts (tier, bytes, entries, evictions) at
+    /// scrape time, once a cache exists.
+    pub cache_counts: std::sync::OnceLock<CacheCounts>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -240,6 +255,26 @@ impl Metrics {
             "Idle pooled upstream connections Pingora's connector failed to take back (a race in Pingora); each costs a new connection.",
         )?;
         registry.register(Box::new(upstream_pool_races.clone()))?;
+        let cache_requests = counter(
+            "isoproxy_cache_requests_total",
+            "Requests on caching sockets, by socket and cache outcome (HIT, STALE, REVALIDATED, MISS, BYPASS).",
+            &["socket", "cache"],
+        )?;
+        let cache_bytes = gauge(
+            "isoproxy_cache_bytes",
+            "Bytes held by the HTTP cache, by tier (memory, disk): bodies, heads, bookkeeping.",
+            &["tier"],
+        )?;
+        let cache_entries = gauge(
+            "isoproxy_cache_entries",
+            "Responses held by the HTTP cache, by tier (memory, disk).",
+            &["tier"],
+        )?;
+        let cache_evictions = counter(
+            "isoproxy_cache_evictions_total",
+            "Responses evicted from a cache tier to keep its byte budget, by tier (memory, disk).",
+            &["tier"],
+        )?;
         #[cfg(target_os = "linux")]
         registry.register(Box::new(prometheus::process_collector::ProcessCollector::for_self()))?;
 
@@ -273,6 +308,11 @@ impl Metrics {
             config_last_reload,
             access_log_dropped,
             upstream_pool_races,
+            cache_requests,
+            cache_bytes,
+            cache_entries,
+            cache_evictions,
+            cache_counts: std::sync::OnceLock::new(),
         })
     }
 
@@ -283,6 +323,9 @@ impl Metrics {
 
     /// Everything in the Prometheus text exposition format.
     pub fn encode(&self) -> Vec<u8> {
+        for (tier, bytes, entries, evicted) in self.cache_counts.get().map(|f| f()).unwrap_or_default() {
+            self.set_cache_store(tier, bytes, entries, evicted);
+        }
         let mut out = Vec::with_capacity(16 * 1024);
         // Encoding into a Vec cannot fail for I/O reasons; a metric-family
         // error would be a programming error in this module, so it is logged
@@ -291,6 +334,22 @@ impl Metrics {
             tracing::error!(error = %e, "encoding metrics failed");
         }
         out
+    }
+
+    /// Set the cache store's gauges and evictions counter from its own
+    /// counts (bytes held, entries held, entries evicted so far).
+    fn set_cache_store(&self, tier: &str, bytes: u64, entries: u64, evicted: u64) {
+        self.cache_bytes
+            .with_label_values(&[tier])
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+        self.cache_entries
+            .with_label_values(&[tier])
+            .set(i64::try_from(entries).unwrap_or(i64::MAX));
+        let counter = self.cache_evictions.with_label_values(&[tier]);
+        let seen = counter.get();
+        if evicted > seen {
+            counter.inc_by(evicted - seen);
+        }
     }
 
     /// Count one finished downstream request or tunnel with everything known

@@ -68,6 +68,9 @@ pub struct AccessRecord<'a> {
     /// closed), `idle` (the idle timeout), `error` (a write failed),
     /// `worker` (the connect handler ended), `drain` (cut at shutdown).
     pub close: Option<&'static str>,
+    /// How the request used the HTTP cache (HIT, STALE, REVALIDATED, MISS,
+    /// BYPASS), on caching sockets.
+    pub cache: Option<&'static str>,
 }
 
 impl AccessRecord<'_> {
@@ -88,6 +91,9 @@ impl AccessRecord<'_> {
             // authentication (a Worker's own 407 carries no blame).
             auth_refused: self.blame == Some(Blame::Downstream) && matches!(self.status, 407 | 429),
         });
+        if let Some(c) = self.cache {
+            metrics.cache_requests.with_label_values(&[self.socket, c]).inc();
+        }
         tracing::info!(
             target: "isoproxy::access",
             request_id = %self.request_id,
@@ -115,6 +121,7 @@ impl AccessRecord<'_> {
             ws_close = self.ws_close,
             rule = self.rule,
             close = self.close,
+            cache = self.cache,
         );
     }
 }

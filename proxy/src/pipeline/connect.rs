@@ -337,6 +337,7 @@ async fn to_worker(pool: &WorkerPool, mut client: Stream, head: &[u8], rest: Vec
     let info = RequestInfo {
         client_addr: t.peer,
         request_id: crate::pipeline::handler::request_id(),
+        ..Default::default()
     };
     let name = &t.service.as_ref().unwrap_or(&route.service).name;
     let invocation = pool

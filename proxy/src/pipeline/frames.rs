@@ -160,8 +160,11 @@ mod tests {
         out
     }
 
+    /// What a scan saw: messages, payload bytes, close code.
+    type Seen = (u64, u64, Option<u16>);
+
     /// The same stream fed whole and one byte at a time counts the same.
-    fn scan_all_ways(stream: &[u8]) -> (u64, u64, Option<u16>) {
+    fn scan_all_ways(stream: &[u8]) -> Seen {
         let mut whole = FrameScan::default();
         whole.feed(stream);
         let mut bytewise = FrameScan::default();
@@ -182,8 +185,7 @@ mod tests {
     fn counts_messages_payload_and_close_code() {
         let key = Some([0x12, 0x34, 0x56, 0x78]);
         let big = vec![7u8; 70_000];
-        #[allow(clippy::type_complexity)] // a table: name, frames, expected counts
-        let cases: Vec<(&str, Vec<Vec<u8>>, (u64, u64, Option<u16>))> = vec![
+        let cases: Vec<(&str, Vec<Vec<u8>>, Seen)> = vec![
             ("one text", vec![frame(true, 1, b"hello", None)], (1, 5, None)),
             ("masked text", vec![frame(true, 1, b"hello", key)], (1, 5, None)),
             ("empty binary", vec![frame(true, 2, b"", None)], (1, 0, None)),

@@ -85,6 +85,10 @@ pub struct RequestCtx {
     pub compressor: Option<Compressor>,
     /// Route, rate limits and upstream concurrency (traffic management).
     pub traffic: crate::pipeline::router::Traffic,
+    /// The request does not use the socket's cache (decided before lookup).
+    pub cache_bypass: Option<crate::cache::Outcome>,
+    /// How the request used the cache, once the response was chosen.
+    pub cache: Option<crate::cache::Outcome>,
 }
 
 /// What the access log needs about a request whose `logging` phase never ran.
@@ -148,6 +152,8 @@ pub struct Handler {
     /// Upstream connections for what the no-script path sends through the
     /// upstream exchange itself (WebSocket handshakes).
     pub connector: Arc<pingora_core::connectors::http::Connector>,
+    /// The shared HTTP cache, when the config lists this socket.
+    pub cache: Option<Arc<crate::cache::SocketCache>>,
 }
 
 /// Request ids: a random process prefix and a counter.
@@ -263,6 +269,8 @@ impl ProxyHttp for Handler {
             compress: None,
             compressor: None,
             traffic: Default::default(),
+            cache_bypass: None,
+            cache: None,
         }
     }
 
@@ -385,6 +393,61 @@ impl ProxyHttp for Handler {
             }
         }
         Ok(())
+    }
+
+    fn request_cache_filter(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<()> {
+        let Some(cache) = &self.cache else { return Ok(()) };
+        if ctx.reject.is_none() && self.service(ctx).target.destination().is_some() {
+            ctx.cache_bypass = cache.enable(&mut session.cache, session.downstream_session.req_header());
+        }
+        Ok(())
+    }
+
+    fn cache_key_callback(&self, session: &Session, ctx: &mut RequestCtx) -> Result<pingora_cache::CacheKey> {
+        let Some(cache) = &self.cache else {
+            return Err(Error::explain(
+                ErrorType::InternalError,
+                "cache key asked for on a socket without a cache",
+            ));
+        };
+        let authority = Self::authority(session).unwrap_or_default();
+        Ok(cache.key(
+            self.scheme(session),
+            &authority,
+            session.req_header(),
+            &self.service(ctx).name,
+        ))
+    }
+
+    fn response_cache_filter(
+        &self,
+        session: &Session,
+        resp: &ResponseHeader,
+        _ctx: &mut RequestCtx,
+    ) -> Result<pingora_cache::RespCacheable> {
+        Ok(crate::cache::policy::response(session.req_header(), resp))
+    }
+
+    fn cache_vary_filter(
+        &self,
+        meta: &pingora_cache::CacheMeta,
+        _ctx: &mut RequestCtx,
+        req: &RequestHeader,
+    ) -> Option<pingora_cache::key::HashBinary> {
+        crate::cache::variance(meta, req)
+    }
+
+    fn should_serve_stale(&self, _session: &mut Session, _ctx: &mut RequestCtx, error: Option<&Error>) -> bool {
+        // The stored response's own windows (stale-while-revalidate,
+        // stale-if-error) were already checked by Pingora; here only which
+        // failures count as errors (RFC 5861 §4: 500, 502, 503, 504).
+        match error {
+            None => true,
+            Some(e) => match e.etype() {
+                ErrorType::HTTPStatus(code) => matches!(code, 500 | 502 | 503 | 504),
+                _ => e.esource() == &ErrorSource::Upstream,
+            },
+        }
     }
 
     async fn upstream_peer(&self, session: &mut Session, ctx: &mut RequestCtx) -> Result<Box<HttpPeer>> {
@@ -519,6 +582,7 @@ impl ProxyHttp for Handler {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
+        ctx.upstream_status = resp.status.as_u16();
         // Pingora's client parses responses leniently; refuse what another
         // parser could frame differently, before anything is forwarded.
         // (Pingora's phases give no access to the raw head here; the
@@ -538,9 +602,14 @@ impl ProxyHttp for Handler {
         resp: &mut ResponseHeader,
         ctx: &mut RequestCtx,
     ) -> Result<()> {
-        ctx.upstream_status = resp.status.as_u16();
-        if let (Target::External(ext), Some(idx)) = (&self.service(ctx).target, ctx.origin) {
-            ext.observe_status(idx, ctx.upstream_status);
+        if let Some(cache) = &self.cache {
+            ctx.cache = cache.respond(&session.cache, ctx.cache_bypass, resp, ctx.upstream_status);
+        }
+        if !crate::cache::served_from_cache(&session.cache) {
+            ctx.upstream_status = resp.status.as_u16();
+            if let (Target::External(ext), Some(idx)) = (&self.service(ctx).target, ctx.origin) {
+                ext.observe_status(idx, ctx.upstream_status);
+            }
         }
         if let Err(f) = check::response_head(resp.status, &http::HeaderMap::new(), session.is_upgrade_req()) {
             return Err(self.fail(ctx, f.reject()));
@@ -678,6 +747,7 @@ impl ProxyHttp for Handler {
             close: ctx.close,
             user_agent: req.headers.get(header::USER_AGENT).and_then(|v| v.to_str().ok()),
             referer: req.headers.get(header::REFERER).and_then(|v| v.to_str().ok()),
+            cache: ctx.cache.map(crate::cache::Outcome::as_str),
         }
         .emit(&self.route.metrics);
     }

@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use http::header;
-use isoproxy_runtime::{Body, BodyError, Outcome, Request, RequestInfo};
+use isoproxy_runtime::{Body, BodyError, Outcome, Request, RequestInfo, TlsInfo};
 use pingora_http::ResponseHeader;
 use pingora_proxy::Session;
 
@@ -59,6 +59,7 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
     let method = req.method.clone();
+    let http_version = req.version;
     let expects_continue = req
         .headers
         .get(header::EXPECT)
@@ -79,6 +80,11 @@ pub async fn handle(h: &Handler, session: &mut Session, ctx: &mut RequestCtx) {
     let info = RequestInfo {
         client_addr: session.client_addr().and_then(|a| a.as_inet()).copied(),
         request_id: ctx.request_id.clone(),
+        http_version: Some(http_version),
+        tls: session.digest().and_then(|d| d.ssl_digest.as_ref()).map(|t| TlsInfo {
+            version: t.version.to_string(),
+            cipher: t.cipher.to_string(),
+        }),
     };
     let max_body = h.route.limits.max_body_bytes;
     // A router's route names a Worker service, without entrypoint or props.

@@ -109,6 +109,21 @@ pub fn prepare(
     purpose: Purpose,
 ) -> Result<Parts, BuildError> {
     let routes = Routes::new(config, metrics).map_err(usage)?;
+    if let Some(cache) = &config.cache {
+        let _ = metrics.cache_counts.set(crate::cache::counts);
+        // The cache sits in front of the no-script path only.
+        for name in &cache.sockets {
+            let worker = routes
+                .sockets
+                .iter()
+                .any(|r| &*r.name == name && matches!(r.service.target, crate::pipeline::route::Target::Worker));
+            if worker {
+                return Err(usage(format!(
+                    "cache.sockets: socket {name} serves a Worker; the HTTP cache is for sockets whose service is an ExternalServer or a Network"
+                )));
+            }
+        }
+    }
     let workers = if needs_workers(config) {
         let (outbound, threads): (Arc<dyn Outbound>, usize) = match purpose {
             Purpose::Serve => (
@@ -128,6 +143,8 @@ pub fn prepare(
                 max_queued_per_worker: or_default(config.server.max_queued_per_worker, d.max_queued_per_worker),
                 max_queued_per_thread: or_default(config.server.max_queued_per_isolate_thread, d.max_queued_per_thread),
             },
+            // The Workers Cache API shares the HTTP cache's store.
+            cache: matches!(purpose, Purpose::Serve).then(|| crate::cache::workers::handle(config.cache.as_ref())),
             ..PoolOptions::default()
         };
         let pool =
@@ -192,6 +209,7 @@ pub fn build(
             route: route.clone(),
             workers: workers.clone(),
             connector: connector.clone(),
+            cache: crate::cache::SocketCache::for_socket(config.cache.as_ref(), &route.name),
         };
         let mut app = pingora_proxy::http_proxy(conf, handler);
         let mut options = HttpServerOptions::default();

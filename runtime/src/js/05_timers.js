@@ -11,7 +11,7 @@
     RangeError, ReferenceError, RegExp, Set, String, SyntaxError, TypeError, URIError, WeakMap, WeakSet,
     globalThis: global, ArrayBufferIsView, ArrayIsArray, ArrayBufferPrototypeSlice, DateNow, MapPrototypeGet,
     MapPrototypeHas, MapPrototypeSet, ObjectCreate, ObjectDefineProperty, ObjectGetPrototypeOf,
-    ObjectKeys, ObjectPrototypeToString, PromisePrototypeThen, PromiseResolve, ReflectApply, SafeMap,
+    ObjectKeys, ObjectPrototypeToString, PromisePrototypeThen, PromiseResolve, ReflectApply, SafeMap, ObjectGetOwnPropertyDescriptor, uncurryThis,
   } = internal.primordials;
   const { DOMException } = globalThis;
 
@@ -131,10 +131,24 @@
     return out;
   }
 
+  const abDetached = uncurryThis(ObjectGetOwnPropertyDescriptor(ArrayBuffer.prototype, "detached").get);
+  const abTransfer = uncurryThis(ArrayBuffer.prototype.transfer);
+  const ArrayFrom = Array.from;
   // https://html.spec.whatwg.org/multipage/structured-data.html#dom-structuredclone
   function structuredClone(value, options = undefined) {
     if (arguments.length === 0) throw new TypeError("structuredClone: 1 argument required");
-    return clone(value, new Map());
+    // Only ArrayBuffers can be transferred. The clone copies their bytes and
+    // the originals are then detached, which is what a move looks like.
+    const list = options?.transfer === undefined ? [] : ArrayFrom(options.transfer);
+    for (let i = 0; i < list.length; i++) {
+      const t = list[i];
+      if (!(t instanceof ArrayBuffer)) throw new DOMException("Value not transferable", "DataCloneError");
+      if (abDetached(t)) throw new DOMException("An ArrayBuffer is detached and could not be cloned", "DataCloneError");
+      for (let j = 0; j < i; j++) if (list[j] === t) throw new DOMException("ArrayBuffer listed twice in transfer", "DataCloneError");
+    }
+    const out = clone(value, new Map());
+    for (let i = 0; i < list.length; i++) abTransfer(list[i]);
+    return out;
   }
 
   // Reset when the Worker starts (the glue may come from a snapshot).

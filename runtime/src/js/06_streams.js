@@ -1,7 +1,8 @@
 // isoproxy glue, part 6: ReadableStream, WritableStream, TransformStream and
 // the queuing strategies, plus native bodies exposed as ReadableStreams that
 // can be handed back to Rust untouched. Spec: https://streams.spec.whatwg.org/
-// Not implemented: BYOB readers (byte streams behave as default streams).
+// Byte streams (ReadableByteStreamController, BYOB readers) are in
+// 06_streams_bytes.js, which plugs into the hooks in `internal.streams`.
 "use strict";
 (function () {
   const internal = globalThis.__internal;
@@ -17,8 +18,25 @@
   const kState = Symbol("state");
   const kNative = Symbol("nativeBody");
   let creating = false;
+  // Set by IdentityTransformStream just before it calls TransformStream: its
+  // readable side is then a byte stream.
+  let nextTransformIsBytes = false;
+  // Filled by 06_streams_bytes.js (loaded next): the byte-stream controller.
+  const hooks = {};
 
   const resolved = (v) => PromiseResolve(v);
+  // A read request: what the stream does with the reader's next chunk
+  // (https://streams.spec.whatwg.org/#read-request). `readResult` is the
+  // promise-backed one that read() hands out.
+  function readResult() {
+    const d = deferred();
+    return {
+      promise: d.promise,
+      chunk: (value) => d.resolve({ value, done: false }),
+      close: (value) => d.resolve({ value, done: true }),
+      error: d.reject,
+    };
+  }
   function deferred() {
     let resolve, reject;
     const promise = new Promise((a, b) => { resolve = a; reject = b; });
@@ -55,10 +73,9 @@
     enqueue(chunk) {
       const c = this[kState];
       if (c.closeRequested || c.stream[kState].state !== "readable") throw new TypeError("The stream is not in a state that permits enqueue");
-      if (c.isBytes && !ArrayBufferIsView(chunk)) throw new TypeError("chunk must be an ArrayBufferView");
       const s = c.stream[kState];
       if (s.reader && s.reader[kState].requests.length > 0) {
-        ArrayPrototypeShift(s.reader[kState].requests).resolve({ value: chunk, done: false });
+        ArrayPrototypeShift(s.reader[kState].requests).chunk(chunk);
       } else {
         let size;
         try { size = c.size(chunk); if (!(size >= 0) || size === Infinity) throw new RangeError("invalid chunk size"); } catch (e) { errorStream(c.stream, e); throw e; }
@@ -97,10 +114,11 @@
     s.state = "closed";
     const r = s.reader;
     if (!r) return;
-    const requests = r[kState].requests;
-    for (let i = 0; i < requests.length; i++) requests[i].resolve({ value: undefined, done: true });
-    r[kState].requests = [];
     r[kState].closed.resolve(undefined);
+    if (r[kState].byob) return;
+    const requests = r[kState].requests;
+    r[kState].requests = [];
+    for (let i = 0; i < requests.length; i++) requests[i].close(undefined);
   }
   function errorStream(stream, e) {
     const s = stream[kState];
@@ -108,14 +126,15 @@
     s.state = "errored";
     s.error = e;
     clearAlgorithms(s.controller[kState]);
+    if (s.controller[kState].isBytes) hooks.clearPendingPullIntos(s.controller[kState]);
     s.controller[kState].queue = [];
     s.controller[kState].queueSize = 0;
     const r = s.reader;
     if (!r) return;
-    const requests = r[kState].requests;
-    for (let i = 0; i < requests.length; i++) requests[i].reject(e);
-    r[kState].requests = [];
     r[kState].closed.reject(e);
+    const requests = r[kState].requests;
+    r[kState].requests = [];
+    for (let i = 0; i < requests.length; i++) requests[i].error(e);
   }
 
   // https://streams.spec.whatwg.org/#readable-stream-cancel
@@ -125,9 +144,15 @@
     if (s.state === "closed") return resolved(undefined);
     if (s.state === "errored") return PromiseReject(s.error);
     const c = s.controller[kState];
+    closeStream(stream);
+    if (s.reader && s.reader[kState].byob) {
+      const requests = s.reader[kState].requests;
+      s.reader[kState].requests = [];
+      for (let i = 0; i < requests.length; i++) requests[i].close(undefined);
+    }
+    if (c.isBytes) hooks.clearPendingPullIntos(c);
     c.queue = [];
     c.queueSize = 0;
-    closeStream(stream);
     const cancel = c.cancel;
     clearAlgorithms(c);
     return PromisePrototypeThen(cancel ? cancel(reason) : resolved(), noop);
@@ -140,13 +165,25 @@
       if (source === null) throw new TypeError("underlyingSource must not be null");
       const type = source?.type === undefined ? undefined : String(source.type);
       if (type !== undefined && type !== "bytes") throw new TypeError(`invalid type ${type}`);
-      const { hwm, size } = type === "bytes" ? { hwm: strategy?.highWaterMark ?? 0, size: (c) => c.byteLength } : strategyOf(strategy, 1);
+      if (type === "bytes") {
+        if (strategy?.size !== undefined) throw new RangeError("a byte stream's strategy cannot have a size");
+        const { hwm } = strategyOf(strategy, 0);
+        this[kState] = { state: "readable", reader: null, error: undefined, disturbed: false, controller: null };
+        hooks.setUpByteController(this, source, hwm);
+        return;
+      }
+      const names = ["cancel", "pull", "start"];
+      for (let i = 0; i < names.length; i++) {
+        const f = source?.[names[i]];
+        if (f !== undefined && typeof f !== "function") throw new TypeError(`${names[i]} must be a function`);
+      }
+      const { hwm, size } = strategyOf(strategy, 1);
       this[kState] = { state: "readable", reader: null, error: undefined, disturbed: false, controller: null };
       creating = true;
       let controller;
       try { controller = new ReadableStreamDefaultController(); } finally { creating = false; }
       const c = {
-        stream: this, queue: [], queueSize: 0, hwm, size, isBytes: type === "bytes",
+        stream: this, queue: [], queueSize: 0, hwm, size, isBytes: false,
         started: false, pulling: false, pullAgain: false, closeRequested: false,
         pull: source?.pull ? () => promiseCall(source, "pull", [controller]) : () => resolved(),
         cancel: (r) => promiseCall(source, "cancel", [r]),
@@ -164,9 +201,10 @@
     }
     // https://streams.spec.whatwg.org/#rs-get-reader
     getReader(options = {}) {
+      if (options !== null && typeof options !== "object" && typeof options !== "function") throw new TypeError("getReader: options must be an object");
       if (options?.mode !== undefined) {
         if (String(options.mode) !== "byob") throw new TypeError("invalid reader mode");
-        throw new TypeError("BYOB readers are not supported");
+        return new hooks.ReadableStreamBYOBReader(this);
       }
       return new ReadableStreamDefaultReader(this);
     }
@@ -237,6 +275,7 @@
         const pair = ops.body_tee(rid);
         return [nativeStream(pair[0]), nativeStream(pair[1])];
       }
+      if (this[kState].controller[kState].isBytes) return hooks.tee(this);
       const reader = this.getReader();
       let canceled1 = false, canceled2 = false, reason1, reason2, reading = false;
       const cancelDone = deferred();
@@ -329,6 +368,11 @@
       if (s.state === "closed") return resolved({ value: undefined, done: true });
       if (s.state === "errored") return PromiseReject(s.error);
       const c = s.controller[kState];
+      if (c.isBytes) {
+        const req = readResult();
+        hooks.pullSteps(c, req);
+        return req.promise;
+      }
       if (c.queue.length > 0) {
         const { chunk, size } = ArrayPrototypeShift(c.queue);
         c.queueSize -= size;
@@ -336,23 +380,16 @@
         if (c.closeRequested && c.queue.length === 0) { clearAlgorithms(c); closeStream(stream); } else pullIfNeeded(c);
         return resolved({ value: chunk, done: false });
       }
-      const d = deferred();
-      ArrayPrototypePush(this[kState].requests, d);
+      const req = readResult();
+      ArrayPrototypePush(this[kState].requests, req);
       pullIfNeeded(c);
-      return d.promise;
+      return req.promise;
     }
     // https://streams.spec.whatwg.org/#default-reader-release-lock
     releaseLock() {
       const stream = this[kState].stream;
       if (!stream) return;
-      const err = new TypeError("The reader was released");
-      const requests = this[kState].requests;
-      for (let i = 0; i < requests.length; i++) requests[i].reject(err);
-      this[kState].requests = [];
-      if (stream[kState].state === "readable") this[kState].closed.reject(err);
-      else { this[kState].closed = deferred(); this[kState].closed.reject(err); }
-      stream[kState].reader = null;
-      this[kState].stream = null;
+      releaseReader(this);
     }
     // https://streams.spec.whatwg.org/#generic-reader-cancel
     cancel(reason = undefined) {
@@ -363,13 +400,31 @@
   }
   internal.brand(ReadableStreamDefaultReader, "ReadableStreamDefaultReader");
 
+  // https://streams.spec.whatwg.org/#readable-stream-reader-generic-release,
+  // then the reader's pending requests fail.
+  function releaseReader(reader) {
+    const stream = reader[kState].stream;
+    const err = new TypeError("The reader was released");
+    if (stream[kState].state === "readable") reader[kState].closed.reject(err);
+    else { reader[kState].closed = deferred(); reader[kState].closed.reject(err); }
+    const c = stream[kState].controller[kState];
+    if (c.isBytes) hooks.releaseSteps(c);
+    stream[kState].reader = null;
+    reader[kState].stream = null;
+    const requests = reader[kState].requests;
+    reader[kState].requests = [];
+    for (let i = 0; i < requests.length; i++) requests[i].error(err);
+  }
+
   // A ReadableStream over a native body; Rust reads it only when JS does.
   function nativeStream(rid) {
     const stream = new ReadableStream({
       type: "bytes",
       pull(c) {
         return PromisePrototypeThen(internal.opPromise(ops.body_read(rid)), (chunk) => {
-          if (chunk === null) c.close(); else c.enqueue(chunk);
+          // A BYOB read waiting at the end is answered "done" (the byte
+          // source's duty once it closes).
+          if (chunk === null) { c.close(); c.byobRequest?.respond(0); } else c.enqueue(chunk);
         });
       },
       cancel() { ops.body_close(rid); },
@@ -390,6 +445,13 @@
     closeStream(stream);
     return rid;
   }
+  // What 06_streams_bytes.js needs from this file.
+  internal.streams = {
+    kState, hooks, deferred, readResult, resolved, call, promiseCall, noop, closeStream, errorStream, cancelStream,
+    pullIfNeeded, clearAlgorithms, desiredSize, releaseReader, ReadableStream, ReadableStreamDefaultReader,
+    markNextTransformBytes: () => { nextTransformIsBytes = true; },
+    allowConstruct: (f) => { creating = true; try { return f(); } finally { creating = false; } },
+  };
   internal.nativeStream = nativeStream;
   internal.takeNative = takeNative;
   internal.isDisturbed = (stream) => stream[kState].disturbed;
@@ -663,6 +725,8 @@
   class TransformStream {
     constructor(transformer = undefined, writableStrategy = {}, readableStrategy = { highWaterMark: 0 }) {
       if (transformer?.readableType !== undefined || transformer?.writableType !== undefined) throw new RangeError("invalid type");
+      const bytes = nextTransformIsBytes;
+      nextTransformIsBytes = false;
       creating = true;
       let controller;
       try { controller = new TransformStreamDefaultController(); } finally { creating = false; }
@@ -672,6 +736,7 @@
       const started = deferred();
       this.readableStream = null;
       const readable = new ReadableStream({
+        type: bytes ? "bytes" : undefined,
         start: (c) => { st.readableController = c; return started.promise; },
         pull: () => { st.backpressure = false; st.waiter.resolve(); },
         cancel: (r) => { st.writableController.error(r ?? new TypeError("The readable side was canceled")); return promiseCall(transformer, "cancel", [r]); },
@@ -681,7 +746,11 @@
         start: (c) => { st.writableController = c; return started.promise; },
         write: (chunk) => {
           const go = () => PromisePrototypeThen(transform(chunk), () => {
-            if (!st.backpressure && st.readableController.desiredSize <= 0) { st.backpressure = true; st.waiter = deferred(); }
+            // https://streams.spec.whatwg.org/#rs-default-controller-has-backpressure:
+            // a read that is waiting is not backpressure.
+            const r = readable[kState].reader;
+            const waiting = r !== null && r[kState].requests.length > 0;
+            if (!st.backpressure && !waiting && st.readableController.desiredSize <= 0) { st.backpressure = true; st.waiter = deferred(); }
           });
           if (!st.backpressure) return go();
           return new Promise((resolve, reject) => {

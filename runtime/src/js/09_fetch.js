@@ -623,7 +623,9 @@
   // The incoming request of a Worker invocation.
   internal.incomingRequest = (method, url, flat, rid) => {
     const r = ObjectCreate(Request.prototype);
-    r[kInner] = { method, url, redirect: "manual", signal: null, cf: undefined };
+    // https://developers.cloudflare.com/workers/runtime-apis/request/#incomingrequestcfproperties:
+    // what the proxy knows of the client's connection.
+    r[kInner] = { method, url, redirect: "manual", signal: null, cf: ops.request_cf() };
     r[kHeaders] = headersFrom(flat, "immutable");
     r[kBody] = new Body(null, rid, null);
     return r;
@@ -634,12 +636,15 @@
   function bodyForRust(body, onPump) {
     const b = body.take();
     if (b === null || typeof b === "number" || b instanceof Uint8Array) return b;
-    const writer = ops.body_writer();
+    const writer = ops.body_writer(internal.knownLength(b.stream));
     const rid = writer[1];
     const pump = internal.pumpToWriter(b.stream, writer[0]);
     if (onPump) onPump(pump);
     return rid;
   }
+
+  // For the Cache API (16_cache.js).
+  internal.cacheGlue = { responseFromNative, bodyForRust, headersFlat, kBody, kHeaders };
 
   // Send `response` as the answer to invocation `id`; resolves when its
   // body (if produced by JS) has been written.

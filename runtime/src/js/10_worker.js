@@ -190,6 +190,7 @@
     const request = live.get(id);
     live.delete(id);
     waitsOf.delete(id);
+    internal.fsRequestDone?.(id);
     internal.dropOps(dropped);
     if (abort && request !== undefined) internal.signalAbort(request.signal, new DOMException("The client disconnected", "AbortError"));
   };
@@ -204,6 +205,7 @@
         if (waits.length > n) { settle(); return; }
         live.delete(id);
         waitsOf.delete(id);
+        internal.fsRequestDone?.(id);
         internal.dropOps(ops.request_done(id));
       };
       // One microtask later even without waitUntil work, so that work

@@ -7,6 +7,7 @@
 "use strict";
 (function () {
   const internal = globalThis.__internal;
+  const ops = internal.ops;
   const { Error, SafeMap, TypeError, FunctionPrototypeCall, ObjectFreeze, ObjectHasOwn, StringPrototypeSlice } = internal.primordials;
   const { URL } = globalThis;
   const isNode = (name) => StringPrototypeSlice(name, 0, 5) === "node:";
@@ -21,9 +22,17 @@
 
   // The exports object of built-in module `name`, or null if there is none
   // (or the flags do not allow it).
+  // Whether the Worker's flags let it have built-in module `name`.
+  const allowed = (name) => {
+    if (isNode(name) && !internal.nodeCompat.modules && !(name === "node:async_hooks" && internal.nodeCompat.als)) return false;
+    // node:fs and node:http need their own flags (or a recent date), as in workerd.
+    if ((name === "node:fs" || name === "node:fs/promises") && !internal.nodeCompat.fs) return false;
+    if ((name === "node:http" || name === "node:https") && !internal.nodeCompat.http) return false;
+    return factories.has(name);
+  };
   internal.builtinModule = (name) => {
     name = `${name}`;
-    if (isNode(name) && !internal.nodeCompat.modules && !(name === "node:async_hooks" && internal.nodeCompat.als)) return null;
+    if (!allowed(name)) return null;
     let m = built.get(name);
     if (m !== undefined) return m;
     const factory = factories.get(name);
@@ -115,6 +124,14 @@
   function requireFrom(from, specifier) {
     const name = resolveFrom(from, specifier);
     if (commonJs.has(name)) return internal.requireCommonJs(name);
+    // A listed ES module, as workerd gives it to require(): its
+    // "module.exports" export if it has one, else its default export, else
+    // the namespace.
+    const ns = ops.require_es_module(from, specifier);
+    if (ns !== null) {
+      if (ObjectHasOwn(ns, "module.exports")) return ns["module.exports"];
+      return ObjectHasOwn(ns, "default") ? ns.default : ns;
+    }
     let m = null;
     if (isNode(specifier) || StringPrototypeSlice(specifier, 0, 11) === "cloudflare:") m = internal.builtinModule(specifier);
     else if (internal.nodeCompat.modules) m = internal.builtinModule(`node:${specifier}`);
@@ -130,11 +147,11 @@
   // isBuiltin, builtinModules. https://nodejs.org/api/module.html
   internal.registerBuiltin("node:module", () => {
     const builtinModules = [];
-    for (const name of factories.keys()) if (isNode(name)) builtinModules[builtinModules.length] = StringPrototypeSlice(name, 5);
+    for (const name of factories.keys()) if (isNode(name) && allowed(name)) builtinModules[builtinModules.length] = StringPrototypeSlice(name, 5);
     builtinModules.sort();
     const isBuiltin = (name) => {
       name = `${name}`;
-      return factories.has(isNode(name) ? name : `node:${name}`);
+      return allowed(isNode(name) ? name : `node:${name}`);
     };
     function createRequire(from) {
       let name = from instanceof URL ? from.pathname : `${from}`;

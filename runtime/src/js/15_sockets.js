@@ -3,7 +3,8 @@
 // service), which must be a network service (its allow/deny rules and
 // connectPorts decide). The runtime sends it as a
 // `CONNECT host:port` subrequest whose body is what the Worker writes and
-// whose response body is what the peer sends.
+// whose response body is what the peer sends. TLS (`secureTransport: "on"`,
+// `startTls()`) runs in the runtime over those two channels (socket_tls op).
 // https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/
 "use strict";
 (function () {
@@ -39,17 +40,45 @@
     return `${bracketed}:${port}`;
   }
 
+  // Layer TLS on a connection's channels: resolves to the plaintext ones
+  // once the handshake is done (the raw ones are then taken over).
+  function upgradeTls(channels, serverName) {
+    if (channels.reader === null) throw new TypeError("the socket is closed");
+    const t = ops.socket_tls(channels.writer, channels.reader, serverName);
+    return PromisePrototypeThen(internal.opPromise(t[2]), () => ({ reader: t[1], writer: t[0] }), (e) => {
+      ops.body_close(t[0]);
+      ops.body_close(t[1]);
+      throw e;
+    });
+  }
+
+  // https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/#socket
+  // `connected` resolves to the CONNECT answer (its [2]: the peer's bytes),
+  // `writerRid` takes what the Worker writes. `options.secureTransport`
+  // "on" runs TLS (server name `options.serverName`) before `opened`;
+  // "starttls" allows startTls().
   class Socket {
-    #readable; #writable; #opened; #closed; #closeClosed; #failClosed; #writer; #rid = null; #done = false; #onUse;
+    #readable; #writable; #opened; #closed; #closeClosed; #failClosed; #writer = null; #rawWriter; #rid = null; #done = false;
+    #channels; #secure; #serverName; #authority; #upgraded; #tlsStarted = false; #onUse;
     // `onUse`, if given, is called before the first read or write (the
     // connect handler's socket answers the client's CONNECT then).
-    constructor(connected, writerRid, authority, onUse = undefined) {
-      this.#writer = writerRid;
+    constructor(connected, writerRid, authority, onUse = undefined, options = undefined) {
+      this.#rawWriter = writerRid;
+      this.#authority = authority;
       this.#onUse = onUse;
+      this.#secure = options?.secureTransport ?? "off";
+      this.#serverName = options?.serverName;
+      this.#upgraded = options?.upgraded === true;
+      let channels = PromisePrototypeThen(connected, (answer) => ({ reader: answer[2], writer: writerRid }));
+      if (this.#secure === "on") channels = PromisePrototypeThen(channels, (c) => upgradeTls(c, this.#serverName));
+      // Plain: what the Worker writes goes to the connection at once (it
+      // waits there until the connection is open); TLS: after the handshake.
+      else this.#writer = writerRid;
+      this.#channels = channels;
       this.#closed = new Promise((resolve, reject) => { this.#closeClosed = resolve; this.#failClosed = reject; });
       // Mark handled: a Worker need not watch `closed`.
       PromisePrototypeThen(this.#closed, undefined, () => {});
-      const rid = PromisePrototypeThen(connected, (answer) => { this.#rid = answer[2]; return answer[2]; });
+      const rid = PromisePrototypeThen(channels, (c) => { this.#rid = c.reader; this.#writer = c.writer; return c.reader; });
       this.#opened = PromisePrototypeThen(rid, () => ({ remoteAddress: authority, localAddress: null }), (e) => {
         this.#finish(e);
         throw e;
@@ -60,9 +89,9 @@
         pull: async (c) => {
           this.#used();
           const id = await rid;
-          if (id === null || this.#done) { c.close(); return; }
+          if (id === null || this.#done) { c.close(); c.byobRequest?.respond(0); return; }
           const chunk = await internal.opPromise(ops.body_read(id));
-          if (chunk === null) { c.close(); this.#finish(); } else c.enqueue(chunk);
+          if (chunk === null) { c.close(); c.byobRequest?.respond(0); this.#finish(); } else c.enqueue(chunk);
         },
         cancel: () => { this.close(); },
       }, { highWaterMark: 0 });
@@ -72,7 +101,8 @@
           if (bytes === null) throw new TypeError("a socket takes Uint8Array, ArrayBuffer or string chunks");
           if (this.#done) throw new TypeError("the socket is closed");
           this.#used();
-          const alive = await internal.opPromise(ops.body_write(this.#writer, bytes.slice()));
+          const writer = this.#writer ?? (await this.#channels).writer;
+          const alive = await internal.opPromise(ops.body_write(writer, bytes.slice()));
           if (!alive) {
             // The connection failed or went away: the failure to connect,
             // if that is what happened, is the better error.
@@ -80,16 +110,22 @@
             throw new TypeError("the socket is closed");
           }
         },
-        close: () => { ops.body_close(this.#writer); },
-        abort: (reason) => { ops.body_abort(this.#writer, String(reason)); },
+        close: async () => {
+          if (this.#tlsStarted) return;
+          ops.body_close(this.#writer ?? (await this.#channels).writer);
+        },
+        abort: (reason) => {
+          if (this.#tlsStarted) return;
+          if (this.#writer !== null) ops.body_abort(this.#writer, String(reason)); else this.close();
+        },
       });
     }
     get readable() { return this.#readable; }
     get writable() { return this.#writable; }
     get opened() { return this.#opened; }
     get closed() { return this.#closed; }
-    get upgraded() { return false; }
-    get secureTransport() { return "off"; }
+    get upgraded() { return this.#upgraded; }
+    get secureTransport() { return this.#secure; }
     #used() {
       const f = this.#onUse;
       if (f !== undefined) { this.#onUse = undefined; f(); }
@@ -101,13 +137,33 @@
     }
     // Close both directions; `closed` resolves.
     close() {
-      ops.body_close(this.#writer);
-      if (this.#rid !== null) ops.body_close(this.#rid);
+      if (this.#tlsStarted) {
+        // The socket startTls() returned owns the connection now.
+      } else if (this.#secure === "on") {
+        // Before the handshake the raw connection ends; after it, the
+        // plaintext channels (which ends the TLS session).
+        if (this.#writer === null) ops.body_close(this.#rawWriter);
+        PromisePrototypeThen(this.#channels, (c) => { ops.body_close(c.writer); ops.body_close(c.reader); }, () => {});
+      } else {
+        ops.body_close(this.#rawWriter);
+        if (this.#rid !== null) ops.body_close(this.#rid);
+      }
       this.#finish();
       return PromiseResolve(undefined);
     }
-    startTls() {
-      throw new TypeError("startTls() is not supported by isoproxy yet");
+    // https://developers.cloudflare.com/workers/runtime-apis/tcp-sockets/#opportunistic-tls-starttls
+    // A new socket runs TLS over this connection; this one ends (its
+    // `closed` resolves) and must not be used any more.
+    startTls(options = undefined) {
+      if (this.#secure !== "starttls") throw new TypeError('startTls() can only be called on a socket opened with secureTransport: "starttls"');
+      if (this.#tlsStarted) throw new TypeError("startTls() can only be called once");
+      if (this.#done) throw new TypeError("the socket is closed");
+      this.#tlsStarted = true;
+      const serverName = options?.expectedServerHostname === undefined ? this.#serverName : String(options.expectedServerHostname);
+      const connected = PromisePrototypeThen(this.#channels, (c) => [null, null, c.reader]);
+      const socket = new Socket(connected, this.#rawWriter, this.#authority, undefined, { secureTransport: "on", serverName, upgraded: true });
+      this.#finish();
+      return socket;
     }
   }
   internal.brand(Socket, "Socket");
@@ -116,8 +172,10 @@
   // `target`: a service binding's index, or -1 for the globalOutbound.
   internal.socketConnect = (target, address, options) => {
     const authority = authorityOf(address);
-    const secure = options?.secureTransport ?? "off";
-    if (secure !== "off") throw new TypeError(`connect(): secureTransport "${secure}" is not supported by isoproxy yet (only "off")`);
+    const secure = options?.secureTransport === undefined ? "off" : String(options.secureTransport);
+    if (secure !== "off" && secure !== "on" && secure !== "starttls") {
+      throw new TypeError(`connect(): secureTransport must be "off", "on" or "starttls", not "${secure}"`);
+    }
     const pair = ops.body_writer();
     let op;
     try {
@@ -126,7 +184,8 @@
       ops.body_close(pair[0]);
       throw e;
     }
-    return new Socket(internal.opPromise(op), pair[0], authority);
+    const serverName = StringPrototypeSlice(authority, 0, StringPrototypeLastIndexOf(authority, ":"));
+    return new Socket(internal.opPromise(op), pair[0], authority, undefined, { secureTransport: secure, serverName });
   };
   const connect = (address, options = undefined) => internal.socketConnect(-1, address, options);
 

@@ -19,7 +19,7 @@ use crate::state::{OpResult, State};
 use crate::{Outcome, WorkerFailure};
 
 /// A body argument from JS: `null`, bytes, or a native body's resource id.
-fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Result<Body, String> {
+pub(crate) fn body_arg(scope: &mut v8::PinScope, st: &State, v: v8::Local<v8::Value>) -> Result<Body, String> {
     if v.is_null_or_undefined() {
         return Ok(Body::Empty);
     }
@@ -382,14 +382,20 @@ pub(crate) fn op_body_close(
     st.close(rid);
 }
 
-/// A body that JS writes: `()` → `[writerRid, bodyRid]`.
+/// A body that JS writes: `(length?)` → `[writerRid, bodyRid]`; `length`
+/// (a FixedLengthStream's) becomes the body's Content-Length.
 pub(crate) fn op_body_writer(
     scope: &mut v8::PinScope,
-    _args: v8::FunctionCallbackArguments,
+    args: v8::FunctionCallbackArguments,
     mut rv: v8::ReturnValue<v8::Value>,
 ) {
     let Some(st) = state(scope) else { return };
-    let (tx, body) = Body::channel(4, None);
+    let len = if args.get(0).is_number() {
+        args.get(0).number_value(scope).map(|n| n as u64)
+    } else {
+        None
+    };
+    let (tx, body) = Body::channel(4, len);
     let w = st.add(Resource::Writer(tx));
     let b = st.add(Resource::Body(body));
     let v1 = v8::Integer::new_from_unsigned(scope, w);

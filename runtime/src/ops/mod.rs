@@ -3,12 +3,15 @@
 //! They are installed on a private `__ops` object that the glue captures and
 //! then removes from the global scope, so Worker code cannot call them.
 
+mod cache;
+mod cf;
 pub(crate) mod compression;
 mod context;
 mod crypto;
 mod fetch;
 pub(crate) mod html_rewriter;
 mod node;
+mod socket_tls;
 mod urlpattern;
 mod web;
 pub(crate) mod websocket;
@@ -95,6 +98,8 @@ ops_table! {
     "request_pass_through" => fetch::op_request_pass_through,
     "request_responded" => fetch::op_request_responded,
     "request_done" => fetch::op_request_done,
+    "request_cf" => cf::op_request_cf,
+    "socket_tls" => socket_tls::op_socket_tls,
     "tunnel_open" => fetch::op_tunnel_open,
     "ws_pair" => websocket::op_ws_pair,
     "ws_accept" => websocket::op_ws_accept,
@@ -108,6 +113,14 @@ ops_table! {
     "node_promise_state" => node::op_node_promise_state,
     "node_digest" => node::op_node_digest,
     "node_hmac" => node::op_node_hmac,
+    "node_fs_bundle" => node::op_node_fs_bundle,
+    "node_scrypt" => node::op_node_scrypt,
+    "request_current" => node::op_request_current,
+    "require_es_module" => node::op_require_es_module,
+    "node_cipher" => crypto::op_node_cipher,
+    "cache_match" => cache::op_cache_match,
+    "cache_put" => cache::op_cache_put,
+    "cache_delete" => cache::op_cache_delete,
     "urlpattern_parse" => urlpattern::op_urlpattern_parse,
     "urlpattern_match_input" => urlpattern::op_urlpattern_match_input,
 }

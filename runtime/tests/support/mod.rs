@@ -94,6 +94,7 @@ pub fn config(workers: Vec<(&str, Worker)>) -> Arc<Config> {
         access_log: AccessLogOptions::default(),
         admin: None,
         server: ServerOptions::default(),
+        cache: None,
     })
 }
 
@@ -226,7 +227,10 @@ pub fn start(config: Arc<Config>, threads: usize) -> Harness {
 }
 
 /// As [`start`], with every pool option chosen by the test.
-pub fn start_with(config: Arc<Config>, options: PoolOptions) -> Harness {
+pub fn start_with(config: Arc<Config>, mut options: PoolOptions) -> Harness {
+    if options.cache.is_none() {
+        options.cache = Some(isoproxy_runtime::CacheHandle(Arc::new(MapCache::default())));
+    }
     let outbound = Arc::new(EchoOutbound::default());
     let recorder = Arc::new(Recorder::default());
     let pool = WorkerPool::start(config, options, outbound.clone(), recorder.clone()).expect("pool starts");
@@ -234,6 +238,53 @@ pub fn start_with(config: Arc<Config>, options: PoolOptions) -> Harness {
         pool,
         outbound,
         recorder,
+    }
+}
+
+/// A Cache API store for the tests: a map from (cache, URL) to the
+/// response's status, headers and body, storing everything it is given
+/// (the storage rules are the embedder's; see proxy/tests/cache.rs).
+#[derive(Default)]
+pub struct MapCache(Arc<Mutex<CacheMap>>);
+
+type CacheMap = std::collections::HashMap<(String, String), (http::StatusCode, HeaderMap, Vec<u8>)>;
+
+impl isoproxy_runtime::CacheStore for MapCache {
+    fn lookup(&self, cache: &str, url: &str) -> BoxFuture<Result<Option<Response>, String>> {
+        let found = self
+            .0
+            .lock()
+            .unwrap()
+            .get(&(cache.to_string(), url.to_string()))
+            .cloned();
+        Box::pin(async move {
+            Ok(found.map(|(status, mut headers, body)| {
+                headers.insert("cf-cache-status", http::HeaderValue::from_static("HIT"));
+                Response::new(status, headers, Body::Bytes(body.into()))
+            }))
+        })
+    }
+
+    fn store(&self, cache: &str, url: &str, response: Response) -> BoxFuture<Result<bool, String>> {
+        let key = (cache.to_string(), url.to_string());
+        let map = self.0.clone();
+        Box::pin(async move {
+            let bytes = body_bytes(response.body).await;
+            map.lock()
+                .unwrap()
+                .insert(key, (response.status, response.headers, bytes));
+            Ok(true)
+        })
+    }
+
+    fn remove(&self, cache: &str, url: &str) -> BoxFuture<Result<bool, String>> {
+        let removed = self
+            .0
+            .lock()
+            .unwrap()
+            .remove(&(cache.to_string(), url.to_string()))
+            .is_some();
+        Box::pin(async move { Ok(removed) })
     }
 }
 

@@ -200,6 +200,7 @@ fn config_for(script: String, long: bool) -> Arc<Config> {
         access_log: AccessLogOptions::default(),
         admin: None,
         server: ServerOptions::default(),
+        cache: None,
     })
 }
 

@@ -341,4 +341,14 @@ pub const CASES: &[(&str, &str, &str)] = &[
         "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .b), (name = \"r\", router = (default = \"a\")) ],\n);\nconst b :Workerd.Worker = (modules = [(name = \"m.js\", esModule = \"\")], compatibilityDate = \"2024-09-01\",\n  globalOutbound = \"r\");",
         "services[0].worker.globalOutbound: service \"r\" is a router: a router can only be a socket's service",
     ),
+    (
+        "cache: unknown socket",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w) ],\n  cache = (sockets = [\"nope\"]),\n);",
+        "config.capnp:5:23: cache.sockets[0]: no socket named \"nope\"",
+    ),
+    (
+        "cache: key header that is not a header name",
+        "const c :Workerd.Config = (\n  services = [ (name = \"a\", worker = .w) ],\n  cache = (keyHeaders = [\"bad header\"]),\n);",
+        "config.capnp:5:26: cache.keyHeaders[0]: expected a header name, got \"bad header\"",
+    ),
 ];

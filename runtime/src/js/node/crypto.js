@@ -1,7 +1,8 @@
 // isoproxy node compat: node:crypto, the part built on the runtime's digest,
 // HMAC and random ops: createHash, createHmac, hash, pbkdf2, hkdf,
 // randomBytes, randomFill, randomInt, randomUUID, timingSafeEqual, and
-// webcrypto (the global `crypto`). https://nodejs.org/api/crypto.html
+// webcrypto (the global `crypto`); the AES ciphers come from
+// crypto_cipher.js. https://nodejs.org/api/crypto.html
 "use strict";
 (function () {
   const internal = globalThis.__internal;
@@ -37,6 +38,10 @@
       const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
       return encoding === undefined || encoding === "buffer" ? b : b.toString(encoding);
     };
+    // A cipher key: a secret KeyObject's bytes, or bytes as `toBytes` reads them.
+    const keyBytes = (key) => (internal.nodeKeyObjectSecret?.(key) ?? toBytes(key, undefined, "key"));
+    const ciphers = internal.nodeCipher({ Buffer, err, toBytes, keyBytes });
+    const keys = internal.nodeKeys({ Buffer, err, toBytes, hashName, nextTick: (...a) => internal.requireBuiltin("node:process").nextTick(...a) });
     // The input is kept until digest(): the ops hash in one go.
     function joined(chunks, total) {
       const all = new Uint8Array(total);
@@ -204,10 +209,35 @@
       internal.requireBuiltin("node:process").nextTick(callback, error, result);
     }
 
+    // scrypt (RFC 7914), native; Node's option names and limits.
+    function scryptSync(password, salt, keylen, options = {}) {
+      const o = options ?? {};
+      const N = o.N ?? o.cost ?? 16384;
+      const r = o.r ?? o.blockSize ?? 8;
+      const p = o.p ?? o.parallelization ?? 1;
+      const maxmem = o.maxmem ?? 32 << 20;
+      if (!NumberIsInteger(keylen) || keylen < 0) throw err(RangeError, "ERR_OUT_OF_RANGE", `The value of "keylen" is out of range. It must be >= 0 && <= 2147483647. Received ${keylen}`);
+      // workerd's errors: a plain Error for bad parameters, a RangeError
+      // past the memory limit.
+      const logN = Math.log2(N);
+      if (!NumberIsInteger(N) || N < 2 || !NumberIsInteger(logN) || !NumberIsInteger(r) || r < 1 || !NumberIsInteger(p) || p < 1) {
+        throw new Error("Scrypt failed");
+      }
+      if (128 * N * r > maxmem) throw new RangeError(`Scrypt failed: cost exceeds maximum (${N}).`);
+      const out = ops.node_scrypt(toBytes(password, undefined, "password"), toBytes(salt, undefined, "salt"), logN, r, p, keylen);
+      return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+    }
+    function scrypt(password, salt, keylen, options, callback) {
+      if (typeof options === "function") { callback = options; options = undefined; }
+      let result, error = null;
+      try { result = scryptSync(password, salt, keylen, options); } catch (e) { error = e; }
+      internal.requireBuiltin("node:process").nextTick(callback, error, result);
+    }
+
     return {
       __proto__: null,
       Hash, Hmac, createHash, createHmac, hash,
-      pbkdf2, pbkdf2Sync, hkdf, hkdfSync,
+      pbkdf2, pbkdf2Sync, hkdf, hkdfSync, scrypt, scryptSync,
       randomBytes, pseudoRandomBytes: randomBytes, randomFill, randomFillSync, randomInt,
       randomUUID: () => webcrypto.randomUUID(),
       getRandomValues: (a) => webcrypto.getRandomValues(a),
@@ -216,10 +246,19 @@
       subtle: webcrypto.subtle,
       CryptoKey,
       getHashes: () => ["md5", "sha1", "sha256", "sha384", "sha512"],
-      getCiphers: () => [],
+      Cipheriv: ciphers.Cipheriv, Decipheriv: ciphers.Decipheriv,
+      createCipheriv: ciphers.createCipheriv, createDecipheriv: ciphers.createDecipheriv,
+      getCiphers: ciphers.getCiphers,
       getCurves: () => [],
       getFips: () => 0,
-      constants: {},
+      KeyObject: keys.KeyObject, createSecretKey: keys.createSecretKey,
+      createPublicKey: keys.createPublicKey, createPrivateKey: keys.createPrivateKey,
+      sign: keys.sign, verify: keys.verify, Sign: keys.Sign, Verify: keys.Verify,
+      createSign: keys.createSign, createVerify: keys.createVerify,
+      constants: {
+        RSA_PKCS1_PADDING: 1, RSA_PKCS1_PSS_PADDING: keys.RSA_PKCS1_PSS_PADDING,
+        RSA_PSS_SALTLEN_DIGEST: -1, RSA_PSS_SALTLEN_MAX_SIGN: -2, RSA_PSS_SALTLEN_AUTO: -2,
+      },
     };
   });
 })();

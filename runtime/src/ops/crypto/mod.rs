@@ -17,12 +17,14 @@ mod digest;
 mod ec;
 mod kdf;
 mod keys;
+mod node_cipher;
 mod okp;
 mod rsa;
 
 use std::sync::Arc;
 
 use keys::{Keys, Material};
+pub(crate) use node_cipher::op_node_cipher;
 
 use super::{bytes_of, state, string, throw_error, uint8_array};
 use crate::state::OpResult;

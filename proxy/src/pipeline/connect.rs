@@ -17,6 +17,7 @@ use isoproxy_runtime::{Body, BodySender, Outcome, Request, RequestInfo, WorkerPo
 
 use crate::error::{worker_failure, Blame, Reject};
 use crate::observe::record::AccessRecord;
+use crate::pipeline::idle::IdleTimer;
 use crate::pipeline::route::{ServiceRoute, SocketRoute, Target};
 
 struct Tunnel<'a> {
@@ -45,6 +46,32 @@ struct Tunnel<'a> {
     rule: Option<std::sync::Arc<str>>,
     /// How the tunnel ended (see `AccessRecord::close`).
     close: Option<&'static str>,
+}
+
+impl<'a> Tunnel<'a> {
+    /// A tunnel to `authority` that has just begun (`raw`: on a `tcp = ()`
+    /// socket, with no HTTP around it).
+    fn new(route: &'a SocketRoute, peer: Option<SocketAddr>, authority: &'a str, raw: bool) -> Tunnel<'a> {
+        Tunnel {
+            route,
+            peer,
+            authority,
+            start: Instant::now(),
+            upstream: None,
+            bytes_in: 0,
+            bytes_out: 0,
+            status: 200,
+            blame: None,
+            cut: true,
+            user: None,
+            service: None,
+            active: false,
+            worker: None,
+            raw,
+            rule: None,
+            close: None,
+        }
+    }
 }
 
 /// The tunnel's metrics and access-log record, written when it ends, also
@@ -103,25 +130,7 @@ pub async fn serve(
     authority: &str,
     rest: Vec<u8>,
 ) {
-    let mut t = Tunnel {
-        route,
-        peer,
-        authority,
-        start: Instant::now(),
-        upstream: None,
-        bytes_in: 0,
-        bytes_out: 0,
-        status: 200,
-        blame: None,
-        cut: true,
-        user: None,
-        service: None,
-        active: false,
-        worker: None,
-        raw: false,
-        rule: None,
-        close: None,
-    };
+    let mut t = Tunnel::new(route, peer, authority, false);
     if let Some(auth) = &route.auth {
         let header = proxy_authorization(head);
         match auth.check(header.as_deref(), peer.map(|a| a.ip())).await {
@@ -228,15 +237,12 @@ async fn relay(
     let mut down = vec![0u8; 16 * 1024];
     let mut up = vec![0u8; 16 * 1024];
     let (mut client_open, mut upstream_open) = (true, true);
-    // One timer for the tunnel; traffic only moves `last`.
-    let mut last = tokio::time::Instant::now();
-    let timer = tokio::time::sleep_until(last + idle);
-    tokio::pin!(timer);
+    let mut timer = IdleTimer::new(idle);
     while client_open || upstream_open {
         tokio::select! {
             r = cr.read(&mut down), if client_open => match r {
                 Ok(n) if n > 0 => {
-                    last = tokio::time::Instant::now();
+                    timer.touch();
                     if uw.write_all(&down[..n]).await.is_err() {
                         t.close = Some("error");
                         return;
@@ -251,7 +257,7 @@ async fn relay(
             },
             r = ur.read(&mut up), if upstream_open => match r {
                 Ok(n) if n > 0 => {
-                    last = tokio::time::Instant::now();
+                    timer.touch();
                     if cw.write_all(&up[..n]).await.is_err() {
                         t.close = Some("error");
                         return;
@@ -264,12 +270,9 @@ async fn relay(
                     let _ = cw.shutdown().await;
                 }
             },
-            () = &mut timer => {
-                if last.elapsed() >= idle {
-                    t.close = Some("idle");
-                    return;
-                }
-                timer.as_mut().reset(last + idle);
+            () = timer.expired() => {
+                t.close = Some("idle");
+                return;
             }
         }
     }
@@ -286,25 +289,7 @@ pub async fn raw(
     peer: Option<SocketAddr>,
     address: &str,
 ) {
-    let mut t = Tunnel {
-        route,
-        peer,
-        authority: address,
-        start: Instant::now(),
-        upstream: None,
-        bytes_in: 0,
-        bytes_out: 0,
-        status: 200,
-        blame: None,
-        cut: true,
-        user: None,
-        service: None,
-        active: false,
-        worker: None,
-        raw: true,
-        rule: None,
-        close: None,
-    };
+    let mut t = Tunnel::new(route, peer, address, true);
     match workers {
         Some(pool) => to_worker(pool, client, b"", Vec::new(), &mut t).await,
         None => {
@@ -472,14 +457,12 @@ async fn relay_worker(client: Stream, tx: BodySender, from_worker: Body, t: &mut
         let _ = cw.shutdown().await;
     }
     let mut buf = vec![0u8; 16 * 1024];
-    let mut last = tokio::time::Instant::now();
-    let timer = tokio::time::sleep_until(last + idle);
-    tokio::pin!(timer);
+    let mut timer = IdleTimer::new(idle);
     while tx.is_some() || rx.is_some() {
         tokio::select! {
             r = cr.read(&mut buf), if tx.is_some() => match r {
                 Ok(n) if n > 0 => {
-                    last = tokio::time::Instant::now();
+                    timer.touch();
                     t.bytes_in += n as u64;
                     let sent = match &tx {
                         Some(s) => s.send(Ok(Bytes::copy_from_slice(&buf[..n]))).await.is_ok(),
@@ -504,7 +487,7 @@ async fn relay_worker(client: Stream, tx: BodySender, from_worker: Body, t: &mut
             }
             chunk = async { rx.as_mut()?.recv().await }, if rx.is_some() => match chunk {
                 Some(Ok(b)) => {
-                    last = tokio::time::Instant::now();
+                    timer.touch();
                     if cw.write_all(&b).await.is_err() || cw.flush().await.is_err() {
                         t.close = Some("error");
                         return;
@@ -518,12 +501,9 @@ async fn relay_worker(client: Stream, tx: BodySender, from_worker: Body, t: &mut
                     let _ = cw.shutdown().await;
                 }
             },
-            () = &mut timer => {
-                if last.elapsed() >= idle {
-                    t.close = Some("idle");
-                    return;
-                }
-                timer.as_mut().reset(last + idle);
+            () = timer.expired() => {
+                t.close = Some("idle");
+                return;
             }
         }
     }

@@ -9,6 +9,7 @@ pub mod connect;
 pub mod disk;
 pub mod frames;
 pub mod handler;
+pub mod idle;
 pub mod limit;
 pub mod outbound;
 pub mod route;

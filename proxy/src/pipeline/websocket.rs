@@ -19,6 +19,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use crate::error::Reject;
 use crate::pipeline::frames::FrameScan;
 use crate::pipeline::handler::{write_reject, Handler, RequestCtx};
+use crate::pipeline::idle::IdleTimer;
 use crate::upstream::headers::{incoming_response, inject};
 
 /// Counts an open WebSocket in the gauge while it lives.
@@ -238,11 +239,7 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
     let mut buf = vec![0u8; 16 * 1024];
     let mut from_client = Counted::new(h, "in");
     let mut to_client = Counted::new(h, "out");
-    // One timer for the whole socket: traffic only moves `last`, and the
-    // timer, when it fires, either ends the socket or waits out the rest.
-    let mut last = tokio::time::Instant::now();
-    let timer = tokio::time::sleep_until(last + idle);
-    tokio::pin!(timer);
+    let mut timer = IdleTimer::new(idle);
     // Whether the client's bytes still go somewhere. Once either direction
     // ends, the other runs until it ends too (what the socket said last,
     // a close frame, still reaches the client) or goes idle.
@@ -251,7 +248,7 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
         tokio::select! {
             chunk = session.read_request_body(), if inbound => match chunk {
                 Ok(Some(b)) => {
-                    last = tokio::time::Instant::now();
+                    timer.touch();
                     ctx.bytes_in += b.len() as u64;
                     from_client.feed(&b, &mut ctx.ws_close);
                     if wr.write_all(&b).await.is_err() || wr.flush().await.is_err() {
@@ -268,7 +265,7 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
             },
             n = rd.read(&mut buf) => match n {
                 Ok(n) if n > 0 => {
-                    last = tokio::time::Instant::now();
+                    timer.touch();
                     to_client.feed(&buf[..n], &mut ctx.ws_close);
                     let chunk = Bytes::copy_from_slice(&buf[..n]);
                     if session.write_response_body(Some(chunk), false).await.is_err() {
@@ -281,13 +278,10 @@ async fn splice(h: &Handler, session: &mut Session, ctx: &mut RequestCtx, socket
                     break;
                 }
             },
-            () = &mut timer => {
-                if last.elapsed() >= idle {
-                    ctx.close = Some("idle");
-                    tracing::debug!(socket = %h.route.name, "WebSocket idle timeout");
-                    break;
-                }
-                timer.as_mut().reset(last + idle);
+            () = timer.expired() => {
+                ctx.close = Some("idle");
+                tracing::debug!(socket = %h.route.name, "WebSocket idle timeout");
+                break;
             }
         }
     }

@@ -94,6 +94,9 @@ impl AccessRecord<'_> {
         if let Some(c) = self.cache {
             metrics.cache_requests.with_label_values(&[self.socket, c]).inc();
         }
+        if !crate::observe::access_log::active() {
+            return;
+        }
         tracing::info!(
             target: "isoproxy::access",
             request_id = %self.request_id,

@@ -418,6 +418,16 @@ impl External {
     /// the policy hashes; without a key, requests take turns). Returns its
     /// index and a peer to connect to.
     pub fn pick(&self, key: Option<&[u8]>) -> (usize, HttpPeer) {
+        // One origin (the common case): every policy, healthy or in panic
+        // mode, chooses it.
+        {
+            let set = self.balancer.backends().get_backend();
+            if set.len() == 1 {
+                if let Some(s) = set.iter().next().and_then(state_of) {
+                    return (s.idx, s.peer.clone());
+                }
+            }
+        }
         let now = now_ms();
         let usable = |b: &Backend, ready: bool| ready && state_of(b).is_some_and(|s| s.passive_ok(now));
         let turn;

@@ -378,3 +378,53 @@ const worker :Workerd.Worker = (
         "{line}"
     );
 }
+
+/// A Worker reaches another Worker's connect handler through a service
+/// binding (`env.TARGET.connect()`, a named `WorkerEntrypoint`, as in
+/// workerd's connect-handler tests): bytes go both ways in process.
+#[test]
+fn a_service_binding_connects_to_another_workers_connect_handler() {
+    let config = format!(
+        "{USING}const config :Workerd.Config = (
+  services = [ (name = \"a\", worker = .a), (name = \"b\", worker = .b) ],
+  sockets = [ (name = \"http\", address = \"127.0.0.1:0\", http = (), service = \"a\") ],
+);
+const a :Workerd.Worker = (
+  modules = [ (name = \"a.js\", esModule = embed \"a.js\") ],
+  compatibilityDate = \"2025-09-20\",
+  bindings = [ (name = \"TARGET\", service = (name = \"b\", entrypoint = \"ConnectEndpoint\")) ],
+);
+const b :Workerd.Worker = (
+  modules = [ (name = \"b.js\", esModule = embed \"b.js\") ],
+  compatibilityDate = \"2025-09-20\",
+);\n"
+    );
+    let caller = "export default {
+  async fetch(req, env) {
+    const socket = env.TARGET.connect('localhost:8083');
+    const { remoteAddress } = await socket.opened;
+    const w = socket.writable.getWriter();
+    await w.write(new TextEncoder().encode('ping'));
+    let result = '';
+    const dec = new TextDecoder();
+    for await (const chunk of socket.readable) result += dec.decode(chunk, { stream: true });
+    return new Response(remoteAddress + ' ' + result);
+  },
+};";
+    let callee = "import { WorkerEntrypoint } from 'cloudflare:workers';
+export class ConnectEndpoint extends WorkerEntrypoint {
+  async connect(socket) {
+    const { value } = await socket.readable.getReader().read();
+    const { remoteAddress } = await socket.opened;
+    await socket.writable.getWriter().write(new TextEncoder().encode(`hello ${new TextDecoder().decode(value)} via ${remoteAddress}`));
+  }
+}
+export default { fetch() { return new Response('b'); } };";
+    let proxy = Proxy::new(&config)
+        .files(&[("a.js", caller), ("b.js", callee)])
+        .socket("http")
+        .start();
+    let r = get(proxy.port("http"), "/", "a.test");
+    assert_eq!(r.status, 200, "{}\n{}", r.text(), proxy.stderr_text());
+    assert_eq!(r.text(), "localhost:8083 hello ping via localhost:8083");
+}

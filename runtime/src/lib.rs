@@ -7,6 +7,7 @@
 
 mod alloc;
 mod api;
+mod glue;
 mod isolate;
 mod isolate_loop;
 mod modules;

@@ -5,7 +5,7 @@
 use std::borrow::Cow;
 use std::sync::OnceLock;
 
-use crate::isolate::GLUE;
+use crate::glue::GLUE;
 use crate::ops;
 
 static BLOB: OnceLock<Option<&'static [u8]>> = OnceLock::new();

@@ -6,6 +6,7 @@
 pub mod auth;
 pub mod compress;
 pub mod connect;
+pub mod ctx;
 pub mod disk;
 pub mod frames;
 pub mod handler;

@@ -1,0 +1,68 @@
+//! The JavaScript glue, in load order: the files under `js/` that build the
+//! Workers API on top of the ops, compiled into the binary.
+
+/// The JS glue, in load order.
+pub(crate) const GLUE: &[(&str, &str)] = &[
+    ("isoproxy:00_core.js", include_str!("js/00_core.js")),
+    ("isoproxy:01_console.js", include_str!("js/01_console.js")),
+    ("isoproxy:02_encoding.js", include_str!("js/02_encoding.js")),
+    ("isoproxy:03_url.js", include_str!("js/03_url.js")),
+    ("isoproxy:04_events.js", include_str!("js/04_events.js")),
+    ("isoproxy:05_timers.js", include_str!("js/05_timers.js")),
+    ("isoproxy:06_streams.js", include_str!("js/06_streams.js")),
+    ("isoproxy:06_streams_bytes.js", include_str!("js/06_streams_bytes.js")),
+    (
+        "isoproxy:06_streams_workers.js",
+        include_str!("js/06_streams_workers.js"),
+    ),
+    ("isoproxy:07_crypto.js", include_str!("js/07_crypto.js")),
+    ("isoproxy:07_subtle.js", include_str!("js/07_subtle.js")),
+    ("isoproxy:08_forms.js", include_str!("js/08_forms.js")),
+    ("isoproxy:09_fetch.js", include_str!("js/09_fetch.js")),
+    ("isoproxy:10_worker.js", include_str!("js/10_worker.js")),
+    ("isoproxy:11_compression.js", include_str!("js/11_compression.js")),
+    ("isoproxy:12_html_rewriter.js", include_str!("js/12_html_rewriter.js")),
+    ("isoproxy:13_websocket.js", include_str!("js/13_websocket.js")),
+    ("isoproxy:11_builtins.js", include_str!("js/11_builtins.js")),
+    ("isoproxy:12_globals.js", include_str!("js/12_globals.js")),
+    ("isoproxy:13_urlpattern.js", include_str!("js/13_urlpattern.js")),
+    ("isoproxy:14_eventsource.js", include_str!("js/14_eventsource.js")),
+    ("isoproxy:15_sockets.js", include_str!("js/15_sockets.js")),
+    ("isoproxy:16_cache.js", include_str!("js/16_cache.js")),
+    ("isoproxy:node/buffer.js", include_str!("js/node/buffer.js")),
+    ("isoproxy:node/events.js", include_str!("js/node/events.js")),
+    ("isoproxy:node/inspect.js", include_str!("js/node/inspect.js")),
+    ("isoproxy:node/util.js", include_str!("js/node/util.js")),
+    ("isoproxy:node/async_hooks.js", include_str!("js/node/async_hooks.js")),
+    ("isoproxy:node/path.js", include_str!("js/node/path.js")),
+    ("isoproxy:node/url.js", include_str!("js/node/url.js")),
+    (
+        "isoproxy:node/string_decoder.js",
+        include_str!("js/node/string_decoder.js"),
+    ),
+    (
+        "isoproxy:node/stream_writable.js",
+        include_str!("js/node/stream_writable.js"),
+    ),
+    (
+        "isoproxy:node/stream_pipeline.js",
+        include_str!("js/node/stream_pipeline.js"),
+    ),
+    ("isoproxy:node/stream.js", include_str!("js/node/stream.js")),
+    ("isoproxy:node/process.js", include_str!("js/node/process.js")),
+    (
+        "isoproxy:node/crypto_cipher.js",
+        include_str!("js/node/crypto_cipher.js"),
+    ),
+    ("isoproxy:node/crypto_keys.js", include_str!("js/node/crypto_keys.js")),
+    ("isoproxy:node/crypto.js", include_str!("js/node/crypto.js")),
+    ("isoproxy:node/fs.js", include_str!("js/node/fs.js")),
+    ("isoproxy:node/fs_web.js", include_str!("js/node/fs_web.js")),
+    ("isoproxy:node/zlib.js", include_str!("js/node/zlib.js")),
+    ("isoproxy:node/http.js", include_str!("js/node/http.js")),
+    ("isoproxy:node/timers.js", include_str!("js/node/timers.js")),
+    (
+        "isoproxy:node/diagnostics_channel.js",
+        include_str!("js/node/diagnostics_channel.js"),
+    ),
+];

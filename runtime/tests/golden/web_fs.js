@@ -16,6 +16,7 @@ export default {
     await w.write("Hello ");
     await w.write(new TextEncoder().encode("World"));
     await w.write({ type: "write", position: 0, data: "J" });
+    await w.write(new Blob(["!"]));
     await w.close();
     console.log("getFile", await (await file.getFile()).text(), (await file.getFile()).size);
     console.log("node sees", readFileSync("/tmp/d/f.txt", "utf8"));

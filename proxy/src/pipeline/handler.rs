@@ -1,7 +1,8 @@
-//! Pingora's phase callbacks (`impl ProxyHttp`) for one socket: request
-//! ids, header rules, choosing the upstream peer (pool or checked network
-//! address), limits on the body, the status of every failure, and one
-//! access-log event per request.
+//! Pingora's phase callbacks (`impl ProxyHttp`) for one socket: header
+//! rules, choosing the upstream peer (pool or checked network address),
+//! limits on the body, the status of every failure, and one access-log
+//! event per request. The per-request record and request ids are in
+//! [`crate::pipeline::ctx`].
 
 use std::net::SocketAddr;
 use std::sync::Arc;

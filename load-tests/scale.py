@@ -65,6 +65,7 @@ def parse_args():
         default=1,
         help="isoproxy's isolate threads (more than the cores simulates a bigger machine's placement)",
     )
+    ap.add_argument("--v8-flags", default="", help="extra V8 flags for isoproxy (space-separated)")
     ap.add_argument("--isoproxy", default=os.environ.get("ISOPROXY_BIN", ""))
     ap.add_argument("--workerd", default=os.environ.get("WORKERD_BIN", ""))
     ap.add_argument("--start-timeout", type=float, default=300.0)
@@ -89,7 +90,7 @@ def free_ports(n):
     return ports
 
 
-def write_config(dirpath, peer, n, layout, ports, isolate_threads=1):
+def write_config(dirpath, peer, n, layout, ports, isolate_threads=1, v8_flags=""):
     """Write N Worker scripts and the config; returns the config path."""
     os.makedirs(dirpath, exist_ok=True)
     for i in range(n):
@@ -125,6 +126,9 @@ def write_config(dirpath, peer, n, layout, ports, isolate_threads=1):
     if peer == "isoproxy":
         lines.append("  accessLog = (format = off),")
         lines.append(f"  server = (threads = 1, isolateThreads = {isolate_threads}),")
+        if v8_flags:
+            quoted = ", ".join(json.dumps(f) for f in v8_flags.split())
+            lines.append(f"  v8Flags = [{quoted}],")
     lines.append(");")
     path = os.path.join(dirpath, "config.capnp")
     with open(path, "w") as f:
@@ -171,7 +175,7 @@ def run_one(a, procs, rundir, peer, binary, n):
     row = {"peer": peer, "workers": n, "layout": a.layout, "error": None}
     d = os.path.join(rundir, f"{peer}-{n}")
     ports = free_ports(1 if a.layout == "router" else n)
-    conf = write_config(d, peer, n, a.layout, ports, a.isolate_threads)
+    conf = write_config(d, peer, n, a.layout, ports, a.isolate_threads, a.v8_flags)
     logp = os.path.join(d, "server.log")
     proc = None
     try:

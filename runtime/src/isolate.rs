@@ -197,8 +197,8 @@ impl WorkerIsolate {
             (|| -> Result<_, String> {
                 if !from_snapshot {
                     ops::install(scope).ok_or("installing ops failed")?;
-                    for (name, src) in GLUE {
-                        crate::script::run_script(scope, name, src)?;
+                    for file in GLUE {
+                        crate::script::run_glue(scope, file)?;
                     }
                 }
                 let create_time = t0.elapsed();

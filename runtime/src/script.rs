@@ -101,6 +101,14 @@ pub(crate) fn run_script(
     run_script_at(scope, name, source, 0)
 }
 
+/// Run one file of the glue, its source an external string.
+pub(crate) fn run_glue(scope: &mut v8::PinScope<'_, '_>, file: &crate::glue::GlueFile) -> Result<(), String> {
+    let Some(code) = v8::String::new_from_onebyte_const(scope, file.source) else {
+        return Err(format!("{}: script too large", file.name));
+    };
+    run_code(scope, file.name, code, 0).map(drop)
+}
+
 /// `run_script` for a source whose first `column_offset` characters are the
 /// runtime's, not the file's (they do not count in reported columns).
 pub(crate) fn run_script_at(
@@ -109,10 +117,19 @@ pub(crate) fn run_script_at(
     source: &str,
     column_offset: i32,
 ) -> Result<v8::Global<v8::Value>, String> {
-    v8::tc_scope!(let tc, scope);
-    let Some(code) = v8::String::new(tc, source) else {
+    let Some(code) = v8::String::new(scope, source) else {
         return Err(format!("{name}: script too large"));
     };
+    run_code(scope, name, code, column_offset)
+}
+
+fn run_code(
+    scope: &mut v8::PinScope<'_, '_>,
+    name: &str,
+    code: v8::Local<'_, v8::String>,
+    column_offset: i32,
+) -> Result<v8::Global<v8::Value>, String> {
+    v8::tc_scope!(let tc, scope);
     let origin = origin_at(tc, name, false, -column_offset);
     let result = v8::Script::compile(tc, code, origin.as_ref()).and_then(|s| s.run(tc));
     match result {

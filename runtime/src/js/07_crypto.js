@@ -129,7 +129,7 @@
   DICTS.verify = DICTS.sign;
   DICTS.decrypt = DICTS.encrypt;
   DICTS.unwrapKey = DICTS.wrapKey;
-  // Upper-cased name → registered name, per operation.
+  // Upper-cased name -> registered name, per operation.
   const NAMES = {};
   const OPS = ObjectKeys(DICTS);
   for (let i = 0; i < OPS.length; i++) {

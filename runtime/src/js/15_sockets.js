@@ -18,7 +18,7 @@
   const { ReadableStream, WritableStream, TextEncoder } = globalThis;
   const encoder = new TextEncoder();
 
-  // "host:port", "[v6]:port" or { hostname, port } → "host:port".
+  // "host:port", "[v6]:port" or { hostname, port } -> "host:port".
   function authorityOf(address) {
     let host, port;
     if (typeof address === "string") {

@@ -138,7 +138,7 @@
       const r = ops.crypto_import(k.kind, "jwk", parts, k.curve);
       return make({ type: "public", kind: k.kind, curve: k.curve, handle: r[0], bits: r[2], exponent: r[3] });
     }
-    // PEM text → [label, DER].
+    // PEM text -> [label, DER].
     function pem(text) {
       const m = RegExpPrototypeExec(/-----BEGIN ([A-Z0-9 ]+)-----([\s\S]*?)-----END \1-----/, text);
       if (m === null) throw err(TypeError, "ERR_INVALID_ARG_VALUE", "Invalid PEM: no BEGIN/END block found");
@@ -211,7 +211,7 @@
       if (typeof r === "number") throw new Error("This signature is too heavy for Node's synchronous API in isoproxy (RSA keys of 4096 bits and more, or data over 64 KiB): use crypto.subtle");
       return r;
     };
-    // ECDSA: r || s (fixed width) ⇄ DER SEQUENCE { INTEGER r, INTEGER s }.
+    // ECDSA: r || s (fixed width) <-> DER SEQUENCE { INTEGER r, INTEGER s }.
     function p1363ToDer(sig) {
       const half = sig.length / 2;
       const int = (b) => {

@@ -47,7 +47,7 @@
 
   // -- the tree -------------------------------------------------------------
   // A node: { kind: "file" | "dir" | "dev", readOnly, data (file), entries
-  // (dir: Map of name → node), dev (device name), times }.
+  // (dir: Map of name -> node), dev (device name), times }.
   let nextIno = 1;
   function node(kind, readOnly) {
     const now = DateNow();

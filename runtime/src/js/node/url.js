@@ -141,7 +141,7 @@
     };
   });
 
-  // node:querystring, used by the legacy url.parse(…, true).
+  // node:querystring, used by the legacy url.parse(..., true).
   internal.registerBuiltin("node:querystring", () => {
     const unescape = (s) => { try { return decodeURIComponent(s.replace(/\+/g, " ")); } catch { return s; } };
     const escape = (s) => encodeURIComponent(s);

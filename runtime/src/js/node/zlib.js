@@ -11,7 +11,7 @@
   const ops = internal.ops;
   const { Error, Uint8Array, ArrayPrototypePush, TypedArrayPrototypeSet } = internal.primordials;
 
-  // name → [codec format, decompress]
+  // name -> [codec format, decompress]
   const KINDS = {
     __proto__: null,
     Deflate: ["deflate", false], Inflate: ["deflate", true],

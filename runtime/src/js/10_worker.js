@@ -92,7 +92,7 @@
       out[name] = v;
     }
     env = out;
-    internal.setupNode(node, bindings);
+    internal.startNode(node, bindings);
     if (!isModules) {
       const entries = ObjectEntries(out);
       for (let i = 0; i < entries.length; i++) {

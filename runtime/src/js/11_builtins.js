@@ -20,6 +20,31 @@
   // Register module `name` ("node:buffer"), built by `factory()`.
   internal.registerBuiltin = (name, factory) => { factories.set(name, factory); };
 
+  // The node:* glue (js/node/*.js) is deferred: each file hands its body
+  // here when the snapshot is made, and the bodies run, in load order, only
+  // in an isolate whose Worker has a node compatibility flag on (at setup,
+  // before the Worker's own code). Other Workers' isolates never hold the
+  // node modules' closures and tables (about 0.2 MB of heap each).
+  const deferred = [];
+  let nodeLoaded = false;
+  internal.deferNode = (body) => { deferred[deferred.length] = body; };
+  const loadNode = () => {
+    if (nodeLoaded) return;
+    nodeLoaded = true;
+    for (let i = 0; i < deferred.length; i++) deferred[i](internal);
+    deferred.length = 0;
+  };
+  // Setup's part: load the node glue if any flag asks for it, then let
+  // node/process.js apply the flags ([modules, globals, processEnv, als,
+  // processV2, fs, http, webFs]).
+  internal.startNode = (flags, bindings) => {
+    let any = false;
+    for (let i = 0; i < flags.length; i++) if (flags[i]) any = true;
+    if (!any) return;
+    loadNode();
+    internal.setupNode(flags, bindings);
+  };
+
   // The exports object of built-in module `name`, or null if there is none
   // (or the flags do not allow it).
   // Whether the Worker's flags let it have built-in module `name`.
@@ -28,6 +53,7 @@
     // node:fs and node:http need their own flags (or a recent date), as in workerd.
     if ((name === "node:fs" || name === "node:fs/promises") && !internal.nodeCompat.fs) return false;
     if ((name === "node:http" || name === "node:https") && !internal.nodeCompat.http) return false;
+    if (isNode(name)) loadNode();
     return factories.has(name);
   };
   internal.builtinModule = (name) => {
@@ -45,6 +71,7 @@
   // The exports of a module the glue itself depends on (one node module
   // using another), whatever the flags.
   internal.requireBuiltin = (name) => {
+    if (isNode(name)) loadNode();
     let m = built.get(name);
     if (m !== undefined) return m;
     m = factories.get(name)();
@@ -146,6 +173,7 @@
   // node:module: createRequire (a `require` as if from a given module),
   // isBuiltin, builtinModules. https://nodejs.org/api/module.html
   internal.registerBuiltin("node:module", () => {
+    loadNode();
     const builtinModules = [];
     for (const name of factories.keys()) if (isNode(name) && allowed(name)) builtinModules[builtinModules.length] = StringPrototypeSlice(name, 5);
     builtinModules.sort();

@@ -3,8 +3,7 @@
 // with the request tag (see ops/context.rs): a frame is `[tag, stores]`.
 // https://nodejs.org/api/async_context.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const ops = internal.ops;
   const { ArrayIsArray, SafeMap, TypeError } = internal.primordials;
 
@@ -76,4 +75,4 @@
     internal.brand(AsyncResource, "AsyncResource");
     return { __proto__: null, AsyncLocalStorage, AsyncResource };
   });
-})();
+});

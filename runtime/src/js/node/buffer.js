@@ -3,8 +3,7 @@
 // utf16le/ucs2), comparison, search, and typed reads and writes.
 // https://nodejs.org/api/buffer.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const ops = internal.ops;
   const {
     ArrayBuffer, BigInt, DataView, Number, Object, RangeError, String, Symbol, TypeError, Uint8Array,
@@ -607,4 +606,4 @@
       resolveObjectURL: () => undefined,
     };
   });
-})();
+});

@@ -4,8 +4,7 @@
 // webcrypto (the global `crypto`); the AES ciphers come from
 // crypto_cipher.js. https://nodejs.org/api/crypto.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const ops = internal.ops;
   const {
     Error, Math, RangeError, TypeError, Uint8Array, NumberIsInteger, StringPrototypeToLowerCase,
@@ -261,4 +260,4 @@
       },
     };
   });
-})();
+});

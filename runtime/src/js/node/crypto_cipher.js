@@ -4,8 +4,7 @@
 // output at once, CBC whole blocks (a decipher keeps the last block back
 // for the padding). https://nodejs.org/api/crypto.html#class-cipher
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const ops = internal.ops;
   const {
     Error, RangeError, TypeError, Uint8Array, NumberIsInteger, StringPrototypeToLowerCase,
@@ -214,4 +213,4 @@
       getCiphers: () => ArrayPrototypeSlice(NAMES),
     };
   };
-})();
+});

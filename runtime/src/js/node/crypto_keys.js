@@ -4,8 +4,7 @@
 // ECDSA (P-256/384/521, DER or IEEE P1363 signatures) and Ed25519, on the
 // Web Crypto key and signature ops. https://nodejs.org/api/crypto.html#class-keyobject
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const ops = internal.ops;
   const {
     Error, Symbol, TypeError, Uint8Array, RegExpPrototypeExec, StringPrototypeToLowerCase,
@@ -301,4 +300,4 @@
       RSA_PKCS1_PSS_PADDING,
     };
   };
-})();
+});

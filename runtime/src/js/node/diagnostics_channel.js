@@ -2,8 +2,7 @@
 // publish messages to subscribers, stores bound to AsyncLocalStorage, and
 // tracing channels. https://nodejs.org/api/diagnostics_channel.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const {
     Promise, SafeMap, ArrayPrototypeIndexOf, ArrayPrototypeSlice, ArrayPrototypeSplice,
     PromisePrototypeThen, ReflectApply,
@@ -150,4 +149,4 @@
       Channel,
     };
   });
-})();
+});

@@ -1,8 +1,7 @@
 // isoproxy node compat: node:events (EventEmitter).
 // https://nodejs.org/api/events.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const { DOMException } = globalThis;
   const {
     Error, Promise, RangeError, String, Symbol, ArrayPrototypeSlice, ArrayPrototypeSplice,
@@ -245,4 +244,4 @@
       usingDomains: false,
     };
   });
-})();
+});

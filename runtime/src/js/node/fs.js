@@ -7,8 +7,7 @@
 // Sync, callback and promise forms share one implementation (the sync
 // one); file descriptors are per isolate, closed with their request.
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const ops = internal.ops;
   const {
     Date, Error, Map, Math, TypeError, Uint8Array, ArrayPrototypeJoin, ArrayPrototypePush, DateNow, MathMin,
@@ -751,4 +750,4 @@
     };
     return { __proto__: null, ...fs, default: fs };
   });
-})();
+});

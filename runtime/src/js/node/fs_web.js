@@ -2,8 +2,7 @@
 // `enable_web_file_system`) over node:fs's in-memory tree (fs.js), as
 // workerd has it. https://fs.spec.whatwg.org/
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const { MathMin, TypedArrayPrototypeSet, TypedArrayPrototypeSubarray, DateNow, PromisePrototypeThen } = internal.primordials;
   const { lookup, existing, sync, putData, resized, bytesOf } = internal.vfs;
   const kPath = Symbol("path");
@@ -173,4 +172,4 @@
     internal.defineGlobals({ FileSystemHandle, FileSystemFileHandle, FileSystemDirectoryHandle, FileSystemWritableFileStream, StorageManager });
   };
 
-})();
+});

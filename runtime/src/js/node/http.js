@@ -4,8 +4,7 @@
 // Agent, STATUS_CODES, METHODS. A server (createServer) is not provided.
 // https://developers.cloudflare.com/workers/runtime-apis/nodejs/http/
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const { Error, TypeError, ObjectKeys, PromisePrototypeThen } = internal.primordials;
 
   const STATUS_CODES = {
@@ -183,4 +182,4 @@
 
   internal.registerBuiltin("node:http", () => make("http:"));
   internal.registerBuiltin("node:https", () => make("https:"));
-})();
+});

@@ -3,8 +3,7 @@
 // on one line when they fit, short array items in columns).
 // https://nodejs.org/api/util.html#utilinspectobject-options
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const ops = internal.ops;
   const {
     ArrayBuffer, BigInt, Boolean, Date, Error, Map, Math, Number, Object, RegExp, Set, String, Symbol, WeakMap, WeakSet,
@@ -544,4 +543,4 @@
   const format = (...args) => formatWithOptions(undefined, ...args);
 
   internal.nodeInspect = { inspect, format, formatWithOptions };
-})();
+});

@@ -1,8 +1,7 @@
 // isoproxy node compat: node:path (POSIX rules; `win32`'s functions throw,
 // as in workerd). https://nodejs.org/api/path.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const { ArrayPrototypeJoin, StringPrototypeCharCodeAt, StringPrototypeSlice, StringPrototypeIndexOf } = internal.primordials;
   const SLASH = 47, DOT = 46;
 
@@ -139,4 +138,4 @@
   internal.registerBuiltin("node:path/posix", () => ({ __proto__: null, ...posix, default: posix }));
   internal.registerBuiltin("node:path/win32", () => ({ __proto__: null, ...win32, default: win32 }));
   internal.path = posix;
-})();
+});

@@ -3,8 +3,7 @@
 // is small: env, nextTick, platform, features, getBuiltinModule, exit.
 // https://developers.cloudflare.com/workers/runtime-apis/nodejs/process/
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const { Error, ObjectFreeze, PromisePrototypeThen, PromiseResolve, ReflectApply, globalThis: global } = internal.primordials;
   const { setTimeout, clearTimeout } = globalThis;
   let bindings = [];
@@ -129,4 +128,4 @@
       clearImmediate,
     });
   };
-})();
+});

@@ -3,8 +3,7 @@
 // module itself; the writable side is in stream_writable.js, pipeline and
 // finished in stream_pipeline.js. https://nodejs.org/api/stream.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const {
     Error, Promise, Symbol, TypeError, Uint8Array, ArrayIsArray, ArrayPrototypeShift, ArrayPrototypeIndexOf,
     ArrayPrototypeSplice, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectKeys, PromisePrototypeThen,
@@ -502,4 +501,4 @@
       setDefaultHighWaterMark: (objectMode, v) => { if (!objectMode) defaultHWM = v; },
     };
   });
-})();
+});

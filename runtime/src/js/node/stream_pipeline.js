@@ -3,8 +3,7 @@
 // Built by node/stream.js through `internal.nodeStreamPipeline`.
 // https://nodejs.org/api/stream.html#streampipelinesource-transforms-destination-callback
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const {
     Error, Promise, Symbol, TypeError, Uint8Array, ArrayIsArray, ArrayPrototypeShift, ArrayPrototypeIndexOf,
     ArrayPrototypeSplice, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectKeys, PromisePrototypeThen,
@@ -140,4 +139,4 @@
     internal.requireBuiltin("node:stream");
     return { __proto__: null, ...internal.streamPromises };
   });
-})();
+});

@@ -3,8 +3,7 @@
 // state symbols and Readable) through `internal.nodeStreamWritable`.
 // https://nodejs.org/api/stream.html#writable-streams
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const {
     Error, Promise, Symbol, TypeError, Uint8Array, ArrayIsArray, ArrayPrototypeShift, ArrayPrototypeIndexOf,
     ArrayPrototypeSplice, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectKeys, PromisePrototypeThen,
@@ -297,4 +296,4 @@
 
     return { Writable, Duplex, Transform, PassThrough };
   };
-})();
+});

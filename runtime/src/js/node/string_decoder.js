@@ -1,8 +1,7 @@
 // isoproxy node compat: node:string_decoder: decode a byte stream in pieces
 // without splitting a character. https://nodejs.org/api/string_decoder.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const { TypeError, Uint8Array, TypedArrayPrototypeSubarray, TypedArrayPrototypeSet } = internal.primordials;
   const { TextDecoder } = globalThis;
 
@@ -72,4 +71,4 @@
     }
     return { __proto__: null, StringDecoder };
   });
-})();
+});

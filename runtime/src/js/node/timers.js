@@ -2,8 +2,7 @@
 // other modules under their other names (node:util/types, node:sys,
 // node:stream/web). https://nodejs.org/api/timers.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const { Promise, PromisePrototypeThen, PromiseResolve, SymbolAsyncIterator } = internal.primordials;
   const { setTimeout, clearTimeout, setInterval, clearInterval, DOMException } = globalThis;
 
@@ -65,4 +64,4 @@
     if (typeof globalThis[k] === "function") webStreams[k] = globalThis[k];
   }
   internal.registerBuiltin("node:stream/web", () => ({ __proto__: null, ...webStreams }));
-})();
+});

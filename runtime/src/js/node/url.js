@@ -1,8 +1,7 @@
 // isoproxy node compat: node:url: the WHATWG URL classes, file URL helpers
 // and the legacy parse/format/resolve. https://nodejs.org/api/url.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const { TypeError, RegExpPrototypeExec, StringPrototypeSlice, StringPrototypeToLowerCase, StringPrototypeIndexOf } = internal.primordials;
   const { URL, URLSearchParams } = globalThis;
 
@@ -174,4 +173,4 @@
     }
     return { __proto__: null, parse, stringify, decode: parse, encode: stringify, escape, unescape };
   });
-})();
+});

@@ -2,8 +2,7 @@
 // inherits, types, TextEncoder/TextDecoder, ...) and node:assert.
 // https://nodejs.org/api/util.html, https://nodejs.org/api/assert.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const P = internal.primordials;
   const {
     ArrayBuffer, DataView, Date, Error, Map, Object, Promise, RegExp, Set, String, Symbol, TypeError, WeakMap, WeakSet,
@@ -320,4 +319,4 @@
     for (const k of ObjectKeys(s)) out[k] = s[k];
     return out;
   });
-})();
+});

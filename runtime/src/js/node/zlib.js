@@ -6,8 +6,7 @@
 // accepted and ignored: the codecs use their default settings.
 // https://nodejs.org/api/zlib.html
 "use strict";
-(function () {
-  const internal = globalThis.__internal;
+globalThis.__internal.deferNode(function (internal) {
   const ops = internal.ops;
   const { Error, Uint8Array, ArrayPrototypePush, TypedArrayPrototypeSet } = internal.primordials;
 
@@ -177,4 +176,4 @@
     };
     return { __proto__: null, ...zlib, default: zlib };
   });
-})();
+});

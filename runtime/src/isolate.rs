@@ -605,13 +605,11 @@ impl WorkerIsolate {
                 OpResult::Timer => (true, Some(v8::undefined(tc).into())),
                 OpResult::Write(alive) => (true, Some(v8::Boolean::new(tc, alive).into())),
                 OpResult::Fetch(Ok(resp)) | OpResult::WorkerFetch(Ok(resp)) => {
-                    let arr = v8::Array::new(tc, 4);
-                    if let Some(up) = resp.upgrade {
+                    let socket = resp.upgrade.map(|up| {
                         st.current.set(request);
                         let rid = st.add(Resource::Socket(up));
-                        let v = v8::Integer::new_from_unsigned(tc, rid);
-                        arr.set_index(tc, 3, v.into());
-                    }
+                        v8::Integer::new_from_unsigned(tc, rid)
+                    });
                     let status = v8::Integer::new_from_unsigned(tc, resp.status.as_u16() as u32);
                     let headers = ops::headers_to_js(tc, &resp.headers);
                     let body: v8::Local<v8::Value> = match resp.body {
@@ -628,11 +626,12 @@ impl WorkerIsolate {
                             v8::Integer::new_from_unsigned(tc, rid).into()
                         }
                     };
-                    arr.set_index(tc, 0, status.into());
-                    if let Some(h) = headers {
-                        arr.set_index(tc, 1, h.into());
-                    }
-                    arr.set_index(tc, 2, body);
+                    // [status, headers, body rid or null, socket rid]
+                    let headers = headers.map_or_else(|| v8::undefined(tc).into(), Into::into);
+                    let arr = match socket {
+                        Some(rid) => v8::Array::new_with_elements(tc, &[status.into(), headers, body, rid.into()]),
+                        None => v8::Array::new_with_elements(tc, &[status.into(), headers, body]),
+                    };
                     (true, Some(arr.into()))
                 }
                 OpResult::Fetch(Err(e)) => (false, v8::String::new(tc, &e.to_string()).map(Into::into)),

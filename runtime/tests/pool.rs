@@ -403,6 +403,53 @@ async fn fetch_follows_redirects_unless_manual() {
     assert_eq!(body, "200 true http://origin.test/final GET | 302 /final | 302");
 }
 
+/// A followed redirect sends the headers as they were when `fetch()` was
+/// called, less the request-body headers when a POST turns into a GET, and
+/// less `Authorization` when the redirect leaves the origin (Fetch spec).
+#[tokio::test]
+async fn a_redirect_resends_the_headers_as_sent_less_the_ones_the_spec_drops() {
+    let h = start(
+        config(vec![("w", module_worker(
+            "export default { async fetch() {
+                const req = new Request('http://origin.test/redirect-me', {
+                    method: 'POST', body: 'x',
+                    headers: { 'x-test': 'one', authorization: 'secret', 'content-type': 'text/plain' },
+                });
+                const sent = fetch(req);
+                req.headers.set('x-test', 'changed');
+                await sent;
+                await fetch('http://origin.test/redirect-away', { headers: { 'x-test': 'two', authorization: 'secret' } });
+                return new Response('ok');
+            } }",
+        ))]),
+        1,
+    );
+    let (_, body) = fetch_text(&h.pool, "w", get("http://x/")).await.unwrap();
+    assert_eq!(body, "ok");
+    let seen = h.outbound.seen.lock().unwrap().clone();
+    let row = |s: &support::Seen| {
+        let h = |n: &str| s.headers.get(n).map_or("-", |v| v.to_str().unwrap()).to_string();
+        format!(
+            "{} {} x-test={} auth={} type={}",
+            s.method,
+            s.url,
+            h("x-test"),
+            h("authorization"),
+            h("content-type")
+        )
+    };
+    let rows: Vec<String> = seen.iter().map(row).collect();
+    assert_eq!(
+        rows,
+        [
+            "POST http://origin.test/redirect-me x-test=one auth=secret type=text/plain",
+            "GET http://origin.test/final x-test=one auth=secret type=-",
+            "GET http://origin.test/redirect-away x-test=two auth=secret type=-",
+            "GET http://elsewhere.test/final x-test=two auth=- type=-",
+        ]
+    );
+}
+
 #[tokio::test]
 async fn isolates_killed_for_cpu_are_released() {
     // Each killed request holds 16 MiB of ArrayBuffer; a retired isolate that

@@ -8,7 +8,7 @@
   const ops = internal.ops;
   const {
     Number, Object, Promise, RangeError, Set, String, Symbol, TypeError, Uint8Array,
-    ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypePush, ArrayPrototypeSort, JSONParse, JSONStringify,
+    ArrayPrototypeFilter, ArrayPrototypeIncludes, ArrayPrototypeSort, JSONParse, JSONStringify,
     NumberIsInteger, ObjectCreate, ObjectDefineProperty, ObjectGetOwnPropertyDescriptor, ObjectGetOwnPropertyNames,
     PromisePrototypeThen, PromiseReject, PromiseResolve, ReflectApply, ReflectOwnKeys, RegExpTest, SetPrototypeHas,
     StringPrototypeCharCodeAt, StringPrototypeIndexOf, StringPrototypeSlice, StringPrototypeToLowerCase,
@@ -261,12 +261,14 @@
     h[kGuard] = guard;
     return h;
   }
-  function headersFlat(h) {
-    const list = h[kList];
-    const out = [];
-    for (let i = 0; i < list.length; i++) { out[out.length] = list[i][0]; out[out.length] = list[i][1]; }
+  // A Headers' list as Rust takes it: "name\nvalue\n" per entry (names are
+  // tokens and values never hold a newline, so the split is exact).
+  function flatten(list) {
+    let out = "";
+    for (let i = 0; i < list.length; i++) out += list[i][0] + "\n" + list[i][1] + "\n";
     return out;
   }
+  const headersFlat = (h) => flatten(h[kList]);
 
   // The body of a Request or Response: nothing, bytes in JS, a native body
   // (resource id) or a JS ReadableStream. https://fetch.spec.whatwg.org/#concept-body
@@ -707,19 +709,24 @@
     let next;
     try { next = new URL(location, url); } catch { throw new TypeError(`invalid redirect location: ${location}`); }
     if (next.protocol !== "http:" && next.protocol !== "https:") throw new TypeError(`redirect to a non-HTTP URL: ${next.href}`);
-    let nextFlat = flat;
+    // The headers as they were sent (a later change to the Request's
+    // Headers does not reach a redirect), back as [name, value] pairs.
+    let list = [];
+    for (let at = 0; at < flat.length;) {
+      const sep = StringPrototypeIndexOf(flat, "\n", at);
+      const end = StringPrototypeIndexOf(flat, "\n", sep + 1);
+      list[list.length] = [StringPrototypeSlice(flat, at, sep), StringPrototypeSlice(flat, sep + 1, end)];
+      at = end + 1;
+    }
     if ((status === 303 && method !== "GET" && method !== "HEAD") || ((status === 301 || status === 302) && method === "POST")) {
       method = "GET";
       body = null;
-      nextFlat = [];
-      for (let i = 0; i < flat.length; i += 2) {
-        if (!SetPrototypeHas(REQUEST_BODY_HEADERS, flat[i])) ArrayPrototypePush(nextFlat, flat[i], flat[i + 1]);
-      }
+      list = ArrayPrototypeFilter(list, (e) => !SetPrototypeHas(REQUEST_BODY_HEADERS, e[0]));
     } else if (typeof body === "number") {
       throw new TypeError("cannot follow a redirect with a streamed request body; use redirect: \"manual\"");
     }
-    if (new URL(url).origin !== next.origin) nextFlat = ArrayPrototypeFilter(nextFlat, (_, i, a) => i % 2 === 0 ? a[i] !== "authorization" : a[i - 1] !== "authorization");
-    return await send(target, method, next.href, nextFlat, body, mode, count + 1);
+    if (new URL(url).origin !== next.origin) list = ArrayPrototypeFilter(list, (e) => e[0] !== "authorization");
+    return await send(target, method, next.href, flatten(list), body, mode, count + 1);
   }
 
   // https://fetch.spec.whatwg.org/#fetch-method

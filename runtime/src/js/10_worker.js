@@ -265,7 +265,7 @@
       if (answered) return;
       answered = true;
       ops.tunnel_open(id);
-      ops.response_send(id, 200, [], pair[1], null, false);
+      ops.response_send(id, 200, "", pair[1], null, false);
     };
     const socket = new internal.Socket(PromiseResolve([200, [], rid ?? null]), pair[0], authority, accept);
     let result;

@@ -179,7 +179,7 @@
     const pair = ops.body_writer();
     let op;
     try {
-      op = ops.fetch_send(target, "CONNECT", authority, [], pair[1]);
+      op = ops.fetch_send(target, "CONNECT", authority, "", pair[1]);
     } catch (e) {
       ops.body_close(pair[0]);
       throw e;

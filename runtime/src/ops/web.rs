@@ -42,12 +42,11 @@ fn url_parts<'s>(scope: &mut v8::PinScope<'s, '_>, url: &url::Url) -> Option<v8:
         quirks::search(url),
         quirks::hash(url),
     ];
-    let arr = v8::Array::new(scope, parts.len() as i32);
-    for (i, p) in parts.iter().enumerate() {
-        let s = v8::String::new(scope, p)?;
-        arr.set_index(scope, i as u32, s.into())?;
+    let mut elements: [v8::Local<'s, v8::Value>; 11] = [v8::undefined(scope).into(); 11];
+    for (e, p) in elements.iter_mut().zip(parts) {
+        *e = v8::String::new(scope, p)?.into();
     }
-    Some(arr.into())
+    Some(v8::Array::new_with_elements(scope, &elements).into())
 }
 
 /// `(href, base?)` → `[href, origin, protocol, username, password, host,
@@ -132,15 +131,15 @@ pub(crate) fn op_url_params_parse(
 ) {
     let input = string(scope, args.get(0));
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(input.as_bytes()).into_owned().collect();
-    let arr = v8::Array::new(scope, (pairs.len() * 2) as i32);
-    for (i, (k, v)) in pairs.iter().enumerate() {
+    let mut elements = Vec::with_capacity(pairs.len() * 2);
+    for (k, v) in &pairs {
         let (Some(k), Some(v)) = (v8::String::new(scope, k), v8::String::new(scope, v)) else {
             return;
         };
-        arr.set_index(scope, (2 * i) as u32, k.into());
-        arr.set_index(scope, (2 * i + 1) as u32, v.into());
+        elements.push(k.into());
+        elements.push(v.into());
     }
-    rv.set(arr.into());
+    rv.set(v8::Array::new_with_elements(scope, &elements).into());
 }
 
 /// `[name, value, ...]` → `application/x-www-form-urlencoded` text.

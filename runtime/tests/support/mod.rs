@@ -137,8 +137,10 @@ impl Outbound for EchoOutbound {
                 return Err(OutboundError::Denied(format!("{} is not allowed", request.url)));
             }
             let mut headers = HeaderMap::new();
-            if request.url.ends_with("/redirect-me") {
-                headers.insert("location", "/final".parse().unwrap());
+            let away = request.url.ends_with("/redirect-away");
+            if request.url.ends_with("/redirect-me") || away {
+                let to = if away { "http://elsewhere.test/final" } else { "/final" };
+                headers.insert("location", to.parse().unwrap());
                 return Ok(Response {
                     status: StatusCode::FOUND,
                     headers,

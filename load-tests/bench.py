@@ -26,7 +26,7 @@ SIZES = {"small": 100, "large": 65536}
 # scenario -> (description, peers in table order)
 SCENARIOS = {
     "direct": ("the origin itself, no proxy (the ceiling)", ["origin"]),
-    "proxy": ("reverse proxy, no script", ["nginx", "pingora", "workerd", "isoproxy"]),
+    "proxy": ("reverse proxy, no script", ["nginx", "pingora", "pingora-nosteal", "workerd", "isoproxy"]),
     "passthrough": ("pass-through Worker", ["workerd", "isoproxy"]),
     "rewrite": ("rewriting Worker (path, request header, response header)", ["nginx", "workerd", "isoproxy"]),
     "forward": ("forward proxy, absolute-URI requests", ["nginx", "squid", "workerd", "isoproxy"]),
@@ -81,7 +81,8 @@ def parse_args():
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list of " + ",".join(SCENARIOS))
     ap.add_argument("--peers", default="origin,nginx,pingora,squid,workerd,isoproxy",
                     help="comma list of peers to run (pingora: the minimal Pingora proxy in pingora-baseline/, "
-                         "built on demand)")
+                         "built on demand; pingora-nosteal: the same on current-thread runtimes, not in the "
+                         "default list)")
     ap.add_argument("--sizes", default="small,large", help="comma list of small,large")
     ap.add_argument("--isoproxy", default=os.environ.get("ISOPROXY_BIN", ""), help="isoproxy binary")
     ap.add_argument("--isoproxy-access-log", choices=["off", "json", "combined"], default="off",
@@ -248,12 +249,13 @@ class Bench:
                 conf = os.path.join(self.dir, "squid.conf")
                 h.fill_template(os.path.join(CONFIGS, "squid.conf"), conf, {"DIR": self.dir, "PORT": port})
             argv = [squid, "-N", "-f", conf]
-        elif peer == "pingora":
+        elif peer in ("pingora", "pingora-nosteal"):
             if scenario != "proxy":
                 raise h.StartError("the Pingora baseline is a plain reverse proxy only")
             if not self.pingora:
                 self.pingora = build_pingora_baseline()
-            argv = [self.pingora, f"127.0.0.1:{port}", f"127.0.0.1:{self.origin_port}", "1"]
+            runtime = "nosteal" if peer == "pingora-nosteal" else "steal"
+            argv = [self.pingora, f"127.0.0.1:{port}", f"127.0.0.1:{self.origin_port}", "1", runtime]
         elif peer in ("workerd", "isoproxy"):
             binary = self.workerd if peer == "workerd" else self.isoproxy
             if not binary:

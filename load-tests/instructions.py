@@ -14,7 +14,9 @@ bench.py for requests/s and CPU time beside nginx and workerd.
                              [--peers isoproxy,pingora]
 
 --peers pingora adds the minimal Pingora reverse proxy (pingora-baseline/,
-built on demand) to the `proxy` scenario: what Pingora itself costs.
+built on demand) to the `proxy` scenario: what Pingora itself costs;
+pingora-nosteal runs it on Pingora's current-thread runtimes instead of one
+work-stealing runtime.
 
 --keep leaves the callgrind.out.* files in the run directory for
 callgrind_annotate.
@@ -48,7 +50,8 @@ def parse_args():
     ap.add_argument("--out", default=os.path.join(h.HERE, "results"))
     ap.add_argument("--keep", action="store_true", help="keep callgrind output files")
     ap.add_argument("--peers", default="isoproxy",
-                    help="comma list: isoproxy, pingora (the minimal Pingora proxy; proxy scenario only)")
+                    help="comma list: isoproxy, pingora, pingora-nosteal (the minimal Pingora proxy; "
+                         "proxy scenario only)")
     ap.add_argument("--start-timeout", type=float, default=120.0)
     return ap.parse_args()
 
@@ -132,7 +135,7 @@ def main():
     rows = []
     peers = [p for p in a.peers.split(",") if p]
     for peer in peers:
-        if peer not in ("isoproxy", "pingora"):
+        if peer not in ("isoproxy", "pingora", "pingora-nosteal"):
             raise SystemExit(f"unknown peer {peer}")
     cells = [(peer, scenario, size) for peer in peers for scenario in a.scenarios.split(",")
              for size in a.sizes.split(",") if peer == "isoproxy" or scenario == "proxy"]
@@ -140,10 +143,11 @@ def main():
         port = h.free_port()
         prefix = os.path.join(b.dir, f"callgrind.out.{peer}-{scenario}-{size}")
         valgrind = ["valgrind", "--tool=callgrind", "--collect-atstart=yes", f"--callgrind-out-file={prefix}.%p"]
-        if peer == "pingora":
+        if peer.startswith("pingora"):
             if not b.pingora:
                 b.pingora = bench.build_pingora_baseline()
-            argv = valgrind + [b.pingora, f"127.0.0.1:{port}", f"127.0.0.1:{b.origin_port}", "1"]
+            runtime = "nosteal" if peer == "pingora-nosteal" else "steal"
+            argv = valgrind + [b.pingora, f"127.0.0.1:{port}", f"127.0.0.1:{b.origin_port}", "1", runtime]
         else:
             argv = valgrind + [b.isoproxy, "serve", "isoproxy.capnp", bench.CONFIG_CONST[scenario],
                                "-s", f"http=127.0.0.1:{port}"]

@@ -3,7 +3,10 @@
 //! and runtime. The benchmark runs it beside isoproxy's no-script path to
 //! tell what Pingora itself costs from what isoproxy adds.
 //!
-//!   pingora-baseline LISTEN_ADDR ORIGIN_ADDR [THREADS]
+//!   pingora-baseline LISTEN_ADDR ORIGIN_ADDR [THREADS] [steal|nosteal]
+//!
+//! `nosteal` runs Pingora's current-thread runtime per thread instead of
+//! one work-stealing runtime (how the runtime choice alone moves the cost).
 
 use async_trait::async_trait;
 use pingora_core::server::configuration::ServerConf;
@@ -34,12 +37,14 @@ impl ProxyHttp for Baseline {
 fn main() {
     let mut args = std::env::args().skip(1);
     let (Some(listen), Some(origin)) = (args.next(), args.next()) else {
-        eprintln!("usage: pingora-baseline LISTEN_ADDR ORIGIN_ADDR [THREADS]");
+        eprintln!("usage: pingora-baseline LISTEN_ADDR ORIGIN_ADDR [THREADS] [steal|nosteal]");
         std::process::exit(2);
     };
     let threads = args.next().and_then(|t| t.parse().ok()).unwrap_or(1);
+    let work_stealing = args.next().as_deref() != Some("nosteal");
     let conf = ServerConf {
         threads,
+        work_stealing,
         // The benchmark stops it with SIGTERM: no draining wait.
         grace_period_seconds: Some(0),
         graceful_shutdown_timeout_seconds: Some(1),

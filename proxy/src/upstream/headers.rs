@@ -144,18 +144,18 @@ pub const UNTRUSTED_FORWARDING: &[&str] = &["x-forwarded-for", "forwarded", "x-r
 /// Pingora's header maps.
 pub fn strip_hop_by_hop<H: Headers>(headers: &mut H, keep_upgrade: bool) {
     let map = headers.map();
-    // The names Connection lists, compared without case as the tokens
-    // stand (no allocation: most messages list nothing, or only
-    // `keep-alive` or `close`).
-    let connection = map.get_all(header::CONNECTION);
-    let listed = |name: &HeaderName| {
-        !(keep_upgrade && name == header::UPGRADE)
-            && connection
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .flat_map(|v| v.split(','))
-                .any(|t| t.trim().eq_ignore_ascii_case(name.as_str()))
-    };
+    // The names Connection lists, as the tokens stand (compared without
+    // case below): no header names are built, and a message without
+    // Connection allocates nothing.
+    let listed: Vec<&str> = map
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty() && (!keep_upgrade || !t.eq_ignore_ascii_case("upgrade")))
+        .collect();
+    let listed = |name: &HeaderName| listed.iter().any(|t| t.eq_ignore_ascii_case(name.as_str()));
     let doomed: Vec<HeaderName> = map
         .keys()
         .filter(|name| {

@@ -460,9 +460,7 @@ impl ProxyHttp for Handler {
         if let Some(sent) = ctx.upstream_sent {
             self.route
                 .metrics
-                .upstream_response_duration
-                .with_label_values(&[&self.service(ctx).name])
-                .observe(sent.elapsed().as_secs_f64());
+                .observe_upstream_response(&self.service(ctx).name, sent.elapsed());
         }
         let service = match &self.service(ctx).target {
             Target::External(ext) => Some(&ext.http),

@@ -88,6 +88,10 @@ def parse_args():
     ap.add_argument("--isoproxy-access-log", choices=["off", "json", "combined"], default="off",
                     help="isoproxy's access log during the run, written to a file in the run directory "
                          "(default off, like the nginx peers); compare two runs to see its cost")
+    ap.add_argument("--isolate-threads", type=int, default=0,
+                    help="isoproxy's isolate threads (default: the configs' 1); with --proxy-threads, the "
+                         "configs are copied into the run directory with the changed `server` line")
+    ap.add_argument("--proxy-threads", type=int, default=0, help="isoproxy's proxy threads (default: the configs' 1)")
     ap.add_argument("--workerd", default=os.environ.get("WORKERD_BIN", ""), help="workerd binary")
     ap.add_argument("--pin", default="", help="taskset CPU list for the measured proxy process, e.g. 1")
     ap.add_argument("--perf", default="", metavar="PEERS",
@@ -277,10 +281,34 @@ class Bench:
                 argv += ["-e", f"origin=127.0.0.1:{self.origin_port}"]
         else:
             raise h.StartError(f"unknown peer {peer}")
-        p = self.procs.start(f"{peer}-{scenario}", argv, logp, cwd=CONFIGS, pin=pin)
+        cwd = self.isoproxy_configs() if peer == "isoproxy" else CONFIGS
+        p = self.procs.start(f"{peer}-{scenario}", argv, logp, cwd=cwd, pin=pin)
         target, host = self.request_target(scenario, "small")
         self.start_s = h.wait_ready(port, p, logp, self.a.start_timeout, target=target, host=host)
         return p, port
+
+    def isoproxy_configs(self):
+        """The folder isoproxy's configs are read from: configs/, or a copy
+        with other thread counts (--proxy-threads, --isolate-threads)."""
+        a = self.a
+        threads, isolates = getattr(a, "proxy_threads", 0), getattr(a, "isolate_threads", 0)
+        if not threads and not isolates:
+            return CONFIGS
+        out = os.path.join(self.dir, "isoproxy-configs")
+        if not os.path.isdir(out):
+            import shutil
+
+            shutil.copytree(CONFIGS, out)
+            path = os.path.join(out, "isoproxy.capnp")
+            with open(path) as f:
+                text = f.read()
+            marker = "server = (threads = 1, isolateThreads = 1)"
+            if marker not in text:
+                raise h.StartError("configs/isoproxy.capnp changed: cannot set the thread counts")
+            text = text.replace(marker, f"server = (threads = {threads or 1}, isolateThreads = {isolates or 1})")
+            with open(path, "w") as f:
+                f.write(text)
+        return out
 
     def auth_files(self):
         """The forward-auth scenario's users file (htpasswd format, bcrypt: both

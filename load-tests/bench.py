@@ -26,7 +26,7 @@ SIZES = {"small": 100, "large": 65536}
 # scenario -> (description, peers in table order)
 SCENARIOS = {
     "direct": ("the origin itself, no proxy (the ceiling)", ["origin"]),
-    "proxy": ("reverse proxy, no script", ["nginx", "workerd", "isoproxy"]),
+    "proxy": ("reverse proxy, no script", ["nginx", "pingora", "pingora-nosteal", "workerd", "isoproxy"]),
     "passthrough": ("pass-through Worker", ["workerd", "isoproxy"]),
     "rewrite": ("rewriting Worker (path, request header, response header)", ["nginx", "workerd", "isoproxy"]),
     "forward": ("forward proxy, absolute-URI requests", ["nginx", "squid", "workerd", "isoproxy"]),
@@ -39,7 +39,8 @@ SCENARIOS = {
 AUTH_USER, AUTH_PASSWORD = "bench", "bench-secret"
 DENY_NAMES = 100_000
 
-# Which row each scenario is compared with. A pass-through Worker is compared
+# Which row each scenario is compared with. `pingora` is the smallest Pingora
+# reverse proxy (pingora-baseline/): what Pingora itself costs. A pass-through Worker is compared
 # with nginx's plain reverse proxy: nginx has no script to pass through.
 REFERENCE = {
     "nginx": {
@@ -52,6 +53,7 @@ REFERENCE = {
     },
     "workerd": {"proxy": "proxy", "passthrough": "passthrough", "rewrite": "rewrite", "forward": "forward"},
     "squid": {"forward": "forward", "forward-auth": "forward-auth"},
+    "pingora": {"proxy": "proxy"},
 }
 
 # workerd/isoproxy config constant per scenario (configs/*.capnp).
@@ -77,12 +79,19 @@ def parse_args():
     ap.add_argument("--repeat", type=int, default=1,
                     help="measured runs per row; the one with the median requests/s is reported")
     ap.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma list of " + ",".join(SCENARIOS))
-    ap.add_argument("--peers", default="origin,nginx,squid,workerd,isoproxy", help="comma list of peers to run")
+    ap.add_argument("--peers", default="origin,nginx,pingora,squid,workerd,isoproxy",
+                    help="comma list of peers to run (pingora: the minimal Pingora proxy in pingora-baseline/, "
+                         "built on demand; pingora-nosteal: the same on current-thread runtimes, not in the "
+                         "default list)")
     ap.add_argument("--sizes", default="small,large", help="comma list of small,large")
     ap.add_argument("--isoproxy", default=os.environ.get("ISOPROXY_BIN", ""), help="isoproxy binary")
     ap.add_argument("--isoproxy-access-log", choices=["off", "json", "combined"], default="off",
                     help="isoproxy's access log during the run, written to a file in the run directory "
                          "(default off, like the nginx peers); compare two runs to see its cost")
+    ap.add_argument("--isolate-threads", type=int, default=0,
+                    help="isoproxy's isolate threads (default: the configs' 1); with --proxy-threads, the "
+                         "configs are copied into the run directory with the changed `server` line")
+    ap.add_argument("--proxy-threads", type=int, default=0, help="isoproxy's proxy threads (default: the configs' 1)")
     ap.add_argument("--workerd", default=os.environ.get("WORKERD_BIN", ""), help="workerd binary")
     ap.add_argument("--pin", default="", help="taskset CPU list for the measured proxy process, e.g. 1")
     ap.add_argument("--perf", default="", metavar="PEERS",
@@ -113,6 +122,29 @@ def find_workerd(explicit):
     return ""
 
 
+def target_dir():
+    repo = os.path.dirname(HERE)
+    return os.environ.get("CARGO_TARGET_DIR") or os.path.join(repo, "target")
+
+
+def build_pingora_baseline():
+    """Build the minimal Pingora proxy (its own cargo project, not a workspace
+    member) into the workspace's target dir, so it reuses the compiled Pingora
+    crates; returns the binary's path or raises StartError."""
+    manifest = os.path.join(HERE, "pingora-baseline", "Cargo.toml")
+    binary = os.path.join(target_dir(), "release", "pingora-baseline")
+    argv = ["cargo", "build", "--release", "--locked", "--manifest-path", manifest, "--target-dir", target_dir()]
+    log(f"building the Pingora baseline: {' '.join(argv)}")
+    r = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0 or not os.path.isfile(binary):
+        raise h.StartError("cargo build of load-tests/pingora-baseline failed: " + r.stderr.strip()[-400:])
+    return binary
+
+
+def log(msg):
+    h.log(msg)
+
+
 def find_isoproxy(explicit):
     repo = os.path.dirname(HERE)
     target = os.environ.get("CARGO_TARGET_DIR") or os.path.join(repo, "target")
@@ -133,6 +165,7 @@ class Bench:
         self.procs = h.Procs()
         self.workerd = find_workerd(args.workerd)
         self.isoproxy = find_isoproxy(args.isoproxy)
+        self.pingora = ""  # built on first use
         self.origin_port = None
         self.origin = None
         self.start_s = None
@@ -158,6 +191,21 @@ class Bench:
         logp = os.path.join(self.dir, "origin.log")
         self.origin = self.procs.start("origin", ["nginx", "-p", self.dir, "-c", conf], logp)
         h.wait_ready(self.origin_port, self.origin, logp, self.a.start_timeout, target="/small")
+
+    def origin_accepts(self):
+        """Connections the origin has accepted so far (nginx stub_status)."""
+        try:
+            status, _, body = h.http_get(self.origin_port, "/origin-status")
+        except OSError:
+            return None
+        lines = body.decode(errors="replace").splitlines()
+        if status != 200 or len(lines) < 3:
+            return None
+        try:
+            # The status request's own connection is counted: leave it out.
+            return int(lines[2].split()[0]) - 1
+        except (ValueError, IndexError):
+            return None
 
     # -- peers --------------------------------------------------------------
 
@@ -205,6 +253,13 @@ class Bench:
                 conf = os.path.join(self.dir, "squid.conf")
                 h.fill_template(os.path.join(CONFIGS, "squid.conf"), conf, {"DIR": self.dir, "PORT": port})
             argv = [squid, "-N", "-f", conf]
+        elif peer in ("pingora", "pingora-nosteal"):
+            if scenario != "proxy":
+                raise h.StartError("the Pingora baseline is a plain reverse proxy only")
+            if not self.pingora:
+                self.pingora = build_pingora_baseline()
+            runtime = "nosteal" if peer == "pingora-nosteal" else "steal"
+            argv = [self.pingora, f"127.0.0.1:{port}", f"127.0.0.1:{self.origin_port}", "1", runtime]
         elif peer in ("workerd", "isoproxy"):
             binary = self.workerd if peer == "workerd" else self.isoproxy
             if not binary:
@@ -226,10 +281,34 @@ class Bench:
                 argv += ["-e", f"origin=127.0.0.1:{self.origin_port}"]
         else:
             raise h.StartError(f"unknown peer {peer}")
-        p = self.procs.start(f"{peer}-{scenario}", argv, logp, cwd=CONFIGS, pin=pin)
+        cwd = self.isoproxy_configs() if peer == "isoproxy" else CONFIGS
+        p = self.procs.start(f"{peer}-{scenario}", argv, logp, cwd=cwd, pin=pin)
         target, host = self.request_target(scenario, "small")
         self.start_s = h.wait_ready(port, p, logp, self.a.start_timeout, target=target, host=host)
         return p, port
+
+    def isoproxy_configs(self):
+        """The folder isoproxy's configs are read from: configs/, or a copy
+        with other thread counts (--proxy-threads, --isolate-threads)."""
+        a = self.a
+        threads, isolates = getattr(a, "proxy_threads", 0), getattr(a, "isolate_threads", 0)
+        if not threads and not isolates:
+            return CONFIGS
+        out = os.path.join(self.dir, "isoproxy-configs")
+        if not os.path.isdir(out):
+            import shutil
+
+            shutil.copytree(CONFIGS, out)
+            path = os.path.join(out, "isoproxy.capnp")
+            with open(path) as f:
+                text = f.read()
+            marker = "server = (threads = 1, isolateThreads = 1)"
+            if marker not in text:
+                raise h.StartError("configs/isoproxy.capnp changed: cannot set the thread counts")
+            text = text.replace(marker, f"server = (threads = {threads or 1}, isolateThreads = {isolates or 1})")
+            with open(path, "w") as f:
+                f.write(text)
+        return out
 
     def auth_files(self):
         """The forward-auth scenario's users file (htpasswd format, bcrypt: both
@@ -318,6 +397,7 @@ class Bench:
     def run_row(self, scenario, peer, size):
         row = {"scenario": scenario, "peer": peer, "size": size, "bytes": SIZES[size], "error": None}
         proc = None
+        accepts0 = self.origin_accepts()
         try:
             proc, port = self.start_peer(peer, scenario, size)
             measured_pid = proc.pid if proc else self.origin.pid
@@ -329,6 +409,7 @@ class Bench:
             if a.warmup > 0:
                 h.run_wrk(port, a.threads, a.connections, a.warmup, target, host, header=header)
             runs = []
+            accepts1 = self.origin_accepts()
             for i in range(a.repeat):
                 pids = h.proc_tree(measured_pid)
                 perf = self.start_perf(peer, scenario, size, pids) if i == 0 else None
@@ -347,6 +428,13 @@ class Bench:
             # With --repeat, the run with the median requests/s stands for the row.
             w = sorted(runs, key=lambda r: r["rps"])[len(runs) // 2]
             pids = h.proc_tree(measured_pid)
+            accepts2 = self.origin_accepts()
+            if None not in (accepts0, accepts1, accepts2):
+                # Upstream connections the proxy opened: over the row (start,
+                # check, warm-up and measured runs; about C with keep-alive),
+                # and in the measured runs alone (about 0 once the pool is warm).
+                row["origin_conns"] = accepts2 - accepts0
+                row["origin_conns_measured"] = accepts2 - accepts1
             row.update(
                 rps=w["rps"],
                 requests=w["requests"],
@@ -442,6 +530,7 @@ class Bench:
             "nginx": h.version_of(["nginx", "-v"]),
             "squid": h.version_of(["squid", "-v"]) if h.which("squid") else "",
             "workerd": h.version_of([self.workerd, "--version"]) if self.workerd else "",
+            "pingora_baseline": "pingora 0.9.1 (load-tests/pingora-baseline)" if self.pingora else "",
             "isoproxy": h.version_of([self.isoproxy, "--version"]) if self.isoproxy else "",
         }
         try:
@@ -480,24 +569,32 @@ def ratio(r, ref, name):
     return "-" if not d or d.get(name) is None else f"{d[name]:.2f}"
 
 
+def origin_conns(r):
+    """Upstream connections opened over the row (in the measured runs)."""
+    if r.get("origin_conns") is None:
+        return "-"
+    return f"{r['origin_conns']} ({r['origin_conns_measured']})"
+
+
 def print_tables(rows, a):
     rep = f", median of {a.repeat} runs" if a.repeat > 1 else ""
     print(f"\nwrk -t{a.threads} -c{a.connections} -d{a.duration:g}s (warm-up {a.warmup:g}s{rep}); "
           "CPU and RSS are the proxy process's (origin's for 'direct')\n")
     head = ["scenario / peer", "size", "req/s", "p50 ms", "p99 ms", "errors", "CPU us/req", "peak RSS MiB",
-            "CPU x nginx", "CPU x workerd", "CPU x squid", "req/s x nginx", "req/s x workerd", "start s"]
+            "CPU x nginx", "CPU x pingora", "CPU x workerd", "CPU x squid", "req/s x nginx", "req/s x workerd",
+            "start s", "origin conns"]
     body = []
     for r in rows:
         label = f"{r['scenario']} / {r['peer']}"
         if r["error"] and r.get("rps") is None:
-            body.append([label, r["size"], "ERROR", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-", "-"])
+            body.append([label, r["size"], "ERROR"] + ["-"] * (len(head) - 3))
             continue
         body.append([
             label + (" (!)" if r["error"] else ""), r["size"], fmt(r["rps"], ".0f"), fmt(r["p50_ms"], ".2f"),
             fmt(r["p99_ms"], ".2f"), r["errors"], fmt(r["cpu_us_per_req"], ".1f"),
-            fmt(r["rss_peak_kib"] / 1024, ".1f"), ratio(r, "nginx", "cpu"), ratio(r, "workerd", "cpu"),
-            ratio(r, "squid", "cpu"), ratio(r, "nginx", "rps"), ratio(r, "workerd", "rps"),
-            fmt(r.get("start_s"), ".2f"),
+            fmt(r["rss_peak_kib"] / 1024, ".1f"), ratio(r, "nginx", "cpu"), ratio(r, "pingora", "cpu"),
+            ratio(r, "workerd", "cpu"), ratio(r, "squid", "cpu"), ratio(r, "nginx", "rps"), ratio(r, "workerd", "rps"),
+            fmt(r.get("start_s"), ".2f"), origin_conns(r),
         ])
     print(h.render_table(head, body))
     errs = [r for r in rows if r["error"]]
@@ -506,6 +603,8 @@ def print_tables(rows, a):
         for r in errs:
             print(f"  {r['scenario']} / {r['peer']} / {r['size']}: {r['error']}")
     print("\nratios of p50, p99 and peak RSS are in the JSON/CSV files (vs_nginx, vs_workerd).")
+    print("origin conns: connections the origin accepted while the row ran (start, check, warm-up and measured "
+          "runs; in brackets: during the measured runs). With keep-alive, about the -c count.")
 
 
 def write_files(bench, rows):
@@ -524,7 +623,8 @@ def write_files(bench, rows):
     with open(base + ".json", "w") as f:
         json.dump(doc, f, indent=2)
     cols = ["scenario", "peer", "size", "rps", "p50_ms", "p99_ms", "errors", "non2xx", "socket_errors",
-            "cpu_us_per_req", "rss_peak_kib", "requests", "cpu_s", "processes", "threads", "error"]
+            "cpu_us_per_req", "rss_peak_kib", "requests", "cpu_s", "processes", "threads", "origin_conns",
+            "origin_conns_measured", "error"]
     rcols = [f"{ref}_{name}" for ref in REFERENCE for name, _ in METRICS]
     with open(base + ".csv", "w", newline="") as f:
         w = csv.writer(f)

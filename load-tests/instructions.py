@@ -11,6 +11,12 @@ bench.py for requests/s and CPU time beside nginx and workerd.
 
   load-tests/instructions.py [-n 2000] [-c 4] [--scenarios proxy,passthrough]
                              [--sizes small] [--isoproxy PATH] [--keep]
+                             [--peers isoproxy,pingora]
+
+--peers pingora adds the minimal Pingora reverse proxy (pingora-baseline/,
+built on demand) to the `proxy` scenario: what Pingora itself costs;
+pingora-nosteal runs it on Pingora's current-thread runtimes instead of one
+work-stealing runtime.
 
 --keep leaves the callgrind.out.* files in the run directory for
 callgrind_annotate.
@@ -43,6 +49,9 @@ def parse_args():
     ap.add_argument("--isoproxy", default=os.environ.get("ISOPROXY_BIN", ""))
     ap.add_argument("--out", default=os.path.join(h.HERE, "results"))
     ap.add_argument("--keep", action="store_true", help="keep callgrind output files")
+    ap.add_argument("--peers", default="isoproxy",
+                    help="comma list: isoproxy, pingora, pingora-nosteal (the minimal Pingora proxy; "
+                         "proxy scenario only)")
     ap.add_argument("--start-timeout", type=float, default=120.0)
     return ap.parse_args()
 
@@ -118,57 +127,67 @@ def main():
         return 2
     args = argparse.Namespace(out=a.out, workerd="", isoproxy=a.isoproxy, start_timeout=a.start_timeout)
     b = bench.Bench(args)
-    if not b.isoproxy:
+    if not b.isoproxy and "isoproxy" in a.peers.split(","):
         h.log("isoproxy binary not found: cargo build --release -p isoproxy")
         return 2
     b.start_origin()
     configs = write_configs(b.dir)
     rows = []
-    for scenario in a.scenarios.split(","):
-        for size in a.sizes.split(","):
-            port = h.free_port()
-            prefix = os.path.join(b.dir, f"callgrind.out.{scenario}-{size}")
-            argv = [
-                "valgrind", "--tool=callgrind", "--collect-atstart=yes", f"--callgrind-out-file={prefix}.%p",
-                b.isoproxy, "serve", "isoproxy.capnp", bench.CONFIG_CONST[scenario],
-                "-s", f"http=127.0.0.1:{port}",
-            ]
+    peers = [p for p in a.peers.split(",") if p]
+    for peer in peers:
+        if peer not in ("isoproxy", "pingora", "pingora-nosteal"):
+            raise SystemExit(f"unknown peer {peer}")
+    cells = [(peer, scenario, size) for peer in peers for scenario in a.scenarios.split(",")
+             for size in a.sizes.split(",") if peer == "isoproxy" or scenario == "proxy"]
+    for peer, scenario, size in cells:
+        port = h.free_port()
+        prefix = os.path.join(b.dir, f"callgrind.out.{peer}-{scenario}-{size}")
+        valgrind = ["valgrind", "--tool=callgrind", "--collect-atstart=yes", f"--callgrind-out-file={prefix}.%p"]
+        if peer.startswith("pingora"):
+            if not b.pingora:
+                b.pingora = bench.build_pingora_baseline()
+            runtime = "nosteal" if peer == "pingora-nosteal" else "steal"
+            argv = valgrind + [b.pingora, f"127.0.0.1:{port}", f"127.0.0.1:{b.origin_port}", "1", runtime]
+        else:
+            argv = valgrind + [b.isoproxy, "serve", "isoproxy.capnp", bench.CONFIG_CONST[scenario],
+                               "-s", f"http=127.0.0.1:{port}"]
             if scenario != "forward":
                 argv += ["-e", f"origin=127.0.0.1:{b.origin_port}"]
-            logp = os.path.join(b.dir, f"callgrind-{scenario}-{size}.log")
-            p = b.procs.start(f"isoproxy-{scenario}", argv, logp, cwd=configs)
-            try:
-                target, host = b.request_target(scenario, "small")
-                h.wait_ready(port, p, logp, a.start_timeout, target=target, host=host)
-                b.check(port, scenario, size)
-                target, host = b.request_target(scenario, size)
-                drive(port, target, host, a.warmup, a.connections)
-                callgrind_control(p.pid, "--zero")
-                t0 = time.monotonic()
-                failures = drive(port, target, host, a.requests, a.connections)
-                secs = time.monotonic() - t0
-                for f in glob.glob(prefix + ".*"):
-                    os.remove(f)
-                callgrind_control(p.pid, "--dump")
-                ir = total_ir(prefix + ".*")
-                row = {"scenario": scenario, "size": size, "requests": a.requests, "failures": len(failures),
-                       "instructions": ir, "per_request": ir / a.requests, "seconds": secs}
-            except (h.StartError, h.CheckError, subprocess.CalledProcessError) as e:
-                row = {"scenario": scenario, "size": size, "error": str(e)}
-            finally:
-                b.procs.stop(p)
-            if not a.keep:
-                for f in glob.glob(prefix + ".*"):
-                    os.remove(f)
-            rows.append(row)
-            if "error" in row:
-                h.log(f"{scenario}/{size}: ERROR {row['error']}")
-            else:
-                h.log(f"{scenario}/{size}: {row['per_request']:,.0f} instructions/request "
-                      f"({row['failures']} failed, {row['seconds']:.1f} s under callgrind)")
+        logp = os.path.join(b.dir, f"callgrind-{peer}-{scenario}-{size}.log")
+        p = b.procs.start(f"{peer}-{scenario}", argv, logp, cwd=configs)
+        try:
+            target, host = b.request_target(scenario, "small")
+            h.wait_ready(port, p, logp, a.start_timeout, target=target, host=host)
+            b.check(port, scenario, size)
+            target, host = b.request_target(scenario, size)
+            drive(port, target, host, a.warmup, a.connections)
+            callgrind_control(p.pid, "--zero")
+            t0 = time.monotonic()
+            failures = drive(port, target, host, a.requests, a.connections)
+            secs = time.monotonic() - t0
+            for f in glob.glob(prefix + ".*"):
+                os.remove(f)
+            callgrind_control(p.pid, "--dump")
+            ir = total_ir(prefix + ".*")
+            row = {"peer": peer, "scenario": scenario, "size": size, "requests": a.requests,
+                   "failures": len(failures), "instructions": ir, "per_request": ir / a.requests,
+                   "seconds": secs}
+        except (h.StartError, h.CheckError, subprocess.CalledProcessError) as e:
+            row = {"peer": peer, "scenario": scenario, "size": size, "error": str(e)}
+        finally:
+            b.procs.stop(p)
+        if not a.keep:
+            for f in glob.glob(prefix + ".*"):
+                os.remove(f)
+        rows.append(row)
+        if "error" in row:
+            h.log(f"{peer} {scenario}/{size}: ERROR {row['error']}")
+        else:
+            h.log(f"{peer} {scenario}/{size}: {row['per_request']:,.0f} instructions/request "
+                  f"({row['failures']} failed, {row['seconds']:.1f} s under callgrind)")
     print(h.render_table(
-        ["scenario", "size", "instructions/request", "failed"],
-        [[r["scenario"], r["size"], "ERROR" if "error" in r else f"{r['per_request']:,.0f}",
+        ["peer", "scenario", "size", "instructions/request", "failed"],
+        [[r["peer"], r["scenario"], r["size"], "ERROR" if "error" in r else f"{r['per_request']:,.0f}",
           "" if "error" in r else str(r["failures"])] for r in rows],
     ))
     print(f"isoproxy: {b.isoproxy}; {a.requests} requests over {a.connections} keep-alive connections "

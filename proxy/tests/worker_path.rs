@@ -142,3 +142,42 @@ fn a_worker_with_a_full_queue_answers_503_with_retry_after() {
     c.send(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n");
     assert_eq!(c.read_final(false).expect("no response").status, 200);
 }
+
+/// A Worker's subrequests reuse pooled upstream connections when they run
+/// on more than one isolate thread. Pingora 0.9 loses a pooled connection
+/// when it is taken on another thread than the one that watched it idle
+/// (counted as `isoproxy_upstream_pool_races_total`, each one a new
+/// connect); with a pool per isolate thread that cannot happen, and a
+/// keep-alive load of C clients opens about C connections per isolate
+/// thread (twice that is the bound here: a client's next request may come
+/// before the previous response's connection is back in the pool).
+#[test]
+fn worker_subrequests_keep_their_pooled_connections_across_isolate_threads() {
+    let origin = Origin::echo();
+    let cfg = gateway_config(
+        origin.addr,
+        "main.js",
+        "server = (threads = 2, isolateThreads = 2), admin = (address = \"127.0.0.1:0\"),",
+    );
+    let proxy = Proxy::new(&cfg)
+        .file(
+            "main.js",
+            "export default { fetch(request, env) { return env.ORIGIN.fetch(request); } };\n",
+        )
+        .sockets(&["http"])
+        .listeners(&["admin"])
+        .start();
+    let clients = 8;
+    let load = Load::start(proxy.port("http"), clients, "/pooled");
+    load.wait_more(3000);
+    let report = load.stop();
+    assert!(report.failures.is_empty(), "{:?}", report.failures);
+    let races = proxy.metric(proxy.port("admin"), "isoproxy_upstream_pool_races_total");
+    assert_eq!(races, 0.0, "pooled upstream connections lost to the reuse race");
+    let opened = origin.connections.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(
+        opened <= clients * 2 * 2,
+        "{opened} upstream connections for {clients} keep-alive clients on 2 isolate threads ({} requests)",
+        report.ok
+    );
+}

@@ -3,7 +3,8 @@
 //! [`crate::upstream::headers`], the checks of [`crate::upstream::check`]
 //! (interim 1xx read past, bodyless statuses with no body), faults
 //! classified by [`crate::upstream::fault`]. Pooled connections are shared
-//! by all Workers; the response body streams.
+//! by the Workers on one isolate thread (see [`thread_pool`]); the response
+//! body streams.
 
 use std::future::Future;
 use std::net::IpAddr;
@@ -53,6 +54,7 @@ pub async fn send(
     service: &str,
     metrics: &Metrics,
 ) -> Result<Response, Fault> {
+    let connector = &thread_pool(connector);
     let start = Instant::now();
     let https = match req.uri.scheme_str() {
         Some(s) if s.eq_ignore_ascii_case("https") => true,
@@ -203,6 +205,50 @@ pub async fn send(
     let (tx, body) = Body::channel(BODY_CHANNEL, len);
     tokio::spawn(pump(session, tx, connector, peer));
     Ok(Response::new(status, headers, body))
+}
+
+/// The pool a request on this thread uses, in place of `shared`.
+///
+/// Pingora 0.9 loses a pooled connection when the task that takes it from
+/// the pool runs on another thread than the task that watched it idle:
+/// `TransportConnector::reused_stream` waits for the idle task's lock,
+/// and its `Arc::try_unwrap` can run between that task's unlock and its
+/// drop of the last other reference ("failed to acquire reusable stream",
+/// counted as `isoproxy_upstream_pool_races_total`); a new connect
+/// replaces the connection. The isolate threads each run their Workers'
+/// subrequests on a current-thread runtime, and there a pool of the
+/// thread's own keeps every release, idle watch and reuse of a connection
+/// on one thread, where that cannot happen. On the proxy's multi-thread
+/// runtime (tasks move between threads anyway) the shared pool is used.
+///
+/// The thread's pools are made as `shared` was (`Connector::new(None)`)
+/// and are dropped with the thread, or on the next request after `shared`
+/// itself was dropped (a reload made a new one).
+fn thread_pool(shared: &Arc<Connector>) -> Arc<Connector> {
+    use std::cell::RefCell;
+    use std::sync::Weak;
+    use tokio::runtime::{Handle, RuntimeFlavor};
+
+    thread_local! {
+        static POOLS: RefCell<Vec<(Weak<Connector>, Arc<Connector>)>> = const { RefCell::new(Vec::new()) };
+    }
+    let current_thread = Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
+    if !current_thread {
+        return shared.clone();
+    }
+    POOLS.with(|pools| {
+        let mut pools = pools.borrow_mut();
+        pools.retain(|(of, _)| of.strong_count() > 0);
+        if let Some((_, own)) = pools
+            .iter()
+            .find(|(of, _)| std::ptr::eq(of.as_ptr(), Arc::as_ptr(shared)))
+        {
+            return own.clone();
+        }
+        let own = Arc::new(Connector::new(None));
+        pools.push((Arc::downgrade(shared), own.clone()));
+        own
+    })
 }
 
 /// Whether `headers` ask for a WebSocket (`Upgrade: websocket`, RFC 6455

@@ -22,14 +22,24 @@ pub(crate) fn op_request_cf(
     if fields.is_empty() {
         return;
     }
-    let obj = v8::Object::new(scope);
+    // Made in one call: a property set from the embedder API goes through
+    // V8's generic lookup (about 850 instructions each) on every request.
+    let mut names: Vec<v8::Local<v8::Name>> = Vec::with_capacity(fields.len());
+    let mut values: Vec<v8::Local<v8::Value>> = Vec::with_capacity(fields.len());
     for (k, v) in fields {
-        let (Some(k), Some(v)) = (v8::String::new(scope, k), v8::String::new(scope, &v)) else {
+        let (Some(k), Some(v)) = (
+            v8::String::new_from_one_byte(scope, k.as_bytes(), v8::NewStringType::Internalized),
+            v8::String::new(scope, &v),
+        ) else {
             return;
         };
-        obj.set(scope, k.into(), v.into());
+        names.push(k.into());
+        values.push(v.into());
     }
-    rv.set(obj.into());
+    let Some(proto) = v8::Object::new(scope).get_prototype(scope) else {
+        return;
+    };
+    rv.set(v8::Object::with_prototype_and_properties(scope, proto, &names, &values).into());
 }
 
 /// The `cf` fields for `info`, in a stable order.

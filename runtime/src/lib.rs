@@ -23,7 +23,7 @@ mod state;
 pub use api::*;
 pub use sched::QueueLimits;
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;

@@ -2,8 +2,8 @@
 //! isolate per Worker it has served; requests reach it through one channel.
 //! A watchdog thread enforces the per-request CPU limit.
 
+use rustc_hash::FxHashMap as HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
@@ -353,7 +353,7 @@ fn thread_main(
         shared,
         index,
         cpu,
-        isolates: RefCell::new(HashMap::new()),
+        isolates: RefCell::new(HashMap::default()),
         generation: std::cell::Cell::new(0),
     });
     local.block_on(&rt, async move {

@@ -7,7 +7,7 @@
 //! request neither runs nor holds memory. Things started with no request
 //! (at the Worker's global scope) belong to the isolate and stay.
 
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::sync::Arc;
 
 use tokio::task::AbortHandle;

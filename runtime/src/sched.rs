@@ -19,7 +19,7 @@
 //! thread and a [`Ticket`]; the isolate drops the ticket when the request
 //! starts, and asks [`Scheduler::release`] before an idle isolate exits.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 

@@ -2,7 +2,7 @@
 //! once at start: its code, its limits, and where each of its bindings and
 //! its global `fetch()` lead.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use crate::pool::Entrypoint;
@@ -176,7 +176,7 @@ impl WorkerSpec {
 
 /// Resolve every Worker of `config`.
 pub(crate) fn resolve(config: &Config) -> HashMap<String, Arc<WorkerSpec>> {
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     for service in &config.services {
         if let ServiceKind::Worker(worker) = &service.kind {
             let fetchers = worker

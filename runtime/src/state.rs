@@ -5,7 +5,9 @@
 //! on the isolate's thread) and the isolate's event loop share it.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -148,7 +150,7 @@ impl State {
             next_id: Cell::new(1),
             table: RefCell::new(Table::default()),
             deadlines: RefCell::new(Deadlines::default()),
-            requests: RefCell::new(HashMap::new()),
+            requests: RefCell::new(HashMap::default()),
             current: Cell::new(None),
             in_flight: Cell::new(0),
             maybe_abandoned: Cell::new(false),

@@ -146,11 +146,14 @@ def wait_all(ports, proc, log_path, timeout, targets):
 
 
 def touch_all(layout, ports, n, pids):
-    """GET every Worker once (keep-alive); returns (seconds, VmRSS KiB after)."""
+    """GET every Worker once (keep-alive); returns (seconds, VmRSS KiB after,
+    the first requests' times in ms: median, p99, max). In the router layout
+    a first request also crosses the (warm) router Worker."""
     import http.client
 
     t0 = time.monotonic()
     conn = None
+    times = []
     try:
         for i in range(n):
             port = ports[0] if layout == "router" else ports[i]
@@ -158,9 +161,12 @@ def touch_all(layout, ports, n, pids):
                 if conn is not None:
                     conn.close()
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+                conn.connect()
+            t1 = time.monotonic()
             conn.request("GET", f"/w/{i}" if layout == "router" else "/")
             r = conn.getresponse()
             body = r.read()
+            times.append((time.monotonic() - t1) * 1000)
             if r.status != 200 or body != f"w{i}\n".encode():
                 raise h.CheckError(f"Worker {i}: status {r.status}, body {body[:60]!r}")
     except (OSError, http.client.HTTPException) as e:
@@ -168,7 +174,9 @@ def touch_all(layout, ports, n, pids):
     finally:
         if conn is not None:
             conn.close()
-    return time.monotonic() - t0, h.status_kb(pids, "VmRSS")
+    times.sort()
+    cold = (times[len(times) // 2], times[min(len(times) - 1, int(len(times) * 0.99))], times[-1]) if times else (None,) * 3
+    return time.monotonic() - t0, h.status_kb(pids, "VmRSS"), cold
 
 
 def run_one(a, procs, rundir, peer, binary, n):
@@ -198,7 +206,8 @@ def run_one(a, procs, rundir, peer, binary, n):
                 raise h.CheckError(f"GET {target} on port {port}: status {status}, body {body[:60]!r}")
         # One request to every Worker, so that a runtime that loads Workers
         # lazily has them all loaded before the memory figure is taken.
-        row["touch_all_s"], row["rss_all_loaded_kib"] = touch_all(a.layout, ports, n, pids)
+        row["touch_all_s"], row["rss_all_loaded_kib"], cold = touch_all(a.layout, ports, n, pids)
+        row["cold_p50_ms"], row["cold_p99_ms"], row["cold_max_ms"] = cold
         script = os.path.join(HERE, "lib", "scale.lua")
         target = f"/w/0:{n}" if a.layout == "router" else "/"
         if a.warmup:
@@ -252,18 +261,21 @@ def main():
     def f(v, spec, scale=1.0):
         return "-" if v is None else format(v / scale, spec)
 
-    head = ["peer", "Workers", "start s", "RSS idle MiB", "touch all s", "RSS all loaded MiB", "req/s", "p99 ms",
-            "errors", "CPU us/req", "peak RSS MiB", "MiB/Worker"]
+    def cold_cell(r):
+        return "-" if r.get("cold_p50_ms") is None else f"{r['cold_p50_ms']:.2f}/{r['cold_p99_ms']:.2f}"
+
+    head = ["peer", "Workers", "start s", "RSS idle MiB", "touch all s", "cold 1st req ms p50/p99", "RSS all loaded MiB",
+            "req/s", "p99 ms", "errors", "CPU us/req", "peak RSS MiB", "MiB/Worker"]
     body = []
     for r in rows:
         if r.get("rps") is None:
             body.append([r["peer"], r["workers"], f(r.get("startup_s"), ".2f"), f(r.get("rss_idle_kib"), ".1f", 1024),
-                         f(r.get("touch_all_s"), ".2f"), f(r.get("rss_all_loaded_kib"), ".1f", 1024),
+                         f(r.get("touch_all_s"), ".2f"), cold_cell(r), f(r.get("rss_all_loaded_kib"), ".1f", 1024),
                          "ERROR", "-", "-", "-", "-", "-"])
             continue
         per = r["rss_peak_kib"] / 1024 / r["workers"]
         body.append([r["peer"], r["workers"], f(r["startup_s"], ".2f"), f(r["rss_idle_kib"], ".1f", 1024),
-                     f(r["touch_all_s"], ".2f"), f(r["rss_all_loaded_kib"], ".1f", 1024), f(r["rps"], ".0f"), f(r["p99_ms"], ".2f"), r["errors"], f(r["cpu_us_per_req"], ".1f"),
+                     f(r["touch_all_s"], ".2f"), cold_cell(r), f(r["rss_all_loaded_kib"], ".1f", 1024), f(r["rps"], ".0f"), f(r["p99_ms"], ".2f"), r["errors"], f(r["cpu_us_per_req"], ".1f"),
                      f(r["rss_peak_kib"], ".1f", 1024), f"{per:.2f}"])
     spread = ("requests spread over all Workers through the router" if a.layout == "router"
               else "requests to the first Worker's socket")
@@ -278,7 +290,8 @@ def main():
     with open(base + ".json", "w") as fh:
         json.dump({"started_utc": stamp, "command": " ".join(sys.argv), "machine": h.machine_info(),
                    "layout": a.layout, "rows": rows}, fh, indent=2)
-    cols = ["peer", "workers", "layout", "startup_s", "rss_idle_kib", "touch_all_s", "rss_all_loaded_kib", "rps", "p50_ms", "p99_ms", "errors",
+    cols = ["peer", "workers", "layout", "startup_s", "rss_idle_kib", "touch_all_s", "cold_p50_ms", "cold_p99_ms", "cold_max_ms",
+            "rss_all_loaded_kib", "rps", "p50_ms", "p99_ms", "errors",
             "cpu_us_per_req", "rss_after_kib", "rss_peak_kib", "threads", "error"]
     with open(base + ".csv", "w", newline="") as fh:
         w = csv.writer(fh)

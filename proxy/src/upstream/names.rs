@@ -44,12 +44,31 @@ pub fn canonical(host: &str) -> Option<Host> {
     Some(Host::Name(ascii))
 }
 
-/// One list of patterns: exact names and `*.` suffixes, each with the
-/// pattern as written (to name it in a refusal).
+/// One list of patterns: exact names and `*.` suffixes, by canonical name,
+/// each with the pattern as written (to name it in a refusal) when that
+/// differs from the canonical form. Lists run to hundreds of thousands of
+/// names, so an entry is two boxed strings at most, usually one.
 #[derive(Debug, Default)]
 struct NameSet {
-    exact: HashMap<String, String>,
-    subdomains: HashMap<String, String>,
+    exact: HashMap<Box<str>, Option<Box<str>>>,
+    subdomains: HashMap<Box<str>, Option<Box<str>>>,
+}
+
+/// A pattern that matched, shown as it was written.
+struct Matched<'a> {
+    name: &'a str,
+    written: Option<&'a str>,
+    subdomains: bool,
+}
+
+impl std::fmt::Display for Matched<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.written {
+            Some(w) => f.write_str(w),
+            None if self.subdomains => write!(f, "*.{}", self.name),
+            None => f.write_str(self.name),
+        }
+    }
 }
 
 impl NameSet {
@@ -64,8 +83,11 @@ impl NameSet {
                 return Err(format!("{list}: {p:?} is not a host name or \"*.\" followed by one"));
             };
             let map = if suffix { &mut set.subdomains } else { &mut set.exact };
-            map.entry(name).or_insert_with(|| p.clone());
+            let written = (name != rest).then(|| p.as_str().into());
+            map.entry(name.into()).or_insert(written);
         }
+        set.exact.shrink_to_fit();
+        set.subdomains.shrink_to_fit();
         Ok(set)
     }
 
@@ -76,10 +98,15 @@ impl NameSet {
     /// The most specific pattern matching `name`, with its specificity:
     /// an exact match beats a `*.` match of the same name's parent, and a
     /// longer suffix beats a shorter one.
-    fn best(&self, name: &str) -> Option<(usize, &str)> {
+    fn best<'a>(&'a self, name: &str) -> Option<(usize, Matched<'a>)> {
         let labels = name.split('.').count();
-        if let Some(p) = self.exact.get(name) {
-            return Some((2 * labels + 1, p));
+        if let Some((k, w)) = self.exact.get_key_value(name) {
+            let m = Matched {
+                name: k,
+                written: w.as_deref(),
+                subdomains: false,
+            };
+            return Some((2 * labels + 1, m));
         }
         // Parents, longest first: b.example.com, example.com, com.
         let mut rest = name;
@@ -87,8 +114,13 @@ impl NameSet {
         while let Some(dot) = rest.find('.') {
             rest = &rest[dot + 1..];
             left -= 1;
-            if let Some(p) = self.subdomains.get(rest) {
-                return Some((2 * left, p));
+            if let Some((k, w)) = self.subdomains.get_key_value(rest) {
+                let m = Matched {
+                    name: k,
+                    written: w.as_deref(),
+                    subdomains: true,
+                };
+                return Some((2 * left, m));
             }
         }
         None
@@ -204,7 +236,25 @@ mod tests {
 
     #[test]
     fn deny_only_lists_pass_other_names_and_ip_literals() {
-        let r = rules(&[], &["*.ads.example", "tracker.test", "bücher.example"]);
+        let deny = [
+            "*.ads.example",
+            "tracker.test",
+            "bücher.example",
+            "Shouty.TEST.",
+            "*.Big.Test",
+        ];
+        let r = rules(&[], &deny);
+        // A refusal names the pattern as it was written.
+        let written = [
+            ("shouty.test", "deny name Shouty.TEST."),
+            ("a.big.test", "deny name *.Big.Test"),
+            ("a.ads.example", "deny name *.ads.example"),
+            ("xn--bcher-kva.example", "deny name bücher.example"),
+            ("tracker.test", "deny name tracker.test"),
+        ];
+        for (host, rule) in written {
+            assert_eq!(r.check(host).map_err(|e| e.rule), Err(rule.to_string()), "{host}");
+        }
         assert_eq!(r.check("news.example"), Ok(()));
         assert_eq!(r.check("10.1.2.3"), Ok(()));
         assert!(r.check("x.ads.example").is_err());

@@ -38,6 +38,7 @@ glue![
     "04_events.js",
     "05_timers.js",
     "06_streams.js",
+    "06_streams_writable.js",
     "06_streams_bytes.js",
     "06_streams_workers.js",
     "07_crypto.js",

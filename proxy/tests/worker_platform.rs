@@ -116,8 +116,9 @@ fn platform_config() -> String {
     )
 }
 
-#[test]
-fn request_cf_carries_what_the_proxy_knows_of_the_client() {
+/// The platform Worker on a plain and a TLS socket, with the PKI behind the
+/// TLS one.
+fn start_platform() -> (Proxy, Pki) {
     let pki = pki(&["localhost"]);
     let proxy = Proxy::new(&platform_config())
         .file("m.js", PLATFORM_WORKER)
@@ -125,6 +126,12 @@ fn request_cf_carries_what_the_proxy_knows_of_the_client() {
         .file("cert.pem", &pki.leaf_cert)
         .sockets(&["http", "https"])
         .start();
+    (proxy, pki)
+}
+
+#[test]
+fn request_cf_carries_what_the_proxy_knows_of_the_client() {
+    let (proxy, pki) = start_platform();
 
     // Plain HTTP/1.1 and HTTP/1.0: no TLS fields.
     let r = get(proxy.port("http"), "/cf", "cf.test");
@@ -156,13 +163,7 @@ fn request_cf_carries_what_the_proxy_knows_of_the_client() {
 
 #[test]
 fn request_bodies_are_byte_streams_a_byob_reader_can_read() {
-    let pki = pki(&["localhost"]);
-    let proxy = Proxy::new(&platform_config())
-        .file("m.js", PLATFORM_WORKER)
-        .file("key.pem", &pki.leaf_key)
-        .file("cert.pem", &pki.leaf_cert)
-        .sockets(&["http", "https"])
-        .start();
+    let (proxy, _pki) = start_platform();
     let (r, _) = exchange(
         proxy.port("http"),
         b"POST /byob HTTP/1.1\r\nHost: b.test\r\nContent-Length: 10\r\nConnection: close\r\n\r\nabcdefghij",
@@ -177,13 +178,7 @@ fn request_bodies_are_byte_streams_a_byob_reader_can_read() {
 
 #[test]
 fn fixed_length_stream_sets_the_content_length_on_the_wire() {
-    let pki = pki(&["localhost"]);
-    let proxy = Proxy::new(&platform_config())
-        .file("m.js", PLATFORM_WORKER)
-        .file("key.pem", &pki.leaf_key)
-        .file("cert.pem", &pki.leaf_cert)
-        .sockets(&["http", "https"])
-        .start();
+    let (proxy, _pki) = start_platform();
     let port = proxy.port("http");
     // path → Content-Length, Transfer-Encoding, complete body
     type Row<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);

@@ -230,20 +230,12 @@ impl DiskStore {
     }
 
     fn add(&self, hash: HashBinary, entry: Entry) {
-        let weight = entry.weight as u64;
+        let weight = entry.weight;
         let old = match self.index.write() {
             Ok(mut idx) => idx.insert(hash, entry),
             Err(_) => return,
         };
-        self.counts.bytes.fetch_add(weight, Ordering::Relaxed);
-        match old {
-            Some(old) => {
-                self.counts.bytes.fetch_sub(old.weight as u64, Ordering::Relaxed);
-            }
-            None => {
-                self.counts.entries.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.counts.stored(weight, old.map(|o| o.weight));
     }
 
     /// Forget and delete an entry; whether there was one.
@@ -253,8 +245,7 @@ impl DiskStore {
             Err(_) => None,
         };
         let Some(old) = old else { return false };
-        self.counts.bytes.fetch_sub(old.weight as u64, Ordering::Relaxed);
-        self.counts.entries.fetch_sub(1, Ordering::Relaxed);
+        self.counts.removed(old.weight);
         self.eviction.remove((&CacheEntryKey::key_only(old.compact)).into());
         let (meta, body) = self.paths(hash);
         // The meta file first: without it the body is an orphan, removed

@@ -51,6 +51,28 @@ pub struct Counts {
     pub evictions: AtomicU64,
 }
 
+impl Counts {
+    /// An entry of `weight` bytes was stored, in place of one of `old`
+    /// bytes if there was one.
+    pub fn stored(&self, weight: usize, old: Option<usize>) {
+        self.bytes.fetch_add(weight as u64, Ordering::Relaxed);
+        match old {
+            Some(old) => {
+                self.bytes.fetch_sub(old as u64, Ordering::Relaxed);
+            }
+            None => {
+                self.entries.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// An entry of `weight` bytes was removed.
+    pub fn removed(&self, weight: usize) {
+        self.bytes.fetch_sub(weight as u64, Ordering::Relaxed);
+        self.entries.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// The memory tier.
 pub struct MemoryStore {
     entries: RwLock<HashMap<HashBinary, Arc<Entry>>>,
@@ -71,27 +93,18 @@ impl MemoryStore {
     }
 
     fn insert(&self, hash: HashBinary, entry: Entry) {
-        let weight = entry.weight as u64;
+        let weight = entry.weight;
         let old = match self.entries.write() {
             Ok(mut map) => map.insert(hash, Arc::new(entry)),
             Err(_) => return,
         };
-        self.counts.bytes.fetch_add(weight, Ordering::Relaxed);
-        match old {
-            Some(old) => {
-                self.counts.bytes.fetch_sub(old.weight as u64, Ordering::Relaxed);
-            }
-            None => {
-                self.counts.entries.fetch_add(1, Ordering::Relaxed);
-            }
-        }
+        self.counts.stored(weight, old.map(|o| o.weight));
     }
 
     /// Remove the entry stored under `hash`.
     pub fn remove(&self, hash: &HashBinary) -> Option<Arc<Entry>> {
         let old = self.entries.write().ok()?.remove(hash)?;
-        self.counts.bytes.fetch_sub(old.weight as u64, Ordering::Relaxed);
-        self.counts.entries.fetch_sub(1, Ordering::Relaxed);
+        self.counts.removed(old.weight);
         Some(old)
     }
 
@@ -194,8 +207,7 @@ impl Storage for MemoryStore {
         };
         map.insert(hash, Arc::new(entry));
         drop(map);
-        self.counts.bytes.fetch_add(weight as u64, Ordering::Relaxed);
-        self.counts.bytes.fetch_sub(old.weight as u64, Ordering::Relaxed);
+        self.counts.stored(weight, Some(old.weight));
         Ok(true)
     }
 

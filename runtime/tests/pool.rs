@@ -450,6 +450,39 @@ async fn a_redirect_resends_the_headers_as_sent_less_the_ones_the_spec_drops() {
     );
 }
 
+/// The node compatibility glue is deferred in the snapshot: only the isolate
+/// of a Worker with a node flag runs it (about 0.29 MB of heap), and there
+/// the node modules work.
+#[tokio::test]
+async fn only_workers_with_a_node_flag_load_the_node_glue() {
+    let plain = module_worker(
+        "import { Buffer } from 'node:buffer';
+         export default { fetch() { return new Response(Buffer.from('node ok').toString('base64')); } }",
+    );
+    let mut node = plain.clone();
+    node.compatibility_flags = vec!["nodejs_compat".into()];
+    let plain = module_worker("export default { fetch() { return new Response('ok'); } }");
+    let h = start(config(vec![("plain", plain), ("node", node)]), 1);
+    let heap = |name: &str| {
+        h.pool
+            .stats()
+            .iter()
+            .find(|s| s.worker == name)
+            .map(|s| s.heap_bytes)
+            .unwrap_or_else(|| panic!("no stats for {name}"))
+    };
+    let (plain_heap, node_heap) = (heap("plain"), heap("node"));
+    // Measured: 830 KB and 1,224 KB; with the node glue run in every
+    // isolate the plain Worker's heap was 1,114 KB (the node Worker also
+    // holds its own module and the Buffer and process globals).
+    assert!(
+        node_heap > plain_heap + 250_000,
+        "the node glue is not deferred: heap {plain_heap} without a node flag, {node_heap} with"
+    );
+    let (_, body) = fetch_text(&h.pool, "node", get("http://x/")).await.unwrap();
+    assert_eq!(body, "bm9kZSBvaw==");
+}
+
 #[tokio::test]
 async fn isolates_killed_for_cpu_are_released() {
     // Each killed request holds 16 MiB of ArrayBuffer; a retired isolate that
